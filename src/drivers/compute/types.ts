@@ -1,0 +1,55 @@
+/** Which CPU virtualization QEMU uses: hardware KVM or TCG emulation. */
+export type Accelerator = 'kvm' | 'tcg';
+
+/** One disk given to a VM. The first disk is the boot/root disk. */
+export interface VmDisk {
+  id: string;
+  path: string;
+  format: 'qcow2' | 'raw';
+  readOnly?: boolean;
+}
+
+/** One NIC given to a VM, backed by a tap device nimbo created beforehand. */
+export interface VmNic {
+  id: string;
+  tap: string;
+  mac: string;
+}
+
+/** How a VM boots: a kernel+initrd given directly, or its own disk through SeaBIOS. */
+export type VmBoot =
+  | { kind: 'direct'; kernel: string; initrd?: string; cmdline: string }
+  | { kind: 'disk' };
+
+/** Everything the compute driver needs to start one VM. */
+export interface VmSpec {
+  name: string;
+  uuid: string;
+  cpus: number;
+  memoryMiB: number;
+  accelerator: Accelerator;
+  boot: VmBoot;
+  disks: VmDisk[];
+  nics: VmNic[];
+  /** Per-VM runtime dir: qmp.sock, serial.sock, vnc.sock, qemu.pid, serial.log live here. */
+  runDir: string;
+  /** Unprivileged system user QEMU drops to (-runas); omitted only in unit tests. */
+  runAs?: string;
+}
+
+/** What the host says about a VM process. */
+export type RuntimeState = 'running' | 'paused' | 'stopped';
+
+/** A hypervisor driver: starts and controls VM processes that outlive the daemon. */
+export interface ComputeDriver {
+  /** Start the VM process (daemonized) and return once QMP answers. */
+  start(spec: VmSpec): Promise<void>;
+  /** ACPI power-down, then a hard stop once timeoutMs has passed. */
+  shutdown(runDir: string, timeoutMs: number): Promise<void>;
+  /** Hard stop at once. */
+  kill(runDir: string): Promise<void>;
+  pause(runDir: string): Promise<void>;
+  resume(runDir: string): Promise<void>;
+  /** The live state, read from the pidfile and QMP (used to re-adopt after a daemon restart). */
+  state(runDir: string): Promise<RuntimeState>;
+}
