@@ -1,0 +1,133 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** A DNS-label name: 1-63 chars, lower-case letters, digits and '-', starting with a letter. */
+export const NAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
+/** A size: bytes as an integer, or a string with a unit (512MiB, 2G, 10GiB). */
+export const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMGTP]i?B?|B)?$', description: 'size with unit, e.g. 512MiB or 2G' })]);
+
+export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'DNS label' });
+
+const strict = { additionalProperties: false } as const;
+
+/** Body of POST /api/v1/instances. */
+export const InstanceCreate = Type.Object(
+  {
+    name: Name,
+    image: Name,
+    type: Type.Optional(Type.Literal('vm')),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    memory: Type.Optional(Size),
+    disk: Type.Optional(Size),
+    sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
+    start: Type.Optional(Type.Boolean({ default: true })),
+  },
+  strict,
+);
+export type InstanceCreate = Static<typeof InstanceCreate>;
+
+export const InstanceState = Type.Union(
+  ['creating', 'starting', 'running', 'stopping', 'stopped', 'paused', 'error'].map((s) => Type.Literal(s)),
+);
+export type InstanceState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'paused' | 'error';
+
+export const Nic = Type.Object({ name: Type.String(), network: Type.String(), mac: Type.String(), address: Type.String(), tap: Type.String() });
+export type Nic = Static<typeof Nic>;
+
+/** An instance as the API shows it. */
+export const Instance = Type.Object({
+  name: Type.String(),
+  type: Type.Literal('vm'),
+  image: Type.String(),
+  state: InstanceState,
+  accelerator: Type.String(),
+  cpus: Type.Integer(),
+  memory: Type.Integer({ description: 'bytes' }),
+  disk: Type.Integer({ description: 'bytes' }),
+  addresses: Type.Array(Type.String()),
+  nics: Type.Array(Nic),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+});
+export type Instance = Static<typeof Instance>;
+
+/** Body of POST /api/v1/instances/{name}/{action}. */
+export const InstanceAction = Type.Object(
+  { force: Type.Optional(Type.Boolean()), timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, description: 'seconds before a hard stop' })) },
+  strict,
+);
+export type InstanceAction = Static<typeof InstanceAction>;
+export const ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
+export type ActionName = (typeof ACTIONS)[number];
+
+/** An image as the API shows it. */
+export const Image = Type.Object({
+  name: Type.String(),
+  source: Type.String({ description: 'builtin:tiny, builtin:debian-12 or import:FILE' }),
+  format: Type.String(),
+  boot: Type.String({ description: 'direct or disk' }),
+  os: Type.String(),
+  size: Type.Integer({ description: 'virtual size in bytes' }),
+  status: Type.Union([Type.Literal('building'), Type.Literal('ready'), Type.Literal('error')]),
+  createdAt: Type.String(),
+});
+export type Image = Static<typeof Image>;
+
+/** Body of POST /api/v1/images (build a built-in image). */
+export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12'] })) }, strict);
+export type ImageBuild = Static<typeof ImageBuild>;
+/** Body of POST /api/v1/images/import (a qcow2/raw file on the daemon's host). */
+export const ImageImport = Type.Object({ name: Name, path: Type.String({ minLength: 1, maxLength: 4096 }) }, strict);
+export type ImageImport = Static<typeof ImageImport>;
+
+export const OperationStatus = Type.Union(['pending', 'running', 'success', 'failure', 'cancelled'].map((s) => Type.Literal(s)));
+export type OperationStatus = 'pending' | 'running' | 'success' | 'failure' | 'cancelled';
+
+/** A long-running action. */
+export const Operation = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  target: Type.String(),
+  status: OperationStatus,
+  progress: Type.Integer({ minimum: 0, maximum: 100 }),
+  log: Type.Array(Type.String()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  result: Type.Optional(Type.Unknown()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+export type Operation = Static<typeof Operation>;
+
+/** Facts about the host and the daemon. */
+export const HostInfo = Type.Object({
+  hostname: Type.String(),
+  version: Type.String(),
+  accelerator: Type.String(),
+  acceleratorReason: Type.String(),
+  kernel: Type.String(),
+  cpus: Type.Integer(),
+  memory: Type.Integer(),
+  stateDir: Type.String(),
+  prefix: Type.String(),
+  network: Type.Object({ name: Type.String(), bridge: Type.String(), subnet: Type.String(), gateway: Type.String() }),
+  checks: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() })),
+});
+export type HostInfo = Static<typeof HostInfo>;
+
+/** An event pushed on /api/v1/events. */
+export const Event = Type.Object({
+  type: Type.String({ description: 'operation | instance | image' }),
+  time: Type.String(),
+  target: Type.String(),
+  data: Type.Unknown(),
+});
+export type Event = Static<typeof Event>;
+
+/** The error body of every 4xx/5xx answer. */
+export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), detail: Type.Optional(Type.Unknown()) }) });
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** Wrap a list schema as { key: [...] }. */
+export function listOf<T extends TSchema>(key: string, item: T) {
+  return Type.Object({ [key]: Type.Array(item) });
+}
