@@ -1,0 +1,23 @@
+import type { FastifyReply } from 'fastify';
+import type { Operation, HostInfo } from '../shared/api-types.js';
+import type { BaseDeps } from '../core/deps.js';
+import type { ImageService } from '../core/image-service.js';
+import type { InstanceService } from '../core/instance-service.js';
+import type { InstanceActions } from '../core/instance-actions.js';
+import type { NetworkService } from '../core/network-service.js';
+import type { ConsoleManager } from '../core/consoles.js';
+
+/** The services the API routes call. */
+export interface ApiContext extends BaseDeps {
+  images: ImageService;
+  instances: InstanceService;
+  actions: InstanceActions;
+  network: NetworkService;
+  consoles: ConsoleManager;
+  hostInfo(): Promise<HostInfo>;
+}
+
+/** Answer 202 Accepted with the operation and its Location. */
+export function accepted(reply: FastifyReply, op: Operation) {
+  return reply.code(202).header('Location', `/api/v1/operations/${op.id}`).send({ operation: op });
+}

@@ -1,0 +1,55 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ACTIONS, ErrorBody, Instance, InstanceAction, InstanceCreate, Name, Operation, listOf, type ActionName } from '../shared/api-types.js';
+import { accepted, type ApiContext } from './context.js';
+
+const Accepted = Type.Object({ operation: Operation });
+const NameParams = Type.Object({ name: Name });
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+/** /api/v1/instances routes. */
+export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
+  app.get('/instances', { schema: { tags: ['instances'], summary: 'List instances', response: { 200: listOf('instances', Instance) } } }, async () => ({
+    instances: await Promise.all((await ctx.instances.records()).map((r) => ctx.instances.view(r))),
+  }));
+
+  app.post<{ Body: InstanceCreate }>(
+    '/instances',
+    { schema: { tags: ['instances'], summary: 'Create (launch) an instance', body: InstanceCreate, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await ctx.instances.create(req.body)),
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/instances/:name',
+    { schema: { tags: ['instances'], summary: 'Show one instance', params: NameParams, response: { 200: Instance, ...errors } } },
+    async (req) => ctx.instances.view(await ctx.instances.record(req.params.name)),
+  );
+
+  app.delete<{ Params: { name: string }; Querystring: { force?: boolean } }>(
+    '/instances/:name',
+    {
+      schema: {
+        tags: ['instances'],
+        summary: 'Delete an instance (its disk, tap and address too)',
+        params: NameParams,
+        querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 202: Accepted, ...errors },
+      },
+    },
+    async (req, reply) => accepted(reply, await ctx.actions.remove(req.params.name, req.query.force ?? false)),
+  );
+
+  app.post<{ Params: { name: string; action: ActionName }; Body: InstanceAction | undefined }>(
+    '/instances/:name/:action',
+    {
+      schema: {
+        tags: ['instances'],
+        summary: 'Start, stop, restart, pause or resume an instance',
+        params: Type.Object({ name: Name, action: Type.Union(ACTIONS.map((a) => Type.Literal(a))) }),
+        body: Type.Optional(InstanceAction),
+        response: { 202: Accepted, ...errors },
+      },
+    },
+    async (req, reply) => accepted(reply, await ctx.actions.act(req.params.name, req.params.action, req.body ?? {})),
+  );
+}

@@ -1,0 +1,39 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ErrorBody, Operation, listOf } from '../shared/api-types.js';
+import type { ApiContext } from './context.js';
+
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
+
+/** /api/v1/operations routes. */
+export async function operationRoutes(app: FastifyInstance, ctx: ApiContext) {
+  app.get('/operations', { schema: { tags: ['operations'], summary: 'List operations, newest first', response: { 200: listOf('operations', Operation) } } }, async () => ({
+    operations: await ctx.ops.list(),
+  }));
+
+  app.get<{ Params: { id: string } }>(
+    '/operations/:id',
+    { schema: { tags: ['operations'], summary: 'Show one operation', params: IdParams, response: { 200: Operation, 404: ErrorBody } } },
+    async (req) => ctx.ops.get(req.params.id),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { timeout?: number } }>(
+    '/operations/:id/wait',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Wait for an operation to end (or the timeout in seconds to pass)',
+        params: IdParams,
+        querystring: Type.Object({ timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false }),
+        response: { 200: Operation, 404: ErrorBody },
+      },
+    },
+    async (req) => ctx.ops.wait(req.params.id, (req.query.timeout ?? 30) * 1000),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/operations/:id',
+    { schema: { tags: ['operations'], summary: 'Cancel a running operation', params: IdParams, response: { 200: Operation, 404: ErrorBody, 409: ErrorBody } } },
+    async (req) => ctx.ops.cancel(req.params.id),
+  );
+}

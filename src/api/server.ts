@@ -1,0 +1,59 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import swagger from '@fastify/swagger';
+import { Type } from '@sinclair/typebox';
+import { HostInfo } from '../shared/api-types.js';
+import { verifyToken } from '../core/auth.js';
+import { errorHandler } from './errors.js';
+import type { ApiContext } from './context.js';
+import { instanceRoutes } from './routes-instances.js';
+import { imageRoutes } from './routes-images.js';
+import { operationRoutes } from './routes-operations.js';
+import { liveRoutes } from './routes-live.js';
+import { VERSION } from '../shared/version.js';
+
+const PUBLIC = new Set(['/api/v1/health', '/api/v1/openapi.json']);
+
+/** Build the HTTP API (REST + WebSocket) on top of the core services. */
+export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ svc: 'api' }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    bodyLimit: 1024 * 1024,
+  });
+  app.setErrorHandler(errorHandler);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'nimbo API', version: VERSION, description: 'REST API of nimbod. Long actions answer 202 with an Operation.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(websocket);
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (PUBLIC.has(path) || !path.startsWith('/api/')) return;
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (req.query as { token?: string } | undefined)?.token;
+    if (!(await verifyToken(ctx.store, token))) {
+      return reply.code(401).send({ error: { code: 'Unauthorized', message: 'missing or invalid bearer token' } });
+    }
+  });
+
+  await app.register(
+    async (api) => {
+      api.get('/health', { schema: { tags: ['host'], summary: 'Liveness (no auth)', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+      api.get('/host', { schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await instanceRoutes(api, ctx);
+      await imageRoutes(api, ctx);
+      await operationRoutes(api, ctx);
+      await liveRoutes(api, ctx);
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,232 @@
+/** ApiClient: typed calls to the nimbod REST API (/api/v1), with errors turned into one-line CliErrors. */
+import type {
+  ActionName,
+  ErrorBody,
+  HostInfo,
+  Image,
+  ImageBuild,
+  ImageImport,
+  Instance,
+  InstanceAction,
+  InstanceCreate,
+  Operation,
+} from '../shared/api-types.js';
+import { CliError, oneLine } from './errors.js';
+import { openSocket, type ApiSocket } from './socket.js';
+
+/** Options of an ApiClient. */
+export interface ApiClientOptions {
+  /** Shown when a call needs a token and none is set. */
+  tokenProblem?: string;
+  /** Per-request time limit in ms (long-poll waits add their own timeout). */
+  timeoutMs?: number;
+}
+
+interface RequestOpts {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  auth?: boolean;
+  timeoutMs?: number;
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** The error code buried in a fetch failure (fetch → TypeError → cause, maybe an AggregateError). */
+function causeCode(e: unknown): string | undefined {
+  let c: unknown = e;
+  for (let i = 0; i < 4 && c; i++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const errors = (c as { errors?: unknown[] }).errors;
+    if (Array.isArray(errors) && errors.length > 0) return causeCode(errors[0]);
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A client of the nimbod REST API. */
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly token?: string;
+  private readonly opts: ApiClientOptions;
+
+  constructor(baseUrl: string, token?: string, opts: ApiClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+    this.token = token;
+    this.opts = opts;
+  }
+
+  /** The message for "nothing answered at baseUrl". */
+  unreachableMessage(): string {
+    return `cannot reach nimbod at ${this.baseUrl} (is it running? try: ./nimbo up)`;
+  }
+
+  /** Absolute URL of an API path (path starts with '/', relative to /api/v1). */
+  url(path: string, query?: RequestOpts['query']): string {
+    const u = new URL(`${this.baseUrl}/api/v1${path}`);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  /** Authorization headers, or a CliError when a token is needed and missing. */
+  authHeaders(auth = true): Record<string, string> {
+    if (!auth) return {};
+    if (!this.token) throw new CliError(this.opts.tokenProblem ?? 'no API token (set NIMBO_TOKEN or pass --token)');
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  /** Turn a non-2xx answer into a CliError carrying the server's code and message. */
+  private async errorFrom(res: Response): Promise<CliError> {
+    const text = await res.text().catch(() => '');
+    let code: string | undefined;
+    let message = '';
+    try {
+      const body = JSON.parse(text) as Partial<ErrorBody>;
+      code = body.error?.code;
+      message = body.error?.message ?? '';
+    } catch {
+      message = text.slice(0, 200);
+    }
+    message = oneLine(message) || `HTTP ${res.status} ${res.statusText}`;
+    if (res.status === 401 && !/token/i.test(message)) message += ' (check NIMBO_TOKEN / --token)';
+    return new CliError(message, { kind: 'api', code, status: res.status });
+  }
+
+  /** Send one request; returns the Response of a 2xx answer. */
+  private async send(method: string, path: string, o: RequestOpts = {}): Promise<Response> {
+    // Without a token, a stopped daemon is the likelier story: say "cannot reach" rather than "no token".
+    if ((o.auth ?? true) && !this.token) await this.health();
+    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders(o.auth ?? true) };
+    if (o.body !== undefined) headers['content-type'] = 'application/json';
+    const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
+    let res: Response;
+    try {
+      res = await fetch(this.url(path, o.query), {
+        method,
+        headers,
+        body: o.body === undefined ? undefined : JSON.stringify(o.body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      if ((e as Error).name === 'TimeoutError') {
+        throw new CliError(`nimbod at ${this.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: 'timeout', cause: e });
+      }
+      const code = causeCode(e);
+      const detail = code ?? ((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message);
+      const msg = code && UNREACHABLE.has(code) ? this.unreachableMessage() : `cannot reach nimbod at ${this.baseUrl}: ${detail}`;
+      throw new CliError(msg, { kind: 'unreachable', cause: e });
+    }
+    if (!res.ok) throw await this.errorFrom(res);
+    return res;
+  }
+
+  /** Send a request and parse the JSON answer. */
+  async json<T>(method: string, path: string, o: RequestOpts = {}): Promise<T> {
+    const res = await this.send(method, path, o);
+    const text = await res.text();
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      throw new CliError(`nimbod sent an answer that is not JSON for ${method} ${path}`, { kind: 'api', status: res.status });
+    }
+  }
+
+  /** Send a request that starts a long action (202) and return its Operation. */
+  async operation(method: string, path: string, o: RequestOpts = {}): Promise<Operation> {
+    const res = await this.send(method, path, o);
+    const text = await res.text();
+    let body: { operation?: Operation } & Partial<Operation> = {};
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      // Fall back to the Location header below.
+    }
+    if (body.operation) return body.operation;
+    if (typeof body.id === 'string' && typeof body.status === 'string') return body as Operation;
+    const loc = res.headers.get('location');
+    const m = loc ? /\/operations\/([^/?#]+)/.exec(loc) : null;
+    if (m?.[1]) return this.getOperation(decodeURIComponent(m[1]));
+    throw new CliError(`nimbod answered ${method} ${path} without an operation`, { kind: 'api', status: res.status });
+  }
+
+  /** GET /health (no token needed). */
+  health(): Promise<{ status: string }> {
+    return this.json('GET', '/health', { auth: false, timeoutMs: 5000 });
+  }
+  /** GET /host. */
+  host(): Promise<HostInfo> {
+    return this.json('GET', '/host');
+  }
+
+  /** GET /instances. */
+  async listInstances(): Promise<Instance[]> {
+    return (await this.json<{ instances: Instance[] }>('GET', '/instances')).instances ?? [];
+  }
+  /** GET /instances/{name}. */
+  getInstance(name: string): Promise<Instance> {
+    return this.json('GET', `/instances/${enc(name)}`);
+  }
+  /** POST /instances → Operation. */
+  createInstance(body: InstanceCreate): Promise<Operation> {
+    return this.operation('POST', '/instances', { body });
+  }
+  /** DELETE /instances/{name}[?force=true] → Operation. */
+  deleteInstance(name: string, force = false): Promise<Operation> {
+    return this.operation('DELETE', `/instances/${enc(name)}`, { query: { force: force || undefined } });
+  }
+  /** POST /instances/{name}/{action} → Operation. */
+  instanceAction(name: string, action: ActionName, body: InstanceAction = {}): Promise<Operation> {
+    return this.operation('POST', `/instances/${enc(name)}/${action}`, { body });
+  }
+  /** GET /instances/{name}/console/log[?bytes=N] → recent serial output. */
+  async consoleLog(name: string, bytes?: number): Promise<string> {
+    const res = await this.send('GET', `/instances/${enc(name)}/console/log`, { query: { bytes } });
+    return res.text();
+  }
+  /** Open the console WebSocket of an instance (binary frames both ways). */
+  openConsole(name: string): Promise<ApiSocket> {
+    return openSocket(this, `/instances/${enc(name)}/console`);
+  }
+
+  /** GET /images. */
+  async listImages(): Promise<Image[]> {
+    return (await this.json<{ images: Image[] }>('GET', '/images')).images ?? [];
+  }
+  /** POST /images (build a built-in image) → Operation. */
+  buildImage(body: ImageBuild): Promise<Operation> {
+    return this.operation('POST', '/images', { body });
+  }
+  /** POST /images/import (a file on the daemon's host, absolute path) → Operation. */
+  importImage(body: ImageImport): Promise<Operation> {
+    return this.operation('POST', '/images/import', { body });
+  }
+  /** DELETE /images/{name} → Operation. */
+  deleteImage(name: string): Promise<Operation> {
+    return this.operation('DELETE', `/images/${enc(name)}`);
+  }
+
+  /** GET /operations. */
+  async listOperations(): Promise<Operation[]> {
+    return (await this.json<{ operations: Operation[] }>('GET', '/operations')).operations ?? [];
+  }
+  /** GET /operations/{id}. */
+  getOperation(id: string): Promise<Operation> {
+    return this.json('GET', `/operations/${enc(id)}`);
+  }
+  /** GET /operations/{id}/wait?timeout=S: returns when done or after S seconds. */
+  waitOperation(id: string, timeoutS = 2): Promise<Operation> {
+    return this.json('GET', `/operations/${enc(id)}/wait`, { query: { timeout: timeoutS }, timeoutMs: (timeoutS + 30) * 1000 });
+  }
+  /** DELETE /operations/{id}: cancel → Operation. */
+  cancelOperation(id: string): Promise<Operation> {
+    return this.json('DELETE', `/operations/${enc(id)}`);
+  }
+  /** Open the events WebSocket (one Event JSON per message). */
+  openEvents(): Promise<ApiSocket> {
+    return openSocket(this, '/events');
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}

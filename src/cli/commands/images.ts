@@ -1,0 +1,71 @@
+/** `nimbo image list|build|import|delete`. */
+import { isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ImageBuild } from '../../shared/api-types.js';
+import { CliError } from '../errors.js';
+import { outputOption, renderList } from '../output.js';
+import { parseName } from '../validate.js';
+import { imageColumns } from '../views.js';
+import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+
+/** Whether a daemon URL points at this machine (so a local path check makes sense). */
+export function isLocalUrl(url: string): boolean {
+  try {
+    const h = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return h === 'localhost' || h === '::1' || h.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+/** Register the image commands on the program. */
+export function registerImageCommands(program: Command): void {
+  const image = program.command('image').description('manage images');
+
+  image
+    .command('list')
+    .alias('ls')
+    .description('list images')
+    .addOption(outputOption())
+    .action(async (_o: unknown, cmd: Command) => {
+      out(renderList(await clientFor(cmd).listImages(), imageColumns(), formatOf(cmd)));
+    });
+
+  withWaitOptions(
+    image
+      .command('build')
+      .description('build a built-in image (builders: tiny, debian-12)')
+      .argument('<name>', 'image name', (v: string) => parseName(v, 'image name'))
+      .option('--builder <builder>', 'builder to use (default: the image name)'),
+  ).action(async (name: string, o: WaitOptions & { builder?: string }, cmd: Command) => {
+    const client = clientFor(cmd);
+    const body: ImageBuild = { name };
+    if (o.builder) body.builder = o.builder;
+    const op = await client.buildImage(body);
+    await finishOperation(op, client, o, () => `Built image ${name}`);
+  });
+
+  withWaitOptions(
+    image
+      .command('import')
+      .description("import a qcow2/raw disk file that is on the daemon's host")
+      .argument('<file>', 'image file (a relative path is made absolute)')
+      .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name')),
+  ).action(async (file: string, o: WaitOptions & { name: string }, cmd: Command) => {
+    const client = clientFor(cmd);
+    const path = isAbsolute(file) ? file : resolve(file);
+    // The daemon reads the file itself; on a local daemon a missing file can be caught here already.
+    if (isLocalUrl(client.baseUrl) && !existsSync(path)) throw new CliError(`${path}: no such file`);
+    const op = await client.importImage({ name: o.name, path });
+    await finishOperation(op, client, o, () => `Imported image ${o.name} from ${path}`);
+  });
+
+  withWaitOptions(
+    image.command('delete').alias('rm').description('delete an image').argument('<name>', 'image name'),
+  ).action(async (name: string, o: WaitOptions, cmd: Command) => {
+    const client = clientFor(cmd);
+    const op = await client.deleteImage(name);
+    await finishOperation(op, client, o, () => `Deleted image ${name}`);
+  });
+}

@@ -1,0 +1,113 @@
+/** Instance commands: launch, list, info, start|stop|restart|pause|resume, delete. */
+import type { Command } from 'commander';
+import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
+import { formatList } from '../format.js';
+import { outputOption, renderDetail, renderList } from '../output.js';
+import { resolveSshKeys } from '../ssh-keys.js';
+import { collect, intInRange, parseName, parseSize } from '../validate.js';
+import { instanceColumns, instanceFields } from '../views.js';
+import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+
+const PAST: Record<ActionName, string> = { start: 'Started', stop: 'Stopped', restart: 'Restarted', pause: 'Paused', resume: 'Resumed' };
+const HELP: Record<ActionName, string> = {
+  start: 'start a stopped instance',
+  stop: 'stop an instance (ACPI shutdown, then hard stop after --timeout; --force stops at once)',
+  restart: 'restart an instance',
+  pause: 'pause (freeze) a running instance',
+  resume: 'resume a paused instance',
+};
+
+interface LaunchOptions extends WaitOptions {
+  cpus?: number;
+  memory?: string;
+  disk?: string;
+  sshKey?: string[];
+  start: boolean;
+}
+
+/** Build the POST /instances body from `launch` arguments. */
+export function launchBody(image: string, name: string, o: Omit<LaunchOptions, 'wait' | 'quiet'>, home?: string): InstanceCreate {
+  const body: InstanceCreate = { name, image };
+  if (o.cpus !== undefined) body.cpus = o.cpus;
+  if (o.memory !== undefined) body.memory = o.memory;
+  if (o.disk !== undefined) body.disk = o.disk;
+  const keys = resolveSshKeys(o.sshKey, home);
+  if (keys.length > 0) body.sshKeys = keys;
+  if (!o.start) body.start = false;
+  return body;
+}
+
+/** Register the instance commands on the program. */
+export function registerInstanceCommands(program: Command): void {
+  withWaitOptions(
+    program
+      .command('launch')
+      .description('create an instance from an image and start it')
+      .argument('<image>', 'image name (see: nimbo image list)', (v: string) => parseName(v, 'image name'))
+      .argument('<name>', 'instance name (DNS label)', (v: string) => parseName(v, 'instance name'))
+      .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
+      .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
+      .option('--disk <size>', 'root disk size, e.g. 10GiB', (v: string) => parseSize(v, 'disk'))
+      .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
+      .option('--no-start', 'create the instance but do not start it'),
+  ).action(async (image: string, name: string, o: LaunchOptions, cmd: Command) => {
+    const client = clientFor(cmd);
+    const op = await client.createInstance(launchBody(image, name, o));
+    await finishOperation(op, client, o, async () => {
+      const inst = await client.getInstance(name).catch(() => undefined);
+      if (!inst) return `Launched ${name}`;
+      return `${o.start ? 'Launched' : 'Created'} ${name} (${inst.state}${inst.addresses.length ? `, ${formatList(inst.addresses)}` : ''})`;
+    });
+  });
+
+  program
+    .command('list')
+    .alias('ls')
+    .description('list instances')
+    .addOption(outputOption())
+    .action(async (_o: unknown, cmd: Command) => {
+      const items = await clientFor(cmd).listInstances();
+      out(renderList(items, instanceColumns(), formatOf(cmd)));
+    });
+
+  program
+    .command('info')
+    .description('show one instance')
+    .argument('<name>', 'instance name')
+    .addOption(outputOption())
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const inst = await clientFor(cmd).getInstance(name);
+      out(renderDetail(inst, instanceFields(inst), formatOf(cmd)));
+    });
+
+  for (const action of ACTIONS) {
+    withWaitOptions(
+      program
+        .command(action)
+        .description(HELP[action])
+        .argument('<name>', 'instance name')
+        .option('--force', 'do it at once, without a graceful attempt')
+        .option('--timeout <s>', 'seconds before a graceful action turns into a hard one', intInRange('--timeout', 1, 3600)),
+    ).action(async (name: string, o: WaitOptions & InstanceAction, cmd: Command) => {
+      const client = clientFor(cmd);
+      const body: InstanceAction = {};
+      if (o.force) body.force = true;
+      if (o.timeout !== undefined) body.timeout = o.timeout;
+      const op = await client.instanceAction(name, action, body);
+      await finishOperation(op, client, o, () => `${PAST[action]} ${name}`);
+    });
+  }
+
+  withWaitOptions(
+    program
+      .command('delete')
+      .alias('rm')
+      .description('delete an instance and its disk')
+      .argument('<name>', 'instance name')
+      .option('--force', 'stop it first if it is running'),
+  ).action(async (name: string, o: WaitOptions & { force?: boolean }, cmd: Command) => {
+    const client = clientFor(cmd);
+    const op = await client.deleteInstance(name, o.force === true);
+    await finishOperation(op, client, o, () => `Deleted ${name}`);
+  });
+}

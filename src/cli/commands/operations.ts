@@ -1,0 +1,55 @@
+/** `nimbo operation list|show|wait|cancel`. */
+import type { Command } from 'commander';
+import { outputOption, renderDetail, renderList } from '../output.js';
+import { followOperation } from '../progress.js';
+import { intInRange } from '../validate.js';
+import { operationColumns, operationFields } from '../views.js';
+import { clientFor, formatOf, out } from './common.js';
+
+/** Register the operation commands on the program. */
+export function registerOperationCommands(program: Command): void {
+  const operation = program.command('operation').alias('op').description('inspect, wait for and cancel long-running operations');
+
+  operation
+    .command('list')
+    .alias('ls')
+    .description('list operations')
+    .addOption(outputOption())
+    .action(async (_o: unknown, cmd: Command) => {
+      out(renderList(await clientFor(cmd).listOperations(), operationColumns(), formatOf(cmd)));
+    });
+
+  operation
+    .command('show')
+    .description('show one operation with its log')
+    .argument('<id>', 'operation id')
+    .addOption(outputOption())
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const op = await clientFor(cmd).getOperation(id);
+      out(renderDetail(op, operationFields(op), formatOf(cmd)));
+    });
+
+  operation
+    .command('wait')
+    .description('wait for an operation to end (exits non-zero if it fails)')
+    .argument('<id>', 'operation id')
+    .option('--timeout <s>', 'give up after this many seconds', intInRange('--timeout', 1, 7 * 24 * 3600))
+    .option('-q, --quiet', 'draw no progress')
+    .addOption(outputOption())
+    .action(async (id: string, o: { timeout?: number; quiet?: boolean }, cmd: Command) => {
+      const client = clientFor(cmd);
+      const start = await client.getOperation(id);
+      const final = await followOperation(client, start, { quiet: o.quiet, timeoutS: o.timeout });
+      out(renderDetail(final, operationFields(final), formatOf(cmd)));
+    });
+
+  operation
+    .command('cancel')
+    .description('cancel a running operation')
+    .argument('<id>', 'operation id')
+    .addOption(outputOption())
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const op = await clientFor(cmd).cancelOperation(id);
+      out(renderDetail(op, operationFields(op), formatOf(cmd)));
+    });
+}

@@ -1,0 +1,38 @@
+/** The `nimbo` commander program: every command, wired to the API client. */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerConsoleCommand } from './commands/console.js';
+import { registerHostCommands } from './commands/host.js';
+import { registerImageCommands } from './commands/images.js';
+import { registerInstanceCommands } from './commands/instances.js';
+import { registerOperationCommands } from './commands/operations.js';
+import { oneLine } from './errors.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Build the `nimbo` program without the lifecycle commands (main.ts adds those). */
+export function buildProgram(): Command {
+  const program = new Command('nimbo');
+  // Settings made before .command() are inherited by every subcommand.
+  program
+    .description('nimbo: the command-line client of nimbod (talks only to its REST API)')
+    .version(version(), '-V, --version')
+    .option('--url <url>', 'nimbod URL (default: $NIMBO_URL, else daemon.json in $NIMBO_STATE_DIR or /var/lib/nimbo)')
+    .option('--token <token>', 'API token (default: $NIMBO_TOKEN, else admin.token in the state dir)')
+    .configureOutput({ outputError: (str, write) => write(`nimbo: ${oneLine(str)}\n`) })
+    .showSuggestionAfterError(true)
+    .addHelpText('after', '\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_STATE_DIR, NIMBO_DEBUG=1 (stack traces).');
+  registerInstanceCommands(program);
+  registerConsoleCommand(program);
+  registerImageCommands(program);
+  registerOperationCommands(program);
+  registerHostCommands(program);
+  return program;
+}

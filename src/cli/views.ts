@@ -1,0 +1,107 @@
+/** Table columns and detail fields of each API resource. */
+import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.js';
+import { formatAge, formatBytes, formatList } from './format.js';
+import type { Column } from './output.js';
+
+/** Columns of `nimbo list`. */
+export function instanceColumns(now = Date.now()): Column<Instance>[] {
+  return [
+    { header: 'NAME', value: (i) => i.name },
+    { header: 'STATE', value: (i) => i.state },
+    { header: 'IMAGE', value: (i) => i.image },
+    { header: 'CPUS', value: (i) => String(i.cpus) },
+    { header: 'MEMORY', value: (i) => formatBytes(i.memory) },
+    { header: 'DISK', value: (i) => formatBytes(i.disk) },
+    { header: 'ADDRESSES', value: (i) => formatList(i.addresses) },
+    { header: 'AGE', value: (i) => formatAge(i.createdAt, now) },
+  ];
+}
+
+/** Fields of `nimbo info NAME`. */
+export function instanceFields(i: Instance): [string, string][] {
+  const f: [string, string][] = [
+    ['Name', i.name],
+    ['Type', i.type],
+    ['State', i.state],
+    ['Image', i.image],
+    ['Accelerator', i.accelerator || '-'],
+    ['CPUs', String(i.cpus)],
+    ['Memory', formatBytes(i.memory)],
+    ['Disk', formatBytes(i.disk)],
+    ['Addresses', formatList(i.addresses)],
+    ['PID', i.pid === null ? '-' : String(i.pid)],
+    ['Created', i.createdAt],
+  ];
+  for (const n of i.nics ?? []) f.push([`NIC ${n.name}`, `${n.mac} on ${n.network} (${n.address || 'no address'}, tap ${n.tap})`]);
+  if (i.error) f.push(['Error', i.error]);
+  return f;
+}
+
+/** Columns of `nimbo image list`. */
+export function imageColumns(now = Date.now()): Column<Image>[] {
+  return [
+    { header: 'NAME', value: (i) => i.name },
+    { header: 'STATUS', value: (i) => i.status },
+    { header: 'OS', value: (i) => i.os || '-' },
+    { header: 'BOOT', value: (i) => i.boot },
+    { header: 'FORMAT', value: (i) => i.format },
+    { header: 'SIZE', value: (i) => formatBytes(i.size) },
+    { header: 'SOURCE', value: (i) => i.source },
+    { header: 'AGE', value: (i) => formatAge(i.createdAt, now) },
+  ];
+}
+
+/** Columns of `nimbo operation list`. */
+export function operationColumns(now = Date.now()): Column<Operation>[] {
+  return [
+    { header: 'ID', value: (o) => o.id },
+    { header: 'KIND', value: (o) => o.kind },
+    { header: 'TARGET', value: (o) => o.target },
+    { header: 'STATUS', value: (o) => o.status },
+    { header: 'PROGRESS', value: (o) => `${o.progress}%` },
+    { header: 'AGE', value: (o) => formatAge(o.createdAt, now) },
+    { header: 'ERROR', value: (o) => o.error?.message ?? '' },
+  ];
+}
+
+/** Fields of `nimbo operation show ID`. */
+export function operationFields(o: Operation): [string, string][] {
+  const f: [string, string][] = [
+    ['ID', o.id],
+    ['Kind', o.kind],
+    ['Target', o.target],
+    ['Status', o.status],
+    ['Progress', `${o.progress}%`],
+    ['Created', o.createdAt],
+    ['Updated', o.updatedAt],
+  ];
+  if (o.error) f.push(['Error', `${o.error.code}: ${o.error.message}`]);
+  (o.log ?? []).forEach((line, n) => f.push([n === 0 ? 'Log' : '', line]));
+  return f;
+}
+
+/** Fields of `nimbo host info`. */
+export function hostFields(h: HostInfo): [string, string][] {
+  const failed = h.checks.filter((c) => !c.ok).map((c) => c.name);
+  return [
+    ['Hostname', h.hostname],
+    ['Version', h.version],
+    ['Kernel', h.kernel],
+    ['CPUs', String(h.cpus)],
+    ['Memory', formatBytes(h.memory)],
+    ['Accelerator', `${h.accelerator} (${h.acceleratorReason})`],
+    ['State dir', h.stateDir],
+    ['Prefix', h.prefix],
+    ['Network', `${h.network.name}: bridge ${h.network.bridge}, ${h.network.subnet}, gateway ${h.network.gateway}`],
+    ['Checks', failed.length === 0 ? `all ${h.checks.length} ok` : `failed: ${failed.join(', ')}`],
+  ];
+}
+
+/** Columns of the `nimbo doctor` checks table. */
+export function checkColumns(): Column<HostInfo['checks'][number]>[] {
+  return [
+    { header: 'CHECK', value: (c) => c.name },
+    { header: 'OK', value: (c) => (c.ok ? 'ok' : 'FAIL') },
+    { header: 'DETAIL', value: (c) => c.detail },
+  ];
+}

@@ -1,0 +1,40 @@
+import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
+
+/** An instance as kept in the store (desired configuration + last known state). */
+export interface InstanceRecord {
+  name: string;
+  uuid: string;
+  type: 'vm';
+  image: string;
+  cpus: number;
+  memory: number;
+  disk: number;
+  sshKeys: string[];
+  state: InstanceState;
+  accelerator: string;
+  nics: Nic[];
+  createdAt: string;
+  error?: string;
+}
+
+/** Store key of an instance. */
+export const instanceKey = (name: string) => `/instances/${name}`;
+
+/** The API view of a record. */
+export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
+  return {
+    name: rec.name,
+    type: rec.type,
+    image: rec.image,
+    state: rec.state,
+    accelerator: rec.accelerator,
+    cpus: rec.cpus,
+    memory: rec.memory,
+    disk: rec.disk,
+    addresses: rec.nics.map((n) => n.address.split('/')[0]!),
+    nics: rec.nics,
+    pid,
+    ...(rec.error ? { error: rec.error } : {}),
+    createdAt: rec.createdAt,
+  };
+}

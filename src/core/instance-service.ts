@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Instance, InstanceCreate } from '../shared/api-types.js';
+import type { VmSpec } from '../drivers/compute/types.js';
+import { conflict, notFound, NimboError } from './errors.js';
+import type { AccelChoice, BaseDeps } from './deps.js';
+import { formatSize, parseBoundedSize, validateName } from './validate.js';
+import { instanceKey, toInstance, type InstanceRecord } from './instance-record.js';
+import type { ImageService } from './image-service.js';
+import type { NetworkService } from './network-service.js';
+import type { ConsoleManager } from './consoles.js';
+import { Reverter } from './reverter.js';
+import { renderSeed } from '../images/seed.js';
+import { buildSeedIso } from '../images/seed-iso.js';
+import type { ComputeDriver } from '../drivers/compute/types.js';
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+export const LIMITS = { memory: { min: 64 * MiB, max: 256 * GiB, def: 512 * MiB }, disk: { min: 16 * MiB, max: 16 * 1024 * GiB, def: 2 * GiB } };
+
+/** Everything the instance service is built from. */
+export interface InstanceDeps extends BaseDeps {
+  compute: ComputeDriver;
+  network: NetworkService;
+  images: ImageService;
+  consoles: ConsoleManager;
+  accel: AccelChoice;
+}
+
+/** Instances: records in the store, host objects made and removed with a reverter. */
+export class InstanceService {
+  constructor(readonly d: InstanceDeps) {}
+
+  async record(name: string): Promise<InstanceRecord> {
+    const kv = await this.d.store.get<InstanceRecord>(instanceKey(name));
+    if (!kv) throw notFound(`instance ${name}`);
+    return kv.value;
+  }
+
+  async records(): Promise<InstanceRecord[]> {
+    return (await this.d.store.list<InstanceRecord>('/instances/')).map((k) => k.value);
+  }
+
+  /** Update a record in place (read-modify-write). */
+  async patch(name: string, change: Partial<InstanceRecord>): Promise<InstanceRecord> {
+    const rec = { ...(await this.record(name)), ...change };
+    if (!('error' in change) && change.state && change.state !== 'error') delete rec.error;
+    await this.d.store.put(instanceKey(name), rec);
+    this.d.events.publish('instance', name, { state: rec.state });
+    return rec;
+  }
+
+  /** The API view, with the live pid. */
+  async view(rec: InstanceRecord): Promise<Instance> {
+    const live = rec.state === 'running' || rec.state === 'paused';
+    return toInstance(rec, live ? readPid(this.d.paths.run(rec.name)) : null);
+  }
+
+  /** Instances that use an image. */
+  async usersOf(image: string): Promise<string[]> {
+    return (await this.records()).filter((r) => r.image === image).map((r) => r.name);
+  }
+
+  /** The VM spec the compute driver gets. */
+  async vmSpec(rec: InstanceRecord): Promise<VmSpec> {
+    const img = await this.d.images.ready(rec.image);
+    const dir = this.d.paths.instance(rec.name);
+    return {
+      name: rec.name,
+      uuid: rec.uuid,
+      cpus: rec.cpus,
+      memoryMiB: Math.floor(rec.memory / MiB),
+      accelerator: this.d.accel.accelerator,
+      boot: img.boot,
+      disks: [
+        { id: 'root', path: join(dir, 'root.qcow2'), format: 'qcow2' },
+        { id: 'seed', path: join(dir, 'seed.iso'), format: 'raw', readOnly: true },
+      ],
+      nics: rec.nics.map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
+      runDir: this.d.paths.run(rec.name),
+      runAs: this.d.config.qemuUser,
+    };
+  }
+
+  /** Validate a create request, reserve the name, and run the create as an Operation. */
+  async create(req: InstanceCreate) {
+    validateName(req.name, 'instance name');
+    validateName(req.image, 'image name');
+    const img = await this.d.images.ready(req.image);
+    const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
+    const disk = parseBoundedSize(req.disk ?? Math.max(LIMITS.disk.def, img.virtualSizeBytes), LIMITS.disk.min, LIMITS.disk.max, 'disk');
+    if (disk < img.virtualSizeBytes) {
+      throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
+    }
+    const uuid = randomUUID();
+    const rec: InstanceRecord = {
+      name: req.name,
+      uuid,
+      type: 'vm',
+      image: req.image,
+      cpus: req.cpus ?? 1,
+      memory,
+      disk,
+      sshKeys: req.sshKeys ?? [],
+      state: 'creating',
+      accelerator: this.d.accel.accelerator,
+      nics: [],
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await this.d.store.put(instanceKey(rec.name), rec, { expectRevision: 0 });
+    } catch (e) {
+      if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`instance ${rec.name} already exists`);
+      throw e;
+    }
+    this.d.events.publish('instance', rec.name, { state: 'creating' });
+    return this.d.ops.start('instance.create', rec.name, async (ctx) => {
+      const r = new Reverter();
+      try {
+        r.add('record', () => this.d.store.delete(instanceKey(rec.name)));
+        await this.provision(rec, r, (p, m) => ctx.progress(p, m));
+        ctx.checkCancelled();
+        if (req.start !== false) {
+          ctx.progress(80, 'starting');
+          await this.boot(rec);
+          r.add('vm process', () => this.d.compute.kill(this.d.paths.run(rec.name)));
+        }
+        const final = await this.patch(rec.name, { state: req.start !== false ? 'running' : 'stopped', nics: rec.nics });
+        r.success();
+        return this.view(final);
+      } catch (e) {
+        await r.revert();
+        this.d.events.publish('instance', rec.name, { state: 'deleted' });
+        throw e;
+      }
+    });
+  }
+
+  /** Address, disk, seed and tap for a new instance; each step registers its undo. */
+  private async provision(rec: InstanceRecord, r: Reverter, progress: (p: number, m: string) => void): Promise<void> {
+    const dir = this.d.paths.instance(rec.name);
+    progress(10, 'allocating address');
+    const alloc = await this.d.network.allocate(rec.name, 'eth0', rec.name);
+    r.add('address', () => this.d.network.release(rec.name));
+    const tap = `${this.d.config.prefix}-${rec.uuid.replace(/-/g, '').slice(0, 14 - this.d.config.prefix.length)}`;
+    rec.nics = [{ name: 'eth0', network: this.d.network.spec.name, mac: alloc.mac, address: alloc.ip, tap }];
+    await this.d.store.put(instanceKey(rec.name), rec);
+
+    progress(25, 'creating disk');
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    r.add('instance dir', () => rmSync(dir, { recursive: true, force: true }));
+    const img = await this.d.images.ready(rec.image);
+    await this.d.exec.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', img.format, '-b', img.disk, join(dir, 'root.qcow2'), String(rec.disk)]);
+
+    progress(45, 'writing seed');
+    const files = renderSeed({
+      instanceId: rec.uuid,
+      hostname: rec.name,
+      sshKeys: rec.sshKeys,
+      nics: rec.nics.map((n) => ({ mac: n.mac, address: n.address, gateway: this.d.network.spec.gateway, dns: [this.d.network.spec.gateway] })),
+    });
+    await buildSeedIso(this.d.exec, files, join(dir, 'seed.iso'));
+
+    progress(60, 'creating tap');
+    await this.d.network.createTap(tap);
+    r.add('tap', () => this.d.network.deleteTap(tap));
+  }
+
+  /** Start the VM process and attach its console. */
+  async boot(rec: InstanceRecord): Promise<void> {
+    for (const nic of rec.nics) if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap);
+    await this.d.compute.start(await this.vmSpec(rec));
+    this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
+  }
+}
+
+/** Read a VM's pid from its runtime dir, or null. */
+export function readPid(runDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(runDir, 'qemu.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import type { Operation } from '../shared/api-types.js';
+import type { Store } from '../store/store.js';
+import { asNimboError, NimboError, notFound } from './errors.js';
+import type { EventBus } from './events.js';
+import type { Logger } from './log.js';
+
+/** What an operation's body gets: progress, log lines and the cancel signal. */
+export interface OpContext {
+  readonly id: string;
+  readonly signal: AbortSignal;
+  progress(pct: number, message?: string): void;
+  log(line: string): void;
+  /** Throws Cancelled if the operation was cancelled. */
+  checkCancelled(): void;
+}
+
+const KEY = (id: string) => `/operations/${id}`;
+const MAX_LOG = 200;
+const KEEP = 500;
+
+/** Runs long actions as Operations: recorded in the store, serialized per target, cancellable. */
+export class OperationManager {
+  private live = new Map<string, { op: Operation; ctrl: AbortController; done: Promise<void> }>();
+  private chains = new Map<string, Promise<unknown>>();
+
+  constructor(private store: Store, private events: EventBus, private log: Logger) {}
+
+  /** Marks operations left running by a previous daemon as failed. */
+  async recover(): Promise<void> {
+    for (const kv of await this.store.list<Operation>('/operations/')) {
+      if (kv.value.status === 'running' || kv.value.status === 'pending') {
+        const op = { ...kv.value, status: 'failure' as const, error: { code: 'Internal', message: 'the daemon stopped while this operation ran' }, updatedAt: new Date().toISOString() };
+        await this.store.put(kv.key, op);
+      }
+    }
+    await this.prune();
+  }
+
+  /** Start `body` as an operation on `target`; bodies on the same target run one after another. */
+  async start(kind: string, target: string, body: (ctx: OpContext) => Promise<unknown>): Promise<Operation> {
+    const now = new Date().toISOString();
+    const op: Operation = { id: randomUUID(), kind, target, status: 'pending', progress: 0, log: [], createdAt: now, updatedAt: now };
+    await this.save(op);
+    const ctrl = new AbortController();
+    const prev = this.chains.get(target) ?? Promise.resolve();
+    const done = prev.catch(() => {}).then(() => this.execute(op, ctrl, body));
+    this.chains.set(target, done);
+    void done.finally(() => {
+      if (this.chains.get(target) === done) this.chains.delete(target);
+      this.live.delete(op.id);
+    });
+    this.live.set(op.id, { op, ctrl, done });
+    return { ...op };
+  }
+
+  private async execute(op: Operation, ctrl: AbortController, body: (ctx: OpContext) => Promise<unknown>): Promise<void> {
+    if (ctrl.signal.aborted) return this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
+    op.status = 'running';
+    await this.save(op);
+    const ctx: OpContext = {
+      id: op.id,
+      signal: ctrl.signal,
+      progress: (pct, message) => {
+        op.progress = Math.max(op.progress, Math.min(100, Math.round(pct)));
+        if (message) pushLog(op, message);
+        void this.save(op);
+      },
+      log: (line) => {
+        pushLog(op, line);
+        void this.save(op);
+      },
+      checkCancelled: () => {
+        if (ctrl.signal.aborted) throw new NimboError('Cancelled', 'operation cancelled');
+      },
+    };
+    try {
+      const result = await body(ctx);
+      if (result !== undefined) op.result = result;
+      op.progress = 100;
+      await this.finish(op, 'success');
+    } catch (e) {
+      const err = asNimboError(e);
+      const cancelled = ctrl.signal.aborted || err.code === 'Cancelled';
+      this.log.warn({ op: op.id, kind: op.kind, target: op.target, err: err.message, detail: err.detail }, 'operation failed');
+      await this.finish(op, cancelled ? 'cancelled' : 'failure', { code: cancelled ? 'Cancelled' : err.code, message: err.message });
+    }
+  }
+
+  private async finish(op: Operation, status: Operation['status'], error?: Operation['error']): Promise<void> {
+    op.status = status;
+    if (error) op.error = error;
+    await this.save(op);
+  }
+
+  private async save(op: Operation): Promise<void> {
+    op.updatedAt = new Date().toISOString();
+    await this.store.put(KEY(op.id), op);
+    this.events.publish('operation', op.target, { ...op, log: op.log.slice(-1) });
+  }
+
+  /** One operation by id. */
+  async get(id: string): Promise<Operation> {
+    const kv = await this.store.get<Operation>(KEY(id));
+    if (!kv) throw notFound(`operation ${id}`);
+    return kv.value;
+  }
+
+  /** All operations, newest first. */
+  async list(): Promise<Operation[]> {
+    const ops = (await this.store.list<Operation>('/operations/')).map((k) => k.value);
+    return ops.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** Wait until the operation ends or `timeoutMs` passes; returns its latest record. */
+  async wait(id: string, timeoutMs: number): Promise<Operation> {
+    const live = this.live.get(id);
+    if (live) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([live.done, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    return this.get(id);
+  }
+
+  /** Ask a running operation to stop; its body sees the abort signal. */
+  async cancel(id: string): Promise<Operation> {
+    const live = this.live.get(id);
+    if (!live) {
+      const op = await this.get(id);
+      if (op.status === 'pending' || op.status === 'running') throw new NimboError('Conflict', 'operation is not running in this daemon');
+      return op;
+    }
+    live.ctrl.abort();
+    return this.get(id);
+  }
+
+  /** Resolves once every running operation ended (daemon shutdown, tests). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.live.values()].map((l) => l.done));
+  }
+
+  private async prune(): Promise<void> {
+    const ops = await this.list();
+    for (const op of ops.slice(KEEP)) await this.store.delete(KEY(op.id));
+  }
+}
+
+function pushLog(op: Operation, line: string): void {
+  op.log.push(line);
+  if (op.log.length > MAX_LOG) op.log.splice(0, op.log.length - MAX_LOG);
+}

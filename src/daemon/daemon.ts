@@ -1,0 +1,93 @@
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { join } from 'node:path';
+import { statePaths, type DaemonConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { EventBus } from '../core/events.js';
+import { OperationManager } from '../core/operations.js';
+import { ensureAdminToken } from '../core/auth.js';
+import { RealExec } from '../host/exec.js';
+import { chooseAccelerator } from './accel.js';
+import { BridgeNetworkDriver } from '../drivers/network/bridge/bridge-driver.js';
+import { NetworkService } from '../core/network-service.js';
+import { QemuDriver } from '../drivers/compute/qemu/driver.js';
+import { ImageService } from '../core/image-service.js';
+import { InstanceService } from '../core/instance-service.js';
+import { InstanceActions } from '../core/instance-actions.js';
+import { ConsoleManager } from '../core/consoles.js';
+import { collectHostInfo } from '../core/host-info.js';
+import { buildServer } from '../api/server.js';
+import type { BaseDeps } from '../core/deps.js';
+
+/** A running daemon. */
+export interface Daemon {
+  url: string;
+  app: FastifyInstance;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/** Start nimbod: state, accelerator, network, re-adoption of running VMs, then the API. */
+export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
+  const paths = statePaths(config.stateDir);
+  for (const d of [paths.images, paths.instances, paths.networks, paths.cache, join(config.stateDir, 'run')]) mkdirSync(d, { recursive: true });
+  const log = createLogger(config.stateDir);
+  const store = new SqliteStore(paths.db);
+  const events = new EventBus();
+  const ops = new OperationManager(store, events, log);
+  await ops.recover();
+  await ensureAdminToken(store, paths.token);
+  const exec = new RealExec();
+  const base: BaseDeps = { config, paths, store, ops, events, log, exec };
+
+  const accel = await chooseAccelerator(exec, join(paths.cache, 'accel.json'), log, config.accel);
+  log.info({ accelerator: accel.accelerator, reason: accel.reason }, 'accelerator');
+  const network = new NetworkService(base, new BridgeNetworkDriver({ exec, logger: log }));
+  await network.ensure();
+  const compute = new QemuDriver({ exec, logger: log });
+  const consoles = new ConsoleManager(log);
+  let instances!: InstanceService;
+  const images = new ImageService(base, (img) => instances.usersOf(img));
+  instances = new InstanceService({ ...base, compute, network, images, consoles, accel });
+  const actions = new InstanceActions(instances);
+  await actions.reconcile();
+  actions.watch();
+
+  const app = await buildServer({
+    ...base,
+    images,
+    instances,
+    actions,
+    network,
+    consoles,
+    hostInfo: () => collectHostInfo(exec, config, accel, network.spec),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  writeFileSync(paths.daemonJson, JSON.stringify({ url, pid: process.pid, prefix: config.prefix }) + '\n');
+  writeFileSync(paths.pidFile, `${process.pid}\n`);
+  log.info({ url, stateDir: config.stateDir, prefix: config.prefix }, 'nimbod listening');
+
+  let closed = false;
+  return {
+    url,
+    app,
+    log,
+    async close() {
+      if (closed) return;
+      closed = true;
+      actions.stopWatching();
+      await app.close();
+      await ops.drain();
+      consoles.closeAll();
+      await store.close();
+      rmSync(paths.pidFile, { force: true });
+      log.info('nimbod stopped (instances keep running)');
+    },
+  };
+}

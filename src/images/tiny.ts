@@ -1,0 +1,146 @@
+import { chmod, copyFile, mkdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { HostExec } from '../host/exec.js';
+import { notFound } from '../core/errors.js';
+import { makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
+import {
+  copyBinariesWithLibs, copyInto, findKernel, listTree, moduleLoadOrder, sharedLibs, stageModules,
+} from './host-tools.js';
+import { renderInitramfsInit, renderTinyRootFiles } from './tiny-scripts.js';
+import { DISK_FILE, READY_MARKER, type BuildOptions, type BuiltImage } from './types.js';
+
+/** Kernel modules the tiny initramfs loads (dependencies are added in order by modprobe). */
+export const TINY_MODULES = [
+  'virtio', 'virtio_ring', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
+  'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'virtio_rng', 'virtio_console',
+  'isofs', 'ext4', 'button', 'evdev',
+];
+
+/** The kernel command line of the tiny image: root is the first virtio disk. */
+export const TINY_CMDLINE = 'console=ttyS0 root=/dev/vda rw quiet';
+
+/** Virtual size of the tiny root disk; VMs may grow it (the guest runs resize2fs at boot). */
+export const TINY_DISK_BYTES = 128 * 1024 * 1024;
+
+const BUSYBOX_CANDIDATES = ['/usr/bin/busybox', '/bin/busybox'];
+const DROPBEAR = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];
+const RESIZE2FS = ['/sbin/resize2fs', '/usr/sbin/resize2fs'];
+
+async function firstExisting(paths: string[], what: string): Promise<string> {
+  for (const p of paths) if (await stat(p).catch(() => null)) return p;
+  throw notFound(`${what} (looked at ${paths.join(', ')})`);
+}
+
+/** Copies busybox to root/bin/busybox (plus its libs, if it is not the static build). */
+async function installBusybox(exec: HostExec, root: string, busybox: string): Promise<void> {
+  await copyInto(root, busybox, 'bin/busybox', 0o755);
+  for (const l of await sharedLibs(exec, busybox)) await copyInto(root, l, l, 0o755);
+}
+
+async function buildInitramfs(exec: HostExec, work: string, kver: string, busybox: string): Promise<void> {
+  const stage = join(work, 'initramfs');
+  await mkdir(stage, { mode: 0o755 });
+  await installBusybox(exec, stage, busybox);
+  await writeFile(join(stage, 'init'), renderInitramfsInit(), { mode: 0o755 });
+  const files = await moduleLoadOrder(exec, kver, TINY_MODULES);
+  const names = await stageModules(exec, files, join(stage, 'lib/modules'));
+  await writeFile(join(stage, 'lib/modules/order'), names.join('\n') + '\n');
+  const list = await listTree(stage);
+  await exec.run(['cpio', '--quiet', '-o', '-H', 'newc', '-R', '0:0', '-O', join(work, 'initrd.img')], {
+    cwd: stage,
+    input: list.join('\n') + '\n',
+  });
+  await chmod(join(work, 'initrd.img'), 0o644);
+  await rm(stage, { recursive: true, force: true });
+}
+
+async function buildRootfs(exec: HostExec, root: string, busybox: string): Promise<void> {
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/dropbear', 'proc', 'sys', 'dev', 'run', 'tmp',
+    'mnt', 'var/log', 'home', 'root/.ssh']) {
+    await mkdir(join(root, d), { recursive: true, mode: 0o755 });
+  }
+  await chmod(join(root, 'tmp'), 0o1777);
+  await chmod(join(root, 'root'), 0o700);
+  await chmod(join(root, 'root/.ssh'), 0o700);
+  await symlink('/run', join(root, 'var/run'));
+  await installBusybox(exec, root, busybox);
+  const applets = (await exec.run([busybox, '--list-full'])).stdout.split('\n').map((l) => l.trim());
+  for (const a of applets) {
+    if (!a || a === 'bin/busybox' || a.startsWith('/') || a.includes('..')) continue;
+    await mkdir(dirname(join(root, a)), { recursive: true, mode: 0o755 });
+    await symlink('/bin/busybox', join(root, a)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+  const resize2fs = await firstExisting(RESIZE2FS, 'resize2fs (e2fsprogs)');
+  await copyBinariesWithLibs(exec, root, [...DROPBEAR, resize2fs]);
+  for (const [p, f] of Object.entries(renderTinyRootFiles(READY_MARKER))) {
+    await mkdir(dirname(join(root, p)), { recursive: true, mode: 0o755 });
+    await writeFile(join(root, p), f.content, { mode: f.mode });
+    await chmod(join(root, p), f.mode);
+  }
+}
+
+/**
+ * Builds the tiny image from host packages only (kernel, busybox-static, dropbear-bin,
+ * e2fsprogs): outDir gets disk.qcow2 (ext4 root, no partition table), vmlinuz, initrd.img
+ * and image.json. Boots directly; reuses a complete outDir unless `force`.
+ */
+export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
+  const { exec } = opts;
+  const progress = opts.progress ?? (() => {});
+  const outDir = resolve(opts.outDir);
+  if (!opts.force) {
+    const cached = await readCompleteImage(outDir);
+    if (cached && cached.name === 'tiny') {
+      progress(100, 'cached');
+      return cached;
+    }
+  }
+  const kernel = await findKernel(opts.kernelVersion);
+  const busybox = await firstExisting(BUSYBOX_CANDIDATES, 'busybox (apt-get install busybox-static)');
+  await firstExisting(DROPBEAR.slice(0, 1), 'dropbear (apt-get install dropbear-bin)');
+  const work = await makeWorkDir(outDir);
+  try {
+    progress(5, `initramfs for kernel ${kernel.kver}`);
+    await buildInitramfs(exec, work, kernel.kver, busybox);
+    progress(30, 'root filesystem');
+    const root = join(work, 'rootfs');
+    await buildRootfs(exec, root, busybox);
+    progress(50, 'ext4 root disk');
+    const raw = join(work, 'disk.raw');
+    await writeFile(raw, '');
+    await truncate(raw, TINY_DISK_BYTES);
+    await exec.run(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'nimbo-root', '-m', '0', '-E', 'root_owner=0:0',
+      '-d', root, raw]);
+    progress(75, 'qcow2');
+    await exec.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, DISK_FILE)]);
+    await rm(raw, { force: true });
+    await rm(root, { recursive: true, force: true });
+    await copyFile(kernel.vmlinuz, join(work, 'vmlinuz'));
+    await chmod(join(work, 'vmlinuz'), 0o644);
+    await chmod(join(work, DISK_FILE), 0o644);
+    progress(95, 'publish');
+    const image: BuiltImage = {
+      name: 'tiny',
+      dir: outDir,
+      disk: join(outDir, DISK_FILE),
+      format: 'qcow2',
+      virtualSizeBytes: TINY_DISK_BYTES,
+      boot: {
+        kind: 'direct',
+        kernel: join(outDir, 'vmlinuz'),
+        initrd: join(outDir, 'initrd.img'),
+        cmdline: TINY_CMDLINE,
+      },
+      os: `nimbo tiny (BusyBox + Dropbear, Linux ${kernel.kver})`,
+      readyMarker: READY_MARKER,
+    };
+    await publishImage(work, [DISK_FILE, 'vmlinuz', 'initrd.img'], image);
+    progress(100, 'done');
+    return image;
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
+}
