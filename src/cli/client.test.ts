@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ApiClient } from './client.js';
 import { runConsole } from './console.js';
 import { CliError } from './errors.js';
-import { FakeDaemon } from './fake-daemon.js';
+import { FakeDaemon, freePort } from './fake-daemon.js';
 import { followOperation } from './progress.js';
-
-/** A port nothing listens on. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const fake = new FakeDaemon();
 let client: ApiClient;

@@ -66,7 +66,7 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<void> {
       const i = buf.indexOf(DETACH_BYTE);
       if (i < 0) return send(buf);
       send(buf.subarray(0, i));
-      if (interactive) notices.write(`\r\nnimbo: detached from ${name}\r\n`);
+      if (interactive) notices.write(`\nnimbo: detached from ${name}\n`);
       finish();
     };
     const onEnd = () => {
@@ -82,14 +82,14 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<void> {
     ws.on('close', (code, reason) => {
       if (finished) return;
       const why = reason.toString() || `code ${code}`;
-      if (interactive) notices.write(`\r\nnimbo: console of ${name} closed (${why})\r\n`);
+      if (interactive) notices.write(`\nnimbo: console of ${name} closed (${why})\n`);
       if (code === 1000 || code === 1005) finish();
       else finish(new CliError(`console of ${name} closed: ${why}`, { kind: 'api' }));
     });
     ws.on('error', (e) => finish(new CliError(`console of ${name}: ${e.message}`, { kind: 'api', cause: e })));
 
     if (raw) input.setRawMode?.(true);
-    if (interactive) notices.write(`nimbo: connected to the console of ${name}; detach with Ctrl-]\r\n`);
+    if (interactive) notices.write(`nimbo: connected to the console of ${name}; detach with Ctrl-]\n`);
     input.on('data', onData);
     input.on('end', onEnd);
     input.resume();

@@ -1,6 +1,6 @@
 /** Test helper: a small fake nimbod (node:http + ws) speaking the /api/v1 wire format. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.js';
 
@@ -11,6 +11,16 @@ export interface SeenRequest {
   query: URLSearchParams;
   auth?: string;
   body?: unknown;
+}
+
+/** A local port that nothing listens on (for "cannot reach" tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** An instance with sensible defaults, for tests. */

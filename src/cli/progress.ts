@@ -72,7 +72,7 @@ export class ProgressView {
   private draw(op: Operation, pct: number): void {
     const label = `${op.kind} ${op.target}`;
     const cols = this.stream.columns && this.stream.columns > 20 ? this.stream.columns : 80;
-    const width = Math.max(10, Math.min(40, cols - label.length - 8));
+    const width = Math.max(10, Math.min(40, cols - label.length - 10));
     const full = Math.round((pct / 100) * width);
     const line = `${label} [${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(pct).padStart(3)}%`;
     this.stream.write(`\r\x1b[K${line.slice(0, cols - 1)}`);

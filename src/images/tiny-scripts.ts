@@ -179,8 +179,8 @@ done
 
 mkdir -p /etc/dropbear
 [ -f /etc/dropbear/dropbear_ed25519_host_key ] || dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1
-[ -f /etc/dropbear/dropbear_ecdsa_host_key ] || dropbearkey -t ecdsa -f /etc/dropbear/dropbear_ecdsa_host_key >/dev/null 2>&1
-# -s: no password logins (root logs in with keys only); -R: make missing key types on demand.
+# Only ed25519 up front (fast under TCG); -R makes other key types on demand.
+# -s: no password logins (root logs in with keys only).
 dropbear -R -s -p 22 -P /run/dropbear.pid
 # ACPI power button (QMP system_powerdown) → clean poweroff via busybox init.
 acpid -c /etc/acpi -l /var/log/acpid.log

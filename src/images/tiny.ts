@@ -6,6 +6,7 @@ import { makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
 import {
   copyBinariesWithLibs, copyInto, findKernel, listTree, moduleLoadOrder, sharedLibs, stageModules,
 } from './host-tools.js';
+import { extractPvhKernel } from './kernel-pvh.js';
 import { renderInitramfsInit, renderTinyRootFiles } from './tiny-scripts.js';
 import { DISK_FILE, READY_MARKER, type BuildOptions, type BuiltImage } from './types.js';
 
@@ -119,6 +120,10 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
     await rm(root, { recursive: true, force: true });
     await copyFile(kernel.vmlinuz, join(work, 'vmlinuz'));
     await chmod(join(work, 'vmlinuz'), 0o644);
+    progress(85, 'PVH kernel');
+    const pvh = await extractPvhKernel(exec, kernel.vmlinuz, join(work, 'vmlinux'));
+    if (pvh) await chmod(join(work, 'vmlinux'), 0o644);
+    const kernelFile = pvh ? 'vmlinux' : 'vmlinuz';
     await chmod(join(work, DISK_FILE), 0o644);
     progress(95, 'publish');
     const image: BuiltImage = {
@@ -129,14 +134,14 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
       virtualSizeBytes: TINY_DISK_BYTES,
       boot: {
         kind: 'direct',
-        kernel: join(outDir, 'vmlinuz'),
+        kernel: join(outDir, kernelFile),
         initrd: join(outDir, 'initrd.img'),
         cmdline: TINY_CMDLINE,
       },
       os: `nimbo tiny (BusyBox + Dropbear, Linux ${kernel.kver})`,
       readyMarker: READY_MARKER,
     };
-    await publishImage(work, [DISK_FILE, 'vmlinuz', 'initrd.img'], image);
+    await publishImage(work, [DISK_FILE, 'vmlinuz', 'initrd.img', ...(pvh ? ['vmlinux'] : [])], image);
     progress(100, 'done');
     return image;
   } catch (e) {

@@ -113,6 +113,15 @@ test('bridge network: static DHCP, DNS, NAT table, taps, full cleanup', { skip, 
     assert.ok(count(rules1) >= 10);
     assert.match(rules2, /masquerade/);
     assert.equal((await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim(), '1');
+    const [pidA] = await dnsmasqPids(tmp);
+    assert.ok(pidA, 'dnsmasq runs');
+    // A config change (here: NAT off) restarts dnsmasq, since SIGHUP does not re-read dnsmasq.conf.
+    await driver.ensure({ ...spec, nat: false }, [vm1]);
+    const pidsB = await dnsmasqPids(tmp);
+    assert.equal(pidsB.length, 1, 'one dnsmasq after restart');
+    assert.notEqual(pidsB[0], pidA, 'dnsmasq restarted');
+    assert.doesNotMatch((await exec.run(['nft', 'list', 'table', 'inet', tag])).stdout, /masquerade/);
+    await driver.ensure(spec, [vm1]);
     assert.equal((await dnsmasqPids(tmp)).length, 1, 'one dnsmasq');
     const br = await showLink(exec, bridge);
     assert.equal(br?.kind, 'bridge');

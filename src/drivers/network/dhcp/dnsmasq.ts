@@ -83,13 +83,25 @@ export class DnsmasqControl {
       let gone = false;
       for (let i = 0; i < rounds && !gone; i++) {
         await this.sleep(50);
-        gone = (await this.pid(stateDir)) !== pid;
+        gone = await this.exited(pid);
       }
       if (!gone) {
         this.fs.kill(pid, 'SIGKILL');
-        for (let i = 0; i < 20 && (await this.pid(stateDir)) === pid; i++) await this.sleep(50);
+        for (let i = 0; i < 40 && !(await this.exited(pid)); i++) await this.sleep(50);
       }
     }
     await this.fs.remove(dnsmasqPaths(stateDir).pid);
+  }
+
+  /**
+   * True once the process has released its sockets: /proc/PID/stat is gone or shows a zombie.
+   * (An exiting process loses its cmdline before it closes its files, so cmdline is not enough:
+   * a restart would race with the old sockets and fail with "Address already in use".)
+   */
+  private async exited(pid: number): Promise<boolean> {
+    const stat = await this.fs.readText(`/proc/${pid}/stat`);
+    if (stat === null) return true;
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
   }
 }

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { FakeDaemon, freePort } from './fake-daemon.js';
+
+const fake = new FakeDaemon();
+const home = mkdtempSync(join(tmpdir(), 'nimbo-cli-'));
+// Runs the program as main.ts does, minus the lifecycle commands (owned and tested elsewhere).
+const HARNESS = `
+import { buildProgram } from ${JSON.stringify(new URL('./program.js', import.meta.url).href)};
+import { reportError } from ${JSON.stringify(new URL('./errors.js', import.meta.url).href)};
+try { await buildProgram().parseAsync(process.argv); } catch (e) { process.exitCode = reportError(e); }
+`;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function nimbo(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Result> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--input-type=module', '-e', HARNESS, 'nimbo', ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, NIMBO_URL: fake.url, NIMBO_TOKEN: fake.token, NIMBO_STATE_DIR: home, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(stdin);
+  });
+}
+
+before(() => fake.start());
+after(() => fake.stop());
+
+test('info -o json prints the Instance as the API gives it', async () => {
+  const r = await nimbo(['info', 'vm1', '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), fake.instances[0]);
+});
+
+test('list table, yaml, and the ls alias', async () => {
+  const t = await nimbo(['ls']);
+  assert.match(t.stdout, /^NAME\s+STATE\s+IMAGE\s+CPUS\s+MEMORY\s+DISK\s+ADDRESSES\s+AGE\nvm1\s+running\s+tiny\s+2\s+512MiB\s+10GiB\s+10\.77\.0\.10, fd00::10/);
+  const y = await nimbo(['list', '-o', 'yaml']);
+  assert.match(y.stdout, /^- name: vm1\n/);
+});
+
+test('errors are one line on stderr with exit 1', async () => {
+  const r = await nimbo(['info', 'ghost']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'nimbo: error: instance ghost not found\n');
+  const u = await nimbo(['list', '-o', 'xml']);
+  assert.equal(u.code, 1);
+  assert.match(u.stderr, /^nimbo: error: option '-o, --output <format>' argument 'xml' is invalid\. Allowed choices are table, json, yaml\.\n$/);
+  const port = await freePort();
+  const d = await nimbo(['list'], { NIMBO_URL: `http://127.0.0.1:${port}` });
+  assert.equal(d.stderr, `nimbo: error: cannot reach nimbod at http://127.0.0.1:${port} (is it running? try: ./nimbo up)\n`);
+});
+
+test('bad arguments are caught before any request', async () => {
+  const before = fake.seen.length;
+  const m = await nimbo(['launch', 'tiny', 'vm2', '--memory', '512']);
+  assert.equal(m.code, 1);
+  assert.match(m.stderr, /^nimbo: error: .*memory "512" is only 512 bytes; add a unit, e\.g\. 512MiB\n$/);
+  const n = await nimbo(['launch', 'tiny', 'Bad_Name']);
+  assert.match(n.stderr, /invalid instance name "Bad_Name"/);
+  const c = await nimbo(['launch', 'tiny', 'vm2', '--cpus', '0']);
+  assert.match(c.stderr, /--cpus must be a whole number from 1 to 64/);
+  assert.equal(fake.seen.length, before);
+});
+
+test('launch follows the operation with plain progress lines when not a TTY', async () => {
+  const r = await nimbo(['launch', 'tiny', 'web', '--memory', '1GiB', '--no-start']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, 'progress 0%\nstep to 50%\nprogress 50%\nstep to 100%\nprogress 100%\n');
+  assert.match(r.stdout, /^Created web \(stopped, 10\.77\.0\.10, fd00::10\)\n$/);
+  const create = fake.seen.find((s) => s.method === 'POST' && s.path === '/api/v1/instances');
+  assert.deepEqual(create?.body, { name: 'web', image: 'tiny', memory: '1GiB', start: false });
+});
+
+test('--no-wait prints the operation id; --quiet prints nothing', async () => {
+  const r = await nimbo(['stop', 'vm1', '--no-wait', '--force']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^op-\d+\n$/);
+  const q = await nimbo(['restart', 'vm1', '-q']);
+  assert.deepEqual([q.code, q.stdout, q.stderr], [0, '', '']);
+});
+
+test('a failed operation exits 1 with its error message', async () => {
+  fake.finalStatus = 'failure';
+  try {
+    const r = await nimbo(['delete', 'vm1', '--force', '-q']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'nimbo: error: qemu-img failed (exit 1): no space left on device\n');
+    assert.equal(fake.seen.filter((s) => s.method === 'DELETE').at(-1)?.query.get('force'), 'true');
+  } finally {
+    fake.finalStatus = 'success';
+  }
+});
+
+test('image import sends an absolute path', async () => {
+  const file = join(home, 'disk.qcow2');
+  writeFileSync(file, 'x');
+  const p = spawn(process.execPath, ['--input-type=module', '-e', HARNESS, 'nimbo', 'image', 'import', 'disk.qcow2', '--name', 'disk', '-q'], {
+    cwd: home,
+    env: { PATH: process.env.PATH ?? '', HOME: home, NIMBO_URL: fake.url, NIMBO_TOKEN: fake.token },
+  });
+  const code = await new Promise((r) => p.on('close', r));
+  assert.equal(code, 0);
+  assert.deepEqual(fake.seen.find((s) => s.path === '/api/v1/images/import')?.body, { name: 'disk', path: file });
+  const missing = await nimbo(['image', 'import', '/nonexistent/x.qcow2', '--name', 'x']);
+  assert.equal(missing.stderr, 'nimbo: error: /nonexistent/x.qcow2: no such file\n');
+});
+
+test('doctor exits non-zero when a check fails', async () => {
+  fake.host = {
+    hostname: 'h', version: '0.1.0', accelerator: 'tcg', acceleratorReason: 'no /dev/kvm', kernel: '6.1', cpus: 4, memory: 2 ** 33,
+    stateDir: '/var/lib/nimbo', prefix: 'nimbo', network: { name: 'default', bridge: 'nimbo0', subnet: '10.77.0.0/24', gateway: '10.77.0.1' },
+    checks: [{ name: 'qemu', ok: true, detail: 'qemu-system-x86_64 8.2' }, { name: 'nft', ok: false, detail: 'nft not found' }],
+  };
+  const r = await nimbo(['doctor']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^Accelerator: tcg \(no \/dev\/kvm\)\nCHECK\s+OK\s+DETAIL\nqemu\s+ok\s+qemu-system-x86_64 8\.2\nnft\s+FAIL\s+nft not found\n$/);
+  assert.equal(r.stderr, 'nimbo: error: 1 host check failed: nft\n');
+  const h = await nimbo(['host', 'info', '-o', 'json']);
+  assert.deepEqual(JSON.parse(h.stdout), fake.host);
+});
+
+test('console --log prints the recent output; piped console round-trips', async () => {
+  const l = await nimbo(['console', 'vm1', '--log', '--bytes', '64']);
+  assert.equal(l.stdout, 'last 64 bytes\n');
+  const c = await nimbo(['console', 'vm1'], {}, 'uname\n');
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(c.stdout, 'boot log tail\necho:uname\n');
+});
+
+test('main.js wires the lifecycle commands', async () => {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const r = await new Promise<Result>((resolve) => {
+    const p = spawn(process.execPath, [main, '--help']);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /launch \[options\] <image> <name>/);
+  assert.match(r.stdout, /\bup\b/);
+});

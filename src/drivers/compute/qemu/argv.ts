@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { isAbsolute } from 'node:path';
+import { invalid } from '../../../core/errors.js';
+import type { Accelerator, VmDisk, VmNic, VmSpec } from '../types.js';
+import { runPaths } from './run-paths.js';
+
+/** Default QEMU binary for x86_64 guests. */
+export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
+
+/**
+ * CPU model per accelerator. TCG: `max` (everything TCG emulates, no warnings).
+ * KVM: `host`/`max` abort on some nested hosts (MSR 0x10a), so we use the portable
+ * `qemu64` raised to the x86-64-v2 baseline (RHEL 9-class guests need it); on a host
+ * lacking a flag QEMU only warns and drops it.
+ */
+export const CPU_MODELS: Record<Accelerator, string> = {
+  tcg: 'max',
+  kvm: 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt',
+};
+
+/** Options of renderQemuArgv. */
+export interface RenderOptions {
+  binary?: string;
+  /** Override the CPU model chosen from CPU_MODELS. */
+  cpuModel?: string;
+}
+
+/*
+ * Fixed PCI layout on q35's pcie.0, so a guest sees the same slot for the same NIC
+ * (and so the same interface name, e.g. enp0s3) whatever disks are added later.
+ * Slot 0x1f is the ICH9 LPC/SATA/SMBus function group of q35 itself.
+ */
+const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug0: 0x1b } as const;
+/** Most NICs and disks a VM can have (limited by the fixed PCI layout). */
+export const MAX_NICS = SLOT.disk0 - SLOT.nic0;
+export const MAX_DISKS = SLOT.hotplug0 - SLOT.disk0;
+/** Empty PCIe root ports left for hot-plugging devices later (device_add bus=hotplugN). */
+export const HOTPLUG_PORTS = 4;
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const TAP_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Block node names of a disk (QEMU limits node names to 31 characters). */
+export function diskNodeNames(diskId: string): { file: string; format: string } {
+  const tag = /^[A-Za-z0-9_-]{1,28}$/.test(diskId)
+    ? diskId
+    : `h${createHash('sha256').update(diskId).digest('hex').slice(0, 16)}`;
+  return { file: `f-${tag}`, format: `d-${tag}` };
+}
+
+/** qdev id of a disk's virtio-blk device (for device_del, query-block). */
+export const diskDeviceId = (diskId: string): string => `disk-${diskId}`;
+/** qdev id of a NIC's virtio-net device. */
+export const nicDeviceId = (nicId: string): string => `nic-${nicId}`;
+/** netdev id of a NIC's tap backend. */
+export const nicNetdevId = (nicId: string): string => `net-${nicId}`;
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+/** QemuOpts values escape a comma by doubling it. */
+const optEscape = (s: string): string => s.replace(/,/g, ',,');
+
+function check(ok: boolean, msg: string): void {
+  if (!ok) throw invalid(msg);
+}
+
+function checkPath(p: string, what: string): void {
+  check(isAbsolute(p) && !/[\0\n]/.test(p), `${what} must be an absolute path: ${JSON.stringify(p)}`);
+}
+
+function validate(spec: VmSpec): void {
+  check(spec.name.length > 0 && spec.name.length <= 128 && !/[\0\n]/.test(spec.name), 'VM name must be 1-128 characters');
+  check(UUID_RE.test(spec.uuid), `invalid VM uuid: ${spec.uuid}`);
+  check(Number.isInteger(spec.cpus) && spec.cpus >= 1 && spec.cpus <= 255, 'cpus must be an integer 1-255');
+  check(Number.isInteger(spec.memoryMiB) && spec.memoryMiB >= 16, 'memoryMiB must be an integer >= 16');
+  check(spec.accelerator === 'kvm' || spec.accelerator === 'tcg', `unknown accelerator: ${String(spec.accelerator)}`);
+  // runDir ends up inside QemuOpts strings (-qmp, -chardev, -vnc), where a comma is a separator.
+  checkPath(spec.runDir, 'runDir');
+  check(!spec.runDir.includes(','), 'runDir must not contain a comma');
+  check(spec.disks.length <= MAX_DISKS, `at most ${MAX_DISKS} disks`);
+  check(spec.nics.length <= MAX_NICS, `at most ${MAX_NICS} NICs`);
+  for (const d of spec.disks) {
+    check(ID_RE.test(d.id), `invalid disk id: ${JSON.stringify(d.id)}`);
+    checkPath(d.path, `disk ${d.id} path`);
+    check(d.format === 'qcow2' || d.format === 'raw', `disk ${d.id}: unknown format`);
+  }
+  for (const n of spec.nics) {
+    check(ID_RE.test(n.id), `invalid NIC id: ${JSON.stringify(n.id)}`);
+    check(TAP_RE.test(n.tap), `invalid tap name: ${JSON.stringify(n.tap)}`);
+    check(MAC_RE.test(n.mac), `invalid MAC address: ${JSON.stringify(n.mac)}`);
+  }
+  const unique = (ids: string[]) => new Set(ids).size === ids.length;
+  check(unique(spec.disks.map((d) => diskNodeNames(d.id).format)), 'disk ids must be unique');
+  check(unique(spec.nics.map((n) => n.id)), 'NIC ids must be unique');
+  if (spec.boot.kind === 'direct') {
+    checkPath(spec.boot.kernel, 'kernel');
+    if (spec.boot.initrd !== undefined) checkPath(spec.boot.initrd, 'initrd');
+  } else {
+    check(spec.disks.length > 0, 'disk boot needs at least one disk');
+  }
+  if (spec.runAs !== undefined) check(/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.runAs), `invalid runAs user: ${spec.runAs}`);
+}
+
+function diskArgs(d: VmDisk, index: number, bootDisk: boolean): string[] {
+  const names = diskNodeNames(d.id);
+  const ro = d.readOnly === true;
+  // JSON -blockdev: no QemuOpts comma escaping, so any file name is passed verbatim.
+  const file = { driver: 'file', 'node-name': names.file, filename: d.path, 'read-only': ro, discard: 'unmap' };
+  const fmt = { driver: d.format, 'node-name': names.format, file: names.file, 'read-only': ro, discard: 'unmap' };
+  const dev = [`virtio-blk-pci`, `drive=${names.format}`, `id=${diskDeviceId(d.id)}`, `bus=pcie.0`, `addr=${hex(SLOT.disk0 + index)}`];
+  if (bootDisk) dev.push('bootindex=1');
+  return ['-blockdev', JSON.stringify(file), '-blockdev', JSON.stringify(fmt), '-device', dev.join(',')];
+}
+
+function nicArgs(n: VmNic, index: number): string[] {
+  const netdev = `tap,id=${nicNetdevId(n.id)},ifname=${n.tap},script=no,downscript=no`;
+  // romfile= : no iPXE option ROM (faster boot, no dependency on ipxe-qemu); nimbo boots disks.
+  const dev = `virtio-net-pci,netdev=${nicNetdevId(n.id)},id=${nicDeviceId(n.id)},mac=${n.mac.toLowerCase()},bus=pcie.0,addr=${hex(SLOT.nic0 + index)},romfile=`;
+  return ['-netdev', netdev, '-device', dev];
+}
+
+/**
+ * The full qemu-system-x86_64 argv for a VM (pure; throws InvalidArgument on a bad spec).
+ * Machine: q35 (PCIe, hot-plug through root ports); QEMU daemonizes once QMP is listening.
+ */
+export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[] {
+  validate(spec);
+  const p = runPaths(spec.runDir);
+  const accel = spec.accelerator === 'kvm' ? 'kvm' : 'tcg,thread=multi';
+  const argv: string[] = [
+    opts.binary ?? DEFAULT_QEMU_BINARY,
+    '-name', `guest=${optEscape(spec.name)},debug-threads=on`,
+    '-uuid', spec.uuid.toLowerCase(),
+    '-machine', 'q35',
+    '-accel', accel,
+    '-cpu', opts.cpuModel ?? CPU_MODELS[spec.accelerator],
+    '-smp', String(spec.cpus),
+    '-m', `${spec.memoryMiB}M`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-vga', 'none',
+    '-device', `VGA,id=video0,bus=pcie.0,addr=${hex(SLOT.vga)}`,
+    '-vnc', `unix:${p.vnc}`,
+    '-qmp', `unix:${p.qmp},server=on,wait=off`,
+    '-chardev', `socket,id=serial0,path=${p.serial},server=on,wait=off`,
+    '-serial', 'chardev:serial0',
+    '-object', 'rng-random,id=rng0,filename=/dev/urandom',
+    '-device', `virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=${hex(SLOT.rng)}`,
+  ];
+  spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
+  spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));
+  for (let i = 0; i < HOTPLUG_PORTS; i++) {
+    argv.push('-device', `pcie-root-port,id=hotplug${i},chassis=${i + 1},bus=pcie.0,addr=${hex(SLOT.hotplug0 + i)}`);
+  }
+  if (spec.boot.kind === 'direct') {
+    argv.push('-kernel', spec.boot.kernel);
+    if (spec.boot.initrd !== undefined) argv.push('-initrd', spec.boot.initrd);
+    argv.push('-append', spec.boot.cmdline);
+  }
+  // -D: after -daemonize QEMU sends its stderr here. No `-d guest_errors`: a guest could flood it.
+  argv.push('-D', p.log, '-msg', 'timestamp=on');
+  // elevateprivileges/spawn=deny would kill QEMU 7.2 here: -runas and the daemonize fork run after the filter.
+  argv.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
+  if (spec.runAs !== undefined) argv.push('-runas', spec.runAs);
+  argv.push('-daemonize', '-pidfile', p.pid);
+  return argv;
+}

@@ -1,0 +1,187 @@
+import { chmod, chown, mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { conflict, NimboError } from '../../../core/errors.js';
+import { silentLogger, type Logger } from '../../../core/log.js';
+import type { HostExec } from '../../../host/exec.js';
+import type { ComputeDriver, RuntimeState, VmSpec } from '../types.js';
+import { renderQemuArgv } from './argv.js';
+import { livePid, removeStaleFiles, signalPid, waitForExit, type ProcOptions } from './qemu-process.js';
+import { QmpClient } from './qmp.js';
+import { runPaths } from './run-paths.js';
+
+/** Options of QemuDriver. */
+export interface QemuDriverOptions {
+  exec: HostExec;
+  binary?: string;
+  logger?: Logger;
+  /** Connect/greeting timeout of QMP, and the default per-command timeout (default 10 s). */
+  qmpTimeoutMs?: number;
+  /** How long QEMU may take to daemonize (default 60 s). */
+  startTimeoutMs?: number;
+  /** For tests: where /proc lives. */
+  proc?: ProcOptions;
+}
+
+/** How long a hard stop waits for QMP `quit`, then for SIGKILL to take effect. */
+const QUIT_WAIT_MS = 3000;
+const KILL_WAIT_MS = 5000;
+
+/** The QEMU hypervisor driver: daemonized qemu-system-x86_64 processes driven over QMP. */
+export class QemuDriver implements ComputeDriver {
+  private readonly exec: HostExec;
+  private readonly log: Logger;
+  private readonly qmpTimeoutMs: number;
+  /** One QMP connection per VM: QEMU serves a single client per QMP socket. */
+  private readonly clients = new Map<string, Promise<QmpClient>>();
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    this.exec = opts.exec;
+    this.log = opts.logger ?? silentLogger();
+    this.qmpTimeoutMs = opts.qmpTimeoutMs ?? 10_000;
+  }
+
+  async start(spec: VmSpec): Promise<void> {
+    const runDir = resolve(spec.runDir);
+    const argv = renderQemuArgv({ ...spec, runDir }, { binary: this.opts.binary }); // validates the spec first
+    const running = await livePid(runDir, this.opts.proc);
+    if (running !== undefined) throw conflict(`VM ${spec.name} is already running (pid ${running})`);
+    this.dropClient(runDir);
+    await mkdir(runDir, { recursive: true, mode: 0o750 });
+    await chmod(runDir, 0o750); // mkdir's mode is filtered by the umask
+    await removeStaleFiles(runDir);
+    if (spec.runAs !== undefined) {
+      const { uid, gid } = await this.userIds(spec.runAs);
+      // QEMU writes here and reopens writable disks after dropping to runAs (-runas).
+      await chown(runDir, uid, gid);
+      for (const d of spec.disks) if (d.readOnly !== true) await chown(d.path, uid, gid);
+    }
+    this.log.info({ vm: spec.name, runDir, accelerator: spec.accelerator, argv }, 'starting qemu');
+    await this.exec.run(argv, { timeoutMs: this.opts.startTimeoutMs ?? 60_000 });
+    try {
+      await this.qmp(runDir);
+    } catch (e) {
+      this.log.error({ vm: spec.name, err: (e as Error).message }, 'qemu started but QMP does not answer; killing it');
+      await this.kill(runDir).catch(() => {});
+      throw e;
+    }
+    this.log.info({ vm: spec.name, pid: await livePid(runDir, this.opts.proc) }, 'qemu running');
+  }
+
+  async shutdown(runDir: string, timeoutMs: number): Promise<void> {
+    runDir = resolve(runDir);
+    const pid = await livePid(runDir, this.opts.proc);
+    if (pid === undefined) return this.cleanup(runDir);
+    try {
+      await (await this.qmp(runDir)).execute('system_powerdown');
+    } catch (e) {
+      this.log.warn({ runDir, err: (e as Error).message }, 'system_powerdown failed');
+    }
+    if (await waitForExit(pid, runDir, timeoutMs, this.opts.proc)) return this.cleanup(runDir);
+    this.log.info({ runDir, pid, timeoutMs }, 'guest did not power off in time; stopping qemu');
+    await this.hardStop(runDir, pid, true);
+  }
+
+  async kill(runDir: string): Promise<void> {
+    runDir = resolve(runDir);
+    const pid = await livePid(runDir, this.opts.proc);
+    if (pid === undefined) return this.cleanup(runDir);
+    await this.hardStop(runDir, pid, false);
+  }
+
+  async pause(runDir: string): Promise<void> {
+    await this.running(runDir).then((c) => c.execute('stop'));
+  }
+
+  async resume(runDir: string): Promise<void> {
+    await this.running(runDir).then((c) => c.execute('cont'));
+  }
+
+  async state(runDir: string): Promise<RuntimeState> {
+    runDir = resolve(runDir);
+    if ((await livePid(runDir, this.opts.proc)) === undefined) return 'stopped';
+    try {
+      const st = await (await this.qmp(runDir)).execute<{ status: string; running: boolean }>('query-status');
+      return st.running ? 'running' : 'paused';
+    } catch (e) {
+      // QEMU may have exited between the pid check and the query.
+      if ((await livePid(runDir, this.opts.proc)) === undefined) return 'stopped';
+      throw e;
+    }
+  }
+
+  /** The (shared, cached) QMP connection of a running VM, for features beyond this interface. */
+  async qmp(runDir: string): Promise<QmpClient> {
+    runDir = resolve(runDir);
+    const cached = this.clients.get(runDir);
+    if (cached) {
+      const c = await cached.catch(() => undefined);
+      if (c && !c.closed) return c;
+      if (this.clients.get(runDir) === cached) this.clients.delete(runDir);
+    }
+    const p = QmpClient.connect(runPaths(runDir).qmp, { timeoutMs: this.qmpTimeoutMs, retry: true, commandTimeoutMs: this.qmpTimeoutMs });
+    this.clients.set(runDir, p);
+    try {
+      const c = await p;
+      c.on('close', () => {
+        if (this.clients.get(runDir) === p) this.clients.delete(runDir);
+      });
+      c.on('event', (ev) => this.log.debug({ runDir, event: ev.event, data: ev.data }, 'qmp event'));
+      return c;
+    } catch (e) {
+      if (this.clients.get(runDir) === p) this.clients.delete(runDir);
+      throw e;
+    }
+  }
+
+  /** The live QEMU pid of a VM, or undefined when it is not running. */
+  pid(runDir: string): Promise<number | undefined> {
+    return livePid(resolve(runDir), this.opts.proc);
+  }
+
+  /** Close every cached QMP connection (daemon exit); the VMs keep running. */
+  close(): void {
+    for (const runDir of [...this.clients.keys()]) this.dropClient(runDir);
+  }
+
+  private async running(runDir: string): Promise<QmpClient> {
+    runDir = resolve(runDir);
+    if ((await livePid(runDir, this.opts.proc)) === undefined) throw conflict(`VM in ${runDir} is not running`);
+    return this.qmp(runDir);
+  }
+
+  /** QMP quit (QEMU flushes and exits) when asked, then SIGKILL; waits until the process is gone. */
+  private async hardStop(runDir: string, pid: number, tryQuit: boolean): Promise<void> {
+    if (tryQuit) {
+      try {
+        const c = await this.qmp(runDir);
+        await c.execute('quit', undefined, { timeoutMs: QUIT_WAIT_MS }).catch(() => {}); // the reply may race the exit
+        if (await waitForExit(pid, runDir, QUIT_WAIT_MS, this.opts.proc)) return this.cleanup(runDir);
+      } catch (e) {
+        this.log.warn({ runDir, err: (e as Error).message }, 'qmp quit failed; sending SIGKILL');
+      }
+    }
+    signalPid(pid, 'SIGKILL');
+    if (!(await waitForExit(pid, runDir, KILL_WAIT_MS, this.opts.proc))) {
+      throw new NimboError('Internal', `QEMU pid ${pid} of ${runDir} did not exit after SIGKILL`, { runDir, pid });
+    }
+    await this.cleanup(runDir);
+  }
+
+  private async cleanup(runDir: string): Promise<void> {
+    this.dropClient(runDir);
+    await removeStaleFiles(runDir);
+  }
+
+  private dropClient(runDir: string): void {
+    const p = this.clients.get(runDir);
+    this.clients.delete(runDir);
+    p?.then((c) => c.close()).catch(() => {});
+  }
+
+  private async userIds(user: string): Promise<{ uid: number; gid: number }> {
+    const uid = Number.parseInt((await this.exec.run(['id', '-u', '--', user])).stdout.trim(), 10);
+    const gid = Number.parseInt((await this.exec.run(['id', '-g', '--', user])).stdout.trim(), 10);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new NimboError('Internal', `cannot resolve user ${user}`);
+    return { uid, gid };
+  }
+}

@@ -1,0 +1,78 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestDaemon, systemSkipReason } from './harness.js';
+
+describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason() }, () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(async () => d?.cleanup());
+
+  test('health is public; everything else needs the bearer token', async () => {
+    assert.equal((await d.api('GET', '/health', undefined, null)).status, 200);
+    const r = await d.api('GET', '/instances', undefined, null);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error.code, 'Unauthorized');
+    assert.equal((await d.api('GET', '/instances', undefined, 'nimbo_wrong')).status, 401);
+    assert.equal((await d.api('GET', '/instances')).status, 200);
+  });
+
+  test('the OpenAPI document describes the routes and their schemas', async () => {
+    const r = await d.api('GET', '/openapi.json', undefined, null);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.openapi, '3.0.3');
+    const post = r.body.paths['/api/v1/instances'].post;
+    assert.ok(post.requestBody.content['application/json'].schema.properties.name);
+    assert.ok(r.body.paths['/api/v1/operations/{id}/wait']);
+  });
+
+  test('bad names, sizes and fields get a 4xx that says what is wrong, and create nothing', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ name: 'Bad_Name', image: 'tiny' }, /name is not valid/],
+      [{ name: 'x'.repeat(64), image: 'tiny' }, /name/],
+      [{ name: 'ok', image: 'tiny', memory: 'lots' }, /memory/],
+      [{ name: 'ok', image: 'tiny', colour: 'red' }, /unknown field "colour"/],
+      [{ image: 'tiny' }, /missing field "name"/],
+      [{ name: 'ok', image: 'tiny', cpus: 0 }, /cpus/],
+    ];
+    for (const [body, re] of cases) {
+      const r = await d.api('POST', '/instances', body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(r.body.error.code, 'InvalidArgument');
+      assert.match(r.body.error.message, re);
+    }
+    const missing = await d.api('POST', '/instances', { name: 'ok', image: 'nope' });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error.message, /image nope not found/);
+    assert.deepEqual((await d.api('GET', '/instances')).body.instances, []);
+  });
+
+  test('the CLI prints one clear line and exits non-zero', async () => {
+    const r = await d.cli('launch', 'tiny', 'Bad_Name');
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^nimbo: error: .*not valid/);
+    const info = await d.cli('info', 'ghost');
+    assert.equal(info.code, 1);
+    assert.match(info.stderr, /instance ghost not found/);
+  });
+
+  test('sizes are bounded once the image exists', async () => {
+    assert.equal((await d.cli('image', 'build', 'tiny', '--quiet')).code, 0);
+    const tooSmall = await d.api('POST', '/instances', { name: 'small', image: 'tiny', memory: '1MiB' });
+    assert.equal(tooSmall.status, 400);
+    assert.match(tooSmall.body.error.message, /memory 1MiB is out of range: it must be between 64MiB and 256GiB/);
+    const disk = await d.api('POST', '/instances', { name: 'small', image: 'tiny', disk: '1MiB' });
+    assert.equal(disk.status, 400);
+    assert.match(disk.body.error.message, /disk/);
+    const dup1 = await d.api('POST', '/instances', { name: 'dup', image: 'tiny', start: false });
+    assert.equal(dup1.status, 202);
+    assert.match(dup1.headers.get('location') ?? '', /^\/api\/v1\/operations\/[0-9a-f-]{36}$/);
+    const dup2 = await d.api('POST', '/instances', { name: 'dup', image: 'tiny', start: false });
+    assert.equal(dup2.status, 409);
+    const waited = await d.api('GET', `/operations/${dup1.body.operation.id}/wait?timeout=60`);
+    assert.equal(waited.body.status, 'success');
+    assert.equal((await d.api('DELETE', '/instances/dup')).status, 202);
+  });
+});

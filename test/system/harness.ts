@@ -1,0 +1,185 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runArgv } from '../../src/host/exec.js';
+
+/** The repository root (tests run from dist/test/system). */
+export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
+const MAIN = join(ROOT, 'dist/src/cli/main.js');
+
+/** Why system tests cannot run here, or undefined when they can. */
+export function systemSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'system tests need root (bridges, taps, nftables)';
+  if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'qemu-system-x86 is not installed (run scripts/setup.sh)';
+  return undefined;
+}
+
+/** Pick a /24 in 10.200-249.x that no host route overlaps. */
+async function freeSubnet(): Promise<string> {
+  const routes = (await runArgv(['ip', '-4', 'route', 'show', 'table', 'all'])).stdout;
+  for (let i = 0; i < 100; i++) {
+    const net = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
+    if (!routes.includes(`${net}.`)) return `${net}.0/24`;
+  }
+  throw new Error('no free test subnet');
+}
+
+/** A CLI run's result. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A real nimbod on a temporary state dir with a per-run prefix, driven through the CLI and HTTP. */
+export class TestDaemon {
+  proc?: ChildProcess;
+  url = '';
+  token = '';
+  private constructor(readonly stateDir: string, readonly prefix: string, readonly subnet: string) {}
+
+  /** Start a daemon (TCG, port chosen by the kernel). */
+  static async start(): Promise<TestDaemon> {
+    const prefix = `t${randomBytes(2).toString('hex')}`;
+    const d = new TestDaemon(mkdtempSync(join(tmpdir(), `nimbo-${prefix}-`)), prefix, await freeSubnet());
+    await d.launch();
+    return d;
+  }
+
+  /** (Re)start the daemon process on the same state dir. */
+  async launch(): Promise<void> {
+    rmSync(join(this.stateDir, 'daemon.json'), { force: true });
+    const args = [MAIN, 'daemon', '--state-dir', this.stateDir, '--listen', '127.0.0.1:0', '--prefix', this.prefix, '--subnet', this.subnet, '--accel', 'tcg'];
+    this.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NIMBO_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    this.proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    for (let i = 0; i < 300; i++) {
+      if (existsSync(join(this.stateDir, 'daemon.json'))) break;
+      if (this.proc.exitCode !== null) throw new Error(`nimbod exited: ${stderr}`);
+      await sleep(100);
+    }
+    this.url = (JSON.parse(readFileSync(join(this.stateDir, 'daemon.json'), 'utf8')) as { url: string }).url;
+    this.token = readFileSync(join(this.stateDir, 'admin.token'), 'utf8').trim();
+  }
+
+  /** Run the nimbo CLI against this daemon. */
+  cli(...args: string[]): Promise<CliResult> {
+    return runArgv([process.execPath, MAIN, ...args], {
+      allowFailure: true,
+      timeoutMs: 600_000,
+      env: { ...process.env, NIMBO_URL: this.url, NIMBO_TOKEN: this.token, NIMBO_STATE_DIR: this.stateDir },
+    });
+  }
+
+  /** Run the CLI and parse its JSON output; throws with stderr on failure. */
+  async cliJson<T>(...args: string[]): Promise<T> {
+    const r = await this.cli(...args, '-o', 'json');
+    if (r.code !== 0) throw new Error(`nimbo ${args.join(' ')} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** One HTTP call to the API. */
+  async api(method: string, path: string, body?: unknown, token: string | null = this.token): Promise<{ status: number; body: any; headers: Headers }> {
+    const res = await fetch(`${this.url}/api/v1${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* text */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
+  /** Stop the daemon with a signal and wait for it to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+  }
+
+  /** Stop the daemon and remove every host object this run created (VMs, taps, bridge, dnsmasq, nft table, files). */
+  async cleanup(): Promise<void> {
+    await this.stop('SIGKILL');
+    const ps = await runArgv(['ps', '-eo', 'pid=,args='], { allowFailure: true });
+    for (const line of ps.stdout.split('\n')) {
+      const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+      if (m && m[2]!.includes(this.stateDir) && Number(m[1]) !== process.pid) {
+        try {
+          process.kill(Number(m[1]), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    await sleep(300);
+    const links = (await runArgv(['ip', '-o', 'link', 'show'], { allowFailure: true })).stdout;
+    for (const m of links.matchAll(/^\d+:\s+([^:@\s]+)/gm)) {
+      if (m[1]!.startsWith(this.prefix)) await runArgv(['ip', 'link', 'del', m[1]!], { allowFailure: true });
+    }
+    await runArgv(['nft', 'delete', 'table', 'inet', this.prefix], { allowFailure: true });
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  /** Names of host links that carry this run's prefix. */
+  async links(): Promise<string[]> {
+    const out = (await runArgv(['ip', '-o', 'link', 'show'])).stdout;
+    return [...out.matchAll(/^\d+:\s+([^:@\s]+)/gm)].map((m) => m[1]!).filter((n) => n.startsWith(this.prefix));
+  }
+
+  /** Wait until the instance's console log shows `re`. */
+  async waitConsole(name: string, re: RegExp, timeoutMs = 120_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    let log = '';
+    while (Date.now() < end) {
+      const r = await this.api('GET', `/instances/${name}/console/log?bytes=65536`);
+      log = typeof r.body === 'string' ? r.body : '';
+      if (re.test(log)) return log;
+      await sleep(500);
+    }
+    throw new Error(`timed out waiting for ${re} on ${name}'s console; last output:\n${log.slice(-2000)}`);
+  }
+
+  files(sub: string): string[] {
+    const p = join(this.stateDir, sub);
+    return existsSync(p) ? readdirSync(p) : [];
+  }
+}
+
+/** Make an SSH key pair in a temp dir; returns paths and the public key text. */
+export async function makeSshKey(): Promise<{ dir: string; key: string; pub: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nimbo-key-'));
+  const key = join(dir, 'id');
+  await runArgv(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'nimbo-test', '-f', key]);
+  return { dir, key, pub: readFileSync(`${key}.pub`, 'utf8').trim() };
+}
+
+/** Run a command over SSH in the guest (keys only, no host key checks, short timeouts). */
+export function ssh(key: string, address: string, ...cmd: string[]) {
+  return runArgv(
+    ['ssh', '-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=10', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `root@${address}`, ...cmd],
+    { allowFailure: true, timeoutMs: 60_000 },
+  );
+}
+
+/** Retry ssh until it answers or the timeout passes. */
+export async function sshUntil(key: string, address: string, timeoutMs: number, ...cmd: string[]) {
+  const end = Date.now() + timeoutMs;
+  let last = { code: -1, stdout: '', stderr: '' };
+  while (Date.now() < end) {
+    last = await ssh(key, address, ...cmd);
+    if (last.code === 0) return last;
+    await sleep(1000);
+  }
+  return last;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,150 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestDaemon, makeSshKey, sshUntil, ssh, systemSkipReason } from './harness.js';
+import { runArgv } from '../../src/host/exec.js';
+
+const skip = systemSkipReason();
+
+interface Inst {
+  name: string;
+  state: string;
+  accelerator: string;
+  addresses: string[];
+  pid: number | null;
+  cpus: number;
+  memory: number;
+  nics: { tap: string; mac: string }[];
+}
+
+describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
+  let d: TestDaemon;
+  let key: { dir: string; key: string; pub: string };
+
+  before(async () => {
+    d = await TestDaemon.start();
+    key = await makeSshKey();
+  });
+  after(async () => {
+    await d?.cleanup();
+    if (key) rmSync(key.dir, { recursive: true, force: true });
+  });
+
+  test('builds the tiny image as an operation', async () => {
+    const r = await d.cli('image', 'build', 'tiny', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const images = await d.cliJson<{ name: string; status: string; boot: string }[]>('image', 'list');
+    assert.deepEqual(images.map((i) => [i.name, i.status, i.boot]), [['tiny', 'ready', 'direct']]);
+  });
+
+  test('launches tiny: reserved address, ready marker, SSH from the host', async () => {
+    const r = await d.cli('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--cpus', '1', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    assert.equal(info.state, 'running');
+    assert.equal(info.accelerator, 'tcg');
+    assert.equal(info.memory, 256 * 1024 * 1024);
+    assert.equal(info.addresses.length, 1);
+    assert.ok(info.addresses[0]!.startsWith(d.subnet.split('.').slice(0, 3).join('.') + '.'), `${info.addresses[0]} in ${d.subnet}`);
+    assert.ok(info.pid && info.pid > 0);
+    await d.waitConsole('vm1', /NIMBO-READY vm1/);
+    const out = await sshUntil(key.key, info.addresses[0]!, 60_000, 'hostname; ip -4 -o addr show');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^vm1\n/);
+    assert.ok(out.stdout.includes(`${info.addresses[0]}/24`), out.stdout);
+  });
+
+  test('QEMU runs unprivileged with its seccomp sandbox', async () => {
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    const status = readFileSync(`/proc/${info.pid}/status`, 'utf8');
+    const uid = (await runArgv(['id', '-u', 'nimbo-qemu'])).stdout.trim();
+    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+    assert.match(status, /^Seccomp:\s+2$/m);
+  });
+
+  test('pause and resume', async () => {
+    assert.equal((await d.cli('pause', 'vm1', '--quiet')).code, 0);
+    assert.equal((await d.cliJson<Inst>('info', 'vm1')).state, 'paused');
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    const blocked = await ssh(key.key, info.addresses[0]!, '-o', 'ConnectTimeout=3', 'true');
+    assert.notEqual(blocked.code, 0, 'a paused guest does not answer');
+    assert.equal((await d.cli('resume', 'vm1', '--quiet')).code, 0);
+    assert.equal((await d.cliJson<Inst>('info', 'vm1')).state, 'running');
+    assert.equal((await sshUntil(key.key, info.addresses[0]!, 30_000, 'true')).code, 0);
+  });
+
+  test('stop, start and restart', async () => {
+    const before = await d.cliJson<Inst>('info', 'vm1');
+    const stop = await d.cli('stop', 'vm1', '--timeout', '20', '--quiet');
+    assert.equal(stop.code, 0, stop.stderr);
+    const stopped = await d.cliJson<Inst>('info', 'vm1');
+    assert.equal(stopped.state, 'stopped');
+    assert.equal(stopped.pid, null);
+    assert.equal((await d.cli('start', 'vm1', '--quiet')).code, 0);
+    const started = await d.cliJson<Inst>('info', 'vm1');
+    assert.equal(started.state, 'running');
+    assert.deepEqual(started.addresses, before.addresses, 'the address is kept');
+    assert.equal((await sshUntil(key.key, started.addresses[0]!, 90_000, 'hostname')).stdout.trim(), 'vm1');
+    assert.equal((await d.cli('restart', 'vm1', '--force', '--quiet')).code, 0);
+    const restarted = await d.cliJson<Inst>('info', 'vm1');
+    assert.notEqual(restarted.pid, started.pid);
+    assert.equal((await sshUntil(key.key, restarted.addresses[0]!, 90_000, 'hostname')).stdout.trim(), 'vm1');
+  });
+
+  test('a SIGKILLed daemon re-adopts the running VM', async () => {
+    const before = await d.cliJson<Inst>('info', 'vm1');
+    await d.stop('SIGKILL');
+    process.kill(before.pid!, 0);
+    await d.launch();
+    const after = await d.cliJson<Inst>('info', 'vm1');
+    assert.equal(after.state, 'running');
+    assert.equal(after.pid, before.pid, 'the same QEMU process, not a new one');
+    const qemus = (await runArgv(['pgrep', '-f', join(d.stateDir, 'run', 'vm1')], { allowFailure: true })).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(qemus.length, 1, 'exactly one QEMU for vm1');
+    assert.equal((await sshUntil(key.key, after.addresses[0]!, 30_000, 'hostname')).stdout.trim(), 'vm1');
+    // the console is re-attached too
+    const log = await d.api('GET', '/instances/vm1/console/log');
+    assert.equal(log.status, 200);
+  });
+
+  test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    const refused = await d.cli('delete', 'vm1');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /running: stop it first or delete with --force/);
+    assert.equal((await d.cli('delete', 'vm1', '--force', '--quiet')).code, 0);
+    assert.equal((await d.cli('info', 'vm1')).code, 1);
+    assert.deepEqual(await d.links(), [`${d.prefix}br0`], 'only the bridge is left');
+    assert.deepEqual(d.files('instances'), []);
+    const hosts = readFileSync(join(d.stateDir, 'networks', 'default', 'dhcp-hosts'), 'utf8');
+    assert.ok(!hosts.includes(info.nics[0]!.mac), 'no DHCP reservation left');
+    let pidGone = false;
+    try {
+      process.kill(info.pid!, 0);
+    } catch {
+      pidGone = true;
+    }
+    assert.ok(pidGone, 'QEMU is gone');
+  });
+
+  test('a create that fails half-way rolls back its disk, tap and address', async () => {
+    const img = await d.api('GET', '/images/tiny');
+    assert.equal(img.status, 200);
+    // Break the image's disk so that creating the overlay fails after the address and record exist.
+    const disk = join(d.stateDir, 'images', 'tiny', 'disk.qcow2');
+    const saved = readFileSync(disk);
+    rmSync(disk);
+    try {
+      const r = await d.cli('launch', 'tiny', 'broken', '--quiet');
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /qemu-img/);
+      assert.equal((await d.api('GET', '/instances/broken')).status, 404);
+      assert.deepEqual(await d.links(), [`${d.prefix}br0`]);
+      assert.deepEqual(d.files('instances'), []);
+    } finally {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(disk, saved);
+    }
+  });
+});
