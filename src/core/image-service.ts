@@ -1,4 +1,5 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Image } from '../shared/api-types.js';
 import type { VmBoot } from '../drivers/compute/types.js';
 import { conflict, invalid, notFound } from './errors.js';
@@ -24,6 +25,18 @@ const key = (name: string) => `/images/${name}`;
 /** Images: built-in builders (tiny, debian-12) and imports of qcow2/raw files, each an Operation. */
 export class ImageService {
   constructor(private d: BaseDeps, private inUse: (image: string) => Promise<string[]>) {}
+
+  /** After a daemon stop mid-build: drop half-built images and leftover build folders. */
+  async recover(): Promise<void> {
+    for (const rec of await this.list()) {
+      if (rec.status !== 'building') continue;
+      rmSync(this.d.paths.image(rec.name), { recursive: true, force: true });
+      await this.d.store.delete(key(rec.name));
+    }
+    for (const entry of readdirSync(this.d.paths.images)) {
+      if (/\.build-/.test(entry)) rmSync(join(this.d.paths.images, entry), { recursive: true, force: true });
+    }
+  }
 
   /** The API view of a record. */
   view(r: ImageRecord): Image {

@@ -148,7 +148,7 @@ export class InstanceService {
     await this.d.store.put(instanceKey(rec.name), rec);
 
     progress(25, 'creating disk');
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
     r.add('instance dir', () => rmSync(dir, { recursive: true, force: true }));
     const img = await this.d.images.ready(rec.image);
     await this.d.exec.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', img.format, '-b', img.disk, join(dir, 'root.qcow2'), String(rec.disk)]);

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { statePaths, type DaemonConfig } from '../core/config.js';
@@ -31,6 +31,8 @@ export interface Daemon {
 /** Start nimbod: state, accelerator, network, re-adoption of running VMs, then the API. */
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
+  // dnsmasq (as nobody) and QEMU (as the qemu user) must be able to traverse the state dir.
+  chmodSync(config.stateDir, 0o711);
   const paths = statePaths(config.stateDir);
   for (const d of [paths.images, paths.instances, paths.networks, paths.cache, join(config.stateDir, 'run')]) mkdirSync(d, { recursive: true });
   const log = createLogger(config.stateDir);
@@ -46,10 +48,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   log.info({ accelerator: accel.accelerator, reason: accel.reason }, 'accelerator');
   const network = new NetworkService(base, new BridgeNetworkDriver({ exec, logger: log }));
   await network.ensure();
-  const compute = new QemuDriver({ exec, logger: log });
-  const consoles = new ConsoleManager(log);
+  // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
+  const compute = new QemuDriver({ exec, logger: log, attachSerial: true });
+  const consoles = new ConsoleManager(log, (runDir) => compute.serial(runDir), (name) => paths.run(name));
   let instances!: InstanceService;
   const images = new ImageService(base, (img) => instances.usersOf(img));
+  await images.recover();
   instances = new InstanceService({ ...base, compute, network, images, consoles, accel });
   const actions = new InstanceActions(instances);
   await actions.reconcile();
@@ -69,7 +73,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  writeFileSync(paths.daemonJson, JSON.stringify({ url, pid: process.pid, prefix: config.prefix }) + '\n');
+  writeFileSync(`${paths.daemonJson}.tmp`, JSON.stringify({ url, pid: process.pid, prefix: config.prefix }) + '\n');
+  renameSync(`${paths.daemonJson}.tmp`, paths.daemonJson); // readers never see a half-written file
   writeFileSync(paths.pidFile, `${process.pid}\n`);
   log.info({ url, stateDir: config.stateDir, prefix: config.prefix }, 'nimbod listening');
 
@@ -85,6 +90,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       await app.close();
       await ops.drain();
       consoles.closeAll();
+      compute.close();
       await store.close();
       rmSync(paths.pidFile, { force: true });
       log.info('nimbod stopped (instances keep running)');

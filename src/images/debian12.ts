@@ -1,3 +1,164 @@
-import type { BuildOptions, BuiltImage } from './types.js';
-/** placeholder */
-export async function buildDebian12Image(_o: BuildOptions): Promise<BuiltImage> { throw new Error('todo'); }
+import { randomUUID } from 'node:crypto';
+import { chmod, cp, mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { HostExec } from '../host/exec.js';
+import { NimboError } from '../core/errors.js';
+import { makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
+import {
+  pickDebianMirror, renderDebianFiles, renderFstab, renderGrubCfg, renderGrubEarlyConfig,
+} from './debian12-files.js';
+import { DISK_FILE, READY_MARKER, type BuildOptions, type BuiltImage, type ProgressFn } from './types.js';
+
+/** Options of buildDebian12Image: the common ones plus the Debian mirror to use. */
+export interface Debian12Options extends BuildOptions {
+  /** Default: the host's apt sources, else http://deb.debian.org/debian. */
+  mirror?: string;
+}
+
+/** Packages added to debootstrap's minbase. */
+export const DEBIAN_PACKAGES = ['linux-image-amd64', 'openssh-server', 'systemd-sysv', 'udev', 'dbus', 'iproute2',
+  'grub-pc-bin', 'cloud-guest-utils', 'fdisk'];
+
+/** Virtual size of the Debian disk (MBR, one ext4 partition from 1 MiB); VMs may grow it. */
+export const DEBIAN_DISK_BYTES = 2 * 1024 * 1024 * 1024;
+const PART_OFFSET = 1024 * 1024;
+const GRUB_MODULES = ['biosdisk', 'part_msdos', 'ext2', 'search', 'search_fs_uuid', 'normal', 'linux', 'configfile',
+  'serial', 'terminal', 'echo', 'test'];
+const CHROOT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' };
+
+/** The mirror from the host's apt sources (sources.list and sources.list.d/*.list|*.sources). */
+export async function hostDebianMirror(): Promise<string> {
+  const texts: string[] = [];
+  const add = async (p: string) => texts.push(await readFile(p, 'utf8').catch(() => ''));
+  await add('/etc/apt/sources.list');
+  const d = '/etc/apt/sources.list.d';
+  for (const f of (await readdir(d).catch(() => [] as string[])).sort()) {
+    if (f.endsWith('.list') || f.endsWith('.sources')) await add(join(d, f));
+  }
+  return pickDebianMirror(texts);
+}
+
+/** Runs `debootstrap --variant=minbase bookworm` with DEBIAN_PACKAGES into root. */
+export async function debootstrapRootfs(exec: HostExec, root: string, mirror: string, progress: ProgressFn): Promise<void> {
+  const t0 = Date.now();
+  // HostExec gives no live output: report an estimate (≈2 min here) while it runs.
+  const timer = setInterval(() => {
+    const s = (Date.now() - t0) / 1000;
+    progress(5 + Math.floor(40 * (1 - Math.exp(-s / 90))), `debootstrap (${Math.round(s)} s)`);
+  }, 5000);
+  try {
+    await exec.run(['debootstrap', '--variant=minbase', `--include=${DEBIAN_PACKAGES.join(',')}`, 'bookworm', root, mirror], {
+      timeoutMs: 45 * 60_000,
+      env: { ...process.env, ...CHROOT_ENV },
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const chroot = (exec: HostExec, root: string, argv: string[]) =>
+  exec.run(['chroot', root, ...argv], { env: CHROOT_ENV, timeoutMs: 20 * 60_000 });
+
+/** Makes the debootstrapped tree a nimbo image: seed units, fstab, small initrd, GRUB files, no per-host state. */
+export async function configureRootfs(exec: HostExec, root: string, mirror: string, uuid: string): Promise<void> {
+  for (const [p, f] of Object.entries(renderDebianFiles(READY_MARKER, mirror))) {
+    await mkdir(dirname(join(root, p)), { recursive: true, mode: 0o755 });
+    await rm(join(root, p), { force: true }); // resolv.conf may be a symlink
+    await writeFile(join(root, p), f.content, { mode: f.mode });
+    await chmod(join(root, p), f.mode);
+  }
+  await writeFile(join(root, 'etc/fstab'), renderFstab(uuid));
+  await chroot(exec, root, ['systemctl', 'enable', 'systemd-networkd.service', 'nimbo-seed.service', 'nimbo-ready.service',
+    'nimbo-growfs.service']);
+  await chroot(exec, root, ['update-initramfs', '-u', '-k', 'all']);
+  // Per-machine state must not be baked into a template: each VM makes its own.
+  for (const f of await readdir(join(root, 'etc/ssh'))) {
+    if (f.startsWith('ssh_host_')) await rm(join(root, 'etc/ssh', f), { force: true });
+  }
+  await writeFile(join(root, 'etc/machine-id'), '');
+  await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
+  for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+    for (const f of await readdir(join(root, d)).catch(() => [] as string[])) {
+      if (f !== 'partial' && f !== 'lock') await rm(join(root, d, f), { recursive: true, force: true });
+    }
+  }
+  // GRUB for BIOS boot, laid out as grub-install would, but built without touching a device.
+  const grubDir = join(root, 'boot/grub');
+  await mkdir(join(grubDir, 'i386-pc'), { recursive: true });
+  await cp(join(root, 'usr/lib/grub/i386-pc'), join(grubDir, 'i386-pc'), { recursive: true });
+  await writeFile(join(grubDir, 'grub.cfg'), renderGrubCfg(uuid));
+  await writeFile(join(root, 'tmp/nimbo-grub-early.cfg'), renderGrubEarlyConfig(uuid));
+  await chroot(exec, root, ['grub-mkimage', '-O', 'i386-pc', '-o', '/boot/grub/i386-pc/core.img',
+    '-c', '/tmp/nimbo-grub-early.cfg', '-p', '/boot/grub', ...GRUB_MODULES]);
+  await rm(join(root, 'tmp/nimbo-grub-early.cfg'));
+}
+
+/** Writes root into a bootable raw disk: MBR, ext4 partition at 1 MiB (mke2fs -d), GRUB boot.img + core.img. */
+export async function makeBootableDisk(exec: HostExec, root: string, raw: string, uuid: string, size: number): Promise<void> {
+  const core = join(root, 'boot/grub/i386-pc/core.img');
+  const coreSize = (await stat(core)).size;
+  if (coreSize > PART_OFFSET - 512) throw new NimboError('Internal', `GRUB core.img too big (${coreSize} bytes)`);
+  await writeFile(raw, '');
+  await truncate(raw, size);
+  await exec.run(['sfdisk', '-q', '--no-reread', '--no-tell-kernel', raw], {
+    input: `label: dos\nunit: sectors\n\nstart=${PART_OFFSET / 512}, type=83, bootable\n`,
+  });
+  await exec.run(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'nimbo-root', '-U', uuid, '-E', `offset=${PART_OFFSET}`,
+    '-d', root, raw, `${(size - PART_OFFSET) / 1024}k`], { timeoutMs: 20 * 60_000 });
+  // boot.img's first 440 bytes only: the partition table that follows must survive.
+  await exec.run(['dd', `if=${join(root, 'usr/lib/grub/i386-pc/boot.img')}`, `of=${raw}`, 'bs=440', 'count=1',
+    'conv=notrunc', 'status=none']);
+  await exec.run(['dd', `if=${core}`, `of=${raw}`, 'bs=512', 'seek=1', 'conv=notrunc', 'status=none']);
+}
+
+/**
+ * Builds Debian 12 (debootstrap minbase + kernel, systemd, OpenSSH, GRUB) as a disk-booting
+ * qcow2 in outDir. A oneshot unit applies the seed's nimbo/ files at boot; another prints
+ * `NIMBO-READY <hostname>` on ttyS0 once sshd is up. Takes minutes; reuses a complete outDir unless `force`.
+ */
+export async function buildDebian12Image(opts: Debian12Options): Promise<BuiltImage> {
+  const { exec } = opts;
+  const progress = opts.progress ?? (() => {});
+  const outDir = resolve(opts.outDir);
+  if (!opts.force) {
+    const cached = await readCompleteImage(outDir);
+    if (cached && cached.name === 'debian-12') {
+      progress(100, 'cached');
+      return cached;
+    }
+  }
+  const mirror = opts.mirror ?? (await hostDebianMirror());
+  const work = await makeWorkDir(outDir);
+  try {
+    const root = join(work, 'rootfs');
+    progress(2, `debootstrap bookworm from ${mirror}`);
+    await debootstrapRootfs(exec, root, mirror, progress);
+    progress(50, 'configuring');
+    const uuid = randomUUID();
+    await configureRootfs(exec, root, mirror, uuid);
+    progress(65, 'bootable disk');
+    const raw = join(work, 'disk.raw');
+    await makeBootableDisk(exec, root, raw, uuid, DEBIAN_DISK_BYTES);
+    await rm(root, { recursive: true, force: true });
+    progress(85, 'qcow2');
+    await exec.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, DISK_FILE)], { timeoutMs: 30 * 60_000 });
+    await rm(raw, { force: true });
+    await chmod(join(work, DISK_FILE), 0o644);
+    const image: BuiltImage = {
+      name: 'debian-12',
+      dir: outDir,
+      disk: join(outDir, DISK_FILE),
+      format: 'qcow2',
+      virtualSizeBytes: DEBIAN_DISK_BYTES,
+      boot: { kind: 'disk' },
+      os: 'Debian GNU/Linux 12 (bookworm)',
+      readyMarker: READY_MARKER,
+    };
+    await publishImage(work, [DISK_FILE], image);
+    progress(100, 'done');
+    return image;
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
+}

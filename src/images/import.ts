@@ -85,6 +85,9 @@ export async function importImage(opts: ImportOptions): Promise<BuiltImage> {
     throw new NimboError('InvalidArgument', `${file}: unexpected qemu-img info output`, undefined, e);
   }
   const format = checkImportable(file, info);
+  if (format === 'raw' && (st.size < 1024 * 1024 || st.size % 512 !== 0)) {
+    throw invalid(`${file} does not look like a disk image (raw, ${st.size} bytes; expected whole 512-byte sectors, 1 MiB or more)`);
+  }
   if (format === 'qcow2') {
     // Exit 2 = corrupted, 1 = check failed; 3 (leaked clusters) is harmless.
     const chk = await exec.run(['qemu-img', 'check', '-q', '-f', 'qcow2', file], { allowFailure: true, timeoutMs: 600_000 });

@@ -52,7 +52,7 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     const r = await d.cli('launch', 'tiny', 'Bad_Name');
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /^nimbo: error: .*not valid/);
+    assert.match(r.stderr, /^nimbo: error: .*(invalid|not valid)/);
     const info = await d.cli('info', 'ghost');
     assert.equal(info.code, 1);
     assert.match(info.stderr, /instance ghost not found/);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,8 +43,15 @@ export class TestDaemon {
   /** Start a daemon (TCG, port chosen by the kernel). */
   static async start(): Promise<TestDaemon> {
     const prefix = `t${randomBytes(2).toString('hex')}`;
-    const d = new TestDaemon(mkdtempSync(join(tmpdir(), `nimbo-${prefix}-`)), prefix, await freeSubnet());
-    await d.launch();
+    const dir = mkdtempSync(join(tmpdir(), `nimbo-${prefix}-`));
+    chmodSync(dir, 0o711); // dnsmasq (as nobody) and QEMU (as nimbo-qemu) must traverse it
+    const d = new TestDaemon(dir, prefix, await freeSubnet());
+    try {
+      await d.launch();
+    } catch (e) {
+      await d.cleanup();
+      throw e;
+    }
     return d;
   }
 
@@ -183,3 +190,12 @@ export async function sshUntil(key: string, address: string, timeoutMs: number, 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True when the process exists and is not a zombie (this sandbox's init does not reap daemonized QEMUs). */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 
 // The file and process operations the network drivers need besides HostExec. Kept behind an
@@ -18,6 +19,8 @@ export interface NetFs {
   mkdirp(path: string, mode: number): Promise<void>;
   /** Remove a directory if it is empty; no error when absent or not empty. */
   rmdirIfEmpty(path: string): Promise<void>;
+  /** The permission bits of a path (st_mode & 0o7777), or null when it does not exist. */
+  mode(path: string): Promise<number | null>;
   /** Send a signal; false when no such process exists. */
   kill(pid: number, signal: NodeJS.Signals | 0): boolean;
 }
@@ -34,10 +37,15 @@ export class RealNetFs implements NetFs {
   }
 
   async writeText(path: string, data: string, mode = 0o644): Promise<void> {
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
     await writeFile(tmp, data, { mode });
-    await chmod(tmp, mode); // writeFile's mode is filtered by the umask
-    await rename(tmp, path);
+    try {
+      await chmod(tmp, mode); // writeFile's mode is filtered by the umask
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
   }
 
   async writeInPlace(path: string, data: string): Promise<void> {
@@ -59,6 +67,15 @@ export class RealNetFs implements NetFs {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    }
+  }
+
+  async mode(path: string): Promise<number | null> {
+    try {
+      return (await stat(path)).mode & 0o7777;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
     }
   }
 

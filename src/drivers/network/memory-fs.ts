@@ -27,6 +27,9 @@ export class MemoryNetFs implements NetFs {
   async rmdirIfEmpty(path: string): Promise<void> {
     if (![...this.files.keys()].some((f) => f.startsWith(`${path}/`))) this.dirs.delete(path);
   }
+  async mode(path: string): Promise<number | null> {
+    return this.dirs.get(path) ?? this.files.get(path)?.mode ?? (path === '/' || [...this.dirs.keys()].some((d) => d.startsWith(`${path}/`)) ? 0o755 : null);
+  }
   kill(pid: number, signal: NodeJS.Signals | 0): boolean {
     if (!this.live.has(pid)) return false;
     if (signal !== 0) this.signals.push(`${signal} ${pid}`);

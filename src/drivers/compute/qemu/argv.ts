@@ -23,6 +23,8 @@ export interface RenderOptions {
   binary?: string;
   /** Override the CPU model chosen from CPU_MODELS. */
   cpuModel?: string;
+  /** Add -S: CPUs stay stopped until QMP `cont` (lets the serial relay attach before boot). */
+  paused?: boolean;
 }
 
 /*
@@ -31,8 +33,9 @@ export interface RenderOptions {
  * Slot 0x1f is the ICH9 LPC/SATA/SMBus function group of q35 itself.
  */
 const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug0: 0x1b } as const;
-/** Most NICs and disks a VM can have (limited by the fixed PCI layout). */
+/** Most NICs a VM can have (limited by the fixed PCI layout). */
 export const MAX_NICS = SLOT.disk0 - SLOT.nic0;
+/** Most disks a VM can have. */
 export const MAX_DISKS = SLOT.hotplug0 - SLOT.disk0;
 /** Empty PCIe root ports left for hot-plugging devices later (device_add bus=hotplugN). */
 export const HOTPLUG_PORTS = 4;
@@ -164,6 +167,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
   // elevateprivileges/spawn=deny would kill QEMU 7.2 here: -runas and the daemonize fork run after the filter.
   argv.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
   if (spec.runAs !== undefined) argv.push('-runas', spec.runAs);
+  if (opts.paused) argv.push('-S');
   argv.push('-daemonize', '-pidfile', p.pid);
   return argv;
 }

@@ -8,6 +8,7 @@ import { renderQemuArgv } from './argv.js';
 import { livePid, removeStaleFiles, signalPid, waitForExit, type ProcOptions } from './qemu-process.js';
 import { QmpClient } from './qmp.js';
 import { runPaths } from './run-paths.js';
+import { SerialRelay } from './serial-relay.js';
 
 /** Options of QemuDriver. */
 export interface QemuDriverOptions {
@@ -18,6 +19,12 @@ export interface QemuDriverOptions {
   qmpTimeoutMs?: number;
   /** How long QEMU may take to daemonize (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * Own one SerialRelay per VM (see serial()). start() then boots with -S and attaches the
+   * relay before `cont`, so the console log has the guest's output from its first byte.
+   * Default false: without it, output before someone attaches is dropped by QEMU.
+   */
+  attachSerial?: boolean;
   /** For tests: where /proc lives. */
   proc?: ProcOptions;
 }
@@ -33,6 +40,7 @@ export class QemuDriver implements ComputeDriver {
   private readonly qmpTimeoutMs: number;
   /** One QMP connection per VM: QEMU serves a single client per QMP socket. */
   private readonly clients = new Map<string, Promise<QmpClient>>();
+  private readonly relays = new Map<string, SerialRelay>();
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.exec = opts.exec;
@@ -42,7 +50,8 @@ export class QemuDriver implements ComputeDriver {
 
   async start(spec: VmSpec): Promise<void> {
     const runDir = resolve(spec.runDir);
-    const argv = renderQemuArgv({ ...spec, runDir }, { binary: this.opts.binary }); // validates the spec first
+    const paused = this.opts.attachSerial === true;
+    const argv = renderQemuArgv({ ...spec, runDir }, { binary: this.opts.binary, paused }); // validates the spec first
     const running = await livePid(runDir, this.opts.proc);
     if (running !== undefined) throw conflict(`VM ${spec.name} is already running (pid ${running})`);
     this.dropClient(runDir);
@@ -58,9 +67,13 @@ export class QemuDriver implements ComputeDriver {
     this.log.info({ vm: spec.name, runDir, accelerator: spec.accelerator, argv }, 'starting qemu');
     await this.exec.run(argv, { timeoutMs: this.opts.startTimeoutMs ?? 60_000 });
     try {
-      await this.qmp(runDir);
+      const qmp = await this.qmp(runDir);
+      if (paused) {
+        await this.attachRelay(runDir, spec.name, qmp);
+        await qmp.execute('cont');
+      }
     } catch (e) {
-      this.log.error({ vm: spec.name, err: (e as Error).message }, 'qemu started but QMP does not answer; killing it');
+      this.log.error({ vm: spec.name, err: (e as Error).message }, 'qemu started but could not be run over QMP; killing it');
       await this.kill(runDir).catch(() => {});
       throw e;
     }
@@ -133,14 +146,47 @@ export class QemuDriver implements ComputeDriver {
     }
   }
 
+  /**
+   * The VM's serial console relay, owned by this driver (attached at start() when
+   * attachSerial is set; created on first use otherwise, e.g. for a re-adopted VM).
+   * Closing it detaches; the next call makes a new one.
+   */
+  serial(runDir: string): SerialRelay {
+    runDir = resolve(runDir);
+    const cur = this.relays.get(runDir);
+    if (cur && !cur.isClosed) return cur;
+    const relay = SerialRelay.forRunDir(runDir).start();
+    this.relays.set(runDir, relay);
+    return relay;
+  }
+
   /** The live QEMU pid of a VM, or undefined when it is not running. */
   pid(runDir: string): Promise<number | undefined> {
     return livePid(resolve(runDir), this.opts.proc);
   }
 
-  /** Close every cached QMP connection (daemon exit); the VMs keep running. */
+  /** Close every cached QMP connection and serial relay (daemon exit); the VMs keep running. */
   close(): void {
     for (const runDir of [...this.clients.keys()]) this.dropClient(runDir);
+    for (const relay of this.relays.values()) void relay.close();
+    this.relays.clear();
+  }
+
+  private async attachRelay(runDir: string, vm: string, qmp: QmpClient): Promise<void> {
+    try {
+      const old = this.relays.get(runDir);
+      if (old) await old.close(); // from an earlier run: reattach cleanly
+      await this.serial(runDir).waitConnected(5000);
+      // Our connect() can return before QEMU's main loop accepted it; output sent before that is lost.
+      for (let i = 0; i < 100; i++) {
+        const devs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
+        if (!devs.find((d) => d.label === 'serial0')?.filename.startsWith('disconnected:')) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('QEMU did not accept the serial connection');
+    } catch (e) {
+      this.log.warn({ vm, err: (e as Error).message }, 'serial console not attached before boot');
+    }
   }
 
   private async running(runDir: string): Promise<QmpClient> {
@@ -169,6 +215,9 @@ export class QemuDriver implements ComputeDriver {
 
   private async cleanup(runDir: string): Promise<void> {
     this.dropClient(runDir);
+    const relay = this.relays.get(runDir);
+    this.relays.delete(runDir);
+    await relay?.close(); // QEMU is gone: stop reconnecting (serial.log stays)
     await removeStaleFiles(runDir);
   }
 

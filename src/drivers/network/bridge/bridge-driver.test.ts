@@ -123,6 +123,13 @@ test('a failed ensure undoes the bridge and dnsmasq it created', async () => {
   assert.deepEqual(fs.signals, ['SIGTERM 100']);
 });
 
+test('ensure refuses a state dir dnsmasq could not read, before touching the host', async () => {
+  const { fs, exec, driver } = host();
+  fs.dirs.set('/s', 0o700);
+  await assert.rejects(driver.ensure(spec, []), (e: unknown) => code('Conflict')(e) && /chmod o\+x/.test((e as Error).message));
+  assert.deepEqual(exec.calls, []);
+});
+
 test('invalid input is rejected before any host command', async () => {
   const { exec, driver } = host();
   await assert.rejects(driver.ensure({ ...spec, bridge: 'nimbo-bridge-0001' }, []), code('InvalidArgument'));
@@ -202,4 +209,30 @@ test('deleteTap: no error when absent, refuses non-tap devices', async () => {
   exec.on(show('eth0'), link({ ifname: 'eth0', flags: ['UP'] }));
   await assert.rejects(driver.deleteTap('eth0'), code('Conflict'));
   assert.equal(await driver.tapExists('eth0'), true);
+});
+
+test('concurrent calls are serialized: two ensure() calls create the bridge once', async () => {
+  const { exec, driver } = host();
+  let created = false;
+  const run = exec.run.bind(exec);
+  exec.run = async (argv, opts) => {
+    if (argv.join(' ') === 'ip -j -d addr show dev nimbobr0' && created) {
+      return { code: 0, stderr: '', stdout: JSON.stringify([{ ifname: 'nimbobr0', flags: ['UP'], linkinfo: { info_kind: 'bridge' }, addr_info: [{ family: 'inet', local: '10.77.0.1', prefixlen: 24 }] }]) };
+    }
+    if (argv.join(' ').startsWith('ip link add')) created = true;
+    return run(argv, opts);
+  };
+  exec.on(show('nimbobr0'), missing('nimbobr0'));
+  await Promise.all([driver.ensure(spec, []), driver.ensure(spec, [vm1])]);
+  assert.equal(exec.lines().filter((l) => l.startsWith('ip link add')).length, 1);
+  assert.equal(exec.lines().filter((l) => l.startsWith('dnsmasq')).length, 1);
+});
+
+test('applyFirewall refuses clashing networks and keeps the previous list', async () => {
+  const { exec, driver } = host();
+  await driver.applyFirewall([spec]);
+  await assert.rejects(driver.applyFirewall([spec, { ...other, subnet: spec.subnet, gateway: spec.gateway }]), code('Conflict'));
+  exec.calls.length = 0;
+  await driver.applyFirewall([spec]);
+  assert.equal(exec.calls[0]?.input, renderNatRuleset('nimbo', [spec]));
 });

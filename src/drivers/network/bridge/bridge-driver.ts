@@ -7,7 +7,7 @@ import type { NetworkDriver, NetworkSpec, Reservation } from '../types.js';
 import { type NetFs, RealNetFs } from '../host-fs.js';
 import { validateIfName, validateOwner, validateReservations, validateSpec } from '../validate.js';
 import { dnsmasqPaths, renderAddnHosts, renderDhcpHosts, renderDnsmasqConf } from '../dhcp/dnsmasq-config.js';
-import { DnsmasqControl } from '../dhcp/dnsmasq.js';
+import { DnsmasqControl, assertReachableByDnsmasq } from '../dhcp/dnsmasq.js';
 import { apply, enableIpForward, removeTable, renderNatRuleset } from '../firewall/nft-nat.js';
 import { assertSubnetFree, showLink } from './ip-link.js';
 
@@ -34,6 +34,8 @@ export class BridgeNetworkDriver implements NetworkDriver {
   private readonly dnsmasq: DnsmasqControl;
   /** Every network of this daemon, by name: the nft tables are rendered from this. */
   private readonly known = new Map<string, NetworkSpec>();
+  /** Host changes run one at a time (two concurrent ensure() calls must not both create a bridge). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: BridgeDriverOptions) {
     this.exec = opts.exec;
@@ -43,15 +45,20 @@ export class BridgeNetworkDriver implements NetworkDriver {
   }
 
   /** Create or repair bridge, address, dnsmasq and the nft table; on failure undo what this call created. */
-  async ensure(spec: NetworkSpec, reservations: Reservation[]): Promise<void> {
+  ensure(spec: NetworkSpec, reservations: Reservation[]): Promise<void> {
+    return this.serial(() => this.ensureNow(spec, reservations));
+  }
+
+  private async ensureNow(spec: NetworkSpec, reservations: Reservation[]): Promise<void> {
     const s = validateSpec(spec);
     const res = validateReservations(s, reservations);
-    this.assertNoClash(s);
+    assertNoClash(this.known, s);
+    await this.fs.mkdirp(s.stateDir, 0o755);
+    await assertReachableByDnsmasq(this.fs, s.stateDir);
     const undo = new Reverter();
     try {
       await this.ensureBridge(s, undo);
       const p = dnsmasqPaths(s.stateDir);
-      await this.fs.mkdirp(s.stateDir, 0o755); // dnsmasq re-reads the hosts files after dropping root
       const oldConf = await this.fs.readText(p.conf);
       const conf = renderDnsmasqConf(s);
       await this.writeHostsFiles(s, res);
@@ -82,7 +89,11 @@ export class BridgeNetworkDriver implements NetworkDriver {
   }
 
   /** Rewrite the reservation files and SIGHUP dnsmasq when it runs (it picks them up on start otherwise). */
-  async setReservations(spec: NetworkSpec, reservations: Reservation[]): Promise<void> {
+  setReservations(spec: NetworkSpec, reservations: Reservation[]): Promise<void> {
+    return this.serial(() => this.setReservationsNow(spec, reservations));
+  }
+
+  private async setReservationsNow(spec: NetworkSpec, reservations: Reservation[]): Promise<void> {
     const s = validateSpec(spec);
     const res = validateReservations(s, reservations);
     await this.fs.mkdirp(s.stateDir, 0o755);
@@ -91,7 +102,11 @@ export class BridgeNetworkDriver implements NetworkDriver {
   }
 
   /** Stop dnsmasq, delete the bridge and the state files, and drop the network from the nft table. */
-  async remove(spec: NetworkSpec): Promise<void> {
+  remove(spec: NetworkSpec): Promise<void> {
+    return this.serial(() => this.removeNow(spec));
+  }
+
+  private async removeNow(spec: NetworkSpec): Promise<void> {
     const s = validateSpec(spec);
     await this.dnsmasq.stop(s.stateDir);
     const link = await showLink(this.exec, s.bridge);
@@ -112,25 +127,38 @@ export class BridgeNetworkDriver implements NetworkDriver {
    * Declare the complete list of this daemon's networks and render their nft table(s) from it
    * (networks not in the list are dropped from the rules). Bridges and dnsmasq are not touched.
    */
-  async applyFirewall(specs: NetworkSpec[]): Promise<void> {
-    const valid = specs.map(validateSpec);
+  applyFirewall(specs: NetworkSpec[]): Promise<void> {
+    return this.serial(() => this.applyFirewallNow(specs));
+  }
+
+  private async applyFirewallNow(specs: NetworkSpec[]): Promise<void> {
+    const next = new Map<string, NetworkSpec>();
+    for (const s of specs.map(validateSpec)) {
+      assertNoClash(next, s);
+      next.set(s.name, s);
+    }
     const tables = [...this.known.values()].map((s) => s.nftTable);
     this.known.clear();
-    for (const s of valid) {
-      this.assertNoClash(s);
-      this.known.set(s.name, s);
-    }
+    for (const [name, s] of next) this.known.set(name, s);
     await this.syncFirewall(tables);
   }
 
   /** Delete an nft table of this daemon (no error when absent) and forget the networks that used it. */
-  async removeFirewall(table: string): Promise<void> {
+  removeFirewall(table: string): Promise<void> {
+    return this.serial(() => this.removeFirewallNow(table));
+  }
+
+  private async removeFirewallNow(table: string): Promise<void> {
     await removeTable(this.exec, table);
     for (const [name, s] of this.known) if (s.nftTable === table) this.known.delete(name);
   }
 
   /** Create tap `tap` (owned by `owner`, with vnet_hdr) if missing and attach it to `bridge`, up. */
-  async createTap(tap: string, bridge: string, owner?: string): Promise<void> {
+  createTap(tap: string, bridge: string, owner?: string): Promise<void> {
+    return this.serial(() => this.createTapNow(tap, bridge, owner));
+  }
+
+  private async createTapNow(tap: string, bridge: string, owner?: string): Promise<void> {
     validateIfName(tap, 'tap name');
     validateIfName(bridge, 'bridge name');
     if (owner !== undefined) validateOwner(owner);
@@ -151,7 +179,11 @@ export class BridgeNetworkDriver implements NetworkDriver {
   }
 
   /** Delete tap `tap`; no error when absent, Conflict when the device is not a tap. */
-  async deleteTap(tap: string): Promise<void> {
+  deleteTap(tap: string): Promise<void> {
+    return this.serial(() => this.deleteTapNow(tap));
+  }
+
+  private async deleteTapNow(tap: string): Promise<void> {
     validateIfName(tap, 'tap name');
     const link = await showLink(this.exec, tap);
     if (!link) return;
@@ -165,14 +197,11 @@ export class BridgeNetworkDriver implements NetworkDriver {
     return (await showLink(this.exec, tap)) !== null;
   }
 
-  /** Another known network may not share the bridge or overlap the subnet. */
-  private assertNoClash(s: NetworkSpec): void {
-    for (const o of this.known.values()) {
-      if (o.name === s.name) continue;
-      if (o.bridge === s.bridge) throw conflict(`bridge ${s.bridge} is already used by network ${o.name}`);
-      if (overlaps(o.subnet, s.subnet)) throw conflict(`subnet ${s.subnet} overlaps ${o.subnet} of network ${o.name}`);
-      if (o.stateDir === s.stateDir) throw conflict(`state directory ${s.stateDir} is already used by network ${o.name}`);
-    }
+  /** Run `fn` after every host change queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Bridge exists (and is a bridge), holds exactly the gateway address, and is up. */
@@ -208,5 +237,15 @@ export class BridgeNetworkDriver implements NetworkDriver {
       else await apply(this.exec, renderNatRuleset(t, nets));
     }
     if (all.some((s) => s.nat)) await enableIpForward(this.fs);
+  }
+}
+
+/** Another network in `known` may not share the bridge or state directory, or overlap the subnet. */
+function assertNoClash(known: Map<string, NetworkSpec>, s: NetworkSpec): void {
+  for (const o of known.values()) {
+    if (o.name === s.name) continue;
+    if (o.bridge === s.bridge) throw conflict(`bridge ${s.bridge} is already used by network ${o.name}`);
+    if (overlaps(o.subnet, s.subnet)) throw conflict(`subnet ${s.subnet} overlaps ${o.subnet} of network ${o.name}`);
+    if (o.stateDir === s.stateDir) throw conflict(`state directory ${s.stateDir} is already used by network ${o.name}`);
   }
 }

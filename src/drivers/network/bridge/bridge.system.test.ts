@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { RealExec } from '../../../host/exec.js';
 import { BridgeNetworkDriver } from './bridge-driver.js';
 import { overlappingRoutes, showLink } from './ip-link.js';
@@ -150,6 +151,19 @@ test('bridge network: static DHCP, DNS, NAT table, taps, full cleanup', { skip, 
     const ns1 = await inNs(g1.ns, ['/bin/busybox', 'nslookup', `vm1.${domain}`, gateway]);
     assert.equal(ns1.code, 0, ns1.stdout + ns1.stderr);
     assert.match(ns1.stdout, new RegExp(`Address:?\\s*(\\d+:\\s*)?${vm1.ip.replace(/\./g, '\\.')}\\b`));
+
+    // Other host services are not reachable from guests (targeted drop on the bridge in the input chain).
+    let connections = 0;
+    const server = createServer((c) => {
+      connections++;
+      c.destroy();
+    });
+    await new Promise<void>((ok) => server.listen(0, gateway, ok));
+    const port = (server.address() as AddressInfo).port;
+    const nc = await inNs(g1.ns, ['/bin/busybox', 'nc', '-w', '2', gateway, String(port)]);
+    server.close();
+    assert.notEqual(nc.code, 0, 'guest cannot open a TCP connection to a host service');
+    assert.equal(connections, 0);
 
     // A new reservation is picked up by SIGHUP (dnsmasq re-reads as its unprivileged user).
     await driver.setReservations(spec, [vm1, vm2]);

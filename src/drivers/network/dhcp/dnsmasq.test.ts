@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeExec } from '../../../host/fake-exec.js';
 import { MemoryNetFs } from '../memory-fs.js';
-import { DnsmasqControl, isOurDnsmasq } from './dnsmasq.js';
+import { DnsmasqControl, assertReachableByDnsmasq, isOurDnsmasq } from './dnsmasq.js';
 
 const dir = '/run/nimbo/net';
 const conf = `${dir}/dnsmasq.conf`;
@@ -88,4 +88,13 @@ test('start fails clearly when dnsmasq exits 0 but never shows up', async () => 
   const fs = new MemoryNetFs();
   const ctl = new DnsmasqControl({ exec: new FakeExec(), fs, sleep: async () => {} });
   await assert.rejects(ctl.start(dir), /no running process/);
+});
+
+test('assertReachableByDnsmasq refuses a state dir under a private directory', async () => {
+  const fs = new MemoryNetFs();
+  fs.dirs.set('/var/lib/nimbo', 0o755);
+  fs.dirs.set('/var/lib/nimbo/networks/default', 0o755);
+  await assertReachableByDnsmasq(fs, '/var/lib/nimbo/networks/default');
+  fs.dirs.set('/var/lib/nimbo', 0o700);
+  await assert.rejects(assertReachableByDnsmasq(fs, '/var/lib/nimbo/networks/default'), (e: any) => e.code === 'Conflict' && /\/var\/lib\/nimbo has mode 700/.test(e.message));
 });

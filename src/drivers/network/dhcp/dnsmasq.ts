@@ -1,6 +1,6 @@
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError, conflict } from '../../../core/errors.js';
 import type { NetFs } from '../host-fs.js';
 import { dnsmasqPaths } from './dnsmasq-config.js';
 
@@ -19,6 +19,21 @@ export interface DnsmasqControlOptions {
 export function isOurDnsmasq(cmdline: string, confPath: string): boolean {
   const argv = cmdline.split('\0').filter((a) => a !== '');
   return argv.length > 0 && basename(argv[0]!) === 'dnsmasq' && argv.includes(`--conf-file=${confPath}`);
+}
+
+/**
+ * Throw Conflict unless every directory from / down to `stateDir` is searchable (o+x) by others:
+ * dnsmasq drops root for "nobody" and only then reads its hosts files (at start and on SIGHUP),
+ * so an unreachable directory would silently leave every guest without a lease.
+ */
+export async function assertReachableByDnsmasq(fs: NetFs, stateDir: string): Promise<void> {
+  for (let dir = stateDir; ; dir = dirname(dir)) {
+    const mode = await fs.mode(dir);
+    if (mode !== null && (mode & 0o001) === 0) {
+      throw conflict(`dnsmasq (running as nobody) cannot read ${stateDir}: directory ${dir} has mode ${mode.toString(8)}; make it searchable by others (chmod o+x) or use another state directory`);
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 /**

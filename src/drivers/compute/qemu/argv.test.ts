@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diskNodeNames, renderQemuArgv } from './argv.js';
+import type { VmSpec } from '../types.js';
+import { NimboError } from '../../../core/errors.js';
+
+const base = { name: 'web-1', uuid: '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b', cpus: 2, memoryMiB: 1024, runDir: '/run/nimbo/vms/web-1' };
+
+const directSpec: VmSpec = {
+  ...base,
+  accelerator: 'tcg',
+  runAs: 'nimbo-qemu',
+  boot: { kind: 'direct', kernel: '/var/lib/nimbo/images/tiny/vmlinuz', initrd: '/var/lib/nimbo/images/tiny/initrd.img', cmdline: 'console=ttyS0 root=/dev/vda rw' },
+  disks: [
+    { id: 'root', path: '/var/lib/nimbo/pools/default/web-1.qcow2', format: 'qcow2' },
+    { id: 'seed', path: '/var/lib/nimbo/seeds/web,1.iso', format: 'raw', readOnly: true },
+  ],
+  nics: [{ id: 'eth0', tap: 'nmb-tap0', mac: '52:54:00:AB:CD:01' }],
+};
+
+const diskSpec: VmSpec = {
+  ...base,
+  accelerator: 'kvm',
+  boot: { kind: 'disk' },
+  disks: [{ id: '0b7e5b4c-1d2e-4f3a-9b8c-7d6e5f4a3b2c', path: '/var/lib/nimbo/pools/default/db.raw', format: 'raw' }],
+  nics: [
+    { id: 'n0', tap: 'tap-a', mac: '52:54:00:00:00:0a' },
+    { id: 'n1', tap: 'tap-b', mac: '52:54:00:00:00:0b' },
+  ],
+};
+
+test('golden: direct kernel boot under TCG, runAs, a read-only disk with a comma in its path', () => {
+  assert.deepEqual(renderQemuArgv(directSpec), [
+    'qemu-system-x86_64',
+    '-name', 'guest=web-1,debug-threads=on',
+    '-uuid', '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b',
+    '-machine', 'q35',
+    '-accel', 'tcg,thread=multi',
+    '-cpu', 'max',
+    '-smp', '2',
+    '-m', '1024M',
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-vga', 'none',
+    '-device', 'VGA,id=video0,bus=pcie.0,addr=0x1',
+    '-vnc', 'unix:/run/nimbo/vms/web-1/vnc.sock',
+    '-qmp', 'unix:/run/nimbo/vms/web-1/qmp.sock,server=on,wait=off',
+    '-chardev', 'socket,id=serial0,path=/run/nimbo/vms/web-1/serial.sock,server=on,wait=off',
+    '-serial', 'chardev:serial0',
+    '-object', 'rng-random,id=rng0,filename=/dev/urandom',
+    '-device', 'virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=0x2',
+    '-netdev', 'tap,id=net-eth0,ifname=nmb-tap0,script=no,downscript=no',
+    '-device', 'virtio-net-pci,netdev=net-eth0,id=nic-eth0,mac=52:54:00:ab:cd:01,bus=pcie.0,addr=0x3,romfile=',
+    '-blockdev', '{"driver":"file","node-name":"f-root","filename":"/var/lib/nimbo/pools/default/web-1.qcow2","read-only":false,"discard":"unmap"}',
+    '-blockdev', '{"driver":"qcow2","node-name":"d-root","file":"f-root","read-only":false,"discard":"unmap"}',
+    '-device', 'virtio-blk-pci,drive=d-root,id=disk-root,bus=pcie.0,addr=0xb',
+    '-blockdev', '{"driver":"file","node-name":"f-seed","filename":"/var/lib/nimbo/seeds/web,1.iso","read-only":true,"discard":"unmap"}',
+    '-blockdev', '{"driver":"raw","node-name":"d-seed","file":"f-seed","read-only":true,"discard":"unmap"}',
+    '-device', 'virtio-blk-pci,drive=d-seed,id=disk-seed,bus=pcie.0,addr=0xc',
+    '-device', 'pcie-root-port,id=hotplug0,chassis=1,bus=pcie.0,addr=0x1b',
+    '-device', 'pcie-root-port,id=hotplug1,chassis=2,bus=pcie.0,addr=0x1c',
+    '-device', 'pcie-root-port,id=hotplug2,chassis=3,bus=pcie.0,addr=0x1d',
+    '-device', 'pcie-root-port,id=hotplug3,chassis=4,bus=pcie.0,addr=0x1e',
+    '-kernel', '/var/lib/nimbo/images/tiny/vmlinuz',
+    '-initrd', '/var/lib/nimbo/images/tiny/initrd.img',
+    '-append', 'console=ttyS0 root=/dev/vda rw',
+    '-D', '/run/nimbo/vms/web-1/qemu.log',
+    '-msg', 'timestamp=on',
+    '-sandbox', 'on,obsolete=deny,resourcecontrol=deny',
+    '-runas', 'nimbo-qemu',
+    '-daemonize',
+    '-pidfile', '/run/nimbo/vms/web-1/qemu.pid',
+  ]);
+});
+
+test('golden: disk boot under KVM, custom binary, uuid disk id hashed into a short node name', () => {
+  assert.deepEqual(renderQemuArgv(diskSpec, { binary: '/usr/bin/qemu-system-x86_64' }), [
+    '/usr/bin/qemu-system-x86_64',
+    '-name', 'guest=web-1,debug-threads=on',
+    '-uuid', '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b',
+    '-machine', 'q35',
+    '-accel', 'kvm',
+    '-cpu', 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt',
+    '-smp', '2',
+    '-m', '1024M',
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-vga', 'none',
+    '-device', 'VGA,id=video0,bus=pcie.0,addr=0x1',
+    '-vnc', 'unix:/run/nimbo/vms/web-1/vnc.sock',
+    '-qmp', 'unix:/run/nimbo/vms/web-1/qmp.sock,server=on,wait=off',
+    '-chardev', 'socket,id=serial0,path=/run/nimbo/vms/web-1/serial.sock,server=on,wait=off',
+    '-serial', 'chardev:serial0',
+    '-object', 'rng-random,id=rng0,filename=/dev/urandom',
+    '-device', 'virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=0x2',
+    '-netdev', 'tap,id=net-n0,ifname=tap-a,script=no,downscript=no',
+    '-device', 'virtio-net-pci,netdev=net-n0,id=nic-n0,mac=52:54:00:00:00:0a,bus=pcie.0,addr=0x3,romfile=',
+    '-netdev', 'tap,id=net-n1,ifname=tap-b,script=no,downscript=no',
+    '-device', 'virtio-net-pci,netdev=net-n1,id=nic-n1,mac=52:54:00:00:00:0b,bus=pcie.0,addr=0x4,romfile=',
+    '-blockdev', '{"driver":"file","node-name":"f-h44d0ec631d1293b2","filename":"/var/lib/nimbo/pools/default/db.raw","read-only":false,"discard":"unmap"}',
+    '-blockdev', '{"driver":"raw","node-name":"d-h44d0ec631d1293b2","file":"f-h44d0ec631d1293b2","read-only":false,"discard":"unmap"}',
+    '-device', 'virtio-blk-pci,drive=d-h44d0ec631d1293b2,id=disk-0b7e5b4c-1d2e-4f3a-9b8c-7d6e5f4a3b2c,bus=pcie.0,addr=0xb,bootindex=1',
+    '-device', 'pcie-root-port,id=hotplug0,chassis=1,bus=pcie.0,addr=0x1b',
+    '-device', 'pcie-root-port,id=hotplug1,chassis=2,bus=pcie.0,addr=0x1c',
+    '-device', 'pcie-root-port,id=hotplug2,chassis=3,bus=pcie.0,addr=0x1d',
+    '-device', 'pcie-root-port,id=hotplug3,chassis=4,bus=pcie.0,addr=0x1e',
+    '-D', '/run/nimbo/vms/web-1/qemu.log',
+    '-msg', 'timestamp=on',
+    '-sandbox', 'on,obsolete=deny,resourcecontrol=deny',
+    '-daemonize',
+    '-pidfile', '/run/nimbo/vms/web-1/qemu.pid',
+  ]);
+});
+
+test('commas in the VM name are escaped for QemuOpts; cpuModel override', () => {
+  const argv = renderQemuArgv({ ...diskSpec, name: 'a,b' }, { cpuModel: 'Haswell-v4' });
+  assert.equal(argv[argv.indexOf('-name') + 1], 'guest=a,,b,debug-threads=on');
+  assert.equal(argv[argv.indexOf('-cpu') + 1], 'Haswell-v4');
+});
+
+test('node names stay within QEMU limits and are stable', () => {
+  assert.deepEqual(diskNodeNames('root'), { file: 'f-root', format: 'd-root' });
+  const long = diskNodeNames('x'.repeat(60));
+  assert.ok(long.format.length <= 31);
+  assert.deepEqual(diskNodeNames('x'.repeat(60)), long);
+});
+
+test('bad specs are rejected with InvalidArgument', () => {
+  const bad: Partial<VmSpec>[] = [
+    { runDir: 'relative/dir' },
+    { runDir: '/run/a,b' },
+    { uuid: 'not-a-uuid' },
+    { cpus: 0 },
+    { memoryMiB: 8 },
+    { nics: [{ id: 'n0', tap: 'tap,x', mac: '52:54:00:00:00:0a' }] },
+    { nics: [{ id: 'n0', tap: 'tap0', mac: '52:54:00:00:00' }] },
+    { nics: Array.from({ length: 9 }, (_, i) => ({ id: `n${i}`, tap: `t${i}`, mac: '52:54:00:00:00:0a' })) },
+    { disks: [{ id: 'a,b', path: '/x.raw', format: 'raw' }] },
+    { disks: [{ id: 'a', path: 'x.raw', format: 'raw' }] },
+    { disks: [] },
+    { runAs: '-runas' },
+  ];
+  for (const b of bad) {
+    assert.throws(() => renderQemuArgv({ ...diskSpec, ...b }), (e: unknown) => e instanceof NimboError && e.code === 'InvalidArgument', JSON.stringify(b));
+  }
+});
