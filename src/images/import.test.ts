@@ -52,6 +52,8 @@ test('importImage: rejects missing files, directories, other formats, broken ima
     await writeFile(f, 'data');
     exec.on(['qemu-img', 'info'], { stdout: info({ format: 'raw' }) });
     await assert.rejects(importImage({ exec, file: f, name: 'x', outDir: out }), { code: 'InvalidArgument', message: /does not look like a disk image/ });
+    await writeFile(f, Buffer.alloc(1024 * 1024)); // sized like a disk, but no boot sector
+    await assert.rejects(importImage({ exec, file: f, name: 'x', outDir: out }), { code: 'InvalidArgument', message: /no MBR\/GPT boot signature/ });
     exec.on(['qemu-img', 'info'], { stdout: info({ format: 'vmdk' }) });
     await assert.rejects(importImage({ exec, file: f, name: 'x', outDir: out }), { message: /vmdk/ });
     exec.on(['qemu-img', 'info'], { code: 1, stderr: "qemu-img: Could not open 'in.img': Image is not in qcow2 format" });
@@ -67,7 +69,10 @@ test('importImage: rejects missing files, directories, other formats, broken ima
 test('importImage: converts raw to qcow2 and records a disk-boot image', async () => {
   await withDir(async (d) => {
     const f = join(d, 'in.raw');
-    await writeFile(f, Buffer.alloc(1024 * 1024));
+    const disk = Buffer.alloc(1024 * 1024);
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    await writeFile(f, disk);
     const exec = new ConvertingFake().on(['qemu-img', 'info'], { stdout: info({ format: 'raw' }) })
       .on(['qemu-img', 'convert'], { stdout: '    (0.00/100%)\r    (100.00/100%)\r' });
     const seen: number[] = [];

@@ -1,4 +1,4 @@
-import { chmod, rm, stat } from 'node:fs/promises';
+import { chmod, open, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
 import { HostCommandError, NimboError, invalid } from '../core/errors.js';
@@ -61,6 +61,18 @@ export function parseConvertProgress(out: string): number | undefined {
   return last ? Number(last[1]) : undefined;
 }
 
+/** Whether the first sector ends with the boot signature 0x55 0xAA (MBR, or GPT's protective MBR). */
+export async function hasBootSignature(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(buf, 0, 2, 510);
+    return bytesRead === 2 && buf[0] === 0x55 && buf[1] === 0xaa;
+  } finally {
+    await fh.close();
+  }
+}
+
 const message = (e: unknown) => (e instanceof HostCommandError ? e.stderr.trim().split('\n').slice(-2).join(' | ') : String(e));
 
 /**
@@ -87,6 +99,10 @@ export async function importImage(opts: ImportOptions): Promise<BuiltImage> {
   const format = checkImportable(file, info);
   if (format === 'raw' && (st.size < 1024 * 1024 || st.size % 512 !== 0)) {
     throw invalid(`${file} does not look like a disk image (raw, ${st.size} bytes; expected whole 512-byte sectors, 1 MiB or more)`);
+  }
+  // qemu-img takes any bytes for raw; an image that boots from its disk needs a boot sector (MBR or GPT's protective MBR).
+  if (format === 'raw' && !(await hasBootSignature(file))) {
+    throw invalid(`${file} does not look like a bootable disk image (raw, no MBR/GPT boot signature 0x55AA in its first sector)`);
   }
   if (format === 'qcow2') {
     // Exit 2 = corrupted, 1 = check failed; 3 (leaked clusters) is harmless.

@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, makeSshKey, processAlive, sshUntil, ssh, systemSkipReason } from './harness.js';
+import WebSocket from 'ws';
+import { connect } from 'node:net';
+import { ROOT, TestDaemon, makeSshKey, processAlive, sshUntil, ssh, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
 
 const skip = systemSkipReason();
@@ -61,6 +63,46 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     const uid = (await runArgv(['id', '-u', 'nimbo-qemu'])).stdout.trim();
     assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
     assert.match(status, /^Seccomp:\s+2$/m);
+  });
+
+  test('serial console: interactive over the API, and the VNC socket answers', async () => {
+    const r = await runArgv([process.execPath, join(ROOT, 'dist/src/cli/main.js'), 'console', 'vm1'], {
+      input: 'echo CONSOLE-$((6*7))\n',
+      allowFailure: true,
+      timeoutMs: 60_000,
+      env: { ...process.env, NIMBO_URL: d.url, NIMBO_TOKEN: d.token },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /CONSOLE-42/);
+    const log = await d.cli('console', 'vm1', '--log');
+    assert.match(log.stdout, /NIMBO-READY vm1/, 'boot output before any viewer attached is in the log');
+    const banner = await new Promise<string>((resolve, reject) => {
+      const s = connect(join(d.stateDir, 'run', 'vm1', 'vnc.sock'));
+      s.once('data', (b) => { resolve(b.toString()); s.destroy(); });
+      s.once('error', reject);
+    });
+    assert.match(banner, /^RFB 003\.008/);
+  });
+
+  test('virtio devices: net, blk and rng', async () => {
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    const out = await ssh(key.key, info.addresses[0]!, 'cat /sys/class/misc/hw_random/rng_current; ls /sys/bus/virtio/drivers');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /virtio_rng/);
+    assert.match(out.stdout, /virtio_net/);
+    assert.match(out.stdout, /virtio_blk/);
+  });
+
+  test('events are pushed on the WebSocket', async () => {
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/events`, { headers: { authorization: `Bearer ${d.token}` } });
+    const seen: { type: string; target: string; data: { state?: string; status?: string } }[] = [];
+    ws.on('message', (m) => seen.push(JSON.parse(m.toString())));
+    await new Promise((r) => ws.once('open', r));
+    assert.equal((await d.cli('pause', 'vm1', '--quiet')).code, 0);
+    assert.equal((await d.cli('resume', 'vm1', '--quiet')).code, 0);
+    ws.close();
+    assert.ok(seen.some((e) => e.type === 'instance' && e.target === 'vm1' && e.data.state === 'paused'), JSON.stringify(seen));
+    assert.ok(seen.some((e) => e.type === 'operation' && e.data.status === 'success'));
   });
 
   test('pause and resume', async () => {
@@ -140,5 +182,27 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(disk, saved);
     }
+  });
+});
+
+describe('two daemons side by side', { skip }, () => {
+  test('each has its own bridge, nft table and subnet', async () => {
+    const [a, b] = await Promise.all([TestDaemon.start(), TestDaemon.start()]);
+    try {
+      assert.notEqual(a.prefix, b.prefix);
+      const ha = (await a.api('GET', '/host')).body;
+      const hb = (await b.api('GET', '/host')).body;
+      assert.equal(ha.network.bridge, `${a.prefix}br0`);
+      assert.equal(hb.network.bridge, `${b.prefix}br0`);
+      assert.notEqual(ha.network.subnet, hb.network.subnet);
+      const tables = (await runArgv(['nft', 'list', 'tables'])).stdout;
+      assert.match(tables, new RegExp(`inet ${a.prefix}\\b`));
+      assert.match(tables, new RegExp(`inet ${b.prefix}\\b`));
+      assert.deepEqual(await a.links(), [`${a.prefix}br0`]);
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
+    }
+    const tables = (await runArgv(['nft', 'list', 'tables'])).stdout;
+    assert.ok(!tables.includes(`inet ${a.prefix}`));
   });
 });
