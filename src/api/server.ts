@@ -17,8 +17,8 @@ const PUBLIC = new Set(['/api/v1/health', '/api/v1/openapi.json']);
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: ctx.log.child({ svc: 'api' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines are logged at info; the API logger keeps warnings and errors only.
+    loggerInstance: ctx.log.child({ svc: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     bodyLimit: 1024 * 1024,
   });

@@ -58,12 +58,14 @@ export class OperationManager {
     if (ctrl.signal.aborted) return this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
     op.status = 'running';
     await this.save(op);
+    const began = Date.now();
     const ctx: OpContext = {
       id: op.id,
       signal: ctrl.signal,
       progress: (pct, message) => {
         op.progress = Math.max(op.progress, Math.min(100, Math.round(pct)));
         if (message) pushLog(op, message);
+        this.log.debug({ op: op.id, kind: op.kind, target: op.target, pct, ms: Date.now() - began }, message ?? 'progress');
         void this.save(op);
       },
       log: (line) => {

@@ -19,6 +19,7 @@ export async function openApiDocument(): Promise<unknown> {
 
 /** The CLI reference in Markdown, one section per command. */
 export function cliReference(): string {
+  delete process.env.NIMBO_STATE_DIR; // defaults shown in help must not depend on the caller's environment
   const program = buildProgram();
   registerLifecycle(program);
   const out = ['# nimbo CLI reference', '', 'Generated from the CLI itself (`npm run docs`). Every read command takes `-o table|json|yaml`.', ''];

@@ -59,7 +59,7 @@ export class TestDaemon {
   async launch(): Promise<void> {
     rmSync(join(this.stateDir, 'daemon.json'), { force: true });
     const args = [MAIN, 'daemon', '--state-dir', this.stateDir, '--listen', '127.0.0.1:0', '--prefix', this.prefix, '--subnet', this.subnet, '--accel', 'tcg'];
-    this.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NIMBO_LOG_LEVEL: 'warn' } });
+    this.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NIMBO_LOG_LEVEL: process.env.NIMBO_LOG_LEVEL ?? 'warn' } });
     let stderr = '';
     this.proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     for (let i = 0; i < 300; i++) {

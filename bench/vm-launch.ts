@@ -1,0 +1,94 @@
+/**
+ * bench/vm-launch: `nimbo launch tiny` to the guest's ready marker, against the same QEMU argv run
+ * by hand to the same marker, interleaved, several runs each. Needs root (run: npm run bench:vm-launch).
+ */
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { TestDaemon, processAlive, sleep } from '../test/system/harness.js';
+import { runArgv } from '../src/host/exec.js';
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const MARKER = (name: string) => new RegExp(`NIMBO-READY ${name}`);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Wait for the marker in the daemon's console log (polled every 20 ms). */
+async function nimboReady(d: TestDaemon, name: string, t0: number): Promise<number> {
+  for (;;) {
+    const r = await d.api('GET', `/instances/${name}/console/log?bytes=65536`);
+    if (typeof r.body === 'string' && MARKER(name).test(r.body)) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > 180_000) throw new Error(`${name}: no ready marker`);
+    await sleep(20);
+  }
+}
+
+/** Run QEMU by hand with `argv`, read its serial socket directly until the marker; returns seconds. */
+async function rawRun(argv: string[], runDir: string, name: string): Promise<number> {
+  const t0 = performance.now();
+  await runArgv(argv); // -daemonize: returns once QEMU is up
+  const secs = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    const s = connect(join(runDir, 'serial.sock'));
+    const timer = setTimeout(() => reject(new Error('raw: no ready marker')), 180_000);
+    s.on('data', (b) => {
+      buf += b.toString();
+      if (MARKER(name).test(buf)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve((performance.now() - t0) / 1000);
+      }
+    });
+    s.on('error', reject);
+  });
+  const pid = Number(readFileSync(join(runDir, 'qemu.pid'), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  while (processAlive(pid)) await sleep(20);
+  return secs;
+}
+
+/** Give the raw run a first boot too: a new overlay on the image, as nimbo made it (the guest grows its root fs and makes host keys on a first boot). */
+async function freshDisk(d: TestDaemon, name: string, size: number): Promise<void> {
+  const disk = join(d.stateDir, 'instances', name, 'root.qcow2');
+  const base = join(d.stateDir, 'images', 'tiny', 'disk.qcow2');
+  await runArgv(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, disk, String(size)]);
+  await runArgv(['chown', 'nimbo-qemu:', disk]);
+}
+
+async function op(d: TestDaemon, res: { body: { operation: { id: string } } }) {
+  const r = await d.api('GET', `/operations/${res.body.operation.id}/wait?timeout=120`);
+  if (r.body.status !== 'success') throw new Error(`operation failed: ${JSON.stringify(r.body.error)}`);
+}
+
+const d = await TestDaemon.start();
+try {
+  const built = await d.cli('image', 'build', 'tiny', '--quiet');
+  if (built.code !== 0) throw new Error(built.stderr);
+  const nimbo: number[] = [];
+  const raw: number[] = [];
+  const create: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const name = `bench${i}`;
+    const t0 = performance.now();
+    const res = await d.api('POST', '/instances', { name, image: 'tiny', memory: '256MiB' });
+    create.push(performance.now() - t0);
+    if (res.status !== 202) throw new Error(JSON.stringify(res.body));
+    nimbo.push(await nimboReady(d, name, t0));
+    await op(d, res);
+    const info = (await d.api('GET', `/instances/${name}`)).body as { pid: number; disk: number };
+    // The exact argv nimbo ran, minus -S: nimbo starts QEMU paused and resumes it once its console relay is attached.
+    const argv = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).filter((a) => a !== '-S');
+    await op(d, await d.api('POST', `/instances/${name}/stop`, { force: true }));
+    await freshDisk(d, name, info.disk);
+    raw.push(await rawRun(argv, join(d.stateDir, 'run', name), name));
+    await op(d, await d.api('DELETE', `/instances/${name}`));
+    console.log(`run ${i + 1}: nimbo ${nimbo[i]!.toFixed(2)}s (create API ${create[i]!.toFixed(0)} ms)  raw ${raw[i]!.toFixed(2)}s`);
+  }
+  const n = median(nimbo);
+  const r = median(raw);
+  console.log(`vm-launch: create API median ${median(create).toFixed(0)} ms (target < 100 ms)`);
+  console.log(`vm-launch: nimbo ${n.toFixed(2)}s raw ${r.toFixed(2)}s ratio ${(n / r).toFixed(2)}`);
+} finally {
+  await d.cleanup();
+}

@@ -1,0 +1,267 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
+import { runArgv } from '../../src/host/exec.js';
+
+const skip = systemSkipReason();
+const GiB = 1024 * 1024 * 1024;
+const MIN = 60_000;
+
+interface Img {
+  name: string;
+  source: string;
+  format: string;
+  boot: string;
+  os: string;
+  size: number;
+  status: string;
+}
+
+interface Inst {
+  name: string;
+  state: string;
+  image: string;
+  addresses: string[];
+  memory: number;
+  disk: number;
+}
+
+describe('images on a real daemon: debian-12 build, imports, refusals, delete (TCG)', { skip }, () => {
+  let d: TestDaemon;
+  let key: { dir: string; key: string; pub: string };
+  let tmp: string;
+
+  const imageList = () => d.cliJson<Img[]>('image', 'list');
+  const summary = (l: Img[]) => l.map((i) => `${i.name}:${i.status}:${i.boot}`).sort();
+  const imageDir = (name: string) => join(d.stateDir, 'images', name);
+
+  before(async () => {
+    d = await TestDaemon.start();
+    key = await makeSshKey();
+    tmp = mkdtempSync(join(tmpdir(), 'nimbo-imgtest-'));
+  });
+  after(async () => {
+    await d?.cleanup();
+    if (key) rmSync(key.dir, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('nimbo image build debian-12 runs as an operation with progress and gives a ready disk-boot image', { timeout: 15 * MIN }, async () => {
+    const build = d.cli('image', 'build', 'debian-12');
+    // While it runs, the image is listed as building.
+    let sawBuilding = false;
+    let settled = false;
+    void build.finally(() => (settled = true));
+    while (!settled && !sawBuilding) {
+      const r = await d.api('GET', '/images/debian-12');
+      if (r.status === 200 && r.body.status === 'building') sawBuilding = true;
+      else await sleep(250);
+    }
+    const r = await build;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(sawBuilding, 'the image is listed as building while the operation runs');
+    assert.match(r.stdout, /^Built image debian-12$/m);
+    const pcts = [...r.stderr.matchAll(/^progress (\d+)%$/gm)].map((m) => Number(m[1]));
+    assert.ok(pcts.length >= 3, `several progress lines: ${r.stderr}`);
+    assert.equal(pcts.at(-1), 100);
+    assert.deepEqual(pcts, [...pcts].sort((a, b) => a - b), 'progress only goes up');
+
+    const ops = await d.api('GET', '/operations');
+    const op = (ops.body.operations as { kind: string; target: string; status: string; progress: number }[])
+      .find((o) => o.kind === 'image.build' && o.target === 'image/debian-12');
+    assert.ok(op, 'an image.build operation is recorded');
+    assert.equal(op.status, 'success');
+    assert.equal(op.progress, 100);
+
+    const images = await imageList();
+    assert.deepEqual(summary(images), ['debian-12:ready:disk']);
+    const img = images[0]!;
+    assert.equal(img.source, 'builtin:debian-12');
+    assert.equal(img.format, 'qcow2');
+    assert.equal(img.size, 2 * GiB);
+    assert.match(img.os, /Debian GNU\/Linux 12/);
+    assert.ok(existsSync(join(imageDir('debian-12'), 'disk.qcow2')));
+  });
+
+  test('a debian-12 VM boots, answers SSH on its reserved address, and grows its root fs to --disk', { timeout: 6 * MIN }, async () => {
+    const r = await d.cli('launch', 'debian-12', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '1GiB', '--disk', '3GiB', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    assert.equal(info.state, 'running');
+    assert.equal(info.image, 'debian-12');
+    assert.equal(info.memory, GiB);
+    assert.equal(info.disk, 3 * GiB);
+    assert.equal(info.addresses.length, 1);
+    const addr = info.addresses[0]!;
+    assert.ok(addr.startsWith(d.subnet.split('.').slice(0, 3).join('.') + '.'), `${addr} in ${d.subnet}`);
+
+    await d.waitConsole('vm1', /NIMBO-READY vm1/, 150_000);
+    const out = await sshUntil(key.key, addr, 60_000, 'hostname; ip -4 -o addr show eth0; grep MemTotal /proc/meminfo; lsblk -bndo SIZE /dev/vda');
+    assert.equal(out.code, 0, out.stderr);
+    const [hostname, ipLine, mem, vda] = out.stdout.trim().split('\n');
+    assert.equal(hostname, 'vm1');
+    assert.ok(ipLine!.includes(` ${addr}/24 `), `eth0 has the reserved address ${addr}: ${ipLine}`);
+    assert.ok(Number(/(\d+) kB/.exec(mem!)![1]) * 1024 > 0.8 * GiB, mem);
+    assert.equal(Number(vda), 3 * GiB, 'the guest sees a 3 GiB disk');
+
+    // nimbo-growfs grows partition and ext4 at boot; give it a moment if it is still running.
+    let size = 0;
+    const end = Date.now() + 60_000;
+    while (Date.now() < end) {
+      const df = await ssh(key.key, addr, 'df -B1 --output=size / | tail -n 1');
+      size = Number(df.stdout.trim());
+      if (size > 2.5 * GiB) break;
+      await sleep(2000);
+    }
+    assert.ok(size > 2.7 * GiB && size <= 3 * GiB, `root fs is ${size} bytes; expected about 3 GiB (the image is 2 GiB)`);
+
+    // Stopped from here on (CPU for the next VM); it still uses debian-12.
+    const stop = await d.cli('stop', 'vm1', '--force', '--quiet');
+    assert.equal(stop.code, 0, stop.stderr);
+  });
+
+  test('nimbo image import takes a raw and a qcow2 file; a VM boots from the imported raw disk', { timeout: 8 * MIN }, async () => {
+    const src = join(imageDir('debian-12'), 'disk.qcow2');
+    const raw = join(tmp, 'debian.raw');
+    await runArgv(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', src, raw], { timeoutMs: 5 * MIN });
+    const qcow = join(tmp, 'debian.qcow2');
+    copyFileSync(src, qcow);
+
+    const r1 = await d.cli('image', 'import', raw, '--name', 'deb-raw');
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.match(r1.stdout, new RegExp(`^Imported image deb-raw from ${raw}$`, 'm'));
+    assert.match(r1.stderr, /^progress 100%$/m);
+    const r2 = await d.cli('image', 'import', qcow, '--name', 'deb-qcow', '--quiet');
+    assert.equal(r2.code, 0, r2.stderr);
+
+    const images = await imageList();
+    assert.deepEqual(summary(images), ['deb-qcow:ready:disk', 'deb-raw:ready:disk', 'debian-12:ready:disk']);
+    const byName = new Map(images.map((i) => [i.name, i]));
+    assert.equal(byName.get('deb-raw')!.source, `import:${raw}`);
+    assert.equal(byName.get('deb-raw')!.os, 'imported from debian.raw (raw)');
+    assert.equal(byName.get('deb-qcow')!.os, 'imported from debian.qcow2 (qcow2)');
+    for (const n of ['deb-raw', 'deb-qcow']) {
+      assert.equal(byName.get(n)!.format, 'qcow2', 'imports are stored as nimbo-owned qcow2');
+      assert.equal(byName.get(n)!.size, 2 * GiB);
+    }
+    // Both imports hold exactly the debian-12 disk's contents.
+    for (const n of ['deb-raw', 'deb-qcow']) {
+      const cmp = await runArgv(['qemu-img', 'compare', '-q', src, join(imageDir(n), 'disk.qcow2')], { allowFailure: true, timeoutMs: 2 * MIN });
+      assert.equal(cmp.code, 0, `${n} differs from debian-12: ${cmp.stdout}${cmp.stderr}`);
+    }
+    // The daemon copied the files: the sources are not needed any more.
+    rmSync(raw);
+    rmSync(qcow);
+
+    const l = await d.cli('launch', 'deb-raw', 'vm2', '--ssh-key', `${key.key}.pub`, '--memory', '1GiB', '--quiet');
+    assert.equal(l.code, 0, l.stderr);
+    const info = await d.cliJson<Inst>('info', 'vm2');
+    assert.equal(info.image, 'deb-raw');
+    // SeaBIOS boots GRUB from the imported disk; the image's units read the cidata seed.
+    const log = await d.waitConsole('vm2', /NIMBO-READY vm2/, 150_000);
+    assert.doesNotMatch(log, /NIMBO-READY vm1/);
+    const out = await sshUntil(key.key, info.addresses[0]!, 60_000, 'hostname');
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout.trim(), 'vm2');
+  });
+
+  test('bad imports are refused cleanly and leave no image behind', { timeout: 3 * MIN }, async () => {
+    const before = summary(await imageList());
+    const dirsBefore = d.files('images').sort();
+    const unchanged = async (name: string) => {
+      assert.deepEqual(summary(await imageList()), before, `image list unchanged after ${name}`);
+      assert.deepEqual(d.files('images').sort(), dirsBefore, `no images/${name}* left behind`);
+      assert.equal((await d.api('GET', `/images/${name}`)).status, 404);
+    };
+
+    // Random bytes, sized like a disk (whole sectors, 3 MiB): qemu-img calls it raw, nimbo must not.
+    const garbage = join(tmp, 'garbage.img');
+    const bytes = randomBytes(3 * 1024 * 1024);
+    bytes[511] = 0; // never a boot signature by chance
+    writeFileSync(garbage, bytes);
+    const g = await d.cli('image', 'import', garbage, '--name', 'garbage');
+    assert.notEqual(g.code, 0, 'a garbage file is not imported');
+    assert.match(g.stderr, /^nimbo: error: .*does not look like a bootable disk image/m);
+    await unchanged('garbage');
+
+    // Too small / not whole sectors.
+    const tiny = join(tmp, 'tiny.img');
+    writeFileSync(tiny, 'not a disk at all\n');
+    const t = await d.cli('image', 'import', tiny, '--name', 'tiny-garbage', '--quiet');
+    assert.notEqual(t.code, 0);
+    assert.match(t.stderr, /does not look like a disk image/);
+    await unchanged('tiny-garbage');
+
+    // A missing path: one clear line from the CLI; the API says 400 too.
+    const missing = join(tmp, 'no-such-file.qcow2');
+    const m = await d.cli('image', 'import', missing, '--name', 'missing');
+    assert.equal(m.code, 1);
+    assert.equal(m.stderr, `nimbo: error: ${missing}: no such file\n`);
+    const ma = await d.api('POST', '/images/import', { name: 'missing', path: missing });
+    assert.equal(ma.status, 400);
+    assert.match(JSON.stringify(ma.body), /does not exist/);
+    await unchanged('missing');
+
+    // A directory instead of a file.
+    const dir = await d.api('POST', '/images/import', { name: 'adir', path: tmp });
+    const dirOp = dir.status === 202 ? await d.api('GET', `/operations/${dir.body.operation.id}/wait?timeout=30`) : dir;
+    assert.match(JSON.stringify(dirOp.body), /not a regular file/);
+    await unchanged('adir');
+
+    // Bad names: refused by the CLI before any request, and by the API.
+    for (const bad of ['Bad_Name', '../escape', '-x']) {
+      const b = await d.cli('image', 'import', garbage, `--name=${bad}`);
+      assert.notEqual(b.code, 0, `name ${bad} refused`);
+      assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
+      assert.match(b.stderr, /^nimbo: error: .*invalid image name/);
+      const ba = await d.api('POST', '/images/import', { name: bad, path: garbage });
+      assert.equal(ba.status, 400, `API refuses name ${bad}`);
+    }
+    // A name that is taken.
+    const dup = await d.cli('image', 'import', garbage, '--name', 'deb-raw');
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /already exists/);
+
+    assert.deepEqual(summary(await imageList()), before);
+    assert.deepEqual(d.files('images').sort(), dirsBefore);
+    rmSync(garbage);
+    rmSync(tiny);
+  });
+
+  test('image delete is refused (409) while an instance uses the image, and works after', { timeout: 3 * MIN }, async () => {
+    for (const [image, user] of [['deb-raw', 'vm2'], ['debian-12', 'vm1']] as const) {
+      const r = await d.cli('image', 'delete', image);
+      assert.notEqual(r.code, 0);
+      assert.equal(r.stderr, `nimbo: error: image ${image} is used by ${user}\n`);
+      const a = await d.api('DELETE', `/images/${image}`);
+      assert.equal(a.status, 409);
+      assert.match(JSON.stringify(a.body), new RegExp(`image ${image} is used by ${user}`));
+      assert.ok(existsSync(join(imageDir(image), 'disk.qcow2')), `${image} is kept`);
+    }
+    // The unused import goes at once.
+    assert.equal((await d.cli('image', 'delete', 'deb-qcow', '--quiet')).code, 0);
+    assert.ok(!existsSync(imageDir('deb-qcow')));
+
+    for (const vm of ['vm1', 'vm2']) {
+      const r = await d.cli('delete', vm, '--force', '--quiet');
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.deepEqual(d.files('instances'), []);
+    for (const image of ['deb-raw', 'debian-12']) {
+      const r = await d.cli('image', 'delete', image);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Deleted image ${image}$`, 'm'));
+      assert.ok(!existsSync(imageDir(image)), `images/${image} is gone`);
+      assert.equal((await d.api('GET', `/images/${image}`)).status, 404);
+    }
+    assert.deepEqual(await imageList(), []);
+    assert.deepEqual(d.files('images'), []);
+    const again = await d.cli('image', 'delete', 'deb-raw');
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /not found/i);
+  });
+});
