@@ -12,7 +12,7 @@ import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
 import { VERSION } from '../shared/version.js';
 
-const PUBLIC = new Set(['/api/v1/health', '/api/v1/openapi.json']);
+const PUBLIC = new Set(['/api/v1/health']);
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {

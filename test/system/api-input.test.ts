@@ -19,7 +19,8 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
   });
 
   test('the OpenAPI document describes the routes and their schemas', async () => {
-    const r = await d.api('GET', '/openapi.json', undefined, null);
+    assert.equal((await d.api('GET', '/openapi.json', undefined, null)).status, 401);
+    const r = await d.api('GET', '/openapi.json');
     assert.equal(r.status, 200);
     assert.equal(r.body.openapi, '3.0.3');
     const post = r.body.paths['/api/v1/instances'].post;
