@@ -52,7 +52,11 @@ async function rawRun(argv: string[], runDir: string, name: string): Promise<num
 async function freshDisk(d: TestDaemon, name: string, size: number): Promise<void> {
   const disk = join(d.stateDir, 'instances', name, 'root.qcow2');
   const base = join(d.stateDir, 'images', 'tiny', 'disk.qcow2');
-  await runArgv(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, disk, String(size)]);
+  const r = await runArgv(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, disk, String(size)], { allowFailure: true });
+  if (r.code !== 0) {
+    const holders = await runArgv(['bash', '-c', `for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q ${name}/root.qcow2 && echo $p $(tr '\\0' ' ' < $p/cmdline | head -c 300) $(grep State $p/status); done`], { allowFailure: true });
+    throw new Error(`${r.stderr} holders: ${holders.stdout}`);
+  }
   await runArgv(['chown', 'nimbo-qemu:', disk]);
 }
 

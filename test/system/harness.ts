@@ -191,10 +191,14 @@ export async function sshUntil(key: string, address: string, timeoutMs: number, 
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** True when the process exists and is not a zombie (this sandbox's init does not reap daemonized QEMUs). */
+/**
+ * True while the process exists and is not a zombie whose threads all exited (this sandbox's init
+ * does not reap daemonized QEMUs; a zombie leader's other threads may still hold its files).
+ */
 export function processAlive(pid: number): boolean {
   try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (!/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) return true;
+    return readdirSync(`/proc/${pid}/task`).length > 1;
   } catch {
     return false;
   }

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
+import { TestDaemon, makeSshKey, processAlive, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
 
 const skip = systemSkipReason();
@@ -38,6 +38,34 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
   const imageList = () => d.cliJson<Img[]>('image', 'list');
   const summary = (l: Img[]) => l.map((i) => `${i.name}:${i.status}:${i.boot}`).sort();
   const imageDir = (name: string) => join(d.stateDir, 'images', name);
+
+  /**
+   * Wait for `NIMBO-READY name` on the console (a Debian boot takes ~35 s under TCG here, more
+   * on a loaded host). On a timeout, say whether QEMU is alive and busy and whether the guest
+   * answers SSH, so a hung guest can be told from lost console output.
+   */
+  const waitReady = async (name: string, timeoutMs = 180_000): Promise<string> => {
+    try {
+      return await d.waitConsole(name, new RegExp(`NIMBO-READY ${name}`), timeoutMs);
+    } catch (e) {
+      const info = await d.cliJson<Inst & { pid: number | null }>('info', name).catch(() => undefined);
+      const pid = info?.pid ?? 0;
+      const cpu = () => {
+        try {
+          const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          return (Number(f[11]) + Number(f[12])) / 100;
+        } catch {
+          return NaN;
+        }
+      };
+      const c0 = cpu();
+      const probe = info?.addresses[0] ? await ssh(key.key, info.addresses[0], '-o', 'ConnectTimeout=5', 'uptime; systemctl list-jobs --no-pager | head -n 20') : undefined;
+      const c1 = cpu();
+      throw new Error(`${(e as Error).message}\n--- state ${info?.state}, QEMU pid ${pid} alive=${pid > 0 && processAlive(pid)}, ` +
+        `QEMU CPU ${c0}s -> ${c1}s during the SSH probe, host load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n` +
+        `--- ssh: ${probe ? `code ${probe.code}\n${probe.stdout}${probe.stderr}` : 'no address'}`);
+    }
+  };
 
   before(async () => {
     d = await TestDaemon.start();
@@ -99,12 +127,14 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     const addr = info.addresses[0]!;
     assert.ok(addr.startsWith(d.subnet.split('.').slice(0, 3).join('.') + '.'), `${addr} in ${d.subnet}`);
 
-    await d.waitConsole('vm1', /NIMBO-READY vm1/, 150_000);
-    const out = await sshUntil(key.key, addr, 60_000, 'hostname; ip -4 -o addr show eth0; grep MemTotal /proc/meminfo; lsblk -bndo SIZE /dev/vda');
+    await waitReady('vm1');
+    const out = await sshUntil(key.key, addr, 60_000, 'hostname; grep MemTotal /proc/meminfo; lsblk -bndo SIZE /dev/vda; ip -4 -o addr show scope global');
     assert.equal(out.code, 0, out.stderr);
-    const [hostname, ipLine, mem, vda] = out.stdout.trim().split('\n');
+    const [hostname, mem, vda, ...ips] = out.stdout.trim().split('\n');
     assert.equal(hostname, 'vm1');
-    assert.ok(ipLine!.includes(` ${addr}/24 `), `eth0 has the reserved address ${addr}: ${ipLine}`);
+    // One global IPv4 address, the one nimbo reserved (the NIC is named by systemd, e.g. ens3).
+    assert.equal(ips.length, 1, ips.join('\n'));
+    assert.ok(ips[0]!.includes(` ${addr}/24 `), `the guest has the reserved address ${addr}: ${ips[0]}`);
     assert.ok(Number(/(\d+) kB/.exec(mem!)![1]) * 1024 > 0.8 * GiB, mem);
     assert.equal(Number(vda), 3 * GiB, 'the guest sees a 3 GiB disk');
 
@@ -162,7 +192,7 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     const info = await d.cliJson<Inst>('info', 'vm2');
     assert.equal(info.image, 'deb-raw');
     // SeaBIOS boots GRUB from the imported disk; the image's units read the cidata seed.
-    const log = await d.waitConsole('vm2', /NIMBO-READY vm2/, 150_000);
+    const log = await waitReady('vm2');
     assert.doesNotMatch(log, /NIMBO-READY vm1/);
     const out = await sshUntil(key.key, info.addresses[0]!, 60_000, 'hostname');
     assert.equal(out.code, 0, out.stderr);

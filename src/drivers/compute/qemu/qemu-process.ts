@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { runPaths } from './run-paths.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,9 +43,28 @@ export async function livePid(runDir: string, opts: ProcOptions = {}): Promise<n
 export async function waitForExit(pid: number, runDir: string, timeoutMs: number, opts: ProcOptions = {}): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!(await isQemuOf(pid, runDir, opts))) return true;
+    // An exiting process loses its cmdline (exit_mm) before it closes its files (exit_files):
+    // wait until it is a zombie or gone, so the disk image locks are really released.
+    if (!(await isQemuOf(pid, runDir, opts)) && (await goneOrZombie(pid, opts))) return true;
     if (Date.now() >= deadline) return false;
     await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+  }
+}
+
+/**
+ * True when `pid` is gone, a zombie whose threads have all exited (so its files, and QEMU's image
+ * locks, are closed), or a different live process (pid reused).
+ */
+async function goneOrZombie(pid: number, opts: ProcOptions): Promise<boolean> {
+  const proc = opts.procRoot ?? '/proc';
+  try {
+    const stat = await readFile(`${proc}/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    // A leader turns zombie while its other threads may still be exiting with the files open.
+    if (state === 'Z' || state === 'X') return (await readdir(`${proc}/${pid}/task`).catch(() => [])).length <= 1;
+    return (await readFile(`${proc}/${pid}/cmdline`, 'utf8')).length > 0; // empty: still exiting
+  } catch {
+    return true;
   }
 }
 
