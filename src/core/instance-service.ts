@@ -147,24 +147,24 @@ export class InstanceService {
     rec.nics = [{ name: 'eth0', network: this.d.network.spec.name, mac: alloc.mac, address: alloc.ip, tap }];
     await this.d.store.put(instanceKey(rec.name), rec);
 
-    progress(25, 'creating disk');
+    progress(25, 'creating disk, seed and tap');
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     r.add('instance dir', () => rmSync(dir, { recursive: true, force: true }));
     const img = await this.d.images.ready(rec.image);
-    await this.d.exec.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', img.format, '-b', img.disk, join(dir, 'root.qcow2'), String(rec.disk)]);
-
-    progress(45, 'writing seed');
     const files = renderSeed({
       instanceId: rec.uuid,
       hostname: rec.name,
       sshKeys: rec.sshKeys,
       nics: rec.nics.map((n) => ({ mac: n.mac, address: n.address, gateway: this.d.network.spec.gateway, dns: [this.d.network.spec.gateway] })),
     });
-    await buildSeedIso(this.d.exec, files, join(dir, 'seed.iso'));
-
-    progress(60, 'creating tap');
-    await this.d.network.createTap(tap);
-    r.add('tap', () => this.d.network.deleteTap(tap));
+    // Independent steps run side by side; each registers its undo once done, then the first failure is thrown.
+    const steps = await Promise.allSettled([
+      this.d.exec.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', img.format, '-b', img.disk, join(dir, 'root.qcow2'), String(rec.disk)]),
+      buildSeedIso(this.d.exec, files, join(dir, 'seed.iso')),
+      this.d.network.createTap(tap).then(() => r.add('tap', () => this.d.network.deleteTap(tap))),
+    ]);
+    const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Start the VM process and attach its console. */
