@@ -6,6 +6,8 @@ import type { InstanceService } from '../core/instance-service.js';
 import type { InstanceActions } from '../core/instance-actions.js';
 import type { NetworkService } from '../core/network-service.js';
 import type { ConsoleManager } from '../core/consoles.js';
+import type { StorageService } from '../core/storage-service.js';
+import type { InstanceVolumes } from '../core/instance-volumes.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -14,6 +16,8 @@ export interface ApiContext extends BaseDeps {
   actions: InstanceActions;
   network: NetworkService;
   consoles: ConsoleManager;
+  storage: StorageService;
+  instanceVolumes: InstanceVolumes;
   hostInfo(): Promise<HostInfo>;
 }
 

@@ -10,6 +10,7 @@ import { instanceRoutes } from './routes-instances.js';
 import { imageRoutes } from './routes-images.js';
 import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
+import { storageRoutes } from './routes-storage.js';
 import { VERSION } from '../shared/version.js';
 
 const PUBLIC = new Set(['/api/v1/health']);
@@ -52,6 +53,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       await imageRoutes(api, ctx);
       await operationRoutes(api, ctx);
       await liveRoutes(api, ctx);
+      await storageRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -11,6 +11,18 @@ import type {
   InstanceCreate,
   Operation,
 } from '../shared/api-types.js';
+import type {
+  Pool,
+  PoolCreate,
+  Snapshot,
+  Volume,
+  VolumeAttach,
+  VolumeClone,
+  VolumeCreate,
+  VolumeExport,
+  VolumeImport,
+  VolumePatch,
+} from '../shared/storage-types.js';
 import { CliError, oneLine } from './errors.js';
 import { openSocket, type ApiSocket } from './socket.js';
 
@@ -205,6 +217,79 @@ export class ApiClient {
     return this.operation('DELETE', `/images/${enc(name)}`);
   }
 
+  /** GET /storage/pools. */
+  async listPools(): Promise<Pool[]> {
+    return (await this.json<{ pools: Pool[] }>('GET', '/storage/pools')).pools ?? [];
+  }
+  /** GET /storage/pools/{pool}. */
+  getPool(pool: string): Promise<Pool> {
+    return this.json('GET', `/storage/pools/${enc(pool)}`);
+  }
+  /** POST /storage/pools → Operation. */
+  createPool(body: PoolCreate): Promise<Operation> {
+    return this.operation('POST', '/storage/pools', { body });
+  }
+  /** DELETE /storage/pools/{pool} → Operation. */
+  deletePool(pool: string): Promise<Operation> {
+    return this.operation('DELETE', `/storage/pools/${enc(pool)}`);
+  }
+  /** GET /storage/pools/{pool}/volumes. */
+  async listVolumes(pool: string): Promise<Volume[]> {
+    return (await this.json<{ volumes: Volume[] }>('GET', volumesPath(pool))).volumes ?? [];
+  }
+  /** GET /storage/pools/{pool}/volumes/{volume}. */
+  getVolume(pool: string, volume: string): Promise<Volume> {
+    return this.json('GET', volumePath(pool, volume));
+  }
+  /** POST /storage/pools/{pool}/volumes → Operation. */
+  createVolume(pool: string, body: VolumeCreate): Promise<Operation> {
+    return this.operation('POST', volumesPath(pool), { body });
+  }
+  /** PATCH /storage/pools/{pool}/volumes/{volume} (grow, rename, I/O limits) → Operation. */
+  patchVolume(pool: string, volume: string, body: VolumePatch): Promise<Operation> {
+    return this.operation('PATCH', volumePath(pool, volume), { body });
+  }
+  /** DELETE /storage/pools/{pool}/volumes/{volume}[?force=true] → Operation. */
+  deleteVolume(pool: string, volume: string, force = false): Promise<Operation> {
+    return this.operation('DELETE', volumePath(pool, volume), { query: { force: force || undefined } });
+  }
+  /** POST /storage/pools/{pool}/volumes/{volume}/clone → Operation. */
+  cloneVolume(pool: string, volume: string, body: VolumeClone): Promise<Operation> {
+    return this.operation('POST', `${volumePath(pool, volume)}/clone`, { body });
+  }
+  /** POST /storage/pools/{pool}/import (a file on the daemon's host, absolute path) → Operation. */
+  importVolume(pool: string, body: VolumeImport): Promise<Operation> {
+    return this.operation('POST', `/storage/pools/${enc(pool)}/import`, { body });
+  }
+  /** POST /storage/pools/{pool}/volumes/{volume}/export (a new file on the daemon's host) → Operation. */
+  exportVolume(pool: string, volume: string, body: VolumeExport): Promise<Operation> {
+    return this.operation('POST', `${volumePath(pool, volume)}/export`, { body });
+  }
+  /** GET .../volumes/{volume}/snapshots. */
+  async listSnapshots(pool: string, volume: string): Promise<Snapshot[]> {
+    return (await this.json<{ snapshots: Snapshot[] }>('GET', `${volumePath(pool, volume)}/snapshots`)).snapshots ?? [];
+  }
+  /** POST .../volumes/{volume}/snapshots → Operation. */
+  createSnapshot(pool: string, volume: string, name: string): Promise<Operation> {
+    return this.operation('POST', `${volumePath(pool, volume)}/snapshots`, { body: { name } });
+  }
+  /** POST .../volumes/{volume}/snapshots/{snapshot}/restore → Operation. */
+  restoreSnapshot(pool: string, volume: string, snapshot: string): Promise<Operation> {
+    return this.operation('POST', `${volumePath(pool, volume)}/snapshots/${enc(snapshot)}/restore`);
+  }
+  /** DELETE .../volumes/{volume}/snapshots/{snapshot} → Operation. */
+  deleteSnapshot(pool: string, volume: string, snapshot: string): Promise<Operation> {
+    return this.operation('DELETE', `${volumePath(pool, volume)}/snapshots/${enc(snapshot)}`);
+  }
+  /** POST /instances/{name}/volumes (hot-plugged when the instance runs) → Operation. */
+  attachVolume(instance: string, body: VolumeAttach): Promise<Operation> {
+    return this.operation('POST', `/instances/${enc(instance)}/volumes`, { body });
+  }
+  /** DELETE /instances/{name}/volumes/{pool}/{volume} → Operation. */
+  detachVolume(instance: string, pool: string, volume: string): Promise<Operation> {
+    return this.operation('DELETE', `/instances/${enc(instance)}/volumes/${enc(pool)}/${enc(volume)}`);
+  }
+
   /** GET /operations. */
   async listOperations(): Promise<Operation[]> {
     return (await this.json<{ operations: Operation[] }>('GET', '/operations')).operations ?? [];
@@ -229,4 +314,12 @@ export class ApiClient {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
+}
+
+function volumesPath(pool: string): string {
+  return `/storage/pools/${enc(pool)}/volumes`;
+}
+
+function volumePath(pool: string, volume: string): string {
+  return `${volumesPath(pool)}/${enc(volume)}`;
 }

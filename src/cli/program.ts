@@ -6,6 +6,7 @@ import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
+import { registerStorageCommands } from './commands/storage.js';
 import { oneLine } from './errors.js';
 
 function version(): string {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerInstanceCommands(program);
   registerConsoleCommand(program);
   registerImageCommands(program);
+  registerStorageCommands(program);
   registerOperationCommands(program);
   registerHostCommands(program);
   return program;

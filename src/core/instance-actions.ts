@@ -88,6 +88,7 @@ export class InstanceActions {
       ctx.progress(30, 'removing network');
       for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
       await this.d.network.release(name);
+      await this.svc.volumes?.releaseAll(rec);
       ctx.progress(60, 'removing disk');
       rmSync(this.d.paths.instance(name), { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });

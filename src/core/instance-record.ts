@@ -13,6 +13,8 @@ export interface InstanceRecord {
   state: InstanceState;
   accelerator: string;
   nics: Nic[];
+  /** Pool volumes attached as extra disks (re-attached at every start). */
+  volumes?: { pool: string; volume: string }[];
   createdAt: string;
   error?: string;
 }

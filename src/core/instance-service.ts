@@ -14,6 +14,8 @@ import { Reverter } from './reverter.js';
 import { renderSeed } from '../images/seed.js';
 import { buildSeedIso } from '../images/seed-iso.js';
 import type { ComputeDriver } from '../drivers/compute/types.js';
+import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
+import type { InstanceVolumes } from './instance-volumes.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -21,7 +23,7 @@ export const LIMITS = { memory: { min: 64 * MiB, max: 256 * GiB, def: 512 * MiB 
 
 /** Everything the instance service is built from. */
 export interface InstanceDeps extends BaseDeps {
-  compute: ComputeDriver;
+  compute: ComputeDriver & { qmp(runDir: string): Promise<QmpClient> };
   network: NetworkService;
   images: ImageService;
   consoles: ConsoleManager;
@@ -30,6 +32,8 @@ export interface InstanceDeps extends BaseDeps {
 
 /** Instances: records in the store, host objects made and removed with a reverter. */
 export class InstanceService {
+  /** Set by the daemon once storage exists: attached pool volumes become extra disks. */
+  volumes?: InstanceVolumes;
   constructor(readonly d: InstanceDeps) {}
 
   async record(name: string): Promise<InstanceRecord> {
@@ -172,6 +176,7 @@ export class InstanceService {
     for (const nic of rec.nics) if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap);
     await this.d.compute.start(await this.vmSpec(rec));
     this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
+    await this.volumes?.plugAll(rec); // hot-plug ports, so they can be detached again later
   }
 }
 

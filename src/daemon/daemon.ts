@@ -16,6 +16,8 @@ import { ImageService } from '../core/image-service.js';
 import { InstanceService } from '../core/instance-service.js';
 import { InstanceActions } from '../core/instance-actions.js';
 import { ConsoleManager } from '../core/consoles.js';
+import { StorageService } from '../core/storage-service.js';
+import { InstanceVolumes } from '../core/instance-volumes.js';
 import { collectHostInfo } from '../core/host-info.js';
 import { buildServer } from '../api/server.js';
 import type { BaseDeps } from '../core/deps.js';
@@ -55,6 +57,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const images = new ImageService(base, (img) => instances.usersOf(img));
   await images.recover();
   instances = new InstanceService({ ...base, compute, network, images, consoles, accel });
+  const storage = new StorageService(base);
+  await storage.ensureDefault();
+  const instanceVolumes = new InstanceVolumes(instances, storage);
+  instances.volumes = instanceVolumes;
   const actions = new InstanceActions(instances);
   await actions.reconcile();
   actions.watch();
@@ -66,6 +72,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     actions,
     network,
     consoles,
+    storage,
+    instanceVolumes,
     hostInfo: () => collectHostInfo(exec, config, accel, network.spec),
   });
   await app.listen({ host: config.host, port: config.port });

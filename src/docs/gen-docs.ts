@@ -27,7 +27,7 @@ export function cliReference(): string {
     for (const sub of cmd.commands) {
       const full = [...path, sub.name()];
       if (sub.commands.length === 0) {
-        out.push(`## nimbo ${full.join(' ')}`, '', '```', sub.helpInformation().trim().replace(/^Usage: [^ ]+/, `Usage: nimbo ${path.join(' ')}`.replace(/ +$/, '')), '```', '');
+        out.push(`## nimbo ${full.join(' ')}`, '', '```', sub.helpInformation().trim(), '```', '');
       }
       walk(sub, full);
     }

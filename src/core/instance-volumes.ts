@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import type { VolumePatch } from '../shared/storage-types.js';
+import { attachDisk, detachDisk, resizeDisk, setThrottle } from '../drivers/compute/qemu/block-ops.js';
+import type { ThrottleLimits } from '../drivers/compute/qemu/block-args.js';
+import type { IoLimits } from '../shared/storage-types.js';
+import { conflict, invalid, notFound } from './errors.js';
+import type { InstanceService } from './instance-service.js';
+import type { InstanceRecord } from './instance-record.js';
+import { NO_LIMITS, type StorageService } from './storage-service.js';
+import { parseSize } from './validate.js';
+
+/** The QEMU disk id of a pool volume attached to a VM (short and stable: node names are limited to 31 chars). */
+export function volumeDiskId(pool: string, volume: string): string {
+  return `v${createHash('sha1').update(`${pool}/${volume}`).digest('hex').slice(0, 12)}`;
+}
+
+/** nimbo's limits in QEMU's throttle names. */
+export function toThrottle(l: IoLimits): ThrottleLimits {
+  return { iops_rd: l.iopsRead, iops_wr: l.iopsWrite, bps_rd: l.bytesRead, bps_wr: l.bytesWrite };
+}
+
+/** Volumes attached to instances: kept in the instance record, hot-plugged into running VMs over QMP. */
+export class InstanceVolumes {
+  constructor(private svc: InstanceService, private storage: StorageService) {}
+
+  private get d() {
+    return this.svc.d;
+  }
+
+  private async running(rec: InstanceRecord): Promise<boolean> {
+    const st = await this.d.compute.state(this.d.paths.run(rec.name));
+    return st === 'running' || st === 'paused';
+  }
+
+  /** Hot-plug every attached volume into a VM that just started, with its I/O limits. */
+  async plugAll(rec: InstanceRecord): Promise<void> {
+    for (const v of rec.volumes ?? []) await this.plug(rec.name, v.pool, v.volume);
+  }
+
+  /** Hot-plug one volume into the running VM of `name` (QEMU's user must own the file). */
+  private async plug(name: string, pool: string, volume: string): Promise<void> {
+    const loc = await (await this.storage.driver(pool)).volumePath(volume);
+    const meta = await this.storage.meta(pool, volume);
+    await this.d.exec.run(['chown', `${this.d.config.qemuUser}:`, loc.path]);
+    await attachDisk(await this.d.compute.qmp(this.d.paths.run(name)), {
+      id: volumeDiskId(pool, volume),
+      path: loc.path,
+      format: loc.format ?? 'raw',
+      throttle: toThrottle(meta.limits),
+    });
+  }
+
+  /** Attach a block volume to an instance; hot-plugged when the VM runs. */
+  async attach(name: string, pool: string, volume: string) {
+    await this.svc.record(name);
+    const vol = await this.storage.volume(pool, volume);
+    if (vol.kind !== 'block') throw invalid(`volume ${pool}/${volume} is a ${vol.kind} volume: only block volumes attach to VMs`);
+    if (vol.attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${vol.attachedTo}`);
+    return this.d.ops.start('instance.volume.attach', name, async () => {
+      const meta = await this.storage.meta(pool, volume);
+      await this.storage.setMeta({ ...meta, attachedTo: name });
+      try {
+        const cur = await this.svc.record(name);
+        if (await this.running(cur)) await this.plug(name, pool, volume);
+        await this.svc.patch(name, { volumes: [...(cur.volumes ?? []), { pool, volume }] });
+      } catch (e) {
+        await this.storage.setMeta({ ...meta, attachedTo: null });
+        throw e;
+      }
+      return this.storage.volume(pool, volume);
+    });
+  }
+
+  /** For a forced volume delete: drop the volume from a STOPPED instance's record (Conflict while it runs). */
+  forgetOnStopped(pool: string, volume: string): (instance: string) => Promise<void> {
+    return async (instance) => {
+      const rec = await this.svc.record(instance);
+      if (await this.running(rec)) throw conflict(`volume ${pool}/${volume} is in use by running instance ${instance}: detach it first`);
+      await this.svc.patch(instance, { volumes: (rec.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
+    };
+  }
+
+  /** Mark every volume of a deleted instance as free again (the volumes themselves stay). */
+  async releaseAll(rec: InstanceRecord): Promise<void> {
+    for (const v of rec.volumes ?? []) await this.storage.setMeta({ ...(await this.storage.meta(v.pool, v.volume)), attachedTo: null });
+  }
+
+  /** Detach a volume; hot-unplugged (the guest releases it) when the VM runs. */
+  async detach(name: string, pool: string, volume: string) {
+    const rec = await this.svc.record(name);
+    if (!(rec.volumes ?? []).some((v) => v.pool === pool && v.volume === volume)) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
+    return this.d.ops.start('instance.volume.detach', name, async () => {
+      const cur = await this.svc.record(name);
+      if (await this.running(cur)) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
+      await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
+      await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
+      return this.storage.volume(pool, volume);
+    });
+  }
+
+  /** PATCH a volume: grow (live through QMP when its VM runs), rename (detached only), I/O limits (live). */
+  async patchVolume(pool: string, volume: string, patch: VolumePatch) {
+    const vol = await this.storage.volume(pool, volume);
+    if (patch.name && patch.name !== volume) await this.storage.assertDetached(pool, volume, 'rename it');
+    // QEMU resizes in whole 512-byte sectors: round up.
+    const size = patch.size === undefined ? undefined : Math.ceil(parseSize(patch.size, 'size') / 512) * 512;
+    if (size !== undefined && size < vol.size) throw invalid(`volume ${pool}/${volume} is ${vol.size} bytes: shrinking to ${size} is not supported, only growing`);
+    return this.d.ops.start('storage.volume.update', `volume/${pool}/${volume}`, async () => {
+      const holder = vol.attachedTo ? await this.svc.record(vol.attachedTo).catch(() => undefined) : undefined;
+      const live = holder && (await this.running(holder)) ? await this.d.compute.qmp(this.d.paths.run(holder.name)) : undefined;
+      const id = volumeDiskId(pool, volume);
+      if (size !== undefined && size > vol.size) {
+        if (live) await resizeDisk(live, id, size);
+        else await this.storage.grow(pool, volume, size);
+      }
+      if (patch.limits) {
+        const meta = await this.storage.meta(pool, volume);
+        const limits = { ...NO_LIMITS, ...meta.limits, ...patch.limits };
+        if (live) await setThrottle(live, id, toThrottle(limits));
+        await this.storage.setMeta({ ...meta, limits });
+      }
+      let name = volume;
+      if (patch.name && patch.name !== volume) {
+        await this.storage.rename(pool, volume, patch.name);
+        name = patch.name;
+      }
+      return this.storage.volume(pool, name);
+    });
+  }
+}

@@ -1,0 +1,248 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IoLimits, Pool, PoolCreate, Snapshot, Volume, VolumeClone, VolumeCreate, VolumeExport, VolumeImport } from '../shared/storage-types.js';
+import type { PoolSpec, StorageDriver, VolumeFormat, VolumeInfo } from '../drivers/storage/types.js';
+import { createStorageDriver } from '../drivers/storage/index.js';
+import { conflict, invalid, notFound } from './errors.js';
+import type { BaseDeps } from './deps.js';
+import { parseBoundedSize, validateName } from './validate.js';
+
+/** A pool as kept in the store. */
+export interface PoolRecord extends PoolSpec {
+  createdAt: string;
+}
+
+/** What nimbo keeps about a volume beside the driver's own facts: where it is attached and its I/O limits. */
+export interface VolumeMeta {
+  pool: string;
+  name: string;
+  attachedTo: string | null;
+  limits: IoLimits;
+}
+
+export const NO_LIMITS: IoLimits = { iopsRead: 0, iopsWrite: 0, bytesRead: 0, bytesWrite: 0 };
+const MiB = 1024 ** 2;
+const VOLUME_SIZE = { min: MiB, max: 64 * 1024 ** 4 };
+const poolKey = (p: string) => `/pools/${p}`;
+const metaKey = (p: string, v: string) => `/volumes/${p}/${v}`;
+
+/** Storage pools and volumes: records in the store, bytes through a StorageDriver per pool. */
+export class StorageService {
+  private drivers = new Map<string, StorageDriver>();
+
+  constructor(private d: BaseDeps) {}
+
+  /** The default pool (dir, qcow2, in the state dir), created at daemon start. */
+  async ensureDefault(): Promise<void> {
+    if (await this.d.store.get(poolKey('default'))) return void (await this.driver('default').then((dr) => dr.initPool()));
+    const rec: PoolRecord = { name: 'default', driver: 'dir', path: join(this.d.config.stateDir, 'pools', 'default'), options: { format: 'qcow2' }, createdAt: new Date().toISOString() };
+    await createStorageDriver(rec, { exec: this.d.exec }).initPool();
+    await this.d.store.put(poolKey('default'), rec);
+  }
+
+  async poolRecord(name: string): Promise<PoolRecord> {
+    const kv = await this.d.store.get<PoolRecord>(poolKey(name));
+    if (!kv) throw notFound(`storage pool ${name}`);
+    return kv.value;
+  }
+
+  /** The driver handle of a pool. */
+  async driver(pool: string): Promise<StorageDriver> {
+    const cached = this.drivers.get(pool);
+    if (cached) return cached;
+    const dr = createStorageDriver(await this.poolRecord(pool), { exec: this.d.exec });
+    this.drivers.set(pool, dr);
+    return dr;
+  }
+
+  /** The API view of a pool with its usage. */
+  async poolView(rec: PoolRecord): Promise<Pool> {
+    const dr = await this.driver(rec.name);
+    const [u, caps] = await Promise.all([dr.poolUsage(), dr.capabilities()]);
+    return {
+      name: rec.name,
+      driver: rec.driver,
+      path: rec.path,
+      format: rec.options.format ?? caps.formats[0] ?? 'qcow2',
+      size: u.sizeBytes,
+      used: u.usedBytes,
+      available: u.availableBytes,
+      provisioned: u.provisionedBytes,
+      overProvisioning: u.sizeBytes ? Math.round((u.provisionedBytes / u.sizeBytes) * 100) / 100 : 0,
+      volumes: u.volumes,
+      capabilities: { ...caps },
+      createdAt: rec.createdAt,
+    };
+  }
+
+  async pools(): Promise<PoolRecord[]> {
+    return (await this.d.store.list<PoolRecord>('/pools/')).map((k) => k.value);
+  }
+
+  /** Create a pool (an Operation); nothing is recorded if the driver refuses. */
+  async createPool(req: PoolCreate) {
+    validateName(req.name, 'pool name');
+    if (await this.d.store.get(poolKey(req.name))) throw conflict(`storage pool ${req.name} already exists`);
+    const path = req.path ?? join(this.d.config.stateDir, 'pools', req.name);
+    for (const p of await this.pools()) if (p.path === path) throw conflict(`path ${path} is already used by pool ${p.name}`);
+    const rec: PoolRecord = { name: req.name, driver: req.driver, path, options: req.format ? { format: req.format } : {}, createdAt: new Date().toISOString() };
+    return this.d.ops.start('storage.pool.create', `pool/${req.name}`, async () => {
+      const dr = createStorageDriver(rec, { exec: this.d.exec });
+      await dr.initPool();
+      await this.d.store.put(poolKey(rec.name), rec, { expectRevision: 0 });
+      this.drivers.set(rec.name, dr);
+      return this.poolView(rec);
+    });
+  }
+
+  /** Delete a pool: refused for the default pool and while it holds volumes. */
+  async deletePool(name: string) {
+    if (name === 'default') throw conflict('the default pool cannot be deleted');
+    const dr = await this.driver(name);
+    if ((await dr.listVolumes()).length) throw conflict(`storage pool ${name} still holds volumes`);
+    return this.d.ops.start('storage.pool.delete', `pool/${name}`, async () => {
+      await dr.deletePool();
+      await this.d.store.delete(poolKey(name));
+      this.drivers.delete(name);
+    });
+  }
+
+  async meta(pool: string, volume: string): Promise<VolumeMeta> {
+    return (await this.d.store.get<VolumeMeta>(metaKey(pool, volume)))?.value ?? { pool, name: volume, attachedTo: null, limits: { ...NO_LIMITS } };
+  }
+
+  async setMeta(m: VolumeMeta): Promise<void> {
+    await this.d.store.put(metaKey(m.pool, m.name), m);
+  }
+
+  /** The API view of a volume. */
+  async volumeView(pool: string, info: VolumeInfo): Promise<Volume> {
+    const m = await this.meta(pool, info.name);
+    return {
+      name: info.name,
+      pool,
+      kind: info.kind,
+      ...(info.format ? { format: info.format } : {}),
+      size: info.virtualSizeBytes,
+      allocated: info.allocatedBytes,
+      snapshots: info.snapshots,
+      linked: info.linked,
+      attachedTo: m.attachedTo,
+      limits: m.limits,
+    };
+  }
+
+  async volumes(pool: string): Promise<Volume[]> {
+    const dr = await this.driver(pool);
+    return Promise.all((await dr.listVolumes()).map((v) => this.volumeView(pool, v)));
+  }
+
+  async volume(pool: string, name: string): Promise<Volume> {
+    validateName(name, 'volume name');
+    return this.volumeView(pool, await (await this.driver(pool)).volumeInfo(name));
+  }
+
+  /** Create a thin volume (an Operation). */
+  async createVolume(pool: string, req: VolumeCreate) {
+    validateName(req.name, 'volume name');
+    const size = parseBoundedSize(req.size, VOLUME_SIZE.min, VOLUME_SIZE.max, 'size');
+    const dr = await this.driver(pool);
+    return this.d.ops.start('storage.volume.create', `volume/${pool}/${req.name}`, async () =>
+      this.volumeView(pool, await dr.createVolume({ name: req.name, kind: req.kind ?? 'block', sizeBytes: size })),
+    );
+  }
+
+  /** Refuse changes to a volume that a VM holds, unless the change can be made live. */
+  async assertDetached(pool: string, name: string, what: string): Promise<void> {
+    const m = await this.meta(pool, name);
+    if (m.attachedTo) throw conflict(`volume ${pool}/${name} is attached to ${m.attachedTo}: detach it before you ${what}`);
+  }
+
+  /**
+   * Delete a volume: refused while attached, unless `force` and its instance is stopped
+   * (`detachStopped` then removes it from that instance first).
+   */
+  async deleteVolume(pool: string, name: string, force = false, detachStopped?: (instance: string) => Promise<void>) {
+    await this.volume(pool, name);
+    const holder = (await this.meta(pool, name)).attachedTo;
+    if (holder && !(force && detachStopped)) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
+    const dr = await this.driver(pool);
+    return this.d.ops.start('storage.volume.delete', `volume/${pool}/${name}`, async () => {
+      if (holder && detachStopped) await detachStopped(holder);
+      await dr.deleteVolume(name);
+      await this.d.store.delete(metaKey(pool, name));
+    });
+  }
+
+  /** Rename a detached volume; its metadata follows. */
+  async rename(pool: string, name: string, to: string): Promise<void> {
+    validateName(to, 'volume name');
+    await this.assertDetached(pool, name, 'rename it');
+    await (await this.driver(pool)).renameVolume(name, to);
+    const m = await this.meta(pool, name);
+    await this.d.store.delete(metaKey(pool, name));
+    await this.setMeta({ ...m, name: to });
+  }
+
+  /** Grow a volume in its pool (offline path; live growth of an attached volume goes through the instance). */
+  async grow(pool: string, name: string, size: string | number): Promise<void> {
+    const bytes = parseBoundedSize(size, VOLUME_SIZE.min, VOLUME_SIZE.max, 'size');
+    const cur = await this.volume(pool, name);
+    if (bytes < cur.size) throw invalid(`volume ${pool}/${name} is ${cur.size} bytes: shrinking to ${bytes} is not supported, only growing`);
+    await (await this.driver(pool)).resizeVolume(name, bytes);
+  }
+
+  async snapshots(pool: string, volume: string): Promise<Snapshot[]> {
+    return (await this.driver(pool)).listSnapshots(volume);
+  }
+
+  /** Snapshot operations (create, restore, delete) on a detached volume. */
+  async snapshotAction(pool: string, volume: string, action: 'create' | 'restore' | 'delete', snapshot: string) {
+    validateName(snapshot, 'snapshot name');
+    await this.volume(pool, volume);
+    await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`);
+    const dr = await this.driver(pool);
+    return this.d.ops.start(`storage.snapshot.${action}`, `volume/${pool}/${volume}`, async () => {
+      if (action === 'create') return dr.createSnapshot(volume, snapshot);
+      if (action === 'restore') return void (await dr.restoreSnapshot(volume, snapshot));
+      await dr.deleteSnapshot(volume, snapshot);
+    });
+  }
+
+  /** Clone a volume (linked by default) into a new volume of the same pool. */
+  async clone(pool: string, volume: string, req: VolumeClone) {
+    await this.volume(pool, volume);
+    const dr = await this.driver(pool);
+    return this.d.ops.start('storage.volume.clone', `volume/${pool}/${req.target}`, async () =>
+      this.volumeView(pool, await dr.cloneVolume(volume, req.target, { mode: req.mode ?? 'linked', fromSnapshot: req.fromSnapshot })),
+    );
+  }
+
+  /** Import a qcow2/raw file from the daemon's host as a new volume. */
+  async importVolume(pool: string, req: VolumeImport) {
+    if (!existsSync(req.path)) throw invalid(`file ${req.path} does not exist on the daemon's host`);
+    const dr = await this.driver(pool);
+    return this.d.ops.start('storage.volume.import', `volume/${pool}/${req.name}`, async (ctx) => {
+      const format: VolumeFormat = req.format ?? (await detectFormat(this.d, req.path));
+      return this.volumeView(pool, await dr.importVolume(req.path, format, req.name, { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal }));
+    });
+  }
+
+  /** Export a volume to a new file on the daemon's host. */
+  async exportVolume(pool: string, volume: string, req: VolumeExport) {
+    await this.volume(pool, volume);
+    if (existsSync(req.path)) throw conflict(`${req.path} already exists`);
+    const dr = await this.driver(pool);
+    return this.d.ops.start('storage.volume.export', `volume/${pool}/${volume}`, async (ctx) => {
+      await dr.exportVolume(volume, req.path, req.format ?? 'qcow2', { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal });
+    });
+  }
+}
+
+/** qcow2 or raw, as qemu-img sees the file; anything else is refused. */
+async function detectFormat(d: BaseDeps, file: string): Promise<VolumeFormat> {
+  const out = await d.exec.run(['qemu-img', 'info', '--output=json', file]);
+  const fmt = (JSON.parse(out.stdout) as { format?: string }).format;
+  if (fmt !== 'qcow2' && fmt !== 'raw') throw invalid(`${file} is ${fmt ?? 'unknown'}: only qcow2 and raw can be imported`);
+  return fmt;
+}

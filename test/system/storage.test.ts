@@ -1,0 +1,141 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { TestDaemon, makeSshKey, sshUntil, ssh, systemSkipReason, sleep } from './harness.js';
+
+interface Inst {
+  addresses: string[];
+}
+interface Vol {
+  name: string;
+  size: number;
+  attachedTo: string | null;
+  snapshots: number;
+}
+
+/** Assert a CLI run succeeded, showing its stderr otherwise. */
+function ok(r: { code: number; stderr: string }): void {
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** The guest's block device whose size is `sectors` (512-byte units), e.g. vdc. */
+async function findDisk(key: string, addr: string, sectors: number, timeoutMs = 30_000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const r = await ssh(key, addr, `for d in /sys/block/vd*; do echo $(basename $d) $(cat $d/size); done`);
+    const hit = r.stdout.split('\n').map((l) => l.split(' ')).find((p) => Number(p[1]) === sectors);
+    if (hit) return hit[0]!;
+    await sleep(1000);
+  }
+  throw new Error(`no disk of ${sectors} sectors in the guest`);
+}
+
+describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { skip: systemSkipReason() }, () => {
+  let d: TestDaemon;
+  let key: { dir: string; key: string; pub: string };
+  const addr: Record<string, string> = {};
+
+  before(async () => {
+    d = await TestDaemon.start();
+    key = await makeSshKey();
+    ok(await d.cli('image', 'build', 'tiny', '--quiet'));
+    for (const vm of ['s1', 's2']) {
+      const r = await d.cli('launch', 'tiny', vm, '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--quiet');
+      assert.equal(r.code, 0, r.stderr);
+      addr[vm] = (await d.cliJson<Inst>('info', vm)).addresses[0]!;
+    }
+    for (const vm of ['s1', 's2']) assert.equal((await sshUntil(key.key, addr[vm]!, 90_000, 'true')).code, 0);
+  });
+  after(async () => {
+    await d?.cleanup();
+    if (key) rmSync(key.dir, { recursive: true, force: true });
+  });
+
+  test('the default pool reports size, used and provisioned space', async () => {
+    const pools = await d.cliJson<{ name: string; driver: string; size: number; provisioned: number }[]>('storage', 'pool', 'list');
+    const def = pools.find((p) => p.name === 'default')!;
+    assert.equal(def.driver, 'dir');
+    assert.ok(def.size > 0);
+  });
+
+  test('a volume hot-plugged into a running VM is written, detached, and read by another VM', async () => {
+    ok(await d.cli('storage', 'volume', 'create', 'default', 'data1', '--size', '64MiB', '--quiet'));
+    const att = await d.cli('storage', 'volume', 'attach', 's1', 'default', 'data1', '--quiet');
+    assert.equal(att.code, 0, att.stderr);
+    assert.equal((await d.cliJson<Vol>('storage', 'volume', 'info', 'default', 'data1')).attachedTo, 's1');
+    const dev = await findDisk(key.key, addr.s1!, 131072);
+    const w = await ssh(key.key, addr.s1!, `printf NIMBO-DATA-4711 > /dev/${dev} && sync && head -c 15 /dev/${dev}`);
+    assert.equal(w.stdout, 'NIMBO-DATA-4711', w.stderr);
+    const refused = await d.cli('storage', 'volume', 'delete', 'default', 'data1');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /attached to s1/);
+    const det = await d.cli('storage', 'volume', 'detach', 's1', 'default', 'data1', '--quiet');
+    assert.equal(det.code, 0, det.stderr);
+    const gone = await ssh(key.key, addr.s1!, `ls /sys/block/${dev} 2>/dev/null || echo gone`);
+    assert.match(gone.stdout, /gone/);
+    ok(await d.cli('storage', 'volume', 'attach', 's2', 'default', 'data1', '--quiet'));
+    const dev2 = await findDisk(key.key, addr.s2!, 131072);
+    const r = await ssh(key.key, addr.s2!, `head -c 15 /dev/${dev2}`);
+    assert.equal(r.stdout, 'NIMBO-DATA-4711');
+  });
+
+  test('an online resize is seen by the guest', async () => {
+    const r = await d.cli('storage', 'volume', 'resize', 'default', 'data1', '96MiB', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const dev = await findDisk(key.key, addr.s2!, 196608);
+    assert.match(dev, /^vd/);
+    assert.equal((await d.cliJson<Vol>('storage', 'volume', 'info', 'default', 'data1')).size, 96 * 1024 * 1024);
+    const shrink = await d.cli('storage', 'volume', 'resize', 'default', 'data1', '32MiB');
+    assert.notEqual(shrink.code, 0);
+    assert.match(shrink.stderr, /shrink/);
+  });
+
+  test('attached volumes come back after a restart', async () => {
+    ok(await d.cli('restart', 's2', '--force', '--quiet'));
+    assert.equal((await sshUntil(key.key, addr.s2!, 90_000, 'true')).code, 0);
+    const dev = await findDisk(key.key, addr.s2!, 196608);
+    assert.equal((await ssh(key.key, addr.s2!, `head -c 15 /dev/${dev}`)).stdout, 'NIMBO-DATA-4711');
+  });
+
+  test('a snapshot restore brings back the earlier content; clones are independent', async () => {
+    ok(await d.cli('storage', 'volume', 'detach', 's2', 'default', 'data1', '--quiet'));
+    ok(await d.cli('storage', 'volume', 'clone', 'default', 'data1', 'copy1', '--quiet'));
+    ok(await d.cli('storage', 'volume', 'snapshot', 'create', 'default', 'data1', 'before', '--quiet'));
+    ok(await d.cli('storage', 'volume', 'clone', 'default', 'data1', 'copy2', '--full', '--quiet'));
+    ok(await d.cli('storage', 'volume', 'attach', 's1', 'default', 'data1', '--quiet'));
+    let dev = await findDisk(key.key, addr.s1!, 196608);
+    await ssh(key.key, addr.s1!, `printf CHANGED-DATA-00 > /dev/${dev} && sync`);
+    assert.equal((await ssh(key.key, addr.s1!, `head -c 15 /dev/${dev}`)).stdout, 'CHANGED-DATA-00');
+    const busy = await d.cli('storage', 'volume', 'snapshot', 'restore', 'default', 'data1', 'before');
+    assert.notEqual(busy.code, 0, 'restore is refused while attached');
+    ok(await d.cli('storage', 'volume', 'detach', 's1', 'default', 'data1', '--quiet'));
+    const rest = await d.cli('storage', 'volume', 'snapshot', 'restore', 'default', 'data1', 'before', '--quiet');
+    assert.equal(rest.code, 0, rest.stderr);
+    ok(await d.cli('storage', 'volume', 'attach', 's1', 'default', 'data1', '--quiet'));
+    dev = await findDisk(key.key, addr.s1!, 196608);
+    assert.equal((await ssh(key.key, addr.s1!, `head -c 15 /dev/${dev}`)).stdout, 'NIMBO-DATA-4711');
+    ok(await d.cli('storage', 'volume', 'attach', 's2', 'default', 'copy1', '--quiet'));
+    const dev2 = await findDisk(key.key, addr.s2!, 196608);
+    assert.equal((await ssh(key.key, addr.s2!, `head -c 15 /dev/${dev2}`)).stdout, 'NIMBO-DATA-4711', 'the clone has the data of its source');
+    const vols = await d.cliJson<Vol[]>('storage', 'volume', 'list', 'default');
+    assert.deepEqual(vols.map((v) => v.name).sort(), ['copy1', 'copy2', 'data1']);
+    assert.equal(vols.find((v) => v.name === 'data1')!.snapshots, 1);
+  });
+
+  test('delete --force frees a volume attached to a stopped instance; the instance restarts without it', async () => {
+    ok(await d.cli('stop', 's2', '--force', '--quiet'));
+    const refused = await d.cli('storage', 'volume', 'delete', 'default', 'copy1');
+    assert.notEqual(refused.code, 0);
+    ok(await d.cli('storage', 'volume', 'delete', 'default', 'copy1', '--force', '--quiet'));
+    ok(await d.cli('start', 's2', '--quiet'));
+    assert.equal((await sshUntil(key.key, addr.s2!, 90_000, 'true')).code, 0);
+  });
+
+  test('I/O limits are applied live', async () => {
+    const r = await d.cli('storage', 'volume', 'limits', 'default', 'data1', '--iops-write', '100', '--bps-read', '10MiB', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const v = await d.api('GET', '/storage/pools/default/volumes/data1');
+    assert.equal(v.body.limits.iopsWrite, 100);
+    assert.equal(v.body.limits.bytesRead, 10 * 1024 * 1024);
+  });
+});
