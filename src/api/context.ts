@@ -8,6 +8,7 @@ import type { NetworkService } from '../core/network-service.js';
 import type { ConsoleManager } from '../core/consoles.js';
 import type { StorageService } from '../core/storage-service.js';
 import type { InstanceVolumes } from '../core/instance-volumes.js';
+import type { InstanceSnapshots } from '../core/instance-snapshots.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -18,6 +19,7 @@ export interface ApiContext extends BaseDeps {
   consoles: ConsoleManager;
   storage: StorageService;
   instanceVolumes: InstanceVolumes;
+  snapshots: InstanceSnapshots;
   hostInfo(): Promise<HostInfo>;
 }
 

@@ -11,6 +11,7 @@ import { imageRoutes } from './routes-images.js';
 import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
 import { storageRoutes } from './routes-storage.js';
+import { snapshotRoutes } from './routes-snapshots.js';
 import { VERSION } from '../shared/version.js';
 
 const PUBLIC = new Set(['/api/v1/health']);
@@ -54,6 +55,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       await operationRoutes(api, ctx);
       await liveRoutes(api, ctx);
       await storageRoutes(api, ctx);
+      await snapshotRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

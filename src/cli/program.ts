@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerConsoleCommand } from './commands/console.js';
 import { registerHostCommands } from './commands/host.js';
+import { registerSnapshotCommands } from './commands/snapshots.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerConsoleCommand(program);
   registerImageCommands(program);
   registerStorageCommands(program);
+  registerSnapshotCommands(program);
   registerOperationCommands(program);
   registerHostCommands(program);
   return program;

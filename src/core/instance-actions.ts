@@ -89,6 +89,7 @@ export class InstanceActions {
       for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
       await this.d.network.release(name);
       await this.svc.volumes?.releaseAll(rec);
+      await this.svc.snapshots?.forget(name);
       ctx.progress(60, 'removing disk');
       rmSync(this.d.paths.instance(name), { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });

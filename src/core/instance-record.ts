@@ -15,6 +15,8 @@ export interface InstanceRecord {
   nics: Nic[];
   /** Pool volumes attached as extra disks (re-attached at every start). */
   volumes?: { pool: string; volume: string }[];
+  /** Scheduled snapshots (see core/snapshot-scheduler.ts). */
+  snapshotSchedule?: { cron: string; expiry?: string; stateful?: boolean; lastRun: string };
   createdAt: string;
   error?: string;
 }

@@ -16,6 +16,7 @@ import { buildSeedIso } from '../images/seed-iso.js';
 import type { ComputeDriver } from '../drivers/compute/types.js';
 import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
 import type { InstanceVolumes } from './instance-volumes.js';
+import type { InstanceSnapshots } from './instance-snapshots.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -34,6 +35,8 @@ export interface InstanceDeps extends BaseDeps {
 export class InstanceService {
   /** Set by the daemon once storage exists: attached pool volumes become extra disks. */
   volumes?: InstanceVolumes;
+  /** Set by the daemon: instance snapshots (forgotten when the instance is deleted). */
+  snapshots?: InstanceSnapshots;
   constructor(readonly d: InstanceDeps) {}
 
   async record(name: string): Promise<InstanceRecord> {

@@ -18,6 +18,8 @@ import { InstanceActions } from '../core/instance-actions.js';
 import { ConsoleManager } from '../core/consoles.js';
 import { StorageService } from '../core/storage-service.js';
 import { InstanceVolumes } from '../core/instance-volumes.js';
+import { InstanceSnapshots } from '../core/instance-snapshots.js';
+import { SnapshotScheduler } from '../core/snapshot-scheduler.js';
 import { collectHostInfo } from '../core/host-info.js';
 import { buildServer } from '../api/server.js';
 import type { BaseDeps } from '../core/deps.js';
@@ -61,6 +63,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   await storage.ensureDefault();
   const instanceVolumes = new InstanceVolumes(instances, storage);
   instances.volumes = instanceVolumes;
+  const snapshots = new InstanceSnapshots(instances, storage);
+  instances.snapshots = snapshots;
+  const scheduler = new SnapshotScheduler(instances, snapshots, log);
+  scheduler.start();
   const actions = new InstanceActions(instances);
   await actions.reconcile();
   actions.watch();
@@ -74,6 +80,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     consoles,
     storage,
     instanceVolumes,
+    snapshots,
     hostInfo: () => collectHostInfo(exec, config, accel, network.spec),
   });
   await app.listen({ host: config.host, port: config.port });
@@ -95,6 +102,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       if (closed) return;
       closed = true;
       actions.stopWatching();
+      scheduler.stop();
       await app.close();
       await ops.drain();
       consoles.closeAll();

@@ -101,3 +101,34 @@ export type VolumeExport = Static<typeof VolumeExport>;
 /** Body of POST /instances/{name}/volumes (attach; hot-plugged when the VM runs). */
 export const VolumeAttach = Type.Object({ pool: Name, volume: Name }, strict);
 export type VolumeAttach = Static<typeof VolumeAttach>;
+
+/** An instance snapshot as the API shows it. */
+export const InstanceSnapshot = Type.Object({
+  name: Type.String(),
+  instance: Type.String(),
+  createdAt: Type.String(),
+  stateful: Type.Boolean(),
+  disks: Type.Array(Type.Object({ id: Type.String(), path: Type.String() })),
+  vmDisks: Type.Optional(Type.Array(Type.String())),
+  expiresAt: Type.Optional(Type.String()),
+  scheduled: Type.Optional(Type.Boolean()),
+});
+export type InstanceSnapshot = Static<typeof InstanceSnapshot>;
+
+/** Body of POST /instances/{name}/snapshots. */
+export const InstanceSnapshotCreate = Type.Object(
+  { name: Type.Optional(Name), stateful: Type.Optional(Type.Boolean()), expiry: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}[mhdw]$' })) },
+  strict,
+);
+export type InstanceSnapshotCreate = Static<typeof InstanceSnapshotCreate>;
+
+/** Body of PUT /instances/{name}/snapshot-schedule. */
+export const SnapshotScheduleSet = Type.Object(
+  {
+    cron: Type.String({ minLength: 1, maxLength: 100, description: '5-field cron (UTC) or @hourly, @daily, @weekly, @monthly' }),
+    expiry: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}[mhdw]$' })),
+    stateful: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+export type SnapshotScheduleSet = Static<typeof SnapshotScheduleSet>;

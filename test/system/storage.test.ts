@@ -14,7 +14,7 @@ interface Vol {
 }
 
 /** Assert a CLI run succeeded, showing its stderr otherwise. */
-function ok(r: { code: number; stderr: string }): void {
+function ok(r: { code: number; stderr: string; stdout?: string }): void {
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -137,5 +137,39 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     const v = await d.api('GET', '/storage/pools/default/volumes/data1');
     assert.equal(v.body.limits.iopsWrite, 100);
     assert.equal(v.body.limits.bytesRead, 10 * 1024 * 1024);
+  });
+
+  test('instance snapshots: disk-only restore on a stopped VM, stateful restore of a running VM', async () => {
+    const a = addr.s1!;
+    ok(await ssh(key.key, a, 'echo one > /root/marker && sync'));
+    ok(await d.cli('snapshot', 'create', 's1', 'disk1', '--quiet'));
+    ok(await ssh(key.key, a, 'echo two > /root/marker && sync'));
+    ok(await d.cli('stop', 's1', '--force', '--quiet'));
+    ok(await d.cli('snapshot', 'restore', 's1', 'disk1', '--quiet'));
+    ok(await d.cli('start', 's1', '--quiet'));
+    assert.equal((await sshUntil(key.key, a, 90_000, 'cat /root/marker')).stdout.trim(), 'one');
+
+    ok(await ssh(key.key, a, 'mkdir -p /mnt/ram && mount -t tmpfs none /mnt/ram && echo before > /mnt/ram/x'));
+    const running = await d.cli('snapshot', 'restore', 's1', 'disk1');
+    assert.notEqual(running.code, 0);
+    assert.match(running.stderr, /stop it/);
+    ok(await d.cli('snapshot', 'create', 's1', 'mem1', '--stateful', '--quiet'));
+    ok(await ssh(key.key, a, 'echo after > /mnt/ram/x'));
+    ok(await d.cli('snapshot', 'restore', 's1', 'mem1', '--quiet'));
+    assert.equal((await d.cliJson<{ state: string }>('info', 's1')).state, 'running');
+    assert.equal((await sshUntil(key.key, a, 60_000, 'cat /mnt/ram/x')).stdout.trim(), 'before', 'RAM contents came back');
+    const list = await d.cliJson<{ name: string; stateful: boolean }[]>('snapshot', 'list', 's1');
+    assert.deepEqual(list.map((x) => [x.name, x.stateful]), [['disk1', false], ['mem1', true]]);
+    ok(await d.cli('snapshot', 'delete', 's1', 'mem1', '--quiet'));
+    ok(await d.cli('snapshot', 'delete', 's1', 'disk1', '--quiet'));
+    assert.deepEqual(await d.cliJson<unknown[]>('snapshot', 'list', 's1'), []);
+  });
+
+  test('snapshot schedules are validated', async () => {
+    const bad = await d.api('PUT', '/instances/s1/snapshot-schedule', { cron: '61 * * * *' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /minute field "61" is out of range/);
+    ok(await d.cli('snapshot', 'schedule', 's1', '@daily', '--expiry', '7d'));
+    ok(await d.cli('snapshot', 'schedule', 's1', '--off'));
   });
 });

@@ -10,13 +10,15 @@ const exec = new RealExec();
 const run = `qs${randomBytes(2).toString('hex')}`;
 const MiB = 1024 * 1024;
 const hostDir = () => makeTempDir(run);
+// Refusals are tried on ext4 (never reflinks, never btrfs), whatever /tmp is on this host.
+const ext4 = () => makeLoopFs(exec, 'ext4', 64 * MiB, run);
 
 storageContract({
   label: 'dir qcow2 on a plain host directory',
   driver: 'dir',
   options: { format: 'qcow2' },
   scratch: (k) => (k === 'main' ? hostDir() : makeLoopFs(exec, 'ext4', 64 * MiB, run)),
-  refusal: { driver: 'dir', options: { format: 'raw' }, on: hostDir, match: /needs a filesystem with reflinks/ },
+  refusal: { driver: 'dir', options: { format: 'raw' }, on: ext4, match: /needs a filesystem with reflinks/ },
 }, exec);
 
 storageContract({
@@ -32,7 +34,7 @@ storageContract({
   driver: 'btrfs',
   options: {},
   scratch: (k) => makeLoopFs(exec, 'btrfs', k === 'main' ? 1024 * MiB : 256 * MiB, run),
-  refusal: { driver: 'btrfs', options: {}, on: hostDir, match: /must be on a btrfs filesystem/ },
+  refusal: { driver: 'btrfs', options: {}, on: ext4, match: /must be on a btrfs filesystem/ },
 }, exec);
 
 // qcow2 on a reflink filesystem takes other paths (reflink linked clones, clones of snapshots).
@@ -41,5 +43,5 @@ storageContract({
   driver: 'dir',
   options: { format: 'qcow2' },
   scratch: (k) => makeLoopFs(exec, 'xfs', k === 'main' ? 1024 * MiB : 320 * MiB, run),
-  refusal: { driver: 'dir', options: { format: 'raw' }, on: hostDir, match: /needs a filesystem with reflinks/ },
+  refusal: { driver: 'dir', options: { format: 'raw' }, on: ext4, match: /needs a filesystem with reflinks/ },
 }, exec);

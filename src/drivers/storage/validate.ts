@@ -56,10 +56,11 @@ export function volumeSpec(spec: VolumeSpec, poolFormat: VolumeFormat, poolName:
   return { name: spec.name, kind: 'block', sizeBytes: blockSize(spec.sizeBytes), format };
 }
 
-/** Refuse shrinking with a message saying why. */
+/** Refuse shrinking with a message saying why (Infinity = a filesystem volume without a quota). */
 export function checkGrow(name: string, current: number, wanted: number): void {
+  const fmt = (n: number) => (n === Infinity ? 'no limit' : formatSize(n));
   if (wanted < current) {
-    throw invalid(`shrinking volume "${name}" from ${formatSize(current)} to ${formatSize(wanted)} is refused: ` +
+    throw invalid(`shrinking volume "${name}" from ${fmt(current)} to ${fmt(wanted)} is refused: ` +
       'it would cut off the data at the end of the disk (and the filesystem on it); volumes can only grow');
   }
 }

@@ -54,6 +54,6 @@ export interface BlockBackend {
   renamed(from: string, to: string): Promise<void>;
   /** Remove a deleted volume's side data (snapshots). */
   deleted(name: string): Promise<void>;
-  /** Drop bases no volume needs any more; returns how many were removed. */
-  gc(): Promise<number>;
+  /** Drop bases no volume needs any more (every image base too when `all`); returns how many went. */
+  gc(all?: boolean): Promise<number>;
 }

@@ -16,7 +16,6 @@ import type {
 } from '../types.js';
 import { blockSize, checkGrow, cloneOptions, quotaSize, snapshotName, volumeFormat, volumeName, volumeSpec } from '../validate.js';
 import { DirPoolBase } from './dir-pool.js';
-import { RawBackend } from './raw-backend.js';
 
 /** Effective quota for comparisons (0 = unlimited). */
 const quota = (n: number) => (n === 0 ? Infinity : n);
@@ -42,8 +41,7 @@ export class DirStorageDriver extends DirPoolBase implements StorageDriver {
     await withLocks([this.basesKey], async () => {
       const names = await this.volumeNames();
       if (names.length > 0) throw conflict(`pool "${this.spec.name}" still holds ${names.length} volume(s) (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); delete them first`);
-      if (block instanceof RawBackend) await block.gc(true);
-      else await block.gc();
+      await block.gc(true);
       await removePoolDirs(this.dirs);
       this.opened = undefined;
     });
@@ -72,8 +70,11 @@ export class DirStorageDriver extends DirPoolBase implements StorageDriver {
 
   async listVolumes(): Promise<VolumeInfo[]> {
     const out: VolumeInfo[] = [];
-    for (const n of await this.volumeNames()) out.push(await this.volumeInfo(n).catch(() => null as never));
-    return out.filter(Boolean);
+    for (const n of await this.volumeNames()) {
+      const v = await this.volumeInfo(n).catch(() => null); // removed meanwhile
+      if (v) out.push(v);
+    }
+    return out;
   }
 
   async createVolume(spec: VolumeSpec): Promise<VolumeInfo> {

@@ -7,7 +7,7 @@
 import { chmod, link, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalid, notFound } from '../../../core/errors.js';
-import { allocatedBytes, copyOwner, ensureDir, exists, publishFile, randomHex, reflinkCopy, sparseCopy } from '../fs-util.js';
+import { copyOwner, ensureDir, exists, publishFile, randomHex, reflinkCopy, sparseCopy } from '../fs-util.js';
 import { imageBaseName, imageBaseStale, readImageBase, writeImageBase, type ImageBaseMeta } from '../image-base.js';
 import { inspectSource } from '../inspect.js';
 import { listDir } from '../pool-layout.js';

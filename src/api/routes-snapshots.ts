@@ -1,0 +1,59 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ErrorBody, Name, Operation, listOf } from '../shared/api-types.js';
+import { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } from '../shared/storage-types.js';
+import { parseCron } from '../core/cron.js';
+import { InstanceSnapshots } from '../core/instance-snapshots.js';
+import { accepted, type ApiContext } from './context.js';
+
+const Accepted = Type.Object({ operation: Operation });
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const N = Type.Object({ name: Name });
+const NS = Type.Object({ name: Name, snapshot: Name });
+const tags = ['instances'];
+const Schedule = Type.Object({ cron: Type.String(), expiry: Type.Optional(Type.String()), stateful: Type.Optional(Type.Boolean()), lastRun: Type.String() });
+
+/** /api/v1/instances/{name}/snapshots and the snapshot schedule. */
+export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
+  const snaps = ctx.snapshots;
+  app.get<{ Params: { name: string } }>('/instances/:name/snapshots', { schema: { tags, summary: "List an instance's snapshots", params: N, response: { 200: listOf('snapshots', InstanceSnapshot), ...errors } } }, async (req) => ({
+    snapshots: await snaps.list(req.params.name),
+  }));
+  app.post<{ Params: { name: string }; Body: InstanceSnapshotCreate }>(
+    '/instances/:name/snapshots',
+    { schema: { tags, summary: 'Snapshot all disks of an instance (stateful: with RAM, for a running VM)', params: N, body: InstanceSnapshotCreate, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => {
+      const b = req.body ?? {};
+      const expiresAt = b.expiry ? new Date(Date.now() + InstanceSnapshots.parseDuration(b.expiry)).toISOString() : undefined;
+      return accepted(reply, await snaps.create(req.params.name, { name: b.name, stateful: b.stateful, expiresAt }));
+    },
+  );
+  app.post<{ Params: { name: string; snapshot: string } }>(
+    '/instances/:name/snapshots/:snapshot/restore',
+    { schema: { tags, summary: 'Restore a snapshot (stateful: the VM comes back running where it was)', params: NS, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await snaps.restore(req.params.name, req.params.snapshot)),
+  );
+  app.delete<{ Params: { name: string; snapshot: string } }>(
+    '/instances/:name/snapshots/:snapshot',
+    { schema: { tags, summary: 'Delete a snapshot', params: NS, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await snaps.remove(req.params.name, req.params.snapshot)),
+  );
+  app.put<{ Params: { name: string }; Body: SnapshotScheduleSet }>(
+    '/instances/:name/snapshot-schedule',
+    { schema: { tags, summary: 'Set the scheduled snapshots of an instance (cron, expiry)', params: N, body: SnapshotScheduleSet, response: { 200: Schedule, ...errors } } },
+    async (req) => {
+      parseCron(req.body.cron);
+      const schedule = { ...req.body, lastRun: new Date().toISOString() };
+      await ctx.instances.patch(req.params.name, { snapshotSchedule: schedule });
+      return schedule;
+    },
+  );
+  app.delete<{ Params: { name: string } }>(
+    '/instances/:name/snapshot-schedule',
+    { schema: { tags, summary: 'Stop scheduled snapshots (existing ones keep their expiry)', params: N, response: { 204: Type.Null(), ...errors } } },
+    async (req, reply) => {
+      await ctx.instances.patch(req.params.name, { snapshotSchedule: undefined });
+      return reply.code(204).send();
+    },
+  );
+}

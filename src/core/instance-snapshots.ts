@@ -1,0 +1,141 @@
+import { join } from 'node:path';
+import { deleteVmState, loadVmState, saveVmState } from '../drivers/compute/qemu/vm-state.js';
+import { conflict, invalid, notFound } from './errors.js';
+import type { InstanceService } from './instance-service.js';
+import type { InstanceRecord } from './instance-record.js';
+import type { StorageService } from './storage-service.js';
+import { validateName } from './validate.js';
+import type { OpContext } from './operations.js';
+
+/** An instance snapshot: qcow2 internal snapshots (same tag) of all its disks, optionally with RAM state. */
+export interface InstanceSnapshot {
+  name: string;
+  instance: string;
+  createdAt: string;
+  stateful: boolean;
+  /** The disk images it covers. */
+  disks: { id: string; path: string }[];
+  /** Node names QEMU saved (stateful snapshots: checked again at restore). */
+  vmDisks?: string[];
+  expiresAt?: string;
+  scheduled?: boolean;
+}
+
+const key = (inst: string, name: string) => `/snapshots/${inst}/${name}`;
+
+/** Default snapshot name: snap-YYYYMMDD-HHMMSS (UTC). */
+export function snapshotName(prefix: string, at = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${prefix}-${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}-${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
+}
+
+/** Snapshots of whole instances (root disk and attached volumes at once; `stateful` adds RAM). */
+export class InstanceSnapshots {
+  constructor(private svc: InstanceService, private storage: StorageService) {}
+
+  private get d() {
+    return this.svc.d;
+  }
+
+  private async running(name: string): Promise<boolean> {
+    const st = await this.d.compute.state(this.d.paths.run(name));
+    return st === 'running' || st === 'paused';
+  }
+
+  /** The qcow2 images of an instance: its root disk and attached qcow2 volumes (raw ones are refused). */
+  private async disks(rec: InstanceRecord): Promise<{ id: string; path: string }[]> {
+    const out = [{ id: 'root', path: join(this.d.paths.instance(rec.name), 'root.qcow2') }];
+    for (const v of rec.volumes ?? []) {
+      const loc = await (await this.storage.driver(v.pool)).volumePath(v.volume);
+      if (loc.format !== 'qcow2') throw conflict(`volume ${v.pool}/${v.volume} is ${loc.format ?? 'not a disk'}: instance snapshots need qcow2 volumes; detach it or snapshot it in its pool`);
+      out.push({ id: `${v.pool}/${v.volume}`, path: loc.path });
+    }
+    return out;
+  }
+
+  async list(instance: string): Promise<InstanceSnapshot[]> {
+    await this.svc.record(instance);
+    return (await this.d.store.list<InstanceSnapshot>(`/snapshots/${instance}/`)).map((k) => k.value).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async get(instance: string, name: string): Promise<InstanceSnapshot> {
+    const kv = await this.d.store.get<InstanceSnapshot>(key(instance, name));
+    if (!kv) throw notFound(`snapshot ${name} of instance ${instance}`);
+    return kv.value;
+  }
+
+  /** Take a snapshot as an Operation. A running VM pauses while QEMU writes it (snapshot-save). */
+  async create(instance: string, opts: { name?: string; stateful?: boolean; expiresAt?: string; scheduled?: boolean } = {}) {
+    const rec = await this.svc.record(instance);
+    const name = validateName(opts.name ?? snapshotName('snap'), 'snapshot name');
+    if (await this.d.store.get(key(instance, name))) throw conflict(`snapshot ${name} of ${instance} already exists`);
+    const live = await this.running(instance);
+    if (opts.stateful && !live) throw conflict(`instance ${instance} is not running: a stateful snapshot saves a running VM's memory`);
+    const disks = await this.disks(rec);
+    return this.d.ops.start('instance.snapshot.create', instance, async (ctx) => this.take(rec, name, disks, opts, ctx));
+  }
+
+  private async take(rec: InstanceRecord, name: string, disks: { id: string; path: string }[], opts: { stateful?: boolean; expiresAt?: string; scheduled?: boolean }, ctx: OpContext) {
+    const snap: InstanceSnapshot = { name, instance: rec.name, createdAt: new Date().toISOString(), stateful: !!opts.stateful, disks, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}), ...(opts.scheduled ? { scheduled: true } : {}) };
+    if (await this.running(rec.name)) {
+      ctx.progress(10, 'saving with QEMU (the VM pauses meanwhile)');
+      const saved = await saveVmState(await this.d.compute.qmp(this.d.paths.run(rec.name)), name);
+      snap.vmDisks = saved.disks;
+    } else {
+      for (const disk of disks) await this.d.exec.run(['qemu-img', 'snapshot', '-c', name, disk.path]);
+    }
+    await this.d.store.put(key(rec.name, name), snap);
+    return snap;
+  }
+
+  /**
+   * Restore: a stateful snapshot brings the VM back running where it was (it is started first if
+   * stopped); a disk-only snapshot needs the instance stopped and rolls back every disk.
+   */
+  async restore(instance: string, name: string) {
+    const snap = await this.get(instance, name);
+    const live = await this.running(instance);
+    if (!snap.stateful && live) throw conflict(`instance ${instance} is running: stop it to restore a disk-only snapshot (or take a --stateful one)`);
+    return this.d.ops.start('instance.snapshot.restore', instance, async (ctx) => {
+      if (snap.stateful) {
+        if (!(await this.running(instance))) {
+          ctx.progress(20, 'starting the VM');
+          await this.svc.boot(await this.svc.record(instance));
+        }
+        await loadVmState(await this.d.compute.qmp(this.d.paths.run(instance)), name, { disks: snap.vmDisks });
+        await this.svc.patch(instance, { state: 'running' });
+      } else {
+        for (const disk of snap.disks) await this.d.exec.run(['qemu-img', 'snapshot', '-a', name, disk.path]);
+      }
+      return snap;
+    });
+  }
+
+  /** Delete a snapshot from every disk it covers. */
+  async remove(instance: string, name: string) {
+    const snap = await this.get(instance, name);
+    return this.d.ops.start('instance.snapshot.delete', instance, async () => this.drop(snap));
+  }
+
+  /** Delete without an Operation (used inside other operations: expiry, instance delete). */
+  async drop(snap: InstanceSnapshot): Promise<void> {
+    if (await this.running(snap.instance)) {
+      await deleteVmState(await this.d.compute.qmp(this.d.paths.run(snap.instance)), snap.name);
+    } else {
+      for (const disk of snap.disks) await this.d.exec.run(['qemu-img', 'snapshot', '-d', snap.name, disk.path], { allowFailure: true });
+    }
+    await this.d.store.delete(key(snap.instance, snap.name));
+  }
+
+  /** Forget every snapshot record of a deleted instance (its disks are gone with it). */
+  async forget(instance: string): Promise<void> {
+    for (const kv of await this.d.store.list(`/snapshots/${instance}/`)) await this.d.store.delete(kv.key);
+  }
+
+  /** Parse "30m", "12h", "7d", "2w" into milliseconds. */
+  static parseDuration(text: string): number {
+    const m = /^([1-9][0-9]{0,4})([mhdw])$/.exec(text.trim());
+    if (!m) throw invalid(`expiry ${JSON.stringify(text)} must look like 30m, 12h, 7d or 2w`);
+    return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
+  }
+}

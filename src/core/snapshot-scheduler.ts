@@ -1,0 +1,50 @@
+import { parseCron, nextFire } from './cron.js';
+import type { InstanceService } from './instance-service.js';
+import { InstanceSnapshots, snapshotName } from './instance-snapshots.js';
+import type { Logger } from './log.js';
+
+/** An instance's snapshot schedule (kept in its record). */
+export interface SnapshotSchedule {
+  /** 5-field cron (UTC) or @hourly/@daily/@weekly/@monthly. */
+  cron: string;
+  /** How long scheduled snapshots are kept: 30m, 12h, 7d, 2w. */
+  expiry?: string;
+  stateful?: boolean;
+  /** When the schedule was last checked (ISO 8601). */
+  lastRun: string;
+}
+
+/** Runs every instance's snapshot schedule and removes expired snapshots. */
+export class SnapshotScheduler {
+  private timer?: NodeJS.Timeout;
+  constructor(private svc: InstanceService, private snaps: InstanceSnapshots, private log: Logger) {}
+
+  /** Check schedules every `ms`. */
+  start(ms = 15_000): void {
+    this.timer = setInterval(() => void this.tick().catch((e) => this.log.warn({ err: String(e) }, 'snapshot schedule failed')), ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** One pass: take due snapshots, drop expired ones. */
+  async tick(now = new Date()): Promise<void> {
+    for (const rec of await this.svc.records()) {
+      const sched = rec.snapshotSchedule;
+      if (sched && rec.state !== 'creating') {
+        const due = nextFire(parseCron(sched.cron), new Date(sched.lastRun), now);
+        if (due) {
+          await this.svc.patch(rec.name, { snapshotSchedule: { ...sched, lastRun: now.toISOString() } });
+          const expiresAt = sched.expiry ? new Date(now.getTime() + InstanceSnapshots.parseDuration(sched.expiry)).toISOString() : undefined;
+          const live = rec.state === 'running' || rec.state === 'paused';
+          await this.snaps.create(rec.name, { name: snapshotName('auto', now), stateful: !!sched.stateful && live, expiresAt, scheduled: true });
+        }
+      }
+      for (const snap of await this.snaps.list(rec.name)) {
+        if (snap.expiresAt && snap.expiresAt <= now.toISOString()) await this.snaps.remove(rec.name, snap.name);
+      }
+    }
+  }
+}
