@@ -48,15 +48,18 @@ async function rawRun(argv: string[], runDir: string, name: string): Promise<num
   return secs;
 }
 
-/** Give the raw run a first boot too: a new overlay on the image, as nimbo made it (the guest grows its root fs and makes host keys on a first boot). */
-async function freshDisk(d: TestDaemon, name: string, size: number): Promise<void> {
-  const disk = join(d.stateDir, 'instances', name, 'root.qcow2');
-  const base = join(d.stateDir, 'images', 'tiny', 'disk.qcow2');
-  const r = await runArgv(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, disk, String(size)], { allowFailure: true });
-  if (r.code !== 0) {
-    const holders = await runArgv(['bash', '-c', `for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q ${name}/root.qcow2 && echo $p $(tr '\\0' ' ' < $p/cmdline | head -c 300) $(grep State $p/status); done`], { allowFailure: true });
-    throw new Error(`${r.stderr} holders: ${holders.stdout}`);
-  }
+/**
+ * Give the raw run a first boot too: a new overlay on the same backing file as nimbo's root disk
+ * (the guest grows its root fs and makes host keys on a first boot).
+ */
+async function freshDisk(argv: string[], size: number): Promise<void> {
+  const root = argv.map((a) => /"node-name":"f-root".*"filename":"([^"]+)"|"filename":"([^"]+)".*"node-name":"f-root"/.exec(a)).find(Boolean);
+  const disk = root?.[1] ?? root?.[2];
+  if (!disk) throw new Error('root disk not found in the QEMU argv');
+  const info = JSON.parse((await runArgv(['qemu-img', 'info', '--output=json', '-U', disk])).stdout) as { 'full-backing-filename'?: string; 'backing-filename-format'?: string };
+  const base = info['full-backing-filename'];
+  if (!base) throw new Error(`${disk} has no backing file`);
+  await runArgv(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', info['backing-filename-format'] ?? 'qcow2', '-b', base, disk, String(size)]);
   await runArgv(['chown', 'nimbo-qemu:', disk]);
 }
 
@@ -84,7 +87,7 @@ try {
     // The exact argv nimbo ran, minus -S: nimbo starts QEMU paused and resumes it once its console relay is attached.
     const argv = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).filter((a) => a !== '-S');
     await op(d, await d.api('POST', `/instances/${name}/stop`, { force: true }));
-    await freshDisk(d, name, info.disk);
+    await freshDisk(argv, info.disk);
     raw.push(await rawRun(argv, join(d.stateDir, 'run', name), name));
     await op(d, await d.api('DELETE', `/instances/${name}`));
     console.log(`run ${i + 1}: nimbo ${nimbo[i]!.toFixed(2)}s (create API ${create[i]!.toFixed(0)} ms)  raw ${raw[i]!.toFixed(2)}s`);

@@ -91,6 +91,7 @@ export class InstanceActions {
       await this.svc.volumes?.releaseAll(rec);
       await this.svc.snapshots?.forget(name);
       ctx.progress(60, 'removing disk');
+      if (rec.root) await this.svc.dropRoot(rec.root);
       rmSync(this.d.paths.instance(name), { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
       await this.d.store.delete(instanceKey(name));

@@ -13,6 +13,8 @@ export interface InstanceRecord {
   state: InstanceState;
   accelerator: string;
   nics: Nic[];
+  /** The root disk: a volume in a storage pool, linked-cloned from the image. */
+  root?: { pool: string; volume: string };
   /** Pool volumes attached as extra disks (re-attached at every start). */
   volumes?: { pool: string; volume: string }[];
   /** Scheduled snapshots (see core/snapshot-scheduler.ts). */

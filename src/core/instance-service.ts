@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Instance, InstanceCreate } from '../shared/api-types.js';
@@ -13,7 +13,8 @@ import type { ConsoleManager } from './consoles.js';
 import { Reverter } from './reverter.js';
 import { renderSeed } from '../images/seed.js';
 import { buildSeedIso } from '../images/seed-iso.js';
-import type { ComputeDriver } from '../drivers/compute/types.js';
+import type { ComputeDriver, VmDisk } from '../drivers/compute/types.js';
+import { NO_LIMITS, type StorageService } from './storage-service.js';
 import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
 import type { InstanceVolumes } from './instance-volumes.js';
 import type { InstanceSnapshots } from './instance-snapshots.js';
@@ -35,6 +36,8 @@ export interface InstanceDeps extends BaseDeps {
 export class InstanceService {
   /** Set by the daemon once storage exists: attached pool volumes become extra disks. */
   volumes?: InstanceVolumes;
+  /** Set by the daemon: pools hold every instance's root disk. */
+  storageService?: StorageService;
   /** Set by the daemon: instance snapshots (forgotten when the instance is deleted). */
   snapshots?: InstanceSnapshots;
   constructor(readonly d: InstanceDeps) {}
@@ -69,6 +72,18 @@ export class InstanceService {
     return (await this.records()).filter((r) => r.image === image).map((r) => r.name);
   }
 
+  /** The root disk: its pool volume's current path (re-read at each start: a clone or restore may replace the file). */
+  async rootDisk(rec: InstanceRecord): Promise<VmDisk> {
+    if (!rec.root) return { id: 'root', path: join(this.d.paths.instance(rec.name), 'root.qcow2'), format: 'qcow2' };
+    const loc = await (await this.storage().driver(rec.root.pool)).volumePath(rec.root.volume);
+    return { id: 'root', path: loc.path, format: loc.format ?? 'raw' };
+  }
+
+  private storage(): StorageService {
+    if (!this.storageService) throw new Error('storage is not wired');
+    return this.storageService;
+  }
+
   /** The VM spec the compute driver gets. */
   async vmSpec(rec: InstanceRecord): Promise<VmSpec> {
     const img = await this.d.images.ready(rec.image);
@@ -81,7 +96,7 @@ export class InstanceService {
       accelerator: this.d.accel.accelerator,
       boot: img.boot,
       disks: [
-        { id: 'root', path: join(dir, 'root.qcow2'), format: 'qcow2' },
+        await this.rootDisk(rec),
         { id: 'seed', path: join(dir, 'seed.iso'), format: 'raw', readOnly: true },
       ],
       nics: rec.nics.map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
@@ -164,14 +179,27 @@ export class InstanceService {
       sshKeys: rec.sshKeys,
       nics: rec.nics.map((n) => ({ mac: n.mac, address: n.address, gateway: this.d.network.spec.gateway, dns: [this.d.network.spec.gateway] })),
     });
+    const root = { pool: 'default', volume: rootVolumeName(rec.name) };
     // Independent steps run side by side; each registers its undo once done, then the first failure is thrown.
     const steps = await Promise.allSettled([
-      this.d.exec.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', img.format, '-b', img.disk, join(dir, 'root.qcow2'), String(rec.disk)]),
+      this.storage()
+        .driver(root.pool)
+        .then((dr) => dr.cloneFromImage(img.disk, img.format, root.volume, rec.disk))
+        .then(() => r.add('root volume', () => this.dropRoot(root))),
       buildSeedIso(this.d.exec, files, join(dir, 'seed.iso')),
       this.d.network.createTap(tap).then(() => r.add('tap', () => this.d.network.deleteTap(tap))),
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
+    rec.root = root;
+    await this.storage().setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits: { ...NO_LIMITS } });
+    await this.d.store.put(instanceKey(rec.name), rec);
+  }
+
+  /** Delete an instance's root volume and its metadata. */
+  async dropRoot(root: { pool: string; volume: string }): Promise<void> {
+    await (await this.storage().driver(root.pool)).deleteVolume(root.volume);
+    await this.d.store.delete(`/volumes/${root.pool}/${root.volume}`);
   }
 
   /** Start the VM process and attach its console. */
@@ -181,6 +209,12 @@ export class InstanceService {
     this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
     await this.volumes?.plugAll(rec); // hot-plug ports, so they can be detached again later
   }
+}
+
+/** The root volume's name for an instance (a DNS label: long instance names are shortened with a hash). */
+export function rootVolumeName(instance: string): string {
+  if (instance.length <= 58) return `${instance}-root`;
+  return `${instance.slice(0, 41)}-${createHash('sha1').update(instance).digest('hex').slice(0, 10)}-root`;
 }
 
 /** Read a VM's pid from its runtime dir, or null. */

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { deleteVmState, loadVmState, saveVmState } from '../drivers/compute/qemu/vm-state.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { InstanceService } from './instance-service.js';
@@ -44,7 +43,9 @@ export class InstanceSnapshots {
 
   /** The qcow2 images of an instance: its root disk and attached qcow2 volumes (raw ones are refused). */
   private async disks(rec: InstanceRecord): Promise<{ id: string; path: string }[]> {
-    const out = [{ id: 'root', path: join(this.d.paths.instance(rec.name), 'root.qcow2') }];
+    const root = await this.svc.rootDisk(rec);
+    if (root.format !== 'qcow2') throw conflict(`the root disk of ${rec.name} is ${root.format}: instance snapshots need qcow2 (use the default pool)`);
+    const out = [{ id: 'root', path: root.path }];
     for (const v of rec.volumes ?? []) {
       const loc = await (await this.storage.driver(v.pool)).volumePath(v.volume);
       if (loc.format !== 'qcow2') throw conflict(`volume ${v.pool}/${v.volume} is ${loc.format ?? 'not a disk'}: instance snapshots need qcow2 volumes; detach it or snapshot it in its pool`);

@@ -75,6 +75,7 @@ export class InstanceVolumes {
   forgetOnStopped(pool: string, volume: string): (instance: string) => Promise<void> {
     return async (instance) => {
       const rec = await this.svc.record(instance);
+      if (rec.root?.pool === pool && rec.root.volume === volume) throw conflict(`volume ${pool}/${volume} is the root disk of ${instance}: delete the instance instead`);
       if (await this.running(rec)) throw conflict(`volume ${pool}/${volume} is in use by running instance ${instance}: detach it first`);
       await this.svc.patch(instance, { volumes: (rec.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
     };
@@ -108,7 +109,8 @@ export class InstanceVolumes {
     return this.d.ops.start('storage.volume.update', `volume/${pool}/${volume}`, async () => {
       const holder = vol.attachedTo ? await this.svc.record(vol.attachedTo).catch(() => undefined) : undefined;
       const live = holder && (await this.running(holder)) ? await this.d.compute.qmp(this.d.paths.run(holder.name)) : undefined;
-      const id = volumeDiskId(pool, volume);
+      const isRoot = holder?.root?.pool === pool && holder.root.volume === volume;
+      const id = isRoot ? 'root' : volumeDiskId(pool, volume);
       if (size !== undefined && size > vol.size) {
         if (live) await resizeDisk(live, id, size);
         else await this.storage.grow(pool, volume, size);

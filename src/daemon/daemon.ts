@@ -61,6 +61,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   instances = new InstanceService({ ...base, compute, network, images, consoles, accel });
   const storage = new StorageService(base);
   await storage.ensureDefault();
+  instances.storageService = storage;
   const instanceVolumes = new InstanceVolumes(instances, storage);
   instances.volumes = instanceVolumes;
   const snapshots = new InstanceSnapshots(instances, storage);

@@ -41,6 +41,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
   });
 
   test('launches tiny: reserved address, ready marker, SSH from the host', async () => {
+    // (the root disk is a linked clone of the image in the default pool, checked at the end of this test)
     const r = await d.cli('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--cpus', '1', '--quiet');
     assert.equal(r.code, 0, r.stderr);
     const info = await d.cliJson<Inst>('info', 'vm1');
@@ -55,6 +56,8 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^vm1\n/);
     assert.ok(out.stdout.includes(`${info.addresses[0]}/24`), out.stdout);
+    const vols = (await d.api('GET', '/storage/pools/default/volumes')).body.volumes;
+    assert.deepEqual(vols.map((v: { name: string; attachedTo: string; size: number }) => [v.name, v.attachedTo, v.size]), [['vm1-root', 'vm1', 2 * 1024 ** 3]]);
   });
 
   test('QEMU runs unprivileged with its seccomp sandbox', async () => {
@@ -159,6 +162,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.equal((await d.cli('info', 'vm1')).code, 1);
     assert.deepEqual(await d.links(), [`${d.prefix}br0`], 'only the bridge is left');
     assert.deepEqual(d.files('instances'), []);
+    assert.deepEqual((await d.api('GET', '/storage/pools/default/volumes')).body.volumes, [], 'the root volume is gone');
     const hosts = readFileSync(join(d.stateDir, 'networks', 'default', 'dhcp-hosts'), 'utf8');
     assert.ok(!hosts.includes(info.nics[0]!.mac), 'no DHCP reservation left');
     assert.ok(!processAlive(info.pid!), 'QEMU is gone');
@@ -174,8 +178,9 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     try {
       const r = await d.cli('launch', 'tiny', 'broken', '--quiet');
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /qemu-img/);
+      assert.match(r.stderr, /does not exist|qemu-img/);
       assert.equal((await d.api('GET', '/instances/broken')).status, 404);
+      assert.deepEqual((await d.api('GET', '/storage/pools/default/volumes')).body.volumes, [], 'no root volume left');
       assert.deepEqual(await d.links(), [`${d.prefix}br0`]);
       assert.deepEqual(d.files('instances'), []);
     } finally {
