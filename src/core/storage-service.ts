@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { IoLimits, Pool, PoolCreate, Snapshot, Volume, VolumeClone, VolumeCreate, VolumeExport, VolumeImport } from '../shared/storage-types.js';
 import type { PoolSpec, StorageDriver, VolumeFormat, VolumeInfo } from '../drivers/storage/types.js';
 import { createStorageDriver } from '../drivers/storage/index.js';
@@ -85,6 +85,7 @@ export class StorageService {
     if (await this.d.store.get(poolKey(req.name))) throw conflict(`storage pool ${req.name} already exists`);
     const path = req.path ?? join(this.d.config.stateDir, 'pools', req.name);
     for (const p of await this.pools()) if (p.path === path) throw conflict(`path ${path} is already used by pool ${p.name}`);
+    assertReachable(path);
     const rec: PoolRecord = { name: req.name, driver: req.driver, path, options: req.format ? { format: req.format } : {}, createdAt: new Date().toISOString() };
     return this.d.ops.start('storage.pool.create', `pool/${req.name}`, async () => {
       const dr = createStorageDriver(rec, { exec: this.d.exec });
@@ -236,6 +237,16 @@ export class StorageService {
     return this.d.ops.start('storage.volume.export', `volume/${pool}/${volume}`, async (ctx) => {
       await dr.exportVolume(volume, req.path, req.format ?? 'qcow2', { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal });
     });
+  }
+}
+
+/** QEMU runs unprivileged: every existing directory above a pool must be searchable by others. */
+export function assertReachable(path: string): void {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+      throw invalid(`QEMU runs as an unprivileged user and cannot reach ${path}: ${dir} is not searchable by others (chmod o+x ${dir})`);
+    }
+    if (dir === dirname(dir)) return;
   }
 }
 
