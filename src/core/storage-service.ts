@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { IoLimits, Pool, PoolCreate, Snapshot, Volume, VolumeClone, VolumeCreate, VolumeExport, VolumeImport } from '../shared/storage-types.js';
 import type { PoolSpec, StorageDriver, VolumeFormat, VolumeInfo } from '../drivers/storage/types.js';
 import { createStorageDriver } from '../drivers/storage/index.js';
+import { parseInfo } from '../drivers/storage/qemu-img.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { BaseDeps } from './deps.js';
 import { parseBoundedSize, validateName } from './validate.js';
@@ -252,8 +253,7 @@ export function assertReachable(path: string): void {
 
 /** qcow2 or raw, as qemu-img sees the file; anything else is refused. */
 async function detectFormat(d: BaseDeps, file: string): Promise<VolumeFormat> {
-  const out = await d.exec.run(['qemu-img', 'info', '--output=json', file]);
-  const fmt = (JSON.parse(out.stdout) as { format?: string }).format;
-  if (fmt !== 'qcow2' && fmt !== 'raw') throw invalid(`${file} is ${fmt ?? 'unknown'}: only qcow2 and raw can be imported`);
+  const fmt = parseInfo((await d.exec.run(['qemu-img', 'info', '--output=json', file])).stdout).format;
+  if (fmt !== 'qcow2' && fmt !== 'raw') throw invalid(`${file} is ${fmt || 'unknown'}: only qcow2 and raw can be imported`);
   return fmt;
 }

@@ -4,6 +4,7 @@ import type { HostExec } from '../host/exec.js';
 import { HostCommandError, NimboError, invalid } from '../core/errors.js';
 import { makeWorkDir, publishImage } from './catalog.js';
 import { DISK_FILE, type BuiltImage, type ProgressFn } from './types.js';
+import { parseInfo, type ImgInfo } from '../drivers/storage/qemu-img.js';
 
 /** Options of importImage. */
 export interface ImportOptions {
@@ -15,30 +16,10 @@ export interface ImportOptions {
   progress?: ProgressFn;
 }
 
-/** What nimbo needs from `qemu-img info --output=json`. */
-export interface DiskInfo {
-  format: string;
-  virtualSize: number;
-  actualSize: number;
-  backingFile?: string;
-  dataFile?: string;
-  encrypted: boolean;
-}
-
+/** What nimbo reads from `qemu-img info --output=json` (one parser for images and pools). */
+export type DiskInfo = ImgInfo;
 /** Parses `qemu-img info --output=json` output. */
-export function parseQemuImgInfo(json: string): DiskInfo {
-  const j = JSON.parse(json) as Record<string, unknown>;
-  const specific = (j['format-specific'] as { data?: Record<string, unknown> } | undefined)?.data ?? {};
-  const info: DiskInfo = {
-    format: String(j.format ?? ''),
-    virtualSize: Number(j['virtual-size'] ?? 0),
-    actualSize: Number(j['actual-size'] ?? 0),
-    encrypted: j.encrypted === true,
-  };
-  if (typeof j['backing-filename'] === 'string') info.backingFile = j['backing-filename'];
-  if (typeof specific['data-file'] === 'string') info.dataFile = specific['data-file'];
-  return info;
-}
+export const parseQemuImgInfo = parseInfo;
 
 /** Throws InvalidArgument unless the image is a self-contained, unencrypted qcow2 or raw disk. */
 export function checkImportable(file: string, info: DiskInfo): 'qcow2' | 'raw' {
