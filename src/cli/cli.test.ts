@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -37,7 +37,10 @@ function nimbo(args: string[], env: Record<string, string> = {}, stdin = ''): Pr
 }
 
 before(() => fake.start());
-after(() => fake.stop());
+after(async () => {
+  await fake.stop();
+  rmSync(home, { recursive: true, force: true });
+});
 
 test('info -o json prints the Instance as the API gives it', async () => {
   const r = await nimbo(['info', 'vm1', '-o', 'json']);
