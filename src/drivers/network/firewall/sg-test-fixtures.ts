@@ -1,0 +1,91 @@
+import type { Port, Rule, SecurityGroup } from './sg-model.js';
+
+// Test data for the security-group renderer (unit and system tests): a small reviewed case and a
+// seeded generator of large, overlapping rule sets.
+
+/** A small case: two groups (one refers to the other), egress rules, a port without groups. */
+export function smallCase(): { groups: SecurityGroup[]; ports: Port[] } {
+  return {
+    groups: [
+      {
+        name: 'web',
+        rules: [
+          { id: 'http', direction: 'ingress', protocol: 'tcp', ports: { from: 80, to: 80 } },
+          { id: 'https', direction: 'ingress', protocol: 'tcp', ports: { from: 443, to: 443 }, source: '10.0.0.0/8' },
+          { id: 'ping', direction: 'ingress', protocol: 'icmp', source: { group: 'admin' } },
+        ],
+      },
+      {
+        name: 'admin',
+        rules: [
+          { id: 'ssh', direction: 'ingress', protocol: 'tcp', ports: { from: 22, to: 22 }, source: '192.168.1.5' },
+          { id: 'ssh-range', direction: 'ingress', protocol: 'tcp', ports: { from: 20, to: 30 }, source: '192.168.1.0/24' },
+          { id: 'dns', direction: 'egress', protocol: 'udp', ports: { from: 53, to: 53 }, destination: '10.77.0.1' },
+          { id: 'to-web', direction: 'egress', protocol: 'any', destination: { group: 'web' } },
+        ],
+      },
+    ],
+    ports: [
+      { tap: 'tap1', mac: '52:54:00:00:00:01', ipv4: ['10.77.0.11'], groups: ['web'] },
+      { tap: 'tap0', mac: '52:54:00:00:00:02', ipv4: ['10.77.0.20', '10.77.0.10'], groups: ['admin', 'web'] },
+      { tap: 'tap2', mac: '52:54:00:00:00:03', ipv4: ['10.77.0.12'], groups: [] },
+    ],
+  };
+}
+
+/** A deterministic PRNG (mulberry32) so that generated cases are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` random rules (mixed protocols, nested and overlapping CIDRs and port ranges, group peers). */
+export function randomRules(n: number, seed: number, peers: string[] = []): Rule[] {
+  const r = prng(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const rules: Rule[] = [];
+  for (let i = 0; i < n; i++) {
+    const direction = r() < 0.8 ? 'ingress' : 'egress';
+    const x = r();
+    const protocol = x < 0.45 ? 'tcp' : x < 0.8 ? 'udp' : x < 0.92 ? 'icmp' : 'any';
+    const prefix = [8, 16, 24, 28, 32][int(0, 4)]!;
+    const addr = [10, int(0, 3), int(0, 255), int(0, 255)];
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    const n32 = ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0;
+    const net = (n32 & mask) >>> 0;
+    const cidr = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${prefix}`;
+    const peer = peers.length > 0 && r() < 0.1 ? { group: peers[int(0, peers.length - 1)]! } : cidr;
+    const rule: Rule = { id: `r${i}`, direction, protocol };
+    if ((protocol === 'tcp' || protocol === 'udp') && r() < 0.9) {
+      const from = int(1, 65000);
+      rule.ports = { from, to: r() < 0.5 ? from : Math.min(65535, from + int(0, 2000)) };
+    }
+    if (direction === 'ingress') rule.source = peer;
+    else rule.destination = peer;
+    rules.push(rule);
+  }
+  return rules;
+}
+
+/** A realistic case: `groups` groups sharing `total` rules, `ports` ports attached to one or two groups. */
+export function bigCase(total: number, groups = 4, ports = 6, seed = 1): { groups: SecurityGroup[]; ports: Port[] } {
+  const names = Array.from({ length: groups }, (_, i) => `group-${i}`);
+  const per = Math.ceil(total / groups);
+  const gs: SecurityGroup[] = names.map((name, i) => ({
+    name,
+    rules: randomRules(Math.max(0, Math.min(per, total - i * per)), seed + i, names),
+  }));
+  const ps: Port[] = Array.from({ length: ports }, (_, i) => ({
+    tap: `tap${i}`,
+    mac: `52:54:00:00:01:${(i + 1).toString(16).padStart(2, '0')}`,
+    ipv4: [`10.77.0.${10 + i}`],
+    groups: i % 3 === 2 ? [names[i % groups]!] : [names[i % groups]!, names[(i + 1) % groups]!],
+  }));
+  return { groups: gs, ports: ps };
+}

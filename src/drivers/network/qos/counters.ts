@@ -1,0 +1,47 @@
+import { invalid } from '../../../core/errors.js';
+import { validateIfName } from '../validate.js';
+
+// Traffic counters of a guest NIC from `ip -s -j link show dev TAP` (iproute2 JSON; key "stats64", older
+// versions "stats"). The tap is the host's end of the wire: what the tap TRANSMITS the guest RECEIVES, and
+// what the tap RECEIVES the guest sent. So the guest's rx is the tap's tx and vice versa.
+
+/** Counters of one NIC as the guest sees them. */
+export interface NicCounters {
+  /** Bytes/packets the guest received (the tap's tx). */
+  rxBytes: number;
+  rxPackets: number;
+  /** Bytes/packets the guest sent (the tap's rx). */
+  txBytes: number;
+  txPackets: number;
+}
+
+/** argv that prints the JSON parseTapCounters reads. */
+export function tapCountersArgv(tap: string): string[] {
+  return ['ip', '-s', '-j', 'link', 'show', 'dev', validateIfName(tap, 'tap name')];
+}
+
+const num = (v: unknown, what: string): number => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalid(`ip link JSON: ${what} is not a counter`);
+  return v;
+};
+
+/** Parse `ip -s -j link show dev TAP` output into the guest's counters (rx/tx swapped, see above). */
+export function parseTapCounters(json: string): NicCounters {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch {
+    throw invalid('ip link output is not JSON');
+  }
+  const link = Array.isArray(data) ? data[0] : undefined;
+  if (link === null || typeof link !== 'object') throw invalid('ip link JSON holds no link');
+  const l = link as Record<string, unknown>;
+  const stats = (l.stats64 ?? l.stats) as Record<string, Record<string, unknown>> | undefined;
+  if (!stats || typeof stats !== 'object' || !stats.rx || !stats.tx) throw invalid('ip link JSON has no statistics (was -s given?)');
+  return {
+    rxBytes: num(stats.tx.bytes, 'tx.bytes'),
+    rxPackets: num(stats.tx.packets, 'tx.packets'),
+    txBytes: num(stats.rx.bytes, 'rx.bytes'),
+    txPackets: num(stats.rx.packets, 'rx.packets'),
+  };
+}
