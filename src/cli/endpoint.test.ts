@@ -1,19 +1,30 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { DEFAULT_URL, resolveEndpoint } from './endpoint.js';
 
-test('state dir: daemon.json and admin.token', () => {
+const made: string[] = [];
+/** A temp state dir, removed after the tests. */
+function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'nimbo-ep-'));
+  made.push(dir);
+  return dir;
+}
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+test('state dir: daemon.json and admin.token', () => {
+  const dir = tempDir();
   writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ url: 'http://127.0.0.1:9999/' }));
   writeFileSync(join(dir, 'admin.token'), 'tok\n');
   assert.deepEqual(resolveEndpoint({}, { NIMBO_STATE_DIR: dir }), { url: 'http://127.0.0.1:9999', token: 'tok' });
 });
 
 test('env vars win over the state dir, flags win over env vars', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nimbo-ep-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ url: 'http://a:1' }));
   writeFileSync(join(dir, 'admin.token'), 'file');
   const env = { NIMBO_STATE_DIR: dir, NIMBO_URL: 'http://b:2', NIMBO_TOKEN: 'env' };
@@ -22,7 +33,7 @@ test('env vars win over the state dir, flags win over env vars', () => {
 });
 
 test('missing files: default URL and an explained missing token', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nimbo-ep-'));
+  const dir = tempDir();
   const ep = resolveEndpoint({}, { NIMBO_STATE_DIR: dir });
   assert.equal(ep.url, DEFAULT_URL);
   assert.equal(ep.token, undefined);
@@ -30,7 +41,7 @@ test('missing files: default URL and an explained missing token', () => {
 });
 
 test('unreadable token file says so', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nimbo-ep-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'admin.token'), 'x');
   chmodSync(join(dir, 'admin.token'), 0o000);
   assert.match(resolveEndpoint({}, { NIMBO_STATE_DIR: dir }).tokenProblem ?? '', /not readable by you/);

@@ -1,13 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { launchBody } from './commands/instances.js';
 import { resolveSshKeys } from './ssh-keys.js';
 
+const homes: string[] = [];
+/** A temp home dir, removed after the tests. */
+function tempHome(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nimbo-home-'));
+  homes.push(dir);
+  return dir;
+}
+after(() => {
+  for (const d of homes) rmSync(d, { recursive: true, force: true });
+});
+
 test('ssh keys: files, literal keys, private keys refused, defaults', () => {
-  const home = mkdtempSync(join(tmpdir(), 'nimbo-home-'));
+  const home = tempHome();
   assert.deepEqual(resolveSshKeys(undefined, home), []);
   mkdirSync(join(home, '.ssh'));
   writeFileSync(join(home, '.ssh', 'id_rsa.pub'), 'ssh-rsa AAAA rsa@h\n');
@@ -24,7 +35,7 @@ test('ssh keys: files, literal keys, private keys refused, defaults', () => {
 });
 
 test('launchBody sends only what was given', () => {
-  const home = mkdtempSync(join(tmpdir(), 'nimbo-home-'));
+  const home = tempHome();
   assert.deepEqual(launchBody('tiny', 'vm1', { start: true }, home), { name: 'vm1', image: 'tiny' });
   assert.deepEqual(launchBody('tiny', 'vm1', { start: false, cpus: 2, memory: '1GiB', disk: '5G', sshKey: ['ssh-ed25519 K'] }, home), {
     name: 'vm1', image: 'tiny', cpus: 2, memory: '1GiB', disk: '5G', sshKeys: ['ssh-ed25519 K'], start: false,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -180,7 +180,10 @@ async function quiet(args: string[]): Promise<SeenRequest | undefined> {
 before(async () => {
   client = new ApiClient(await fake.start(), fake.token);
 });
-after(() => fake.stop());
+after(async () => {
+  await fake.stop();
+  rmSync(home, { recursive: true, force: true });
+});
 
 test('client: every storage call uses its method, path and body', async () => {
   const V = '/api/v1/storage/pools/default/volumes/data';
