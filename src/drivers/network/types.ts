@@ -1,3 +1,31 @@
+import type { Port, SecurityGroup } from './firewall/sg-model.js';
+import type { FloatingIp, PortForward } from './firewall/fwd-model.js';
+
+/** How a bridge network reaches the outside: masquerade, plain routing, or not at all. */
+export type NetworkMode = 'nat' | 'routed' | 'isolated';
+
+/** The IPv6 side of a network: one /64 (ULA by default), the host's address on the bridge. */
+export interface Ipv6Spec {
+  /** The /64 prefix, e.g. fd12:3456:789a:1::/64 (SLAAC needs exactly /64). */
+  subnet: string;
+  /** The host's address on the bridge inside `subnet` (router, DNS). */
+  gateway: string;
+}
+
+/** A VXLAN segment that carries the bridge's L2 to peer hosts (unicast, static forwarding entries). */
+export interface VxlanSpec {
+  /** The vxlan device name (at most 15 characters), a port of the network's bridge. */
+  device: string;
+  /** VXLAN network identifier 1..16777215. */
+  vni: number;
+  /** This host's underlay IPv4 address (source of the UDP tunnel). */
+  local: string;
+  /** UDP port (4789 by default). */
+  port: number;
+  /** Underlay IPv4 addresses of the peer hosts; each gets one all-zero-MAC forwarding entry. */
+  peers: string[];
+}
+
 /** One virtual network as the network driver sees it (rendered from the store's desired state). */
 export interface NetworkSpec {
   /** nimbo's name of the network (e.g. "default"). */
@@ -6,15 +34,19 @@ export interface NetworkSpec {
   bridge: string;
   /** IPv4 CIDR block of the network, e.g. 10.77.0.0/24. */
   subnet: string;
-  /** The host's address on the bridge; DHCP/DNS server and, with NAT, the guests' router. */
+  /** The host's address on the bridge; DHCP/DNS server and, unless isolated, the guests' router. */
   gateway: string;
-  /** Masquerade guest traffic leaving the host through any other interface. */
-  nat: boolean;
+  /** nat: masquerade out through the host; routed: forwarded without NAT; isolated: no way out. */
+  mode: NetworkMode;
+  /** IPv6 (SLAAC + stateless DHCPv6 for DNS from dnsmasq); absent = IPv4 only. */
+  ipv6?: Ipv6Spec;
+  /** Present for overlay networks: the bridge also has a VXLAN port toward peer hosts. */
+  vxlan?: VxlanSpec;
   /** DNS domain: `<hostname>.<domain>` resolves to a reserved address. */
   domain: string;
   /** Directory for dnsmasq.conf, dhcp-hosts, addn-hosts, leases and the pid file. */
   stateDir: string;
-  /** Name of this daemon's nft table (e.g. nimbo_ab); all networks of one daemon share it. */
+  /** Name of this daemon's nft tables (e.g. nimbo_ab); all networks of one daemon share them. */
   nftTable: string;
 }
 
@@ -23,7 +55,20 @@ export interface Reservation {
   mac: string;
   ip: string;
   hostname: string;
+  /** The NIC's IPv6 address (SLAAC, from the MAC) for AAAA records; absent on IPv4-only networks. */
+  ipv6?: string;
 }
+
+/** Everything above networks that the daemon's ruleset holds: security groups, ports, forwards, floating IPs. */
+export interface FirewallPolicy {
+  groups: SecurityGroup[];
+  ports: Port[];
+  forwards: PortForward[];
+  floating: FloatingIp[];
+}
+
+/** An empty policy: no ports are filtered, nothing is forwarded. */
+export const EMPTY_POLICY: FirewallPolicy = { groups: [], ports: [], forwards: [], floating: [] };
 
 /** A network driver: makes virtual networks and guest NIC backends exist on this host. */
 export interface NetworkDriver {
@@ -31,14 +76,16 @@ export interface NetworkDriver {
   ensure(spec: NetworkSpec, reservations: Reservation[]): Promise<void>;
   /** Replace the network's DHCP reservations and DNS names without disturbing anything else. */
   setReservations(spec: NetworkSpec, reservations: Reservation[]): Promise<void>;
-  /** Tear the network down: DHCP/DNS server, bridge, state files, its firewall rules. */
+  /** Tear the network down: DHCP/DNS server, bridge, VXLAN port, state files, its firewall rules. */
   remove(spec: NetworkSpec): Promise<void>;
   /**
-   * Declare the complete list of this daemon's networks and render the nft table(s) from it
+   * Declare the complete list of this daemon's networks and render the nft ruleset from it
    * (NAT, isolation between networks, DHCP/DNS to the host); call it after a daemon restart.
    */
   applyFirewall(specs: NetworkSpec[]): Promise<void>;
-  /** Delete an nft table of this daemon (no error when absent) and forget the networks that used it. */
+  /** Set the policy (security groups, ports, forwards, floating IPs) of one nft table and re-apply it atomically. */
+  setPolicy(table: string, policy: FirewallPolicy): Promise<void>;
+  /** Delete the nft tables of this daemon (no error when absent) and forget the networks that used them. */
   removeFirewall(table: string): Promise<void>;
   /** Create a tap device (owned by `owner` when given) and attach it to `bridge`, up. */
   createTap(tap: string, bridge: string, owner?: string): Promise<void>;
