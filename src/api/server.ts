@@ -12,6 +12,8 @@ import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
 import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
+import { networkRoutes } from './routes-networks.js';
+import { firewallRoutes } from './routes-firewall.js';
 import { VERSION } from '../shared/version.js';
 
 const PUBLIC = new Set(['/api/v1/health']);
@@ -56,6 +58,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       await liveRoutes(api, ctx);
       await storageRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
+      await networkRoutes(api, ctx);
+      await firewallRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -40,7 +40,7 @@ test('info renders aligned fields, or the Instance object unchanged', () => {
   assert.match(t, /^Name:         vm1$/m);
   assert.match(t, /^Memory:       512MiB$/m);
   assert.match(t, /^Addresses:    10\.77\.0\.10, fd00::10$/m);
-  assert.match(t, /^NIC eth0:     52:54:00:00:00:01 on default \(10\.77\.0\.10, tap nimbo-tap0\)$/m);
+  assert.match(t, /^NIC eth0:     52:54:00:00:00:01 on default \(10\.77\.0\.10; tap nimbo-tap0\)$/m);
   assert.match(t, /^Error:        guest crashed$/m);
   assert.equal(renderDetail(inst, instanceFields(inst), 'json'), JSON.stringify(inst, null, 2) + '\n');
   assert.deepEqual(YAML.parse(renderDetail(inst, instanceFields(inst), 'yaml')), inst);

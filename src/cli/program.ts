@@ -8,6 +8,8 @@ import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerStorageCommands } from './commands/storage.js';
+import { registerNetworkCommands } from './commands/networks.js';
+import { registerFirewallCommands } from './commands/firewall.js';
 import { oneLine } from './errors.js';
 
 function version(): string {
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerConsoleCommand(program);
   registerImageCommands(program);
   registerStorageCommands(program);
+  registerNetworkCommands(program);
+  registerFirewallCommands(program);
   registerSnapshotCommands(program);
   registerOperationCommands(program);
   registerHostCommands(program);

@@ -32,7 +32,21 @@ export function instanceFields(i: Instance): [string, string][] {
     ['PID', i.pid === null ? '-' : String(i.pid)],
     ['Created', i.createdAt],
   ];
-  for (const n of i.nics ?? []) f.push([`NIC ${n.name}`, `${n.mac} on ${n.network} (${n.address || 'no address'}, tap ${n.tap})`]);
+  for (const n of i.nics ?? []) {
+    const extra = [
+      n.ipv6 ? n.ipv6 : '',
+      `tap ${n.tap}`,
+      n.securityGroups ? `groups ${formatList(n.securityGroups)}` : '',
+      n.ingressBps ? `in ≤ ${n.ingressBps / 1e6} Mbit/s` : '',
+      n.egressBps ? `out ≤ ${n.egressBps / 1e6} Mbit/s` : '',
+      n.hotplug ? 'hot-plugged' : '',
+    ].filter(Boolean);
+    f.push([`NIC ${n.name}`, `${n.mac} on ${n.network} (${n.address || 'no address'}; ${extra.join('; ')})`]);
+    if (n.counters) {
+      const c = n.counters;
+      f.push([`  traffic`, `rx ${formatBytes(c.rxBytes)} / ${c.rxPackets} pkts, tx ${formatBytes(c.txBytes)} / ${c.txPackets} pkts`]);
+    }
+  }
   if (i.error) f.push(['Error', i.error]);
   return f;
 }

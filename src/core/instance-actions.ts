@@ -88,6 +88,7 @@ export class InstanceActions {
       ctx.progress(30, 'removing network');
       for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
       await this.d.network.release(name);
+      await this.svc.nics?.forwards.dropNic(name);
       await this.svc.volumes?.releaseAll(rec);
       await this.svc.snapshots?.forget(name);
       ctx.progress(60, 'removing disk');
@@ -95,6 +96,7 @@ export class InstanceActions {
       rmSync(this.d.paths.instance(name), { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
       await this.d.store.delete(instanceKey(name));
+      await this.svc.nics?.applyFirewall(); // its ports and forwards leave the ruleset
       this.d.events.publish('instance', name, { state: 'deleted' });
     });
   }

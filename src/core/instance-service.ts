@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Instance, InstanceCreate } from '../shared/api-types.js';
+import type { NicRequest } from '../shared/network-types.js';
 import type { VmSpec } from '../drivers/compute/types.js';
 import { conflict, notFound, NimboError } from './errors.js';
 import type { AccelChoice, BaseDeps } from './deps.js';
@@ -18,6 +19,8 @@ import { NO_LIMITS, type StorageService } from './storage-service.js';
 import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
 import type { InstanceVolumes } from './instance-volumes.js';
 import type { InstanceSnapshots } from './instance-snapshots.js';
+import type { InstanceNics } from './instance-nics.js';
+import { tapName } from './instance-nics-plan.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -40,6 +43,8 @@ export class InstanceService {
   storageService?: StorageService;
   /** Set by the daemon: instance snapshots (forgotten when the instance is deleted). */
   snapshots?: InstanceSnapshots;
+  /** Set by the daemon: NIC hot-plug, bandwidth limits, counters, and the firewall policy they feed. */
+  nics?: InstanceNics;
   constructor(readonly d: InstanceDeps) {}
 
   async record(name: string): Promise<InstanceRecord> {
@@ -64,7 +69,8 @@ export class InstanceService {
   /** The API view, with the live pid. */
   async view(rec: InstanceRecord): Promise<Instance> {
     const live = rec.state === 'running' || rec.state === 'paused';
-    return toInstance(rec, live ? readPid(this.d.paths.run(rec.name)) : null);
+    const view = toInstance(rec, live ? readPid(this.d.paths.run(rec.name)) : null);
+    return this.nics ? this.nics.withCounters(view) : view;
   }
 
   /** Instances that use an image. */
@@ -99,7 +105,8 @@ export class InstanceService {
         await this.rootDisk(rec),
         { id: 'seed', path: join(dir, 'seed.iso'), format: 'raw', readOnly: true },
       ],
-      nics: rec.nics.map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
+      // Hot-plugged NICs are plugged again after every start (instance-nics.ts), so they stay detachable.
+      nics: rec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
       runDir: this.d.paths.run(rec.name),
       runAs: this.d.config.qemuUser,
     };
@@ -115,6 +122,8 @@ export class InstanceService {
     if (disk < img.virtualSizeBytes) {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
+    const nicReqs = req.nics ?? [{ network: 'default' }];
+    await this.nics?.validateRequests(nicReqs);
     const uuid = randomUUID();
     const rec: InstanceRecord = {
       name: req.name,
@@ -141,7 +150,7 @@ export class InstanceService {
       const r = new Reverter();
       try {
         r.add('record', () => this.d.store.delete(instanceKey(rec.name)));
-        await this.provision(rec, r, (p, m) => ctx.progress(p, m));
+        await this.provision(rec, nicReqs, r, (p, m) => ctx.progress(p, m));
         ctx.checkCancelled();
         if (req.start !== false) {
           ctx.progress(80, 'starting');
@@ -153,6 +162,7 @@ export class InstanceService {
         return this.view(final);
       } catch (e) {
         await r.revert();
+        await this.nics?.applyFirewall().catch(() => undefined); // its ports leave the ruleset
         this.d.events.publish('instance', rec.name, { state: 'deleted' });
         throw e;
       }
@@ -160,24 +170,41 @@ export class InstanceService {
   }
 
   /** Address, disk, seed and tap for a new instance; each step registers its undo. */
-  private async provision(rec: InstanceRecord, r: Reverter, progress: (p: number, m: string) => void): Promise<void> {
+  private async provision(rec: InstanceRecord, nicReqs: NicRequest[], r: Reverter, progress: (p: number, m: string) => void): Promise<void> {
     const dir = this.d.paths.instance(rec.name);
-    progress(10, 'allocating address');
-    const alloc = await this.d.network.allocate(rec.name, 'eth0', rec.name);
-    r.add('address', () => this.d.network.release(rec.name));
-    const tap = `${this.d.config.prefix}-${rec.uuid.replace(/-/g, '').slice(0, 14 - this.d.config.prefix.length)}`;
-    rec.nics = [{ name: 'eth0', network: this.d.network.spec.name, mac: alloc.mac, address: alloc.ip, tap }];
+    progress(10, 'allocating addresses');
+    r.add('addresses', () => this.d.network.release(rec.name));
+    for (const [i, req] of nicReqs.entries()) {
+      const name = `eth${i}`;
+      const alloc = await this.d.network.allocate(req.network, rec.name, name, rec.name, req.address);
+      rec.nics.push({
+        name,
+        network: req.network,
+        mac: alloc.mac,
+        address: alloc.ip,
+        ...(alloc.ipv6 ? { ipv6: alloc.ipv6 } : {}),
+        tap: tapName(this.d.config.prefix, rec.uuid, name),
+        securityGroups: req.securityGroups ?? ['default'],
+        ...(this.nics ? this.nics.limitsOf(req) : {}),
+      });
+    }
     await this.d.store.put(instanceKey(rec.name), rec);
+    await this.nics?.applyFirewall();
 
     progress(25, 'creating disk, seed and tap');
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     r.add('instance dir', () => rmSync(dir, { recursive: true, force: true }));
     const img = await this.d.images.ready(rec.image);
+    const nets = new Map((await this.d.network.records()).map((n) => [n.name, n]));
     const files = renderSeed({
       instanceId: rec.uuid,
       hostname: rec.name,
       sshKeys: rec.sshKeys,
-      nics: rec.nics.map((n) => ({ mac: n.mac, address: n.address, gateway: this.d.network.spec.gateway, dns: [this.d.network.spec.gateway] })),
+      // The default route goes through the first NIC's network, unless that network is isolated.
+      nics: rec.nics.map((n, i) => {
+        const net = nets.get(n.network)!;
+        return { mac: n.mac, address: n.address, ...(i === 0 && net.mode !== 'isolated' ? { gateway: net.gateway } : {}), dns: [net.gateway] };
+      }),
     });
     const root = { pool: 'default', volume: rootVolumeName(rec.name) };
     // Independent steps run side by side; each registers its undo once done, then the first failure is thrown.
@@ -187,7 +214,7 @@ export class InstanceService {
         .then((dr) => dr.cloneFromImage(img.disk, img.format, root.volume, rec.disk))
         .then(() => r.add('root volume', () => this.dropRoot(root))),
       buildSeedIso(this.d.exec, files, join(dir, 'seed.iso')),
-      this.d.network.createTap(tap).then(() => r.add('tap', () => this.d.network.deleteTap(tap))),
+      ...rec.nics.map((n) => this.d.network.createTap(n.tap, n.network).then(() => r.add(`tap ${n.tap}`, () => this.d.network.deleteTap(n.tap)))),
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -204,10 +231,14 @@ export class InstanceService {
 
   /** Start the VM process and attach its console. */
   async boot(rec: InstanceRecord): Promise<void> {
-    for (const nic of rec.nics) if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap);
+    for (const nic of rec.nics) {
+      if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap, nic.network);
+      await this.nics?.applyLimits(nic);
+    }
     await this.d.compute.start(await this.vmSpec(rec));
     this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
     await this.volumes?.plugAll(rec); // hot-plug ports, so they can be detached again later
+    await this.nics?.plugAll(rec);
   }
 }
 

@@ -1,66 +1,238 @@
-import { join } from 'node:path';
-import type { NetworkDriver, NetworkSpec, Reservation } from '../drivers/network/types.js';
-import { allocateAddress, nthHost, prefixOf, randomMac } from './ip.js';
-import { NimboError } from './errors.js';
+import type { FirewallPolicy, NetworkDriver, NetworkSpec, Reservation } from '../drivers/network/types.js';
+import { validateSpec } from '../drivers/network/validate.js';
+import { clearBandwidth, sweepOrphanIfbs } from '../drivers/network/qos/bandwidth.js';
+import type { Network, NetworkCreate, Lease } from '../shared/network-types.js';
+import { allocateAddress, contains, hostCount, nthHost, overlaps, parseCidr, formatIpv4, prefixOf, randomMac, validateCidr, parseIpv4 } from './ip.js';
+import { eui64Address, hostIn6, overlaps6, ulaSubnet, validateSubnet64 } from './ip6.js';
+import { conflict, invalid, notFound, NimboError } from './errors.js';
 import type { BaseDeps } from './deps.js';
+import { validateName } from './validate.js';
+import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
 
-/** One allocated address, kept at /ipam/NETWORK/IP. */
-export interface Allocation {
-  network: string;
-  ip: string;
-  mac: string;
-  owner: string;
-  nic: string;
-  hostname: string;
+export type { Allocation } from './network-record.js';
+
+/** On a vxlan network the first 8 addresses are the hosts' gateways (one per host). */
+export const VXLAN_GATEWAYS = 8;
+
+/**
+ * Addresses this host must not hand out on a network: its gateway; on a vxlan network every
+ * host's gateway slot, and (until clustering shares one IPAM) the addresses of the other hosts:
+ * host g allocates only addresses i > 8 with i % 8 == g % 8, so up to 8 hosts never collide.
+ */
+export function excludedFor(rec: Pick<NetworkRecord, 'subnet' | 'gateway' | 'type'>): string[] {
+  if (rec.type !== 'vxlan') return [rec.gateway];
+  const base = parseCidr(rec.subnet).network;
+  const g = parseIpv4(rec.gateway) - base;
+  const out: string[] = [];
+  for (let i = 1; i <= hostCount(rec.subnet); i++) if (i <= VXLAN_GATEWAYS || i % VXLAN_GATEWAYS !== g % VXLAN_GATEWAYS) out.push(formatIpv4(base + i));
+  return out;
 }
 
-const ipamPrefix = (net: string) => `/ipam/${net}/`;
+/** Name of the network every daemon has. */
+export const DEFAULT_NETWORK = 'default';
 
-/** The default network and nimbo's IPAM: addresses allocated in the store, served as static DHCP reservations. */
+/** Networks (records in the store, made real by the network driver) and nimbo's IPAM. */
 export class NetworkService {
-  readonly spec: NetworkSpec;
+  /** Called after any change that the firewall policy depends on (set by the daemon). */
+  onChange: () => Promise<void> = async () => {};
 
-  constructor(private d: BaseDeps, private driver: NetworkDriver) {
-    const { prefix, subnet } = d.config;
-    this.spec = {
-      name: 'default',
-      bridge: `${prefix}br0`,
+  constructor(private d: BaseDeps, readonly driver: NetworkDriver) {}
+
+  async records(): Promise<NetworkRecord[]> {
+    return (await this.d.store.list<NetworkRecord>('/networks/')).map((k) => k.value);
+  }
+
+  async record(name: string): Promise<NetworkRecord> {
+    const kv = await this.d.store.get<NetworkRecord>(networkKey(name));
+    if (!kv) throw notFound(`network ${name}`);
+    return kv.value;
+  }
+
+  /** The driver spec of a network. */
+  async spec(name: string): Promise<NetworkSpec> {
+    return networkSpec(await this.record(name), this.d.config, this.d.paths);
+  }
+
+  async specs(): Promise<NetworkSpec[]> {
+    return (await this.records()).map((r) => networkSpec(r, this.d.config, this.d.paths));
+  }
+
+  /**
+   * Make the default network's record (first start) and bring every network up. The firewall policy
+   * (groups, ports, forwards) is handed over first and the ruleset is declared whole for all networks,
+   * so a restart never runs with a partial ruleset; then bridges and dnsmasq are repaired.
+   */
+  async init(policy?: () => Promise<FirewallPolicy>): Promise<void> {
+    if (!(await this.d.store.get(networkKey(DEFAULT_NETWORK)))) {
+      const rec = await this.newRecord({ name: DEFAULT_NETWORK, subnet: this.d.config.subnet }, 0);
+      await this.d.store.put(networkKey(rec.name), rec, { expectRevision: 0 });
+    }
+    const specs = await this.specs();
+    if (policy) await this.driver.setPolicy(this.d.config.prefix, await policy());
+    await this.driver.applyFirewall(specs);
+    for (const s of specs) await this.driver.ensure(s, await this.reservations(s.name));
+    const swept = await sweepOrphanIfbs(this.d.exec);
+    if (swept.length > 0) this.d.log.info({ swept }, 'removed bandwidth devices of taps that are gone');
+  }
+
+  /** Tear every network down (tests and `nimbo down --purge`). */
+  async removeAll(): Promise<void> {
+    for (const s of await this.specs()) await this.driver.remove(s);
+    await this.driver.removeFirewall(this.d.config.prefix);
+  }
+
+  /** Validate a create request and build the record (bridge number, subnets, gateway). */
+  private async newRecord(req: NetworkCreate, bridgeNo?: number): Promise<NetworkRecord> {
+    validateName(req.name, 'network name');
+    const others = await this.records();
+    const type = req.type ?? (req.vxlan ? 'vxlan' : 'bridge');
+    if (type === 'vxlan' && !req.vxlan) throw invalid('a vxlan network needs vxlan settings (vni, local, peers)');
+    if (type === 'bridge' && req.vxlan) throw invalid('vxlan settings are only for networks of type vxlan');
+    const subnet = req.subnet !== undefined ? validateCidr(req.subnet) : this.pickSubnet(req.name, others);
+    if (parseCidr(subnet).prefix > 29) throw invalid(`subnet ${subnet} is too small: use /29 or larger (a network needs a gateway and room for instances)`);
+    for (const o of others) if (overlaps(o.subnet, subnet)) throw conflict(`subnet ${subnet} overlaps ${o.subnet} of network ${o.name}`);
+    const gateway = req.gateway ?? nthHost(subnet, 1);
+    const gwIndex = parseIpv4(gateway) - parseCidr(subnet).network;
+    if (!contains(subnet, `${gateway}/32`) || gwIndex < 1 || gwIndex > hostCount(subnet)) throw invalid(`gateway ${gateway} is not a host address of ${subnet}`);
+    if (type === 'vxlan' && gwIndex > VXLAN_GATEWAYS) throw invalid(`on a vxlan network the gateway must be one of the first ${VXLAN_GATEWAYS} addresses (one per host)`);
+    const ipv6 = req.ipv6 === 'none' ? null : this.ipv6Of(req.ipv6 ?? 'auto', req.name, others, gwIndex);
+    const n = bridgeNo ?? this.freeBridgeNumber(others);
+    const p = this.d.config.prefix;
+    const rec: NetworkRecord = {
+      name: req.name,
+      type,
+      mode: req.mode ?? 'nat',
+      bridge: `${p}br${n}`,
       subnet,
-      gateway: nthHost(subnet, 1),
-      nat: true,
-      domain: 'nimbo',
-      stateDir: join(d.paths.networks, 'default'),
-      nftTable: prefix,
+      gateway,
+      ipv6,
+      vxlan: req.vxlan ? { vni: req.vxlan.vni, local: req.vxlan.local, port: req.vxlan.port ?? 4789, peers: [...req.vxlan.peers], device: `${p}vx${n}` } : null,
+      description: req.description ?? '',
+      createdAt: new Date().toISOString(),
     };
+    validateSpec(networkSpec(rec, this.d.config, this.d.paths));
+    return rec;
   }
 
-  /** Bring the default network up (idempotent: bridge, NAT, dnsmasq with every reservation). */
-  async ensure(): Promise<void> {
-    await this.driver.ensure(this.spec, await this.reservations());
-    await this.driver.applyFirewall([this.spec]);
+  private ipv6Of(want: string, name: string, others: NetworkRecord[], hostIndex: number): { subnet: string; gateway: string } {
+    const subnet = validateSubnet64(want === 'auto' ? ulaSubnet(`${this.d.config.prefix}/${name}/${Date.now()}/${Math.random()}`) : want);
+    for (const o of others) if (o.ipv6 && overlaps6(o.ipv6.subnet, subnet)) throw conflict(`IPv6 subnet ${subnet} overlaps ${o.ipv6.subnet} of network ${o.name}`);
+    return { subnet, gateway: hostIn6(subnet, hostIndex) };
   }
 
-  /** Tear the network down (used by tests and `nimbo down --purge`). */
-  async remove(): Promise<void> {
-    await this.driver.remove(this.spec);
-    await this.driver.removeFirewall(this.spec.nftTable);
+  /** A /24 in 10.64.0.0/10 derived from the name, moved on while it overlaps another network. */
+  private pickSubnet(name: string, others: NetworkRecord[]): string {
+    let h = 0;
+    for (const c of `${this.d.config.prefix}/${name}`) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    const base = parseIpv4('10.64.0.0');
+    for (let i = 0; i < 16384; i++) {
+      const cidr = `${formatIpv4(base + (((h + i) % 16384) << 8))}/24`;
+      if (!others.some((o) => overlaps(o.subnet, cidr)) && !contains(this.d.config.subnet, cidr)) return cidr;
+    }
+    throw conflict('no free /24 left in 10.64.0.0/10: give a subnet');
   }
 
-  private async reservations(): Promise<Reservation[]> {
-    const all = await this.d.store.list<Allocation>(ipamPrefix(this.spec.name));
-    return all.map((a) => ({ mac: a.value.mac, ip: a.value.ip, hostname: a.value.hostname }));
+  private freeBridgeNumber(others: NetworkRecord[]): number {
+    const used = new Set(others.map((o) => Number(o.bridge.slice(this.d.config.prefix.length + 2))));
+    let n = 1;
+    while (used.has(n)) n++;
+    if (n > 999) throw conflict('too many networks on this daemon');
+    return n;
   }
 
-  /** Allocate a free address (compare-and-swap in the store, so never twice) and a MAC for an instance NIC. */
-  async allocate(owner: string, nic: string, hostname: string): Promise<Allocation> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const used = new Set((await this.d.store.list<Allocation>(ipamPrefix(this.spec.name))).map((k) => k.value.ip));
-      const ip = allocateAddress(this.spec.subnet, used, [this.spec.gateway]);
-      const alloc: Allocation = { network: this.spec.name, ip, mac: randomMac(), owner, nic, hostname };
+  /** Validate now (a bad request is a 400), then create the network as an Operation. */
+  async create(req: NetworkCreate) {
+    const rec = await this.newRecord(req);
+    try {
+      await this.d.store.put(networkKey(rec.name), rec, { expectRevision: 0 });
+    } catch (e) {
+      if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`network ${rec.name} already exists`);
+      throw e;
+    }
+    return this.d.ops.start('network.create', `network/${rec.name}`, async () => {
+      const spec = networkSpec(rec, this.d.config, this.d.paths);
       try {
-        await this.d.store.put(`${ipamPrefix(this.spec.name)}${ip}`, alloc, { expectRevision: 0 });
-        await this.driver.setReservations(this.spec, await this.reservations());
-        return { ...alloc, ip: `${ip}/${prefixOf(this.spec.subnet)}` };
+        await this.driver.ensure(spec, []);
+      } catch (e) {
+        await this.d.store.delete(networkKey(rec.name));
+        await this.driver.remove(spec).catch(() => undefined);
+        throw e;
+      }
+      this.d.events.publish('network', rec.name, { action: 'created' });
+      return this.view(rec.name);
+    });
+  }
+
+  /** Delete a network nothing uses any more. */
+  async delete(name: string) {
+    const rec = await this.record(name);
+    if (name === DEFAULT_NETWORK) throw conflict('the default network cannot be deleted');
+    const users = await this.users(name);
+    if (users.length > 0) throw conflict(`network ${name} is used by ${users.join(', ')}; detach them first`);
+    const fwd = await this.d.store.list(`/forwards/${name}/`);
+    if (fwd.length > 0) throw conflict(`network ${name} has ${fwd.length} forward(s); delete them first`);
+    return this.d.ops.start('network.delete', `network/${name}`, async () => {
+      await this.driver.remove(networkSpec(rec, this.d.config, this.d.paths));
+      await this.d.store.delete(networkKey(name));
+      this.d.events.publish('network', name, { action: 'deleted' });
+      return null;
+    });
+  }
+
+  /** Instances with a NIC on the network. */
+  async users(name: string): Promise<string[]> {
+    return [...new Set((await this.allocations(name)).map((a) => a.owner))].sort();
+  }
+
+  async view(name: string): Promise<Network> {
+    return toNetwork(await this.record(name), await this.users(name));
+  }
+
+  async list(): Promise<Network[]> {
+    return Promise.all((await this.records()).map((r) => this.view(r.name)));
+  }
+
+  private async allocations(net: string): Promise<Allocation[]> {
+    return (await this.d.store.list<Allocation>(ipamPrefix(net))).map((k) => k.value);
+  }
+
+  private async reservations(net: string): Promise<Reservation[]> {
+    return (await this.allocations(net)).map((a) => ({ mac: a.mac, ip: a.ip, hostname: a.hostname, ...(a.ipv6 ? { ipv6: a.ipv6 } : {}) }));
+  }
+
+  /** The leases (static reservations) of a network. */
+  async leases(net: string): Promise<Lease[]> {
+    await this.record(net);
+    return (await this.allocations(net))
+      .sort((a, b) => parseIpv4(a.ip) - parseIpv4(b.ip))
+      .map((a) => ({ ip: a.ip, ...(a.ipv6 ? { ipv6: a.ipv6 } : {}), mac: a.mac, instance: a.owner, nic: a.nic, hostname: a.hostname }));
+  }
+
+  /**
+   * Allocate an address on `net` (the requested one, or the first free) with compare-and-swap in the
+   * store, so never twice, and a MAC; the IPv6 address is the SLAAC one of that MAC. Returns ip as CIDR.
+   */
+  async allocate(net: string, owner: string, nic: string, hostname: string, requested?: string): Promise<Allocation> {
+    const rec = await this.record(net);
+    if (requested !== undefined) {
+      parseIpv4(requested);
+      if (!contains(rec.subnet, `${requested}/32`)) throw invalid(`address ${requested} is not in ${rec.subnet} of network ${net}`);
+      const first = nthHost(rec.subnet, 1);
+      const last = nthHost(rec.subnet, 2 ** (32 - prefixOf(rec.subnet)) - 2);
+      if (requested === rec.gateway || parseIpv4(requested) < parseIpv4(first) || parseIpv4(requested) > parseIpv4(last)) {
+        throw invalid(`address ${requested} cannot be given to an instance (gateway, network or broadcast address)`);
+      }
+    }
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const used = new Set((await this.allocations(net)).map((a) => a.ip));
+      if (requested !== undefined && used.has(requested)) throw conflict(`address ${requested} on network ${net} is already in use`);
+      const ip = requested ?? allocateAddress(rec.subnet, used, excludedFor(rec));
+      const mac = randomMac();
+      const alloc: Allocation = { network: net, ip, mac, owner, nic, hostname, ...(rec.ipv6 ? { ipv6: eui64Address(rec.ipv6.subnet, mac) } : {}) };
+      try {
+        await this.d.store.put(`${ipamPrefix(net)}${ip}`, alloc, { expectRevision: 0 });
+        await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(net));
+        return { ...alloc, ip: `${ip}/${prefixOf(rec.subnet)}` };
       } catch (e) {
         if (!(e instanceof NimboError) || e.code !== 'Conflict') throw e;
       }
@@ -68,25 +240,28 @@ export class NetworkService {
     throw new NimboError('Conflict', 'could not allocate an address: too much contention');
   }
 
-  /** Release every address an instance holds. */
-  async release(owner: string): Promise<void> {
-    for (const kv of await this.d.store.list<Allocation>(ipamPrefix(this.spec.name))) {
-      if (kv.value.owner === owner) await this.d.store.delete(kv.key);
+  /** Release the addresses an instance holds (all, or those of one NIC). */
+  async release(owner: string, nic?: string): Promise<void> {
+    for (const rec of await this.records()) {
+      let changed = false;
+      for (const kv of await this.d.store.list<Allocation>(ipamPrefix(rec.name))) {
+        if (kv.value.owner === owner && (nic === undefined || kv.value.nic === nic)) {
+          await this.d.store.delete(kv.key);
+          changed = true;
+        }
+      }
+      if (changed) await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(rec.name));
     }
-    await this.driver.setReservations(this.spec, await this.reservations());
   }
 
-  /** The addresses currently allocated. */
-  async leases(): Promise<Allocation[]> {
-    return (await this.d.store.list<Allocation>(ipamPrefix(this.spec.name))).map((k) => k.value);
+  async createTap(tap: string, network: string): Promise<void> {
+    return this.driver.createTap(tap, (await this.record(network)).bridge, this.d.config.qemuUser);
   }
 
-  createTap(tap: string): Promise<void> {
-    return this.driver.createTap(tap, this.spec.bridge, this.d.config.qemuUser);
-  }
-
-  deleteTap(tap: string): Promise<void> {
-    return this.driver.deleteTap(tap);
+  /** Delete a tap and its bandwidth limits (the egress shaper's ifb device outlives the tap otherwise). */
+  async deleteTap(tap: string): Promise<void> {
+    await clearBandwidth(this.d.exec, tap);
+    await this.driver.deleteTap(tap);
   }
 
   tapExists(tap: string): Promise<boolean> {

@@ -11,6 +11,9 @@ import { RealExec } from '../host/exec.js';
 import { chooseAccelerator } from './accel.js';
 import { BridgeNetworkDriver } from '../drivers/network/bridge/bridge-driver.js';
 import { NetworkService } from '../core/network-service.js';
+import { FirewallService } from '../core/firewall-service.js';
+import { ForwardService } from '../core/forward-service.js';
+import { InstanceNics } from '../core/instance-nics.js';
 import { QemuDriver } from '../drivers/compute/qemu/driver.js';
 import { ImageService } from '../core/image-service.js';
 import { InstanceService } from '../core/instance-service.js';
@@ -50,8 +53,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
   const accel = await chooseAccelerator(exec, join(paths.cache, 'accel.json'), log, config.accel);
   log.info({ accelerator: accel.accelerator, reason: accel.reason }, 'accelerator');
-  const network = new NetworkService(base, new BridgeNetworkDriver({ exec, logger: log }));
-  await network.ensure();
+  const netDriver = new BridgeNetworkDriver({ exec, logger: log });
+  const network = new NetworkService(base, netDriver);
+  const firewall = new FirewallService(base, netDriver);
+  await network.init(() => firewall.policy());
+  await firewall.init();
+  const forwards = new ForwardService(base, () => firewall.apply());
   // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
   const compute = new QemuDriver({ exec, logger: log, attachSerial: true });
   const consoles = new ConsoleManager(log, (runDir) => compute.serial(runDir), (name) => paths.run(name));
@@ -68,6 +75,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   instances.snapshots = snapshots;
   const scheduler = new SnapshotScheduler(instances, snapshots, log);
   scheduler.start();
+  const instanceNics = new InstanceNics(instances, firewall, forwards);
+  instances.nics = instanceNics;
+  await firewall.apply(); // the whole ruleset, once, from the store
   const actions = new InstanceActions(instances);
   await actions.reconcile();
   actions.watch();
@@ -78,11 +88,14 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     instances,
     actions,
     network,
+    firewall,
+    forwards,
+    instanceNics,
     consoles,
     storage,
     instanceVolumes,
     snapshots,
-    hostInfo: () => collectHostInfo(exec, config, accel, network.spec),
+    hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec('default')),
   });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();

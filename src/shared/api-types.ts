@@ -20,6 +20,21 @@ export const InstanceCreate = Type.Object(
     disk: Type.Optional(Size),
     sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
     start: Type.Optional(Type.Boolean({ default: true })),
+    nics: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            network: Name,
+            address: Type.Optional(Type.String({ minLength: 7, maxLength: 15 })),
+            securityGroups: Type.Optional(Type.Array(Name, { maxItems: 16 })),
+            ingress: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 20 })])),
+            egress: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 20 })])),
+          },
+          strict,
+        ),
+        { minItems: 1, maxItems: 8, description: 'NICs in order (eth0 first); default: one NIC on the default network' },
+      ),
+    ),
   },
   strict,
 );
@@ -30,7 +45,21 @@ export const InstanceState = Type.Union(
 );
 export type InstanceState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'paused' | 'error';
 
-export const Nic = Type.Object({ name: Type.String(), network: Type.String(), mac: Type.String(), address: Type.String(), tap: Type.String() });
+export const Nic = Type.Object({
+  name: Type.String(),
+  network: Type.String(),
+  mac: Type.String(),
+  address: Type.String(),
+  ipv6: Type.Optional(Type.String()),
+  tap: Type.String(),
+  securityGroups: Type.Optional(Type.Array(Type.String())),
+  ingressBps: Type.Optional(Type.Integer({ description: 'bandwidth limit toward the guest, bits/s (0 = none)' })),
+  egressBps: Type.Optional(Type.Integer({ description: 'bandwidth limit from the guest, bits/s (0 = none)' })),
+  hotplug: Type.Optional(Type.Boolean({ description: 'plugged on a hot-plug port (can be detached live)' })),
+  counters: Type.Optional(
+    Type.Object({ rxBytes: Type.Integer(), rxPackets: Type.Integer(), txBytes: Type.Integer(), txPackets: Type.Integer() }, { description: "guest's point of view" }),
+  ),
+});
 export type Nic = Static<typeof Nic>;
 
 /** An instance as the API shows it. */

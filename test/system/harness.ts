@@ -133,6 +133,7 @@ export class TestDaemon {
       if (m[1]!.startsWith(this.prefix)) await runArgv(['ip', 'link', 'del', m[1]!], { allowFailure: true });
     }
     await runArgv(['nft', 'delete', 'table', 'inet', this.prefix], { allowFailure: true });
+    await runArgv(['nft', 'delete', 'table', 'bridge', this.prefix], { allowFailure: true });
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 

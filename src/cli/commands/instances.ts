@@ -22,6 +22,8 @@ interface LaunchOptions extends WaitOptions {
   memory?: string;
   disk?: string;
   sshKey?: string[];
+  network?: string[];
+  securityGroup?: string[];
   start: boolean;
 }
 
@@ -34,6 +36,13 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   const keys = resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
   if (!o.start) body.start = false;
+  if (o.network?.length || o.securityGroup?.length) {
+    const groups = o.securityGroup?.length ? { securityGroups: o.securityGroup } : {};
+    body.nics = (o.network?.length ? o.network : ['default']).map((spec) => {
+      const [network, address] = spec.split('=') as [string, string | undefined];
+      return { network, ...(address ? { address } : {}), ...groups };
+    });
+  }
   return body;
 }
 
@@ -49,6 +58,8 @@ export function registerInstanceCommands(program: Command): void {
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB', (v: string) => parseSize(v, 'disk'))
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
+      .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
+      .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
       .option('--no-start', 'create the instance but do not start it'),
   ).action(async (image: string, name: string, o: LaunchOptions, cmd: Command) => {
     const client = clientFor(cmd);

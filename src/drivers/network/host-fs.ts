@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
+import type { HostExec } from '../../host/exec.js';
 
 // The file and process operations the network drivers need besides HostExec. Kept behind an
 // interface so unit tests use MemoryNetFs; move to src/host/ once a shared files adapter exists.
@@ -87,5 +88,27 @@ export class RealNetFs implements NetFs {
       if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
       throw e;
     }
+  }
+}
+
+/**
+ * A RealNetFs whose /proc/sys/net files are those of another network namespace: they are read and
+ * written by commands run through `exec` (e.g. a NetnsExec), since /proc/sys/net always shows the
+ * namespace of the process that opens it. Everything else is this process's files.
+ */
+export class NamespacedNetFs extends RealNetFs {
+  constructor(private readonly exec: HostExec) {
+    super();
+  }
+
+  override async readText(path: string): Promise<string | null> {
+    if (!path.startsWith('/proc/sys/net/')) return super.readText(path);
+    const res = await this.exec.run(['cat', path], { allowFailure: true });
+    return res.code === 0 ? res.stdout : null;
+  }
+
+  override async writeInPlace(path: string, data: string): Promise<void> {
+    if (!path.startsWith('/proc/sys/net/')) return super.writeInPlace(path, data);
+    await this.exec.run(['tee', path], { input: data });
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diskNodeNames, renderQemuArgv } from './argv.js';
+import { diskNodeNames, HOTPLUG_PORTS, MAX_DISKS, MAX_NICS, renderQemuArgv, validateNic } from './argv.js';
 import type { VmSpec } from '../types.js';
 import { NimboError } from '../../../core/errors.js';
 
@@ -58,10 +58,14 @@ test('golden: direct kernel boot under TCG, runAs, a read-only disk with a comma
     '-blockdev', '{"driver":"file","node-name":"f-seed","filename":"/var/lib/nimbo/seeds/web,1.iso","read-only":true,"discard":"unmap"}',
     '-blockdev', '{"driver":"raw","node-name":"d-seed","file":"f-seed","read-only":true,"discard":"unmap"}',
     '-device', 'virtio-blk-pci,drive=d-seed,id=disk-seed,bus=pcie.0,addr=0xc',
-    '-device', 'pcie-root-port,id=hotplug0,chassis=1,bus=pcie.0,addr=0x1b',
-    '-device', 'pcie-root-port,id=hotplug1,chassis=2,bus=pcie.0,addr=0x1c',
-    '-device', 'pcie-root-port,id=hotplug2,chassis=3,bus=pcie.0,addr=0x1d',
-    '-device', 'pcie-root-port,id=hotplug3,chassis=4,bus=pcie.0,addr=0x1e',
+    '-device', 'pcie-root-port,id=hotplug0,chassis=1,port=0x10,bus=pcie.0,addr=0x1b.0,multifunction=on',
+    '-device', 'pcie-root-port,id=hotplug1,chassis=2,port=0x11,bus=pcie.0,addr=0x1b.1',
+    '-device', 'pcie-root-port,id=hotplug2,chassis=3,port=0x12,bus=pcie.0,addr=0x1b.2',
+    '-device', 'pcie-root-port,id=hotplug3,chassis=4,port=0x13,bus=pcie.0,addr=0x1b.3',
+    '-device', 'pcie-root-port,id=hotplug4,chassis=5,port=0x14,bus=pcie.0,addr=0x1b.4',
+    '-device', 'pcie-root-port,id=hotplug5,chassis=6,port=0x15,bus=pcie.0,addr=0x1b.5',
+    '-device', 'pcie-root-port,id=hotplug6,chassis=7,port=0x16,bus=pcie.0,addr=0x1b.6',
+    '-device', 'pcie-root-port,id=hotplug7,chassis=8,port=0x17,bus=pcie.0,addr=0x1b.7',
     '-kernel', '/var/lib/nimbo/images/tiny/vmlinuz',
     '-initrd', '/var/lib/nimbo/images/tiny/initrd.img',
     '-append', 'console=ttyS0 root=/dev/vda rw',
@@ -102,10 +106,14 @@ test('golden: disk boot under KVM, custom binary, uuid disk id hashed into a sho
     '-blockdev', '{"driver":"file","node-name":"f-h44d0ec631d1293b2","filename":"/var/lib/nimbo/pools/default/db.raw","read-only":false,"discard":"unmap"}',
     '-blockdev', '{"driver":"raw","node-name":"d-h44d0ec631d1293b2","file":"f-h44d0ec631d1293b2","read-only":false,"discard":"unmap"}',
     '-device', 'virtio-blk-pci,drive=d-h44d0ec631d1293b2,id=disk-0b7e5b4c-1d2e-4f3a-9b8c-7d6e5f4a3b2c,bus=pcie.0,addr=0xb,bootindex=1',
-    '-device', 'pcie-root-port,id=hotplug0,chassis=1,bus=pcie.0,addr=0x1b',
-    '-device', 'pcie-root-port,id=hotplug1,chassis=2,bus=pcie.0,addr=0x1c',
-    '-device', 'pcie-root-port,id=hotplug2,chassis=3,bus=pcie.0,addr=0x1d',
-    '-device', 'pcie-root-port,id=hotplug3,chassis=4,bus=pcie.0,addr=0x1e',
+    '-device', 'pcie-root-port,id=hotplug0,chassis=1,port=0x10,bus=pcie.0,addr=0x1b.0,multifunction=on',
+    '-device', 'pcie-root-port,id=hotplug1,chassis=2,port=0x11,bus=pcie.0,addr=0x1b.1',
+    '-device', 'pcie-root-port,id=hotplug2,chassis=3,port=0x12,bus=pcie.0,addr=0x1b.2',
+    '-device', 'pcie-root-port,id=hotplug3,chassis=4,port=0x13,bus=pcie.0,addr=0x1b.3',
+    '-device', 'pcie-root-port,id=hotplug4,chassis=5,port=0x14,bus=pcie.0,addr=0x1b.4',
+    '-device', 'pcie-root-port,id=hotplug5,chassis=6,port=0x15,bus=pcie.0,addr=0x1b.5',
+    '-device', 'pcie-root-port,id=hotplug6,chassis=7,port=0x16,bus=pcie.0,addr=0x1b.6',
+    '-device', 'pcie-root-port,id=hotplug7,chassis=8,port=0x17,bus=pcie.0,addr=0x1b.7',
     '-D', '/run/nimbo/vms/web-1/qemu.log',
     '-msg', 'timestamp=on',
     '-sandbox', 'on,obsolete=deny,resourcecontrol=deny',
@@ -145,4 +153,36 @@ test('bad specs are rejected with InvalidArgument', () => {
   for (const b of bad) {
     assert.throws(() => renderQemuArgv({ ...diskSpec, ...b }), (e: unknown) => e instanceof NimboError && e.code === 'InvalidArgument', JSON.stringify(b));
   }
+});
+
+test('PCI layout: cold NICs and disks keep their slots; eight hot-plug root ports share slot 0x1b', () => {
+  const spec: VmSpec = {
+    ...diskSpec,
+    disks: Array.from({ length: MAX_DISKS }, (_, i) => ({ id: `d${i}`, path: `/p/d${i}.raw`, format: 'raw' as const })),
+    nics: Array.from({ length: MAX_NICS }, (_, i) => ({ id: `n${i}`, tap: `t${i}`, mac: `52:54:00:00:00:${(16 + i).toString(16)}` })),
+  };
+  const argv = renderQemuArgv(spec);
+  const addrs = argv.filter((a, i) => argv[i - 1] === '-device').map((a) => [/id=([^,]+)/.exec(a)![1], /addr=([^,]+)/.exec(a)![1]]);
+  const slotOf = (addr: string) => Number.parseInt(addr.split('.')[0]!, 16);
+  assert.deepEqual(addrs.filter(([id]) => id!.startsWith('nic-')).map(([, a]) => a), ['0x3', '0x4', '0x5', '0x6', '0x7', '0x8', '0x9', '0xa']);
+  assert.deepEqual(addrs.filter(([id]) => id!.startsWith('disk-')).map(([, a]) => slotOf(a!)), Array.from({ length: 16 }, (_, i) => 0x0b + i));
+  assert.deepEqual(addrs.filter(([id]) => id!.startsWith('hotplug')).map(([id, a]) => `${id}@${a}`),
+    Array.from({ length: HOTPLUG_PORTS }, (_, i) => `hotplug${i}@0x1b.${i}`));
+  assert.equal(HOTPLUG_PORTS, 8);
+  // Every device has its own slot/function; nothing reaches q35's own slot 0x1f.
+  const used = addrs.map(([, a]) => (a!.includes('.') ? a : `${a}.0`));
+  assert.equal(new Set(used).size, used.length);
+  assert.ok(addrs.every(([, a]) => slotOf(a!) < 0x1f));
+  // Unique chassis and port numbers; only function 0 carries multifunction=on.
+  const ports = argv.filter((a) => a.startsWith('pcie-root-port,'));
+  assert.equal(new Set(ports.map((p) => /chassis=(\w+)/.exec(p)![1])).size, 8);
+  assert.equal(new Set(ports.map((p) => /port=(\w+)/.exec(p)![1])).size, 8);
+  assert.deepEqual(ports.map((p) => p.endsWith(',multifunction=on')), [true, false, false, false, false, false, false, false]);
+});
+
+test('validateNic (shared with NIC hot-plug)', () => {
+  validateNic({ id: 'n0', tap: 'nmb-tap0', mac: '52:54:00:AB:CD:01' });
+  assert.throws(() => validateNic({ id: '-x', tap: 't', mac: '52:54:00:00:00:01' }), /invalid NIC id/);
+  assert.throws(() => validateNic({ id: 'x', tap: 'a-very-long-tap-name', mac: '52:54:00:00:00:01' }), /invalid tap name/);
+  assert.throws(() => validateNic({ id: 'x', tap: 't', mac: '52-54-00-00-00-01' }), /invalid MAC/);
 });

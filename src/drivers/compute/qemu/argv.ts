@@ -29,16 +29,21 @@ export interface RenderOptions {
 
 /*
  * Fixed PCI layout on q35's pcie.0, so a guest sees the same slot for the same NIC
- * (and so the same interface name, e.g. enp0s3) whatever disks are added later.
- * Slot 0x1f is the ICH9 LPC/SATA/SMBus function group of q35 itself.
+ * (and so the same interface name, e.g. enp0s3) whatever disks are added later:
+ *   0x01 VGA, 0x02 virtio-rng, 0x03-0x0a NICs, 0x0b-0x1a disks,
+ *   0x1b.0-0x1b.7 hot-plug root ports hotplug0-7 (one multifunction slot),
+ *   0x1c-0x1e free, 0x1f the ICH9 LPC/SATA/SMBus function group of q35 itself.
  */
-const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug0: 0x1b } as const;
-/** Most NICs a VM can have (limited by the fixed PCI layout). */
+const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug: 0x1b } as const;
+/** Most NICs a VM can have at start (limited by the fixed PCI layout). */
 export const MAX_NICS = SLOT.disk0 - SLOT.nic0;
-/** Most disks a VM can have. */
-export const MAX_DISKS = SLOT.hotplug0 - SLOT.disk0;
-/** Empty PCIe root ports left for hot-plugging devices later (device_add bus=hotplugN). */
-export const HOTPLUG_PORTS = 4;
+/** Most disks a VM can have at start. */
+export const MAX_DISKS = SLOT.hotplug - SLOT.disk0;
+/**
+ * Empty PCIe root ports left for hot-plugging disks and NICs later (device_add bus=hotplugN):
+ * functions 0-7 of slot 0x1b, so one PCI slot holds all eight.
+ */
+export const HOTPLUG_PORTS = 8;
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const TAP_RE = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -72,6 +77,13 @@ function checkPath(p: string, what: string): void {
   check(isAbsolute(p) && !/[\0\n]/.test(p), `${what} must be an absolute path: ${JSON.stringify(p)}`);
 }
 
+/** Throws InvalidArgument unless the NIC's id, tap name and MAC are valid (cold- and hot-plug alike). */
+export function validateNic(n: Pick<VmNic, 'id' | 'tap' | 'mac'>): void {
+  check(typeof n.id === 'string' && ID_RE.test(n.id), `invalid NIC id: ${JSON.stringify(n.id)}`);
+  check(typeof n.tap === 'string' && TAP_RE.test(n.tap), `invalid tap name: ${JSON.stringify(n.tap)}`);
+  check(typeof n.mac === 'string' && MAC_RE.test(n.mac), `invalid MAC address: ${JSON.stringify(n.mac)}`);
+}
+
 function validate(spec: VmSpec): void {
   check(spec.name.length > 0 && spec.name.length <= 128 && !/[\0\n]/.test(spec.name), 'VM name must be 1-128 characters');
   check(UUID_RE.test(spec.uuid), `invalid VM uuid: ${spec.uuid}`);
@@ -88,11 +100,7 @@ function validate(spec: VmSpec): void {
     checkPath(d.path, `disk ${d.id} path`);
     check(d.format === 'qcow2' || d.format === 'raw', `disk ${d.id}: unknown format`);
   }
-  for (const n of spec.nics) {
-    check(ID_RE.test(n.id), `invalid NIC id: ${JSON.stringify(n.id)}`);
-    check(TAP_RE.test(n.tap), `invalid tap name: ${JSON.stringify(n.tap)}`);
-    check(MAC_RE.test(n.mac), `invalid MAC address: ${JSON.stringify(n.mac)}`);
-  }
+  for (const n of spec.nics) validateNic(n);
   const unique = (ids: string[]) => new Set(ids).size === ids.length;
   check(unique(spec.disks.map((d) => diskNodeNames(d.id).format)), 'disk ids must be unique');
   check(unique(spec.nics.map((n) => n.id)), 'NIC ids must be unique');
@@ -121,6 +129,15 @@ function nicArgs(n: VmNic, index: number): string[] {
   // romfile= : no iPXE option ROM (faster boot, no dependency on ipxe-qemu); nimbo boots disks.
   const dev = `virtio-net-pci,netdev=${nicNetdevId(n.id)},id=${nicDeviceId(n.id)},mac=${n.mac.toLowerCase()},bus=pcie.0,addr=${hex(SLOT.nic0 + index)},romfile=`;
   return ['-netdev', netdev, '-device', dev];
+}
+
+/**
+ * Root port hotplug<i> at function i of the hot-plug slot (function 0 turns multifunction on);
+ * chassis (with the default slot 0) and PCIe port number are unique per port.
+ */
+function hotplugPortArg(i: number): string {
+  const mf = i === 0 ? ',multifunction=on' : '';
+  return `pcie-root-port,id=hotplug${i},chassis=${i + 1},port=${hex(0x10 + i)},bus=pcie.0,addr=${hex(SLOT.hotplug)}.${i}${mf}`;
 }
 
 /**
@@ -154,9 +171,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
   ];
   spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
   spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));
-  for (let i = 0; i < HOTPLUG_PORTS; i++) {
-    argv.push('-device', `pcie-root-port,id=hotplug${i},chassis=${i + 1},bus=pcie.0,addr=${hex(SLOT.hotplug0 + i)}`);
-  }
+  for (let i = 0; i < HOTPLUG_PORTS; i++) argv.push('-device', hotplugPortArg(i));
   if (spec.boot.kind === 'direct') {
     argv.push('-kernel', spec.boot.kernel);
     if (spec.boot.initrd !== undefined) argv.push('-initrd', spec.boot.initrd);

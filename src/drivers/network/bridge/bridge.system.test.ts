@@ -83,6 +83,7 @@ async function cleanup(tmp: string): Promise<void> {
   const links = JSON.parse((await run(['ip', '-j', 'link'])).stdout || '[]') as Array<{ ifname: string }>;
   for (const l of links) if (l.ifname.startsWith(tag)) await run(['ip', 'link', 'del', 'dev', l.ifname]);
   await run(['nft', 'delete', 'table', 'inet', tag]);
+  await run(['nft', 'delete', 'table', 'bridge', tag]);
   for (const pid of await dnsmasqPids(tmp)) process.kill(pid, 'SIGTERM');
   await rm(tmp, { recursive: true, force: true });
 }
@@ -96,7 +97,7 @@ test('bridge network: static DHCP, DNS, NAT table, taps, full cleanup', { skip, 
     const base = subnet.slice(0, subnet.lastIndexOf('.'));
     const gateway = `${base}.1`;
     const domain = `${tag}.test`;
-    const spec: NetworkSpec = { name: tag, bridge, subnet, gateway, nat: true, domain, stateDir: join(tmp, 'net'), nftTable: tag };
+    const spec: NetworkSpec = { name: tag, bridge, subnet, gateway, mode: 'nat', domain, stateDir: join(tmp, 'net'), nftTable: tag };
     const mac1 = '52:54:00:3a:00:01';
     const mac2 = '52:54:00:3a:00:02';
     const vm1: Reservation = { mac: mac1, ip: `${base}.10`, hostname: 'vm1' };
@@ -116,12 +117,12 @@ test('bridge network: static DHCP, DNS, NAT table, taps, full cleanup', { skip, 
     assert.equal((await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim(), '1');
     const [pidA] = await dnsmasqPids(tmp);
     assert.ok(pidA, 'dnsmasq runs');
-    // A config change (here: NAT off) restarts dnsmasq, since SIGHUP does not re-read dnsmasq.conf.
-    await driver.ensure({ ...spec, nat: false }, [vm1]);
+    // A config change (here: isolated) restarts dnsmasq, since SIGHUP does not re-read dnsmasq.conf.
+    await driver.ensure({ ...spec, mode: 'isolated' }, [vm1]);
     const pidsB = await dnsmasqPids(tmp);
     assert.equal(pidsB.length, 1, 'one dnsmasq after restart');
     assert.notEqual(pidsB[0], pidA, 'dnsmasq restarted');
-    assert.doesNotMatch((await exec.run(['nft', 'list', 'table', 'inet', tag])).stdout, /masquerade/);
+    assert.doesNotMatch((await exec.run(['nft', 'list', 'table', 'inet', tag])).stdout, /masquerade comment "nimbo network/);
     await driver.ensure(spec, [vm1]);
     assert.equal((await dnsmasqPids(tmp)).length, 1, 'one dnsmasq');
     const br = await showLink(exec, bridge);
@@ -190,6 +191,7 @@ test('bridge network: static DHCP, DNS, NAT table, taps, full cleanup', { skip, 
     assert.deepEqual(await ourLinks(), [], 'no bridge, veth or tap left');
     assert.ok(!(await exec.run(['ip', 'netns', 'list'])).stdout.includes(tag), 'no namespace left');
     assert.equal((await run(['nft', 'list', 'table', 'inet', tag])).code !== 0, true, 'nft table gone');
+    assert.equal((await run(['nft', 'list', 'table', 'bridge', tag])).code !== 0, true, 'nft bridge table gone');
     assert.deepEqual(await dnsmasqPids(tmp), [], 'dnsmasq stopped');
     assert.equal(existsSync(spec.stateDir), false, 'state directory removed');
   } finally {

@@ -1,22 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NimboError } from '../../../core/errors.js';
-import { renderForwardRuleset, renderForwardTableRemoval } from './fwd-render.js';
+import { renderForwardFragment, type ForwardRenderOptions } from './fwd-render.js';
+import { renderRuleset } from './ruleset.js';
 import { assertNoForwardConflicts, findForwardConflicts, validateFloatingIp, validatePortForward, type FloatingIp, type PortForward } from './fwd-model.js';
 
 const ssh: PortForward = { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, targetAddress: '10.77.0.5', targetPort: 22 };
 const web: PortForward = { protocol: 'tcp', hostAddress: '192.0.2.1', hostPort: 8000, hostPortEnd: 8002, targetAddress: '10.77.0.6', targetPort: 9000 };
 const dns: PortForward = { protocol: 'udp', hostAddress: '192.0.2.1', hostPort: 53, targetAddress: '10.77.0.6', targetPort: 5353 };
 const fip: FloatingIp = { address: '198.51.100.7', targetAddress: '10.77.0.9' };
+const renderForwardRuleset = (table: string, f: PortForward[], fl: FloatingIp[], o?: ForwardRenderOptions) => renderRuleset(table, [renderForwardFragment(f, fl, o)]);
 const code = (c: string, re?: RegExp) => (e: unknown) => e instanceof NimboError && e.code === c && (!re || re.test(e.message));
 
 test('forward ruleset golden: forwards, a range, a floating IP, guest subnets', () => {
   assert.equal(
     renderForwardRuleset('nimbo_fwd', [web, dns, ssh], [fip], { guestSubnets: ['10.78.0.0/24', '10.77.0.0/24'] }),
-    `# nimbo: port forwards and floating IPs; generated, do not edit
-table ip nimbo_fwd {}
-delete table ip nimbo_fwd
-table ip nimbo_fwd {
+    `# nimbo: the ruleset of one nimbo daemon; generated, do not edit
+table inet nimbo_fwd {}
+delete table inet nimbo_fwd
+table bridge nimbo_fwd {}
+delete table bridge nimbo_fwd
+table inet nimbo_fwd {
 	map fwd_tcp {
 		type ipv4_addr . inet_service : ipv4_addr . inet_service
 		elements = { 127.0.0.1 . 2222 : 10.77.0.5 . 22,
@@ -28,38 +32,40 @@ table ip nimbo_fwd {
 		type ipv4_addr . inet_service : ipv4_addr . inet_service
 		elements = { 192.0.2.1 . 53 : 10.77.0.6 . 5353 }
 	}
-	map floating_in {
+	map fwd_floating_in {
 		type ipv4_addr : ipv4_addr
 		elements = { 198.51.100.7 : 10.77.0.9 }
 	}
-	map floating_out {
+	map fwd_floating_out {
 		type ipv4_addr : ipv4_addr
 		elements = { 10.77.0.9 : 198.51.100.7 }
 	}
-	set guest_nets {
+	set fwd_guest_nets {
 		type ipv4_addr
 		flags interval
 		elements = { 10.77.0.0/24,
 			     10.78.0.0/24 }
 	}
-	chain prerouting {
+	chain fwd_prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		dnat to ip daddr . tcp dport map @fwd_tcp
-		dnat to ip daddr . udp dport map @fwd_udp
-		dnat to ip daddr map @floating_in
+		meta nfproto ipv4 dnat ip to ip daddr . tcp dport map @fwd_tcp
+		meta nfproto ipv4 dnat ip to ip daddr . udp dport map @fwd_udp
+		meta nfproto ipv4 dnat ip to ip daddr map @fwd_floating_in
 	}
-	chain output {
+	chain fwd_output {
 		type nat hook output priority -100; policy accept;
-		dnat to ip daddr . tcp dport map @fwd_tcp
-		dnat to ip daddr . udp dport map @fwd_udp
-		dnat to ip daddr map @floating_in
+		meta nfproto ipv4 dnat ip to ip daddr . tcp dport map @fwd_tcp
+		meta nfproto ipv4 dnat ip to ip daddr . udp dport map @fwd_udp
+		meta nfproto ipv4 dnat ip to ip daddr map @fwd_floating_in
 	}
-	chain postrouting {
+	chain fwd_postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		ct status dnat ip saddr 127.0.0.0/8 masquerade
-		ct status dnat ip saddr @guest_nets ip daddr @guest_nets masquerade
-		ip daddr != @guest_nets snat to ip saddr map @floating_out
+		ct status dnat ip saddr @fwd_guest_nets ip daddr @fwd_guest_nets masquerade
+		meta nfproto ipv4 ip daddr != @fwd_guest_nets snat ip to ip saddr map @fwd_floating_out
 	}
+}
+table bridge nimbo_fwd {
 }
 `,
   );
@@ -70,11 +76,10 @@ test('forward ruleset: empty input gives empty maps, same rules; input order doe
   assert.doesNotMatch(s, /elements/);
   assert.equal(s.match(/^\tmap /gm)?.length, 4);
   assert.equal(renderForwardRuleset('t', [ssh, web, dns], [fip]), renderForwardRuleset('t', [dns, web, ssh], [fip]));
-  assert.ok(s.startsWith('# nimbo: port forwards and floating IPs; generated, do not edit\ntable ip nimbo_fwd {}\ndelete table ip nimbo_fwd\n'));
+  assert.match(s, /^table inet nimbo_fwd \{$/m);
 });
 
 test('forward ruleset: bad table, bad input and clashes are refused', () => {
-  assert.throws(() => renderForwardRuleset('bad;table', [], []), code('InvalidArgument', /nft table name/));
   assert.throws(() => renderForwardRuleset('t', [{ ...ssh, hostPort: 0 }], []), code('InvalidArgument', /port number/));
   assert.throws(() => renderForwardRuleset('t', [ssh, { ...ssh, targetPort: 23 }], []), code('Conflict', /tcp 127.0.0.1:2222 is forwarded twice/));
   assert.throws(() => renderForwardRuleset('t', [web, { ...web, hostPort: 8002, hostPortEnd: undefined }], []), code('Conflict', /8002 is forwarded twice/));
@@ -84,7 +89,6 @@ test('forward ruleset: bad table, bad input and clashes are refused', () => {
   assert.throws(() => renderForwardRuleset('t', [], [], { guestSubnets: ['10.0.0.1/24'] }), code('InvalidArgument', /host bits/));
   // Same port, other protocol or other address: fine.
   renderForwardRuleset('t', [ssh, { ...ssh, protocol: 'udp' }, { ...ssh, hostAddress: '127.0.0.2' }], []);
-  assert.equal(renderForwardTableRemoval('nimbo_fwd'), 'table ip nimbo_fwd {}\ndelete table ip nimbo_fwd\n');
 });
 
 test('port forward validation: clear InvalidArgument messages', () => {

@@ -1,9 +1,9 @@
 import { conflict } from '../../../core/errors.js';
 import { parseIpv4 } from '../../../core/ip.js';
-import { validateNftTable } from '../validate.js';
+import type { Fragment } from './ruleset.js';
 import { validateFloatingIp, validateGuestSubnets, validatePortForward, type FloatingIp, type PortForward } from './fwd-model.js';
 
-// Port forwards and floating IPs as one `table ip NAME`, replaced atomically by one `nft -f -` transaction.
+// Port forwards and floating IPs as the `fwd_` part of the daemon's `table inet` (see ruleset.ts).
 // Reference: nft(8) "Maps", "Concatenations", "NAT statements". Lookups are named maps (hash), not one rule per
 // forward, so the cost per packet does not grow with the number of forwards.
 //
@@ -33,9 +33,8 @@ interface MapEntry {
   sortKey: [number, number];
 }
 
-/** Render the whole forward/floating-IP table. Throws InvalidArgument on bad input and Conflict on clashes. */
-export function renderForwardRuleset(table: string, forwards: PortForward[], floatingIps: FloatingIp[], opts: ForwardRenderOptions = {}): string {
-  validateNftTable(table);
+/** Render the forward/floating-IP part of the ruleset. Throws InvalidArgument on bad input and Conflict on clashes. */
+export function renderForwardFragment(forwards: PortForward[], floatingIps: FloatingIp[], opts: ForwardRenderOptions = {}): Fragment {
   const fwds = forwards.map(validatePortForward);
   const floats = floatingIps.map(validateFloatingIp);
   const subnets = [...new Set(validateGuestSubnets(opts.guestSubnets ?? []))].sort((a, b) => byIp(a.split('/')[0]!, b.split('/')[0]!));
@@ -71,39 +70,32 @@ export function renderForwardRuleset(table: string, forwards: PortForward[], flo
   const pair = 'ipv4_addr . inet_service : ipv4_addr . inet_service';
   const floatIn = [...floats].sort((a, b) => byIp(a.address, b.address)).map((f) => `${f.address} : ${f.targetAddress}`);
   const floatOut = [...floats].sort((a, b) => byIp(a.targetAddress, b.targetAddress)).map((f) => `${f.targetAddress} : ${f.address}`);
-  const dnat = ['dnat to ip daddr . tcp dport map @fwd_tcp', 'dnat to ip daddr . udp dport map @fwd_udp', 'dnat to ip daddr map @floating_in'];
+  const dnat = [
+    'meta nfproto ipv4 dnat ip to ip daddr . tcp dport map @fwd_tcp',
+    'meta nfproto ipv4 dnat ip to ip daddr . udp dport map @fwd_udp',
+    'meta nfproto ipv4 dnat ip to ip daddr map @fwd_floating_in',
+  ];
   const chain = (name: string, head: string, rules: string[]) => [`\tchain ${name} {`, `\t\t${head}`, ...rules.map((r) => `\t\t${r}`), '\t}'];
-  return [
-    '# nimbo: port forwards and floating IPs; generated, do not edit',
-    `table ip ${table} {}`,
-    `delete table ip ${table}`,
-    `table ip ${table} {`,
+  const inet = [
     ...map('fwd_tcp', pair, sortEntries(elems.tcp).map((e) => `${e.key} : ${e.value}`)),
     ...map('fwd_udp', pair, sortEntries(elems.udp).map((e) => `${e.key} : ${e.value}`)),
-    ...map('floating_in', 'ipv4_addr : ipv4_addr', floatIn),
-    ...map('floating_out', 'ipv4_addr : ipv4_addr', floatOut),
-    '\tset guest_nets {',
+    ...map('fwd_floating_in', 'ipv4_addr : ipv4_addr', floatIn),
+    ...map('fwd_floating_out', 'ipv4_addr : ipv4_addr', floatOut),
+    '\tset fwd_guest_nets {',
     '\t\ttype ipv4_addr',
     '\t\tflags interval',
     ...elements(subnets),
     '\t}',
-    ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
+    ...chain('fwd_prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     // Connections from the host itself (to 127.0.0.1 or a host address) never pass prerouting.
-    ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
-    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
+    ...chain('fwd_output', 'type nat hook output priority -100; policy accept;', dnat),
+    ...chain('fwd_postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
       // Host-originated connections to 127.0.0.1 DNATed to a guest: needs route_localnet, see above.
       'ct status dnat ip saddr 127.0.0.0/8 masquerade',
       // Hairpin: a guest reaching a forward or floating IP that lands on a guest; replies must return via the host.
-      'ct status dnat ip saddr @guest_nets ip daddr @guest_nets masquerade',
-      'ip daddr != @guest_nets snat to ip saddr map @floating_out',
+      'ct status dnat ip saddr @fwd_guest_nets ip daddr @fwd_guest_nets masquerade',
+      'meta nfproto ipv4 ip daddr != @fwd_guest_nets snat ip to ip saddr map @fwd_floating_out',
     ]),
-    '}',
-    '',
-  ].join('\n');
-}
-
-/** An nft script that deletes the forward table (no error when it does not exist). */
-export function renderForwardTableRemoval(table: string): string {
-  validateNftTable(table);
-  return `table ip ${table} {}\ndelete table ip ${table}\n`;
+  ];
+  return { inet, bridge: [] };
 }

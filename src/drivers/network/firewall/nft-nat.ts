@@ -1,61 +1,124 @@
 import type { HostExec } from '../../../host/exec.js';
-import type { NetFs } from '../host-fs.js';
+import { isUla } from '../../../core/ip6.js';
 import type { NetworkSpec } from '../types.js';
-import { validateNftTable } from '../validate.js';
+import { validateNftTable, validateSpec } from '../validate.js';
+import { type Fragment, renderRulesetRemoval } from './ruleset.js';
 
-// One nft table per daemon (family inet), replaced atomically by one `nft -f -` transaction.
-// Reference: nft(8), "Ruleset" and "Chains" (base chain types, priorities, policies).
-// All chains keep `policy accept`: the host's own traffic is never touched; drops match nimbo bridges only.
-// A drop here is final for the packet; an accept here does not override drops in other tables.
+// The networks' part of the daemon's ruleset (chains prefixed net_): NAT, routing, isolation between
+// networks, and what guests may reach on the host. Reference: nft(8), "Chains" (base chain types,
+// hooks, priorities), "Sets", "Concatenations".
+//
+// Every base chain keeps `policy accept`: the host's own traffic is never touched, drops match nimbo
+// bridges only. Other parts of the ruleset (security groups, forwards) have their own base chains on the
+// same hooks; an accept here ends only this chain, a drop anywhere ends the packet.
+//
+// br_netfilter is loaded on these hosts: frames bridged between two ports of one nimbo bridge (guest to
+// guest, or guest to a VXLAN port) also pass the inet forward hook, with iif = oif = the bridge. They are
+// accepted first; per-port filtering of them is the security-group part's job (bridge family).
+//
+// Modes, per network (bridge B, IPv4 subnet S, optional IPv6 /64 S6):
+//   nat       B -> elsewhere from S/S6 is forwarded; IPv4 (and IPv6 when S6 is a ULA) is masqueraded.
+//             Into B: only replies (ct established/related) and DNATed connections (port forwards,
+//             floating IPs).
+//   routed    like nat but without masquerade, and anything addressed to S/S6 may enter B (the
+//             security-group part filters per port, so inbound is open here by design).
+//   isolated  nothing is forwarded into or out of B, DNAT included. (Forwards from the host itself,
+//             e.g. on 127.0.0.1, still reach guests: they do not pass the forward hook.)
+// Always: nothing is forwarded between two nimbo networks (only DNATed connections into a nat/routed
+// network: a published forward is public on purpose), and from a nimbo bridge the host itself answers
+// only DHCP, DHCPv6, DNS on the network's own gateway, ICMP echo and ICMPv6 echo/ND/RS; anything else
+// (the daemon's API port, SSH, ...) is dropped.
+//
+// Overlay (VXLAN) networks get a small bridge-family part: DHCP/DHCPv6 and router solicitations/adverts
+// never cross a VXLAN port, so each host's dnsmasq serves (and routes) only the guests on that host
+// while the guests share one L2 segment across hosts (see vxlan/ for the two-host layout).
 
 const q = (s: string) => `"${s}"`;
-const set = (items: string[]) => `{ ${items.map(q).join(', ')} }`;
+const set = (items: string[]) => (items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`);
+const ifset = (names: string[]) => set(names.map(q));
+const anon = (items: string[]) => `{ ${items.join(', ')} }`;
+const byBridge = (a: NetworkSpec, b: NetworkSpec) => (a.bridge < b.bridge ? -1 : a.bridge > b.bridge ? 1 : 0);
+const chain = (name: string, head: string | null, rules: string[]) => [
+  `\tchain ${name} {`,
+  ...(head ? [`\t\t${head}`] : []),
+  ...rules.map((r) => `\t\t${r}`),
+  '\t}',
+];
 
-/** Render the whole table for these (validated) networks: NAT, inter-network isolation, DHCP/DNS to the host. */
-export function renderNatRuleset(table: string, nets: NetworkSpec[]): string {
-  validateNftTable(table);
-  const sorted = [...nets].sort((a, b) => (a.bridge < b.bridge ? -1 : a.bridge > b.bridge ? 1 : 0));
-  const bridges = sorted.map((n) => n.bridge);
+/** The networks' fragment of the daemon's ruleset (validates every spec; bridge part only for VXLAN networks). */
+export function renderNetworkFragment(nets: NetworkSpec[]): Fragment {
+  const sorted = nets.map(validateSpec).sort(byBridge);
+  if (sorted.length === 0) return { inet: [], bridge: [] };
+  const all = sorted.map((n) => n.bridge);
+  const open = sorted.filter((n) => n.mode !== 'isolated');
+  const isolated = sorted.filter((n) => n.mode === 'isolated').map((n) => n.bridge);
+  const v6 = sorted.filter((n) => n.ipv6);
+
   const post: string[] = [];
-  const fwd: string[] = [];
-  const inp: string[] = [];
   for (const n of sorted) {
-    const others = bridges.filter((b) => b !== n.bridge);
-    if (n.nat) post.push(`ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade comment ${q(`nimbo network ${n.name}`)}`);
-    // With br_netfilter loaded, traffic between guests of one bridge also passes here (in = out = bridge).
-    fwd.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} accept`);
-    if (others.length > 0) fwd.push(`iifname ${q(n.bridge)} oifname ${set(others)} drop`);
-    if (n.nat) fwd.push(`iifname ${q(n.bridge)} ip saddr ${n.subnet} accept`);
-    // Isolated networks, and spoofed sources on NAT networks, go nowhere.
-    fwd.push(`iifname ${q(n.bridge)} drop`);
-    // Nothing enters a nimbo network unless it answers a guest's own connection.
-    fwd.push(`oifname ${q(n.bridge)} drop`);
+    if (n.mode !== 'nat') continue;
+    const c = q(`nimbo network ${n.name}`);
+    post.push(`ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade comment ${c}`);
+    if (n.ipv6 && isUla(n.ipv6.subnet)) post.push(`ip6 saddr ${n.ipv6.subnet} oifname != ${q(n.bridge)} masquerade comment ${c}`);
   }
-  if (bridges.length > 0) {
-    const on = `iifname ${set(bridges)}`;
-    inp.push(
-      `${on} ct state established,related accept`,
-      `${on} udp dport 67 accept`,
-      `${on} meta l4proto { tcp, udp } th dport 53 accept`,
-      `${on} icmp type echo-request accept`,
-      `${on} drop`,
-    );
+
+  const fwd: string[] = [];
+  // Bridged between ports of one bridge (guests, VXLAN port): br_netfilter shows iif = oif = bridge.
+  for (const b of all) fwd.push(`iifname ${q(b)} oifname ${q(b)} accept`);
+  if (isolated.length > 0) fwd.push(`iifname ${ifset(isolated)} drop`, `oifname ${ifset(isolated)} drop`);
+  if (open.length > 0) fwd.push(`oifname ${ifset(open.map((n) => n.bridge))} ct status dnat accept`);
+  if (all.length > 1) fwd.push(`iifname ${ifset(all)} oifname ${ifset(all)} drop`);
+  for (const n of open) {
+    const b = q(n.bridge);
+    fwd.push(`iifname ${b} ip saddr ${n.subnet} accept`);
+    if (n.ipv6) fwd.push(`iifname ${b} ip6 saddr ${n.ipv6.subnet} accept`);
+    // Spoofed sources, and other protocols, go nowhere.
+    fwd.push(`iifname ${b} drop`);
+    fwd.push(`oifname ${b} ct state established,related accept`);
+    if (n.mode === 'routed') {
+      fwd.push(`oifname ${b} ip daddr ${n.subnet} accept`);
+      if (n.ipv6) fwd.push(`oifname ${b} ip6 daddr ${n.ipv6.subnet} accept`);
+    }
+    fwd.push(`oifname ${b} drop`);
   }
-  const chain = (name: string, head: string, rules: string[]) => [`\tchain ${name} {`, `\t\t${head}`, ...rules.map((r) => `\t\t${r}`), '\t}'];
-  return [
-    '# nimbo: NAT and isolation of nimbo networks; generated, do not edit',
-    `table inet ${table} {}`,
-    `delete table inet ${table}`,
-    `table inet ${table} {`,
-    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', post),
-    ...chain('forward', 'type filter hook forward priority filter; policy accept;', [
-      ...(bridges.length > 0 ? ['ct state established,related accept'] : []),
-      ...fwd,
-    ]),
-    ...chain('input', 'type filter hook input priority filter; policy accept;', inp),
-    '}',
-    '',
-  ].join('\n');
+
+  const on = `iifname ${ifset(all)}`;
+  const inp: string[] = [`${on} ct state established,related accept`, `${on} udp dport 67 accept`];
+  if (v6.length > 0) inp.push(`iifname ${ifset(v6.map((n) => n.bridge))} udp dport 547 accept`);
+  // DNS only on the network's own gateway: a guest cannot query (the names of) another network.
+  inp.push(`iifname . ip daddr ${anon(sorted.map((n) => `${q(n.bridge)} . ${n.gateway}`))} meta l4proto { tcp, udp } th dport 53 accept`);
+  if (v6.length > 0) {
+    inp.push(`iifname . ip6 daddr ${anon(v6.map((n) => `${q(n.bridge)} . ${n.ipv6!.gateway}`))} meta l4proto { tcp, udp } th dport 53 accept`);
+  }
+  inp.push(`${on} icmp type echo-request accept`);
+  if (v6.length > 0) {
+    inp.push(`iifname ${ifset(v6.map((n) => n.bridge))} icmpv6 type { echo-request, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept`);
+  }
+  inp.push(`${on} drop`);
+
+  const inet = [
+    ...chain('net_postrouting', 'type nat hook postrouting priority srcnat; policy accept;', post),
+    ...chain('net_forward', 'type filter hook forward priority filter; policy accept;', fwd),
+    ...chain('net_input', 'type filter hook input priority filter; policy accept;', inp),
+  ];
+
+  const vx = sorted.filter((n) => n.vxlan).map((n) => n.vxlan!.device);
+  const bridge =
+    vx.length === 0
+      ? []
+      : [
+          ...chain('net_overlay_local', null, [
+            'meta l4proto udp th dport { 67, 68, 546, 547 } drop',
+            'icmpv6 type { nd-router-solicit, nd-router-advert } drop',
+          ]),
+          ...chain('net_overlay_forward', 'type filter hook forward priority filter; policy accept;', [
+            `iifname ${ifset(vx)} jump net_overlay_local`,
+            `oifname ${ifset(vx)} jump net_overlay_local`,
+          ]),
+          ...chain('net_overlay_input', 'type filter hook input priority filter; policy accept;', [`iifname ${ifset(vx)} jump net_overlay_local`]),
+          ...chain('net_overlay_output', 'type filter hook output priority filter; policy accept;', [`oifname ${ifset(vx)} jump net_overlay_local`]),
+        ];
+  return { inet, bridge };
 }
 
 /** Apply an nft script atomically (`nft -f -`, script on stdin). */
@@ -63,21 +126,14 @@ export async function apply(exec: HostExec, script: string): Promise<void> {
   await exec.run(['nft', '-f', '-'], { input: script });
 }
 
-/** Delete this daemon's table; no error when it does not exist. */
+/** Delete both tables of this daemon (inet and bridge); no error when they do not exist. */
 export async function removeTable(exec: HostExec, table: string): Promise<void> {
-  validateNftTable(table);
-  await apply(exec, `table inet ${table} {}\ndelete table inet ${table}\n`);
+  await apply(exec, renderRulesetRemoval(table));
 }
 
-/** True when the table exists. */
-export async function tableExists(exec: HostExec, table: string): Promise<boolean> {
+/** True when the daemon's table of this family (default inet) exists. */
+export async function tableExists(exec: HostExec, table: string, family: 'inet' | 'bridge' = 'inet'): Promise<boolean> {
   validateNftTable(table);
-  const res = await exec.run(['nft', 'list', 'table', 'inet', table], { allowFailure: true });
+  const res = await exec.run(['nft', 'list', 'table', family, table], { allowFailure: true });
   return res.code === 0;
-}
-
-/** Turn on IPv4 forwarding (needed for NAT); never turned off again, other software may rely on it. */
-export async function enableIpForward(fs: NetFs): Promise<void> {
-  const path = '/proc/sys/net/ipv4/ip_forward';
-  if ((await fs.readText(path))?.trim() !== '1') await fs.writeInPlace(path, '1\n');
 }

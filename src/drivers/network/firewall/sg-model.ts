@@ -1,9 +1,10 @@
 import { invalid } from '../../../core/errors.js';
-import { parseIpv4, validateCidr, validateMac } from '../../../core/ip.js';
+import { isIpv4, parseIpv4, validateCidr, validateMac } from '../../../core/ip.js';
 import { validateIfName } from '../validate.js';
 
 // Security groups and instance ports as the firewall renderer sees them, and their validation.
 // Everything that reaches an nft script passes through here first (names, CIDRs, MACs, ports).
+// Addresses are IPv4 or IPv6; IPv6 text is parsed here (128-bit bigint) and always re-formatted canonically.
 
 export type Direction = 'ingress' | 'egress';
 export type Protocol = 'tcp' | 'udp' | 'icmp' | 'any';
@@ -14,15 +15,18 @@ export interface PortRange {
   to: number;
 }
 
-/** Another security group as a peer: its members' (ports') IPv4 addresses. */
+/** Another security group as a peer: its members' (ports') IPv4 and IPv6 addresses. */
 export interface GroupRef {
   group: string;
 }
 
-/** A CIDR block ("10.0.0.0/8"; a bare address means /32) or a security group. */
+/** An IPv4 or IPv6 CIDR block ("10.0.0.0/8", "2001:db8::/32"; a bare address means /32 or /128) or a security group. */
 export type Peer = string | GroupRef;
 
-/** One allow rule. Ingress rules use `source`, egress rules `destination`; absent means any address. */
+/**
+ * One allow rule. Ingress rules use `source`, egress rules `destination`; absent means any address of
+ * both families. Protocol icmp means ICMP for IPv4 peers and ICMPv6 for IPv6 peers.
+ */
 export interface Rule {
   id: string;
   direction: Direction;
@@ -38,11 +42,15 @@ export interface SecurityGroup {
   rules: Rule[];
 }
 
-/** An instance NIC on a nimbo bridge: its tap device, MAC, allocated IPv4 addresses and groups. */
+/**
+ * An instance NIC on a nimbo bridge: its tap device, MAC, allocated IPv4 and IPv6 addresses (the only
+ * sources it may use, besides link-local IPv6 and DHCP/DAD), and its groups.
+ */
 export interface Port {
   tap: string;
   mac: string;
   ipv4: string[];
+  ipv6: string[];
   groups: string[];
 }
 
@@ -57,10 +65,75 @@ export function validateGroupName(name: string): string {
   return name;
 }
 
-/** Validate an address or CIDR block and return it canonical ("10.0.0.1" becomes "10.0.0.1/32"). */
+const HEXTET = /^[0-9a-f]{1,4}$/i;
+
+/** Parse an IPv6 address (RFC 4291 text: "::" compression, an IPv4 tail) into a 128-bit unsigned bigint. */
+export function parseIpv6(text: string): bigint {
+  const bad = (why: string) => invalid(`"${String(text)}" is not an IPv6 address (${why})`);
+  if (typeof text !== 'string') throw invalid(`IPv6 address must be a string, got ${typeof text}`);
+  if (text.length === 0 || text.length > 45 || !/^[0-9A-Fa-f:.]+$/.test(text)) throw bad('expected hex groups separated by ":", e.g. 2001:db8::1');
+  let s = text;
+  if (s.includes('.')) {
+    const at = s.lastIndexOf(':');
+    const v4 = s.slice(at + 1);
+    if (!isIpv4(v4)) throw bad(`"${v4}" is not a dotted-quad IPv4 tail`);
+    const n = parseIpv4(v4);
+    s = `${s.slice(0, at + 1)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) throw bad('"::" may appear only once');
+  const groups = (h: string) => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const all = halves.length === 2 ? [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail] : head;
+  if (halves.length === 2 && head.length + tail.length > 7) throw bad('too many groups around "::"');
+  if (all.length !== 8) throw bad('expected eight groups or "::"');
+  let n = 0n;
+  for (const g of all) {
+    if (!HEXTET.test(g)) throw bad(`"${g}" is not a group of 1-4 hex digits`);
+    n = (n << 16n) | BigInt(parseInt(g, 16));
+  }
+  return n;
+}
+
+/** Format a 128-bit value as canonical IPv6 text (RFC 5952: lower case, longest zero run as "::"). */
+export function formatIpv6(n: bigint): string {
+  const g = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** Validate an IPv6 address and return it canonical. */
+export function canonicalIpv6(text: string): string {
+  return formatIpv6(parseIpv6(text));
+}
+
+/** An IPv6 CIDR block ("2001:db8::/32"; a bare address means /128), canonical, with host bits checked. */
+function validateCidr6(text: string): string {
+  const slash = text.indexOf('/');
+  const addr = parseIpv6(slash < 0 ? text : text.slice(0, slash));
+  if (slash < 0) return `${formatIpv6(addr)}/128`;
+  const p = text.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 128) throw invalid(`"${text}" has an invalid prefix length "${p}" (expected 0-128)`);
+  const prefix = Number(p);
+  const host = (1n << BigInt(128 - prefix)) - 1n;
+  if ((addr & host) !== 0n) throw invalid(`"${text}" has host bits set; did you mean ${formatIpv6(addr & ~host)}/${prefix}?`);
+  return `${formatIpv6(addr)}/${prefix}`;
+}
+
+/** Validate an IPv4 or IPv6 address or CIDR block and return it canonical ("10.0.0.1" becomes "10.0.0.1/32"). */
 export function validateAddressBlock(text: string, what: string): string {
   if (typeof text !== 'string') throw invalid(`${what} must be a CIDR string, got ${typeof text}`);
   try {
+    if (text.includes(':')) return validateCidr6(text);
     if (text.includes('/')) return validateCidr(text);
     parseIpv4(text);
     return `${text}/32`;
@@ -69,13 +142,28 @@ export function validateAddressBlock(text: string, what: string): string {
   }
 }
 
+/** A port's own IPv6 address: unicast (not ::, ::1, multicast or IPv4-mapped), canonical. */
+function validatePortIpv6(text: unknown, tap: string): string {
+  if (typeof text !== 'string') throw invalid(`port "${tap}": IPv6 address must be a string`);
+  let n: bigint;
+  try {
+    n = parseIpv6(text);
+  } catch (e) {
+    throw invalid(`port "${tap}": ${(e as Error).message}`);
+  }
+  if (n <= 1n || n >> 120n === 0xffn || n >> 32n === 0xffffn) {
+    throw invalid(`port "${tap}": ${text} is not a unicast IPv6 address a NIC can own`);
+  }
+  return formatIpv6(n);
+}
+
 function validatePeer(peer: unknown, what: string): Peer {
   if (typeof peer === 'string') return validateAddressBlock(peer, what);
   if (peer && typeof peer === 'object' && !Array.isArray(peer)) {
     const keys = Object.keys(peer);
     if (keys.length === 1 && keys[0] === 'group') return { group: validateGroupName((peer as GroupRef).group) };
   }
-  throw invalid(`${what} must be a CIDR string (e.g. 10.0.0.0/8) or { "group": NAME }`);
+  throw invalid(`${what} must be a CIDR string (e.g. 10.0.0.0/8 or 2001:db8::/32) or { "group": NAME }`);
 }
 
 function validatePort(n: unknown, what: string): number {
@@ -132,7 +220,10 @@ export function validateGroup(group: SecurityGroup): SecurityGroup {
   return { name, rules };
 }
 
-/** Validate a port on its own (tap name, unicast MAC, IPv4 addresses, group names). */
+/**
+ * Validate a port on its own (tap name, unicast MAC, IPv4 and IPv6 addresses, group names). IPv6
+ * addresses come back canonical; a port stored before IPv6 existed (no `ipv6` key) counts as none.
+ */
 export function validatePortSpec(port: Port): Port {
   if (!port || typeof port !== 'object') throw invalid('port must be an object');
   const tap = validateIfName(port.tap, 'tap name');
@@ -147,9 +238,12 @@ export function validatePortSpec(port: Port): Port {
     }
     return a;
   }))];
+  const v6 = (port as Partial<Port>).ipv6 ?? [];
+  if (!Array.isArray(v6)) throw invalid(`port "${tap}": ipv6 must be a list of addresses`);
+  const ipv6 = [...new Set(v6.map((a) => validatePortIpv6(a, tap)))];
   if (!Array.isArray(port.groups)) throw invalid(`port "${tap}": groups must be a list of names`);
   const groups = [...new Set(port.groups.map((g) => validateGroupName(g)))];
-  return { tap, mac, ipv4, groups };
+  return { tap, mac, ipv4, ipv6, groups };
 }
 
 /**
@@ -178,7 +272,7 @@ export function validateFirewall(groups: SecurityGroup[], ports: Port[]): { grou
   for (const p of ps) {
     if (taps.has(p.tap)) throw invalid(`port "${p.tap}" is listed twice`);
     taps.add(p.tap);
-    for (const a of p.ipv4) {
+    for (const a of [...p.ipv4, ...p.ipv6]) {
       const other = owners.get(a);
       if (other !== undefined) throw invalid(`address ${a} is given to both port "${other}" and port "${p.tap}"`);
       owners.set(a, p.tap);

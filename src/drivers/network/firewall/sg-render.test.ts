@@ -1,18 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NimboError } from '../../../core/errors.js';
-import { parseCidr } from '../../../core/ip.js';
-import { validateFirewall, validateRule, type Port, type Rule, type SecurityGroup } from './sg-model.js';
-import { renderSecurityRuleset } from './sg-render.js';
+import { renderRuleset } from './ruleset.js';
+import { canonicalIpv6, formatIpv6, parseIpv6, validateAddressBlock, validateFirewall, validatePortSpec, validateRule, type Port, type Rule, type SecurityGroup } from './sg-model.js';
+import { renderSecurityFragment } from './sg-render.js';
+import { BRIDGE_PREROUTING_RULES } from './sg-render-bridge.js';
+import { INET_FIXED_CHAINS } from './sg-render-inet.js';
 import { bigCase, prng, randomRules, smallCase } from './sg-test-fixtures.js';
 
 const code = (re: RegExp) => (e: unknown) => e instanceof NimboError && e.code === 'InvalidArgument' && re.test(e.message);
+const script = (groups: SecurityGroup[], ports: Port[], table = 'nimbo') => renderRuleset(table, [renderSecurityFragment(groups, ports)]);
 
 /** Lines that are rules: inside a chain block, other than the base chain's `type ... hook` line and comments. */
-function ruleLines(script: string): string[] {
+function ruleLines(lines: string[]): string[] {
   const out: string[] = [];
   let inChain = false;
-  for (const line of script.split('\n')) {
+  for (const line of lines) {
     if (/^\tchain \S+ \{$/.test(line)) inChain = true;
     else if (line === '\t}') inChain = false;
     else if (inChain && !/^\t\ttype /.test(line) && !/^\s*#/.test(line)) out.push(line.trim());
@@ -20,107 +23,117 @@ function ruleLines(script: string): string[] {
   return out;
 }
 
-/** Elements of one named set, as text. */
-function setElements(script: string, name: string): string[] {
-  const m = new RegExp(`\\tset ${name} \\{\\n[^]*?\\n\\t\\}`).exec(script);
+/** Elements of one named set or map, as text. */
+function setElements(lines: string[], name: string): string[] {
+  const m = new RegExp(`\\t(set|map) ${name} \\{\\n[^]*?\\n\\t\\}`).exec(lines.join('\n'));
   assert.ok(m, `set ${name} is rendered`);
   const el = /elements = \{\n([^]*?)\n\t\t\}/.exec(m[0]);
   return el ? el[1]!.split('\n').map((l) => l.trim().replace(/,$/, '')) : [];
 }
 
-/** The fixed rules of the base chains (the same for any groups and ports). */
-const BASE_PREROUTING = [
-  'iifname != @ports accept',
-  'iifname . ether saddr != @port_mac drop',
-  'ether type != { ip, arp, ip6 } drop',
-  'ether type arp iifname . arp saddr ether != @port_mac drop',
-  'ether type arp arp saddr ip 0.0.0.0 accept',
-  'ether type arp iifname . arp saddr ip != @port_ipv4 drop',
-  'ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept',
-  'ether type ip iifname . ip saddr != @port_ipv4 drop',
-  'udp sport { 67, 547 } drop',
-  'icmpv6 type { nd-router-advert, nd-redirect } drop',
-  'ether type arp accept',
-  'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept',
-  'ct state established,related accept',
-  'iifname vmap @port_out',
-];
-const BASE_TO_PORT = [
-  'ct state established,related accept',
-  'ether type arp accept',
-  'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept',
-  'udp sport 67 udp dport 68 accept',
-  'udp sport 547 udp dport 546 accept',
-  'oifname vmap @port_in',
-  'drop',
-];
+/** The rules of one chain. */
+function chainRules(lines: string[], name: string): string[] {
+  const start = lines.indexOf(`\tchain ${name} {`);
+  assert.ok(start >= 0, `chain ${name} is rendered`);
+  return ruleLines(lines.slice(start, lines.indexOf('\t}', start) + 1));
+}
 
-const GOLDEN = `# nimbo: security groups and anti-spoofing of instance ports; generated, do not edit
-table bridge nimbo_sg {}
-delete table bridge nimbo_sg
-table bridge nimbo_sg {
-	set ports {
-		type ifname
+const GOLDEN = `# nimbo: the ruleset of one nimbo daemon; generated, do not edit
+table inet nimbo {}
+delete table inet nimbo
+table bridge nimbo {}
+delete table bridge nimbo
+table inet nimbo {
+	# security groups, layer 3: stateful, keyed by port addresses (trustworthy thanks to the bridge part)
+	set sg_addr4 {
+		type ipv4_addr
 		elements = {
-			"tap0",
-			"tap1",
-			"tap2"
+			10.77.0.10,
+			10.77.0.20,
+			10.77.0.11,
+			10.77.0.12
 		}
 	}
-	set port_mac {
-		type ifname . ether_addr
+	set sg_addr6 {
+		type ipv6_addr
 		elements = {
-			"tap0" . 52:54:00:00:00:02,
-			"tap1" . 52:54:00:00:00:01,
-			"tap2" . 52:54:00:00:00:03
+			fd00:77::10,
+			fd00:77::20,
+			fd00:77::11
 		}
 	}
-	set port_ipv4 {
-		type ifname . ipv4_addr
+	map sg_in4 {
+		type ipv4_addr : verdict
 		elements = {
-			"tap0" . 10.77.0.10,
-			"tap0" . 10.77.0.20,
-			"tap1" . 10.77.0.11,
-			"tap2" . 10.77.0.12
+			10.77.0.10 : jump sg_p0_in,
+			10.77.0.20 : jump sg_p0_in,
+			10.77.0.11 : jump sg_p1_in,
+			10.77.0.12 : drop
 		}
 	}
-	map port_in {
-		type ifname : verdict
-		elements = { "tap0" : jump p0_in, "tap1" : jump p1_in }
+	map sg_in6 {
+		type ipv6_addr : verdict
+		elements = {
+			fd00:77::10 : jump sg_p0_in,
+			fd00:77::20 : jump sg_p0_in,
+			fd00:77::11 : jump sg_p1_in
+		}
 	}
-	map port_out {
-		type ifname : verdict
-		elements = { "tap0" : jump p0_out }
+	map sg_out4 {
+		type ipv4_addr : verdict
+		elements = {
+			10.77.0.10 : jump sg_p0_out,
+			10.77.0.20 : jump sg_p0_out
+		}
+	}
+	map sg_out6 {
+		type ipv6_addr : verdict
+		elements = {
+			fd00:77::10 : jump sg_p0_out,
+			fd00:77::20 : jump sg_p0_out
+		}
 	}
 	# group admin, ingress
-	set g0_in_l4 {
+	set sg_g0_in4_l4 {
 		type ipv4_addr . inet_proto . inet_service
 		flags interval
 		elements = {
 			192.168.1.0/24 . tcp . 20-30
 		}
 	}
-	set g0_in_icmp {
+	set sg_g0_in4_icmp {
 		type ipv4_addr
 		flags interval
 	}
-	set g0_in_all {
+	set sg_g0_in4_all {
 		type ipv4_addr
+		flags interval
+	}
+	set sg_g0_in6_l4 {
+		type ipv6_addr . inet_proto . inet_service
+		flags interval
+	}
+	set sg_g0_in6_icmp {
+		type ipv6_addr
+		flags interval
+	}
+	set sg_g0_in6_all {
+		type ipv6_addr
 		flags interval
 	}
 	# group admin, egress
-	set g0_out_l4 {
+	set sg_g0_out4_l4 {
 		type ipv4_addr . inet_proto . inet_service
 		flags interval
 		elements = {
 			10.77.0.1 . udp . 53
 		}
 	}
-	set g0_out_icmp {
+	set sg_g0_out4_icmp {
 		type ipv4_addr
 		flags interval
 	}
-	set g0_out_all {
+	set sg_g0_out4_all {
 		type ipv4_addr
 		flags interval
 		elements = {
@@ -128,8 +141,27 @@ table bridge nimbo_sg {
 			10.77.0.20
 		}
 	}
+	set sg_g0_out6_l4 {
+		type ipv6_addr . inet_proto . inet_service
+		flags interval
+		elements = {
+			fd00:77::1 . udp . 53
+		}
+	}
+	set sg_g0_out6_icmp {
+		type ipv6_addr
+		flags interval
+	}
+	set sg_g0_out6_all {
+		type ipv6_addr
+		flags interval
+		elements = {
+			fd00:77::10/127,
+			fd00:77::20
+		}
+	}
 	# group web, ingress
-	set g1_in_l4 {
+	set sg_g1_in4_l4 {
 		type ipv4_addr . inet_proto . inet_service
 		flags interval
 		elements = {
@@ -139,7 +171,7 @@ table bridge nimbo_sg {
 			11.0.0.0-255.255.255.255 . tcp . 80
 		}
 	}
-	set g1_in_icmp {
+	set sg_g1_in4_icmp {
 		type ipv4_addr
 		flags interval
 		elements = {
@@ -147,212 +179,397 @@ table bridge nimbo_sg {
 			10.77.0.20
 		}
 	}
-	set g1_in_all {
+	set sg_g1_in4_all {
 		type ipv4_addr
 		flags interval
 	}
+	set sg_g1_in6_l4 {
+		type ipv6_addr . inet_proto . inet_service
+		flags interval
+		elements = {
+			::-2001:db8:0:ffff:ffff:ffff:ffff:ffff . tcp . 80,
+			2001:db8:1::/48 . tcp . 80,
+			2001:db8:1::/48 . tcp . 443,
+			2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 80
+		}
+	}
+	set sg_g1_in6_icmp {
+		type ipv6_addr
+		flags interval
+		elements = {
+			fd00:77::10,
+			fd00:77::20
+		}
+	}
+	set sg_g1_in6_all {
+		type ipv6_addr
+		flags interval
+	}
 	# group web, egress
-	set g1_out_l4 {
+	set sg_g1_out4_l4 {
 		type ipv4_addr . inet_proto . inet_service
 		flags interval
 	}
-	set g1_out_icmp {
+	set sg_g1_out4_icmp {
 		type ipv4_addr
 		flags interval
 	}
-	set g1_out_all {
+	set sg_g1_out4_all {
 		type ipv4_addr
+		flags interval
+	}
+	set sg_g1_out6_l4 {
+		type ipv6_addr . inet_proto . inet_service
+		flags interval
+	}
+	set sg_g1_out6_icmp {
+		type ipv6_addr
+		flags interval
+	}
+	set sg_g1_out6_all {
+		type ipv6_addr
 		flags interval
 	}
 	# group admin, ingress
-	chain g0_in {
-		ip saddr . meta l4proto . th dport @g0_in_l4 accept
-		meta l4proto icmp ip saddr @g0_in_icmp accept
-		ip saddr @g0_in_all accept
+	chain sg_g0_in {
+		ip saddr . meta l4proto . th dport @sg_g0_in4_l4 accept
+		meta l4proto icmp ip saddr @sg_g0_in4_icmp accept
+		ip saddr @sg_g0_in4_all accept
+		ip6 saddr . meta l4proto . th dport @sg_g0_in6_l4 accept
+		meta l4proto ipv6-icmp ip6 saddr @sg_g0_in6_icmp accept
+		ip6 saddr @sg_g0_in6_all accept
 	}
 	# group admin, egress
-	chain g0_out {
-		ip daddr . meta l4proto . th dport @g0_out_l4 accept
-		meta l4proto icmp ip daddr @g0_out_icmp accept
-		ip daddr @g0_out_all accept
+	chain sg_g0_out {
+		ip daddr . meta l4proto . th dport @sg_g0_out4_l4 accept
+		meta l4proto icmp ip daddr @sg_g0_out4_icmp accept
+		ip daddr @sg_g0_out4_all accept
+		ip6 daddr . meta l4proto . th dport @sg_g0_out6_l4 accept
+		meta l4proto ipv6-icmp ip6 daddr @sg_g0_out6_icmp accept
+		ip6 daddr @sg_g0_out6_all accept
 	}
 	# group web, ingress
-	chain g1_in {
-		ip saddr . meta l4proto . th dport @g1_in_l4 accept
-		meta l4proto icmp ip saddr @g1_in_icmp accept
-		ip saddr @g1_in_all accept
+	chain sg_g1_in {
+		ip saddr . meta l4proto . th dport @sg_g1_in4_l4 accept
+		meta l4proto icmp ip saddr @sg_g1_in4_icmp accept
+		ip saddr @sg_g1_in4_all accept
+		ip6 saddr . meta l4proto . th dport @sg_g1_in6_l4 accept
+		meta l4proto ipv6-icmp ip6 saddr @sg_g1_in6_icmp accept
+		ip6 saddr @sg_g1_in6_all accept
 	}
 	# group web, egress
-	chain g1_out {
-		ip daddr . meta l4proto . th dport @g1_out_l4 accept
-		meta l4proto icmp ip daddr @g1_out_icmp accept
-		ip daddr @g1_out_all accept
+	chain sg_g1_out {
+		ip daddr . meta l4proto . th dport @sg_g1_out4_l4 accept
+		meta l4proto icmp ip daddr @sg_g1_out4_icmp accept
+		ip daddr @sg_g1_out4_all accept
+		ip6 daddr . meta l4proto . th dport @sg_g1_out6_l4 accept
+		meta l4proto ipv6-icmp ip6 daddr @sg_g1_out6_icmp accept
+		ip6 daddr @sg_g1_out6_all accept
 	}
 	# port tap0, ingress
-	chain p0_in {
-		jump g0_in
-		jump g1_in
+	chain sg_p0_in {
+		jump sg_g0_in
+		jump sg_g1_in
 	}
 	# port tap1, ingress
-	chain p1_in {
-		jump g1_in
+	chain sg_p1_in {
+		jump sg_g1_in
 	}
 	# port tap0, egress
-	chain p0_out {
-		jump g0_out
+	chain sg_p0_out {
+		jump sg_g0_out
 		drop
 	}
-	# frames from a guest: anti-spoofing, then egress rules
-	chain prerouting {
-		type filter hook prerouting priority 0; policy accept;
-		iifname != @ports accept
-		iifname . ether saddr != @port_mac drop
-		ether type != { ip, arp, ip6 } drop
-		ether type arp iifname . arp saddr ether != @port_mac drop
-		ether type arp arp saddr ip 0.0.0.0 accept
-		ether type arp iifname . arp saddr ip != @port_ipv4 drop
-		ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept
-		ether type ip iifname . ip saddr != @port_ipv4 drop
-		udp sport { 67, 547 } drop
-		icmpv6 type { nd-router-advert, nd-redirect } drop
-		ether type arp accept
-		icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept
-		ct state established,related accept
-		iifname vmap @port_out
+	# from a port address: egress rules (default deny only for ports whose groups have egress rules)
+	chain sg_from_port {
+		icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept
+		ct state invalid drop
+		ip saddr vmap @sg_out4
+		ip6 saddr vmap @sg_out6
 	}
-	# frames to a guest: stateful, default deny, then ingress rules
-	chain to_port {
+	# to a port address: ingress rules, default deny
+	chain sg_to_port {
+		icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept
+		ct state invalid drop
+		ip daddr vmap @sg_in4
+		ip6 daddr vmap @sg_in6
+		drop
+	}
+	# routed and bridged (br_netfilter) traffic: the sender port's egress rules...
+	chain sg_forward_out {
+		type filter hook forward priority filter; policy accept;
 		ct state established,related accept
-		ether type arp accept
-		icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
+		ip saddr @sg_addr4 jump sg_from_port
+		ip6 saddr @sg_addr6 jump sg_from_port
+	}
+	# ...and, in a base chain of its own (an accept ends only its chain), the receiver port's ingress rules
+	chain sg_forward_in {
+		type filter hook forward priority filter + 1; policy accept;
+		ct state established,related accept
+		ip daddr @sg_addr4 jump sg_to_port
+		ip6 daddr @sg_addr6 jump sg_to_port
+	}
+	# a guest to the host: egress rules, except DHCP/DHCPv6 requests
+	chain sg_input {
+		type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		udp sport 68 udp dport 67 accept
+		udp sport 546 udp dport 547 accept
+		ip saddr @sg_addr4 jump sg_from_port
+		ip6 saddr @sg_addr6 jump sg_from_port
+	}
+	# the host to a guest: ingress rules, except DHCP/DHCPv6 replies (and ND/RA, in sg_to_port)
+	chain sg_output {
+		type filter hook output priority filter; policy accept;
+		ct state established,related accept
 		udp sport 67 udp dport 68 accept
 		udp sport 547 udp dport 546 accept
-		oifname vmap @port_in
-		drop
+		ip daddr @sg_addr4 jump sg_to_port
+		ip6 daddr @sg_addr6 jump sg_to_port
 	}
-	chain forward {
-		type filter hook forward priority 0; policy accept;
-		oifname @ports jump to_port
+}
+table bridge nimbo {
+	# security groups, layer 2: frames from a guest carry its own MAC and addresses (no conntrack here)
+	set sg_ports {
+		type ifname
+		elements = {
+			"tap0",
+			"tap1",
+			"tap2"
+		}
 	}
-	chain output {
-		type filter hook output priority 0; policy accept;
-		oifname @ports jump to_port
+	set sg_port_mac {
+		type ifname . ether_addr
+		elements = {
+			"tap0" . 52:54:00:00:00:02,
+			"tap1" . 52:54:00:00:00:01,
+			"tap2" . 52:54:00:00:00:03
+		}
+	}
+	set sg_port_ipv4 {
+		type ifname . ipv4_addr
+		elements = {
+			"tap0" . 10.77.0.10,
+			"tap0" . 10.77.0.20,
+			"tap1" . 10.77.0.11,
+			"tap2" . 10.77.0.12
+		}
+	}
+	set sg_port_ipv6 {
+		type ifname . ipv6_addr
+		elements = {
+			"tap0" . fd00:77::10,
+			"tap0" . fd00:77::20,
+			"tap1" . fd00:77::11
+		}
+	}
+	set sg_port_nd_target {
+		typeof iifname . @th,64,128
+		elements = {
+			"tap0" . 0xfd000077000000000000000000000010,
+			"tap0" . 0xfd000077000000000000000000000020,
+			"tap1" . 0xfd000077000000000000000000000011
+		}
+	}
+	# frames from a guest: anti-spoofing
+	chain sg_prerouting {
+		type filter hook prerouting priority -200; policy accept;
+		iifname != @sg_ports accept
+		iifname . ether saddr != @sg_port_mac drop
+		ether type != { ip, arp, ip6 } drop
+		ether type arp iifname . arp saddr ether != @sg_port_mac drop
+		ether type arp arp saddr ip 0.0.0.0 accept
+		ether type arp iifname . arp saddr ip != @sg_port_ipv4 drop
+		ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept
+		ether type ip iifname . ip saddr != @sg_port_ipv4 drop
+		ip6 saddr != { ::, fe80::/10 } iifname . ip6 saddr != @sg_port_ipv6 drop
+		icmpv6 type nd-neighbor-advert @th,64,16 & 0xffc0 != 0xfe80 iifname . @th,64,128 != @sg_port_nd_target drop
+		udp sport { 67, 547 } drop
+		icmpv6 type { nd-router-advert, nd-redirect } drop
+		icmp type redirect drop
 	}
 }
 `;
 
-test('golden: two groups, a group peer, egress rules, a port without groups', () => {
+test('golden: the full script for two groups (a group peer, egress rules, IPv4 and IPv6) and three ports', () => {
   const c = smallCase();
-  assert.equal(renderSecurityRuleset('nimbo_sg', c.groups, c.ports), GOLDEN);
+  assert.equal(script(c.groups, c.ports), GOLDEN);
 });
 
-test('the script replaces the table atomically and never uses a drop policy', () => {
+test('the fragment: sg_ names only, no ct in the bridge table, no drop policy, a valid skeleton when empty', () => {
   const c = smallCase();
-  const s = renderSecurityRuleset('nimbo_sg', c.groups, c.ports);
-  assert.deepEqual(s.split('\n').slice(1, 4), ['table bridge nimbo_sg {}', 'delete table bridge nimbo_sg', 'table bridge nimbo_sg {']);
-  assert.doesNotMatch(s, /policy drop/);
-  assert.equal(s.match(/^\ttable /gm), null);
-  assert.throws(() => renderSecurityRuleset('bad name', c.groups, c.ports), /nft table name/);
-  // With nothing at all the skeleton is still valid: empty sets and maps, same chains.
-  const empty = renderSecurityRuleset('nimbo_sg', [], []);
-  assert.match(empty, /map port_in \{\n\t\ttype ifname : verdict\n\t\}/);
-  assert.deepEqual(ruleLines(empty), [...BASE_PREROUTING, ...BASE_TO_PORT, 'oifname @ports jump to_port', 'oifname @ports jump to_port']);
-  assert.deepEqual(ruleLines(s).slice(-BASE_TO_PORT.length - 2, -2), BASE_TO_PORT);
+  const f = renderSecurityFragment(c.groups, c.ports);
+  for (const line of [...f.inet, ...f.bridge]) {
+    const m = /^\t(set|map|chain) (\S+) \{$/.exec(line);
+    if (m) assert.match(m[2]!, /^sg_/, line);
+    assert.ok(!/^\t\ttype .* hook/.test(line) || /policy accept;$/.test(line), line);
+    assert.ok(/^\t(\t|# |(set|map|chain) |\}$)/.test(line), `one tab deep: ${JSON.stringify(line)}`);
+  }
+  assert.equal(f.bridge.filter((l) => /\bct /.test(l)).length, 0);
+  assert.ok(f.inet.some((l) => /ct state established,related accept/.test(l)));
+  assert.throws(() => renderRuleset('bad name', [f]), /nft table name/);
+  // With nothing at all: empty sets and maps, the same fixed chains.
+  const empty = renderSecurityFragment([], []);
+  assert.match(empty.inet.join('\n'), /map sg_in4 \{\n\t\ttype ipv4_addr : verdict\n\t\}/);
+  const fixed = Object.values(INET_FIXED_CHAINS).flatMap((c) => c.rules);
+  assert.deepEqual(ruleLines(empty.inet), fixed);
+  assert.deepEqual(ruleLines(empty.bridge), BRIDGE_PREROUTING_RULES);
+  assert.deepEqual(ruleLines(f.bridge), BRIDGE_PREROUTING_RULES);
+  assert.deepEqual(ruleLines(f.inet).slice(-fixed.length), fixed);
+  assert.match(script([], []), /^table bridge nimbo \{\n\t# security groups, layer 2/m);
 });
 
-test('rendering is deterministic and independent of input order', () => {
+test('rendering is deterministic and independent of input order and address spelling', () => {
   const c = bigCase(300, 4, 6, 7);
-  const a = renderSecurityRuleset('t', c.groups, c.ports);
-  assert.equal(renderSecurityRuleset('t', c.groups, c.ports), a);
+  const a = renderSecurityFragment(c.groups, c.ports);
+  assert.deepEqual(renderSecurityFragment(c.groups, c.ports), a);
   const r = prng(99);
   const shuffle = <T>(xs: T[]) => xs.map((x) => [r(), x] as const).sort((p, q) => p[0] - q[0]).map((p) => p[1]);
   const groups: SecurityGroup[] = shuffle(c.groups).map((g) => ({ ...g, rules: shuffle(g.rules) }));
-  const ports: Port[] = shuffle(c.ports).map((p) => ({ ...p, ipv4: shuffle(p.ipv4), groups: shuffle(p.groups) }));
-  assert.equal(renderSecurityRuleset('t', groups, ports), a);
+  const ports: Port[] = shuffle(c.ports).map((p) => ({ ...p, ipv4: shuffle(p.ipv4), ipv6: shuffle(p.ipv6).map((x) => x.toUpperCase()), groups: shuffle(p.groups) }));
+  assert.deepEqual(renderSecurityFragment(groups, ports), a);
 });
 
 test('1,000 rules: the number of rules does not grow with security-group rules, only set elements do', () => {
-  // Same groups and ports, 200 vs 1,000 rules (both with ingress and egress rules in every group).
-  const small = renderSecurityRuleset('t', bigCase(200).groups, bigCase(200).ports);
-  const big = renderSecurityRuleset('t', bigCase(1000).groups, bigCase(1000).ports);
-  assert.deepEqual(ruleLines(big), ruleLines(small));
-  // 23 fixed rules + 6 per group (3 lookups per direction) + one jump per (port, group) per direction + a drop per
-  // egress-restricted port: 6 ports attached to 10 (port, group) pairs, all groups have egress rules.
-  assert.equal(ruleLines(big).length, 23 + 6 * 4 + 10 + (10 + 6));
-  assert.ok(big.split('\n').length > small.split('\n').length + 400, 'elements grow');
-  // One rule references each group's sets; the group chains are reached through verdict maps only.
-  assert.ok(ruleLines(big).includes('oifname vmap @port_in'));
-  assert.ok(ruleLines(big).includes('iifname vmap @port_out'));
+  const small = renderSecurityFragment(bigCase(200).groups, bigCase(200).ports);
+  const big = renderSecurityFragment(bigCase(1000).groups, bigCase(1000).ports);
+  assert.deepEqual(ruleLines(big.inet), ruleLines(small.inet));
+  assert.deepEqual(ruleLines(big.bridge), BRIDGE_PREROUTING_RULES);
+  // Fixed chains + 12 lookups per group (6 per direction) + one jump per (port, group) for ingress
+  // + per egress-restricted port one jump per (port, group with egress rules) and a drop: 6 ports
+  // attached to 10 (port, group) pairs, every group has egress rules.
+  const fixed = Object.values(INET_FIXED_CHAINS).flatMap((c) => c.rules).length;
+  assert.equal(ruleLines(big.inet).length, fixed + 12 * 4 + 10 + (10 + 6));
+  assert.ok(big.inet.length > small.inet.length + 400, 'elements grow');
+  // The group chains are reached through verdict maps keyed by address only.
+  assert.deepEqual(ruleLines(big.inet).filter((l) => l.includes('vmap')), ['ip saddr vmap @sg_out4', 'ip6 saddr vmap @sg_out6', 'ip daddr vmap @sg_in4', 'ip6 daddr vmap @sg_in6']);
 });
 
-/** Parse "A[-B|/N] . proto . P[-Q]" into ranges. */
-function parseL4(e: string): { a: [number, number]; proto: string; p: [number, number] } {
+type Box = { a: [bigint, bigint]; proto: string; p: [number, number] };
+
+/** Parse "A[-B|/N] . proto . P[-Q]" (IPv4 or IPv6) into ranges. */
+function parseL4(e: string): Box {
   const [addr, proto, port] = e.split(' . ') as [string, string, string];
-  const ip = (s: string) => s.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-  let a: [number, number];
+  const v6 = addr.includes(':');
+  const ip = (s: string) => (v6 ? parseIpv6(s) : BigInt(s.split('.').reduce((n, o) => n * 256 + Number(o), 0)));
+  let a: [bigint, bigint];
   if (addr.includes('/')) {
-    const c = parseCidr(addr);
-    a = [c.network, c.network + 2 ** (32 - c.prefix) - 1];
-  } else if (addr.includes('-')) a = addr.split('-').map(ip) as [number, number];
+    const [base, len] = addr.split('/') as [string, string];
+    a = [ip(base), ip(base) + (1n << BigInt((v6 ? 128 : 32) - Number(len))) - 1n];
+  } else if (addr.includes('-')) a = addr.split('-').map(ip) as [bigint, bigint];
   else a = [ip(addr), ip(addr)];
   const p = (port.includes('-') ? port.split('-').map(Number) : [Number(port), Number(port)]) as [number, number];
   return { a, proto, p };
 }
 
-test('overlapping rules become disjoint set elements that match exactly the union of the rules', () => {
-  const rules: Rule[] = randomRules(400, 3).filter((r) => r.direction === 'ingress' && (r.protocol === 'tcp' || r.protocol === 'udp'));
-  const port: Port = { tap: 'tap0', mac: '52:54:00:00:00:01', ipv4: ['10.77.0.2'], groups: ['g'] };
-  const s = renderSecurityRuleset('t', [{ name: 'g', rules }], [port]);
-  const els = setElements(s, 'g0_in_l4').map(parseL4);
-  const overlap = (x: [number, number], y: [number, number]) => x[0] <= y[1] && y[0] <= x[1];
-  for (let i = 0; i < els.length; i++) {
-    for (let j = i + 1; j < els.length; j++) {
-      const x = els[i]!;
-      const y = els[j]!;
-      assert.ok(!(x.proto === y.proto && overlap(x.a, y.a) && overlap(x.p, y.p)), `elements ${i} and ${j} overlap`);
+for (const fam of [4, 6] as const) {
+  test(`IPv${fam}: overlapping rules become disjoint set elements that match exactly the union of the rules`, () => {
+    const rules: Rule[] = randomRules(600, 3).filter(
+      (r) => r.direction === 'ingress' && (r.protocol === 'tcp' || r.protocol === 'udp') && typeof r.source === 'string' && r.source.includes(':') === (fam === 6),
+    );
+    assert.ok(rules.length > 50);
+    const port: Port = { tap: 'tap0', mac: '52:54:00:00:00:01', ipv4: ['10.77.0.2'], ipv6: [], groups: ['g'] };
+    const els = setElements(renderSecurityFragment([{ name: 'g', rules }], [port]).inet, `sg_g0_in${fam}_l4`).map(parseL4);
+    const overlap = <T extends bigint | number>(x: [T, T], y: [T, T]) => x[0] <= y[1] && y[0] <= x[1];
+    for (let i = 0; i < els.length; i++) {
+      for (let j = i + 1; j < els.length; j++) {
+        const x = els[i]!;
+        const y = els[j]!;
+        assert.ok(!(x.proto === y.proto && overlap(x.a, y.a) && overlap(x.p, y.p)), `elements ${i} and ${j} overlap`);
+      }
     }
-  }
-  const r = prng(5);
-  const ruleBoxes = rules.map((x) => ({ a: parseL4(`${x.source} . ${x.protocol} . 0`).a, proto: x.protocol, p: x.ports ? [x.ports.from, x.ports.to] : [0, 65535] }));
-  const inside = (b: { a: number[]; proto: string; p: number[] }, ip: number, proto: string, p: number) =>
-    b.proto === proto && b.a[0]! <= ip && ip <= b.a[1]! && b.p[0]! <= p && p <= b.p[1]!;
-  for (let k = 0; k < 20000; k++) {
-    // Probe near rule corners as well as at random.
-    const box = ruleBoxes[Math.floor(r() * ruleBoxes.length)]!;
-    const ip = r() < 0.5 ? box.a[Math.floor(r() * 2)]! + Math.floor(r() * 3) - 1 : Math.floor(r() * 2 ** 32);
-    const p = r() < 0.5 ? box.p[Math.floor(r() * 2)]! + Math.floor(r() * 3) - 1 : Math.floor(r() * 65536);
-    const proto = r() < 0.5 ? 'tcp' : 'udp';
-    assert.equal(els.some((e) => inside(e, ip, proto, p)), ruleBoxes.some((b) => inside(b, ip, proto, p)), `${ip} ${proto} ${p}`);
-  }
-});
+    const r = prng(5);
+    const boxes = rules.map((x) => ({ ...parseL4(`${String(x.source)} . ${x.protocol} . 0`), p: x.ports ? [x.ports.from, x.ports.to] : [0, 65535] }) as Box);
+    const inside = (b: Box, ip: bigint, proto: string, p: number) => b.proto === proto && b.a[0] <= ip && ip <= b.a[1] && b.p[0] <= p && p <= b.p[1];
+    const top = fam === 4 ? 1n << 32n : 1n << 128n;
+    for (let k = 0; k < 20000; k++) {
+      // Probe near rule corners as well as at random.
+      const box = boxes[Math.floor(r() * boxes.length)]!;
+      const rnd = (BigInt(Math.floor(r() * 2 ** 32)) << 96n) | BigInt(Math.floor(r() * 2 ** 32));
+      const ip = r() < 0.7 ? box.a[Math.floor(r() * 2)]! + BigInt(Math.floor(r() * 3) - 1) : rnd % top;
+      const p = r() < 0.5 ? box.p[Math.floor(r() * 2)]! + Math.floor(r() * 3) - 1 : Math.floor(r() * 65536);
+      const proto = r() < 0.5 ? 'tcp' : 'udp';
+      assert.equal(els.some((e) => inside(e, ip, proto, p)), boxes.some((b) => inside(b, ip, proto, p)), `${ip} ${proto} ${p}`);
+    }
+  });
+}
 
-test('group peers expand to the addresses of the ports attached to the group', () => {
+test('peers: groups expand to IPv4 and IPv6 members, no peer means both families, icmp means ICMPv6 for IPv6', () => {
   const c = smallCase();
-  const s = renderSecurityRuleset('t', c.groups, c.ports);
-  // web allows icmp from admin members (tap0: 10.77.0.10, .20); admin may reach web members (.10, .11, .20).
-  assert.deepEqual(setElements(s, 'g1_in_icmp'), ['10.77.0.10', '10.77.0.20']);
-  assert.deepEqual(setElements(s, 'g0_out_all'), ['10.77.0.10/31', '10.77.0.20']);
+  const f = renderSecurityFragment(c.groups, c.ports).inet;
+  // web allows icmp from admin members (tap0); admin may reach web members (tap0, tap1) with anything.
+  assert.deepEqual(setElements(f, 'sg_g1_in4_icmp'), ['10.77.0.10', '10.77.0.20']);
+  assert.deepEqual(setElements(f, 'sg_g1_in6_icmp'), ['fd00:77::10', 'fd00:77::20']);
+  assert.deepEqual(setElements(f, 'sg_g0_out4_all'), ['10.77.0.10/31', '10.77.0.20']);
+  assert.deepEqual(setElements(f, 'sg_g0_out6_all'), ['fd00:77::10/127', 'fd00:77::20']);
+  assert.ok(chainRules(f, 'sg_g1_in').includes('meta l4proto ipv6-icmp ip6 saddr @sg_g1_in6_icmp accept'));
+  // A rule without a peer: all of IPv4 and all of IPv6; an IPv4 peer adds nothing to IPv6 sets.
+  const any = renderSecurityFragment([{ name: 'g', rules: [{ id: 'a', direction: 'ingress', protocol: 'any' }, { id: 'b', direction: 'egress', protocol: 'icmp', destination: '10.0.0.0/8' }] }], []).inet;
+  assert.deepEqual(setElements(any, 'sg_g0_in4_all'), ['0.0.0.0/0']);
+  assert.deepEqual(setElements(any, 'sg_g0_in6_all'), ['::/0']);
+  assert.deepEqual(setElements(any, 'sg_g0_out4_icmp'), ['10.0.0.0/8']);
+  assert.deepEqual(setElements(any, 'sg_g0_out6_icmp'), []);
   // A group with no members contributes nothing.
-  const lonely = renderSecurityRuleset('t', [...c.groups, { name: 'zz', rules: [] }], c.ports);
-  assert.deepEqual(setElements(lonely, 'g2_in_l4'), []);
+  const lonely = renderSecurityFragment([...c.groups, { name: 'zz', rules: [{ id: 'x', direction: 'ingress', protocol: 'tcp', source: { group: 'zz' } }] }], c.ports).inet;
+  assert.deepEqual(setElements(lonely, 'sg_g2_in4_l4'), []);
+  assert.deepEqual(setElements(lonely, 'sg_g2_in6_l4'), []);
 });
 
-test('ports: anti-spoofing sets, default-deny ingress, egress restricted only when a group has egress rules', () => {
+test('ports: anti-spoofing sets, address-keyed maps, default-deny ingress, egress restricted only when a group has egress rules', () => {
   const c = smallCase();
-  const s = renderSecurityRuleset('t', c.groups, c.ports);
-  assert.deepEqual(setElements(s, 'port_ipv4'), ['"tap0" . 10.77.0.10', '"tap0" . 10.77.0.20', '"tap1" . 10.77.0.11', '"tap2" . 10.77.0.12']);
-  assert.match(s, /elements = \{ "tap0" : jump p0_in, "tap1" : jump p1_in \}/);
-  assert.match(s, /map port_out \{\n\t\ttype ifname : verdict\n\t\telements = \{ "tap0" : jump p0_out \}/);
-  const rules = ruleLines(s);
-  assert.ok(rules.indexOf('iifname . ether saddr != @port_mac drop') < rules.indexOf('ct state established,related accept'));
-  assert.ok(rules.includes('udp sport { 67, 547 } drop'));
-  assert.ok(rules.includes('icmpv6 type { nd-router-advert, nd-redirect } drop'));
+  const f = renderSecurityFragment(c.groups, c.ports);
+  assert.deepEqual(setElements(f.bridge, 'sg_port_ipv4'), ['"tap0" . 10.77.0.10', '"tap0" . 10.77.0.20', '"tap1" . 10.77.0.11', '"tap2" . 10.77.0.12']);
+  assert.deepEqual(setElements(f.bridge, 'sg_port_ipv6'), ['"tap0" . fd00:77::10', '"tap0" . fd00:77::20', '"tap1" . fd00:77::11']);
+  assert.deepEqual(setElements(f.bridge, 'sg_port_nd_target')[0], '"tap0" . 0xfd000077000000000000000000000010');
+  // tap2 has no groups: its address maps straight to drop; tap1's groups have no egress rules: not in sg_out4.
+  assert.deepEqual(setElements(f.inet, 'sg_in4'), ['10.77.0.10 : jump sg_p0_in', '10.77.0.20 : jump sg_p0_in', '10.77.0.11 : jump sg_p1_in', '10.77.0.12 : drop']);
+  assert.deepEqual(setElements(f.inet, 'sg_out4'), ['10.77.0.10 : jump sg_p0_out', '10.77.0.20 : jump sg_p0_out']);
+  assert.deepEqual(setElements(f.inet, 'sg_out6'), ['fd00:77::10 : jump sg_p0_out', 'fd00:77::20 : jump sg_p0_out']);
+  assert.deepEqual(chainRules(f.inet, 'sg_p0_out'), ['jump sg_g0_out', 'drop']);
+  assert.deepEqual(chainRules(f.inet, 'sg_p0_in'), ['jump sg_g0_in', 'jump sg_g1_in']);
+  // Stateful: established first everywhere; invalid dropped only after the port-address test; the host
+  // (output) is filtered by ingress rules, except DHCP replies; ND only with hop limit 255.
+  for (const ch of ['sg_forward_out', 'sg_forward_in', 'sg_input', 'sg_output']) assert.equal(chainRules(f.inet, ch)[0], 'ct state established,related accept');
+  assert.deepEqual(chainRules(f.inet, 'sg_to_port').slice(1), ['ct state invalid drop', 'ip daddr vmap @sg_in4', 'ip6 daddr vmap @sg_in6', 'drop']);
+  assert.match(chainRules(f.inet, 'sg_to_port')[0]!, /^icmpv6 type \{ nd-router-advert, .* \} ip6 hoplimit 255 accept$/);
+  assert.ok(chainRules(f.inet, 'sg_output').includes('udp sport 67 udp dport 68 accept'));
+  assert.ok(!chainRules(f.inet, 'sg_forward_in').some((l) => l.includes('udp sport 67')), 'DHCP replies pass only from the host');
+  const b = ruleLines(f.bridge);
+  assert.ok(b.indexOf('iifname . ether saddr != @sg_port_mac drop') < b.indexOf('udp sport { 67, 547 } drop'));
+  assert.ok(b.includes('icmpv6 type { nd-router-advert, nd-redirect } drop'));
+  assert.ok(f.bridge.includes('\t\ttype filter hook prerouting priority -200; policy accept;'));
+});
+
+test('IPv6 text: parse and canonical format (RFC 5952), refusals', () => {
+  const cases: [string, string][] = [
+    ['::', '::'],
+    ['::1', '::1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:0db8:0000:0001:0000:0000:0000:0000', '2001:db8:0:1::'],
+    ['fe80::1:2', 'fe80::1:2'],
+    ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7'],
+    ['::ffff:10.1.2.3', '::ffff:a01:203'],
+    ['64:ff9b::192.0.2.33', '64:ff9b::c000:221'],
+  ];
+  for (const [text, canon] of cases) assert.equal(canonicalIpv6(text), canon, text);
+  assert.equal(parseIpv6('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'), (1n << 128n) - 1n);
+  assert.equal(formatIpv6(1n << 112n), '1::');
+  for (const bad of ['', ':', '1:2:3:4:5:6:7:8:9', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7', '::1.2.3', '1:2:3:4:5:6:7::8', '::ffff:1.2.3.04']) {
+    assert.throws(() => parseIpv6(bad), code(/is not an IPv6 address/), bad);
+  }
 });
 
 test('validation: bad CIDR, ports, protocol, direction, names and references are refused clearly', () => {
   const ok: Rule = { id: 'a', direction: 'ingress', protocol: 'tcp', ports: { from: 22, to: 22 }, source: '10.0.0.0/8' };
   assert.deepEqual(validateRule(ok), ok);
   assert.deepEqual(validateRule({ ...ok, source: '10.0.0.1' }).source, '10.0.0.1/32');
+  assert.deepEqual(validateRule({ ...ok, source: '2001:DB8::1' }).source, '2001:db8::1/128');
+  assert.deepEqual(validateRule({ ...ok, source: '2001:db8:0::/32' }).source, '2001:db8::/32');
+  assert.equal(validateAddressBlock('::/0', 'x'), '::/0');
+  assert.throws(() => validateRule({ ...ok, source: '2001:db8::1/32' }), code(/host bits set; did you mean 2001:db8::\/32/));
+  assert.throws(() => validateRule({ ...ok, source: '2001:db8::/129' }), code(/invalid prefix length/));
+  assert.throws(() => validateRule({ ...ok, source: '2001:db8:::/48' }), code(/source.*not an IPv6 address/));
   assert.throws(() => validateRule({ ...ok, source: '10.0.0.1/24' }), code(/host bits set; did you mean 10.0.0.0\/24/));
   assert.throws(() => validateRule({ ...ok, source: '10.0.0.300/8' }), code(/source.*not an IPv4 address/));
   assert.throws(() => validateRule({ ...ok, source: '10.0.0.0/33' }), code(/invalid prefix length/));
@@ -370,17 +587,27 @@ test('validation: bad CIDR, ports, protocol, direction, names and references are
   assert.throws(() => validateRule({ ...ok, id: 'a b' }), code(/id "a b" is invalid/));
 
   const g = (name: string, rules: Rule[] = []): SecurityGroup => ({ name, rules });
-  const p: Port = { tap: 'tap0', mac: '52:54:00:00:00:01', ipv4: ['10.0.0.2'], groups: ['web'] };
+  const p: Port = { tap: 'tap0', mac: '52:54:00:00:00:01', ipv4: ['10.0.0.2'], ipv6: ['2001:db8::2'], groups: ['web'] };
   assert.throws(() => validateFirewall([g('web'), g('web')], []), code(/defined twice/));
   assert.throws(() => validateFirewall([g('web', [ok, ok])], []), code(/rule id "a" is used twice/));
   assert.throws(() => validateFirewall([g('web', [{ ...ok, source: { group: 'db' } }])], []), code(/unknown security group "db"/));
   assert.throws(() => validateFirewall([g('web')], [{ ...p, groups: ['db'] }]), code(/attached to unknown security group "db"/));
   assert.throws(() => validateFirewall([g('web')], [p, p]), code(/listed twice/));
-  assert.throws(() => validateFirewall([g('web')], [p, { ...p, tap: 'tap1' }]), code(/10.0.0.2 is given to both port "tap0" and port "tap1"/));
+  assert.throws(() => validateFirewall([g('web')], [p, { ...p, tap: 'tap1', ipv6: [] }]), code(/10.0.0.2 is given to both port "tap0" and port "tap1"/));
+  assert.throws(() => validateFirewall([g('web')], [p, { ...p, tap: 'tap1', ipv4: [], ipv6: ['2001:DB8::2'] }]), code(/2001:db8::2 is given to both/));
   assert.throws(() => validateFirewall([g('web')], [{ ...p, tap: 'x;y' }]), code(/tap name/));
   assert.throws(() => validateFirewall([g('web')], [{ ...p, mac: '01:00:5e:00:00:01' }]), code(/multicast/));
   assert.throws(() => validateFirewall([g('web')], [{ ...p, ipv4: ['10.0.0'] }]), code(/port "tap0".*not an IPv4 address/));
+  assert.throws(() => validateFirewall([g('web')], [{ ...p, ipv6: ['2001:db8::/64'] }]), code(/port "tap0".*not an IPv6 address/));
+  for (const bad of ['::', '::1', 'ff02::1', '::ffff:10.0.0.1']) {
+    assert.throws(() => validateFirewall([g('web')], [{ ...p, ipv6: [bad] }]), code(/not a unicast IPv6 address/), bad);
+  }
+  assert.throws(() => validateFirewall([g('web')], [{ ...p, ipv6: 'x' as never }]), code(/ipv6 must be a list/));
   assert.throws(() => validateFirewall([g('Web')], []), code(/security group name "Web" is invalid/));
+  // Ports stored before IPv6 existed have no ipv6 key: none. Addresses come back canonical.
+  const { ipv6: _, ...old } = p;
+  assert.deepEqual(validatePortSpec(old as Port).ipv6, []);
+  assert.deepEqual(validatePortSpec({ ...p, ipv6: ['FE80::1', 'fe80:0::1', '2001:db8::2'] }).ipv6, ['fe80::1', '2001:db8::2']);
   // The renderer validates too: nothing unvalidated reaches a script.
-  assert.throws(() => renderSecurityRuleset('t', [g('web', [{ ...ok, ports: { from: 9, to: 1 } }])], []), code(/is empty/));
+  assert.throws(() => renderSecurityFragment([g('web', [{ ...ok, ports: { from: 9, to: 1 } }])], []), code(/is empty/));
 });

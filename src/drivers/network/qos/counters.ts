@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { invalid } from '../../../core/errors.js';
 import { validateIfName } from '../validate.js';
 
-// Traffic counters of a guest NIC from `ip -s -j link show dev TAP` (iproute2 JSON; key "stats64", older
-// versions "stats"). The tap is the host's end of the wire: what the tap TRANSMITS the guest RECEIVES, and
+// Traffic counters of a guest NIC, from /sys/class/net/TAP/statistics (readCounters, no process spawned) or from
+// `ip -s -j link show dev TAP` (iproute2 JSON; key "stats64", older versions "stats"). The tap is the host's end of the wire: what the tap TRANSMITS the guest RECEIVES, and
 // what the tap RECEIVES the guest sent. So the guest's rx is the tap's tx and vice versa.
 
 /** Counters of one NIC as the guest sees them. */
@@ -44,4 +46,30 @@ export function parseTapCounters(json: string): NicCounters {
     txBytes: num(stats.rx.bytes, 'rx.bytes'),
     txPackets: num(stats.rx.packets, 'rx.packets'),
   };
+}
+
+const SYSFS_FILES = ['rx_bytes', 'rx_packets', 'tx_bytes', 'tx_packets'] as const;
+
+/**
+ * Counters of a tap as the guest sees them, read from SYSFS/TAP/statistics (default /sys/class/net, which shows
+ * the network namespace of the process that mounted it). null when the tap does not exist (or vanished while
+ * being read). The kernel counters start at 0 when the tap is created.
+ */
+export async function readCounters(tap: string, sysClassNet = '/sys/class/net'): Promise<NicCounters | null> {
+  validateIfName(tap, 'tap name');
+  const dir = join(sysClassNet, tap, 'statistics');
+  const v: Record<string, number> = {};
+  for (const f of SYSFS_FILES) {
+    let text: string;
+    try {
+      text = await readFile(join(dir, f), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENXIO') return null;
+      throw e;
+    }
+    if (!/^[0-9]+\n?$/.test(text)) throw invalid(`${join(dir, f)} does not hold a counter: "${text.trim().slice(0, 40)}"`);
+    v[f] = Number(text.trim());
+  }
+  return { rxBytes: v.tx_bytes!, rxPackets: v.tx_packets!, txBytes: v.rx_bytes!, txPackets: v.rx_packets! };
 }

@@ -1,0 +1,43 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ErrorBody, Name, listOf } from '../shared/api-types.js';
+import { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
+import type { ApiContext } from './context.js';
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const G = Type.Object({ name: Name });
+const tags = ['firewall'];
+const Attach = Type.Object({ instance: Name, nic: Type.Optional(Type.String({ pattern: '^eth[0-9]{1,2}$' })) }, { additionalProperties: false });
+
+/** /api/v1/security-groups: groups, their rules, and attaching them to instance NICs (all live). */
+export async function firewallRoutes(app: FastifyInstance, ctx: ApiContext) {
+  const f = ctx.firewall;
+  app.get('/security-groups', { schema: { tags, summary: 'List security groups', response: { 200: listOf('securityGroups', SecurityGroup) } } }, async () => ({ securityGroups: await f.list() }));
+  app.post<{ Body: SecurityGroupCreate }>('/security-groups', { schema: { tags, summary: 'Create a security group', body: SecurityGroupCreate, response: { 201: SecurityGroup, ...errors } } }, async (req, reply) =>
+    reply.code(201).send(await f.create(req.body)),
+  );
+  app.get<{ Params: { name: string } }>('/security-groups/:name', { schema: { tags, summary: 'Show a security group', params: G, response: { 200: SecurityGroup, ...errors } } }, async (req) =>
+    f.view(req.params.name),
+  );
+  app.delete<{ Params: { name: string } }>('/security-groups/:name', { schema: { tags, summary: 'Delete an unused security group', params: G, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    await f.delete(req.params.name);
+    return reply.code(204).send();
+  });
+  app.post<{ Params: { name: string }; Body: { rules: SecurityRule[] } }>(
+    '/security-groups/:name/rules',
+    { schema: { tags, summary: 'Add rules (applied at once to every NIC with the group)', params: G, body: Type.Object({ rules: Type.Array(SecurityRule, { minItems: 1, maxItems: 10000 }) }, { additionalProperties: false }), response: { 200: SecurityGroup, ...errors } } },
+    async (req) => f.addRules(req.params.name, req.body.rules),
+  );
+  app.delete<{ Params: { name: string; id: string } }>(
+    '/security-groups/:name/rules/:id',
+    { schema: { tags, summary: 'Delete a rule (established connections go on)', params: Type.Object({ name: Name, id: Type.String({ maxLength: 64 }) }), response: { 200: SecurityGroup, ...errors } } },
+    async (req) => f.deleteRule(req.params.name, req.params.id),
+  );
+  for (const [path, on] of [['attach', true], ['detach', false]] as const) {
+    app.post<{ Params: { name: string }; Body: { instance: string; nic?: string } }>(
+      `/security-groups/:name/${path}`,
+      { schema: { tags, summary: `${on ? 'Attach the group to' : 'Detach the group from'} an instance's NICs (all, or one)`, params: G, body: Attach, response: { 200: SecurityGroup, ...errors } } },
+      async (req) => f.setAttached(req.params.name, req.body.instance, req.body.nic, on),
+    );
+  }
+}

@@ -1,0 +1,62 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ErrorBody, Instance, Name, Operation, listOf } from '../shared/api-types.js';
+import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, NicPatch } from '../shared/network-types.js';
+import { accepted, type ApiContext } from './context.js';
+
+const Accepted = Type.Object({ operation: Operation });
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const N = Type.Object({ name: Name });
+const NicName = Type.String({ pattern: '^eth[0-9]{1,2}$' });
+const tags = ['networks'];
+
+/** /api/v1/networks (networks, leases, forwards) and /api/v1/instances/{name}/nics. */
+export async function networkRoutes(app: FastifyInstance, ctx: ApiContext) {
+  app.get('/networks', { schema: { tags, summary: 'List networks', response: { 200: listOf('networks', Network) } } }, async () => ({ networks: await ctx.network.list() }));
+  app.post<{ Body: NetworkCreate }>('/networks', { schema: { tags, summary: 'Create a network (bridge or vxlan; nat, routed or isolated)', body: NetworkCreate, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
+    accepted(reply, await ctx.network.create(req.body)),
+  );
+  app.get<{ Params: { name: string } }>('/networks/:name', { schema: { tags, summary: 'Show a network', params: N, response: { 200: Network, ...errors } } }, async (req) =>
+    ctx.network.view(req.params.name),
+  );
+  app.delete<{ Params: { name: string } }>('/networks/:name', { schema: { tags, summary: 'Delete a network no instance uses', params: N, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
+    accepted(reply, await ctx.network.delete(req.params.name)),
+  );
+  app.get<{ Params: { name: string } }>('/networks/:name/leases', { schema: { tags, summary: 'Addresses allocated on a network', params: N, response: { 200: listOf('leases', Lease), ...errors } } }, async (req) => ({
+    leases: await ctx.network.leases(req.params.name),
+  }));
+
+  app.get<{ Params: { name: string } }>('/networks/:name/forwards', { schema: { tags, summary: 'Port forwards and floating IPs of a network', params: N, response: { 200: listOf('forwards', Forward), ...errors } } }, async (req) => ({
+    forwards: await ctx.forwards.list(req.params.name),
+  }));
+  app.post<{ Params: { name: string }; Body: ForwardCreate }>(
+    '/networks/:name/forwards',
+    { schema: { tags, summary: 'Forward a host address:port to an instance, or (no ports) map a floating IP to it; live', params: N, body: ForwardCreate, response: { 201: Forward, ...errors } } },
+    async (req, reply) => reply.code(201).send(await ctx.forwards.create(req.params.name, req.body)),
+  );
+  app.delete<{ Params: { name: string; id: string } }>(
+    '/networks/:name/forwards/:id',
+    { schema: { tags, summary: 'Remove a port forward or floating IP; live', params: Type.Object({ name: Name, id: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), ...errors } } },
+    async (req, reply) => {
+      await ctx.forwards.delete(req.params.name, req.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  const itags = ['instances'];
+  app.post<{ Params: { name: string }; Body: NicAttach }>(
+    '/instances/:name/nics',
+    { schema: { tags: itags, summary: 'Add a NIC on a network (hot-plugged when the VM runs)', params: N, body: NicAttach, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await ctx.instanceNics.attach(req.params.name, req.body)),
+  );
+  app.patch<{ Params: { name: string; nic: string }; Body: NicPatch }>(
+    '/instances/:name/nics/:nic',
+    { schema: { tags: itags, summary: "Change a NIC's security groups or bandwidth limits (live)", params: Type.Object({ name: Name, nic: NicName }), body: NicPatch, response: { 200: Instance, ...errors } } },
+    async (req) => ctx.instanceNics.patch(req.params.name, req.params.nic, req.body),
+  );
+  app.delete<{ Params: { name: string; nic: string } }>(
+    '/instances/:name/nics/:nic',
+    { schema: { tags: itags, summary: 'Remove a NIC (unplugged live when hot-plugged)', params: Type.Object({ name: Name, nic: NicName }), response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await ctx.instanceNics.detach(req.params.name, req.params.nic)),
+  );
+}

@@ -1,0 +1,213 @@
+import type { FirewallPolicy, NetworkDriver } from '../drivers/network/types.js';
+import { validateFirewall, validateGroupName, validateRule, type Rule, type SecurityGroup as GroupModel } from '../drivers/network/firewall/sg-model.js';
+import type { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
+import { conflict, invalid, notFound, NimboError } from './errors.js';
+import type { BaseDeps } from './deps.js';
+import { instanceKey, type InstanceRecord } from './instance-record.js';
+import { forwardPolicy } from './forward-service.js';
+
+/** A security group as kept at /secgroups/NAME. */
+interface GroupRecord {
+  name: string;
+  description: string;
+  rules: (Rule & { description?: string })[];
+  createdAt: string;
+}
+
+const groupKey = (name: string) => `/secgroups/${name}`;
+/** The group every NIC gets unless told otherwise. */
+export const DEFAULT_GROUP = 'default';
+
+/** Translate an API rule (ports "80-90", peers "CIDR" or "group:NAME") into the model's rule. */
+export function ruleFromApi(r: SecurityRule, id: string): Rule & { description?: string } {
+  const peer = (p: string | undefined) => (p === undefined ? undefined : p.startsWith('group:') ? { group: p.slice(6) } : p);
+  let ports: { from: number; to: number } | undefined;
+  if (r.ports !== undefined) {
+    const [a, b] = r.ports.split('-').map(Number) as [number, number | undefined];
+    ports = { from: a, to: b ?? a };
+  }
+  const rule = validateRule({ id, direction: r.direction, protocol: r.protocol, ...(ports ? { ports } : {}), ...(r.source !== undefined ? { source: peer(r.source)! } : {}), ...(r.destination !== undefined ? { destination: peer(r.destination)! } : {}) });
+  return { ...rule, ...(r.description ? { description: r.description } : {}) };
+}
+
+/** The API form of a model rule. */
+export function ruleToApi(r: Rule & { description?: string }): SecurityRule {
+  const peer = (p: Rule['source']) => (p === undefined ? undefined : typeof p === 'string' ? p : `group:${p.group}`);
+  return {
+    id: r.id,
+    direction: r.direction,
+    protocol: r.protocol,
+    ...(r.ports ? { ports: r.ports.from === r.ports.to ? `${r.ports.from}` : `${r.ports.from}-${r.ports.to}` } : {}),
+    ...(r.source !== undefined ? { source: peer(r.source)! } : {}),
+    ...(r.destination !== undefined ? { destination: peer(r.destination)! } : {}),
+    ...(r.description ? { description: r.description } : {}),
+  };
+}
+
+/** Security groups in the store, and the daemon's whole firewall policy rendered from the store and applied. */
+export class FirewallService {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private d: BaseDeps, private driver: NetworkDriver) {}
+
+  private async records(): Promise<GroupRecord[]> {
+    return (await this.d.store.list<GroupRecord>('/secgroups/')).map((k) => k.value);
+  }
+
+  private async recordOf(name: string): Promise<GroupRecord> {
+    validateGroupName(name);
+    const kv = await this.d.store.get<GroupRecord>(groupKey(name));
+    if (!kv) throw notFound(`security group ${name}`);
+    return kv.value;
+  }
+
+  /** Create the default group on first start: members reach each other; SSH and ping from anywhere; all else inbound denied. */
+  async init(): Promise<void> {
+    if (await this.d.store.get(groupKey(DEFAULT_GROUP))) return;
+    await this.create({
+      name: DEFAULT_GROUP,
+      description: 'members reach each other; SSH and ping from anywhere',
+      rules: [
+        { id: 'members', direction: 'ingress', protocol: 'any', source: `group:${DEFAULT_GROUP}` },
+        { id: 'ssh', direction: 'ingress', protocol: 'tcp', ports: '22' },
+        { id: 'ping', direction: 'ingress', protocol: 'icmp' },
+      ],
+    });
+  }
+
+  private async instances(): Promise<InstanceRecord[]> {
+    return (await this.d.store.list<InstanceRecord>('/instances/')).map((k) => k.value);
+  }
+
+  private async attachments(name: string): Promise<string[]> {
+    return (await this.instances()).flatMap((i) => i.nics.filter((n) => (n.securityGroups ?? []).includes(name)).map((n) => `${i.name}/${n.name}`));
+  }
+
+  async view(name: string): Promise<SecurityGroup> {
+    const g = await this.recordOf(name);
+    return { name: g.name, description: g.description, rules: g.rules.map(ruleToApi), attachedTo: await this.attachments(name), createdAt: g.createdAt };
+  }
+
+  async list(): Promise<SecurityGroup[]> {
+    return Promise.all((await this.records()).map((g) => this.view(g.name)));
+  }
+
+  /** Create a group (rules validated; group peers must exist or be the group itself). */
+  async create(req: SecurityGroupCreate): Promise<SecurityGroup> {
+    validateGroupName(req.name);
+    const rules = this.withIds([], req.rules ?? []);
+    const existing = await this.records();
+    this.checkPeers(rules, new Set([...existing.map((g) => g.name), req.name]));
+    const rec: GroupRecord = { name: req.name, description: req.description ?? '', rules, createdAt: new Date().toISOString() };
+    try {
+      await this.d.store.put(groupKey(rec.name), rec, { expectRevision: 0 });
+    } catch (e) {
+      if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`security group ${rec.name} already exists`);
+      throw e;
+    }
+    await this.apply();
+    return this.view(rec.name);
+  }
+
+  /** Delete a group that no NIC uses and no other group refers to. */
+  async delete(name: string): Promise<void> {
+    await this.recordOf(name);
+    if (name === DEFAULT_GROUP) throw conflict('the default security group cannot be deleted');
+    const users = await this.attachments(name);
+    if (users.length > 0) throw conflict(`security group ${name} is attached to ${users.join(', ')}; detach it first`);
+    for (const g of await this.records()) {
+      if (g.name !== name && g.rules.some((r) => peerGroup(r) === name)) throw conflict(`security group ${g.name} refers to ${name} in its rules`);
+    }
+    await this.d.store.delete(groupKey(name));
+    await this.apply();
+  }
+
+  /** Add rules to a group; applied live to every NIC that has it. */
+  async addRules(name: string, add: SecurityRule[]): Promise<SecurityGroup> {
+    const g = await this.recordOf(name);
+    const rules = [...g.rules, ...this.withIds(g.rules, add)];
+    this.checkPeers(rules, new Set((await this.records()).map((x) => x.name)));
+    await this.d.store.put(groupKey(name), { ...g, rules });
+    await this.apply();
+    return this.view(name);
+  }
+
+  /** Remove a rule by id; established connections it allowed go on, new ones are refused. */
+  async deleteRule(name: string, id: string): Promise<SecurityGroup> {
+    const g = await this.recordOf(name);
+    if (!g.rules.some((r) => r.id === id)) throw notFound(`rule ${id} in security group ${name}`);
+    await this.d.store.put(groupKey(name), { ...g, rules: g.rules.filter((r) => r.id !== id) });
+    await this.apply();
+    return this.view(name);
+  }
+
+  /** Attach or detach a group on an instance's NICs (all of them, or one). */
+  async setAttached(name: string, instance: string, nic: string | undefined, attached: boolean): Promise<SecurityGroup> {
+    await this.recordOf(name);
+    const kv = await this.d.store.get<InstanceRecord>(instanceKey(instance));
+    if (!kv) throw notFound(`instance ${instance}`);
+    const rec = kv.value;
+    if (nic !== undefined && !rec.nics.some((n) => n.name === nic)) throw notFound(`NIC ${nic} of instance ${instance}`);
+    let changed = false;
+    const nics = rec.nics.map((n) => {
+      if (nic !== undefined && n.name !== nic) return n;
+      const has = (n.securityGroups ?? []).includes(name);
+      if (has === attached) return n;
+      changed = true;
+      return { ...n, securityGroups: attached ? [...(n.securityGroups ?? []), name] : (n.securityGroups ?? []).filter((x) => x !== name) };
+    });
+    if (!changed) throw conflict(`security group ${name} is ${attached ? 'already attached to' : 'not attached to'} ${nic ? `${instance}/${nic}` : instance}`);
+    await this.d.store.put(instanceKey(instance), { ...rec, nics }, { expectRevision: kv.modRevision });
+    await this.apply();
+    return this.view(name);
+  }
+
+  /** Check that group names exist; a bad name is a 400, an unknown one a 404. */
+  async assertGroups(names: string[]): Promise<void> {
+    for (const n of names) await this.recordOf(n);
+  }
+
+  private withIds(existing: Rule[], add: SecurityRule[]): (Rule & { description?: string })[] {
+    const ids = new Set(existing.map((r) => r.id));
+    let next = existing.length + 1;
+    return add.map((r) => {
+      let id = r.id;
+      if (id === undefined) {
+        while (ids.has(`r${next}`)) next++;
+        id = `r${next}`;
+      } else if (ids.has(id)) throw conflict(`rule id ${id} is already used in this group`);
+      ids.add(id);
+      return ruleFromApi(r, id);
+    });
+  }
+
+  private checkPeers(rules: Rule[], names: Set<string>): void {
+    for (const r of rules) {
+      const g = peerGroup(r);
+      if (g !== undefined && !names.has(g)) throw invalid(`rule ${r.id} refers to unknown security group ${g}`);
+    }
+  }
+
+  /** The whole policy as the store has it now. */
+  async policy(): Promise<FirewallPolicy> {
+    const groups: GroupModel[] = (await this.records()).map((g) => ({ name: g.name, rules: g.rules.map(({ description: _d, ...r }) => r) }));
+    const instances = await this.instances();
+    const ports = instances.flatMap((i) =>
+      i.nics.map((n) => ({ tap: n.tap, mac: n.mac, ipv4: [n.address.split('/')[0]!], ipv6: n.ipv6 ? [n.ipv6] : [], groups: n.securityGroups ?? [] })),
+    );
+    const v = validateFirewall(groups, ports);
+    return { groups: v.groups, ports: v.ports, ...(await forwardPolicy(this.d.store, instances)) };
+  }
+
+  /** Render the policy from the store and apply it atomically (calls run one after another). */
+  apply(): Promise<void> {
+    const run = this.queue.then(async () => this.driver.setPolicy(this.d.config.prefix, await this.policy()));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function peerGroup(r: Rule): string | undefined {
+  const p = r.source ?? r.destination;
+  return p !== undefined && typeof p !== 'string' ? p.group : undefined;
+}
