@@ -150,7 +150,7 @@ describe('networks and the firewall with real guests (TCG)', { skip }, () => {
     assert.equal((await info('a')).nics.length, 1);
   });
 
-  test('a port forward on loopback reaches the guest SSH; bandwidth limits go on the tap', async () => {
+  test('a port forward on loopback and a floating IP reach the guest SSH; bandwidth limits go on the tap', async () => {
     const b = await info('b');
     const port = 20000 + Math.floor(Math.random() * 20000);
     await run('network', 'forward', 'add', 'blue', `127.0.0.1:${port}`, 'b:22');
@@ -165,6 +165,22 @@ describe('networks and the firewall with real guests (TCG)', { skip }, () => {
     const list = await d.cliJson<{ id: string }[]>('network', 'forward', 'list', 'blue');
     await run('network', 'forward', 'delete', 'blue', list[0]!.id);
     assert.equal(await canConnect('127.0.0.1', port, 2000), false);
+    // A floating IP: an extra host address (on a veth of this run; no dummy driver here) mapped 1:1 to b.
+    const dummy = `${d.prefix}fl`;
+    const floating = `192.0.2.${10 + Math.floor(Math.random() * 200)}`;
+    await runArgv(['ip', 'link', 'add', dummy, 'type', 'veth', 'peer', 'name', `${d.prefix}fp`]);
+    await runArgv(['ip', 'addr', 'add', `${floating}/32`, 'dev', dummy]);
+    await runArgv(['ip', 'link', 'set', dummy, 'up']);
+    try {
+      await run('network', 'forward', 'add', 'blue', floating, 'b');
+      const viaFloating = await ssh(key.key, floating, 'hostname');
+      assert.equal(viaFloating.stdout.trim(), 'b', viaFloating.stderr);
+      const fl = await d.cliJson<{ id: string; kind: string }[]>('network', 'forward', 'list', 'blue');
+      assert.deepEqual(fl.map((f) => f.kind), ['floating']);
+      await run('network', 'forward', 'delete', 'blue', fl[0]!.id);
+    } finally {
+      await runArgv(['ip', 'link', 'del', dummy], { allowFailure: true });
+    }
     await run('network', 'limit', 'b', 'eth0', '--ingress', '50mbit', '--egress', '20mbit');
     const qd = (await runArgv(['tc', 'qdisc', 'show', 'dev', b.nics[0]!.tap])).stdout;
     assert.match(qd, /tbf/);

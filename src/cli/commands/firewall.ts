@@ -78,7 +78,7 @@ export function registerFirewallCommands(program: Command): void {
     .option('--description <text>', 'free text')
     .action(async (g: string, o: RuleOptions, cmd: Command) => {
       const v = await clientFor(cmd).json<SecurityGroup>('POST', `/security-groups/${enc(g)}/rules`, { body: { rules: [ruleBody(o)] } });
-      out(`Added rule ${ruleText(v.rules.at(-1)!)} to ${g}`);
+      out(`Added rule to ${g}: ${ruleText(v.rules.at(-1)!)}`);
     });
   rule.command('delete').alias('rm').description('delete a rule by id').argument('<group>', 'group name', name('group name')).argument('<id>', 'rule id').action(async (g: string, id: string, _o: unknown, cmd: Command) => {
     await clientFor(cmd).json('DELETE', `/security-groups/${enc(g)}/rules/${enc(id)}`);
