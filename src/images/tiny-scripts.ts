@@ -1,3 +1,5 @@
+import { CONTAINER_SEED_DIR } from './rootfs/seed-dir.js';
+
 /** A file the tiny image builder writes: content and mode. */
 export interface ScriptFile {
   content: string;
@@ -55,40 +57,63 @@ exec switch_root /newroot /sbin/init
 `;
 }
 
-/** busybox init's table: our rc at sysinit, a root shell on ttyS0, clean poweroff. */
+/**
+ * busybox init's table: our rc at sysinit, a root shell on ttyS0, clean poweroff. The getty
+ * runs through a wrapper with no tty field: in a container there is no ttyS0, and init would
+ * respawn a failing getty in a tight loop.
+ */
 function inittab(): string {
   return `# nimbo tiny image (busybox init)
 ::sysinit:/etc/nimbo/rc
-ttyS0::respawn:/sbin/getty -n -i -l /etc/nimbo/console-shell -L 115200 ttyS0 vt100
+::respawn:/etc/nimbo/serial-getty
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/sync
 ::shutdown:/bin/umount -a -r
 `;
 }
 
-/** The every-boot setup: seed → hostname, keys, network; dropbear; then the ready marker. */
+/**
+ * The every-boot setup: seed → hostname, keys, network; dropbear; then the ready marker.
+ * In a VM the seed is the cidata ISO and the marker goes to ttyS0. In a system container
+ * (`$container` set by the runtime, or a seed directory at ${CONTAINER_SEED_DIR}) the seed is
+ * that directory (same layout as the ISO's root), VM-only steps are skipped, and the marker
+ * goes to init's stdout (runc's log) and to /dev/console when stdout is not a terminal.
+ */
 function rc(marker: string): string {
   return `#!/bin/sh
 # nimbo tiny image: boot-time setup from the NoCloud seed's plain nimbo/ files (busybox only).
+# VM: the seed is the cidata ISO. System container: the seed is the directory ${CONTAINER_SEED_DIR}
+# (bind-mounted read-only, same files as the ISO); the runtime has prepared /dev, /proc, /sys.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin
-[ -e /proc/mounts ] || mount -t proc proc /proc
+SEED_DIR=${CONTAINER_SEED_DIR}
+incontainer=
+if [ -n "$container" ] || [ -d "$SEED_DIR/nimbo" ]; then incontainer=1; fi
+[ -e /proc/mounts ] || mount -t proc proc /proc 2>/dev/null
 mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
-mounted /sys || mount -t sysfs sysfs /sys
-mounted /dev || mount -t devtmpfs devtmpfs /dev
+mounted /sys || mount -t sysfs sysfs /sys 2>/dev/null
+mounted /dev || mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=755 tmpfs /run
-mount -o remount,rw /
+mounted /dev/pts || mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts 2>/dev/null
+mounted /tmp || mount -t tmpfs -o mode=1777 tmpfs /tmp 2>/dev/null
+mounted /run || mount -t tmpfs -o mode=755 tmpfs /run 2>/dev/null
+if [ -z "$incontainer" ]; then
+  mount -o remount,rw /
+fi
 ip link set lo up
 syslogd -C64
-# The disk may have been resized since the last boot: grow the fs (online, cheap if nothing to do).
-rootdev=$(awk '$2 == "/" && $1 ~ "^/dev/" { print $1 }' /proc/mounts | tail -n 1)
-[ -n "$rootdev" ] && resize2fs "$rootdev" >/dev/null 2>&1
+if [ -z "$incontainer" ]; then
+  # The disk may have been resized since the last boot: grow the fs (online, cheap if nothing to do).
+  rootdev=$(awk '$2 == "/" && $1 ~ "^/dev/" { print $1 }' /proc/mounts | tail -n 1)
+  [ -n "$rootdev" ] && resize2fs "$rootdev" >/dev/null 2>&1
+fi
 
 SEED=/run/nimbo-seed
-mkdir -p "$SEED"
+seed_iso=
 find_seed() {
+  if [ -d "$SEED_DIR/nimbo" ]; then SEED=$SEED_DIR; return 0; fi
+  [ -n "$incontainer" ] && return 1
+  mkdir -p "$SEED"
+  seed_iso=1
   dev=$(findfs LABEL=cidata 2>/dev/null)
   if [ -n "$dev" ] && mount -t iso9660 -o ro "$dev" "$SEED" 2>/dev/null; then return 0; fi
   for dev in /dev/vd[b-z] /dev/sr[0-9]; do
@@ -162,7 +187,7 @@ if find_seed; then
   for f in "$SEED"/nimbo/net-*; do
     [ -f "$f" ] && configure_nic "$f"
   done
-  umount "$SEED"
+  [ -n "$seed_iso" ] && umount "$SEED"
 fi
 [ -n "$host" ] || host=$(cat /etc/hostname 2>/dev/null)
 [ -n "$host" ] || host=nimbo-tiny
@@ -182,11 +207,26 @@ mkdir -p /etc/dropbear
 # Only ed25519 up front (fast under TCG); -R makes other key types on demand.
 # -s: no password logins (root logs in with keys only).
 dropbear -R -s -p 22 -P /run/dropbear.pid
+if [ -n "$incontainer" ]; then
+  # No serial port: init's stdout is the runtime's log; a console too unless stdout is it.
+  echo "${marker} $(hostname)"
+  [ -t 1 ] || [ ! -c /dev/console ] || echo "${marker} $(hostname)" > /dev/console 2>/dev/null
+  exit 0
+fi
 # ACPI power button (QMP system_powerdown) → clean poweroff via busybox init.
 acpid -c /etc/acpi -l /var/log/acpid.log
 echo "${marker} $(hostname)" > /dev/ttyS0
 `;
 }
+
+// Run by busybox init (respawn): the serial console login in a VM; in a container (no
+// ttyS0) it idles instead of failing, which init would answer with an endless respawn loop.
+const SERIAL_GETTY = `#!/bin/sh
+if [ -c /dev/ttyS0 ]; then
+  exec /sbin/getty -n -i -l /etc/nimbo/console-shell -L 115200 ttyS0 vt100
+fi
+exec sleep 2147483647
+`;
 
 const UDHCPC = `#!/bin/sh
 # udhcpc hook (busybox): apply the lease with ip(8).
@@ -213,6 +253,7 @@ export function renderTinyRootFiles(marker: string): Record<string, ScriptFile> 
     'etc/inittab': text(inittab()),
     'etc/nimbo/rc': text(rc(marker), 0o755),
     'etc/nimbo/udhcpc.script': text(UDHCPC, 0o755),
+    'etc/nimbo/serial-getty': text(SERIAL_GETTY, 0o755),
     'etc/nimbo/console-shell': text('#!/bin/sh\ncd /root\nexport HOME=/root\nexec /bin/sh -l\n', 0o755),
     'etc/acpi/PWRF/00000080': text('#!/bin/sh\nexec /sbin/poweroff\n', 0o755),
     'etc/passwd': text('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),
