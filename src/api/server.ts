@@ -14,6 +14,7 @@ import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
+import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
 
 const PUBLIC = new Set(['/api/v1/health']);
@@ -60,6 +61,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       await snapshotRoutes(api, ctx);
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
+      await containerRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -14,7 +14,8 @@ export function registerLifecycle(program: Command): void {
     .option('--subnet <cidr>', "default network's IPv4 subnet", DEFAULTS.subnet)
     .option('--qemu-user <user>', 'unprivileged user QEMU runs as', DEFAULTS.qemuUser)
     .option('--accel <kvm|tcg>', 'force an accelerator instead of probing')
-    .action(async (o: { stateDir: string; listen: string; prefix: string; subnet: string; qemuUser: string; accel?: string }) => {
+    .option('--container-runtime <path>', 'OCI runtime for containers (runc; crun on cgroup-v2 hosts)', 'runc')
+    .action(async (o: { stateDir: string; listen: string; prefix: string; subnet: string; qemuUser: string; accel?: string; containerRuntime: string }) => {
       const { startDaemon } = await import('../daemon/daemon.js');
       if (o.accel && o.accel !== 'kvm' && o.accel !== 'tcg') throw new Error('--accel must be kvm or tcg');
       const { host, port } = parseListen(o.listen);
@@ -26,6 +27,7 @@ export function registerLifecycle(program: Command): void {
         subnet: validateCidr(o.subnet),
         qemuUser: o.qemuUser,
         accel: o.accel as 'kvm' | 'tcg' | undefined,
+        containerRuntime: o.containerRuntime,
       });
       const stop = async () => {
         await daemon.close();

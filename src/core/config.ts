@@ -14,6 +14,8 @@ export interface DaemonConfig {
   qemuUser: string;
   /** Force an accelerator instead of probing (kvm|tcg). */
   accel?: 'kvm' | 'tcg';
+  /** OCI runtime binary for containers (default runc; crun works on cgroup-v2 hosts). */
+  containerRuntime?: string;
 }
 
 export const DEFAULTS = {

@@ -86,6 +86,10 @@ export class InstanceActions {
       if ((await this.d.compute.state(runDir)) !== 'stopped') await this.d.compute.kill(runDir);
       this.d.consoles.detach(name);
       ctx.progress(30, 'removing network');
+      if (rec.type === 'container') {
+        await this.svc.containers?.teardown(rec);
+        if (rec.container) await this.svc.containers?.releaseIds(rec.container.hostId);
+      }
       for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
       await this.d.network.release(name);
       await this.svc.nics?.forwards.dropNic(name);
@@ -111,7 +115,7 @@ export class InstanceActions {
         continue;
       }
       if (live === 'running' || live === 'paused') {
-        this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
+        if (rec.type === 'vm') this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
         if (rec.state !== live) await this.svc.patch(rec.name, { state: live });
       } else if (rec.state !== 'stopped' && rec.state !== 'error') {
         this.d.consoles.detach(rec.name);

@@ -1,10 +1,13 @@
 import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
+import type { ContainerInfo } from './container-service.js';
 
 /** An instance as kept in the store (desired configuration + last known state). */
 export interface InstanceRecord {
   name: string;
   uuid: string;
-  type: 'vm';
+  type: 'vm' | 'container';
+  /** Containers only: id range, network namespace, stop signal, pids limit. */
+  container?: ContainerInfo;
   image: string;
   cpus: number;
   memory: number;

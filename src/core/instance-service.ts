@@ -20,6 +20,7 @@ import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
 import type { InstanceVolumes } from './instance-volumes.js';
 import type { InstanceSnapshots } from './instance-snapshots.js';
 import type { InstanceNics } from './instance-nics.js';
+import type { ContainerService } from './container-service.js';
 import { tapName } from './instance-nics-plan.js';
 
 const MiB = 1024 ** 2;
@@ -43,6 +44,8 @@ export class InstanceService {
   storageService?: StorageService;
   /** Set by the daemon: instance snapshots (forgotten when the instance is deleted). */
   snapshots?: InstanceSnapshots;
+  /** Set by the daemon when runc is there: system containers. */
+  containers?: ContainerService;
   /** Set by the daemon: NIC hot-plug, bandwidth limits, counters, and the firewall policy they feed. */
   nics?: InstanceNics;
   constructor(readonly d: InstanceDeps) {}
@@ -125,17 +128,20 @@ export class InstanceService {
     const nicReqs = req.nics ?? [{ network: 'default' }];
     await this.nics?.validateRequests(nicReqs);
     const uuid = randomUUID();
+    const isContainer = req.type === 'container';
+    if (isContainer && !this.containers) throw conflict('containers are not available on this host (runc is missing)');
+    if (!isContainer && req.pids !== undefined) throw new NimboError('InvalidArgument', 'pids is a container limit');
     const rec: InstanceRecord = {
       name: req.name,
       uuid,
-      type: 'vm',
+      type: isContainer ? 'container' : 'vm',
       image: req.image,
       cpus: req.cpus ?? 1,
       memory,
       disk,
       sshKeys: req.sshKeys ?? [],
       state: 'creating',
-      accelerator: this.d.accel.accelerator,
+      accelerator: isContainer ? 'none' : this.d.accel.accelerator,
       nics: [],
       createdAt: new Date().toISOString(),
     };
@@ -150,6 +156,17 @@ export class InstanceService {
       const r = new Reverter();
       try {
         r.add('record', () => this.d.store.delete(instanceKey(rec.name)));
+        if (isContainer) {
+          const hostId = await this.containers!.allocateIds(rec.name);
+          r.add('id range', () => this.containers!.releaseIds(hostId));
+          rec.container = {
+            kind: 'system',
+            hostId,
+            netns: `${this.d.config.prefix}-${uuid.slice(0, 8)}`,
+            stopSignal: req.image === 'tiny' ? 'SIGUSR2' : 'SIGRTMIN+4',
+            pids: req.pids ?? 2048,
+          };
+        }
         await this.provision(rec, nicReqs, r, (p, m) => ctx.progress(p, m));
         ctx.checkCancelled();
         if (req.start !== false) {
@@ -207,6 +224,22 @@ export class InstanceService {
       }),
     });
     const root = { pool: 'default', volume: rootVolumeName(rec.name) };
+    if (rec.container) {
+      // A container: a filesystem volume holds its overlay root; the seed is a directory; veths come at boot.
+      const dr = await this.storage().driver(root.pool);
+      await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: 0 });
+      rec.root = root;
+      r.add('root volume', async () => {
+        await this.containers!.teardown(rec).catch(() => undefined);
+        await this.dropRoot(root);
+      });
+      await this.storage().setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits: { ...NO_LIMITS } });
+      await this.containers!.writeSeed(rec, rec.container, files);
+      progress(40, 'container root');
+      await this.containers!.makeRoot(rec, rec.container);
+      await this.d.store.put(instanceKey(rec.name), rec);
+      return;
+    }
     // Independent steps run side by side; each registers its undo once done, then the first failure is thrown.
     const steps = await Promise.allSettled([
       this.storage()
@@ -229,8 +262,9 @@ export class InstanceService {
     await this.d.store.delete(`/volumes/${root.pool}/${root.volume}`);
   }
 
-  /** Start the VM process and attach its console. */
+  /** Start the VM process and attach its console (containers: the runc container). */
   async boot(rec: InstanceRecord): Promise<void> {
+    if (rec.type === 'container') return this.containers!.boot(rec);
     for (const nic of rec.nics) {
       if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap, nic.network);
       await this.nics?.applyLimits(nic);

@@ -68,6 +68,7 @@ export class InstanceSnapshots {
   /** Take a snapshot as an Operation. A running VM pauses while QEMU writes it (snapshot-save). */
   async create(instance: string, opts: { name?: string; stateful?: boolean; expiresAt?: string; scheduled?: boolean } = {}) {
     const rec = await this.svc.record(instance);
+    if (rec.type === 'container') throw conflict(`${instance} is a container: snapshot its root volume in the pool instead`);
     const name = validateName(opts.name ?? snapshotName('snap'), 'snapshot name');
     if (await this.d.store.get(key(instance, name))) throw conflict(`snapshot ${name} of ${instance} already exists`);
     const live = await this.running(instance);

@@ -52,7 +52,7 @@ export class InstanceVolumes {
 
   /** Attach a block volume to an instance; hot-plugged when the VM runs. */
   async attach(name: string, pool: string, volume: string) {
-    await this.svc.record(name);
+    if ((await this.svc.record(name)).type === 'container') throw conflict(`${name} is a container: volumes attach to VMs`);
     const vol = await this.storage.volume(pool, volume);
     if (vol.kind !== 'block') throw invalid(`volume ${pool}/${volume} is a ${vol.kind} volume: only block volumes attach to VMs`);
     if (vol.attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${vol.attachedTo}`);

@@ -25,6 +25,7 @@ function fakeDriver(): NetworkDriver & { served: Reservation[][] } {
     removeFirewall: async () => {},
     createTap: async () => {},
     deleteTap: async () => {},
+    createVeth: async () => {},
     tapExists: async () => true,
   };
 }

@@ -258,6 +258,11 @@ export class NetworkService {
     return this.driver.createTap(tap, (await this.record(network)).bridge, this.d.config.qemuUser);
   }
 
+  /** A container NIC: veth `host` on the network's bridge, peer `peer` with `mac` in `netns`. */
+  async createVeth(host: string, network: string, netns: string, peer: string, mac: string): Promise<void> {
+    return this.driver.createVeth(host, (await this.record(network)).bridge, netns, peer, mac);
+  }
+
   /** Delete a tap and its bandwidth limits (the egress shaper's ifb device outlives the tap otherwise). */
   async deleteTap(tap: string): Promise<void> {
     await clearBandwidth(this.d.exec, tap);

@@ -15,6 +15,9 @@ import { FirewallService } from '../core/firewall-service.js';
 import { ForwardService } from '../core/forward-service.js';
 import { InstanceNics } from '../core/instance-nics.js';
 import { QemuDriver } from '../drivers/compute/qemu/driver.js';
+import { RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { ContainerService } from '../core/container-service.js';
+import { InstanceCompute } from '../core/instance-compute.js';
 import { ImageService } from '../core/image-service.js';
 import { InstanceService } from '../core/instance-service.js';
 import { InstanceActions } from '../core/instance-actions.js';
@@ -60,12 +63,17 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   await firewall.init();
   const forwards = new ForwardService(base, () => firewall.apply());
   // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
-  const compute = new QemuDriver({ exec, logger: log, attachSerial: true });
-  const consoles = new ConsoleManager(log, (runDir) => compute.serial(runDir), (name) => paths.run(name));
+  const qemu = new QemuDriver({ exec, logger: log, attachSerial: true });
+  const consoles = new ConsoleManager(log, (runDir) => qemu.serial(runDir), (name) => paths.run(name));
+  const runc = new RuncDriver({ exec, runtime: config.containerRuntime ?? 'runc', root: join(config.stateDir, 'run', 'runc'), logger: log });
+  let containers!: ContainerService;
+  const compute = new InstanceCompute(qemu, { state: (r) => containers.state(r), shutdown: (r, t) => containers.shutdown(r, t), kill: (r) => containers.kill(r), pause: (r) => containers.pause(r), resume: (r) => containers.resume(r) });
   let instances!: InstanceService;
   const images = new ImageService(base, (img) => instances.usersOf(img));
   await images.recover();
   instances = new InstanceService({ ...base, compute, network, images, consoles, accel });
+  containers = new ContainerService(instances, runc);
+  instances.containers = containers;
   const storage = new StorageService(base);
   await storage.ensureDefault();
   instances.storageService = storage;
@@ -120,7 +128,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       await app.close();
       await ops.drain();
       consoles.closeAll();
-      compute.close();
+      qemu.close();
       await store.close();
       rmSync(paths.pidFile, { force: true });
       log.info('nimbod stopped (instances keep running)');

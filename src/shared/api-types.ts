@@ -14,7 +14,8 @@ export const InstanceCreate = Type.Object(
   {
     name: Name,
     image: Name,
-    type: Type.Optional(Type.Literal('vm')),
+    type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
+    pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     memory: Type.Optional(Size),
     disk: Type.Optional(Size),
@@ -65,7 +66,7 @@ export type Nic = Static<typeof Nic>;
 /** An instance as the API shows it. */
 export const Instance = Type.Object({
   name: Type.String(),
-  type: Type.Literal('vm'),
+  type: Type.Union([Type.Literal('vm'), Type.Literal('container')]),
   image: Type.String(),
   state: InstanceState,
   accelerator: Type.String(),

@@ -24,6 +24,8 @@ interface LaunchOptions extends WaitOptions {
   sshKey?: string[];
   network?: string[];
   securityGroup?: string[];
+  container?: boolean;
+  pids?: number;
   start: boolean;
 }
 
@@ -36,6 +38,8 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   const keys = resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
   if (!o.start) body.start = false;
+  if (o.container) body.type = 'container';
+  if (o.pids !== undefined) body.pids = o.pids;
   if (o.network?.length || o.securityGroup?.length) {
     const groups = o.securityGroup?.length ? { securityGroups: o.securityGroup } : {};
     body.nics = (o.network?.length ? o.network : ['default']).map((spec) => {
@@ -60,6 +64,8 @@ export function registerInstanceCommands(program: Command): void {
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
+      .option('--container', "a system container (the image's own init under runc) instead of a VM")
+      .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
       .option('--no-start', 'create the instance but do not start it'),
   ).action(async (image: string, name: string, o: LaunchOptions, cmd: Command) => {
     const client = clientFor(cmd);
@@ -109,6 +115,22 @@ export function registerInstanceCommands(program: Command): void {
     });
   }
 
+  program
+    .command('exec')
+    .description('run a command in a container: nimbo exec NAME -- CMD [ARGS...] (stdin is passed on; the exit code too)')
+    .argument('<name>', 'container name')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--timeout <s>', 'seconds before the command is killed', intInRange('--timeout', 1, 3600))
+    .action(async (name: string, command: string[], o: { timeout?: number }, cmd: Command) => {
+      const input = process.stdin.isTTY ? undefined : await readStdin();
+      const r = await clientFor(cmd).json<{ exitCode: number; stdout: string; stderr: string }>('POST', `/instances/${encodeURIComponent(name)}/exec`, {
+        body: { command, ...(input !== undefined && input !== '' ? { input } : {}), ...(o.timeout ? { timeout: o.timeout } : {}) },
+      });
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      process.exitCode = r.exitCode;
+    });
+
   withWaitOptions(
     program
       .command('delete')
@@ -121,4 +143,11 @@ export function registerInstanceCommands(program: Command): void {
     const op = await client.deleteInstance(name, o.force === true);
     await finishOperation(op, client, o, () => `Deleted ${name}`);
   });
+}
+
+/** All of stdin as text. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

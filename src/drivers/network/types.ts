@@ -89,7 +89,9 @@ export interface NetworkDriver {
   removeFirewall(table: string): Promise<void>;
   /** Create a tap device (owned by `owner` when given) and attach it to `bridge`, up. */
   createTap(tap: string, bridge: string, owner?: string): Promise<void>;
-  /** Delete a tap device; no error when it does not exist. */
+  /** Create a veth pair: `host` on `bridge`, its peer `peer` with `mac` inside network namespace `netns` (containers). */
+  createVeth(host: string, bridge: string, netns: string, peer: string, mac: string): Promise<void>;
+  /** Delete a tap (or a container's veth) device; no error when it does not exist. */
   deleteTap(tap: string): Promise<void>;
   /** True when a network device named `tap` exists. */
   tapExists(tap: string): Promise<boolean>;

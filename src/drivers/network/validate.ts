@@ -202,3 +202,11 @@ export function validateReservations(spec: NetworkSpec, reservations: Reservatio
     return { mac, ip: r.ip, hostname, ipv6 };
   });
 }
+
+const NETNS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Validate a named network namespace (ip netns): letters, digits, "_", "." or "-", at most 64. */
+export function validateNetnsName(name: string): string {
+  if (typeof name !== 'string' || !NETNS.test(name)) throw invalid(`network namespace name "${name}" is invalid`);
+  return name;
+}

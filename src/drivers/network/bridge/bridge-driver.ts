@@ -2,10 +2,10 @@ import type { HostExec } from '../../../host/exec.js';
 import type { Logger } from '../../../core/log.js';
 import { conflict, notFound } from '../../../core/errors.js';
 import { Reverter } from '../../../core/reverter.js';
-import { parseIpv4, prefixOf } from '../../../core/ip.js';
+import { parseIpv4, prefixOf, validateMac } from '../../../core/ip.js';
 import { EMPTY_POLICY, type FirewallPolicy, type NetworkDriver, type NetworkSpec, type Reservation } from '../types.js';
 import { type NetFs, RealNetFs } from '../host-fs.js';
-import { assertNoClash, validateIfName, validateNftTable, validateOwner, validateReservations, validateSpec } from '../validate.js';
+import { assertNoClash, validateIfName, validateNetnsName, validateNftTable, validateOwner, validateReservations, validateSpec } from '../validate.js';
 import { dnsmasqPaths, renderAddnHosts, renderDhcpHosts, renderDnsmasqConf } from '../dhcp/dnsmasq-config.js';
 import { DnsmasqControl, assertReachableByDnsmasq } from '../dhcp/dnsmasq.js';
 import { apply, removeTable, renderNetworkFragment } from '../firewall/nft-nat.js';
@@ -265,8 +265,33 @@ export class BridgeNetworkDriver implements NetworkDriver {
     validateIfName(tap, 'tap name');
     const link = await showLink(this.exec, tap);
     if (!link) return;
-    if (link.kind !== 'tun') throw conflict(`device ${tap} is not a tap device; not deleting it`);
+    if (link.kind !== 'tun' && link.kind !== 'veth') throw conflict(`device ${tap} is not a tap or veth device; not deleting it`);
     await this.exec.run(['ip', 'link', 'del', 'dev', tap]);
+  }
+
+  /** Create veth `host` on `bridge` whose peer `peer` (with `mac`) lives in network namespace `netns`; idempotent. */
+  createVeth(host: string, bridge: string, netns: string, peer: string, mac: string): Promise<void> {
+    return this.serial(async () => {
+      validateIfName(host, 'veth name');
+      validateIfName(bridge, 'bridge name');
+      validateIfName(peer, 'veth peer name');
+      validateNetnsName(netns);
+      const m = validateMac(mac);
+      const br = await showLink(this.exec, bridge);
+      if (!br || br.kind !== 'bridge') throw notFound(`bridge ${bridge}`);
+      const link = await showLink(this.exec, host);
+      if (link && link.kind !== 'veth') throw conflict(`device ${host} already exists and is not a veth`);
+      if (!link) {
+        await this.exec.run(['ip', 'link', 'add', 'name', host, 'type', 'veth', 'peer', 'name', peer, 'address', m, 'netns', netns]);
+      }
+      try {
+        await this.exec.run(['ip', '-n', netns, 'link', 'set', 'dev', peer, 'up']);
+        await this.exec.run(['ip', 'link', 'set', 'dev', host, 'master', bridge, 'up']);
+      } catch (e) {
+        if (!link) await this.exec.run(['ip', 'link', 'del', 'dev', host], { allowFailure: true });
+        throw e;
+      }
+    });
   }
 
   /** True when a device named `tap` exists. */

@@ -1,0 +1,194 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RuntimeState } from '../drivers/compute/types.js';
+import { hostRenderOptions, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
+import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
+import { conflict, NimboError } from './errors.js';
+import type { InstanceRecord } from './instance-record.js';
+import type { InstanceService } from './instance-service.js';
+import { CONTAINER_MARKER, type ContainerLifecycle } from './instance-compute.js';
+
+/** Container-only part of an instance record. */
+export interface ContainerInfo {
+  kind: 'system' | 'app';
+  /** First host uid/gid of the container's 65536 ids (container root = this host id). */
+  hostId: number;
+  /** Named network namespace holding the container's NICs. */
+  netns: string;
+  /** Signal that asks init to power off (busybox init: SIGUSR2, systemd: SIGRTMIN+4). */
+  stopSignal: string;
+  pids: number;
+}
+
+/** Host ids of container n: 65536 ids from 1,000,000 + n * 65536. */
+export const ID_BASE = 1_000_000;
+export const ID_SIZE = 65536;
+const idKey = (n: number) => `/idmaps/${n}`;
+
+interface Marker {
+  id: string;
+  stopSignal: string;
+  netns: string;
+}
+
+/** System containers: runc bundles over overlay roots of the same images VMs use, NICs as veths in a netns. */
+export class ContainerService implements ContainerLifecycle {
+  constructor(private svc: InstanceService, readonly runc: RuncDriver) {}
+
+  private get d() {
+    return this.svc.d;
+  }
+
+  /** Reserve a host id range for a new container (compare-and-swap, never shared). */
+  async allocateIds(owner: string): Promise<number> {
+    for (let n = 0; n < 30000; n++) {
+      try {
+        await this.d.store.put(idKey(n), { owner }, { expectRevision: 0 });
+        return ID_BASE + n * ID_SIZE;
+      } catch (e) {
+        if (!(e instanceof NimboError) || e.code !== 'Conflict') throw e;
+      }
+    }
+    throw conflict('no free id range for another container');
+  }
+
+  async releaseIds(hostId: number): Promise<void> {
+    await this.d.store.delete(idKey((hostId - ID_BASE) / ID_SIZE));
+  }
+
+  /** runc's id of a container (per daemon prefix, so two daemons never clash). */
+  runtimeId(rec: Pick<InstanceRecord, 'name'>): string {
+    return `${this.d.config.prefix}-${rec.name}`;
+  }
+
+  private marker(runDir: string): Marker {
+    return JSON.parse(readFileSync(join(runDir, CONTAINER_MARKER), 'utf8')) as Marker;
+  }
+
+  /** The root filesystem volume's directory (overlay upper/work and the mounted rootfs live there). */
+  async rootDir(rec: InstanceRecord): Promise<string> {
+    if (!rec.root) throw conflict(`container ${rec.name} has no root volume`);
+    const dr = await this.svc.storageService!.driver(rec.root.pool);
+    return (await dr.volumePath(rec.root.volume)).path;
+  }
+
+  /** Make the container's root: an overlay over the image's tree, ids shifted into its range. */
+  async makeRoot(rec: InstanceRecord, ct: ContainerInfo): Promise<void> {
+    const img = await this.d.images.ready(rec.image);
+    const tree = await extractImageTree(this.d.exec, { disk: img.disk, format: img.format as 'qcow2' | 'raw' }, imageTreeDir(img));
+    const dir = await this.rootDir(rec);
+    chmodSync(dir, 0o711);
+    await makeContainerRoot(this.d.exec, tree.root, dir, { hostId: ct.hostId, size: ID_SIZE });
+  }
+
+  /** Write the seed (same files as a VM's cidata) where the container's init reads it. */
+  writeSeed(rec: InstanceRecord, ct: ContainerInfo, files: Record<string, string>): Promise<void> {
+    const dir = join(this.d.paths.instance(rec.name), 'seed');
+    return renderSeedDir(files, dir, { uid: ct.hostId, gid: ct.hostId });
+  }
+
+  /**
+   * Name the network namespace runc made for the created (not yet started) container and give it one
+   * veth per NIC (host end on the network's bridge, MAC as allocated). The namespace must belong to the
+   * container's user namespace (so its sysfs shows its own NICs and `runc exec` may join it), which is
+   * why runc makes it rather than nimbo.
+   */
+  private async plumb(rec: InstanceRecord, ct: ContainerInfo, pid: number): Promise<void> {
+    const ns = ct.netns;
+    await this.d.exec.run(['ip', 'netns', 'attach', ns, String(pid)]);
+    await this.d.exec.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    for (const nic of rec.nics) {
+      await this.d.network.createVeth(nic.tap, nic.network, ns, nic.name, nic.mac);
+      await this.svc.nics?.applyLimits(nic);
+    }
+  }
+
+  /** Start (or re-create after a host reboot) the container. */
+  async boot(rec: InstanceRecord): Promise<void> {
+    const ct = rec.container!;
+    const runDir = this.d.paths.run(rec.name);
+    mkdirSync(runDir, { recursive: true, mode: 0o711 });
+    await this.dropNetns(ct.netns);
+    const rootDir = await this.rootDir(rec);
+    const root = await ensureContainerRoot(this.d.exec, rootDir);
+    const bundle = join(this.d.paths.instance(rec.name), 'bundle');
+    mkdirSync(bundle, { recursive: true, mode: 0o711 });
+    const spec: ContainerSpec = {
+      id: this.runtimeId(rec),
+      kind: 'system',
+      hostname: rec.name,
+      rootfs: root.rootfs,
+      process: { args: ['/sbin/init'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'container=nimbo', 'TERM=xterm'], cwd: '/', uid: 0, gid: 0 },
+      idmap: { hostId: ct.hostId, size: ID_SIZE },
+      limits: { cpus: rec.cpus, memoryBytes: rec.memory, pids: ct.pids },
+      cgroupsPath: `/nimbo-${this.d.config.prefix}/${rec.name}`,
+      mounts: [{ source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true }],
+      extraCapabilities: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'],
+    };
+    writeFileSync(join(bundle, 'config.json'), renderOciConfigJson(spec, await hostRenderOptions()));
+    writeFileSync(join(runDir, CONTAINER_MARKER), JSON.stringify({ id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns } satisfies Marker) + '\n');
+    const st = await this.runc.state(spec.id);
+    if (st.status !== 'absent') await this.runc.delete(spec.id, true);
+    const created = await this.runc.create(spec.id, bundle, { stdoutPath: join(runDir, 'serial.log'), start: false });
+    try {
+      await this.plumb(rec, ct, created.pid);
+      await this.runc.start(spec.id);
+    } catch (e) {
+      await this.runc.delete(spec.id, true).catch(() => undefined);
+      await this.dropNetns(ct.netns);
+      throw e;
+    }
+  }
+
+  /** Forget the name of a container's network namespace (the namespace itself ends with the container). */
+  private async dropNetns(ns: string): Promise<void> {
+    if (existsSync(`/run/netns/${ns}`)) await this.d.exec.run(['ip', 'netns', 'del', ns], { allowFailure: true });
+  }
+
+  /** Remove everything a container has on the host (runtime state, netns and veths, root mount); the volume stays. */
+  async teardown(rec: InstanceRecord): Promise<void> {
+    const ct = rec.container!;
+    const id = this.runtimeId(rec);
+    if ((await this.runc.state(id)).status !== 'absent') await this.runc.delete(id, true);
+    for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
+    await this.dropNetns(ct.netns);
+    if (rec.root) await removeContainerRoot(this.d.exec, await this.rootDir(rec)).catch(() => undefined);
+  }
+
+  /** Run a command in a running container; exit code passed through. */
+  async exec(rec: InstanceRecord, args: string[], input?: string, timeoutMs = 60_000) {
+    if (rec.type !== 'container') throw conflict(`${rec.name} is a VM: use ssh or the console`);
+    if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
+    return this.runc.exec(this.runtimeId(rec), args, { input, timeoutMs });
+  }
+
+  async state(runDir: string): Promise<RuntimeState> {
+    const s = await this.runc.state(this.marker(runDir).id);
+    if (s.status === 'running' || s.status === 'created') return 'running';
+    if (s.status === 'paused') return 'paused';
+    return 'stopped';
+  }
+
+  async shutdown(runDir: string, timeoutMs: number): Promise<void> {
+    const m = this.marker(runDir);
+    await this.runc.stop(m.id, { timeoutMs, signal: m.stopSignal });
+    await this.runc.delete(m.id, true);
+    await this.dropNetns(m.netns);
+  }
+
+  async kill(runDir: string): Promise<void> {
+    const m = this.marker(runDir);
+    if ((await this.runc.state(m.id)).status !== 'absent') await this.runc.delete(m.id, true);
+    await this.dropNetns(m.netns);
+  }
+
+  pause(runDir: string): Promise<void> {
+    return this.runc.pause(this.marker(runDir).id);
+  }
+
+  resume(runDir: string): Promise<void> {
+    return this.runc.resume(this.marker(runDir).id);
+  }
+}
+

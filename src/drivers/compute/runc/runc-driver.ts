@@ -1,0 +1,550 @@
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { access, mkdir, open, statfs } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { HostCommandError, invalid, NimboError, notFound, conflict } from '../../../core/errors.js';
+import { silentLogger, type Logger } from '../../../core/log.js';
+import type { ExecResult, HostExec } from '../../../host/exec.js';
+import type { RenderOptions } from './oci-config.js';
+import { ptyHelperArgs } from './pty-helper.js';
+
+/*
+ * Containers through an OCI runtime CLI (runc; crun takes the same commands on cgroup-v2 hosts).
+ *
+ * Lifecycle: the caller writes BUNDLE/config.json (renderOciConfigJson) and a rootfs owned by
+ * the container's idmap range, then create() runs `RUNTIME create` (the init exists, blocked
+ * before exec) and, unless told otherwise, `RUNTIME start`. Between the two the caller can move
+ * a veth into the container's fresh network namespace (/proc/PID/ns/net, owned by the
+ * container's user namespace so the container may configure its own interfaces).
+ *
+ * Detachment: init is started by `RUNTIME create` (spawned in its own session) and runc's
+ * nsexec puts it in yet another session; once `create` exits, init is re-parented to the host's
+ * init/subreaper and holds only the log file, never a pipe to the daemon. Containers keep running
+ * while the daemon is down; state() re-adopts them (the runtime's --root dir is the record).
+ * On cgroup v1 runc moves init into cgroupsPath in every hierarchy, name=systemd included, so a
+ * systemd service stop of the daemon does not kill it; on v2 keep cgroupsPath outside the
+ * daemon's unit (or use KillMode=process).
+ */
+
+/** Options of RuncDriver. */
+export interface RuncDriverOptions {
+  exec: HostExec;
+  /** Runtime binary: name on PATH or absolute path (default 'runc'; 'crun' on cgroup-v2 hosts). */
+  runtime?: string;
+  /** The runtime's --root state dir (e.g. STATE/run/runc); created on first create(). */
+  root: string;
+  logger?: Logger;
+  /** Interpreter for the tty exec helper (default 'python3'). */
+  python?: string;
+  /** For tests: replaces child_process.spawn in create() and execSpawn(). */
+  spawn?: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
+  /** State poll interval in stop() (default 100 ms). */
+  pollMs?: number;
+}
+
+/** The runtime's view of a container ('absent': the runtime does not know the id). */
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped' | 'absent';
+
+export interface ContainerState {
+  status: ContainerStatus;
+  /** Host pid of init (0 when stopped or absent). */
+  pid: number;
+  /** Bundle dir the container was created from (absent: undefined). */
+  bundle?: string;
+}
+
+export interface CreateOptions {
+  /** File that receives init's stdout and stderr (opened O_APPEND, created 0640). */
+  stdoutPath: string;
+  /** Run `start` after `create` (default true). false leaves the container 'created'. */
+  start?: boolean;
+  /** Limit for `create` and `start` each (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** A signal by name ('SIGTERM', 'TERM', 'SIGRTMIN+4') or number. */
+export type ContainerSignal = string | number;
+
+export interface StopOptions {
+  /** Grace period before SIGKILL (default 10 s). */
+  timeoutMs?: number;
+  /**
+   * First signal to init (default SIGTERM). busybox init: SIGTERM reboot / SIGUSR1 halt /
+   * SIGUSR2 poweroff (all end the container); systemd: SIGRTMIN+3 halt, SIGRTMIN+4 poweroff
+   * (SIGTERM makes systemd re-execute itself, not stop). A plain program as init (pid 1 of
+   * its namespace) ignores any signal it has no handler for, so it only stops at SIGKILL.
+   */
+  signal?: ContainerSignal;
+}
+
+export interface ExecOptions {
+  /** Extra KEY=VALUE entries on top of the container's process env. */
+  env?: string[];
+  cwd?: string;
+  /** Container uid/gid (default: the init process's user). */
+  uid?: number;
+  gid?: number;
+  /** Written to the process's stdin (default: empty stdin). */
+  input?: string | Buffer;
+  /** SIGTERM to the process after this long, SIGKILL to runc 5 s later (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface ExecSpawnOptions {
+  /** Give the process a pty (stdout and stderr then arrive together on child.stdout). */
+  tty: boolean;
+  env?: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  /** Initial pty size (tty only; default 24x80). */
+  rows?: number;
+  cols?: number;
+}
+
+export interface ContainerStats {
+  /** Total CPU time used, in nanoseconds. */
+  cpuNs: number;
+  /** Memory in use (cgroup usage, page cache included), in bytes. */
+  memoryBytes: number;
+  /** The memory limit the cgroup reports (a huge number when unlimited). */
+  memoryLimitBytes?: number;
+  pids: number;
+  /** 0 when unlimited. */
+  pidsLimit?: number;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*=[^\0]*$/;
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const KILL_WAIT_MS = 10_000;
+const CREATE_TIMEOUT_MS = 30_000;
+const RUNC_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
+
+/** 1 for legacy and hybrid cgroup hosts, 2 when /sys/fs/cgroup is cgroup2 (what runc itself checks). */
+export async function detectCgroupVersion(mount = '/sys/fs/cgroup'): Promise<1 | 2> {
+  return (await statfs(mount)).type === CGROUP2_SUPER_MAGIC ? 2 : 1;
+}
+
+/** RenderOptions for this host (cgroup version, seccomp arch). */
+export async function hostRenderOptions(): Promise<RenderOptions> {
+  const arch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'amd64' : undefined;
+  if (!arch) throw invalid(`containers are not supported on ${process.arch}`);
+  return { cgroupVersion: await detectCgroupVersion(), arch };
+}
+
+/**
+ * A signal as the number runc takes: runc 1.1 only knows plain names (SIGTERM), not
+ * SIGRTMIN+n; glibc's SIGRTMIN is 34, which is what systemd means by SIGRTMIN+n.
+ */
+export function signalNumber(sig: ContainerSignal): number {
+  let n: number | undefined;
+  if (typeof sig === 'number') n = sig;
+  else if (/^\d+$/.test(sig)) n = Number(sig);
+  else {
+    const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+    const rt = /^SIGRT(MIN|MAX)([+-]\d+)?$/.exec(name);
+    if (rt) n = (rt[1] === 'MIN' ? 34 : 64) + Number(rt[2] ?? 0);
+    else n = (osConstants.signals as Record<string, number>)[name];
+  }
+  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw invalid(`unknown signal: ${String(sig)}`);
+  return n;
+}
+
+/** The runtime's own error message (runc logs `level=error msg="..."` to stderr). */
+export function runtimeMessage(stderr: string): string {
+  const msgs = [...stderr.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
+  return (msgs.at(-1) ?? stderr.trim().split('\n').at(-1) ?? '').trim();
+}
+
+function checkId(id: string): void {
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw invalid(`invalid container id: ${JSON.stringify(id)}`);
+}
+
+function checkExecOpts(o: { env?: string[]; cwd?: string; uid?: number; gid?: number }): void {
+  for (const e of o.env ?? []) if (!ENV_RE.test(e)) throw invalid(`exec env entries must be KEY=VALUE: ${JSON.stringify(e)}`);
+  if (o.cwd !== undefined && (!isAbsolute(o.cwd) || o.cwd.includes('\0'))) throw invalid(`exec cwd must be absolute: ${JSON.stringify(o.cwd)}`);
+  for (const [k, v] of [['uid', o.uid], ['gid', o.gid]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v < 2 ** 32 - 1)) throw invalid(`exec ${k} must be a non-negative integer`);
+  }
+  if (o.gid !== undefined && o.uid === undefined) throw invalid('exec gid needs uid');
+}
+
+/** runc exec flags for env/cwd/user. */
+function execFlags(o: { env?: string[]; cwd?: string; uid?: number; gid?: number }): string[] {
+  const f: string[] = [];
+  for (const e of o.env ?? []) f.push('--env', e);
+  if (o.cwd !== undefined) f.push('--cwd', o.cwd);
+  if (o.uid !== undefined) f.push('--user', o.gid !== undefined ? `${o.uid}:${o.gid}` : String(o.uid));
+  return f;
+}
+
+function parseStatus(s: unknown): ContainerStatus {
+  switch (s) {
+    case 'created':
+    case 'running':
+    case 'paused':
+    case 'stopped':
+      return s;
+    case 'pausing':
+      return 'paused';
+    default:
+      throw new NimboError('Internal', `unexpected container status from the runtime: ${String(s)}`);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A container driver over an OCI runtime CLI (runc, crun). */
+export class RuncDriver {
+  readonly runtime: string;
+  readonly root: string;
+  private readonly host: HostExec;
+  private readonly log: Logger;
+  private readonly python: string;
+  private readonly spawn: NonNullable<RuncDriverOptions['spawn']>;
+  private readonly pollMs: number;
+
+  constructor(opts: RuncDriverOptions) {
+    if (!isAbsolute(opts.root)) throw invalid(`runtime root must be absolute: ${opts.root}`);
+    this.host = opts.exec;
+    this.runtime = opts.runtime ?? 'runc';
+    this.root = opts.root;
+    this.log = opts.logger ?? silentLogger();
+    this.python = opts.python ?? 'python3';
+    this.spawn = opts.spawn ?? nodeSpawn;
+    this.pollMs = opts.pollMs ?? 100;
+  }
+
+  /** argv prefix: RUNTIME --root ROOT */
+  private base(): string[] {
+    return [this.runtime, '--root', this.root];
+  }
+
+  /**
+   * Run a runtime subcommand; a failure becomes NotFound (unknown id), Conflict (wrong state)
+   * or HostCommandFailed (anything else).
+   */
+  private async runtimeCmd(id: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
+    const argv = [...this.base(), ...args];
+    const res = await this.host.run(argv, { allowFailure: true, timeoutMs, env: RUNC_ENV() });
+    if (res.code !== 0) throw this.classify(id, argv, res);
+    return res;
+  }
+
+  private classify(id: string, argv: string[], res: ExecResult): NimboError {
+    const msg = runtimeMessage(res.stderr);
+    if (/does not exist/.test(msg)) return notFound(`container ${id}`);
+    if (/\bnot (running|paused|stopped)\b|cannot \w+ (in )?an? (paused|stopped|running) container|has stopped|is (already )?(paused|running|stopped)/.test(msg)) {
+      return conflict(`container ${id}: ${msg}`);
+    }
+    return new HostCommandError(argv, res.code, res.stderr || res.stdout);
+  }
+
+  /** The runtime's state of a container; 'absent' when the id is unknown (re-adoption uses this). */
+  async state(id: string): Promise<ContainerState> {
+    checkId(id);
+    const argv = [...this.base(), 'state', id];
+    const res = await this.host.run(argv, { allowFailure: true, timeoutMs: 30_000, env: RUNC_ENV() });
+    if (res.code !== 0) {
+      if (/does not exist/.test(runtimeMessage(res.stderr))) return { status: 'absent', pid: 0 };
+      throw new HostCommandError(argv, res.code, res.stderr || res.stdout);
+    }
+    let j: { status?: unknown; pid?: unknown; bundle?: unknown };
+    try {
+      j = JSON.parse(res.stdout) as typeof j;
+    } catch {
+      throw new NimboError('Internal', `${this.runtime} state ${id}: output is not JSON`, { stdout: res.stdout.slice(0, 500) });
+    }
+    const status = parseStatus(j.status);
+    const pid = typeof j.pid === 'number' && status !== 'stopped' ? j.pid : 0;
+    return { status, pid, ...(typeof j.bundle === 'string' ? { bundle: j.bundle } : {}) };
+  }
+
+  private async mustExist(id: string): Promise<ContainerState> {
+    const st = await this.state(id);
+    if (st.status === 'absent') throw notFound(`container ${id}`);
+    return st;
+  }
+
+  /**
+   * Create the container from BUNDLE/config.json and (by default) start it. Init's stdout and
+   * stderr are appended to opts.stdoutPath (so are the runtime's own errors about this start).
+   * Returns the state right after: 'running' (or 'stopped' for an init that exited at once),
+   * 'created' with start: false.
+   */
+  async create(id: string, bundleDir: string, opts: CreateOptions): Promise<ContainerState> {
+    checkId(id);
+    if (!isAbsolute(bundleDir)) throw invalid(`bundle dir must be absolute: ${bundleDir}`);
+    if (!isAbsolute(opts.stdoutPath)) throw invalid(`stdoutPath must be absolute: ${opts.stdoutPath}`);
+    try {
+      await access(join(bundleDir, 'config.json'));
+    } catch {
+      throw invalid(`${join(bundleDir, 'config.json')} does not exist`);
+    }
+    const cur = await this.state(id);
+    if (cur.status !== 'absent') throw conflict(`container ${id} already exists (${cur.status})`);
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const timeoutMs = opts.timeoutMs ?? CREATE_TIMEOUT_MS;
+    const argv = [...this.base(), 'create', '--bundle', bundleDir, id];
+    const started = Date.now();
+    const log = await open(opts.stdoutPath, 'a', 0o640);
+    let code: number | null;
+    let offset = 0;
+    try {
+      offset = (await log.stat()).size;
+      code = await this.spawnDetached(argv, log.fd, timeoutMs);
+    } finally {
+      await log.close();
+    }
+    if (code !== 0) {
+      const tail = await readFrom(opts.stdoutPath, offset);
+      await this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
+      throw new HostCommandError(argv, code, tail || `${this.runtime} create failed`);
+    }
+    if (opts.start !== false) {
+      try {
+        await this.runtimeCmd(id, ['start', id], timeoutMs);
+      } catch (e) {
+        await this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
+        throw e;
+      }
+    }
+    const st = await this.state(id);
+    this.log.info({ container: id, bundle: bundleDir, status: st.status, pid: st.pid, ms: Date.now() - started }, 'container created');
+    return st;
+  }
+
+  /** Spawn the runtime with init's stdio on fd, in its own session; resolves with its exit code. */
+  private spawnDetached(argv: string[], fd: number, timeoutMs: number): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = this.spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, env: RUNC_ENV() });
+      } catch (e) {
+        reject(new HostCommandError(argv, null, (e as Error).message));
+        return;
+      }
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new NimboError('Timeout', `${argv[0]} create did not finish in ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new HostCommandError(argv, null, e.message));
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  /** Start a 'created' container. */
+  async start(id: string): Promise<void> {
+    checkId(id);
+    const st = await this.mustExist(id);
+    if (st.status !== 'created') throw conflict(`container ${id} is ${st.status}, not created`);
+    await this.runtimeCmd(id, ['start', id]);
+    this.log.info({ container: id }, 'container started');
+  }
+
+  /** Send a signal to init. */
+  async kill(id: string, signal: ContainerSignal = 'SIGTERM'): Promise<void> {
+    checkId(id);
+    const n = signalNumber(signal);
+    await this.runtimeCmd(id, ['kill', id, String(n)]);
+  }
+
+  /**
+   * Signal init (default SIGTERM), wait up to timeoutMs for the container to stop, then SIGKILL.
+   * A paused container is resumed first (a frozen init cannot act on the signal). Stopping a
+   * stopped container is a no-op. forced: SIGKILL was needed.
+   */
+  async stop(id: string, opts: StopOptions = {}): Promise<{ forced: boolean }> {
+    checkId(id);
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const sig = signalNumber(opts.signal ?? 'SIGTERM');
+    const st = await this.mustExist(id);
+    if (st.status === 'stopped') return { forced: false };
+    if (st.status === 'paused') await this.runtimeCmd(id, ['resume', id]);
+    this.log.info({ container: id, signal: sig, timeoutMs }, 'stopping container');
+    if (await this.signalAndWait(id, sig, timeoutMs)) return { forced: false };
+    this.log.warn({ container: id, timeoutMs }, 'container did not stop in time; SIGKILL');
+    if (await this.signalAndWait(id, 9, KILL_WAIT_MS)) return { forced: true };
+    throw new NimboError('Timeout', `container ${id} did not stop after SIGKILL`);
+  }
+
+  /** True once the container is stopped (or gone) within ms of sending sig. */
+  private async signalAndWait(id: string, sig: number, ms: number): Promise<boolean> {
+    try {
+      await this.runtimeCmd(id, ['kill', id, String(sig)]);
+    } catch (e) {
+      // It stopped (or was deleted) between our state check and the kill.
+      if (!(e instanceof NimboError && (e.code === 'Conflict' || e.code === 'NotFound'))) throw e;
+    }
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const { status } = await this.state(id);
+      if (status === 'stopped' || status === 'absent') return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** Freeze every process of the container (cgroup freezer). */
+  async pause(id: string): Promise<void> {
+    checkId(id);
+    await this.runtimeCmd(id, ['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    checkId(id);
+    await this.runtimeCmd(id, ['resume', id]);
+  }
+
+  /** Remove the container (state dir and cgroup); force kills a live one first. */
+  async delete(id: string, force = false): Promise<void> {
+    checkId(id);
+    await this.runtimeCmd(id, force ? ['delete', '--force', id] : ['delete', id]);
+    this.log.info({ container: id, force }, 'container deleted');
+  }
+
+  /**
+   * Run a process in a running container and wait for it. The exit code is the process's
+   * (128+N when killed by signal N, e.g. 137 for the OOM killer); the runtime failing to start
+   * it gives 127 (not found) or 126 (not executable), like a shell.
+   */
+  async exec(id: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    checkId(id);
+    if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+      throw invalid('exec args must be a non-empty list of strings');
+    }
+    checkExecOpts(opts);
+    const st = await this.mustExist(id);
+    if (st.status !== 'running') throw conflict(`container ${id} is ${st.status}, not running`);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const argv = [...this.base(), 'exec', ...execFlags(opts), id, ...args];
+    let res: ExecResult;
+    try {
+      // The abort sends SIGTERM to runc, which forwards it to the process; the HostExec
+      // timeout (later) SIGKILLs runc itself if the process ignores SIGTERM.
+      res = await this.host.run(argv, {
+        allowFailure: true,
+        input: opts.input,
+        timeoutMs: timeoutMs + 5000,
+        signal: AbortSignal.timeout(timeoutMs),
+        env: RUNC_ENV(),
+      });
+    } catch (e) {
+      throw new NimboError('Timeout', `exec in container ${id} did not finish in ${timeoutMs} ms`, { args }, e);
+    }
+    if (res.code === 255) {
+      const msg = runtimeMessage(res.stderr);
+      if (/^exec failed:/.test(msg)) {
+        if (/cannot exec in an? (paused|stopped) container/.test(msg)) throw conflict(`container ${id}: ${msg}`);
+        if (/not found|no such file/i.test(msg)) return { ...res, code: 127 };
+        if (/permission denied/i.test(msg)) return { ...res, code: 126 };
+      }
+    }
+    return res;
+  }
+
+  /**
+   * Start a process in a running container and hand back its ChildProcess (stdin/stdout/stderr
+   * pipes; exit code = the process's). tty: the process gets a pty through the python3 helper
+   * (see pty-helper.ts); resize it with resizeExec(child, rows, cols). Killing the child
+   * (SIGTERM/SIGHUP) ends the session: the pty hangs up and runc passes SIGHUP on.
+   */
+  async execSpawn(id: string, args: string[], opts: ExecSpawnOptions): Promise<ChildProcess> {
+    checkId(id);
+    if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+      throw invalid('exec args must be a non-empty list of strings');
+    }
+    checkExecOpts(opts);
+    const rows = opts.rows ?? 24;
+    const cols = opts.cols ?? 80;
+    if (!validSize(rows, cols)) throw invalid('tty rows/cols must be integers 1-65535');
+    const st = await this.mustExist(id);
+    if (st.status !== 'running') throw conflict(`container ${id} is ${st.status}, not running`);
+    const runtimeArgv = [...this.base(), 'exec', ...(opts.tty ? ['-t'] : []), ...execFlags(opts), id, ...args];
+    if (!opts.tty) return this.spawn(runtimeArgv[0]!, runtimeArgv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: RUNC_ENV() });
+    return this.spawn(this.python, ptyHelperArgs(rows, cols, runtimeArgv), {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...RUNC_ENV(), TERM: process.env.TERM ?? 'xterm' },
+    });
+  }
+
+  /** One-shot resource usage (`RUNTIME events --stats`). */
+  async stats(id: string): Promise<ContainerStats> {
+    checkId(id);
+    const res = await this.runtimeCmd(id, ['events', '--stats', id]);
+    type N = number | undefined;
+    let data: { cpu?: { usage?: { total?: N } }; memory?: { usage?: { usage?: N; limit?: N } }; pids?: { current?: N; limit?: N } };
+    try {
+      data = (JSON.parse(res.stdout) as { data?: typeof data }).data ?? {};
+    } catch {
+      throw new NimboError('Internal', `${this.runtime} events --stats ${id}: output is not JSON`, { stdout: res.stdout.slice(0, 500) });
+    }
+    const s: ContainerStats = {
+      cpuNs: data.cpu?.usage?.total ?? 0,
+      memoryBytes: data.memory?.usage?.usage ?? 0,
+      pids: data.pids?.current ?? 0,
+    };
+    if (data.memory?.usage?.limit !== undefined) s.memoryLimitBytes = data.memory.usage.limit;
+    if (data.pids?.limit !== undefined) s.pidsLimit = data.pids.limit;
+    return s;
+  }
+
+  /** Ids of every container the runtime has under root, sorted. */
+  async list(): Promise<string[]> {
+    try {
+      await access(this.root);
+    } catch {
+      return []; // `runc list` would create the root dir
+    }
+    const argv = [...this.base(), 'list', '--format', 'json'];
+    const res = await this.host.run(argv, { timeoutMs: 30_000, env: RUNC_ENV() });
+    let arr: unknown;
+    try {
+      arr = JSON.parse(res.stdout.trim() || 'null');
+    } catch {
+      throw new NimboError('Internal', `${this.runtime} list: output is not JSON`, { stdout: res.stdout.slice(0, 500) });
+    }
+    if (arr === null) return [];
+    if (!Array.isArray(arr)) throw new NimboError('Internal', `${this.runtime} list: expected a JSON array`);
+    return arr
+      .map((c) => (c as { id?: unknown }).id)
+      .filter((x): x is string => typeof x === 'string')
+      .sort();
+  }
+}
+
+function validSize(rows: number, cols: number): boolean {
+  return [rows, cols].every((n) => Number.isInteger(n) && n >= 1 && n <= 65535);
+}
+
+/** Resize the pty of a tty execSpawn() child. */
+export function resizeExec(child: ChildProcess, rows: number, cols: number): void {
+  if (!validSize(rows, cols)) throw invalid('tty rows/cols must be integers 1-65535');
+  const ctl = child.stdio[3];
+  if (!ctl || !('write' in ctl)) throw invalid('not a tty exec');
+  (ctl as NodeJS.WritableStream).write(`${rows} ${cols}\n`);
+}
+
+async function readFrom(path: string, offset: number): Promise<string> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const start = Math.max(offset, size - 4000);
+      const buf = Buffer.alloc(Math.max(0, size - start));
+      await fh.read(buf, 0, buf.length, start);
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
+}

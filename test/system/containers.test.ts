@@ -1,0 +1,119 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
+import { runArgv } from '../../src/host/exec.js';
+
+const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
+
+interface Inst { name: string; type: string; state: string; addresses: string[] }
+
+describe('system containers on a real daemon (runc)', { skip }, () => {
+  let d: TestDaemon;
+  let key: { dir: string; key: string; pub: string };
+  const run = async (...args: string[]) => {
+    const r = await d.cli(...args);
+    assert.equal(r.code, 0, `nimbo ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const runcState = async (name: string) => {
+    const r = await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'state', `${d.prefix}-${name}`], { allowFailure: true });
+    return r.code === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : null;
+  };
+
+  before(async () => {
+    d = await TestDaemon.start();
+    key = await makeSshKey();
+    await run('image', 'build', 'tiny', '--quiet');
+  });
+  after(async () => {
+    if (d) {
+      const ls = await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'list', '-q'], { allowFailure: true });
+      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'delete', '--force', id], { allowFailure: true });
+      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir));
+      for (const m of mounts.reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
+      const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
+      for (const m of ns.matchAll(new RegExp(`^(${d.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
+    }
+    await d?.cleanup();
+    if (key) rmSync(key.dir, { recursive: true, force: true });
+  });
+
+  test('a tiny system container boots its init, gets its address and answers SSH', async () => {
+    const t0 = Date.now();
+    await run('launch', 'tiny', 'ct1', '--container', '--ssh-key', `${key.key}.pub`, '--memory', '64MiB', '--pids', '64', '--quiet');
+    const info = await d.cliJson<Inst>('info', 'ct1');
+    assert.equal(info.type, 'container');
+    assert.equal(info.state, 'running');
+    await d.waitConsole('ct1', /NIMBO-READY ct1/, 60_000);
+    const ready = Date.now() - t0;
+    const out = await sshUntil(key.key, info.addresses[0]!, 30_000, 'hostname; ip -4 -o addr show eth0');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^ct1\n/);
+    assert.ok(out.stdout.includes(info.addresses[0]!), out.stdout);
+    assert.ok(ready < 60_000);
+    // A VM on the same network reaches the container (same bridge, IPAM and firewall).
+    await run('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '192MiB', '--quiet');
+    const vm = await d.cliJson<Inst>('info', 'vm1');
+    await d.waitConsole('vm1', /NIMBO-READY vm1/);
+    const fromVm = await sshUntil(key.key, vm.addresses[0]!, 60_000, `ping -c 1 -W 3 ${info.addresses[0]} && ping -c 1 -W 3 ct1.default`);
+    assert.equal(fromVm.code, 0, fromVm.stdout + fromVm.stderr);
+    await run('delete', 'vm1', '--force', '--quiet');
+  });
+
+  test('exec passes the exit code through', async () => {
+    const r = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'echo out; echo err >&2; exit 7');
+    assert.equal(r.code, 7);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal((await d.cli('exec', 'ct1', '--', 'true')).code, 0);
+  });
+
+  test('user namespace and limits, seen from the host', async () => {
+    const st = await runcState('ct1');
+    assert.ok(st && st.pid > 0);
+    const uidMap = readFileSync(`/proc/${st.pid}/uid_map`, 'utf8').trim().split(/\s+/).map(Number);
+    assert.equal(uidMap[0], 0);
+    assert.ok(uidMap[1]! >= 1_000_000, `container root maps to host uid ${uidMap[1]}`);
+    assert.equal(uidMap[2], 65536);
+    const status = readFileSync(`/proc/${st.pid}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${uidMap[1]}\\s`, 'm'));
+    const cgroup = readFileSync(`/proc/${st.pid}/cgroup`, 'utf8');
+    const mem = /:memory:(\S+)/.exec(cgroup)?.[1];
+    if (mem) assert.equal(readFileSync(`/sys/fs/cgroup/memory${mem}/memory.limit_in_bytes`, 'utf8').trim(), String(64 * 1024 * 1024));
+    const pids = /:pids:(\S+)/.exec(cgroup)?.[1];
+    if (pids) assert.equal(readFileSync(`/sys/fs/cgroup/pids${pids}/pids.max`, 'utf8').trim(), '64');
+    // Root in the container cannot write outside its root filesystem.
+    const w = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'echo x > /proc/sys/kernel/hostname');
+    assert.notEqual(w.code, 0);
+  });
+
+  test('pause, resume, a daemon SIGKILL re-adopts it, stop and start', async () => {
+    await run('pause', 'ct1', '--quiet');
+    assert.equal((await runcState('ct1'))?.status, 'paused');
+    await run('resume', 'ct1', '--quiet');
+    assert.equal((await runcState('ct1'))?.status, 'running');
+    const pid = (await runcState('ct1'))!.pid;
+    await d.stop('SIGKILL');
+    await sleep(500);
+    assert.equal((await runcState('ct1'))?.pid, pid, 'the container kept running without the daemon');
+    await d.launch();
+    assert.equal((await d.cliJson<Inst>('info', 'ct1')).state, 'running');
+    await run('stop', 'ct1', '--timeout', '20', '--quiet');
+    assert.equal((await d.cliJson<Inst>('info', 'ct1')).state, 'stopped');
+    assert.equal(await runcState('ct1'), null);
+    await run('start', 'ct1', '--quiet');
+    await d.waitConsole('ct1', /NIMBO-READY ct1[\s\S]*NIMBO-READY ct1/, 60_000);
+  });
+
+  test('delete removes the container, its netns, veth and root', async () => {
+    const info = await d.cliJson<Inst>('info', 'ct1');
+    await run('delete', 'ct1', '--force', '--quiet');
+    assert.equal(await runcState('ct1'), null);
+    assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(d.stateDir), 'no mounts left');
+    assert.ok(!(await runArgv(['ip', 'netns', 'list'])).stdout.includes(`${d.prefix}-`));
+    assert.equal((await ssh(key.key, info.addresses[0]!, 'true')).code === 0, false);
+    assert.deepEqual((await d.api('GET', '/storage/pools/default/volumes')).body.volumes, []);
+  });
+});
