@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
 import { hostRenderOptions, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
@@ -19,6 +19,18 @@ export interface ContainerInfo {
   /** Signal that asks init to power off (busybox init: SIGUSR2, systemd: SIGRTMIN+4). */
   stopSignal: string;
   pids: number;
+}
+
+/** Remove this daemon's parent cgroup in every hierarchy once no container is left in it (rmdir fails otherwise). */
+function pruneCgroupParent(name: string, root = '/sys/fs/cgroup'): void {
+  const dirs = existsSync(join(root, 'cgroup.controllers')) ? [root] : readdirSync(root).map((c) => join(root, c));
+  for (const d of dirs) {
+    try {
+      rmdirSync(join(d, name));
+    } catch {
+      /* absent, or still holding containers */
+    }
+  }
 }
 
 /** Host ids of container n: 65536 ids from 1,000,000 + n * 65536. */
@@ -154,6 +166,20 @@ export class ContainerService implements ContainerLifecycle {
     for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
     await this.dropNetns(ct.netns);
     if (rec.root) await removeContainerRoot(this.d.exec, await this.rootDir(rec)).catch(() => undefined);
+    pruneCgroupParent(`nimbo-${this.d.config.prefix}`);
+  }
+
+  /** Live pid of init and resource usage of a running container (nothing when runc does not know it). */
+  async live(rec: InstanceRecord): Promise<{ pid: number | null; usage?: { cpuSeconds: number; memoryBytes: number; pids: number } }> {
+    const id = this.runtimeId(rec);
+    const st = await this.runc.state(id);
+    if (st.status === 'absent' || st.status === 'stopped') return { pid: null };
+    try {
+      const s = await this.runc.stats(id);
+      return { pid: st.pid, usage: { cpuSeconds: Math.round(s.cpuNs / 1e6) / 1e3, memoryBytes: s.memoryBytes, pids: s.pids } };
+    } catch {
+      return { pid: st.pid };
+    }
   }
 
   /** Run a command in a running container; exit code passed through. */

@@ -72,6 +72,11 @@ export class InstanceService {
   /** The API view, with the live pid. */
   async view(rec: InstanceRecord): Promise<Instance> {
     const live = rec.state === 'running' || rec.state === 'paused';
+    if (rec.type === 'container' && this.containers) {
+      const v = toInstance(rec, null);
+      const withUsage = live ? { ...v, ...(await this.containers.live(rec)) } : v;
+      return this.nics ? this.nics.withCounters(withUsage) : withUsage;
+    }
     const view = toInstance(rec, live ? readPid(this.d.paths.run(rec.name)) : null);
     return this.nics ? this.nics.withCounters(view) : view;
   }

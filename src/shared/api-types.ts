@@ -76,6 +76,12 @@ export const Instance = Type.Object({
   addresses: Type.Array(Type.String()),
   nics: Type.Array(Nic),
   pid: Type.Union([Type.Integer(), Type.Null()]),
+  usage: Type.Optional(
+    Type.Object(
+      { cpuSeconds: Type.Number(), memoryBytes: Type.Integer(), pids: Type.Integer() },
+      { description: 'containers: live resource usage from their cgroup' },
+    ),
+  ),
   error: Type.Optional(Type.String()),
   createdAt: Type.String(),
 });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
@@ -37,6 +37,12 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
       for (const m of ns.matchAll(new RegExp(`^(${d.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
     }
     await d?.cleanup();
+    if (d) {
+      const cg = '/sys/fs/cgroup';
+      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
+        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
+      }
+    }
     if (key) rmSync(key.dir, { recursive: true, force: true });
   });
 

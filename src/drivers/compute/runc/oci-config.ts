@@ -83,8 +83,14 @@ export interface ContainerSpec {
   process: ContainerProcess;
   idmap: IdMap;
   /**
-   * Join this existing network namespace (e.g. /run/netns/NAME). Unset: the runtime makes a
-   * fresh one, owned by the container's user namespace (see README-level notes in runc-driver.ts).
+   * Join this existing network namespace (e.g. /run/netns/NAME, made by `ip netns add`).
+   * Such a netns belongs to the host's user namespace: the container can never configure its
+   * interfaces (not even with CAP_NET_ADMIN), and sysfs cannot be mounted, so /sys becomes a
+   * read-only bind of the host's /sys (showing the host's network devices in /sys/class/net).
+   * Unset (recommended): the runtime makes a fresh netns owned by the container's user
+   * namespace, with lo up; the host moves a veth into /proc/PID/ns/net between create and start
+   * (RuncDriver.create with start: false). CAP_NET_ADMIN in extraCapabilities then lets the
+   * container configure its own interfaces (DHCP client, ifupdown), and only those.
    */
   netnsPath?: string;
   limits: ContainerLimits;

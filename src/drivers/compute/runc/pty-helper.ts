@@ -9,8 +9,11 @@
  *   python3 -I -c PTY_HELPER ROWS COLS runc --root R exec -t ID ARGS...
  *
  * PTY_HELPER is a fixed program (never built from input); the command travels as argv.
- * It forks the command on a new pty (new session, pty as controlling terminal, window size set
- * before exec), relays stdin -> pty and pty -> stdout as raw bytes, reads "ROWS COLS\n" lines
+ * It forks the command on a new pty (new session, pty as controlling terminal, raw mode and
+ * window size set before exec: the host-side pty must be a transparent byte pipe, line
+ * discipline and echo happen on the container's pty; runc would set raw mode itself, but only
+ * after the process started, so early input would be echoed and early output get CR/LF
+ * translated twice), relays stdin -> pty and pty -> stdout as raw bytes, reads "ROWS COLS\n" lines
  * from fd 3 and applies them to the pty (the kernel sends SIGWINCH to runc, which resizes the
  * container's pty), and exits with the command's exit code (128+N when killed by signal N).
  * Killing the helper closes the pty master: runc gets SIGHUP and forwards it to the process.
@@ -21,13 +24,14 @@
  * python3 (python3-minimal, standard on Debian/Ubuntu/Fedora) is the lighter requirement.
  */
 export const PTY_HELPER = `
-import fcntl, os, pty, select, signal, struct, sys, termios
+import fcntl, os, pty, select, signal, struct, sys, termios, tty
 rows, cols, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 def size(fd, r, c):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
 pid, master = pty.fork()
 if pid == 0:
     try:
+        tty.setraw(0)
         size(0, rows, cols)
         os.execvp(argv[0], argv)
     except OSError as e:

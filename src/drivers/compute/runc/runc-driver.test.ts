@@ -194,14 +194,18 @@ test('exec: wrong state, bad input', async () => {
   await assert.rejects(fakeRunc('absent').driver.exec('c1', ['true']), isCode('NotFound'));
 });
 
-test('exec: a timeout is a Timeout error', async () => {
-  const exec = new FakeExec((args) => (args[0] === 'state' ? stateJson('running') : ok()));
+test('exec: an aborted exec is a Timeout error; a runtime that cannot be spawned is not', async () => {
+  const exec = new FakeExec(() => stateJson('running'));
   exec.run = async (argv, opts) => {
     if (argv[3] === 'state') return stateJson('running');
-    throw new Error(`aborted ${String(opts?.signal?.aborted)}`);
+    if (argv.includes('sleep')) await new Promise((r) => opts?.signal?.addEventListener('abort', r));
+    throw new Error('spawn failed');
   };
   const d = new RuncDriver({ exec, root: ROOT });
+  const keepAlive = setTimeout(() => {}, 5000); // AbortSignal.timeout does not hold the event loop (the real HostExec's timer does)
   await assert.rejects(d.exec('c1', ['sleep', '100'], { timeoutMs: 10 }), isCode('Timeout'));
+  clearTimeout(keepAlive);
+  await assert.rejects(d.exec('c1', ['true']), /spawn failed/);
 });
 
 test('stats: runc events --stats JSON', async () => {
@@ -325,8 +329,10 @@ test('execSpawn: plain pipes, or the pty helper with the runc argv after it; res
   assert.deepEqual(sp.calls[0]!.args, ['--root', ROOT, 'exec', '--env', 'A=1', 'c1', 'cat']);
   const child = await d.execSpawn('c1', ['/bin/sh', '-l'], { tty: true, rows: 30, cols: 100, uid: 0 });
   assert.equal(sp.calls[1]!.cmd, '/usr/bin/python3');
-  assert.deepEqual(sp.calls[1]!.args, ptyHelperArgs(30, 100, ['runc', '--root', ROOT, 'exec', '-t', '--user', '0', 'c1', '/bin/sh', '-l']));
+  assert.deepEqual(sp.calls[1]!.args, ptyHelperArgs(30, 100, ['runc', '--root', ROOT, 'exec', '-t', '--env', 'TERM=xterm-256color', '--user', '0', 'c1', '/bin/sh', '-l']));
   assert.deepEqual(sp.calls[1]!.opts.stdio, ['pipe', 'pipe', 'pipe', 'pipe']);
+  await d.execSpawn('c1', ['sh'], { tty: true, env: ['TERM=vt100'] });
+  assert.deepEqual(sp.calls[2]!.args.slice(-6), ['exec', '-t', '--env', 'TERM=vt100', 'c1', 'sh']);
   const ctl = child.stdio[3] as PassThrough;
   resizeExec(child, 50, 132);
   assert.equal(ctl.read()?.toString(), '50 132\n');
@@ -349,13 +355,12 @@ test('pty helper (host only, no container): a real pty, its size, resize, input,
     for (let i = 0; i < 200 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 25));
     assert.match(out, re);
   };
-  await until(/30 100/);
+  await until(/30 100\n/);
   resizeExec(child, 50, 132);
   await new Promise((r) => setTimeout(r, 100)); // the resize line and the input travel on different fds
-  child.stdin!.write('hello\r');
+  child.stdin!.write('hello\n'); // raw pty: no CR->NL translation, no echo
   const code = await new Promise<number | null>((r) => child.on('exit', r));
-  assert.match(out, /^\/dev\/pts\/\d+\r\n30 100\r\n/);
-  assert.match(out, /50 132\r\ngot hello\r\n/);
+  assert.equal(out, `${/^\/dev\/pts\/\d+\n/.exec(out)?.[0] ?? 'a pts path\n'}30 100\n50 132\ngot hello\n`);
   assert.equal(code, 3);
   assert.ok(PTY_HELPER.includes('TIOCSWINSZ'));
 });

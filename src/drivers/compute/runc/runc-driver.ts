@@ -12,7 +12,9 @@ import { ptyHelperArgs } from './pty-helper.js';
  * Containers through an OCI runtime CLI (runc; crun takes the same commands on cgroup-v2 hosts).
  *
  * Lifecycle: the caller writes BUNDLE/config.json (renderOciConfigJson) and a rootfs owned by
- * the container's idmap range, then create() runs `RUNTIME create` (the init exists, blocked
+ * the container's idmap range (every directory above the rootfs and bind-mount sources must be
+ * searchable by that range, e.g. mode 0755: runc bind-mounts the rootfs after entering the user
+ * namespace), then create() runs `RUNTIME create` (the init exists, blocked
  * before exec) and, unless told otherwise, `RUNTIME start`. Between the two the caller can move
  * a veth into the container's fresh network namespace (/proc/PID/ns/net, owned by the
  * container's user namespace so the container may configure its own interfaces).
@@ -119,6 +121,8 @@ const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*=[^\0]*$/;
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const KILL_WAIT_MS = 10_000;
 const CREATE_TIMEOUT_MS = 30_000;
+/** TERM of tty exec sessions (the web console is xterm.js). */
+export const DEFAULT_TERM = 'xterm-256color';
 const RUNC_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
 
 /** 1 for legacy and hybrid cgroup hosts, 2 when /sys/fs/cgroup is cgroup2 (what runc itself checks). */
@@ -289,24 +293,28 @@ export class RuncDriver {
     const argv = [...this.base(), 'create', '--bundle', bundleDir, id];
     const started = Date.now();
     const log = await open(opts.stdoutPath, 'a', 0o640);
+    const cleanup = () => this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
     let code: number | null;
     let offset = 0;
     try {
       offset = (await log.stat()).size;
       code = await this.spawnDetached(argv, log.fd, timeoutMs);
+    } catch (e) {
+      await cleanup();
+      throw e;
     } finally {
       await log.close();
     }
     if (code !== 0) {
       const tail = await readFrom(opts.stdoutPath, offset);
-      await this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
+      await cleanup();
       throw new HostCommandError(argv, code, tail || `${this.runtime} create failed`);
     }
     if (opts.start !== false) {
       try {
         await this.runtimeCmd(id, ['start', id], timeoutMs);
       } catch (e) {
-        await this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
+        await cleanup();
         throw e;
       }
     }
@@ -426,17 +434,13 @@ export class RuncDriver {
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const argv = [...this.base(), 'exec', ...execFlags(opts), id, ...args];
     let res: ExecResult;
+    // The abort sends SIGTERM to runc, which forwards it to the process; the HostExec
+    // timeout (later) SIGKILLs runc itself if the process ignores SIGTERM.
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      // The abort sends SIGTERM to runc, which forwards it to the process; the HostExec
-      // timeout (later) SIGKILLs runc itself if the process ignores SIGTERM.
-      res = await this.host.run(argv, {
-        allowFailure: true,
-        input: opts.input,
-        timeoutMs: timeoutMs + 5000,
-        signal: AbortSignal.timeout(timeoutMs),
-        env: RUNC_ENV(),
-      });
+      res = await this.host.run(argv, { allowFailure: true, input: opts.input, timeoutMs: timeoutMs + 5000, signal, env: RUNC_ENV() });
     } catch (e) {
+      if (!signal.aborted) throw e;
       throw new NimboError('Timeout', `exec in container ${id} did not finish in ${timeoutMs} ms`, { args }, e);
     }
     if (res.code === 255) {
@@ -467,12 +471,12 @@ export class RuncDriver {
     if (!validSize(rows, cols)) throw invalid('tty rows/cols must be integers 1-65535');
     const st = await this.mustExist(id);
     if (st.status !== 'running') throw conflict(`container ${id} is ${st.status}, not running`);
-    const runtimeArgv = [...this.base(), 'exec', ...(opts.tty ? ['-t'] : []), ...execFlags(opts), id, ...args];
+    // The process's env comes from the container config plus --env, not from runc's own env:
+    // a tty session gets TERM unless the caller sets one.
+    const env = opts.tty && !(opts.env ?? []).some((e) => e.startsWith('TERM=')) ? [`TERM=${DEFAULT_TERM}`, ...(opts.env ?? [])] : opts.env;
+    const runtimeArgv = [...this.base(), 'exec', ...(opts.tty ? ['-t'] : []), ...execFlags({ ...opts, env }), id, ...args];
     if (!opts.tty) return this.spawn(runtimeArgv[0]!, runtimeArgv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: RUNC_ENV() });
-    return this.spawn(this.python, ptyHelperArgs(rows, cols, runtimeArgv), {
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      env: { ...RUNC_ENV(), TERM: process.env.TERM ?? 'xterm' },
-    });
+    return this.spawn(this.python, ptyHelperArgs(rows, cols, runtimeArgv), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: RUNC_ENV() });
   }
 
   /** One-shot resource usage (`RUNTIME events --stats`). */

@@ -20,6 +20,7 @@ const skip =
         ? 'needs /bin/busybox (busybox-static)'
         : false;
 
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isCode = (code: string) => (e: unknown) => e instanceof NimboError && e.code === code;
@@ -99,6 +100,7 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
   const driver = new RuncDriver({ exec, runtime: RUNC!, root });
   const ids = [`${prefix}-a`, `${prefix}-b`];
   const cgv = await detectCgroupVersion();
+  const veth = `${prefix}v`;
   try {
     const rootfs = join(dir, 'rootfs');
     await buildRootfs(exec, rootfs, base);
@@ -132,6 +134,10 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
     assert.ok(st.pid > 0);
     const pid = st.pid;
     assert.deepEqual(await driver.list(), [idA]);
+    // Re-adoption: a fresh driver (a restarted daemon) finds the container from the runtime root alone.
+    const again = new RuncDriver({ exec, runtime: RUNC!, root });
+    assert.deepEqual(await again.list(), [idA]);
+    assert.deepEqual(await again.state(idA), { status: 'running', pid, bundle: bundleA });
 
     // User namespace, seen from the host.
     assert.match(read(`/proc/${pid}/uid_map`), new RegExp(`^0\\s+${base}\\s+65536$`));
@@ -168,6 +174,9 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
     assert.match(read(logA), /nimbo-sysinit/);
 
     // exec: exit codes, stdin, env, cwd, user, mounts, seccomp.
+    const e0 = performance.now();
+    for (let i = 0; i < 5; i++) assert.equal((await driver.exec(idA, ['true'])).code, 0);
+    t.diagnostic(`exec of true (state check + runc exec): ${((performance.now() - e0) / 5).toFixed(0)} ms each`);
     assert.equal((await driver.exec(idA, ['sh', '-c', 'exit 7'])).code, 7);
     assert.equal((await driver.exec(idA, ['cat'], { input: 'from-stdin' })).stdout, 'from-stdin');
     assert.equal((await driver.exec(idA, ['sh', '-c', 'echo "$FOO $(pwd) $(hostname)"'], { env: ['FOO=bar'], cwd: '/tmp' })).stdout, 'bar /tmp rcx-a\n');
@@ -180,6 +189,15 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
     const dmesg = await driver.exec(idA, ['dmesg']);
     assert.notEqual(dmesg.code, 0, 'syslog(2) is denied by seccomp');
     assert.equal((await driver.exec(idA, ['sh', '-c', 'ip link show lo | grep -c UP'])).stdout.trim(), '1', 'fresh netns with lo up');
+
+    // exec timeout: runc gets SIGTERM and passes it on, so nothing is left running inside.
+    await assert.rejects(driver.exec(idA, ['sleep', '77'], { timeoutMs: 300 }), isCode('Timeout'));
+    let sleeping = 1;
+    for (let i = 0; i < 50 && sleeping > 0; i++) {
+      await sleep(50);
+      sleeping = (await driver.exec(idA, ['ps', '-o', 'args'])).stdout.split('\n').filter((l) => l.trim() === 'sleep 77').length;
+    }
+    assert.equal(sleeping, 0, 'the timed-out exec process is gone');
 
     // pids limit: forks fail once 20 tasks exist.
     const bomb = await driver.exec(idA, ['sh', '-c', 'i=0; while [ $i -lt 40 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; wait'], { timeoutMs: 30_000 });
@@ -209,6 +227,7 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
       for (let i = 0; i < 200 && !re.test(out); i++) await sleep(25);
       assert.match(out, re);
     };
+    await until(/# /); // the prompt: input typed earlier may be eaten by ash's terminal probe (ESC[6n)
     tty.stdin!.write('tty; stty size\r');
     await until(/\/dev\/pts\/0\r\n30 100\r\n/);
     resizeExec(tty, 50, 132);
@@ -216,6 +235,7 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
     tty.stdin!.write('stty size; exit 5\r');
     assert.equal(await ttyExit, 5);
     assert.match(out, /50 132\r\n/);
+    assert.ok(!out.includes('\r\r\n'), `the host pty is raw from the start (no CR/LF translated twice): ${JSON.stringify(out.slice(0, 80))}`);
 
     // Dropping a tty session (killing the helper) hangs up the shell inside.
     const tty2 = await driver.execSpawn(idA, ['/bin/sh'], { tty: true });
@@ -284,8 +304,18 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
     assert.equal(created.status, 'created');
     assert.ok(created.pid > 0);
     await assert.rejects(driver.create(idB, bundleB, { stdoutPath: join(dir, 'b.log') }), isCode('Conflict'));
+    // Between create and start the host can move a veth into the container's fresh netns.
+    if (IP) {
+      await exec.run([IP, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}c`]);
+      await exec.run([IP, 'link', 'set', `${veth}c`, 'netns', String(created.pid)]);
+    }
     await driver.start(idB);
     assert.equal((await driver.state(idB)).status, 'running');
+    if (IP) {
+      assert.equal((await driver.exec(idB, ['busybox', 'ip', 'link', 'show', `${veth}c`])).code, 0, 'the veth is inside');
+      const up = await driver.exec(idB, ['busybox', 'ip', 'link', 'set', `${veth}c`, 'up']);
+      assert.notEqual(up.code, 0, 'without CAP_NET_ADMIN the container cannot reconfigure it');
+    }
     const bPid = (await driver.state(idB)).pid;
     assert.equal(statusField(bPid, 'NoNewPrivs'), '1');
     assert.notEqual((await driver.exec(idB, ['touch', '/x'])).code, 0, 'read-only rootfs');
@@ -299,6 +329,7 @@ test('runc: user-namespaced busybox container with limits, exec, tty exec, OOM, 
     assert.equal((await driver.state(idB)).status, 'absent');
   } finally {
     for (const id of ids) await exec.run([RUNC!, '--root', root, 'delete', '--force', id], { allowFailure: true });
+    if (IP) await exec.run([IP, 'link', 'del', veth], { allowFailure: true }); // normally gone with the container's netns
     removeCgroups(prefix);
     rmSync(dir, { recursive: true, force: true });
   }
