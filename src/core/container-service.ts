@@ -4,7 +4,9 @@ import type { RuntimeState } from '../drivers/compute/types.js';
 import { hostRenderOptions, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
 import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
-import { conflict, NimboError } from './errors.js';
+import { conflict, invalid, NimboError } from './errors.js';
+import type { InstanceCreate } from '../shared/api-types.js';
+import { readUserDb, resolveProcess } from '../images/oci/index.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { InstanceService } from './instance-service.js';
 import { CONTAINER_MARKER, type ContainerLifecycle } from './instance-compute.js';
@@ -19,6 +21,8 @@ export interface ContainerInfo {
   /** Signal that asks init to power off (busybox init: SIGUSR2, systemd: SIGRTMIN+4). */
   stopSignal: string;
   pids: number;
+  /** Application containers: the process to run (resolved from the image config and overrides) and the restart policy. */
+  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'always' };
 }
 
 /** Remove this daemon's parent cgroup in every hierarchy once no container is left in it (rmdir fails otherwise). */
@@ -88,16 +92,53 @@ export class ContainerService implements ContainerLifecycle {
   /** Make the container's root: an overlay over the image's tree, ids shifted into its range. */
   async makeRoot(rec: InstanceRecord, ct: ContainerInfo): Promise<void> {
     const img = await this.d.images.ready(rec.image);
-    const tree = await extractImageTree(this.d.exec, { disk: img.disk, format: img.format as 'qcow2' | 'raw' }, imageTreeDir(img));
+    const lower = img.oci ? img.oci.rootfs : (await extractImageTree(this.d.exec, { disk: img.disk, format: img.format as 'qcow2' | 'raw' }, imageTreeDir(img))).root;
     const dir = await this.rootDir(rec);
     chmodSync(dir, 0o711);
-    await makeContainerRoot(this.d.exec, tree.root, dir, { hostId: ct.hostId, size: ID_SIZE });
+    await makeContainerRoot(this.d.exec, lower, dir, { hostId: ct.hostId, size: ID_SIZE });
   }
 
   /** Write the seed (same files as a VM's cidata) where the container's init reads it. */
   writeSeed(rec: InstanceRecord, ct: ContainerInfo, files: Record<string, string>): Promise<void> {
     const dir = join(this.d.paths.instance(rec.name), 'seed');
     return renderSeedDir(files, dir, { uid: ct.hostId, gid: ct.hostId });
+  }
+
+  /** The process of an application container: the image's config with the request's overrides. */
+  async appProcess(image: string, o: NonNullable<InstanceCreate['app']>): Promise<NonNullable<ContainerInfo['app']>> {
+    const img = await this.d.images.ready(image);
+    if (!img.oci) throw invalid(`image ${image} is not an OCI application image: launch it as a VM or a system container`);
+    const db = await readUserDb(img.oci.rootfs);
+    const p = resolveProcess(img.oci.config, o, db.passwd, db.group);
+    if (p.uid >= ID_SIZE || p.gid >= ID_SIZE) throw invalid(`user ${o.user ?? img.oci.config.user} (uid ${p.uid}) is outside the container's ${ID_SIZE} ids`);
+    return { args: p.args, env: p.env, cwd: p.cwd, uid: p.uid, gid: p.gid, restart: o.restart ?? 'never' };
+  }
+
+  /** /etc/hosts, /etc/hostname and /etc/resolv.conf of an application container (bind-mounted read-only). */
+  private async appFiles(rec: InstanceRecord): Promise<{ source: string; destination: string; readonly: boolean }[]> {
+    const dir = join(this.d.paths.instance(rec.name), 'etc');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const nets = new Map((await this.d.network.records()).map((n) => [n.name, n]));
+    const first = nets.get(rec.nics[0]!.network)!;
+    const files: Record<string, string> = {
+      hostname: `${rec.name}\n`,
+      hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${rec.nics.map((n) => `${n.address.split('/')[0]}\t${rec.name}.${n.network} ${rec.name}`).join('\n')}\n`,
+      'resolv.conf': `nameserver ${first.gateway}\nsearch ${[...new Set(rec.nics.map((n) => n.network))].join(' ')}\n`,
+    };
+    return Object.entries(files).map(([f, text]) => {
+      writeFileSync(join(dir, f), text, { mode: 0o644 });
+      return { source: join(dir, f), destination: `/etc/${f}`, readonly: true };
+    });
+  }
+
+  /** Addresses and default route of an application container (it has no init to read a seed). */
+  private async configureAppNetwork(rec: InstanceRecord, ns: string): Promise<void> {
+    const nets = new Map((await this.d.network.records()).map((n) => [n.name, n]));
+    for (const [i, nic] of rec.nics.entries()) {
+      await this.d.exec.run(['ip', '-n', ns, 'addr', 'add', nic.address, 'dev', nic.name]);
+      const net = nets.get(nic.network)!;
+      if (i === 0 && net.mode !== 'isolated') await this.d.exec.run(['ip', '-n', ns, 'route', 'add', 'default', 'via', net.gateway, 'dev', nic.name]);
+    }
   }
 
   /**
@@ -126,17 +167,21 @@ export class ContainerService implements ContainerLifecycle {
     const root = await ensureContainerRoot(this.d.exec, rootDir);
     const bundle = join(this.d.paths.instance(rec.name), 'bundle');
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
+    const app = ct.app;
     const spec: ContainerSpec = {
       id: this.runtimeId(rec),
-      kind: 'system',
+      kind: app ? 'app' : 'system',
       hostname: rec.name,
       rootfs: root.rootfs,
-      process: { args: ['/sbin/init'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'container=nimbo', 'TERM=xterm'], cwd: '/', uid: 0, gid: 0 },
+      process: app
+        ? { args: app.args, env: app.env, cwd: app.cwd, uid: app.uid, gid: app.gid }
+        : { args: ['/sbin/init'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'container=nimbo', 'TERM=xterm'], cwd: '/', uid: 0, gid: 0 },
       idmap: { hostId: ct.hostId, size: ID_SIZE },
       limits: { cpus: rec.cpus, memoryBytes: rec.memory, pids: ct.pids },
       cgroupsPath: `/nimbo-${this.d.config.prefix}/${rec.name}`,
-      mounts: [{ source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true }],
-      extraCapabilities: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'],
+      mounts: app ? await this.appFiles(rec) : [{ source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true }],
+      // A system container's init mounts, sets its hostname and configures its NICs, in its own namespaces only.
+      extraCapabilities: app ? [] : ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'],
     };
     writeFileSync(join(bundle, 'config.json'), renderOciConfigJson(spec, await hostRenderOptions()));
     writeFileSync(join(runDir, CONTAINER_MARKER), JSON.stringify({ id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns } satisfies Marker) + '\n');
@@ -145,6 +190,7 @@ export class ContainerService implements ContainerLifecycle {
     const created = await this.runc.create(spec.id, bundle, { stdoutPath: join(runDir, 'serial.log'), start: false });
     try {
       await this.plumb(rec, ct, created.pid);
+      if (app) await this.configureAppNetwork(rec, ct.netns);
       await this.runc.start(spec.id);
     } catch (e) {
       await this.runc.delete(spec.id, true).catch(() => undefined);

@@ -8,6 +8,7 @@ import { validateName } from './validate.js';
 import type { OpContext } from './operations.js';
 import { getBuilder } from '../images/catalog.js';
 import { importImage } from '../images/import.js';
+import { detectOciSource, unpackOciImage, type OciImageConfig } from '../images/oci/index.js';
 import type { BuiltImage } from '../images/types.js';
 
 /** An image as kept in the store. */
@@ -45,7 +46,7 @@ export class ImageService {
       name: r.name,
       source: r.source,
       format: b?.format ?? '',
-      boot: b?.boot.kind ?? '',
+      boot: b?.oci ? 'oci' : (b?.boot.kind ?? ''),
       os: b?.os ?? '',
       size: b?.virtualSizeBytes ?? 0,
       status: r.status,
@@ -84,6 +85,18 @@ export class ImageService {
     validateName(name, 'image name');
     if (!file.startsWith('/')) throw invalid('path must be absolute (the CLI resolves relative paths)');
     if (!existsSync(file)) throw invalid(`file ${file} does not exist on the daemon's host`);
+    const oci = await detectOciSource(file);
+    if (oci) {
+      // An OCI image layout (directory or tar) or a docker-archive: an application image for `launch --app`.
+      return this.produce(name, `oci:${file}`, async (outDir, ctx) => {
+        const u = await unpackOciImage(this.d.exec, oci, outDir, { progress: (p: number, m: string) => ctx.progress(p, m) });
+        const config: OciImageConfig = {
+          entrypoint: u.entrypoint, cmd: u.cmd, env: u.env, workingDir: u.workingDir, user: u.user, exposedPorts: u.exposedPorts,
+          volumes: u.volumes, labels: u.labels, architecture: u.architecture, os: u.os, ...(u.stopSignal ? { stopSignal: u.stopSignal } : {}),
+        };
+        return { name, dir: outDir, disk: '', format: 'raw', virtualSizeBytes: u.layerBytes, boot: { kind: 'disk' }, os: `OCI ${u.ref ?? oci.kind} (${u.layerCount} layers)`, oci: { rootfs: u.rootfs, config } };
+      });
+    }
     return this.produce(name, `import:${file}`, (outDir, ctx) =>
       importImage({ exec: this.d.exec, file, name, outDir, progress: (p: number, m: string) => ctx.progress(p, m) }),
     );

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync, copyFileSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ActionName, InstanceAction } from '../shared/api-types.js';
 import { conflict, invalid } from './errors.js';
 import type { InstanceService } from './instance-service.js';
@@ -136,7 +137,13 @@ export class InstanceActions {
     for (const rec of await this.svc.records()) {
       if (rec.state !== 'running' && rec.state !== 'paused') continue;
       const live = await this.d.compute.state(this.d.paths.run(rec.name));
-      if (live === 'stopped') {
+      if (rec.type === 'container') rotateLog(join(this.d.paths.run(rec.name), 'serial.log'));
+      if (live === 'stopped' && rec.container?.app?.restart === 'always') {
+        // The application exited by itself (a requested stop sets the record to stopped first): start it again.
+        this.d.log.info({ instance: rec.name }, 'application exited; restarting (restart policy always)');
+        this.d.events.publish('instance', rec.name, { state: 'running', restarted: true });
+        await this.svc.boot(rec).catch(async (e: unknown) => this.svc.patch(rec.name, { state: 'error', error: `restart failed: ${String(e)}` }));
+      } else if (live === 'stopped') {
         this.d.consoles.detach(rec.name);
         await this.svc.patch(rec.name, { state: 'stopped' });
       }
@@ -156,4 +163,18 @@ function allowed(rec: InstanceRecord, action: ActionName): string | undefined {
   if (action === 'restart' && s === 'stopped') return undefined;
   if (!['start', 'stop', 'restart', 'pause', 'resume'].includes(action)) return String(invalid(`unknown action ${action}`).message);
   return undefined;
+}
+
+/** Most bytes a container's output log holds before it is moved to LOG.1 (the writer appends, so truncating in place is safe). */
+export const CONTAINER_LOG_MAX = 1024 * 1024;
+
+/** Keep a container's output log bounded: past CONTAINER_LOG_MAX, copy it to LOG.1 and empty it. */
+export function rotateLog(file: string, max = CONTAINER_LOG_MAX): void {
+  try {
+    if (statSync(file).size <= max) return;
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+  } catch {
+    /* no log yet */
+  }
 }

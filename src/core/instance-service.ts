@@ -127,13 +127,16 @@ export class InstanceService {
     const img = await this.d.images.ready(req.image);
     const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
     const disk = parseBoundedSize(req.disk ?? Math.max(LIMITS.disk.def, img.virtualSizeBytes), LIMITS.disk.min, LIMITS.disk.max, 'disk');
-    if (disk < img.virtualSizeBytes) {
+    if (disk < img.virtualSizeBytes && !img.oci) {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
     const nicReqs = req.nics ?? [{ network: 'default' }];
     await this.nics?.validateRequests(nicReqs);
     const uuid = randomUUID();
-    const isContainer = req.type === 'container';
+    const isContainer = req.type === 'container' || req.app !== undefined;
+    if (img.oci && !req.app) throw new NimboError('InvalidArgument', `image ${req.image} is an OCI application image: launch it with --app`);
+    if (req.app && !img.oci) throw new NimboError('InvalidArgument', `image ${req.image} is not an OCI application image (import one with nimbo image import)`);
+    const app = req.app ? await this.containers?.appProcess(req.image, req.app) : undefined;
     if (isContainer && !this.containers) throw conflict('containers are not available on this host (runc is missing)');
     if (!isContainer && req.pids !== undefined) throw new NimboError('InvalidArgument', 'pids is a container limit');
     const rec: InstanceRecord = {
@@ -165,11 +168,12 @@ export class InstanceService {
           const hostId = await this.containers!.allocateIds(rec.name);
           r.add('id range', () => this.containers!.releaseIds(hostId));
           rec.container = {
-            kind: 'system',
+            kind: app ? 'app' : 'system',
             hostId,
             netns: `${this.d.config.prefix}-${uuid.slice(0, 8)}`,
-            stopSignal: req.image === 'tiny' ? 'SIGUSR2' : 'SIGRTMIN+4',
+            stopSignal: app ? 'SIGTERM' : req.image === 'tiny' ? 'SIGUSR2' : 'SIGRTMIN+4',
             pids: req.pids ?? 2048,
+            ...(app ? { app } : {}),
           };
         }
         await this.provision(rec, nicReqs, r, (p, m) => ctx.progress(p, m));

@@ -1,5 +1,6 @@
 import type { HostExec } from '../host/exec.js';
 import type { VmBoot } from '../drivers/compute/types.js';
+import type { OciImageConfig } from './oci/index.js';
 
 /** A guest image ready to boot, as recorded in `image.json` in its directory. */
 export interface BuiltImage {
@@ -16,6 +17,8 @@ export interface BuiltImage {
   os: string;
   /** A line prefix the guest prints on its serial console once SSH is up (`<marker> <hostname>`). */
   readyMarker?: string;
+  /** OCI application images only (no disk): the unpacked root tree and the image's process config. */
+  oci?: { rootfs: string; config: OciImageConfig };
 }
 
 /** Progress callback of a long image action: pct in 0..100 and a short message. */

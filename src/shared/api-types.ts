@@ -16,6 +16,19 @@ export const InstanceCreate = Type.Object(
     image: Name,
     type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
+    app: Type.Optional(
+      Type.Object(
+        {
+          entrypoint: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+          cmd: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+          env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=', maxLength: 8192 }), { maxItems: 256 })),
+          workingDir: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
+          user: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          restart: Type.Optional(Type.Union([Type.Literal('never'), Type.Literal('always')], { default: 'never' })),
+        },
+        { additionalProperties: false, description: "an application container from an OCI image: the image's entrypoint/cmd/env/workdir/user, overridable" },
+      ),
+    ),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     memory: Type.Optional(Size),
     disk: Type.Optional(Size),

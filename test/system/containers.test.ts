@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
@@ -121,5 +122,90 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.ok(!(await runArgv(['ip', 'netns', 'list'])).stdout.includes(`${d.prefix}-`));
     assert.equal((await ssh(key.key, info.addresses[0]!, 'true')).code === 0, false);
     assert.deepEqual((await d.api('GET', '/storage/pools/default/volumes')).body.volumes, []);
+  });
+});
+
+describe('application containers from an OCI image (runc)', { skip: skip ?? (existsSync('/usr/bin/umoci') ? undefined : 'umoci is not installed') }, () => {
+  let d: TestDaemon;
+  let work: string;
+  const run = async (...args: string[]) => {
+    const r = await d.cli(...args);
+    assert.equal(r.code, 0, `nimbo ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  before(async () => {
+    d = await TestDaemon.start();
+    work = mkdtempSync(join(tmpdir(), 'nimbo-oci-'));
+    // An OCI layout with one busybox layer, made with umoci.
+    const layout = join(work, 'layout');
+    const bundle = join(work, 'bundle');
+    const sh = (argv: string[]) => runArgv(argv, { timeoutMs: 60_000 });
+    await sh(['umoci', 'init', '--layout', layout]);
+    await sh(['umoci', 'new', '--image', `${layout}:app`]);
+    await sh(['umoci', 'unpack', '--image', `${layout}:app`, bundle]);
+    await sh(['mkdir', '-p', join(bundle, 'rootfs/bin'), join(bundle, 'rootfs/tmp'), join(bundle, 'rootfs/etc')]);
+    await sh(['cp', '/bin/busybox', join(bundle, 'rootfs/bin/busybox')]);
+    for (const a of ['sh', 'echo', 'env', 'sleep', 'cat', 'ip', 'pwd', 'id']) await sh(['ln', '-s', 'busybox', join(bundle, 'rootfs/bin', a)]);
+    await sh(['sh', '-c', `echo 'root:x:0:0:root:/root:/bin/sh' > ${join(bundle, 'rootfs/etc/passwd')}; echo 'app:x:1000:1000::/tmp:/bin/sh' >> ${join(bundle, 'rootfs/etc/passwd')}; echo 'root:x:0:' > ${join(bundle, 'rootfs/etc/group')}`]);
+    await sh(['umoci', 'repack', '--image', `${layout}:app`, bundle]);
+    await sh(['umoci', 'config', '--image', `${layout}:app`, '--config.entrypoint', '/bin/sh', '--config.cmd', '-c', '--config.cmd', 'echo hello from $GREETING in $(pwd) as $(id -u); exec sleep 1000', '--config.env', 'GREETING=oci', '--config.workingdir', '/tmp', '--config.user', 'app']);
+  });
+  after(async () => {
+    if (d) {
+      const root = join(d.stateDir, 'run', 'runc');
+      const ls = await runArgv(['runc', '--root', root, 'list', '-q'], { allowFailure: true });
+      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', root, 'delete', '--force', id], { allowFailure: true });
+      for (const m of readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir)).reverse()) {
+        await runArgv(['umount', '-l', m], { allowFailure: true });
+      }
+      const cg = '/sys/fs/cgroup';
+      await d.cleanup();
+      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
+        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
+      }
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('import an OCI layout, run its entrypoint with env, workdir and user, read its logs', async () => {
+    await run('image', 'import', join(work, 'layout'), '--name', 'app', '--quiet');
+    const img = (await d.cliJson<{ name: string; boot: string }[]>('image', 'list')).find((i) => i.name === 'app');
+    assert.equal(img?.boot, 'oci');
+    const vm = await d.api('POST', '/instances', { name: 'wrong', image: 'app' });
+    assert.equal(vm.status, 400, 'an OCI image is not a VM disk');
+    await run('launch', 'app', 'a1', '--app', '--memory', '64MiB', '--quiet');
+    let logs = '';
+    for (let i = 0; i < 100 && !/hello/.test(logs); i++) {
+      await sleep(100);
+      logs = (await d.cli('logs', 'a1')).stdout;
+    }
+    assert.match(logs, /hello from oci in \/tmp as 1000/);
+    const info = await d.cliJson<Inst>('info', 'a1');
+    const ipOut = await d.cli('exec', 'a1', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0');
+    assert.equal(ipOut.code, 0, ipOut.stderr);
+    assert.ok(ipOut.stdout.includes(info.addresses[0]!), ipOut.stdout);
+    // A command after -- replaces the image's cmd; --env adds to its environment.
+    await run('launch', 'app', 'a2', '--app', '--env', 'GREETING=override', '--quiet', '--', '-c', 'echo second $GREETING; exec sleep 1000');
+    let logs2 = '';
+    for (let i = 0; i < 100 && !/second/.test(logs2); i++) {
+      await sleep(100);
+      logs2 = (await d.cli('logs', 'a2')).stdout;
+    }
+    assert.match(logs2, /second override/);
+    for (const n of ['a1', 'a2']) await run('delete', n, '--force', '--quiet');
+  });
+
+  test('a broken image fails the import with a clear message and leaves nothing', async () => {
+    const bad = join(work, 'bad');
+    await runArgv(['cp', '-a', join(work, 'layout'), bad]);
+    const blobs = join(bad, 'blobs', 'sha256');
+    const big = readdirSync(blobs).map((f) => ({ f, size: statSync(join(blobs, f)).size })).sort((a, b) => b.size - a.size)[0]!;
+    writeFileSync(join(blobs, big.f), 'corrupt');
+    const r = await d.cli('image', 'import', bad, '--name', 'bad', '--quiet');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /corrupt|digest|size/i);
+    assert.equal((await d.cliJson<{ name: string }[]>('image', 'list')).some((i) => i.name === 'bad'), false);
+    assert.deepEqual(d.files('images').filter((f) => f.startsWith('bad')), []);
   });
 });

@@ -1,5 +1,6 @@
 /** Instance commands: launch, list, info, start|stop|restart|pause|resume, delete. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { CliError } from '../errors.js';
 import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
 import { formatList } from '../format.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
@@ -26,16 +27,33 @@ interface LaunchOptions extends WaitOptions {
   securityGroup?: string[];
   container?: boolean;
   pids?: number;
+  app?: boolean;
+  entrypoint?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  restart?: 'never' | 'always';
   start: boolean;
 }
 
 /** Build the POST /instances body from `launch` arguments. */
-export function launchBody(image: string, name: string, o: Omit<LaunchOptions, 'wait' | 'quiet'>, home?: string): InstanceCreate {
+export function launchBody(image: string, name: string, o: Omit<LaunchOptions, 'wait' | 'quiet'>, home?: string, cmd: string[] = []): InstanceCreate {
   const body: InstanceCreate = { name, image };
+  if (o.app) {
+    body.app = {};
+    if (o.entrypoint !== undefined) body.app.entrypoint = o.entrypoint === '' ? [] : [o.entrypoint];
+    if (cmd.length > 0) body.app.cmd = cmd;
+    if (o.env?.length) body.app.env = o.env;
+    if (o.workdir) body.app.workingDir = o.workdir;
+    if (o.user) body.app.user = o.user;
+    if (o.restart) body.app.restart = o.restart;
+  } else if (cmd.length > 0 || o.entrypoint !== undefined || o.env || o.workdir || o.user || o.restart) {
+    throw new CliError('--entrypoint, --env, --workdir, --user, --restart and a command are for application containers (--app)');
+  }
   if (o.cpus !== undefined) body.cpus = o.cpus;
   if (o.memory !== undefined) body.memory = o.memory;
   if (o.disk !== undefined) body.disk = o.disk;
-  const keys = resolveSshKeys(o.sshKey, home);
+  const keys = o.app ? [] : resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
   if (!o.start) body.start = false;
   if (o.container) body.type = 'container';
@@ -58,6 +76,7 @@ export function registerInstanceCommands(program: Command): void {
       .description('create an instance from an image and start it')
       .argument('<image>', 'image name (see: nimbo image list)', (v: string) => parseName(v, 'image name'))
       .argument('<name>', 'instance name (DNS label)', (v: string) => parseName(v, 'instance name'))
+      .argument('[command...]', 'app: the command (replaces the image cmd), after --')
       .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB', (v: string) => parseSize(v, 'disk'))
@@ -66,10 +85,16 @@ export function registerInstanceCommands(program: Command): void {
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
       .option('--container', "a system container (the image's own init under runc) instead of a VM")
       .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
+      .option('--app', 'an application container from an OCI image (see: nimbo image import); a command after -- replaces its cmd')
+      .option('--entrypoint <path>', "app: replace the image's entrypoint ('' clears it)")
+      .option('--env <KEY=VALUE>', 'app: add or replace an environment variable (repeatable)', collect)
+      .option('--workdir <dir>', 'app: working directory')
+      .option('--user <user[:group]>', 'app: user to run as (name or uid)')
+      .addOption(new Option('--restart <policy>', 'app: start it again when it exits (never, always)').choices(['never', 'always']))
       .option('--no-start', 'create the instance but do not start it'),
-  ).action(async (image: string, name: string, o: LaunchOptions, cmd: Command) => {
+  ).action(async (image: string, name: string, command: string[], o: LaunchOptions, cmd: Command) => {
     const client = clientFor(cmd);
-    const op = await client.createInstance(launchBody(image, name, o));
+    const op = await client.createInstance(launchBody(image, name, o, undefined, command));
     await finishOperation(op, client, o, async () => {
       const inst = await client.getInstance(name).catch(() => undefined);
       if (!inst) return `Launched ${name}`;
@@ -116,6 +141,25 @@ export function registerInstanceCommands(program: Command): void {
   }
 
   program
+    .command('logs')
+    .description("a container's output (an application's stdout/stderr, a system container's init) or a VM's serial log")
+    .argument('<name>', 'instance name')
+    .option('-f, --follow', 'keep printing new output until interrupted')
+    .option('--bytes <n>', 'how much of the end to print first', intInRange('--bytes', 1, 16 * 1024 * 1024), 65536)
+    .action(async (name: string, o: { follow?: boolean; bytes: number }, cmd: Command) => {
+      const client = clientFor(cmd);
+      const read = () => client.consoleLog(name, o.bytes);
+      let last = await read();
+      process.stdout.write(last);
+      while (o.follow) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const now = await read();
+        process.stdout.write(newPart(last, now));
+        last = now;
+      }
+    });
+
+  program
     .command('exec')
     .description('run a command in a container: nimbo exec NAME -- CMD [ARGS...] (stdin is passed on; the exit code too)')
     .argument('<name>', 'container name')
@@ -150,4 +194,12 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** What `now` (a later tail of the same log) adds to `before`: what follows the last part of `before` found in it. */
+export function newPart(before: string, now: string): string {
+  if (now.startsWith(before)) return now.slice(before.length);
+  const tail = before.slice(-256);
+  const at = tail === '' ? -1 : now.lastIndexOf(tail);
+  return at >= 0 ? now.slice(at + tail.length) : now;
 }
