@@ -12,10 +12,23 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.get<{ Params: { name: string } }>(
     '/instances/:name/console',
-    { websocket: true, schema: { tags: ['instances'], summary: 'WebSocket to the serial console (binary frames both ways)', params: Type.Object({ name: Name }) } },
+    { websocket: true, schema: { tags: ['instances'], summary: 'WebSocket to the serial console of a VM, or a login shell on a pty in a container (binary frames both ways)', params: Type.Object({ name: Name }) } },
     async (socket, req) => {
       const name = req.params.name;
-      await ctx.instances.record(name).catch(() => undefined);
+      const rec = await ctx.instances.record(name).catch(() => undefined);
+      if (rec?.type === 'container' && ctx.instances.containers) {
+        // A container has no serial line: the console is a login shell on a pty inside it.
+        try {
+          const child = await ctx.instances.containers.shell(rec);
+          child.stdout?.on('data', (chunk: Buffer) => socket.send(chunk));
+          child.on('exit', () => socket.close(1000, 'shell exited'));
+          socket.on('message', (data: Buffer) => child.stdin?.write(data));
+          socket.on('close', () => child.kill('SIGHUP'));
+        } catch (e) {
+          socket.close(4409, (e instanceof Error ? e.message : String(e)).slice(0, 120));
+        }
+        return;
+      }
       const relay = ctx.consoles.get(name);
       if (!relay) {
         socket.close(4404, `instance ${name} has no running console`);

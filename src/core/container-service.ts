@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
@@ -21,6 +22,8 @@ export interface ContainerInfo {
   /** Signal that asks init to power off (busybox init: SIGUSR2, systemd: SIGRTMIN+4). */
   stopSignal: string;
   pids: number;
+  /** Processes the kernel killed for running out of the memory limit (as last seen). */
+  oomKills?: number;
   /** Application containers: the process to run (resolved from the image config and overrides) and the restart policy. */
   app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'always' };
 }
@@ -226,6 +229,25 @@ export class ContainerService implements ContainerLifecycle {
     } catch {
       return { pid: st.pid };
     }
+  }
+
+  /** How many processes of the container the OOM killer has killed (its memory cgroup's counter); null if unknown. */
+  oomKills(rec: InstanceRecord): number | null {
+    const rel = `nimbo-${this.d.config.prefix}/${rec.name}`;
+    const v2 = '/sys/fs/cgroup/cgroup.controllers';
+    const file = existsSync(v2) ? join('/sys/fs/cgroup', rel, 'memory.events') : join('/sys/fs/cgroup/memory', rel, 'memory.oom_control');
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** An interactive login shell on a pty in a running container (the console of a container). */
+  async shell(rec: InstanceRecord): Promise<ChildProcess> {
+    if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
+    return this.runc.execSpawn(this.runtimeId(rec), ['/bin/sh', '-l'], { tty: true });
   }
 
   /** Run a command in a running container; exit code passed through. */

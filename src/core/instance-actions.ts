@@ -137,7 +137,15 @@ export class InstanceActions {
     for (const rec of await this.svc.records()) {
       if (rec.state !== 'running' && rec.state !== 'paused') continue;
       const live = await this.d.compute.state(this.d.paths.run(rec.name));
-      if (rec.type === 'container') rotateLog(join(this.d.paths.run(rec.name), 'serial.log'));
+      if (rec.type === 'container') {
+        rotateLog(join(this.d.paths.run(rec.name), 'serial.log'));
+        const kills = this.svc.containers?.oomKills(rec) ?? null;
+        if (kills !== null && kills > (rec.container?.oomKills ?? 0) && rec.container) {
+          this.d.log.warn({ instance: rec.name, oomKills: kills }, 'a process in the container was killed: out of memory');
+          await this.svc.patch(rec.name, { container: { ...rec.container, oomKills: kills } });
+          this.d.events.publish('instance', rec.name, { oom: true, oomKills: kills });
+        }
+      }
       if (live === 'stopped' && rec.container?.app?.restart === 'always') {
         // The application exited by itself (a requested stop sets the record to stopped first): start it again.
         this.d.log.info({ instance: rec.name }, 'application exited; restarting (restart policy always)');

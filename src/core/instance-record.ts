@@ -43,6 +43,7 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     addresses: rec.nics.map((n) => n.address.split('/')[0]!),
     nics: rec.nics,
     pid,
+    ...(rec.container?.oomKills ? { oomKills: rec.container.oomKills } : {}),
     ...(rec.error ? { error: rec.error } : {}),
     createdAt: rec.createdAt,
   };

@@ -95,6 +95,7 @@ export const Instance = Type.Object({
       { description: 'containers: live resource usage from their cgroup' },
     ),
   ),
+  oomKills: Type.Optional(Type.Integer({ description: 'containers: processes killed for exceeding the memory limit' })),
   error: Type.Optional(Type.String()),
   createdAt: Type.String(),
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
+import WebSocket from 'ws';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
 
@@ -77,6 +78,19 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.equal((await d.cli('exec', 'ct1', '--', 'true')).code, 0);
   });
 
+  test('the console of a container is a login shell on a pty', async () => {
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/ct1/console?token=${d.token}`);
+    let out = '';
+    ws.on('message', (b: Buffer) => (out += b.toString()));
+    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+    for (let i = 0; i < 50 && out === ''; i++) await sleep(100); // the shell's first prompt
+    ws.send('echo CONSOLE-$((6*7)); tty\r');
+    for (let i = 0; i < 50 && !/CONSOLE-42/.test(out); i++) await sleep(100);
+    ws.close();
+    assert.match(out, /CONSOLE-42/);
+    assert.match(out, /\/dev\/pts\/\d+/);
+  });
+
   test('user namespace and limits, seen from the host', async () => {
     const st = await runcState('ct1');
     assert.ok(st && st.pid > 0);
@@ -91,6 +105,17 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     if (mem) assert.equal(readFileSync(`/sys/fs/cgroup/memory${mem}/memory.limit_in_bytes`, 'utf8').trim(), String(64 * 1024 * 1024));
     const pids = /:pids:(\S+)/.exec(cgroup)?.[1];
     if (pids) assert.equal(readFileSync(`/sys/fs/cgroup/pids${pids}/pids.max`, 'utf8').trim(), '64');
+    // A fork bomb stops at the pids limit; a process past the memory limit is OOM-killed and reported.
+    const forks = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done; wait');
+    assert.match(forks.stderr + forks.stdout, /can't fork|Resource temporarily unavailable/);
+    const hog = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'x=aaaaaaaaaaaaaaaa; while true; do x="$x$x"; done');
+    assert.equal(hog.code, 137, hog.stderr);
+    let oom = 0;
+    for (let i = 0; i < 40 && !oom; i++) {
+      await sleep(250);
+      oom = ((await d.api('GET', '/instances/ct1')).body.oomKills as number | undefined) ?? 0;
+    }
+    assert.ok(oom >= 1, 'the OOM kill is reported on the instance');
     // Root in the container cannot write outside its root filesystem.
     const w = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'echo x > /proc/sys/kernel/hostname');
     assert.notEqual(w.code, 0);
