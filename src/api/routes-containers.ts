@@ -19,8 +19,31 @@ export type ExecRequest = Static<typeof ExecRequest>;
 /** Answer of an exec. */
 export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String() });
 
-/** /api/v1/instances/{name}/exec: run a command in a container (exit code passed through). */
+const FileQuery = Type.Object({ path: Type.String({ pattern: '^/', maxLength: 4096 }), mode: Type.Optional(Type.String({ pattern: '^0?[0-7]{3,4}$' })) }, { additionalProperties: false });
+
+/** /api/v1/instances/{name}/exec and /files: commands and files in a container. */
 export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 256 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  const containers = () => {
+    if (!ctx.instances.containers) throw new Error('containers are not available');
+    return ctx.instances.containers;
+  };
+  app.get<{ Params: { name: string }; Querystring: { path: string } }>(
+    '/instances/:name/files',
+    { schema: { tags: ['instances'], summary: 'Read a file from a running container (application/octet-stream)', params: Type.Object({ name: Name }), querystring: FileQuery, response: { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody } } },
+    async (req, reply) => {
+      const data = await containers().pullFile(await ctx.instances.record(req.params.name), req.query.path);
+      return reply.type('application/octet-stream').send(data);
+    },
+  );
+  app.put<{ Params: { name: string }; Querystring: { path: string; mode?: string }; Body: Buffer }>(
+    '/instances/:name/files',
+    { schema: { tags: ['instances'], summary: 'Write a file into a running container (body: the bytes, application/octet-stream)', params: Type.Object({ name: Name }), querystring: FileQuery, response: { 204: Type.Null(), ...errors } } },
+    async (req, reply) => {
+      await containers().pushFile(await ctx.instances.record(req.params.name), req.query.path, req.body ?? Buffer.alloc(0), req.query.mode);
+      return reply.code(204).send();
+    },
+  );
   app.post<{ Params: { name: string }; Body: ExecRequest }>(
     '/instances/:name/exec',
     { schema: { tags: ['instances'], summary: 'Run a command in a running container and return its exit code and output', params: Type.Object({ name: Name }), body: ExecRequest, response: { 200: ExecResult, ...errors } } },

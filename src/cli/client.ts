@@ -36,6 +36,8 @@ export interface ApiClientOptions {
 
 interface RequestOpts {
   body?: unknown;
+  /** Raw bytes sent as application/octet-stream instead of a JSON body. */
+  raw?: Buffer;
   query?: Record<string, string | number | boolean | undefined>;
   auth?: boolean;
   timeoutMs?: number;
@@ -110,13 +112,14 @@ export class ApiClient {
     if ((o.auth ?? true) && !this.token) await this.health();
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders(o.auth ?? true) };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
+    if (o.raw !== undefined) headers['content-type'] = 'application/octet-stream';
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
     let res: Response;
     try {
       res = await fetch(this.url(path, o.query), {
         method,
         headers,
-        body: o.body === undefined ? undefined : JSON.stringify(o.body),
+        body: o.raw !== undefined ? new Uint8Array(o.raw) : o.body === undefined ? undefined : JSON.stringify(o.body),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
@@ -130,6 +133,11 @@ export class ApiClient {
     }
     if (!res.ok) throw await this.errorFrom(res);
     return res;
+  }
+
+  /** Send a request and return the answer's bytes. */
+  async bytes(method: string, path: string, o: RequestOpts = {}): Promise<Buffer> {
+    return Buffer.from(await (await this.send(method, path, o)).arrayBuffer());
   }
 
   /** Send a request and parse the JSON answer. */

@@ -3,9 +3,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
 import { hostRenderOptions, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
 import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
-import { conflict, invalid, NimboError } from './errors.js';
+import { conflict, invalid, notFound, NimboError } from './errors.js';
 import type { InstanceCreate } from '../shared/api-types.js';
 import { readUserDb, resolveProcess } from '../images/oci/index.js';
 import type { InstanceRecord } from './instance-record.js';
@@ -38,6 +39,12 @@ function pruneCgroupParent(name: string, root = '/sys/fs/cgroup'): void {
       /* absent, or still holding containers */
     }
   }
+}
+
+/** An absolute path inside a container, without NUL. */
+function checkPath(path: string): string {
+  if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0') || path.length > 4096) throw invalid(`path "${path}" must be absolute`);
+  return path;
 }
 
 /** Host ids of container n: 65536 ids from 1,000,000 + n * 65536. */
@@ -156,7 +163,8 @@ export class ContainerService implements ContainerLifecycle {
     await this.d.exec.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     for (const nic of rec.nics) {
       await this.d.network.createVeth(nic.tap, nic.network, ns, nic.name, nic.mac);
-      await this.svc.nics?.applyLimits(nic);
+      // A new veth has no qdiscs: only limits to set, or an egress shaper left from an earlier run, need tc.
+      if (nic.ingressBps || nic.egressBps || existsSync(`/sys/class/net/${ifbNameFor(nic.tap)}`)) await this.svc.nics?.applyLimits(nic);
     }
   }
 
@@ -248,6 +256,36 @@ export class ContainerService implements ContainerLifecycle {
   async shell(rec: InstanceRecord): Promise<ChildProcess> {
     if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
     return this.runc.execSpawn(this.runtimeId(rec), ['/bin/sh', '-l'], { tty: true });
+  }
+
+  /** Read a file inside a running container (through `cat` in it, so its own root and permissions apply). */
+  async pullFile(rec: InstanceRecord, path: string): Promise<Buffer> {
+    const r = await this.stream(rec, ['cat', '--', checkPath(path)]);
+    if (r.code !== 0) throw r.code === 127 ? conflict(`container ${rec.name} has no cat: cannot read files from it`) : notFound(`${path} in ${rec.name}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  /** Write a file inside a running container (through `sh` and `cat` in it), then set its mode. */
+  async pushFile(rec: InstanceRecord, path: string, data: Buffer, mode = '0644'): Promise<void> {
+    if (!/^0?[0-7]{3,4}$/.test(mode)) throw invalid(`mode "${mode}" must be octal, e.g. 0644`);
+    const r = await this.stream(rec, ['sh', '-c', 'cat > "$1" && chmod "$2" "$1"', 'nimbo-push', checkPath(path), mode], data);
+    if (r.code === 127) throw conflict(`container ${rec.name} has no sh: cannot write files into it`);
+    if (r.code !== 0) throw invalid(`cannot write ${path} in ${rec.name}: ${r.stderr.trim()}`);
+  }
+
+  /** Run a command with binary stdin/stdout. */
+  private async stream(rec: InstanceRecord, args: string[], input?: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+    if (rec.type !== 'container') throw conflict(`${rec.name} is a VM: copy files with scp`);
+    if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
+    const child = await this.runc.execSpawn(this.runtimeId(rec), args, { tty: false });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input ?? Buffer.alloc(0));
+    const code = await new Promise<number>((resolve) => child.on('close', (c: number | null) => resolve(c ?? 255)));
+    return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
   }
 
   /** Run a command in a running container; exit code passed through. */

@@ -197,6 +197,18 @@ export class InstanceService {
 
   /** Address, disk, seed and tap for a new instance; each step registers its undo. */
   private async provision(rec: InstanceRecord, nicReqs: NicRequest[], r: Reverter, progress: (p: number, m: string) => void): Promise<void> {
+    // A container's root does not depend on its addresses: make it while they are allocated.
+    const rootDone = rec.container ? this.containerRoot(rec, r) : undefined;
+    rootDone?.catch(() => undefined); // awaited in provisionSteps; a failure must not go unhandled meanwhile
+    try {
+      await this.provisionSteps(rec, nicReqs, r, progress, rootDone);
+    } catch (e) {
+      await rootDone?.catch(() => undefined); // its undo must be registered before the reverter runs
+      throw e;
+    }
+  }
+
+  private async provisionSteps(rec: InstanceRecord, nicReqs: NicRequest[], r: Reverter, progress: (p: number, m: string) => void, rootDone?: Promise<void>): Promise<void> {
     const dir = this.d.paths.instance(rec.name);
     progress(10, 'allocating addresses');
     r.add('addresses', () => this.d.network.release(rec.name));
@@ -234,18 +246,10 @@ export class InstanceService {
     });
     const root = { pool: 'default', volume: rootVolumeName(rec.name) };
     if (rec.container) {
-      // A container: a filesystem volume holds its overlay root; the seed is a directory; veths come at boot.
-      const dr = await this.storage().driver(root.pool);
-      await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: 0 });
-      rec.root = root;
-      r.add('root volume', async () => {
-        await this.containers!.teardown(rec).catch(() => undefined);
-        await this.dropRoot(root);
-      });
-      await this.storage().setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits: { ...NO_LIMITS } });
+      // A container: the seed is a directory; veths come at boot.
       await this.containers!.writeSeed(rec, rec.container, files);
       progress(40, 'container root');
-      await this.containers!.makeRoot(rec, rec.container);
+      await rootDone;
       await this.d.store.put(instanceKey(rec.name), rec);
       return;
     }
@@ -263,6 +267,20 @@ export class InstanceService {
     rec.root = root;
     await this.storage().setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits: { ...NO_LIMITS } });
     await this.d.store.put(instanceKey(rec.name), rec);
+  }
+
+  /** A container's root: a filesystem volume holding an overlay over the image's tree, ids shifted. */
+  private async containerRoot(rec: InstanceRecord, r: Reverter): Promise<void> {
+    const root = { pool: 'default', volume: rootVolumeName(rec.name) };
+    const dr = await this.storage().driver(root.pool);
+    await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: 0 });
+    rec.root = root;
+    r.add('root volume', async () => {
+      await this.containers!.teardown(rec).catch(() => undefined);
+      await this.dropRoot(root);
+    });
+    await this.storage().setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits: { ...NO_LIMITS } });
+    await this.containers!.makeRoot(rec, rec.container!);
   }
 
   /** Delete an instance's root volume and its metadata. */

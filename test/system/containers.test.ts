@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
@@ -76,6 +77,20 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.equal(r.stdout, 'out\n');
     assert.equal(r.stderr, 'err\n');
     assert.equal((await d.cli('exec', 'ct1', '--', 'true')).code, 0);
+  });
+
+  test('file push and pull copy bytes exactly', async () => {
+    const local = join(key.dir, 'blob.bin');
+    const back = join(key.dir, 'blob.back');
+    writeFileSync(local, randomBytes(200_000));
+    await run('file', 'push', local, 'ct1:/root/blob.bin', '--mode', '0600');
+    const ls = await d.cli('exec', 'ct1', '--', 'ls', '-l', '/root/blob.bin');
+    assert.match(ls.stdout, /^-rw------- .* 200000 /);
+    await run('file', 'pull', 'ct1:/root/blob.bin', back);
+    assert.ok(readFileSync(back).equals(readFileSync(local)));
+    const missing = await d.cli('file', 'pull', 'ct1:/nope', back);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope/);
   });
 
   test('the console of a container is a login shell on a pty', async () => {

@@ -1,4 +1,5 @@
 /** Instance commands: launch, list, info, start|stop|restart|pause|resume, delete. */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CliError } from '../errors.js';
 import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
@@ -140,6 +141,31 @@ export function registerInstanceCommands(program: Command): void {
     });
   }
 
+  const file = program.command('file').description('copy files into and out of a running container');
+  file
+    .command('push')
+    .description('copy a local file (or - for stdin) to NAME:/path in a container')
+    .argument('<local>', 'local file, or - for stdin')
+    .argument('<target>', 'NAME:/absolute/path')
+    .option('--mode <octal>', 'file mode in the container', '0644')
+    .action(async (local: string, target: string, o: { mode: string }, cmd: Command) => {
+      const { name, path } = splitTarget(target);
+      const data = local === '-' ? Buffer.from(await readStdin()) : readFileSync(local);
+      await clientFor(cmd).bytes('PUT', `/instances/${encodeURIComponent(name)}/files`, { raw: data, query: { path, mode: o.mode } });
+      out(`Pushed ${data.length} bytes to ${name}:${path}`);
+    });
+  file
+    .command('pull')
+    .description('copy NAME:/path from a container to a local file (or - for stdout)')
+    .argument('<source>', 'NAME:/absolute/path')
+    .argument('<local>', 'local file, or - for stdout')
+    .action(async (source: string, local: string, _o: unknown, cmd: Command) => {
+      const { name, path } = splitTarget(source);
+      const data = await clientFor(cmd).bytes('GET', `/instances/${encodeURIComponent(name)}/files`, { query: { path } });
+      if (local === '-') process.stdout.write(data);
+      else writeFileSync(local, data);
+    });
+
   program
     .command('logs')
     .description("a container's output (an application's stdout/stderr, a system container's init) or a VM's serial log")
@@ -202,4 +228,11 @@ export function newPart(before: string, now: string): string {
   const tail = before.slice(-256);
   const at = tail === '' ? -1 : now.lastIndexOf(tail);
   return at >= 0 ? now.slice(at + tail.length) : now;
+}
+
+/** "NAME:/path" → its parts. */
+export function splitTarget(text: string): { name: string; path: string } {
+  const m = /^([a-z][a-z0-9-]*):(\/.*)$/.exec(text);
+  if (!m) throw new CliError(`"${text}" is not NAME:/absolute/path`);
+  return { name: m[1]!, path: m[2]! };
 }
