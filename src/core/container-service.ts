@@ -198,11 +198,15 @@ export class ContainerService implements ContainerLifecycle {
     writeFileSync(join(runDir, CONTAINER_MARKER), JSON.stringify({ id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns } satisfies Marker) + '\n');
     const st = await this.runc.state(spec.id);
     if (st.status !== 'absent') await this.runc.delete(spec.id, true);
+    const t0 = Date.now();
     const created = await this.runc.create(spec.id, bundle, { stdoutPath: join(runDir, 'serial.log'), start: false });
+    const t1 = Date.now();
     try {
       await this.plumb(rec, ct, created.pid);
       if (app) await this.configureAppNetwork(rec, ct.netns);
+      const t2 = Date.now();
       await this.runc.start(spec.id);
+      this.d.log.debug({ instance: rec.name, createMs: t1 - t0, plumbMs: t2 - t1, startMs: Date.now() - t2 }, 'container booted');
     } catch (e) {
       await this.runc.delete(spec.id, true).catch(() => undefined);
       await this.dropNetns(ct.netns);

@@ -227,7 +227,9 @@ export class InstanceService {
       });
     }
     await this.d.store.put(instanceKey(rec.name), rec);
-    await this.nics?.applyFirewall();
+    // The new ports enter the ruleset while disk and seed are made; it is in place before anything boots.
+    const firewallDone = this.nics?.applyFirewall();
+    firewallDone?.catch(() => undefined);
 
     progress(25, 'creating disk, seed and tap');
     mkdirSync(dir, { recursive: true, mode: 0o711 });
@@ -250,6 +252,7 @@ export class InstanceService {
       await this.containers!.writeSeed(rec, rec.container, files);
       progress(40, 'container root');
       await rootDone;
+      await firewallDone;
       await this.d.store.put(instanceKey(rec.name), rec);
       return;
     }
@@ -264,6 +267,7 @@ export class InstanceService {
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
+    await firewallDone;
     rec.root = root;
     await this.storage().setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits: { ...NO_LIMITS } });
     await this.d.store.put(instanceKey(rec.name), rec);
