@@ -30,6 +30,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ['Disk', formatBytes(i.disk)],
     ['Addresses', formatList(i.addresses)],
     ['PID', i.pid === null ? '-' : String(i.pid)],
+    ...(i.exitCode !== undefined ? ([['Exit code', String(i.exitCode)]] as [string, string][]) : []),
     ...(i.oomKills ? ([['OOM kills', String(i.oomKills)]] as [string, string][]) : []),
     ...(i.usage ? ([['Usage', `cpu ${i.usage.cpuSeconds.toFixed(2)} s, memory ${formatBytes(i.usage.memoryBytes)}, ${i.usage.pids} processes`]] as [string, string][]) : []),
     ['Created', i.createdAt],

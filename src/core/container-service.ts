@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
 import { hostRenderOptions, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { parseExitFile } from '../drivers/compute/runc/exit-shim.js';
 import { ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
 import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
@@ -26,7 +27,9 @@ export interface ContainerInfo {
   /** Processes the kernel killed for running out of the memory limit (as last seen). */
   oomKills?: number;
   /** Application containers: the process to run (resolved from the image config and overrides) and the restart policy. */
-  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'always' };
+  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always' };
+  /** Application containers: how the process ended last time (128+N: killed by signal N). */
+  exitCode?: number;
 }
 
 /** Remove this daemon's parent cgroup in every hierarchy once no container is left in it (rmdir fails otherwise). */
@@ -199,7 +202,7 @@ export class ContainerService implements ContainerLifecycle {
     const st = await this.runc.state(spec.id);
     if (st.status !== 'absent') await this.runc.delete(spec.id, true);
     const t0 = Date.now();
-    const created = await this.runc.create(spec.id, bundle, { stdoutPath: join(runDir, 'serial.log'), start: false });
+    const created = await this.runc.create(spec.id, bundle, { stdoutPath: join(runDir, 'serial.log'), start: false, ...(app ? { exitFile: join(runDir, 'exit.json') } : {}) });
     const t1 = Date.now();
     try {
       await this.plumb(rec, ct, created.pid);
@@ -240,6 +243,15 @@ export class ContainerService implements ContainerLifecycle {
       return { pid: st.pid, usage: { cpuSeconds: Math.round(s.cpuNs / 1e6) / 1e3, memoryBytes: s.memoryBytes, pids: s.pids } };
     } catch {
       return { pid: st.pid };
+    }
+  }
+
+  /** The exit code of an application container's process once it ended (kept by the exit shim), else null. */
+  exitCode(rec: InstanceRecord): number | null {
+    try {
+      return parseExitFile(readFileSync(join(this.d.paths.run(rec.name), 'exit.json'), 'utf8'));
+    } catch {
+      return null;
     }
   }
 

@@ -134,7 +134,7 @@ export class InstanceActions {
   }
 
   private async pollOnce(): Promise<void> {
-    for (const rec of await this.svc.records()) {
+    for (let rec of await this.svc.records()) {
       if (rec.state !== 'running' && rec.state !== 'paused') continue;
       const live = await this.d.compute.state(this.d.paths.run(rec.name));
       if (rec.type === 'container') {
@@ -146,10 +146,17 @@ export class InstanceActions {
           this.d.events.publish('instance', rec.name, { oom: true, oomKills: kills });
         }
       }
-      if (live === 'stopped' && rec.container?.app?.restart === 'always') {
+      const app = rec.container?.app;
+      const code = live === 'stopped' && app ? this.svc.containers?.exitCode(rec) ?? null : null;
+      if (app && rec.container && live === 'stopped') {
+        await this.svc.patch(rec.name, { container: { ...rec.container, exitCode: code ?? 255 } });
+        rec = await this.svc.record(rec.name);
+      }
+      const again = app && live === 'stopped' && (app.restart === 'always' || (app.restart === 'on-failure' && code !== 0));
+      if (again) {
         // The application exited by itself (a requested stop sets the record to stopped first): start it again.
-        this.d.log.info({ instance: rec.name }, 'application exited; restarting (restart policy always)');
-        this.d.events.publish('instance', rec.name, { state: 'running', restarted: true });
+        this.d.log.info({ instance: rec.name, exitCode: code, policy: app.restart }, 'application exited; restarting');
+        this.d.events.publish('instance', rec.name, { state: 'running', restarted: true, exitCode: code });
         await this.svc.boot(rec).catch(async (e: unknown) => this.svc.patch(rec.name, { state: 'error', error: `restart failed: ${String(e)}` }));
       } else if (live === 'stopped') {
         this.d.consoles.detach(rec.name);

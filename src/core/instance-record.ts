@@ -44,6 +44,7 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     nics: rec.nics,
     pid,
     ...(rec.container?.oomKills ? { oomKills: rec.container.oomKills } : {}),
+    ...(rec.container?.exitCode !== undefined ? { exitCode: rec.container.exitCode } : {}),
     ...(rec.error ? { error: rec.error } : {}),
     createdAt: rec.createdAt,
   };

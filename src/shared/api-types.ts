@@ -24,7 +24,7 @@ export const InstanceCreate = Type.Object(
           env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=', maxLength: 8192 }), { maxItems: 256 })),
           workingDir: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
           user: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-          restart: Type.Optional(Type.Union([Type.Literal('never'), Type.Literal('always')], { default: 'never' })),
+          restart: Type.Optional(Type.Union([Type.Literal('never'), Type.Literal('on-failure'), Type.Literal('always')], { default: 'never' })),
         },
         { additionalProperties: false, description: "an application container from an OCI image: the image's entrypoint/cmd/env/workdir/user, overridable" },
       ),
@@ -96,6 +96,7 @@ export const Instance = Type.Object({
     ),
   ),
   oomKills: Type.Optional(Type.Integer({ description: 'containers: processes killed for exceeding the memory limit' })),
+  exitCode: Type.Optional(Type.Integer({ description: "application containers: how the process ended last (128+N: signal N)" })),
   error: Type.Optional(Type.String()),
   createdAt: Type.String(),
 });

@@ -236,6 +236,27 @@ describe('application containers from an OCI image (runc)', { skip: skip ?? (exi
     for (const n of ['a1', 'a2']) await run('delete', n, '--force', '--quiet');
   });
 
+  test('exit codes are kept; restart policies never and on-failure', async () => {
+    await run('launch', 'app', 'once', '--app', '--quiet', '--', '-c', 'echo once; exit 5');
+    await run('launch', 'app', 'flaky', '--app', '--restart', 'on-failure', '--quiet', '--', '-c', 'echo run; exit 3');
+    await run('launch', 'app', 'fine', '--app', '--restart', 'on-failure', '--quiet', '--', '-c', 'echo fine; exit 0');
+    const info = async (n: string) => (await d.api('GET', `/instances/${n}`)).body as { state: string; exitCode?: number };
+    let flakyRuns = 0;
+    for (let i = 0; i < 60 && flakyRuns < 2; i++) {
+      await sleep(500);
+      flakyRuns = ((await d.cli('logs', 'flaky')).stdout.match(/^run$/gm) ?? []).length;
+    }
+    assert.ok(flakyRuns >= 2, 'on-failure restarted the failing application');
+    for (let i = 0; i < 20 && (await info('once')).state !== 'stopped'; i++) await sleep(500);
+    assert.deepEqual(await info('once'), { ...(await info('once')), state: 'stopped', exitCode: 5 });
+    for (let i = 0; i < 20 && (await info('fine')).state !== 'stopped'; i++) await sleep(500);
+    const fine = await info('fine');
+    assert.equal(fine.state, 'stopped', 'on-failure leaves a clean exit alone');
+    assert.equal(fine.exitCode, 0);
+    assert.equal((await info('flaky')).exitCode, 3);
+    for (const n of ['once', 'flaky', 'fine']) await run('delete', n, '--force', '--quiet');
+  });
+
   test('a broken image fails the import with a clear message and leaves nothing', async () => {
     const bad = join(work, 'bad');
     await runArgv(['cp', '-a', join(work, 'layout'), bad]);

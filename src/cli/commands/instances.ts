@@ -33,7 +33,7 @@ interface LaunchOptions extends WaitOptions {
   env?: string[];
   workdir?: string;
   user?: string;
-  restart?: 'never' | 'always';
+  restart?: 'never' | 'on-failure' | 'always';
   start: boolean;
 }
 
@@ -91,7 +91,7 @@ export function registerInstanceCommands(program: Command): void {
       .option('--env <KEY=VALUE>', 'app: add or replace an environment variable (repeatable)', collect)
       .option('--workdir <dir>', 'app: working directory')
       .option('--user <user[:group]>', 'app: user to run as (name or uid)')
-      .addOption(new Option('--restart <policy>', 'app: start it again when it exits (never, always)').choices(['never', 'always']))
+      .addOption(new Option('--restart <policy>', 'app: start it again when it exits by itself (never, on-failure: exit code not 0, always)').choices(['never', 'on-failure', 'always']))
       .option('--no-start', 'create the instance but do not start it'),
   ).action(async (image: string, name: string, command: string[], o: LaunchOptions, cmd: Command) => {
     const client = clientFor(cmd);

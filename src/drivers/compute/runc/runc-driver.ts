@@ -1,12 +1,13 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { access, mkdir, open, statfs } from 'node:fs/promises';
+import { access, mkdir, open, rm, statfs } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { HostCommandError, invalid, NimboError, notFound, conflict } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/log.js';
 import type { ExecResult, HostExec } from '../../../host/exec.js';
 import type { RenderOptions } from './oci-config.js';
 import { ptyHelperArgs } from './pty-helper.js';
+import { EXIT_SHIM } from './exit-shim.js';
 
 /*
  * Containers through an OCI runtime CLI (runc; crun takes the same commands on cgroup-v2 hosts).
@@ -62,6 +63,8 @@ export interface CreateOptions {
   start?: boolean;
   /** Limit for `create` and `start` each (default 30 s). */
   timeoutMs?: number;
+  /** Keep init's exit code in this file (JSON {exitCode}) when it ends: create runs under the exit shim (exit-shim.ts). */
+  exitFile?: string;
 }
 
 /** A signal by name ('SIGTERM', 'TERM', 'SIGRTMIN+4') or number. */
@@ -290,7 +293,9 @@ export class RuncDriver {
     if (cur.status !== 'absent') throw conflict(`container ${id} already exists (${cur.status})`);
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     const timeoutMs = opts.timeoutMs ?? CREATE_TIMEOUT_MS;
-    const argv = [...this.base(), 'create', '--bundle', bundleDir, id];
+    const runcArgv = [...this.base(), 'create', '--bundle', bundleDir, ...(opts.exitFile ? ['--pid-file', `${opts.exitFile}.pid`] : []), id];
+    if (opts.exitFile) await rm(opts.exitFile, { force: true });
+    const argv = opts.exitFile ? [this.python, '-I', '-c', EXIT_SHIM, opts.exitFile, `${opts.exitFile}.pid`, ...runcArgv] : runcArgv;
     const started = Date.now();
     const log = await open(opts.stdoutPath, 'a', 0o640);
     const cleanup = () => this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
@@ -298,7 +303,7 @@ export class RuncDriver {
     let offset = 0;
     try {
       offset = (await log.stat()).size;
-      code = await this.spawnDetached(argv, log.fd, timeoutMs);
+      code = await this.spawnDetached(argv, log.fd, timeoutMs, opts.exitFile !== undefined);
     } catch (e) {
       await cleanup();
       throw e;
@@ -323,12 +328,15 @@ export class RuncDriver {
     return st;
   }
 
-  /** Spawn the runtime with init's stdio on fd, in its own session; resolves with its exit code. */
-  private spawnDetached(argv: string[], fd: number, timeoutMs: number): Promise<number | null> {
+  /**
+   * Spawn the runtime with init's stdio on fd, in its own session; resolves with its exit code.
+   * shim: the process is the exit shim, which stays alive; it reports the create's result on fd 3.
+   */
+  private spawnDetached(argv: string[], fd: number, timeoutMs: number, shim = false): Promise<number | null> {
     return new Promise((resolve, reject) => {
       let child: ChildProcess;
       try {
-        child = this.spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, env: RUNC_ENV() });
+        child = this.spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd, ...(shim ? (['pipe'] as const) : [])], detached: true, env: RUNC_ENV() });
       } catch (e) {
         reject(new HostCommandError(argv, null, (e as Error).message));
         return;
@@ -341,6 +349,20 @@ export class RuncDriver {
         clearTimeout(timer);
         reject(new HostCommandError(argv, null, e.message));
       });
+      if (shim) {
+        let said = '';
+        const status = child.stdio[3] as NodeJS.ReadableStream | null;
+        status?.on('data', (b: Buffer) => (said += b.toString()));
+        status?.on('end', () => {
+          clearTimeout(timer);
+          const m = /^failed (\d+)/.exec(said);
+          if (said.startsWith('ok')) {
+            child.unref(); // the shim waits for init on its own from here
+            resolve(0);
+          } else resolve(m ? Number(m[1]) : 1);
+        });
+        return;
+      }
       child.on('exit', (code) => {
         clearTimeout(timer);
         resolve(code);
