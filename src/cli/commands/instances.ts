@@ -222,12 +222,19 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** What `now` (a later tail of the same log) adds to `before`: what follows the last part of `before` found in it. */
+/**
+ * What `now` (a later tail of the same log, which may have lost its start) adds to `before`: `now`
+ * after its longest prefix that is a suffix of `before`, found through the last bytes of `before`.
+ */
 export function newPart(before: string, now: string): string {
   if (now.startsWith(before)) return now.slice(before.length);
-  const tail = before.slice(-256);
-  const at = tail === '' ? -1 : now.lastIndexOf(tail);
-  return at >= 0 ? now.slice(at + tail.length) : now;
+  const probe = before.slice(-64);
+  if (probe === '') return now;
+  for (let at = now.lastIndexOf(probe); at >= 0; at = at === 0 ? -1 : now.lastIndexOf(probe, at - 1)) {
+    const overlap = now.slice(0, at + probe.length);
+    if (before.endsWith(overlap)) return now.slice(overlap.length);
+  }
+  return now;
 }
 
 /** "NAME:/path" → its parts. */

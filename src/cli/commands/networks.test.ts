@@ -41,3 +41,20 @@ test('launch --network and --security-group become NIC requests', () => {
   ]);
   assert.equal(launchBody('tiny', 'web', { start: true }, '/nonexistent').nics, undefined);
 });
+
+test('launch --app: command, env, user, restart; app flags refused without --app', async () => {
+  const { launchBody: lb, newPart, splitTarget } = await import('./instances.js');
+  assert.deepEqual(lb('img', 'a', { start: true, app: true, env: ['A=1'], user: 'app', restart: 'on-failure' }, '/nonexistent', ['-c', 'echo hi']), {
+    name: 'a',
+    image: 'img',
+    app: { cmd: ['-c', 'echo hi'], env: ['A=1'], user: 'app', restart: 'on-failure' },
+  });
+  assert.deepEqual(lb('img', 'a', { start: true, app: true, entrypoint: '' }, '/nonexistent').app, { entrypoint: [] });
+  assert.throws(() => lb('tiny', 'a', { start: true, env: ['A=1'] }, '/nonexistent'), /--app/);
+  assert.deepEqual(splitTarget('web:/etc/hosts'), { name: 'web', path: '/etc/hosts' });
+  assert.throws(() => splitTarget('web:etc/hosts'), /NAME:\/absolute\/path/);
+  assert.equal(newPart('abc', 'abcdef'), 'def');
+  const body = Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join('');
+  assert.equal(newPart(`old start\n${body}`, `${body}new line\n`), 'new line\n', 'the start of the log fell out of the window');
+  assert.equal(newPart('same', 'same'), '');
+});
