@@ -24,6 +24,9 @@ export interface ContainerInfo {
   /** Signal that asks init to power off (busybox init: SIGUSR2, systemd: SIGRTMIN+4). */
   stopSignal: string;
   pids: number;
+  /** Relative CPU weight (1-10000, 100 = default) and swap on top of the memory limit, in bytes. */
+  cpuWeight?: number;
+  swapBytes?: number;
   /** Processes the kernel killed for running out of the memory limit (as last seen). */
   oomKills?: number;
   /** Application containers: the process to run (resolved from the image config and overrides) and the restart policy. */
@@ -191,7 +194,13 @@ export class ContainerService implements ContainerLifecycle {
         ? { args: app.args, env: app.env, cwd: app.cwd, uid: app.uid, gid: app.gid }
         : { args: ['/sbin/init'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'container=nimbo', 'TERM=xterm'], cwd: '/', uid: 0, gid: 0 },
       idmap: { hostId: ct.hostId, size: ID_SIZE },
-      limits: { cpus: rec.cpus, memoryBytes: rec.memory, pids: ct.pids },
+      limits: {
+        cpus: rec.cpus,
+        memoryBytes: rec.memory,
+        pids: ct.pids,
+        ...(ct.cpuWeight !== undefined ? { cpuWeight: ct.cpuWeight } : {}),
+        ...(ct.swapBytes !== undefined ? { swapBytes: ct.swapBytes } : {}),
+      },
       cgroupsPath: `/nimbo-${this.d.config.prefix}/${rec.name}`,
       mounts: app ? await this.appFiles(rec) : [{ source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true }],
       // A system container's init mounts, sets its hostname and configures its NICs, in its own namespaces only.

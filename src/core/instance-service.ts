@@ -138,7 +138,10 @@ export class InstanceService {
     if (req.app && !img.oci) throw new NimboError('InvalidArgument', `image ${req.image} is not an OCI application image (import one with nimbo image import)`);
     const app = req.app ? await this.containers?.appProcess(req.image, req.app) : undefined;
     if (isContainer && !this.containers) throw conflict('containers are not available on this host (runc is missing)');
-    if (!isContainer && req.pids !== undefined) throw new NimboError('InvalidArgument', 'pids is a container limit');
+    if (!isContainer && (req.pids !== undefined || req.cpuWeight !== undefined || req.swap !== undefined)) {
+      throw new NimboError('InvalidArgument', 'pids, cpuWeight and swap are container limits');
+    }
+    const swapBytes = req.swap !== undefined ? parseBoundedSize(req.swap, 0, LIMITS.memory.max, 'swap') : undefined;
     const rec: InstanceRecord = {
       name: req.name,
       uuid,
@@ -173,6 +176,8 @@ export class InstanceService {
             netns: `${this.d.config.prefix}-${uuid.slice(0, 8)}`,
             stopSignal: app ? 'SIGTERM' : req.image === 'tiny' ? 'SIGUSR2' : 'SIGRTMIN+4',
             pids: req.pids ?? 2048,
+            ...(req.cpuWeight !== undefined ? { cpuWeight: req.cpuWeight } : {}),
+            ...(swapBytes !== undefined ? { swapBytes } : {}),
             ...(app ? { app } : {}),
           };
         }

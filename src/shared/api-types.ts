@@ -16,6 +16,8 @@ export const InstanceCreate = Type.Object(
     image: Name,
     type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
+    cpuWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'containers: relative CPU weight (default 100)' })),
+    swap: Type.Optional(Size),
     app: Type.Optional(
       Type.Object(
         {

@@ -51,7 +51,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
 
   test('a tiny system container boots its init, gets its address and answers SSH', async () => {
     const t0 = Date.now();
-    await run('launch', 'tiny', 'ct1', '--container', '--ssh-key', `${key.key}.pub`, '--memory', '64MiB', '--pids', '64', '--quiet');
+    await run('launch', 'tiny', 'ct1', '--container', '--ssh-key', `${key.key}.pub`, '--memory', '64MiB', '--pids', '64', '--cpu-weight', '200', '--swap', '32MiB', '--quiet');
     const info = await d.cliJson<Inst>('info', 'ct1');
     assert.equal(info.type, 'container');
     assert.equal(info.state, 'running');
@@ -118,6 +118,12 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     const cgroup = readFileSync(`/proc/${st.pid}/cgroup`, 'utf8');
     const mem = /:memory:(\S+)/.exec(cgroup)?.[1];
     if (mem) assert.equal(readFileSync(`/sys/fs/cgroup/memory${mem}/memory.limit_in_bytes`, 'utf8').trim(), String(64 * 1024 * 1024));
+    if (mem && existsSync(`/sys/fs/cgroup/memory${mem}/memory.memsw.limit_in_bytes`)) {
+      assert.equal(readFileSync(`/sys/fs/cgroup/memory${mem}/memory.memsw.limit_in_bytes`, 'utf8').trim(), String(96 * 1024 * 1024));
+    }
+    const cpu = /:cpu,cpuacct:(\S+)|:cpu:(\S+)/.exec(cgroup);
+    const cpuFile = cpu?.[1] ? `/sys/fs/cgroup/cpu,cpuacct${cpu[1]}/cpu.shares` : cpu?.[2] ? `/sys/fs/cgroup/cpu${cpu[2]}/cpu.shares` : undefined;
+    if (cpuFile) assert.equal(readFileSync(cpuFile, 'utf8').trim(), '2048', 'cpu weight 200 = 2048 shares');
     const pids = /:pids:(\S+)/.exec(cgroup)?.[1];
     if (pids) assert.equal(readFileSync(`/sys/fs/cgroup/pids${pids}/pids.max`, 'utf8').trim(), '64');
     // A fork bomb stops at the pids limit; a process past the memory limit is OOM-killed and reported.

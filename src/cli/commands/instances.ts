@@ -28,6 +28,8 @@ interface LaunchOptions extends WaitOptions {
   securityGroup?: string[];
   container?: boolean;
   pids?: number;
+  cpuWeight?: number;
+  swap?: string;
   app?: boolean;
   entrypoint?: string;
   env?: string[];
@@ -59,6 +61,8 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (!o.start) body.start = false;
   if (o.container) body.type = 'container';
   if (o.pids !== undefined) body.pids = o.pids;
+  if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
+  if (o.swap !== undefined) body.swap = o.swap;
   if (o.network?.length || o.securityGroup?.length) {
     const groups = o.securityGroup?.length ? { securityGroups: o.securityGroup } : {};
     body.nics = (o.network?.length ? o.network : ['default']).map((spec) => {
@@ -86,6 +90,8 @@ export function registerInstanceCommands(program: Command): void {
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
       .option('--container', "a system container (the image's own init under runc) instead of a VM")
       .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
+      .option('--cpu-weight <n>', 'containers: relative CPU weight 1-10000 (default 100)', intInRange('--cpu-weight', 1, 10000))
+      .option('--swap <size>', 'containers: swap on top of --memory (needs swap accounting on the host)', (v: string) => parseSize(v, 'swap'))
       .option('--app', 'an application container from an OCI image (see: nimbo image import); a command after -- replaces its cmd')
       .option('--entrypoint <path>', "app: replace the image's entrypoint ('' clears it)")
       .option('--env <KEY=VALUE>', 'app: add or replace an environment variable (repeatable)', collect)
