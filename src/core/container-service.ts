@@ -226,6 +226,14 @@ export class ContainerService implements ContainerLifecycle {
     }
   }
 
+  /** Give a running container a new NIC: a veth into its namespace, its limits, and (nimbo sets it) its address. */
+  async plugNic(rec: InstanceRecord, nic: InstanceRecord['nics'][number]): Promise<void> {
+    const ns = rec.container!.netns;
+    await this.d.network.createVeth(nic.tap, nic.network, ns, nic.name, nic.mac);
+    if (nic.ingressBps || nic.egressBps) await this.svc.nics?.applyLimits(nic);
+    await this.d.exec.run(['ip', '-n', ns, 'addr', 'replace', nic.address, 'dev', nic.name]);
+  }
+
   /** Forget the name of a container's network namespace (the namespace itself ends with the container). */
   private async dropNetns(ns: string): Promise<void> {
     if (existsSync(`/run/netns/${ns}`)) await this.d.exec.run(['ip', 'netns', 'del', ns], { allowFailure: true });

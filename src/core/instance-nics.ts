@@ -80,14 +80,18 @@ export class InstanceNics {
         ...limitsFrom(req),
         hotplug: true,
       };
+      const isContainer = rec.type === 'container';
       try {
-        await this.d.network.createTap(nic.tap, nic.network);
-        await this.applyLimits(nic);
+        if (!isContainer) {
+          await this.d.network.createTap(nic.tap, nic.network);
+          await this.applyLimits(nic);
+        }
         const cur = await this.svc.record(name);
         await this.svc.patch(name, { nics: [...cur.nics, nic] });
         await this.firewall.apply();
         if (cur.state === 'running' || cur.state === 'paused') {
-          await attachNic(await this.d.compute.qmp(this.d.paths.run(name)), { id: nic.name, tap: nic.tap, mac: nic.mac });
+          if (isContainer) await this.svc.containers!.plugNic(cur, nic);
+          else await attachNic(await this.d.compute.qmp(this.d.paths.run(name)), { id: nic.name, tap: nic.tap, mac: nic.mac });
         }
       } catch (e) {
         const cur = await this.svc.record(name).catch(() => null);
@@ -107,10 +111,12 @@ export class InstanceNics {
     const nic = rec.nics.find((n) => n.name === nicName);
     if (!nic) throw notFound(`NIC ${nicName} of instance ${name}`);
     const live = rec.state === 'running' || rec.state === 'paused';
-    if (live && !nic.hotplug) throw conflict(`NIC ${nicName} of ${name} was there at boot and cannot be unplugged live: stop the instance first`);
+    const isContainer = rec.type === 'container';
+    if (live && !nic.hotplug && !isContainer) throw conflict(`NIC ${nicName} of ${name} was there at boot and cannot be unplugged live: stop the instance first`);
     if (rec.nics.length === 1) throw conflict(`NIC ${nicName} is the only NIC of ${name}`);
     return this.d.ops.start('instance.nic.detach', name, async () => {
-      if (live) await detachNic(await this.d.compute.qmp(this.d.paths.run(name)), nic.name);
+      // A container's NIC is a veth: deleting its host end below removes it from the container.
+      if (live && !isContainer) await detachNic(await this.d.compute.qmp(this.d.paths.run(name)), nic.name);
       const cur = await this.svc.record(name);
       await this.svc.patch(name, { nics: cur.nics.filter((n) => n.name !== nicName) });
       await this.forwards.dropNic(name, nicName);

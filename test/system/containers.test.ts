@@ -93,6 +93,19 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.match(missing.stderr, /nope/);
   });
 
+  test('a NIC on another network is plugged into the running container and removed again', async () => {
+    await run('network', 'create', 'side', '--ipv6', 'none', '--quiet');
+    await run('network', 'attach', 'ct1', 'side', '--quiet');
+    const info = await d.cliJson<Inst & { nics: { name: string; network: string; address: string }[] }>('info', 'ct1');
+    const eth1 = info.nics.find((n) => n.network === 'side')!;
+    const seen = await d.cli('exec', 'ct1', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth1');
+    assert.ok(seen.stdout.includes(eth1.address), seen.stdout);
+    await run('network', 'detach', 'ct1', 'side', '--quiet');
+    const gone = await d.cli('exec', 'ct1', '--', 'ip', 'link', 'show', 'eth1');
+    assert.notEqual(gone.code, 0);
+    await run('network', 'delete', 'side', '--quiet');
+  });
+
   test('the console of a container is a login shell on a pty', async () => {
     const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/ct1/console?token=${d.token}`);
     let out = '';
