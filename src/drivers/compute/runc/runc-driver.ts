@@ -1,13 +1,13 @@
-import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
-import { access, mkdir, open, rm, statfs } from 'node:fs/promises';
+import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { access, mkdir, open, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { HostCommandError, invalid, NimboError, notFound, conflict } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/log.js';
 import type { ExecResult, HostExec } from '../../../host/exec.js';
-import type { RenderOptions } from './oci-config.js';
 import { ptyHelperArgs } from './pty-helper.js';
 import { EXIT_SHIM } from './exit-shim.js';
+import { DEFAULT_TERM, CREATE_TIMEOUT_MS, KILL_WAIT_MS, RUNC_ENV, checkExecOpts, checkId, execFlags, parseStatus, readFrom, signalNumber, runtimeMessage, sleep, validSize, type ContainerSignal, type ContainerState, type ContainerStats, type CreateOptions, type ExecOptions, type ExecSpawnOptions, type RuncDriverOptions, type StopOptions } from './runc-support.js';
+export * from './runc-support.js';
 
 /*
  * Containers through an OCI runtime CLI (runc; crun takes the same commands on cgroup-v2 hosts).
@@ -28,179 +28,6 @@ import { EXIT_SHIM } from './exit-shim.js';
  * systemd service stop of the daemon does not kill it; on v2 keep cgroupsPath outside the
  * daemon's unit (or use KillMode=process).
  */
-
-/** Options of RuncDriver. */
-export interface RuncDriverOptions {
-  exec: HostExec;
-  /** Runtime binary: name on PATH or absolute path (default 'runc'; 'crun' on cgroup-v2 hosts). */
-  runtime?: string;
-  /** The runtime's --root state dir (e.g. STATE/run/runc); created on first create(). */
-  root: string;
-  logger?: Logger;
-  /** Interpreter for the tty exec helper (default 'python3'). */
-  python?: string;
-  /** For tests: replaces child_process.spawn in create() and execSpawn(). */
-  spawn?: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
-  /** State poll interval in stop() (default 100 ms). */
-  pollMs?: number;
-}
-
-/** The runtime's view of a container ('absent': the runtime does not know the id). */
-export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped' | 'absent';
-
-export interface ContainerState {
-  status: ContainerStatus;
-  /** Host pid of init (0 when stopped or absent). */
-  pid: number;
-  /** Bundle dir the container was created from (absent: undefined). */
-  bundle?: string;
-}
-
-export interface CreateOptions {
-  /** File that receives init's stdout and stderr (opened O_APPEND, created 0640). */
-  stdoutPath: string;
-  /** Run `start` after `create` (default true). false leaves the container 'created'. */
-  start?: boolean;
-  /** Limit for `create` and `start` each (default 30 s). */
-  timeoutMs?: number;
-  /** Keep init's exit code in this file (JSON {exitCode}) when it ends: create runs under the exit shim (exit-shim.ts). */
-  exitFile?: string;
-}
-
-/** A signal by name ('SIGTERM', 'TERM', 'SIGRTMIN+4') or number. */
-export type ContainerSignal = string | number;
-
-export interface StopOptions {
-  /** Grace period before SIGKILL (default 10 s). */
-  timeoutMs?: number;
-  /**
-   * First signal to init (default SIGTERM). busybox init: SIGTERM reboot / SIGUSR1 halt /
-   * SIGUSR2 poweroff (all end the container); systemd: SIGRTMIN+3 halt, SIGRTMIN+4 poweroff
-   * (SIGTERM makes systemd re-execute itself, not stop). A plain program as init (pid 1 of
-   * its namespace) ignores any signal it has no handler for, so it only stops at SIGKILL.
-   */
-  signal?: ContainerSignal;
-}
-
-export interface ExecOptions {
-  /** Extra KEY=VALUE entries on top of the container's process env. */
-  env?: string[];
-  cwd?: string;
-  /** Container uid/gid (default: the init process's user). */
-  uid?: number;
-  gid?: number;
-  /** Written to the process's stdin (default: empty stdin). */
-  input?: string | Buffer;
-  /** SIGTERM to the process after this long, SIGKILL to runc 5 s later (default 60 s). */
-  timeoutMs?: number;
-}
-
-export interface ExecSpawnOptions {
-  /** Give the process a pty (stdout and stderr then arrive together on child.stdout). */
-  tty: boolean;
-  env?: string[];
-  cwd?: string;
-  uid?: number;
-  gid?: number;
-  /** Initial pty size (tty only; default 24x80). */
-  rows?: number;
-  cols?: number;
-}
-
-export interface ContainerStats {
-  /** Total CPU time used, in nanoseconds. */
-  cpuNs: number;
-  /** Memory in use (cgroup usage, page cache included), in bytes. */
-  memoryBytes: number;
-  /** The memory limit the cgroup reports (a huge number when unlimited). */
-  memoryLimitBytes?: number;
-  pids: number;
-  /** 0 when unlimited. */
-  pidsLimit?: number;
-}
-
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*=[^\0]*$/;
-const CGROUP2_SUPER_MAGIC = 0x63677270;
-const KILL_WAIT_MS = 10_000;
-const CREATE_TIMEOUT_MS = 30_000;
-/** TERM of tty exec sessions (the web console is xterm.js). */
-export const DEFAULT_TERM = 'xterm-256color';
-const RUNC_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
-
-/** 1 for legacy and hybrid cgroup hosts, 2 when /sys/fs/cgroup is cgroup2 (what runc itself checks). */
-export async function detectCgroupVersion(mount = '/sys/fs/cgroup'): Promise<1 | 2> {
-  return (await statfs(mount)).type === CGROUP2_SUPER_MAGIC ? 2 : 1;
-}
-
-/** RenderOptions for this host (cgroup version, seccomp arch). */
-export async function hostRenderOptions(): Promise<RenderOptions> {
-  const arch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'amd64' : undefined;
-  if (!arch) throw invalid(`containers are not supported on ${process.arch}`);
-  return { cgroupVersion: await detectCgroupVersion(), arch };
-}
-
-/**
- * A signal as the number runc takes: runc 1.1 only knows plain names (SIGTERM), not
- * SIGRTMIN+n; glibc's SIGRTMIN is 34, which is what systemd means by SIGRTMIN+n.
- */
-export function signalNumber(sig: ContainerSignal): number {
-  let n: number | undefined;
-  if (typeof sig === 'number') n = sig;
-  else if (/^\d+$/.test(sig)) n = Number(sig);
-  else {
-    const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-    const rt = /^SIGRT(MIN|MAX)([+-]\d+)?$/.exec(name);
-    if (rt) n = (rt[1] === 'MIN' ? 34 : 64) + Number(rt[2] ?? 0);
-    else n = (osConstants.signals as Record<string, number>)[name];
-  }
-  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw invalid(`unknown signal: ${String(sig)}`);
-  return n;
-}
-
-/** The runtime's own error message (runc logs `level=error msg="..."` to stderr). */
-export function runtimeMessage(stderr: string): string {
-  const msgs = [...stderr.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
-  return (msgs.at(-1) ?? stderr.trim().split('\n').at(-1) ?? '').trim();
-}
-
-function checkId(id: string): void {
-  if (typeof id !== 'string' || !ID_RE.test(id)) throw invalid(`invalid container id: ${JSON.stringify(id)}`);
-}
-
-function checkExecOpts(o: { env?: string[]; cwd?: string; uid?: number; gid?: number }): void {
-  for (const e of o.env ?? []) if (!ENV_RE.test(e)) throw invalid(`exec env entries must be KEY=VALUE: ${JSON.stringify(e)}`);
-  if (o.cwd !== undefined && (!isAbsolute(o.cwd) || o.cwd.includes('\0'))) throw invalid(`exec cwd must be absolute: ${JSON.stringify(o.cwd)}`);
-  for (const [k, v] of [['uid', o.uid], ['gid', o.gid]] as const) {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v < 2 ** 32 - 1)) throw invalid(`exec ${k} must be a non-negative integer`);
-  }
-  if (o.gid !== undefined && o.uid === undefined) throw invalid('exec gid needs uid');
-}
-
-/** runc exec flags for env/cwd/user. */
-function execFlags(o: { env?: string[]; cwd?: string; uid?: number; gid?: number }): string[] {
-  const f: string[] = [];
-  for (const e of o.env ?? []) f.push('--env', e);
-  if (o.cwd !== undefined) f.push('--cwd', o.cwd);
-  if (o.uid !== undefined) f.push('--user', o.gid !== undefined ? `${o.uid}:${o.gid}` : String(o.uid));
-  return f;
-}
-
-function parseStatus(s: unknown): ContainerStatus {
-  switch (s) {
-    case 'created':
-    case 'running':
-    case 'paused':
-    case 'stopped':
-      return s;
-    case 'pausing':
-      return 'paused';
-    default:
-      throw new NimboError('Internal', `unexpected container status from the runtime: ${String(s)}`);
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A container driver over an OCI runtime CLI (runc, crun). */
 export class RuncDriver {
@@ -546,31 +373,3 @@ export class RuncDriver {
   }
 }
 
-function validSize(rows: number, cols: number): boolean {
-  return [rows, cols].every((n) => Number.isInteger(n) && n >= 1 && n <= 65535);
-}
-
-/** Resize the pty of a tty execSpawn() child. */
-export function resizeExec(child: ChildProcess, rows: number, cols: number): void {
-  if (!validSize(rows, cols)) throw invalid('tty rows/cols must be integers 1-65535');
-  const ctl = child.stdio[3];
-  if (!ctl || !('write' in ctl)) throw invalid('not a tty exec');
-  (ctl as NodeJS.WritableStream).write(`${rows} ${cols}\n`);
-}
-
-async function readFrom(path: string, offset: number): Promise<string> {
-  try {
-    const fh = await open(path, 'r');
-    try {
-      const size = (await fh.stat()).size;
-      const start = Math.max(offset, size - 4000);
-      const buf = Buffer.alloc(Math.max(0, size - start));
-      await fh.read(buf, 0, buf.length, start);
-      return buf.toString('utf8');
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return '';
-  }
-}
