@@ -6,7 +6,7 @@ import {
 } from './block-args.js';
 import { parseQueryBlock, type AttachedDisk, type BlockInfo } from './block-info.js';
 import { QmpError, type QmpClient } from './qmp.js';
-import { expectQmpEvent } from './qmp-wait.js';
+import { unplugDevice } from './device-unplug.js';
 
 /** Default wait for the guest to release a hot-unplugged disk. */
 export const DETACH_TIMEOUT_MS = 30_000;
@@ -99,24 +99,7 @@ export async function detachDisk(qmp: QmpClient, id: string, opts: { timeoutMs?:
   const qdevId = diskDeviceId(id);
   const names = diskNodeNames(id);
   const timeoutMs = opts.timeoutMs ?? DETACH_TIMEOUT_MS;
-  const deleted = expectQmpEvent(qmp, (ev) => ev.event === 'DEVICE_DELETED' && ev.data?.device === qdevId, timeoutMs,
-    `guest release of disk ${id} (device_del needs a guest that handles PCIe hot-unplug; the request stays pending)`);
-  let gone = false;
-  try {
-    await qmp.execute('device_del', { id: qdevId });
-  } catch (e) {
-    if (e instanceof QmpError && e.qmpClass === 'DeviceNotFound') gone = true;
-    else if (e instanceof QmpError && /already in the process of unplug/i.test(e.desc)) gone = false;
-    else {
-      deleted.cancel();
-      if (e instanceof QmpError && /does not support hotplugging/i.test(e.desc)) {
-        throw conflict(`disk ${id} was attached at VM start (not hot-plugged) and cannot be detached while the VM runs`);
-      }
-      throw e;
-    }
-  }
-  if (gone) deleted.cancel();
-  else await deleted.done;
+  const gone = await unplugDevice(qmp, qdevId, `disk ${id}`, timeoutMs, `disk ${id} was attached at VM start (not hot-plugged) and cannot be detached while the VM runs`);
   const removed = await deleteNodes(qmp, [names.format, names.file]);
   if (gone && removed === 0) throw notFound(`disk ${id} (not attached to this VM)`);
 }

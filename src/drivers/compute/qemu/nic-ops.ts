@@ -2,7 +2,7 @@ import { conflict, invalid, NimboError, notFound } from '../../../core/errors.js
 import { nicDeviceId, nicNetdevId, validateNic } from './argv.js';
 import { hotplugPorts, hotplugPortUse, pickHotplugPort, type PciDeviceInfo } from './block-args.js';
 import { QmpError, type QmpClient } from './qmp.js';
-import { expectQmpEvent } from './qmp-wait.js';
+import { unplugDevice } from './device-unplug.js';
 
 /** Default wait for the guest to release a hot-unplugged NIC. */
 export const NIC_DETACH_TIMEOUT_MS = 30_000;
@@ -188,22 +188,7 @@ export async function detachNic(qmp: QmpClient, id: string, opts: { timeoutMs?: 
   const coldMsg = `NIC ${id} was attached at VM start (not hot-plugged) and cannot be detached while the VM runs`;
   const nic = (await listNics(qmp)).find((n) => n.qdevId === qdevId);
   if (nic && nic.port === undefined) throw conflict(coldMsg);
-  const deleted = expectQmpEvent(qmp, (ev) => ev.event === 'DEVICE_DELETED' && ev.data?.device === qdevId, timeoutMs,
-    `guest release of NIC ${id} (device_del needs a guest that handles PCIe hot-unplug; the request stays pending)`);
-  let gone = false;
-  try {
-    await qmp.execute('device_del', { id: qdevId });
-  } catch (e) {
-    if (e instanceof QmpError && e.qmpClass === 'DeviceNotFound') gone = true;
-    else if (e instanceof QmpError && /already in the process of unplug/i.test(e.desc)) gone = false;
-    else {
-      deleted.cancel();
-      if (e instanceof QmpError && /does not support hotplugging/i.test(e.desc)) throw conflict(coldMsg);
-      throw e;
-    }
-  }
-  if (gone) deleted.cancel();
-  else await deleted.done;
+  const gone = await unplugDevice(qmp, qdevId, `NIC ${id}`, timeoutMs, coldMsg);
   try {
     await qmp.execute('netdev_del', { id: netdevId });
   } catch (e) {
