@@ -19,7 +19,7 @@ let booted = false;
 const boot = () => { running = true; if (!booted && serialClient) serialClient.write('BOOT-START\n'); booted = true; };
 net.createServer((c) => { serialClient = c; c.on('error', () => {}); }).listen(a[a.indexOf('-serial') + 1], () => {
   // Without -S the CPUs run from the start (as in QEMU); the boot line follows a moment later.
-  if (!a.includes('-S')) { running = true; setTimeout(boot, 10); }
+  if (!a.includes('-S')) { running = true; setTimeout(() => { if (running) boot(); }, 10); }
 const srv = net.createServer((s) => {
   const send = (o) => s.write(JSON.stringify(o) + '\r\n');
   const ev = (event) => send({ event, timestamp: { seconds: 0, microseconds: 0 } });
