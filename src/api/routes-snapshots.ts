@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ErrorBody, Name, Operation, listOf } from '../shared/api-types.js';
 import { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } from '../shared/storage-types.js';
 import { parseCron } from '../core/cron.js';
+import { invalid } from '../core/errors.js';
 import { InstanceSnapshots } from '../core/instance-snapshots.js';
 import { accepted, type ApiContext } from './context.js';
 
@@ -21,7 +22,7 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   }));
   app.post<{ Params: { name: string }; Body: InstanceSnapshotCreate }>(
     '/instances/:name/snapshots',
-    { schema: { tags, summary: 'Snapshot all disks of an instance (stateful: with RAM, for a running VM)', params: N, body: InstanceSnapshotCreate, response: { 202: Accepted, ...errors } } },
+    { schema: { tags, summary: 'Snapshot all disks of a VM (stateful: with RAM, for a running VM) or all volumes of a container (frozen meanwhile)', params: N, body: InstanceSnapshotCreate, response: { 202: Accepted, ...errors } } },
     async (req, reply) => {
       const b = req.body ?? {};
       const expiresAt = b.expiry ? new Date(Date.now() + InstanceSnapshots.parseDuration(b.expiry)).toISOString() : undefined;
@@ -30,7 +31,7 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
   app.post<{ Params: { name: string; snapshot: string } }>(
     '/instances/:name/snapshots/:snapshot/restore',
-    { schema: { tags, summary: 'Restore a snapshot (stateful: the VM comes back running where it was)', params: NS, response: { 202: Accepted, ...errors } } },
+    { schema: { tags, summary: 'Restore a snapshot (stateful: the VM comes back running where it was; others need the instance stopped)', params: NS, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await snaps.restore(req.params.name, req.params.snapshot)),
   );
   app.delete<{ Params: { name: string; snapshot: string } }>(
@@ -43,6 +44,9 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
     { schema: { tags, summary: 'Set the scheduled snapshots of an instance (cron, expiry)', params: N, body: SnapshotScheduleSet, response: { 200: Schedule, ...errors } } },
     async (req) => {
       parseCron(req.body.cron);
+      if (req.body.stateful && (await ctx.instances.record(req.params.name)).type === 'container') {
+        throw invalid(`${req.params.name} is a container: containers have no stateful snapshots (no CRIU); drop --stateful`);
+      }
       const schedule = { ...req.body, lastRun: new Date().toISOString() };
       await ctx.instances.patch(req.params.name, { snapshotSchedule: schedule });
       return schedule;

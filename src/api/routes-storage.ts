@@ -99,7 +99,7 @@ export async function storageRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.post<{ Params: { name: string }; Body: VolumeAttach }>(
     '/instances/:name/volumes',
     { schema: { tags: ['instances', 'storage'], summary: 'Attach a volume (hot-plugged into a running VM)', params: Type.Object({ name: Name }), body: VolumeAttach, response: { 202: Accepted, ...errors } } },
-    async (req, reply) => accepted(reply, await ctx.instanceVolumes.attach(req.params.name, req.body.pool, req.body.volume)),
+    async (req, reply) => accepted(reply, await ctx.instanceVolumes.attach(req.params.name, req.body.pool, req.body.volume, req.body.path)),
   );
   app.delete<{ Params: { name: string; pool: string; volume: string } }>(
     '/instances/:name/volumes/:pool/:volume',

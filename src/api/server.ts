@@ -12,6 +12,7 @@ import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
 import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
+import { copyRoutes } from './routes-copy.js';
 import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
@@ -59,6 +60,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       await liveRoutes(api, ctx);
       await storageRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
+      await copyRoutes(api, ctx);
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);

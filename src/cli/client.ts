@@ -8,6 +8,7 @@ import type {
   ImageImport,
   Instance,
   InstanceAction,
+  InstanceCopy,
   InstanceCreate,
   Operation,
 } from '../shared/api-types.js';
@@ -197,6 +198,10 @@ export class ApiClient {
   /** POST /instances/{name}/{action} → Operation. */
   instanceAction(name: string, action: ActionName, body: InstanceAction = {}): Promise<Operation> {
     return this.operation('POST', `/instances/${enc(name)}/${action}`, { body });
+  }
+  /** POST /instances/{name}/copy → Operation (the copy is a new instance). */
+  copyInstance(source: string, body: InstanceCopy): Promise<Operation> {
+    return this.operation('POST', `/instances/${enc(source)}/copy`, { body });
   }
   /** GET /instances/{name}/console/log[?bytes=N] → recent serial output. */
   async consoleLog(name: string, bytes?: number): Promise<string> {

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerConsoleCommand } from './commands/console.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerSnapshotCommands } from './commands/snapshots.js';
+import { registerCopyCommand } from './commands/copy.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerNetworkCommands(program);
   registerFirewallCommands(program);
   registerSnapshotCommands(program);
+  registerCopyCommand(program);
   registerOperationCommands(program);
   registerHostCommands(program);
   return program;

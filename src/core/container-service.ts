@@ -1,12 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync, chownSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
-import { hostRenderOptions, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { delegateCgroup, hostRenderOptions, wholeDiskOf, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
 import { parseExitFile } from '../drivers/compute/runc/exit-shim.js';
 import { ifbNameFor } from '../drivers/network/qos/tc-render.js';
+import type { NetnsSetup } from '../drivers/network/types.js';
+import { containerVolumeMounts } from './container-volumes.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
 import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
+import { CONTAINER_CONSOLE } from '../images/rootfs/seed-dir.js';
 import { conflict, invalid, notFound, NimboError } from './errors.js';
 import type { InstanceCreate } from '../shared/api-types.js';
 import { readUserDb, resolveProcess } from '../images/oci/index.js';
@@ -27,6 +30,8 @@ export interface ContainerInfo {
   /** Relative CPU weight (1-10000, 100 = default) and swap on top of the memory limit, in bytes. */
   cpuWeight?: number;
   swapBytes?: number;
+  /** Block I/O throttles on the disk under the root volume (bytes and operations per second). */
+  disk?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
   /** Processes the kernel killed for running out of the memory limit (as last seen). */
   oomKills?: number;
   /** Application containers: the process to run (resolved from the image config and overrides) and the restart policy. */
@@ -45,6 +50,12 @@ function pruneCgroupParent(name: string, root = '/sys/fs/cgroup'): void {
       /* absent, or still holding containers */
     }
   }
+}
+
+/** Make (if absent) the console log of a container and give it to the container's root (mode 0640). */
+function ownConsoleLog(path: string, hostId: number): void {
+  closeSync(openSync(path, 'a', 0o640));
+  chownSync(path, hostId, hostId);
 }
 
 /** An absolute path inside a container, without NUL. */
@@ -74,7 +85,9 @@ export class ContainerService implements ContainerLifecycle {
 
   /** Reserve a host id range for a new container (compare-and-swap, never shared). */
   async allocateIds(owner: string): Promise<number> {
+    const taken = new Set((await this.d.store.list('/idmaps/')).map((kv) => Number(kv.key.slice('/idmaps/'.length))));
     for (let n = 0; n < 30000; n++) {
+      if (taken.has(n)) continue;
       try {
         await this.d.store.put(idKey(n), { owner }, { expectRevision: 0 });
         return ID_BASE + n * ID_SIZE;
@@ -147,14 +160,16 @@ export class ContainerService implements ContainerLifecycle {
     });
   }
 
-  /** Addresses and default route of an application container (it has no init to read a seed). */
-  private async configureAppNetwork(rec: InstanceRecord, ns: string): Promise<void> {
+  /** Addresses and default route of an application container (it has no init to read a seed); none for system containers. */
+  private async appNetwork(rec: InstanceRecord): Promise<NetnsSetup> {
+    if (!rec.container?.app) return {};
     const nets = new Map((await this.d.network.records()).map((n) => [n.name, n]));
-    for (const [i, nic] of rec.nics.entries()) {
-      await this.d.exec.run(['ip', '-n', ns, 'addr', 'add', nic.address, 'dev', nic.name]);
-      const net = nets.get(nic.network)!;
-      if (i === 0 && net.mode !== 'isolated') await this.d.exec.run(['ip', '-n', ns, 'route', 'add', 'default', 'via', net.gateway, 'dev', nic.name]);
-    }
+    const first = rec.nics[0];
+    const net = first ? nets.get(first.network) : undefined;
+    return {
+      addresses: rec.nics.map((n) => ({ dev: n.name, cidr: n.address })),
+      ...(first && net && net.mode !== 'isolated' ? { defaultRoute: { via: net.gateway, dev: first.name } } : {}),
+    };
   }
 
   /**
@@ -164,14 +179,18 @@ export class ContainerService implements ContainerLifecycle {
    * why runc makes it rather than nimbo.
    */
   private async plumb(rec: InstanceRecord, ct: ContainerInfo, pid: number): Promise<void> {
-    const ns = ct.netns;
-    await this.d.exec.run(['ip', 'netns', 'attach', ns, String(pid)]);
-    await this.d.exec.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    await this.d.network.plugNetns(ct.netns, rec.nics, { attachPid: pid, ...(await this.appNetwork(rec)) });
     for (const nic of rec.nics) {
-      await this.d.network.createVeth(nic.tap, nic.network, ns, nic.name, nic.mac);
       // A new veth has no qdiscs: only limits to set, or an egress shaper left from an earlier run, need tc.
       if (nic.ingressBps || nic.egressBps || existsSync(`/sys/class/net/${ifbNameFor(nic.tap)}`)) await this.svc.nics?.applyLimits(nic);
     }
+  }
+
+  /** The whole disk the root volume's filesystem lives on (where its block I/O throttles apply). */
+  private async rootDisk(rec: InstanceRecord, rootDir: string): Promise<{ major: number; minor: number }> {
+    const disk = await wholeDiskOf(this.d.exec, rootDir);
+    if (!disk) throw invalid(`disk limits of ${rec.name}: pool ${rec.root!.pool} is not on a block device`);
+    return disk;
   }
 
   /** Start (or re-create after a host reboot) the container. */
@@ -185,6 +204,9 @@ export class ContainerService implements ContainerLifecycle {
     const bundle = join(this.d.paths.instance(rec.name), 'bundle');
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
     const app = ct.app;
+    const serialLog = join(runDir, 'serial.log');
+    // Init's stdout, and in a system container writable by its root (host root keeps reading it).
+    if (!app) ownConsoleLog(serialLog, ct.hostId);
     const spec: ContainerSpec = {
       id: this.runtimeId(rec),
       kind: app ? 'app' : 'system',
@@ -200,9 +222,17 @@ export class ContainerService implements ContainerLifecycle {
         pids: ct.pids,
         ...(ct.cpuWeight !== undefined ? { cpuWeight: ct.cpuWeight } : {}),
         ...(ct.swapBytes !== undefined ? { swapBytes: ct.swapBytes } : {}),
+        ...(ct.disk && Object.keys(ct.disk).length ? { blkioThrottle: [{ ...(await this.rootDisk(rec, rootDir)), ...ct.disk }] } : {}),
       },
       cgroupsPath: `/nimbo-${this.d.config.prefix}/${rec.name}`,
-      mounts: app ? await this.appFiles(rec) : [{ source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true }],
+      mounts: app
+        ? [...(await this.appFiles(rec)), ...(await containerVolumeMounts(rec, this.svc.storageService!))]
+        : [
+            { source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true },
+            // systemd points its own stdio at /dev/null: its services reach the console log here.
+            { source: serialLog, destination: CONTAINER_CONSOLE, readonly: false },
+            ...(await containerVolumeMounts(rec, this.svc.storageService!)),
+          ],
       // A system container's init mounts, sets its hostname and configures its NICs, in its own namespaces only.
       extraCapabilities: app ? [] : ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'],
     };
@@ -211,11 +241,12 @@ export class ContainerService implements ContainerLifecycle {
     const st = await this.runc.state(spec.id);
     if (st.status !== 'absent') await this.runc.delete(spec.id, true);
     const t0 = Date.now();
-    const created = await this.runc.create(spec.id, bundle, { stdoutPath: join(runDir, 'serial.log'), start: false, ...(app ? { exitFile: join(runDir, 'exit.json') } : {}) });
+    const created = await this.runc.create(spec.id, bundle, { stdoutPath: serialLog, start: false, ...(app ? { exitFile: join(runDir, 'exit.json') } : {}) });
     const t1 = Date.now();
     try {
+      // Its own cgroup2 tree for the init (systemd needs one it may write), before init runs.
+      if (!app) await delegateCgroup(spec.cgroupsPath, { uid: ct.hostId, gid: ct.hostId });
       await this.plumb(rec, ct, created.pid);
-      if (app) await this.configureAppNetwork(rec, ct.netns);
       const t2 = Date.now();
       await this.runc.start(spec.id);
       this.d.log.debug({ instance: rec.name, createMs: t1 - t0, plumbMs: t2 - t1, startMs: Date.now() - t2 }, 'container booted');
@@ -228,10 +259,8 @@ export class ContainerService implements ContainerLifecycle {
 
   /** Give a running container a new NIC: a veth into its namespace, its limits, and (nimbo sets it) its address. */
   async plugNic(rec: InstanceRecord, nic: InstanceRecord['nics'][number]): Promise<void> {
-    const ns = rec.container!.netns;
-    await this.d.network.createVeth(nic.tap, nic.network, ns, nic.name, nic.mac);
+    await this.d.network.plugNetns(rec.container!.netns, [nic], { addresses: [{ dev: nic.name, cidr: nic.address }] });
     if (nic.ingressBps || nic.egressBps) await this.svc.nics?.applyLimits(nic);
-    await this.d.exec.run(['ip', '-n', ns, 'addr', 'replace', nic.address, 'dev', nic.name]);
   }
 
   /** Forget the name of a container's network namespace (the namespace itself ends with the container). */

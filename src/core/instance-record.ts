@@ -19,7 +19,7 @@ export interface InstanceRecord {
   /** The root disk: a volume in a storage pool, linked-cloned from the image. */
   root?: { pool: string; volume: string };
   /** Pool volumes attached as extra disks (re-attached at every start). */
-  volumes?: { pool: string; volume: string }[];
+  volumes?: { pool: string; volume: string; /** Containers: where the filesystem volume is mounted. */ path?: string }[];
   /** Scheduled snapshots (see core/snapshot-scheduler.ts). */
   snapshotSchedule?: { cron: string; expiry?: string; stateful?: boolean; lastRun: string };
   createdAt: string;

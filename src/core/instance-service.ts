@@ -138,10 +138,15 @@ export class InstanceService {
     if (req.app && !img.oci) throw new NimboError('InvalidArgument', `image ${req.image} is not an OCI application image (import one with nimbo image import)`);
     const app = req.app ? await this.containers?.appProcess(req.image, req.app) : undefined;
     if (isContainer && !this.containers) throw conflict('containers are not available on this host (runc is missing)');
-    if (!isContainer && (req.pids !== undefined || req.cpuWeight !== undefined || req.swap !== undefined)) {
-      throw new NimboError('InvalidArgument', 'pids, cpuWeight and swap are container limits');
+    const diskReq = { readBps: req.diskReadBps, writeBps: req.diskWriteBps, readIops: req.diskReadIops, writeIops: req.diskWriteIops };
+    if (!isContainer && (req.pids !== undefined || req.cpuWeight !== undefined || req.swap !== undefined || Object.values(diskReq).some((v) => v !== undefined))) {
+      throw new NimboError('InvalidArgument', 'pids, cpuWeight, swap and the disk rates are container limits');
     }
     const swapBytes = req.swap !== undefined ? parseBoundedSize(req.swap, 0, LIMITS.memory.max, 'swap') : undefined;
+    // Block I/O throttles: bytes per second as sizes (at least 1 MiB/s), operations per second as counts.
+    const diskRates: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number } = {};
+    for (const k of ['readBps', 'writeBps'] as const) if (diskReq[k] !== undefined) diskRates[k] = parseBoundedSize(diskReq[k], 2 ** 20, 2 ** 50, `disk ${k === 'readBps' ? 'read' : 'write'} rate`);
+    for (const k of ['readIops', 'writeIops'] as const) if (diskReq[k] !== undefined) diskRates[k] = diskReq[k];
     const rec: InstanceRecord = {
       name: req.name,
       uuid,
@@ -178,6 +183,7 @@ export class InstanceService {
             pids: req.pids ?? 2048,
             ...(req.cpuWeight !== undefined ? { cpuWeight: req.cpuWeight } : {}),
             ...(swapBytes !== undefined ? { swapBytes } : {}),
+            ...(Object.keys(diskRates).length ? { disk: diskRates } : {}),
             ...(app ? { app } : {}),
           };
         }

@@ -1,12 +1,17 @@
 import { deleteVmState, loadVmState, saveVmState } from '../drivers/compute/qemu/vm-state.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { unmountContainerRoot } from '../images/rootfs/container-root.js';
+import { conflict, invalid, notFound, NimboError } from './errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { StorageService } from './storage-service.js';
 import { validateName } from './validate.js';
 import type { OpContext } from './operations.js';
 
-/** An instance snapshot: qcow2 internal snapshots (same tag) of all its disks, optionally with RAM state. */
+/**
+ * An instance snapshot. VMs: qcow2 internal snapshots (same tag) of all its disks, optionally
+ * with RAM state. Containers: snapshots (same name) of its pool volumes, taken through the
+ * pool's driver (root filesystem volume first, then attached volumes).
+ */
 export interface InstanceSnapshot {
   name: string;
   instance: string;
@@ -18,7 +23,13 @@ export interface InstanceSnapshot {
   vmDisks?: string[];
   expiresAt?: string;
   scheduled?: boolean;
+  /** qcow2 (default, VMs): internal qcow2 snapshots of `disks`; volume (containers): driver snapshots of `volumes`. */
+  kind?: 'qcow2' | 'volume';
+  /** kind volume: the pool volumes it covers, root first. */
+  volumes?: { pool: string; volume: string }[];
 }
+
+type VolumeRef = { pool: string; volume: string };
 
 const key = (inst: string, name: string) => `/snapshots/${inst}/${name}`;
 
@@ -28,7 +39,7 @@ export function snapshotName(prefix: string, at = new Date()): string {
   return `${prefix}-${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}-${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
 }
 
-/** Snapshots of whole instances (root disk and attached volumes at once; `stateful` adds RAM). */
+/** Snapshots of whole instances (root disk and attached volumes at once; `stateful` adds RAM, VMs only). */
 export class InstanceSnapshots {
   constructor(private svc: InstanceService, private storage: StorageService) {}
 
@@ -54,6 +65,12 @@ export class InstanceSnapshots {
     return out;
   }
 
+  /** The pool volumes of a container: its root, then attached volumes. */
+  private containerVolumes(rec: InstanceRecord): VolumeRef[] {
+    if (!rec.root) throw conflict(`container ${rec.name} has no root volume`);
+    return [rec.root, ...(rec.volumes ?? [])].map((v) => ({ pool: v.pool, volume: v.volume }));
+  }
+
   async list(instance: string): Promise<InstanceSnapshot[]> {
     await this.svc.record(instance);
     return (await this.d.store.list<InstanceSnapshot>(`/snapshots/${instance}/`)).map((k) => k.value).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -68,13 +85,59 @@ export class InstanceSnapshots {
   /** Take a snapshot as an Operation. A running VM pauses while QEMU writes it (snapshot-save). */
   async create(instance: string, opts: { name?: string; stateful?: boolean; expiresAt?: string; scheduled?: boolean } = {}) {
     const rec = await this.svc.record(instance);
-    if (rec.type === 'container') throw conflict(`${instance} is a container: snapshot its root volume in the pool instead`);
+    if (rec.state === 'creating') throw conflict(`instance ${instance} is still being created`);
     const name = validateName(opts.name ?? snapshotName('snap'), 'snapshot name');
     if (await this.d.store.get(key(instance, name))) throw conflict(`snapshot ${name} of ${instance} already exists`);
+    if (rec.type === 'container') {
+      if (opts.stateful) throw invalid(`${instance} is a container: containers have no stateful snapshots (saving processes would need CRIU); take a disk-only snapshot`);
+      const volumes = this.containerVolumes(rec);
+      for (const v of volumes) {
+        const caps = await (await this.storage.driver(v.pool)).capabilities();
+        if (!caps.filesystemSnapshots || !caps.snapshots) throw conflict(`pool ${v.pool} has no snapshots of volume ${v.volume}`);
+      }
+      return this.d.ops.start('instance.snapshot.create', instance, async (ctx) => this.takeVolumes(rec, name, volumes, opts, ctx));
+    }
     const live = await this.running(instance);
     if (opts.stateful && !live) throw conflict(`instance ${instance} is not running: a stateful snapshot saves a running VM's memory`);
     const disks = await this.disks(rec);
     return this.d.ops.start('instance.snapshot.create', instance, async (ctx) => this.take(rec, name, disks, opts, ctx));
+  }
+
+  /**
+   * Snapshot every volume of a container through its pool's driver. A running container is
+   * paused (cgroup freezer) meanwhile, so all volumes are consistent with each other, then
+   * resumed; one that was already paused stays paused. A failure removes what was taken.
+   */
+  private async takeVolumes(rec: InstanceRecord, name: string, volumes: VolumeRef[], opts: { expiresAt?: string; scheduled?: boolean }, ctx: OpContext) {
+    const runDir = this.d.paths.run(rec.name);
+    const st = await this.d.compute.state(runDir);
+    const snap: InstanceSnapshot = {
+      name, instance: rec.name, createdAt: new Date().toISOString(), stateful: false, kind: 'volume', volumes,
+      disks: [],
+      ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}), ...(opts.scheduled ? { scheduled: true } : {}),
+    };
+    const taken: VolumeRef[] = [];
+    const pause = st === 'running';
+    if (pause) {
+      ctx.progress(10, 'pausing the container');
+      await this.d.compute.pause(runDir);
+    }
+    try {
+      for (const [i, v] of volumes.entries()) {
+        ctx.progress(20 + Math.floor((60 * i) / volumes.length), `snapshotting ${v.pool}/${v.volume}`);
+        const dr = await this.storage.driver(v.pool);
+        await dr.createSnapshot(v.volume, name);
+        taken.push(v);
+        snap.disks.push({ id: i === 0 ? 'root' : `${v.pool}/${v.volume}`, path: (await dr.volumePath(v.volume)).path });
+      }
+    } catch (e) {
+      for (const v of taken) await (await this.storage.driver(v.pool)).deleteSnapshot(v.volume, name).catch(() => undefined);
+      throw e;
+    } finally {
+      if (pause) await this.d.compute.resume(runDir);
+    }
+    await this.d.store.put(key(rec.name, name), snap);
+    return snap;
   }
 
   private async take(rec: InstanceRecord, name: string, disks: { id: string; path: string }[], opts: { stateful?: boolean; expiresAt?: string; scheduled?: boolean }, ctx: OpContext) {
@@ -97,6 +160,22 @@ export class InstanceSnapshots {
   async restore(instance: string, name: string) {
     const snap = await this.get(instance, name);
     const live = await this.running(instance);
+    if (snap.kind === 'volume') {
+      if (live) throw conflict(`container ${instance} is running: stop it to restore a snapshot`);
+      const rec = await this.svc.record(instance);
+      if (rec.state === 'creating' || rec.state === 'starting') throw conflict(`instance ${instance} is ${rec.state}`);
+      return this.d.ops.start('instance.snapshot.restore', instance, async (ctx) => {
+        if (await this.running(instance)) throw conflict(`container ${instance} is running: stop it to restore a snapshot`);
+        for (const [i, v] of (snap.volumes ?? []).entries()) {
+          ctx.progress(10 + Math.floor((80 * i) / (snap.volumes ?? []).length), `restoring ${v.pool}/${v.volume}`);
+          const dr = await this.storage.driver(v.pool);
+          // A stopped container's overlay root stays mounted; its next start mounts the restored one.
+          if (i === 0) await unmountContainerRoot(this.d.exec, (await dr.volumePath(v.volume)).path);
+          await dr.restoreSnapshot(v.volume, name);
+        }
+        return snap;
+      });
+    }
     if (!snap.stateful && live) throw conflict(`instance ${instance} is running: stop it to restore a disk-only snapshot (or take a --stateful one)`);
     return this.d.ops.start('instance.snapshot.restore', instance, async (ctx) => {
       if (snap.stateful) {
@@ -121,7 +200,13 @@ export class InstanceSnapshots {
 
   /** Delete without an Operation (used inside other operations: expiry, instance delete). */
   async drop(snap: InstanceSnapshot): Promise<void> {
-    if (await this.running(snap.instance)) {
+    if (snap.kind === 'volume') {
+      for (const v of snap.volumes ?? []) {
+        await (await this.storage.driver(v.pool)).deleteSnapshot(v.volume, snap.name).catch((e: unknown) => {
+          if (!(e instanceof NimboError && e.code === 'NotFound')) throw e;
+        });
+      }
+    } else if (await this.running(snap.instance)) {
       await deleteVmState(await this.d.compute.qmp(this.d.paths.run(snap.instance)), snap.name);
     } else {
       for (const disk of snap.disks) await this.d.exec.run(['qemu-img', 'snapshot', '-d', snap.name, disk.path], { allowFailure: true });

@@ -8,6 +8,8 @@ import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import { NO_LIMITS, type StorageService } from './storage-service.js';
 import { parseSize } from './validate.js';
+import { checkMountPath, shiftVolume } from './container-volumes.js';
+import { ID_SIZE } from './container-service.js';
 
 /** The QEMU disk id of a pool volume attached to a VM (short and stable: node names are limited to 31 chars). */
 export function volumeDiskId(pool: string, volume: string): string {
@@ -19,7 +21,7 @@ export function toThrottle(l: IoLimits): ThrottleLimits {
   return { iops_rd: l.iopsRead, iops_wr: l.iopsWrite, bps_rd: l.bytesRead, bps_wr: l.bytesWrite };
 }
 
-/** Volumes attached to instances: kept in the instance record, hot-plugged into running VMs over QMP. */
+/** Volumes attached to instances: kept in the instance record, hot-plugged into running VMs over QMP, bind-mounted into containers at start. */
 export class InstanceVolumes {
   constructor(private svc: InstanceService, private storage: StorageService) {}
 
@@ -50,10 +52,12 @@ export class InstanceVolumes {
     });
   }
 
-  /** Attach a block volume to an instance; hot-plugged when the VM runs. */
-  async attach(name: string, pool: string, volume: string) {
-    if ((await this.svc.record(name)).type === 'container') throw conflict(`${name} is a container: volumes attach to VMs`);
+  /** Attach a volume: a block volume to a VM (hot-plugged when it runs), a filesystem volume to a stopped container at `path`. */
+  async attach(name: string, pool: string, volume: string, path?: string) {
+    const rec = await this.svc.record(name);
     const vol = await this.storage.volume(pool, volume);
+    if (rec.type === 'container') return this.attachToContainer(rec, pool, volume, vol.kind, vol.attachedTo, path);
+    if (path !== undefined) throw invalid(`path is where a filesystem volume is mounted in a container; ${name} is a VM (the volume appears as a disk)`);
     if (vol.kind !== 'block') throw invalid(`volume ${pool}/${volume} is a ${vol.kind} volume: only block volumes attach to VMs`);
     if (vol.attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${vol.attachedTo}`);
     return this.d.ops.start('instance.volume.attach', name, async () => {
@@ -65,6 +69,32 @@ export class InstanceVolumes {
         await this.svc.patch(name, { volumes: [...(cur.volumes ?? []), { pool, volume }] });
       } catch (e) {
         await this.storage.setMeta({ ...meta, attachedTo: null });
+        throw e;
+      }
+      return this.storage.volume(pool, volume);
+    });
+  }
+
+  /** A filesystem volume into a stopped container: its files move to the container's id range; mounted at every start. */
+  private async attachToContainer(rec: InstanceRecord, pool: string, volume: string, kind: string, attachedTo: string | null, path?: string) {
+    if (kind !== 'filesystem') throw invalid(`volume ${pool}/${volume} is a ${kind} volume: only filesystem volumes attach to containers`);
+    if (path === undefined) throw invalid(`give the path where ${pool}/${volume} is mounted in container ${rec.name} (--path)`);
+    const mountPath = checkMountPath(path, (rec.volumes ?? []).map((v) => v.path));
+    if (attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${attachedTo}`);
+    if (await this.running(rec)) throw conflict(`container ${rec.name} is running: stop it to attach a filesystem volume (its mounts are made at start)`);
+    const ct = rec.container!;
+    return this.d.ops.start('instance.volume.attach', rec.name, async (ctx) => {
+      const meta = await this.storage.meta(pool, volume);
+      await this.storage.setMeta({ ...meta, attachedTo: rec.name });
+      try {
+        ctx.progress(20, 'giving its files to the container\'s ids');
+        const dir = (await (await this.storage.driver(pool)).volumePath(volume)).path;
+        await shiftVolume(dir, ct.hostId, ID_SIZE, meta.idOwner);
+        await this.storage.setMeta({ ...meta, attachedTo: rec.name, idOwner: ct.hostId });
+        const cur = await this.svc.record(rec.name);
+        await this.svc.patch(rec.name, { volumes: [...(cur.volumes ?? []), { pool, volume, path: mountPath }] });
+      } catch (e) {
+        await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
         throw e;
       }
       return this.storage.volume(pool, volume);
@@ -90,9 +120,10 @@ export class InstanceVolumes {
   async detach(name: string, pool: string, volume: string) {
     const rec = await this.svc.record(name);
     if (!(rec.volumes ?? []).some((v) => v.pool === pool && v.volume === volume)) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
+    if (rec.type === 'container' && (await this.running(rec))) throw conflict(`container ${name} is running: stop it to detach a volume`);
     return this.d.ops.start('instance.volume.detach', name, async () => {
       const cur = await this.svc.record(name);
-      if (await this.running(cur)) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
+      if (cur.type === 'vm' && (await this.running(cur))) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
       await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
       await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
       return this.storage.volume(pool, volume);

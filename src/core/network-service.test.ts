@@ -25,7 +25,7 @@ function fakeDriver(): NetworkDriver & { served: Reservation[][] } {
     removeFirewall: async () => {},
     createTap: async () => {},
     deleteTap: async () => {},
-    createVeth: async () => {},
+    plugNetns: async () => {},
     tapExists: async () => true,
   };
 }

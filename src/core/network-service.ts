@@ -1,4 +1,4 @@
-import type { FirewallPolicy, NetworkDriver, NetworkSpec, Reservation } from '../drivers/network/types.js';
+import type { FirewallPolicy, NetnsSetup, NetworkDriver, NetworkSpec, Reservation, VethSpec } from '../drivers/network/types.js';
 import { validateSpec } from '../drivers/network/validate.js';
 import { clearBandwidth, sweepOrphanIfbs } from '../drivers/network/qos/bandwidth.js';
 import type { Network, NetworkCreate, Lease } from '../shared/network-types.js';
@@ -258,9 +258,11 @@ export class NetworkService {
     return this.driver.createTap(tap, (await this.record(network)).bridge, this.d.config.qemuUser);
   }
 
-  /** A container NIC: veth `host` on the network's bridge, peer `peer` with `mac` in `netns`. */
-  async createVeth(host: string, network: string, netns: string, peer: string, mac: string): Promise<void> {
-    return this.driver.createVeth(host, (await this.record(network)).bridge, netns, peer, mac);
+  /** Wire a container's namespace: a veth per NIC (host end `tap` on its network's bridge, peer `name` inside) and `setup`. */
+  async plugNetns(netns: string, nics: { tap: string; network: string; name: string; mac: string }[], setup?: NetnsSetup): Promise<void> {
+    const veths: VethSpec[] = [];
+    for (const n of nics) veths.push({ host: n.tap, bridge: (await this.record(n.network)).bridge, peer: n.name, mac: n.mac });
+    return this.driver.plugNetns(netns, veths, setup);
   }
 
   /** Delete a tap and its bandwidth limits (the egress shaper's ifb device outlives the tap otherwise). */

@@ -19,6 +19,8 @@ export interface VolumeMeta {
   name: string;
   attachedTo: string | null;
   limits: IoLimits;
+  /** Filesystem volumes: the first host id of the container range its files are owned by (set when attached to a container). */
+  idOwner?: number;
 }
 
 export const NO_LIMITS: IoLimits = { iopsRead: 0, iopsWrite: 0, bytesRead: 0, bytesWrite: 0 };

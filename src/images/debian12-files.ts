@@ -1,4 +1,5 @@
 import type { ScriptFile } from './tiny-scripts.js';
+import { CONTAINER_CONSOLE, CONTAINER_SEED_DIR } from './rootfs/seed-dir.js';
 
 /** Picks the Debian mirror from apt sources (one-line and deb822 formats); falls back to deb.debian.org. */
 export function pickDebianMirror(sourcesTexts: string[]): string {
@@ -30,21 +31,28 @@ deb http://deb.debian.org/debian-security bookworm-security main
 
 const SEED_SCRIPT = `#!/bin/sh
 # nimbo first boot (and every boot): apply the NoCloud seed's plain nimbo/ files.
+# VM: the seed is the cidata ISO. System container: the directory ${CONTAINER_SEED_DIR} (bind-mounted
+# read-only by the host, same files as the ISO's root).
 set -u
 SEED=/run/nimbo-seed
 STATE=/var/lib/nimbo
-mkdir -p "$SEED" "$STATE"
+mkdir -p "$STATE"
 found=
-for i in 1 2 3 4 5 6 7 8 9 10; do
-  for dev in $(blkid -L cidata 2>/dev/null) /dev/vd[b-z] /dev/sr[0-9]; do
-    [ -b "$dev" ] || continue
-    if mount -t iso9660 -o ro "$dev" "$SEED" 2>/dev/null; then
-      [ -d "$SEED/nimbo" ] && { found=$dev; break 2; }
-      umount "$SEED"
-    fi
+if systemd-detect-virt --container --quiet; then
+  [ -d ${CONTAINER_SEED_DIR}/nimbo ] && { SEED=${CONTAINER_SEED_DIR}; found=dir; }
+else
+  mkdir -p "$SEED"
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    for dev in $(blkid -L cidata 2>/dev/null) /dev/vd[b-z] /dev/sr[0-9]; do
+      [ -b "$dev" ] || continue
+      if mount -t iso9660 -o ro "$dev" "$SEED" 2>/dev/null; then
+        [ -d "$SEED/nimbo" ] && { found=$dev; break 2; }
+        umount "$SEED"
+      fi
+    done
+    sleep 0.5
   done
-  sleep 0.5
-done
+fi
 line() { [ -f "$SEED/nimbo/$1" ] && head -n 1 "$SEED/nimbo/$1"; }
 rm -f /etc/systemd/network/10-nimbo-*.network
 dns=
@@ -92,7 +100,7 @@ if [ -n "$found" ]; then
       for d in $nicdns; do printf 'DNS=%s\\n' "$d"; done
     } > "$out"
   done
-  umount "$SEED"
+  [ "$found" = dir ] || umount "$SEED"
 fi
 if [ -n "$dns" ]; then
   for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf
@@ -136,6 +144,8 @@ WantedBy=multi-user.target
 const GROWFS_UNIT = `[Unit]
 Description=nimbo: grow the root filesystem to the disk size
 After=local-fs.target
+# A container's root is a directory on the host: nothing to grow.
+ConditionVirtualization=!container
 
 [Service]
 Type=oneshot
@@ -145,7 +155,11 @@ ExecStart=/usr/local/sbin/nimbo-growfs
 WantedBy=multi-user.target
 `;
 
-/** Prints the ready line once sshd (Type=notify) is up and the network is configured. */
+/**
+ * Prints the ready line once sshd (Type=notify) is up and the network is configured: on ttyS0 in a
+ * VM; in a system container appended to ${CONTAINER_CONSOLE}, the console log the host mounts there
+ * (systemd has pointed its own stdout, the runtime's log, at /dev/null).
+ */
 const READY_UNIT = (marker: string) => `[Unit]
 Description=nimbo: announce readiness on the serial console
 After=nimbo-seed.service ssh.service network-online.target
@@ -153,7 +167,7 @@ Wants=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'echo "${marker} $(hostname)" > /dev/ttyS0'
+ExecStart=/bin/sh -c 'if systemd-detect-virt --container --quiet; then echo "${marker} $(hostname)" >> ${CONTAINER_CONSOLE}; else echo "${marker} $(hostname)" > /dev/ttyS0; fi'
 
 [Install]
 WantedBy=multi-user.target
@@ -175,6 +189,8 @@ export function renderDebianFiles(marker: string, mirror: string): Record<string
     'usr/local/sbin/nimbo-growfs': f(GROWFS_SCRIPT, 0o755),
     'etc/systemd/system/nimbo-growfs.service': f(GROWFS_UNIT),
     'etc/systemd/system/systemd-networkd-wait-online.service.d/nimbo.conf': f(WAIT_ONLINE),
+    // A container's root is the host's overlay, already read-write: fstab's UUID= root is no device there.
+    'etc/systemd/system/systemd-remount-fs.service.d/nimbo.conf': f('[Unit]\nConditionVirtualization=!container\n'),
     // NICs the seed does not describe get DHCP (10-nimbo-* files sort first and win).
     'etc/systemd/network/99-nimbo-dhcp.network': f('[Match]\nType=ether\n\n[Network]\nDHCP=yes\n'),
     'etc/initramfs-tools/conf.d/nimbo.conf': f('# nimbo VMs: only the virtio drivers (smaller, faster initrd)\nMODULES=list\n'),

@@ -23,6 +23,14 @@ test('debian files: units wired, seed script parses (sh -n), grub boots /vmlinuz
   assert.match(files['etc/systemd/system/nimbo-ready.service']!.content, /echo "NIMBO-READY \$\(hostname\)" > \/dev\/ttyS0/);
   assert.match(files['etc/systemd/system/nimbo-seed.service']!.content, /Before=network-pre.target systemd-networkd.service ssh.service/);
   assert.equal(files['usr/local/sbin/nimbo-seed']!.mode, 0o755);
+  // System containers: the seed directory instead of the cidata disk, the marker on the console log,
+  // no growing or remounting of a root that is the host's overlay.
+  const seed = files['usr/local/sbin/nimbo-seed']!.content;
+  assert.match(seed, /if systemd-detect-virt --container --quiet; then\n  \[ -d \/\.nimbo\/seed\/nimbo \] && \{ SEED=\/\.nimbo\/seed; found=dir; \}\nelse/);
+  assert.match(seed, /\[ "\$found" = dir \] \|\| umount "\$SEED"/);
+  assert.match(files['etc/systemd/system/nimbo-ready.service']!.content, /then echo "NIMBO-READY \$\(hostname\)" >> \/\.nimbo\/console; else/);
+  assert.match(files['etc/systemd/system/nimbo-growfs.service']!.content, /^ConditionVirtualization=!container$/m);
+  assert.equal(files['etc/systemd/system/systemd-remount-fs.service.d/nimbo.conf']!.content, '[Unit]\nConditionVirtualization=!container\n');
   assert.match(renderGrubCfg('U-1'), /^linux \/vmlinuz root=UUID=U-1 ro console=tty0 console=ttyS0,115200n8 quiet$/m);
   if (existsSync('/bin/sh')) {
     for (const p of ['usr/local/sbin/nimbo-seed', 'usr/local/sbin/nimbo-growfs']) {

@@ -18,6 +18,10 @@ export const InstanceCreate = Type.Object(
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
     cpuWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'containers: relative CPU weight (default 100)' })),
     swap: Type.Optional(Size),
+    diskReadBps: Type.Optional(Size),
+    diskWriteBps: Type.Optional(Size),
+    diskReadIops: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000, description: "containers: read operations per second on the root volume's disk" })),
+    diskWriteIops: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000, description: "containers: write operations per second on the root volume's disk" })),
     app: Type.Optional(
       Type.Object(
         {
@@ -184,3 +188,14 @@ export type ErrorBody = Static<typeof ErrorBody>;
 export function listOf<T extends TSchema>(key: string, item: T) {
   return Type.Object({ [key]: Type.Array(item) });
 }
+
+/** Body of POST /api/v1/instances/{name}/copy. */
+export const InstanceCopy = Type.Object(
+  {
+    name: Name,
+    snapshot: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'copy this snapshot of the source (else its current disks: the source must be stopped)' })),
+    start: Type.Optional(Type.Boolean({ default: false, description: 'start the copy once made' })),
+  },
+  strict,
+);
+export type InstanceCopy = Static<typeof InstanceCopy>;

@@ -99,7 +99,14 @@ export const VolumeExport = Type.Object({ path: Type.String({ minLength: 2, maxL
 export type VolumeExport = Static<typeof VolumeExport>;
 
 /** Body of POST /instances/{name}/volumes (attach; hot-plugged when the VM runs). */
-export const VolumeAttach = Type.Object({ pool: Name, volume: Name }, strict);
+export const VolumeAttach = Type.Object(
+  {
+    pool: Name,
+    volume: Name,
+    path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'containers: the absolute path a filesystem volume is mounted at' })),
+  },
+  strict,
+);
 export type VolumeAttach = Static<typeof VolumeAttach>;
 
 /** An instance snapshot as the API shows it. */
@@ -108,6 +115,7 @@ export const InstanceSnapshot = Type.Object({
   instance: Type.String(),
   createdAt: Type.String(),
   stateful: Type.Boolean(),
+  kind: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('volume')], { description: 'qcow2: internal snapshots of VM disks; volume: pool snapshots of container volumes' })),
   disks: Type.Array(Type.Object({ id: Type.String(), path: Type.String() })),
   vmDisks: Type.Optional(Type.Array(Type.String())),
   expiresAt: Type.Optional(Type.String()),

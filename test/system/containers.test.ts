@@ -173,6 +173,42 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     await d.waitConsole('ct1', /NIMBO-READY ct1[\s\S]*NIMBO-READY ct1/, 60_000);
   });
 
+  test('a filesystem volume is mounted into stopped containers and keeps its data from one container to the next', async () => {
+    await run('storage', 'volume', 'create', 'default', 'data1', '--size', '64MiB', '--kind', 'filesystem', '--quiet');
+    const running = await d.cli('storage', 'volume', 'attach', 'ct1', 'default', 'data1', '--path', '/srv/data');
+    assert.notEqual(running.code, 0);
+    assert.match(running.stderr, /is running: stop it/);
+    await run('stop', 'ct1', '--timeout', '20', '--quiet');
+    for (const [path, why] of [['/proc/x', /inside \/proc/], ['relative', /absolute/], ['/', /mounted at \//]] as const) {
+      const r = await d.cli('storage', 'volume', 'attach', 'ct1', 'default', 'data1', '--path', path);
+      assert.notEqual(r.code, 0, path);
+      assert.match(r.stderr, why);
+    }
+    await run('storage', 'volume', 'attach', 'ct1', 'default', 'data1', '--path', '/srv/data', '--quiet');
+    await run('start', 'ct1', '--quiet');
+    await d.waitConsole('ct1', /(NIMBO-READY ct1[\s\S]*){3}/, 60_000);
+    assert.equal((await d.cli('exec', 'ct1', '--', 'sh', '-c', 'echo kept > /srv/data/note && chown 1000:1000 /srv/data/note')).code, 0);
+    // On the host the files belong to the container's id range.
+    const hostId = Number(readFileSync(`/proc/${(await runcState('ct1'))!.pid}/uid_map`, 'utf8').trim().split(/\s+/)[1]);
+    const vol = join(d.stateDir, 'pools', 'default', 'filesystems', 'data1');
+    assert.equal(statSync(join(vol, 'note')).uid, hostId + 1000);
+    assert.equal(statSync(vol).uid, hostId, 'the volume root belongs to the container root');
+    await run('stop', 'ct1', '--timeout', '20', '--quiet');
+    await run('storage', 'volume', 'detach', 'ct1', 'default', 'data1', '--quiet');
+    // A second container gets the volume with its files moved to its own range.
+    await run('launch', 'tiny', 'ct2', '--container', '--memory', '64MiB', '--no-start', '--quiet');
+    await run('storage', 'volume', 'attach', 'ct2', 'default', 'data1', '--path', '/mnt/shared', '--quiet');
+    await run('start', 'ct2', '--quiet');
+    await d.waitConsole('ct2', /NIMBO-READY ct2/, 60_000);
+    const read = await d.cli('exec', 'ct2', '--', 'sh', '-c', 'cat /mnt/shared/note; stat -c %u /mnt/shared/note');
+    assert.equal(read.stdout, 'kept\n1000\n');
+    const del = await d.cli('storage', 'volume', 'delete', 'default', 'data1');
+    assert.notEqual(del.code, 0, 'an attached volume is not deleted');
+    await run('delete', 'ct2', '--force', '--quiet');
+    await run('storage', 'volume', 'delete', 'default', 'data1', '--quiet');
+    await run('start', 'ct1', '--quiet');
+  });
+
   test('delete removes the container, its netns, veth and root', async () => {
     const info = await d.cliJson<Inst>('info', 'ct1');
     await run('delete', 'ct1', '--force', '--quiet');

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon, makeSshKey, processAlive, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
-import { runArgv } from '../../src/host/exec.js';
+import { RealExec, runArgv } from '../../src/host/exec.js';
+import { wholeDiskOf } from '../../src/drivers/compute/runc/runc-support.js';
 
 const skip = systemSkipReason();
 const GiB = 1024 * 1024 * 1024;
@@ -113,6 +114,77 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     assert.equal(img.size, 2 * GiB);
     assert.match(img.os, /Debian GNU\/Linux 12/);
     assert.ok(existsSync(join(imageDir('debian-12'), 'disk.qcow2')));
+  });
+
+  test('debian-12 as a system container: systemd boots to running, seed applied, SSH on its address, clean poweroff on stop', { timeout: 4 * MIN }, async () => {
+    const t0 = Date.now();
+    const r = await d.cli('launch', 'debian-12', 'ct1', '--container', '--ssh-key', `${key.key}.pub`, '--memory', '512MiB', '--pids', '512',
+      '--disk-write-bps', '20MiB', '--disk-read-iops', '1000', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const info = await d.cliJson<Inst & { type: string }>('info', 'ct1');
+    assert.equal(info.type, 'container');
+    assert.equal(info.state, 'running');
+    const addr = info.addresses[0]!;
+    // nimbo-ready.service appends the marker to init's stdout (the console log) once sshd and the network are up.
+    await waitReady('ct1', 120_000);
+    const boot = Date.now() - t0;
+
+    const sr = await d.cli('exec', 'ct1', '--', 'systemctl', 'is-system-running', '--wait');
+    if (sr.stdout.trim() !== 'running') {
+      const failed = await d.cli('exec', 'ct1', '--', 'systemctl', '--failed', '--no-legend', '--no-pager');
+      assert.fail(`systemd is ${sr.stdout.trim()} ${sr.stderr}; failed units:\n${failed.stdout}`);
+    }
+    const out = await sshUntil(key.key, addr, 30_000,
+      'hostname; cat /proc/1/comm; stat -fc %T /sys/fs/cgroup; grep ^0:: /proc/self/cgroup; ip -4 -o addr show scope global; systemd-detect-virt --container');
+    assert.equal(out.code, 0, out.stderr);
+    const [hostname, init, cgfs, cgroup, ...rest] = out.stdout.trim().split('\n');
+    assert.equal(hostname, 'ct1');
+    assert.equal(init, 'systemd');
+    // Its own cgroup2 tree, in which systemd runs the SSH session below a slice of its own.
+    assert.equal(cgfs, 'cgroup2fs');
+    assert.match(cgroup!, /^0::\/(system|user)\.slice\//);
+    assert.equal(rest.at(-1), 'container-other', 'systemd-detect-virt: a container (container=nimbo)');
+    const ips = rest.slice(0, -1);
+    assert.equal(ips.length, 1, ips.join('\n'));
+    assert.ok(ips[0]!.includes(` ${addr}/24 `), `the container has the reserved address ${addr}: ${ips[0]}`);
+
+    // The limits are on the container's own (v1 or v2) cgroup, outside the tree systemd manages.
+    const cg = existsSync('/sys/fs/cgroup/cgroup.controllers')
+      ? readFileSync(join('/sys/fs/cgroup', `nimbo-${d.prefix}`, 'ct1', 'memory.max'), 'utf8')
+      : readFileSync(join('/sys/fs/cgroup/memory', `nimbo-${d.prefix}`, 'ct1', 'memory.limit_in_bytes'), 'utf8');
+    assert.equal(Number(cg.trim()), 512 * 1024 * 1024);
+    // Block I/O throttles on the whole disk under the pool (this state dir's filesystem).
+    const dev = await wholeDiskOf(new RealExec(), d.stateDir);
+    assert.ok(dev, 'the state dir is on a block device');
+    const mm = `${dev.major}:${dev.minor}`;
+    if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+      const io = readFileSync(join('/sys/fs/cgroup', `nimbo-${d.prefix}`, 'ct1', 'io.max'), 'utf8');
+      assert.match(io, new RegExp(`^${mm} rbps=max wbps=20971520 riops=1000 wiops=max$`, 'm'));
+    } else {
+      const blk = (f: string) => readFileSync(join('/sys/fs/cgroup/blkio', `nimbo-${d.prefix}`, 'ct1', `blkio.throttle.${f}_device`), 'utf8').trim();
+      assert.equal(blk('write_bps'), `${mm} 20971520`);
+      assert.equal(blk('read_iops'), `${mm} 1000`);
+      assert.equal(blk('read_bps'), '');
+    }
+
+    // systemd powers off on SIGRTMIN+4: init exits long before the 30 s stop timeout would SIGKILL it.
+    const s0 = Date.now();
+    const stop = await d.cli('stop', 'ct1', '--quiet');
+    assert.equal(stop.code, 0, stop.stderr);
+    const stopMs = Date.now() - s0;
+    assert.ok(stopMs < 20_000, `stop took ${stopMs} ms`);
+    assert.equal((await d.cliJson<Inst>('info', 'ct1')).state, 'stopped');
+
+    const del = await d.cli('delete', 'ct1', '--quiet');
+    assert.equal(del.code, 0, del.stderr);
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(d.stateDir));
+    assert.deepEqual(mounts, [], 'no mounts left');
+    const ns = (await runArgv(['ip', 'netns', 'list'])).stdout;
+    assert.ok(!ns.includes(d.prefix), ns);
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      assert.ok(!existsSync(join('/sys/fs/cgroup', h, `nimbo-${d.prefix}`, 'ct1')), `cgroup ${h}/nimbo-${d.prefix}/ct1 is gone`);
+    }
+    process.stderr.write(`# debian-12 container: ready in ${boot} ms, stopped in ${stopMs} ms\n`);
   });
 
   test('a debian-12 VM boots, answers SSH on its reserved address, and grows its root fs to --disk', { timeout: 6 * MIN }, async () => {

@@ -30,6 +30,10 @@ interface LaunchOptions extends WaitOptions {
   pids?: number;
   cpuWeight?: number;
   swap?: string;
+  diskReadBps?: string;
+  diskWriteBps?: string;
+  diskReadIops?: number;
+  diskWriteIops?: number;
   app?: boolean;
   entrypoint?: string;
   env?: string[];
@@ -63,6 +67,10 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.pids !== undefined) body.pids = o.pids;
   if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
   if (o.swap !== undefined) body.swap = o.swap;
+  if (o.diskReadBps !== undefined) body.diskReadBps = o.diskReadBps;
+  if (o.diskWriteBps !== undefined) body.diskWriteBps = o.diskWriteBps;
+  if (o.diskReadIops !== undefined) body.diskReadIops = o.diskReadIops;
+  if (o.diskWriteIops !== undefined) body.diskWriteIops = o.diskWriteIops;
   if (o.network?.length || o.securityGroup?.length) {
     const groups = o.securityGroup?.length ? { securityGroups: o.securityGroup } : {};
     body.nics = (o.network?.length ? o.network : ['default']).map((spec) => {
@@ -92,6 +100,10 @@ export function registerInstanceCommands(program: Command): void {
       .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
       .option('--cpu-weight <n>', 'containers: relative CPU weight 1-10000 (default 100)', intInRange('--cpu-weight', 1, 10000))
       .option('--swap <size>', 'containers: swap on top of --memory (needs swap accounting on the host)', (v: string) => parseSize(v, 'swap'))
+      .option('--disk-read-bps <size>', "containers: read bytes per second from the root volume's disk, e.g. 50MiB", (v: string) => parseSize(v, 'disk read rate'))
+      .option('--disk-write-bps <size>', "containers: write bytes per second to the root volume's disk, e.g. 20MiB", (v: string) => parseSize(v, 'disk write rate'))
+      .option('--disk-read-iops <n>', "containers: read operations per second on the root volume's disk", intInRange('--disk-read-iops', 1, 10000000))
+      .option('--disk-write-iops <n>', "containers: write operations per second on the root volume's disk", intInRange('--disk-write-iops', 1, 10000000))
       .option('--app', 'an application container from an OCI image (see: nimbo image import); a command after -- replaces its cmd')
       .option('--entrypoint <path>', "app: replace the image's entrypoint ('' clears it)")
       .option('--env <KEY=VALUE>', 'app: add or replace an environment variable (repeatable)', collect)

@@ -16,15 +16,15 @@ function expiry(v: string): string {
 
 /** Register the instance snapshot commands on the program. */
 export function registerSnapshotCommands(program: Command): void {
-  const snap = program.command('snapshot').alias('snap').description('snapshots of whole instances (all disks; --stateful adds RAM)');
+  const snap = program.command('snapshot').alias('snap').description('snapshots of whole instances: all disks of a VM (--stateful adds RAM), all volumes of a container');
 
   withWaitOptions(
     snap
       .command('create')
-      .description('snapshot an instance (a running VM pauses briefly while QEMU writes it)')
+      .description('snapshot an instance (a running VM pauses briefly while QEMU writes it; a running container is frozen while its volumes are snapshotted in their pool)')
       .argument('<instance>', 'instance name')
       .argument('[name]', 'snapshot name (default: snap-YYYYMMDD-HHMMSS)', (v: string) => parseName(v, 'snapshot name'))
-      .option('--stateful', 'also save the running VM memory: restore brings it back running where it was')
+      .option('--stateful', 'also save the running VM memory: restore brings it back running where it was (VMs only)')
       .option('--expiry <duration>', 'delete it automatically after 30m, 12h, 7d, 2w, ...', expiry),
   ).action(async (instance: string, name: string | undefined, o: WaitOptions & { stateful?: boolean; expiry?: string }, cmd: Command) => {
     const client = clientFor(cmd);
@@ -60,7 +60,7 @@ export function registerSnapshotCommands(program: Command): void {
     });
 
   withWaitOptions(
-    snap.command('restore').description('restore a snapshot (disk-only: the instance must be stopped)').argument('<instance>', 'instance name').argument('<name>', 'snapshot name'),
+    snap.command('restore').description('restore a snapshot (disk-only and container snapshots: the instance must be stopped)').argument('<instance>', 'instance name').argument('<name>', 'snapshot name'),
   ).action(async (instance: string, name: string, o: WaitOptions, cmd: Command) => {
     const client = clientFor(cmd);
     const op = await client.operation('POST', `/instances/${enc(instance)}/snapshots/${enc(name)}/restore`);

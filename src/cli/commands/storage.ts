@@ -342,14 +342,15 @@ function registerVolumeCommands(storage: Command): void {
   withWaitOptions(
     volume
       .command('attach')
-      .description('attach a volume to an instance (hot-plugged when it runs)')
+      .description('attach a volume to an instance: a block volume to a VM (hot-plugged when it runs), a filesystem volume to a stopped container at --path')
       .argument('<instance>', 'instance name')
       .argument('<pool>', 'pool name')
-      .argument('<volume>', 'volume name'),
-  ).action(async (instance: string, pool: string, vol: string, o: WaitOptions, cmd: Command) => {
+      .argument('<volume>', 'volume name')
+      .option('--path <dir>', 'containers: where the filesystem volume is mounted, e.g. /srv/data'),
+  ).action(async (instance: string, pool: string, vol: string, o: WaitOptions & { path?: string }, cmd: Command) => {
     const client = clientFor(cmd);
-    const op = await client.attachVolume(instance, { pool, volume: vol });
-    await finishOperation(op, client, o, () => `Attached ${pool}/${vol} to ${instance}`);
+    const op = await client.attachVolume(instance, { pool, volume: vol, ...(o.path ? { path: o.path } : {}) });
+    await finishOperation(op, client, o, () => `Attached ${pool}/${vol} to ${instance}${o.path ? ` at ${o.path}` : ''}`);
   });
 
   withWaitOptions(

@@ -70,6 +70,21 @@ export interface FirewallPolicy {
 /** An empty policy: no ports are filtered, nothing is forwarded. */
 export const EMPTY_POLICY: FirewallPolicy = { groups: [], ports: [], forwards: [], floating: [] };
 
+/** A veth pair of a container NIC: `host` on `bridge`, `peer` (with `mac`) inside the container's namespace. */
+export interface VethSpec {
+  host: string;
+  bridge: string;
+  peer: string;
+  mac: string;
+}
+
+/** What else plugNetns sets up: the namespace's name for a process's netns, addresses, a default route. */
+export interface NetnsSetup {
+  attachPid?: number;
+  addresses?: { dev: string; cidr: string }[];
+  defaultRoute?: { via: string; dev: string };
+}
+
 /** A network driver: makes virtual networks and guest NIC backends exist on this host. */
 export interface NetworkDriver {
   /** Create or repair the network (idempotent) and serve exactly these reservations. */
@@ -89,8 +104,13 @@ export interface NetworkDriver {
   removeFirewall(table: string): Promise<void>;
   /** Create a tap device (owned by `owner` when given) and attach it to `bridge`, up. */
   createTap(tap: string, bridge: string, owner?: string): Promise<void>;
-  /** Create a veth pair: `host` on `bridge`, its peer `peer` with `mac` inside network namespace `netns` (containers). */
-  createVeth(host: string, bridge: string, netns: string, peer: string, mac: string): Promise<void>;
+  /**
+   * Wire a container's network namespace `netns`: optionally name it after process
+   * `setup.attachPid`'s first, then one veth pair per entry (host end on its bridge, peer with
+   * its MAC inside), lo and the peers up, and the addresses and default route of `setup`.
+   * Idempotent for veths already there; a failure removes the veths it made.
+   */
+  plugNetns(netns: string, veths: VethSpec[], setup?: NetnsSetup): Promise<void>;
   /** Delete a tap (or a container's veth) device; no error when it does not exist. */
   deleteTap(tap: string): Promise<void>;
   /** True when a network device named `tap` exists. */

@@ -2,7 +2,8 @@
 //   PATH/nimbo-pool.json          marker: driver, format, reflink (detected once), fs type
 //   PATH/volumes/                 block volumes (dir: NAME.qcow2|NAME.raw; btrfs: subvolume NAME/disk.raw)
 //   PATH/filesystems/NAME[/]      filesystem volumes, with NAME.json (quota)
-//   PATH/snapshots/NAME/          per-volume snapshots (raw reflink copies, or btrfs snapshots)
+//   PATH/snapshots/NAME/          per-volume snapshots (raw reflink copies, btrfs snapshots, or for dir
+//                                 filesystem volumes SNAP/ directory copies made with cp -a -x)
 //   PATH/bases/                   immutable shared data: frozen qcow2 bases, image bases (+ .json)
 //   PATH/.tmp/                    staging: everything is built here, then renamed into place, so a
 //                                 failed or interrupted operation never leaves a half-made volume listed

@@ -62,8 +62,18 @@ export interface StorageCapabilities {
   raw: boolean;
   /** Filesystem volumes (directories for containers). */
   filesystemVolumes: boolean;
-  /** Snapshots and linked clones of filesystem volumes. */
+  /**
+   * Filesystem volumes have snapshots (create/list/restore/delete) and full clones from a
+   * snapshot. What one costs is filesystemLinkedClones: O(1) when true; otherwise (dir) a
+   * snapshot is a copy of the volume's tree (`cp -a --reflink=auto --one-file-system`, so a
+   * mount inside the volume, such as a container's overlay rootfs, is not entered): O(size of
+   * the data) — for a container root that is its overlay upper, i.e. O(size of its changes),
+   * with blocks shared where the filesystem reflinks. Restore swaps directories and is refused
+   * while anything is mounted inside the volume.
+   */
   filesystemSnapshots: boolean;
+  /** Filesystem snapshots and linked clones are copy-on-write, O(1) whatever the size (btrfs subvolume snapshots). */
+  filesystemLinkedClones: boolean;
   /** Filesystem volume sizes are enforced (quotas). */
   quotas: boolean;
   /** Copy-on-write clones in O(1) / O(extents), whatever the volume size. */

@@ -66,6 +66,8 @@ export interface ContainerRootState {
   mode: ContainerRootMode;
   /** True once every entry of rootfs is in the container's range (the shift is idempotent). */
   shifted: boolean;
+  /** A copied root not yet re-shifted: the id range its files are owned by (see retargetContainerRoot). */
+  from?: IdShift;
 }
 
 /** File names inside workDir. */
@@ -86,13 +88,28 @@ export function checkShift(s: IdShift): void {
   }
 }
 
+/** Throws InvalidArgument when two different id ranges overlap (a re-shift between them would be ambiguous). Pure. */
+export function checkReshift(from: IdShift, to: IdShift): void {
+  checkShift(from);
+  checkShift(to);
+  const same = from.hostId === to.hostId && from.size === to.size;
+  if (!same && from.hostId < to.hostId + to.size && to.hostId < from.hostId + from.size) {
+    throw invalid(`id ranges ${from.hostId}+${from.size} and ${to.hostId}+${to.size} overlap`);
+  }
+}
+
 /**
  * The host id a file owner id gets: ids already in [hostId, hostId+size) stay (so a shift can
- * be re-run after a crash), ids below size move up by hostId, anything else becomes the
- * container's nobody (65534). Pure.
+ * be re-run after a crash), ids in the source range `from` (a root copied from another
+ * container) move to the same offset in this range, ids below size move up by hostId, anything
+ * else becomes the container's nobody (65534). Pure.
  */
-export function shiftId(id: number, s: IdShift): number {
+export function shiftId(id: number, s: IdShift, from?: IdShift): number {
   if (id >= s.hostId && id < s.hostId + s.size) return id;
+  if (from && id >= from.hostId && id < from.hostId + from.size) {
+    const rel = id - from.hostId;
+    return rel < s.size ? s.hostId + rel : s.hostId + 65534;
+  }
   if (id < s.size) return s.hostId + id;
   return s.hostId + 65534;
 }
@@ -152,7 +169,8 @@ async function readState(workDir: string): Promise<ContainerRootState | undefine
   });
   if (text === undefined) return undefined;
   const s = JSON.parse(text) as ContainerRootState;
-  if (s.version !== 1 || typeof s.lowerDir !== 'string' || (s.mode !== 'overlay' && s.mode !== 'copy')) {
+  if (s.version !== 1 || typeof s.lowerDir !== 'string' || (s.mode !== 'overlay' && s.mode !== 'copy') ||
+      (s.from !== undefined && (typeof s.from.hostId !== 'number' || typeof s.from.size !== 'number'))) {
     throw invalid(`malformed ${join(workDir, ROOT_LAYOUT.state)}`);
   }
   return s;
@@ -191,13 +209,14 @@ async function copyTree(exec: HostExec, workDir: string, lowerDir: string): Prom
  * root) and moves every owner into the range; restores setuid/setgid bits chown clears.
  * Returns how many entries changed.
  */
-export async function shiftTree(root: string, shift: IdShift, workers = 16): Promise<number> {
+export async function shiftTree(root: string, shift: IdShift, workers = 16, from?: IdShift): Promise<number> {
   checkShift(shift);
+  if (from) checkReshift(from, shift);
   let changed = 0;
   const fix = async (p: string): Promise<boolean> => {
     const st = await lstat(p);
-    const uid = shiftId(st.uid, shift);
-    const gid = shiftId(st.gid, shift);
+    const uid = shiftId(st.uid, shift, from);
+    const gid = shiftId(st.gid, shift, from);
     if (uid !== st.uid || gid !== st.gid) {
       await lchown(p, uid, gid);
       if (!st.isSymbolicLink() && !st.isDirectory() && (st.mode & 0o6000) !== 0) await chmod(p, st.mode & 0o7777);
@@ -238,12 +257,13 @@ async function bringUp(exec: HostExec, workDir: string, state: ContainerRootStat
   let shifted = 0;
   if (!state.shifted) {
     const shift = { hostId: state.hostId, size: state.size };
-    shifted = await shiftTree(rootfs, shift);
+    shifted = await shiftTree(rootfs, shift, 16, state.from);
     // Where the lead bind-mounts the seed; runc would otherwise have to create it.
     const seed = join(rootfs, CONTAINER_SEED_DIR);
     await mkdir(seed, { recursive: true, mode: 0o755 });
-    await shiftTree(join(rootfs, CONTAINER_SEED_DIR.split('/')[1]!), shift);
-    await writeState(workDir, { ...state, shifted: true });
+    await shiftTree(join(rootfs, CONTAINER_SEED_DIR.split('/')[1]!), shift, 16, state.from);
+    const { from: _done, ...rest } = state;
+    await writeState(workDir, { ...rest, shifted: true });
   }
   return { rootfs, mode: state.mode, shifted, ms: Date.now() - t0 };
 }
@@ -298,6 +318,25 @@ export async function ensureContainerRoot(exec: HostExec, workDir: string): Prom
   const state = await readState(dir);
   if (!state) throw notFound(`container root in ${dir}`);
   return bringUp(exec, dir, state, t0);
+}
+
+/**
+ * Points a copied container root (workDir holds a copy of another container's volume, its
+ * rootfs unmounted) at a new id range: the state records the range its files are owned by now
+ * and shifted=false, so the next ensureContainerRoot mounts it and moves every owner from the
+ * old range to the same offset in the new one. Idempotent until that shift ran. NotFound
+ * without a root, Conflict while its rootfs is mounted, InvalidArgument for overlapping ranges.
+ */
+export async function retargetContainerRoot(workDir: string, shift: IdShift): Promise<ContainerRootState> {
+  const dir = resolve(workDir);
+  const old = await readState(dir);
+  if (!old) throw notFound(`container root in ${dir}`);
+  if (await isMountPoint(join(dir, ROOT_LAYOUT.rootfs))) throw conflict(`container root ${dir} is mounted: unmount it before re-targeting its ids`);
+  const from = old.from ?? { hostId: old.hostId, size: old.size };
+  checkReshift(from, shift);
+  const state: ContainerRootState = { ...old, hostId: shift.hostId, size: shift.size, shifted: false, from };
+  await writeState(dir, state);
+  return state;
 }
 
 /** Whether workDir's rootfs is mounted now (always false in copy mode). */

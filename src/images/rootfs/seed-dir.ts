@@ -11,6 +11,14 @@ import { checkSeedPath } from '../seed-iso.js';
  */
 export const CONTAINER_SEED_DIR = '/.nimbo/seed';
 
+/**
+ * Where a system container sees its console log (the host file that also takes init's stdout),
+ * bind-mounted read-write and owned by the container's root: an init that points its own stdio
+ * elsewhere (systemd uses /dev/null) has its services append lines there (the ready marker).
+ * Open it with O_APPEND (`>>`): it is a plain file.
+ */
+export const CONTAINER_CONSOLE = '/.nimbo/console';
+
 /** Who owns a seed directory on the host (a container's root is host id `uid`). */
 export interface SeedDirOwner {
   uid: number;

@@ -45,7 +45,7 @@ const appSpec: ContainerSpec = {
 /** Golden text: the literal below, as JSON.stringify writes it (key order included). */
 const golden = (o: unknown): string => `${JSON.stringify(o, null, 2)}\n`;
 
-test('golden: system container on a cgroup v1 host (amd64): sysfs, no swap, seed bind mount', () => {
+test('golden: system container on a pure cgroup v1 host (amd64): sysfs, read-only v1 cgroups, tmpfs /run /run/lock /tmp, seed bind mount', () => {
   assert.equal(
     renderOciConfigJson(systemSpec, { cgroupVersion: 1, arch: 'amd64' }),
     golden(
@@ -94,6 +94,14 @@ test('golden: system container on a cgroup v1 host (amd64): sysfs, no swap, seed
             source: 'cgroup',
             options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
           },
+          { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
+          {
+            destination: '/run/lock',
+            type: 'tmpfs',
+            source: 'tmpfs',
+            options: ['nosuid', 'nodev', 'noexec', 'mode=1777', 'size=5120k'],
+          },
+          { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
           {
             destination: '/run/nimbo-seed',
             type: 'bind',
@@ -294,6 +302,34 @@ test('golden: app container on a cgroup v2 host (arm64): joined netns, read-only
   );
 });
 
+test('system containers get their own writable cgroup2 tree where the host has one (v2, or hybrid with /sys/fs/cgroup/unified)', () => {
+  const cg = (c: ReturnType<typeof renderOciConfig>) => c.mounts.filter((m) => m.destination.startsWith('/sys/fs/cgroup'));
+  const delegated = [{ destination: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup2', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'] }];
+  const readOnly = [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] }];
+  const hybrid = renderOciConfig(systemSpec, { cgroupVersion: 1, unifiedCgroup: true });
+  assert.deepEqual(cg(hybrid), delegated);
+  assert.deepEqual(cg(renderOciConfig(systemSpec, { cgroupVersion: 2 })), delegated);
+  assert.deepEqual(cg(renderOciConfig(systemSpec, { cgroupVersion: 1 })), readOnly);
+  // The cgroup2 tree comes right after /sys, before /run: the same order on every host.
+  assert.deepEqual(hybrid.mounts.map((m) => m.destination), ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup', '/run', '/run/lock', '/tmp', '/run/nimbo-seed']);
+  // v1 limits still go to runc's v1 resources; the cgroup namespace stays.
+  assert.deepEqual(hybrid.linux.resources.cpu, { shares: 1024, quota: 200000, period: 100000 });
+  assert.ok(hybrid.linux.namespaces.some((n) => n.type === 'cgroup'));
+  // Application containers keep the read-only view and no extra tmpfs.
+  const app = renderOciConfig(appSpec, { cgroupVersion: 1, unifiedCgroup: true });
+  assert.deepEqual(cg(app), readOnly);
+  assert.ok(!app.mounts.some((m) => ['/run', '/tmp'].includes(m.destination)));
+  assert.throws(() => renderOciConfig(systemSpec, { cgroupVersion: 2, unifiedCgroup: false }), /always has a unified hierarchy/);
+});
+
+test('system containers: /run, /run/lock and /tmp are taken (binds below /run are fine); apps may bind there', () => {
+  for (const d of ['/run', '/run/lock', '/tmp', '/tmp/']) {
+    assert.throws(() => renderOciConfig({ ...systemSpec, mounts: [{ source: '/x', destination: d }] }), /is taken or reserved/, d);
+    assert.doesNotThrow(() => renderOciConfig({ ...appSpec, mounts: [{ source: '/x', destination: d }] }), d);
+  }
+  assert.doesNotThrow(() => renderOciConfig({ ...systemSpec, mounts: [{ source: '/x', destination: '/run/x' }] }));
+});
+
 test('deterministic, defaults to cgroup v2 and amd64, and the result shares nothing with the spec', () => {
   const spec = structuredClone(systemSpec);
   const a = renderOciConfigJson(spec);
@@ -395,4 +431,39 @@ for (const [name, mutate, re] of bad) {
 test('validation: render options', () => {
   assert.throws(() => renderOciConfig(systemSpec, { cgroupVersion: 3 as never }), /cgroupVersion must be 1 or 2/);
   assert.throws(() => renderOciConfig(systemSpec, { arch: 'mips' as never }), /unsupported arch/);
+});
+
+test('block I/O throttles: per device, each rate in its own OCI list (v1 blkio.throttle.*, v2 io.max); weight kept', () => {
+  const c = renderOciConfig({
+    ...systemSpec,
+    limits: {
+      blkioWeight: 300,
+      blkioThrottle: [
+        { major: 254, minor: 0, readBps: 10 * MiB, writeIops: 200 },
+        { major: 8, minor: 16, writeBps: 5 * MiB, readIops: 100 },
+      ],
+    },
+  }, { cgroupVersion: 1 });
+  assert.deepEqual(c.linux.resources.blockIO, {
+    weight: 300,
+    throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 10 * MiB }],
+    throttleWriteBpsDevice: [{ major: 8, minor: 16, rate: 5 * MiB }],
+    throttleReadIOPSDevice: [{ major: 8, minor: 16, rate: 100 }],
+    throttleWriteIOPSDevice: [{ major: 254, minor: 0, rate: 200 }],
+  });
+  const only = renderOciConfig({ ...systemSpec, limits: { blkioThrottle: [{ major: 7, minor: 3, readIops: 50 }] } });
+  assert.deepEqual(only.linux.resources.blockIO, { throttleReadIOPSDevice: [{ major: 7, minor: 3, rate: 50 }] });
+  assert.equal(renderOciConfig({ ...systemSpec, limits: { blkioThrottle: [] } }).linux.resources.blockIO, undefined);
+  const bad: [unknown, RegExp][] = [
+    [[{ major: 0, minor: 0, readBps: 1 }], /major/],
+    [[{ major: 8, minor: -1, readBps: 1 }], /minor/],
+    [[{ major: 8, minor: 0 }], /sets no rate/],
+    [[{ major: 8, minor: 0, readBps: 0 }], /integers >= 1/],
+    [[{ major: 8, minor: 0, writeIops: 1.5 }], /integers >= 1/],
+    [[{ major: 8, minor: 0, readBps: 1 }, { major: 8, minor: 0, writeBps: 1 }], /twice/],
+    ['8:0', /must be a list/],
+  ];
+  for (const [t, re] of bad) {
+    assert.throws(() => renderOciConfig({ ...systemSpec, limits: { blkioThrottle: t as never } }), re, JSON.stringify(t));
+  }
 });

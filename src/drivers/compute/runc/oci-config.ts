@@ -60,8 +60,23 @@ export interface ContainerLimits {
   pids?: number;
   /** Block I/O weight on the v1 scale 10-1000 (runc converts it for v2 io.weight/io.bfq.weight). */
   blkioWeight?: number;
+  /**
+   * Block I/O throttles per whole-disk device (runc writes v1 blkio.throttle.{read,write}_{bps,iops}_device
+   * and v2 io.max). Partitions are refused by the kernel: give the disk that holds them.
+   */
+  blkioThrottle?: BlkioThrottle[];
   /** RLIMIT_NOFILE soft=hard; unset = inherited from the runtime (the daemon's limit). */
   nofile?: number;
+}
+
+/** Throttles of one block device (major:minor of a whole disk); each rate optional, >= 1. */
+export interface BlkioThrottle {
+  major: number;
+  minor: number;
+  readBps?: number;
+  writeBps?: number;
+  readIops?: number;
+  writeIops?: number;
 }
 
 /** An extra bind mount from the host. */
@@ -106,6 +121,13 @@ export interface ContainerSpec {
 export interface RenderOptions {
   /** 2 when /sys/fs/cgroup is cgroup2 (unified); 1 for legacy and hybrid hosts. Default 2. */
   cgroupVersion?: 1 | 2;
+  /**
+   * Whether the host has a cgroup2 hierarchy the runtime puts the container in: always on v2
+   * hosts; on hybrid hosts when /sys/fs/cgroup/unified is cgroup2 (runc then joins the
+   * container's cgroup there as well, without controllers). A system container then gets its
+   * own writable cgroup2 tree at /sys/fs/cgroup (see systemMounts). Default: cgroupVersion === 2.
+   */
+  unifiedCgroup?: boolean;
   /** Seccomp architectures. Default amd64. */
   arch?: 'amd64' | 'arm64';
 }
@@ -141,6 +163,12 @@ export interface OciDeviceRule {
   access: string;
 }
 
+export interface OciThrottle {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
 export interface OciSeccompRule {
   names: string[];
   action: string;
@@ -172,7 +200,13 @@ export interface OciConfig {
       memory?: { limit: number; swap?: number };
       cpu?: { shares?: number; quota?: number; period?: number };
       pids?: { limit: number };
-      blockIO?: { weight: number };
+      blockIO?: {
+        weight?: number;
+        throttleReadBpsDevice?: OciThrottle[];
+        throttleWriteBpsDevice?: OciThrottle[];
+        throttleReadIOPSDevice?: OciThrottle[];
+        throttleWriteIOPSDevice?: OciThrottle[];
+      };
       unified?: Record<string, string>;
     };
     cgroupsPath: string;
@@ -335,8 +369,20 @@ function validate(spec: ContainerSpec): void {
   if (l.pids !== undefined) check(isInt(l.pids, 1, 4_194_304), 'limits.pids must be an integer >= 1');
   if (l.blkioWeight !== undefined) check(isInt(l.blkioWeight, 10, 1000), 'limits.blkioWeight must be an integer 10-1000');
   if (l.nofile !== undefined) check(isInt(l.nofile, 64, 1 << 30), 'limits.nofile must be an integer >= 64');
+  if (l.blkioThrottle !== undefined) {
+    check(Array.isArray(l.blkioThrottle), 'limits.blkioThrottle must be a list');
+    const seen = new Set<string>();
+    for (const t of l.blkioThrottle) {
+      check(isInt(t?.major, 1, 4095) && isInt(t.minor, 0, 1_048_575), 'limits.blkioThrottle devices need major (1-4095) and minor numbers');
+      check(!seen.has(`${t.major}:${t.minor}`), `limits.blkioThrottle names ${t.major}:${t.minor} twice`);
+      seen.add(`${t.major}:${t.minor}`);
+      const rates = THROTTLES.map(([k]) => t[k]).filter((v) => v !== undefined);
+      check(rates.length > 0, `limits.blkioThrottle for ${t.major}:${t.minor} sets no rate`);
+      check(rates.every((v) => isInt(v, 1, MAX_BYTES)), 'limits.blkioThrottle rates must be integers >= 1');
+    }
+  }
 
-  const dests = new Set<string>(STANDARD_DESTINATIONS);
+  const dests = new Set<string>([...STANDARD_DESTINATIONS, ...(spec.kind === 'system' ? SYSTEM_DESTINATIONS : [])]);
   for (const m of spec.mounts ?? []) {
     checkPath(m.source, 'mount source');
     checkPath(m.destination, 'mount destination');
@@ -348,8 +394,30 @@ function validate(spec: ContainerSpec): void {
 }
 
 const STANDARD_DESTINATIONS = ['/proc', '/dev', '/sys'];
+/** Taken by systemMounts in a system container (binds below them are fine, on them not). */
+const SYSTEM_DESTINATIONS = ['/run', '/run/lock', '/tmp'];
 
-function standardMounts(sysfsBind: boolean): OciMount[] {
+/**
+ * What an OS init (systemd above all) expects of a container, as podman --systemd=always and
+ * LXC provide it: /run, /run/lock and /tmp as fresh tmpfs (systemd refuses to boot with a
+ * persistent /run, and tmpfiles assumes them empty at boot), and, when the host has a cgroup2
+ * hierarchy, /sys/fs/cgroup as a writable cgroup2 mount. Mounted inside the container's cgroup
+ * namespace, whose root is the container's own cgroup, it shows only that subtree; the host
+ * delegates it (chowns the directory, cgroup.procs and cgroup.threads to the container's root,
+ * see delegateCgroup) so systemd can make init.scope and its slices there, in pure unified mode.
+ * The limit files stay host-owned: the container cannot raise its own limits. Without a cgroup2
+ * hierarchy (pure v1 hosts) the read-only v1 view stays, and systemd cannot run.
+ */
+function systemMounts(unified: boolean): OciMount[] {
+  return [
+    ...(unified ? [{ destination: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup2', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'] }] : []),
+    { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
+    { destination: '/run/lock', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', 'size=5120k'] },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+  ];
+}
+
+function standardMounts(sysfsBind: boolean, cgroup2: boolean): OciMount[] {
   const sys: OciMount = sysfsBind
     ? // A sysfs mount needs CAP_SYS_ADMIN over the network namespace's owner: with a joined,
       // host-owned netns the user-namespaced container lacks it, so bind the host's /sys.
@@ -362,13 +430,20 @@ function standardMounts(sysfsBind: boolean): OciMount[] {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     sys,
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    ...(cgroup2 ? [] : [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] }]),
   ];
 }
 
 function bindMount(m: BindMount): OciMount {
   return { destination: m.destination, type: 'bind', source: m.source, options: ['rbind', 'nosuid', 'nodev', m.readonly === true ? 'ro' : 'rw'] };
 }
+
+const THROTTLES = [
+  ['readBps', 'throttleReadBpsDevice'],
+  ['writeBps', 'throttleWriteBpsDevice'],
+  ['readIops', 'throttleReadIOPSDevice'],
+  ['writeIops', 'throttleWriteIOPSDevice'],
+] as const;
 
 /** cgroup v1 cpu.shares for a v2-scale weight (kernel's own equivalence: weight 100 = 1024 shares). */
 export function weightToShares(weight: number): number {
@@ -395,7 +470,15 @@ function resources(l: ContainerLimits, cgroupVersion: 1 | 2): OciConfig['linux']
     }
   }
   if (l.pids !== undefined) r.pids = { limit: l.pids };
-  if (l.blkioWeight !== undefined) r.blockIO = { weight: l.blkioWeight };
+  if (l.blkioWeight !== undefined || l.blkioThrottle?.length) {
+    const b: NonNullable<OciConfig['linux']['resources']['blockIO']> = {};
+    if (l.blkioWeight !== undefined) b.weight = l.blkioWeight;
+    for (const [k, field] of THROTTLES) {
+      const list = (l.blkioThrottle ?? []).filter((t) => t[k] !== undefined).map((t) => ({ major: t.major, minor: t.minor, rate: t[k]! }));
+      if (list.length) b[field] = list;
+    }
+    r.blockIO = b;
+  }
   // runc maps shares to v2 weight with a linear formula that makes 1024 shares ~ weight 39;
   // on v2 the weight is written directly (runc rejects `unified` on v1 hosts).
   if (cgroupVersion === 2 && l.cpuWeight !== undefined) r.unified = { 'cpu.weight': String(l.cpuWeight) };
@@ -406,8 +489,11 @@ function resources(l: ContainerLimits, cgroupVersion: 1 | 2): OciConfig['linux']
 export function renderOciConfig(spec: ContainerSpec, opts: RenderOptions = {}): OciConfig {
   validate(spec);
   const cgroupVersion = opts.cgroupVersion ?? 2;
+  const unified = opts.unifiedCgroup ?? cgroupVersion === 2;
   const arch = opts.arch ?? 'amd64';
   check(cgroupVersion === 1 || cgroupVersion === 2, 'cgroupVersion must be 1 or 2');
+  check(cgroupVersion === 1 || unified, 'a cgroup v2 host always has a unified hierarchy');
+  const delegated = spec.kind === 'system' && unified;
   check(arch in SECCOMP_ARCHES, `unsupported arch: ${String(arch)}`);
   const caps = [...DEFAULT_CAPABILITIES, ...(spec.extraCapabilities ?? []).filter((c, i, all) => !(DEFAULT_CAPABILITIES as readonly string[]).includes(c) && all.indexOf(c) === i)];
   const mapping = [{ containerID: 0, hostID: spec.idmap.hostId, size: spec.idmap.size }];
@@ -436,7 +522,11 @@ export function renderOciConfig(spec: ContainerSpec, opts: RenderOptions = {}): 
     process: proc,
     root: { path: spec.rootfs, readonly: spec.readonlyRootfs === true },
     hostname: spec.hostname,
-    mounts: [...standardMounts(spec.netnsPath !== undefined), ...(spec.mounts ?? []).map(bindMount)],
+    mounts: [
+      ...standardMounts(spec.netnsPath !== undefined, delegated),
+      ...(spec.kind === 'system' ? systemMounts(unified) : []),
+      ...(spec.mounts ?? []).map(bindMount),
+    ],
     annotations: { 'org.nimbo.container.id': spec.id, 'org.nimbo.container.kind': spec.kind },
     linux: {
       uidMappings: mapping.map((m) => ({ ...m })),

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { NimboError } from '../../../core/errors.js';
@@ -54,6 +54,10 @@ function fakeRunc(initial: string) {
       case 'pause':
         if (c.status !== 'running') return err('container not running');
         c.status = 'paused';
+        return ok();
+      case 'start':
+        if (c.status !== 'created') return err(`cannot start an already ${c.status} container`);
+        c.status = 'running';
         return ok();
       case 'delete':
         if (rest[0] !== '--force' && c.status !== 'stopped') return err(`cannot delete container ${id} that is not stopped: ${c.status}`);
@@ -266,7 +270,8 @@ test('create: runc create detached with init stdio on the log file (appended), t
       exec,
       root: join(dir, 'root'),
       spawn: (cmd, args, opts) => {
-        status = 'created'; // what `runc create` leaves behind
+        status = 'created'; // what `runc create` leaves behind: a state directory under its root
+        mkdirSync(join(dir, 'root', 'c1'), { recursive: true });
         return sp.fn(cmd, args, opts);
       },
     });
@@ -303,6 +308,7 @@ test('create: start: false leaves it created; a failed create reports runc\'s er
       root: join(dir, 'root'),
       spawn: (c, a, o) => {
         status = 'created';
+        mkdirSync(join(dir, 'root', 'c1'), { recursive: true });
         return okSpawn.fn(c, a, o);
       },
     });
@@ -363,4 +369,19 @@ test('pty helper (host only, no container): a real pty, its size, resize, input,
   assert.equal(out, `${/^\/dev\/pts\/\d+\n/.exec(out)?.[0] ?? 'a pts path\n'}30 100\n50 132\ngot hello\n`);
   assert.equal(code, 3);
   assert.ok(PTY_HELPER.includes('TIOCSWINSZ'));
+});
+
+test('state: no directory for the id under an existing root means absent, without running the runtime', async () => {
+  const dir = mkdtempSync('/tmp/rcx-unit-');
+  try {
+    const exec = new FakeExec(() => stateJson('running'));
+    const d = new RuncDriver({ exec, root: dir });
+    assert.deepEqual(await d.state('c1'), { status: 'absent', pid: 0 });
+    assert.deepEqual(exec.ran, []);
+    mkdirSync(join(dir, 'c1'));
+    assert.equal((await d.state('c1')).status, 'running');
+    assert.deepEqual(exec.ran, ['state c1']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

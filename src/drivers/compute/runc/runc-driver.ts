@@ -1,4 +1,5 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access, mkdir, open, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { HostCommandError, invalid, NimboError, notFound, conflict } from '../../../core/errors.js';
@@ -78,6 +79,8 @@ export class RuncDriver {
   /** The runtime's state of a container; 'absent' when the id is unknown (re-adoption uses this). */
   async state(id: string): Promise<ContainerState> {
     checkId(id);
+    // The runtime keeps a directory per container under its root: none there, no container (no exec needed).
+    if (existsSync(this.root) && !existsSync(join(this.root, id))) return { status: 'absent', pid: 0 };
     const argv = [...this.base(), 'state', id];
     const res = await this.host.run(argv, { allowFailure: true, timeoutMs: 30_000, env: RUNC_ENV() });
     if (res.code !== 0) {
@@ -200,9 +203,14 @@ export class RuncDriver {
   /** Start a 'created' container. */
   async start(id: string): Promise<void> {
     checkId(id);
-    const st = await this.mustExist(id);
-    if (st.status !== 'created') throw conflict(`container ${id} is ${st.status}, not created`);
-    await this.runtimeCmd(id, ['start', id]);
+    try {
+      await this.runtimeCmd(id, ['start', id]);
+    } catch (e) {
+      // One exec on the way that works; the state explains a refusal.
+      const st = await this.mustExist(id);
+      if (st.status !== 'created') throw conflict(`container ${id} is ${st.status}, not created`);
+      throw e;
+    }
     this.log.info({ container: id }, 'container started');
   }
 

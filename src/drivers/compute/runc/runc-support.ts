@@ -1,6 +1,7 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { open, statfs } from 'node:fs/promises';
+import { chown, open, readFile, realpath, stat, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { invalid, NimboError } from '../../../core/errors.js';
 import { isAbsolute } from 'node:path';
 import type { Logger } from '../../../core/log.js';
@@ -113,11 +114,43 @@ export async function detectCgroupVersion(mount = '/sys/fs/cgroup'): Promise<1 |
   return (await statfs(mount)).type === CGROUP2_SUPER_MAGIC ? 2 : 1;
 }
 
-/** RenderOptions for this host (cgroup version, seccomp arch). */
+/**
+ * Where the host's cgroup2 (unified) hierarchy is mounted: /sys/fs/cgroup on v2 hosts,
+ * /sys/fs/cgroup/unified on hybrid hosts (systemd's default before v247), null on pure v1 hosts.
+ * runc 1.1 puts a container into its cgroupsPath there too, before it unshares the cgroup namespace.
+ */
+export async function unifiedCgroupMount(mount = '/sys/fs/cgroup'): Promise<string | null> {
+  for (const m of [mount, join(mount, 'unified')]) {
+    const t = await statfs(m).then((s) => s.type, () => 0);
+    if (t === CGROUP2_SUPER_MAGIC) return m;
+  }
+  return null;
+}
+
+/** RenderOptions for this host (cgroup version, cgroup2 hierarchy, seccomp arch). */
 export async function hostRenderOptions(): Promise<RenderOptions> {
   const arch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'amd64' : undefined;
   if (!arch) throw invalid(`containers are not supported on ${process.arch}`);
-  return { cgroupVersion: await detectCgroupVersion(), arch };
+  return { cgroupVersion: await detectCgroupVersion(), unifiedCgroup: (await unifiedCgroupMount()) !== null, arch };
+}
+
+/** Files of a cgroup2 directory its delegatee owns (cgroup v2 "Delegation Containment"): limits stay with the host. */
+export const DELEGATED_CGROUP_FILES = ['cgroup.procs', 'cgroup.threads'] as const;
+
+/**
+ * Delegate a created container's cgroup2 directory to its root (host id `owner`): the directory
+ * (so it may make sub-cgroups) and DELEGATED_CGROUP_FILES (so it may move its processes between
+ * them). cgroup.subtree_control is not delegated: the tree serves systemd for process tracking
+ * only, and a container cgroup with controllers enabled below it could not take the processes
+ * `runc exec` puts there. Returns the directory, or null when the host has no cgroup2 hierarchy.
+ */
+export async function delegateCgroup(cgroupsPath: string, owner: { uid: number; gid: number }, mount = '/sys/fs/cgroup'): Promise<string | null> {
+  if (!/^(\/[A-Za-z0-9_.@-]+)+$/.test(cgroupsPath) || cgroupsPath.split('/').some((c) => c === '.' || c === '..')) throw invalid(`bad cgroup path: ${JSON.stringify(cgroupsPath)}`);
+  const root = await unifiedCgroupMount(mount);
+  if (!root) return null;
+  const dir = join(root, cgroupsPath);
+  for (const p of [dir, ...DELEGATED_CGROUP_FILES.map((f) => join(dir, f))]) await chown(p, owner.uid, owner.gid);
+  return dir;
 }
 
 /**
@@ -209,4 +242,36 @@ export async function readFrom(path: string, offset: number): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** Major and minor number of a device id (st_dev / st_rdev, the kernel's new_encode_dev layout). */
+export function devNumbers(dev: number | bigint): { major: number; minor: number } {
+  const d = BigInt(dev);
+  const major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
+  const minor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
+  return { major, minor };
+}
+
+/**
+ * The whole disk (major:minor) under the filesystem that holds `path`: where block I/O throttles
+ * of a container's root volume apply (the kernel takes whole disks only, so a partition becomes
+ * its disk). Filesystems that report an anonymous device (btrfs) are found by their mount source.
+ * null when no block device is under it (tmpfs, NFS, ...).
+ */
+export async function wholeDiskOf(exec: HostExec, path: string, sys = '/sys'): Promise<{ major: number; minor: number } | null> {
+  let d = devNumbers((await stat(path, { bigint: true })).dev);
+  const known = (x: { major: number; minor: number }) => stat(join(sys, 'dev/block', `${x.major}:${x.minor}`)).then(() => true, () => false);
+  if (!(await known(d))) {
+    const r = await exec.run(['findmnt', '-n', '-o', 'SOURCE', '-T', path], { allowFailure: true });
+    const source = r.code === 0 ? r.stdout.trim().split('\n')[0]!.replace(/\[.*$/, '') : '';
+    const st = source.startsWith('/dev/') ? await stat(source, { bigint: true }).catch(() => null) : null;
+    if (!st?.isBlockDevice()) return null;
+    d = devNumbers(st.rdev);
+    if (!(await known(d))) return null;
+  }
+  const dir = await realpath(join(sys, 'dev/block', `${d.major}:${d.minor}`));
+  const isPartition = await stat(join(dir, 'partition')).then(() => true, () => false);
+  if (!isPartition) return d;
+  const m = /^(\d+):(\d+)$/.exec((await readFile(join(dirname(dir), 'dev'), 'utf8')).trim());
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : null;
 }

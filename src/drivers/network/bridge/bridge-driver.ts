@@ -3,7 +3,8 @@ import type { Logger } from '../../../core/log.js';
 import { conflict, notFound } from '../../../core/errors.js';
 import { Reverter } from '../../../core/reverter.js';
 import { parseIpv4, prefixOf, validateMac } from '../../../core/ip.js';
-import { EMPTY_POLICY, type FirewallPolicy, type NetworkDriver, type NetworkSpec, type Reservation } from '../types.js';
+import { EMPTY_POLICY, type FirewallPolicy, type NetnsSetup, type NetworkDriver, type NetworkSpec, type Reservation, type VethSpec } from '../types.js';
+import { renderNetnsBatch } from './netns-batch.js';
 import { type NetFs, RealNetFs } from '../host-fs.js';
 import { assertNoClash, validateIfName, validateNetnsName, validateNftTable, validateOwner, validateReservations, validateSpec } from '../validate.js';
 import { dnsmasqPaths, renderAddnHosts, renderDhcpHosts, renderDnsmasqConf } from '../dhcp/dnsmasq-config.js';
@@ -269,26 +270,24 @@ export class BridgeNetworkDriver implements NetworkDriver {
     await this.exec.run(['ip', 'link', 'del', 'dev', tap]);
   }
 
-  /** Create veth `host` on `bridge` whose peer `peer` (with `mac`) lives in network namespace `netns`; idempotent. */
-  createVeth(host: string, bridge: string, netns: string, peer: string, mac: string): Promise<void> {
+  /** Wire a container's network namespace with two `ip -batch` runs (see netns-batch.ts); idempotent per veth. */
+  plugNetns(netns: string, veths: VethSpec[], setup: NetnsSetup = {}): Promise<void> {
     return this.serial(async () => {
-      validateIfName(host, 'veth name');
-      validateIfName(bridge, 'bridge name');
-      validateIfName(peer, 'veth peer name');
-      validateNetnsName(netns);
-      const m = validateMac(mac);
-      const br = await showLink(this.exec, bridge);
-      if (!br || br.kind !== 'bridge') throw notFound(`bridge ${bridge}`);
-      const link = await showLink(this.exec, host);
-      if (link && link.kind !== 'veth') throw conflict(`device ${host} already exists and is not a veth`);
-      if (!link) {
-        await this.exec.run(['ip', 'link', 'add', 'name', host, 'type', 'veth', 'peer', 'name', peer, 'address', m, 'netns', netns]);
+      renderNetnsBatch(netns, veths, setup); // validates everything before any host change
+      for (const v of veths) if ((await this.fs.mode(`/sys/class/net/${v.bridge}/bridge`)) === null) throw notFound(`bridge ${v.bridge}`);
+      const existing = new Set<string>();
+      for (const v of veths) {
+        if ((await this.fs.mode(`/sys/class/net/${v.host}`)) === null) continue;
+        const link = await showLink(this.exec, v.host);
+        if (link && link.kind !== 'veth') throw conflict(`device ${v.host} already exists and is not a veth`);
+        if (link) existing.add(v.host);
       }
+      const b = renderNetnsBatch(netns, veths, setup, existing);
       try {
-        await this.exec.run(['ip', '-n', netns, 'link', 'set', 'dev', peer, 'up']);
-        await this.exec.run(['ip', 'link', 'set', 'dev', host, 'master', bridge, 'up']);
+        if (b.host) await this.exec.run(['ip', '-batch', '-'], { input: b.host });
+        await this.exec.run(['ip', '-n', netns, '-batch', '-'], { input: b.inner });
       } catch (e) {
-        if (!link) await this.exec.run(['ip', 'link', 'del', 'dev', host], { allowFailure: true });
+        for (const v of veths) if (!existing.has(v.host)) await this.exec.run(['ip', 'link', 'del', 'dev', v.host], { allowFailure: true });
         throw e;
       }
     });

@@ -4,7 +4,9 @@
 // whatever the size); restore snapshots one back as a new writable subvolume and swaps it in;
 // clones are writable snapshots (linked) or reflink copies (full) — neither depends on its source.
 // A btrfs snapshot of a file a running VM writes is crash-consistent, so snapshots and clones
-// may be taken live; restore, delete, rename and resize need the volume unused.
+// may be taken live; restore, delete, rename and resize need the volume unused. A filesystem
+// volume is in use while anything is mounted inside it (a container's overlay rootfs); a
+// snapshot never includes such mounts (a subvolume snapshot does not cross into them).
 // Note: `btrfs quota enable` switches quota accounting on for the whole filesystem (first quota'd
 // volume only); qgroups cost some performance with many snapshots.
 import { mkdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
@@ -49,7 +51,7 @@ export class BtrfsStorageDriver extends BtrfsPoolBase implements StorageDriver {
     await this.open();
     return {
       formats: ['raw'], reflink: true, snapshots: true, liveSnapshots: true, raw: true, filesystemVolumes: true,
-      filesystemSnapshots: true, quotas: true, linkedClones: true, linkedClonesWithSnapshots: true,
+      filesystemSnapshots: true, filesystemLinkedClones: true, quotas: true, linkedClones: true, linkedClonesWithSnapshots: true,
     };
   }
 

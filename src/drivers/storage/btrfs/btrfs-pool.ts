@@ -9,6 +9,7 @@ import type { PoolSpec, StorageDeps, VolumeKind } from '../types.js';
 import { poolSpec, snapshotName, volumeName } from '../validate.js';
 import { deleteTree, qgroupLimitArgv, quotaEnableArgv, snapshotArgv, subvolumeCreateArgv } from './btrfs-cmd.js';
 import { DISK_FILE } from './btrfs-images.js';
+import { assertNoMounts } from '../dir/fs-volumes.js';
 
 /** Paths, checks and staging shared by the btrfs driver's operations. */
 export abstract class BtrfsPoolBase {
@@ -68,6 +69,7 @@ export abstract class BtrfsPoolBase {
 
   protected async notInUse(name: string, kind: VolumeKind): Promise<void> {
     if (kind === 'block') await assertNotInUse(this.exec, this.disk(name), 'raw', `volume "${name}"`);
+    else await assertNoMounts(this.fsPath(name), `volume "${name}"`);
   }
 
   /** Apply a filesystem volume's quota to a subvolume (enabling quotas on the first limit; 0 lifts a limit). */

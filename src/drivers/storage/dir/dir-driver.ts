@@ -1,6 +1,6 @@
 // The dir driver: block volumes are files in PATH/volumes (qcow2 by default; raw sparse files
 // with reflink snapshots/clones when options.format is raw, which needs XFS/btrfs), filesystem
-// volumes are plain directories. Names are validated, each operation locks the volumes it
+// volumes are plain directories with snapshots as tree copies (see fs-volumes.ts). Names are validated, each operation locks the volumes it
 // touches, and new data is built in PATH/.tmp and published by link/rename when complete.
 import { rm } from 'node:fs/promises';
 import { conflict, invalid } from '../../../core/errors.js';
@@ -52,7 +52,7 @@ export class DirStorageDriver extends DirPoolBase implements StorageDriver {
     const raw = marker.format === 'raw';
     return {
       formats: [marker.format], reflink: marker.reflink, snapshots: true, liveSnapshots: raw, raw,
-      filesystemVolumes: true, filesystemSnapshots: false, quotas: false,
+      filesystemVolumes: true, filesystemSnapshots: true, filesystemLinkedClones: false, quotas: false,
       linkedClones: true, linkedClonesWithSnapshots: raw || marker.reflink,
     };
   }
@@ -147,29 +147,32 @@ export class DirStorageDriver extends DirPoolBase implements StorageDriver {
   async createSnapshot(volume: string, snapshot: string): Promise<SnapshotInfo> {
     snapshotName(snapshot);
     return withLocks([this.key(volume)], async () => {
-      const block = await this.requireBlock(volume, 'snapshots');
-      return this.explained(`snapshotting volume "${volume}"`, () => block.createSnapshot(volume, snapshot));
+      const { block, fs } = await this.open();
+      const kind = await this.requireKind(volume);
+      return this.explained(`snapshotting volume "${volume}"`, () => (kind === 'filesystem' ? fs.createSnapshot(volume, snapshot) : block.createSnapshot(volume, snapshot)));
     });
   }
 
   async listSnapshots(volume: string): Promise<SnapshotInfo[]> {
-    if ((await this.requireKind(volume)) === 'filesystem') return [];
+    if ((await this.requireKind(volume)) === 'filesystem') return (await this.open()).fs.listSnapshots(volume);
     return this.explained(`listing snapshots of "${volume}"`, async () => (await this.open()).block.listSnapshots(volume));
   }
 
   async restoreSnapshot(volume: string, snapshot: string): Promise<void> {
     snapshotName(snapshot);
     await withLocks([this.key(volume)], async () => {
-      const block = await this.requireBlock(volume, 'snapshots');
-      await this.explained(`restoring volume "${volume}"`, () => block.restoreSnapshot(volume, snapshot));
+      const { block, fs } = await this.open();
+      const kind = await this.requireKind(volume);
+      await this.explained(`restoring volume "${volume}"`, () => (kind === 'filesystem' ? fs.restoreSnapshot(volume, snapshot) : block.restoreSnapshot(volume, snapshot)));
     });
   }
 
   async deleteSnapshot(volume: string, snapshot: string): Promise<void> {
     snapshotName(snapshot);
     await withLocks([this.key(volume)], async () => {
-      const block = await this.requireBlock(volume, 'snapshots');
-      await this.explained(`deleting snapshot "${snapshot}"`, () => block.deleteSnapshot(volume, snapshot));
+      const { block, fs } = await this.open();
+      const kind = await this.requireKind(volume);
+      await this.explained(`deleting snapshot "${snapshot}"`, () => (kind === 'filesystem' ? fs.deleteSnapshot(volume, snapshot) : block.deleteSnapshot(volume, snapshot)));
     });
   }
 

@@ -73,11 +73,9 @@ export abstract class DirPoolBase {
   }
 
   /** The block backend, or InvalidArgument saying why a filesystem volume cannot do `what`. */
-  protected async requireBlock(name: string, what: 'snapshots' | 'export'): Promise<BlockBackend> {
+  protected async requireBlock(name: string, _what: 'export'): Promise<BlockBackend> {
     if ((await this.requireKind(name)) !== 'block') {
-      throw invalid(what === 'export'
-        ? `volume "${name}" is a filesystem volume; only block volumes are exported as disk images`
-        : `volume "${name}" is a filesystem volume and pool "${this.spec.name}" (dir) has no snapshots of filesystem volumes (use a btrfs pool)`);
+      throw invalid(`volume "${name}" is a filesystem volume; only block volumes are exported as disk images`);
     }
     return (await this.open()).block;
   }

@@ -1,7 +1,7 @@
 // Contract cases: import/export, images, filesystem volumes, volumes in use, a full pool, pool deletion.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createStorageDriver } from '../index.js';
 import { infoArgv, isLockError, parseInfo } from '../qemu-img.js';
@@ -105,7 +105,7 @@ export const moreCases: ContractCase[] = [
     },
   },
   {
-    name: 'filesystem volumes: create, snapshot/restore, clone, quota, resize, rename (per capability)',
+    name: 'filesystem volumes: create, snapshot/list/restore/delete (mounts inside not copied, busy while mounted), clone, quota, resize, rename',
     async run(c) {
       assert.ok(c.caps.filesystemVolumes);
       const v = await c.dr.createVolume({ name: 'qs-fs', kind: 'filesystem', sizeBytes: 0 });
@@ -113,14 +113,44 @@ export const moreCases: ContractCase[] = [
       const loc = await c.loc('qs-fs');
       assert.equal(loc.type, 'directory');
       await writeFile(join(loc.path, 'a.txt'), 'one');
-      if (c.caps.filesystemSnapshots) {
-        await c.dr.createSnapshot('qs-fs', 'f1');
-        await writeFile(join(loc.path, 'a.txt'), 'two');
-        await c.dr.restoreSnapshot('qs-fs', 'f1');
-        assert.equal(await readFile(join((await c.loc('qs-fs')).path, 'a.txt'), 'utf8'), 'one');
+      assert.ok(c.caps.filesystemSnapshots, 'every driver snapshots filesystem volumes');
+      await c.dr.createSnapshot('qs-fs', 'f1');
+      await rejectsWith(c.dr.createSnapshot('qs-fs', 'f1'), 'Conflict', /already has a snapshot/);
+      await rejectsWith(c.dr.createSnapshot('qs-fs', 'Bad_Snap'), 'InvalidArgument');
+      await writeFile(join(loc.path, 'a.txt'), 'two');
+      await writeFile(join(loc.path, 'b.txt'), 'later');
+      await c.dr.createSnapshot('qs-fs', 'f2');
+      assert.deepEqual((await c.dr.listSnapshots('qs-fs')).map((s) => s.name), ['f1', 'f2']);
+      assert.equal((await c.dr.volumeInfo('qs-fs')).snapshots, 2);
+      await c.dr.restoreSnapshot('qs-fs', 'f1');
+      assert.equal(await readFile(join((await c.loc('qs-fs')).path, 'a.txt'), 'utf8'), 'one');
+      assert.equal(await readFile(join((await c.loc('qs-fs')).path, 'b.txt'), 'utf8').catch(() => null), null, 'restore drops later files');
+      assert.deepEqual((await c.dr.listSnapshots('qs-fs')).map((s) => s.name), ['f1', 'f2'], 'restore keeps every snapshot');
+      await rejectsWith(c.dr.restoreSnapshot('qs-fs', 'nope'), 'NotFound');
+      // A mount inside the volume (a container's overlay rootfs) is never copied, and makes the volume busy.
+      const mnt = join((await c.loc('qs-fs')).path, 'rootfs');
+      await mkdir(mnt);
+      await c.exec.run(['mount', '-t', 'tmpfs', 'qs-tmpfs', mnt]);
+      try {
+        await writeFile(join(mnt, 'inside.txt'), 'mounted');
+        await c.dr.createSnapshot('qs-fs', 'f3');
+        await rejectsWith(c.dr.restoreSnapshot('qs-fs', 'f1'), 'Conflict', /in use/);
+        await rejectsWith(c.dr.deleteVolume('qs-fs'), 'Conflict', /in use/);
+      } finally {
+        await c.exec.run(['umount', mnt]);
+      }
+      await c.dr.restoreSnapshot('qs-fs', 'f3');
+      const after3 = (await c.loc('qs-fs')).path;
+      assert.deepEqual(await readdir(join(after3, 'rootfs')), [], 'only the mount point was snapshotted');
+      await c.dr.deleteSnapshot('qs-fs', 'f3');
+      await rejectsWith(c.dr.deleteSnapshot('qs-fs', 'f3'), 'NotFound');
+      // A full clone from a snapshot has the snapshot's data.
+      await c.dr.cloneVolume('qs-fs', 'qs-fs3', { mode: 'full', fromSnapshot: 'f2' });
+      assert.equal(await readFile(join((await c.loc('qs-fs3')).path, 'b.txt'), 'utf8'), 'later');
+      await c.dr.deleteVolume('qs-fs3');
+      if (c.caps.filesystemLinkedClones) {
         await c.dr.cloneVolume('qs-fs', 'qs-fs2', { mode: 'linked' });
       } else {
-        await rejectsWith(c.dr.createSnapshot('qs-fs', 'f1'), 'InvalidArgument');
         await rejectsWith(c.dr.cloneVolume('qs-fs', 'qs-fs2', { mode: 'linked' }), 'InvalidArgument');
         await c.dr.cloneVolume('qs-fs', 'qs-fs2', { mode: 'full' });
       }
@@ -138,6 +168,7 @@ export const moreCases: ContractCase[] = [
       await c.dr.renameVolume('qs-fsq', 'qs-fsr');
       assert.equal((await c.dr.volumeInfo('qs-fsr')).virtualSizeBytes, 64 * MiB);
       for (const n of ['qs-fs', 'qs-fs2', 'qs-fsr']) await c.dr.deleteVolume(n);
+      assert.deepEqual((await readdir(join(c.poolPath, 'snapshots'))).filter((f) => f.startsWith('qs-fs')), [], 'snapshots go with their volume');
     },
   },
   {
