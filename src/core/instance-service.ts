@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Instance, InstanceCreate } from '../shared/api-types.js';
 import type { NicRequest } from '../shared/network-types.js';
 import type { VmSpec } from '../drivers/compute/types.js';
-import { conflict, notFound, NimboError } from './errors.js';
+import { conflict, invalid, notFound, NimboError } from './errors.js';
 import type { AccelChoice, BaseDeps } from './deps.js';
 import { formatSize, parseBoundedSize, validateName } from './validate.js';
 import { instanceKey, toInstance, type InstanceRecord } from './instance-record.js';
@@ -134,6 +134,9 @@ export class InstanceService {
     await this.nics?.validateRequests(nicReqs);
     const uuid = randomUUID();
     const isContainer = req.type === 'container' || req.app !== undefined;
+    const pool = req.pool ?? 'default';
+    const caps = await (await this.storage().driver(pool)).capabilities();
+    if (isContainer && !caps.filesystemVolumes) throw invalid(`pool ${pool} has no filesystem volumes: a container's root needs one`);
     if (img.oci && !req.app) throw new NimboError('InvalidArgument', `image ${req.image} is an OCI application image: launch it with --app`);
     if (req.app && !img.oci) throw new NimboError('InvalidArgument', `image ${req.image} is not an OCI application image (import one with nimbo image import)`);
     const app = req.app ? await this.containers?.appProcess(req.image, req.app) : undefined;
@@ -187,7 +190,7 @@ export class InstanceService {
             ...(app ? { app } : {}),
           };
         }
-        await this.provision(rec, nicReqs, r, (p, m) => ctx.progress(p, m));
+        await this.provision(rec, nicReqs, pool, r, (p, m) => ctx.progress(p, m));
         ctx.checkCancelled();
         if (req.start !== false) {
           ctx.progress(80, 'starting');
@@ -207,19 +210,19 @@ export class InstanceService {
   }
 
   /** Address, disk, seed and tap for a new instance; each step registers its undo. */
-  private async provision(rec: InstanceRecord, nicReqs: NicRequest[], r: Reverter, progress: (p: number, m: string) => void): Promise<void> {
+  private async provision(rec: InstanceRecord, nicReqs: NicRequest[], pool: string, r: Reverter, progress: (p: number, m: string) => void): Promise<void> {
     // A container's root does not depend on its addresses: make it while they are allocated.
-    const rootDone = rec.container ? this.containerRoot(rec, r) : undefined;
+    const rootDone = rec.container ? this.containerRoot(rec, pool, r) : undefined;
     rootDone?.catch(() => undefined); // awaited in provisionSteps; a failure must not go unhandled meanwhile
     try {
-      await this.provisionSteps(rec, nicReqs, r, progress, rootDone);
+      await this.provisionSteps(rec, nicReqs, pool, r, progress, rootDone);
     } catch (e) {
       await rootDone?.catch(() => undefined); // its undo must be registered before the reverter runs
       throw e;
     }
   }
 
-  private async provisionSteps(rec: InstanceRecord, nicReqs: NicRequest[], r: Reverter, progress: (p: number, m: string) => void, rootDone?: Promise<void>): Promise<void> {
+  private async provisionSteps(rec: InstanceRecord, nicReqs: NicRequest[], pool: string, r: Reverter, progress: (p: number, m: string) => void, rootDone?: Promise<void>): Promise<void> {
     const dir = this.d.paths.instance(rec.name);
     progress(10, 'allocating addresses');
     r.add('addresses', () => this.d.network.release(rec.name));
@@ -257,7 +260,7 @@ export class InstanceService {
         return { mac: n.mac, address: n.address, ...(i === 0 && net.mode !== 'isolated' ? { gateway: net.gateway } : {}), dns: [net.gateway] };
       }),
     });
-    const root = { pool: 'default', volume: rootVolumeName(rec.name) };
+    const root = { pool, volume: rootVolumeName(rec.name) };
     if (rec.container) {
       // A container: the seed is a directory; veths come at boot.
       await this.containers!.writeSeed(rec, rec.container, files);
@@ -285,8 +288,8 @@ export class InstanceService {
   }
 
   /** A container's root: a filesystem volume holding an overlay over the image's tree, ids shifted. */
-  private async containerRoot(rec: InstanceRecord, r: Reverter): Promise<void> {
-    const root = { pool: 'default', volume: rootVolumeName(rec.name) };
+  private async containerRoot(rec: InstanceRecord, pool: string, r: Reverter): Promise<void> {
+    const root = { pool, volume: rootVolumeName(rec.name) };
     const dr = await this.storage().driver(root.pool);
     await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: 0 });
     rec.root = root;

@@ -14,6 +14,7 @@ export const InstanceCreate = Type.Object(
   {
     name: Name,
     image: Name,
+    pool: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'storage pool of the root volume (default: default)' })),
     type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
     cpuWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'containers: relative CPU weight (default 100)' })),

@@ -40,6 +40,7 @@ interface LaunchOptions extends WaitOptions {
   workdir?: string;
   user?: string;
   restart?: 'never' | 'on-failure' | 'always';
+  pool?: string;
   start: boolean;
 }
 
@@ -60,6 +61,7 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.cpus !== undefined) body.cpus = o.cpus;
   if (o.memory !== undefined) body.memory = o.memory;
   if (o.disk !== undefined) body.disk = o.disk;
+  if (o.pool !== undefined) body.pool = o.pool;
   const keys = o.app ? [] : resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
   if (!o.start) body.start = false;
@@ -93,6 +95,7 @@ export function registerInstanceCommands(program: Command): void {
       .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB', (v: string) => parseSize(v, 'disk'))
+      .option('--pool <pool>', 'storage pool of the root volume (default: default); containers need one with filesystem volumes')
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)

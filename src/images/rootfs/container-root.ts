@@ -1,19 +1,22 @@
 // A system container's root filesystem: the image tree (read-only, shared by every container
 // of the image) under an overlayfs whose upper layer lives in the container's filesystem
-// volume, with every file shifted to the container's host id range.
+// volume, every file owned by the container's host id range.
 //
 // runc 1.1 has no idmapped mounts, so a user-namespaced container needs its files really
-// owned by hostId+uid. The shift is done once, at creation, through the merged mount with
-// overlayfs `metacopy=on`: a chown/chmod copies up only the inode (metadata, an xattr pointing
-// at the lower data), never file data, so a container root costs an inode (plus xattrs) per
-// entry of the image whatever its data size. Measured here: the tiny image (325 entries)
-// mounts and shifts in ~0.3 s with a 292 KiB upper dir; 54,500 entries of /usr/share in
-// ~5 s. On ext4 with 256-byte inodes the two overlay xattrs (origin, metacopy) do not fit in
-// the inode, so each copied-up file costs one 4 KiB xattr block; XFS and btrfs keep them
-// inline (~0.7 and ~1.1 KiB per entry). Kernel ≥ 4.19 has metacopy; where the overlay
-// mount fails (old kernel, upper fs without trusted xattrs), `mode: 'auto'` falls back to a
-// full copy with `cp --reflink=auto` (O(extents) on XFS/btrfs, a real copy elsewhere) shifted
-// in place.
+// owned by hostId+uid. Three ways, best first (`mode: 'auto'` takes the first that works):
+// - idmap: the overlay's lower layer is an idmapped mount of the image tree (idmap-mount.ts;
+//   Linux ≥ 5.19 and a filesystem that allows idmapped mounts: ext4, XFS, btrfs, tmpfs). No
+//   file is touched: a root costs two mounts whatever the image's size (the tiny image: ~0.1 s,
+//   mostly starting Python; debian-12 the same). Only the upper layer holds real owners.
+// - overlay: the shift is done once, at creation, through the merged mount with overlayfs
+//   `metacopy=on`: a chown/chmod copies up only the inode (metadata, an xattr pointing at the
+//   lower data), never file data, so a root costs an inode (plus xattrs) per entry of the
+//   image. Measured here: the tiny image (325 entries) in ~0.1-0.3 s with a 292 KiB upper
+//   dir; 54,500 entries of /usr/share in ~5 s. On ext4 with 256-byte inodes the two overlay
+//   xattrs do not fit in the inode, so each copied-up file costs one 4 KiB xattr block.
+// - copy: where the overlay mount fails (old kernel, upper fs without trusted xattrs), a full
+//   copy with `cp --reflink=auto` (O(extents) on XFS/btrfs, a real copy elsewhere), shifted in
+//   place.
 //
 // What a shift does not carry: security.capability xattrs (the tree has none: extraction
 // drops xattrs; a chown would drop them anyway) and POSIX ACLs. Setuid/setgid bits, which
@@ -21,13 +24,18 @@
 //
 // Layout in workDir (the container's filesystem volume directory):
 //   upper/ work/      overlay upper and work dirs (same filesystem)
+//   lower/            idmap mode: the idmapped mount of the image tree
 //   rootfs/           the merged mount (or, in copy mode, the plain shifted copy)
-//   nimbo-root.json   how to re-create the mount (ensureContainerRoot) and whether the shift finished
+//   nimbo-root.json   how to re-create the mounts (ensureContainerRoot) and whether the shift finished
 import { chmod, lchown, lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
 import { conflict, invalid, notFound } from '../../core/errors.js';
 import { CONTAINER_SEED_DIR } from './seed-dir.js';
+import { idmapMount } from './idmap-mount.js';
+import { isMountPoint, readMounts } from './mounts.js';
+
+export { parseMountinfo, readMounts, type MountInfo } from './mounts.js';
 
 /** A container's host id range: container uid/gid N is host id hostId+N, for N < size. */
 export interface IdShift {
@@ -35,12 +43,16 @@ export interface IdShift {
   size: number;
 }
 
-/** overlay: overlayfs with metacopy over the image tree; copy: a full (reflink when possible) copy. */
-export type ContainerRootMode = 'overlay' | 'copy';
+/**
+ * idmap: overlayfs over an idmapped mount of the image tree (no file touched); overlay:
+ * overlayfs with metacopy over the tree itself, owners shifted through it; copy: a full
+ * (reflink when possible) copy, shifted in place.
+ */
+export type ContainerRootMode = 'idmap' | 'overlay' | 'copy';
 
 /** Options of makeContainerRoot. */
 export interface ContainerRootOptions {
-  /** auto (default): overlay, else copy when the overlay mount fails. */
+  /** auto (default): idmap, else overlay when the idmapped mount fails, else copy when the overlay mount fails. */
   mode?: 'auto' | ContainerRootMode;
 }
 
@@ -74,6 +86,8 @@ export interface ContainerRootState {
 export const ROOT_LAYOUT = {
   upper: 'upper',
   work: 'work',
+  /** idmap mode: the idmapped mount of the image tree (overlay's lower layer). */
+  lower: 'lower',
   rootfs: 'rootfs',
   state: 'nimbo-root.json',
 } as const;
@@ -123,44 +137,7 @@ export function overlayMountOptions(lower: string, upper: string, work: string):
   return `lowerdir=${lower},upperdir=${upper},workdir=${work},metacopy=on,redirect_dir=on,index=off`;
 }
 
-/** One line of /proc/self/mountinfo. */
-export interface MountInfo {
-  mountPoint: string;
-  fsType: string;
-  source: string;
-  superOptions: string;
-}
-
-const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** Parses /proc/self/mountinfo text (octal escapes decoded). Pure. */
-export function parseMountinfo(text: string): MountInfo[] {
-  const out: MountInfo[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (f.length < 10 || sep < 0) continue;
-    out.push({
-      mountPoint: unescapeMount(f[4]!),
-      fsType: f[sep + 1] ?? '',
-      source: unescapeMount(f[sep + 2] ?? ''),
-      superOptions: f[sep + 3] ?? '',
-    });
-  }
-  return out;
-}
-
-/** Current mounts of this process's mount namespace. */
-export async function readMounts(): Promise<MountInfo[]> {
-  return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
-}
-
 const exists = async (p: string) => (await stat(p).catch(() => null)) !== null;
-
-async function isMountPoint(path: string): Promise<boolean> {
-  const real = await realpath(path).catch(() => resolve(path));
-  return (await readMounts()).some((m) => m.mountPoint === real);
-}
 
 async function readState(workDir: string): Promise<ContainerRootState | undefined> {
   const text = await readFile(join(workDir, ROOT_LAYOUT.state), 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -169,7 +146,7 @@ async function readState(workDir: string): Promise<ContainerRootState | undefine
   });
   if (text === undefined) return undefined;
   const s = JSON.parse(text) as ContainerRootState;
-  if (s.version !== 1 || typeof s.lowerDir !== 'string' || (s.mode !== 'overlay' && s.mode !== 'copy') ||
+  if (s.version !== 1 || typeof s.lowerDir !== 'string' || !['idmap', 'overlay', 'copy'].includes(s.mode) ||
       (s.from !== undefined && (typeof s.from.hostId !== 'number' || typeof s.from.size !== 'number'))) {
     throw invalid(`malformed ${join(workDir, ROOT_LAYOUT.state)}`);
   }
@@ -249,15 +226,29 @@ export async function shiftTree(root: string, shift: IdShift, workers = 16, from
   return changed;
 }
 
+/** idmap mode: the image tree idmapped into the container's range at workDir/lower (kept if already there). */
+async function mountIdmappedLower(exec: HostExec, workDir: string, state: ContainerRootState): Promise<string> {
+  const lower = join(workDir, ROOT_LAYOUT.lower);
+  await mkdir(lower, { recursive: true, mode: 0o755 });
+  if (!(await isMountPoint(lower))) await idmapMount(exec, state.lowerDir, lower, { hostId: state.hostId, size: state.size });
+  return lower;
+}
+
 /** Finishes whatever the state says is missing: mount or copy, shift, the seed mount point. */
 async function bringUp(exec: HostExec, workDir: string, state: ContainerRootState, t0: number): Promise<ContainerRoot> {
   const rootfs = join(workDir, ROOT_LAYOUT.rootfs);
-  if (state.mode === 'overlay') await mountOverlay(exec, workDir, state.lowerDir);
-  else await copyTree(exec, workDir, state.lowerDir);
+  const shift = { hostId: state.hostId, size: state.size };
   let shifted = 0;
+  if (state.mode === 'idmap') {
+    // Only the upper layer holds real owners (the container's changes): a copied root moves them
+    // before the overlay is mounted; the image part follows the idmapped lower layer by itself.
+    if (!state.shifted && state.from) shifted = await shiftTree(join(workDir, ROOT_LAYOUT.upper), shift, 16, state.from);
+    await mountOverlay(exec, workDir, await mountIdmappedLower(exec, workDir, state));
+  } else if (state.mode === 'overlay') await mountOverlay(exec, workDir, state.lowerDir);
+  else await copyTree(exec, workDir, state.lowerDir);
   if (!state.shifted) {
-    const shift = { hostId: state.hostId, size: state.size };
-    shifted = await shiftTree(rootfs, shift, 16, state.from);
+    if (state.mode !== 'idmap') shifted = await shiftTree(rootfs, shift, 16, state.from);
+    else await lchown(rootfs, shift.hostId, shift.hostId); // the overlay's root is the upper dir's, made by host root
     // Where the lead bind-mounts the seed; runc would otherwise have to create it.
     const seed = join(rootfs, CONTAINER_SEED_DIR);
     await mkdir(seed, { recursive: true, mode: 0o755 });
@@ -289,18 +280,28 @@ export async function makeContainerRoot(
     }
     return bringUp(exec, dir, old, t0);
   }
-  let mode: ContainerRootMode = opts.mode === 'copy' ? 'copy' : 'overlay';
-  let fallbackReason: string | undefined;
-  if (mode === 'overlay') {
+  const want = opts.mode ?? 'auto';
+  let mode: ContainerRootMode = want === 'auto' ? 'idmap' : want;
+  const reasons: string[] = [];
+  const clear = async () => {
+    await unmountContainerRoot(exec, dir);
+    for (const d of [ROOT_LAYOUT.upper, ROOT_LAYOUT.work, ROOT_LAYOUT.rootfs, ROOT_LAYOUT.lower]) await rm(join(dir, d), { recursive: true, force: true });
+  };
+  // Try each mode the options allow, best first; a failed one leaves nothing behind.
+  for (const m of want === 'auto' ? (['idmap', 'overlay'] as const) : want === 'copy' ? [] : [want]) {
     try {
-      await mountOverlay(exec, dir, lower);
+      if (m === 'idmap') await mountOverlay(exec, dir, await mountIdmappedLower(exec, dir, { version: 1, lowerDir: lower, hostId: shift.hostId, size: shift.size, mode: m, shifted: false }));
+      else await mountOverlay(exec, dir, lower);
+      mode = m;
+      break;
     } catch (e) {
-      if (opts.mode === 'overlay') throw e;
-      fallbackReason = e instanceof Error ? e.message : String(e);
-      for (const d of [ROOT_LAYOUT.upper, ROOT_LAYOUT.work, ROOT_LAYOUT.rootfs]) await rm(join(dir, d), { recursive: true, force: true });
-      mode = 'copy';
+      await clear();
+      if (want !== 'auto') throw e;
+      reasons.push(`${m}: ${e instanceof Error ? e.message : String(e)}`);
+      mode = m === 'idmap' ? 'overlay' : 'copy';
     }
   }
+  const fallbackReason = reasons.length ? reasons.join('; ') : undefined;
   const state: ContainerRootState = { version: 1, lowerDir: lower, hostId: shift.hostId, size: shift.size, mode, shifted: false };
   await writeState(dir, state);
   const root = await bringUp(exec, dir, state, t0);
@@ -331,7 +332,9 @@ export async function retargetContainerRoot(workDir: string, shift: IdShift): Pr
   const dir = resolve(workDir);
   const old = await readState(dir);
   if (!old) throw notFound(`container root in ${dir}`);
-  if (await isMountPoint(join(dir, ROOT_LAYOUT.rootfs))) throw conflict(`container root ${dir} is mounted: unmount it before re-targeting its ids`);
+  for (const d of [ROOT_LAYOUT.rootfs, ROOT_LAYOUT.lower]) {
+    if (await isMountPoint(join(dir, d))) throw conflict(`container root ${dir} is mounted: unmount it before re-targeting its ids`);
+  }
   const from = old.from ?? { hostId: old.hostId, size: old.size };
   checkReshift(from, shift);
   const state: ContainerRootState = { ...old, hostId: shift.hostId, size: shift.size, shifted: false, from };
@@ -345,14 +348,16 @@ export async function isContainerRootMounted(workDir: string): Promise<boolean> 
 }
 
 /**
- * Unmounts workDir's rootfs (every stacked mount of it). Idempotent; Conflict while it is
- * busy (a container still runs on it).
+ * Unmounts workDir's rootfs (every stacked mount of it) and, in idmap mode, the idmapped
+ * tree under it. Idempotent; Conflict while it is busy (a container still runs on it).
  */
 export async function unmountContainerRoot(exec: HostExec, workDir: string): Promise<void> {
-  const rootfs = join(resolve(workDir), ROOT_LAYOUT.rootfs);
-  for (let i = 0; i < 16 && (await isMountPoint(rootfs)); i++) {
-    const r = await exec.run(['umount', rootfs], { allowFailure: true });
-    if (r.code !== 0) throw conflict(`cannot unmount container root ${rootfs}: ${r.stderr.trim()}`);
+  // The overlay first, then (idmap mode) the idmapped image tree under it.
+  for (const mp of [ROOT_LAYOUT.rootfs, ROOT_LAYOUT.lower].map((d) => join(resolve(workDir), d))) {
+    for (let i = 0; i < 16 && (await isMountPoint(mp)); i++) {
+      const r = await exec.run(['umount', mp], { allowFailure: true });
+      if (r.code !== 0) throw conflict(`cannot unmount container root ${mp}: ${r.stderr.trim()}`);
+    }
   }
 }
 
@@ -368,7 +373,7 @@ export async function removeContainerRoot(exec: HostExec, workDir: string): Prom
   const real = await realpath(dir);
   const busy = (await readMounts()).filter((m) => m.mountPoint === real || m.mountPoint.startsWith(`${real}/`));
   if (busy.length) throw conflict(`still mounted under ${real}: ${busy.map((m) => m.mountPoint).join(', ')}`);
-  for (const d of [ROOT_LAYOUT.rootfs, `${ROOT_LAYOUT.rootfs}.partial`, ROOT_LAYOUT.upper, ROOT_LAYOUT.work]) {
+  for (const d of [ROOT_LAYOUT.rootfs, `${ROOT_LAYOUT.rootfs}.partial`, ROOT_LAYOUT.upper, ROOT_LAYOUT.work, ROOT_LAYOUT.lower]) {
     await rm(join(dir, d), { recursive: true, force: true });
   }
   await rm(join(dir, ROOT_LAYOUT.state), { force: true });
