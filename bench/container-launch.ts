@@ -75,9 +75,11 @@ try {
   const r = median(raw);
   console.log(`container-launch: nimbo ${n.toFixed(3)}s raw ${r.toFixed(3)}s ratio ${(n / r).toFixed(2)}`);
 
-  // Density: DENSITY containers one after another. The daemon's RSS is read after WARM of them (its
-  // code paths and caches warmed up, the launch runs' garbage collected) and after all, each time
-  // once it has been idle for a few seconds; the growth is divided by the containers in between.
+  // Density: DENSITY containers one after another, on a restarted daemon (the launch runs' garbage
+  // gone). Its RSS is read after WARM of them (code paths and caches warmed up) and after all, each
+  // time once it has been idle for a few seconds; the growth is divided by the containers in between.
+  await d.stop();
+  await d.launch();
   const pid = d.proc!.pid!;
   const WARM = Math.min(10, DENSITY - 1);
   const settled = async () => {

@@ -69,6 +69,11 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     const fromVm = await sshUntil(key.key, vm.addresses[0]!, 60_000, `ping -c 1 -W 3 ${info.addresses[0]} && ping -c 1 -W 3 ct1.default`);
     assert.equal(fromVm.code, 0, fromVm.stdout + fromVm.stderr);
     await run('delete', 'vm1', '--force', '--quiet');
+    // Live usage: CPU, memory, pids and the NIC's traffic (the SSH sessions and pings above).
+    const live = (await d.api('GET', '/instances/ct1')).body as { usage?: { cpuSeconds: number; memoryBytes: number; pids: number }; nics: { counters?: { rxBytes: number; txBytes: number; rxPackets: number } }[] };
+    assert.ok(live.usage && live.usage.memoryBytes > 0 && live.usage.pids >= 2 && live.usage.cpuSeconds >= 0, JSON.stringify(live.usage));
+    const c = live.nics[0]?.counters;
+    assert.ok(c && c.rxBytes > 1000 && c.txBytes > 1000 && c.rxPackets > 5, JSON.stringify(c));
   });
 
   test('exec passes the exit code through', async () => {

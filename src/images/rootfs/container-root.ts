@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
 import { conflict, invalid, notFound } from '../../core/errors.js';
 import { CONTAINER_SEED_DIR } from './seed-dir.js';
-import { idmapMount } from './idmap-mount.js';
+import { idmapMounter } from './idmap-mount.js';
 import { isMountPoint, readMounts } from './mounts.js';
 
 export { parseMountinfo, readMounts, type MountInfo } from './mounts.js';
@@ -227,10 +227,10 @@ export async function shiftTree(root: string, shift: IdShift, workers = 16, from
 }
 
 /** idmap mode: the image tree idmapped into the container's range at workDir/lower (kept if already there). */
-async function mountIdmappedLower(exec: HostExec, workDir: string, state: ContainerRootState): Promise<string> {
+async function mountIdmappedLower(workDir: string, state: ContainerRootState): Promise<string> {
   const lower = join(workDir, ROOT_LAYOUT.lower);
   await mkdir(lower, { recursive: true, mode: 0o755 });
-  if (!(await isMountPoint(lower))) await idmapMount(exec, state.lowerDir, lower, { hostId: state.hostId, size: state.size });
+  if (!(await isMountPoint(lower))) await idmapMounter.mount(state.lowerDir, lower, { hostId: state.hostId, size: state.size });
   return lower;
 }
 
@@ -243,7 +243,7 @@ async function bringUp(exec: HostExec, workDir: string, state: ContainerRootStat
     // Only the upper layer holds real owners (the container's changes): a copied root moves them
     // before the overlay is mounted; the image part follows the idmapped lower layer by itself.
     if (!state.shifted && state.from) shifted = await shiftTree(join(workDir, ROOT_LAYOUT.upper), shift, 16, state.from);
-    await mountOverlay(exec, workDir, await mountIdmappedLower(exec, workDir, state));
+    await mountOverlay(exec, workDir, await mountIdmappedLower(workDir, state));
   } else if (state.mode === 'overlay') await mountOverlay(exec, workDir, state.lowerDir);
   else await copyTree(exec, workDir, state.lowerDir);
   if (!state.shifted) {
@@ -290,7 +290,7 @@ export async function makeContainerRoot(
   // Try each mode the options allow, best first; a failed one leaves nothing behind.
   for (const m of want === 'auto' ? (['idmap', 'overlay'] as const) : want === 'copy' ? [] : [want]) {
     try {
-      if (m === 'idmap') await mountOverlay(exec, dir, await mountIdmappedLower(exec, dir, { version: 1, lowerDir: lower, hostId: shift.hostId, size: shift.size, mode: m, shifted: false }));
+      if (m === 'idmap') await mountOverlay(exec, dir, await mountIdmappedLower(dir, { version: 1, lowerDir: lower, hostId: shift.hostId, size: shift.size, mode: m, shifted: false }));
       else await mountOverlay(exec, dir, lower);
       mode = m;
       break;
