@@ -7,6 +7,7 @@ import { parseExitFile } from '../drivers/compute/runc/exit-shim.js';
 import { ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import type { NetnsSetup } from '../drivers/network/types.js';
 import { containerVolumeMounts } from './container-volumes.js';
+import { mountHelper } from '../images/rootfs/mount-helper.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
 import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
 import { CONTAINER_CONSOLE } from '../images/rootfs/seed-dir.js';
@@ -261,6 +262,24 @@ export class ContainerService implements ContainerLifecycle {
   async plugNic(rec: InstanceRecord, nic: InstanceRecord['nics'][number]): Promise<void> {
     await this.d.network.plugNetns(rec.container!.netns, [nic], { addresses: [{ dev: nic.name, cidr: nic.address }] });
     if (nic.ingressBps || nic.egressBps) await this.svc.nics?.applyLimits(nic);
+  }
+
+  /** Hot-plug a directory into the running container at `path` (a bind mount put into its mount namespace). */
+  async plugVolume(rec: InstanceRecord, source: string, path: string): Promise<void> {
+    await mountHelper.inject(await this.initPid(rec), source, path, rec.container!.hostId);
+  }
+
+  /** Take a hot-plugged (or start-time) volume mount out of the running container. */
+  async unplugVolume(rec: InstanceRecord, path: string): Promise<void> {
+    await mountHelper.eject(await this.initPid(rec), path).catch((e: unknown) => {
+      if (!/\bEINVAL\b/.test(String(e))) throw e; // not mounted there (any more): nothing to take out
+    });
+  }
+
+  private async initPid(rec: InstanceRecord): Promise<number> {
+    const st = await this.runc.state(this.runtimeId(rec));
+    if (!st.pid || (st.status !== 'running' && st.status !== 'paused' && st.status !== 'created')) throw conflict(`container ${rec.name} is not running`);
+    return st.pid;
   }
 
   /** Forget the name of a container's network namespace (the namespace itself ends with the container). */

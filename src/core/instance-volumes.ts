@@ -75,13 +75,12 @@ export class InstanceVolumes {
     });
   }
 
-  /** A filesystem volume into a stopped container: its files move to the container's id range; mounted at every start. */
+  /** A filesystem volume into a container: its files move to the container's id range; hot-plugged when it runs, mounted at every start. */
   private async attachToContainer(rec: InstanceRecord, pool: string, volume: string, kind: string, attachedTo: string | null, path?: string) {
     if (kind !== 'filesystem') throw invalid(`volume ${pool}/${volume} is a ${kind} volume: only filesystem volumes attach to containers`);
     if (path === undefined) throw invalid(`give the path where ${pool}/${volume} is mounted in container ${rec.name} (--path)`);
     const mountPath = checkMountPath(path, (rec.volumes ?? []).map((v) => v.path));
     if (attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${attachedTo}`);
-    if (await this.running(rec)) throw conflict(`container ${rec.name} is running: stop it to attach a filesystem volume (its mounts are made at start)`);
     const ct = rec.container!;
     return this.d.ops.start('instance.volume.attach', rec.name, async (ctx) => {
       const meta = await this.storage.meta(pool, volume);
@@ -92,6 +91,10 @@ export class InstanceVolumes {
         await shiftVolume(dir, ct.hostId, ID_SIZE, meta.idOwner);
         await this.storage.setMeta({ ...meta, attachedTo: rec.name, idOwner: ct.hostId });
         const cur = await this.svc.record(rec.name);
+        if (await this.running(cur)) {
+          ctx.progress(60, 'mounting it in the running container');
+          await this.svc.containers!.plugVolume(cur, dir, mountPath);
+        }
         await this.svc.patch(rec.name, { volumes: [...(cur.volumes ?? []), { pool, volume, path: mountPath }] });
       } catch (e) {
         await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
@@ -120,10 +123,13 @@ export class InstanceVolumes {
   async detach(name: string, pool: string, volume: string) {
     const rec = await this.svc.record(name);
     if (!(rec.volumes ?? []).some((v) => v.pool === pool && v.volume === volume)) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
-    if (rec.type === 'container' && (await this.running(rec))) throw conflict(`container ${name} is running: stop it to detach a volume`);
     return this.d.ops.start('instance.volume.detach', name, async () => {
       const cur = await this.svc.record(name);
-      if (cur.type === 'vm' && (await this.running(cur))) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
+      const v = (cur.volumes ?? []).find((x) => x.pool === pool && x.volume === volume);
+      if (await this.running(cur)) {
+        if (cur.type === 'vm') await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
+        else if (v?.path) await this.svc.containers!.unplugVolume(cur, v.path);
+      }
       await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
       await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
       return this.storage.volume(pool, volume);

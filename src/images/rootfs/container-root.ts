@@ -4,7 +4,7 @@
 //
 // runc 1.1 has no idmapped mounts, so a user-namespaced container needs its files really
 // owned by hostId+uid. Three ways, best first (`mode: 'auto'` takes the first that works):
-// - idmap: the overlay's lower layer is an idmapped mount of the image tree (idmap-mount.ts;
+// - idmap: the overlay's lower layer is an idmapped mount of the image tree (mount-helper.ts;
 //   Linux ≥ 5.19 and a filesystem that allows idmapped mounts: ext4, XFS, btrfs, tmpfs). No
 //   file is touched: a root costs two mounts whatever the image's size (the tiny image: ~0.1 s,
 //   mostly starting Python; debian-12 the same). Only the upper layer holds real owners.
@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
 import { conflict, invalid, notFound } from '../../core/errors.js';
 import { CONTAINER_SEED_DIR } from './seed-dir.js';
-import { idmapMounter } from './idmap-mount.js';
+import { mountHelper } from './mount-helper.js';
 import { isMountPoint, readMounts } from './mounts.js';
 
 export { parseMountinfo, readMounts, type MountInfo } from './mounts.js';
@@ -230,7 +230,7 @@ export async function shiftTree(root: string, shift: IdShift, workers = 16, from
 async function mountIdmappedLower(workDir: string, state: ContainerRootState): Promise<string> {
   const lower = join(workDir, ROOT_LAYOUT.lower);
   await mkdir(lower, { recursive: true, mode: 0o755 });
-  if (!(await isMountPoint(lower))) await idmapMounter.mount(state.lowerDir, lower, { hostId: state.hostId, size: state.size });
+  if (!(await isMountPoint(lower))) await mountHelper.idmap(state.lowerDir, lower, { hostId: state.hostId, size: state.size });
   return lower;
 }
 

@@ -11,4 +11,4 @@ export {
   type MountInfo,
 } from './container-root.js';
 export { CONTAINER_CONSOLE, CONTAINER_SEED_DIR, renderSeedDir, type SeedDirOwner } from './seed-dir.js';
-export { IdmapMounter, idmapMounter } from './idmap-mount.js';
+export { MountHelper, mountHelper } from './mount-helper.js';
