@@ -342,7 +342,7 @@ function registerVolumeCommands(storage: Command): void {
   withWaitOptions(
     volume
       .command('attach')
-      .description('attach a volume to an instance: a block volume to a VM (hot-plugged when it runs), a filesystem volume to a stopped container at --path')
+      .description('attach a volume to an instance (hot-plugged when it runs): a block volume to a VM, a filesystem volume to a container at --path')
       .argument('<instance>', 'instance name')
       .argument('<pool>', 'pool name')
       .argument('<volume>', 'volume name')
