@@ -1,0 +1,87 @@
+// The OCI runtime config's shape as nimbo writes it (the subset of the runtime spec it uses).
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface OciDeviceRule {
+  allow: boolean;
+  type?: 'c' | 'b' | 'a';
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
+export interface OciThrottle {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface OciSeccompRule {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+}
+
+/** The subset of the OCI runtime config nimbo writes (field names as in the spec). */
+export interface OciConfig {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: { bounding: string[]; effective: string[]; permitted: string[] };
+    rlimits?: { type: string; hard: number; soft: number }[];
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  annotations: Record<string, string>;
+  linux: {
+    uidMappings: OciIdMapping[];
+    gidMappings: OciIdMapping[];
+    resources: {
+      devices: OciDeviceRule[];
+      memory?: { limit: number; swap?: number };
+      cpu?: { shares?: number; quota?: number; period?: number };
+      pids?: { limit: number };
+      blockIO?: {
+        weight?: number;
+        throttleReadBpsDevice?: OciThrottle[];
+        throttleWriteBpsDevice?: OciThrottle[];
+        throttleReadIOPSDevice?: OciThrottle[];
+        throttleWriteIOPSDevice?: OciThrottle[];
+      };
+      unified?: Record<string, string>;
+    };
+    cgroupsPath: string;
+    namespaces: { type: string; path?: string }[];
+    devices: OciDevice[];
+    seccomp: { defaultAction: string; architectures: string[]; syscalls: OciSeccompRule[] };
+    maskedPaths: string[];
+    readonlyPaths: string[];
+  };
+}
