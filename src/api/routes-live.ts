@@ -2,8 +2,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Name } from '../shared/api-types.js';
 import type { ApiContext } from './context.js';
+import type { ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { WebSocket } from 'ws';
 
-/** WebSocket routes: /events (JSON events) and /instances/:name/console (serial), plus the console log. */
+/** WebSocket routes: /events (JSON events), /instances/:name/console (serial) and /exec (a pty in a container), plus the console log. */
 export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get('/events', { websocket: true, schema: { tags: ['events'], summary: 'WebSocket stream of events (JSON messages)' } }, (socket) => {
     const off = ctx.events.subscribe((ev) => socket.send(JSON.stringify(ev)));
@@ -18,15 +21,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       const rec = await ctx.instances.record(name).catch(() => undefined);
       if (rec?.type === 'container' && ctx.instances.containers) {
         // A container has no serial line: the console is a login shell on a pty inside it.
-        try {
-          const child = await ctx.instances.containers.shell(rec);
-          child.stdout?.on('data', (chunk: Buffer) => socket.send(chunk));
-          child.on('exit', () => socket.close(1000, 'shell exited'));
-          socket.on('message', (data: Buffer) => child.stdin?.write(data));
-          socket.on('close', () => child.kill('SIGHUP'));
-        } catch (e) {
-          socket.close(4409, (e instanceof Error ? e.message : String(e)).slice(0, 120));
-        }
+        await relayChild(socket, () => ctx.instances.containers!.shell(rec));
         return;
       }
       const relay = ctx.consoles.get(name);
@@ -38,6 +33,33 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       const off = relay.onData((chunk: Buffer) => socket.send(chunk));
       socket.on('message', (data: Buffer) => relay.write(data));
       socket.on('close', off);
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: { cmd: string | string[]; rows?: number; cols?: number } }>(
+    '/instances/:name/exec',
+    {
+      websocket: true,
+      schema: {
+        tags: ['instances'],
+        summary: 'WebSocket to a command on a pty in a container (binary frames both ways); closed with reason "exit N" when it ends',
+        params: Type.Object({ name: Name }),
+        querystring: Type.Object({
+          cmd: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1, maxItems: 256 })], { description: 'the command and its arguments (repeat cmd=)' }),
+          rows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          cols: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        }),
+      },
+    },
+    async (socket, req) => {
+      const rec = await ctx.instances.record(req.params.name).catch(() => undefined);
+      if (!rec || !ctx.instances.containers) {
+        socket.close(4404, `no container ${req.params.name}`);
+        return;
+      }
+      const { cmd, rows, cols } = req.query;
+      const args = Array.isArray(cmd) ? cmd : [cmd];
+      await relayChild(socket, () => ctx.instances.containers!.execTty(rec, args, { ...(rows ? { rows } : {}), ...(cols ? { cols } : {}) }));
     },
   );
 
@@ -57,4 +79,27 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       return ctx.consoles.logTail(req.params.name, req.query.bytes ?? 65536);
     },
   );
+}
+
+/** Relay a pty child over a WebSocket: output as binary frames, frames as input; its end closes the socket with "exit N". */
+async function relayChild(socket: WebSocket, spawnChild: () => Promise<ChildProcess>): Promise<void> {
+  // Input may arrive while the child starts: keep it until the child can take it.
+  const early: Buffer[] = [];
+  let child: ChildProcess | undefined;
+  let closed = false;
+  socket.on('message', (data: Buffer) => (child ? child.stdin?.write(data) : early.push(data)));
+  socket.on('close', () => {
+    closed = true;
+    child?.kill('SIGHUP');
+  });
+  try {
+    child = await spawnChild();
+    const c = child;
+    c.stdout?.on('data', (chunk: Buffer) => socket.send(chunk));
+    c.on('exit', (code, signal) => socket.close(1000, `exit ${code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)}`));
+    for (const data of early.splice(0)) c.stdin?.write(data);
+    if (closed) c.kill('SIGHUP');
+  } catch (e) {
+    socket.close(4409, (e instanceof Error ? e.message : String(e)).slice(0, 120));
+  }
 }

@@ -213,6 +213,14 @@ export class ApiClient {
     return openSocket(this, `/instances/${enc(name)}/console`);
   }
 
+  /** WebSocket to a command on a pty in a container (closed with reason "exit N"). */
+  openExec(name: string, command: string[], size: { rows?: number; cols?: number } = {}): Promise<ApiSocket> {
+    const q = new URLSearchParams(command.map((c) => ['cmd', c]));
+    if (size.rows) q.set('rows', String(size.rows));
+    if (size.cols) q.set('cols', String(size.cols));
+    return openSocket(this, `/instances/${enc(name)}/exec?${q.toString()}`);
+  }
+
   /** GET /images. */
   async listImages(): Promise<Image[]> {
     return (await this.json<{ images: Image[] }>('GET', '/images')).images ?? [];

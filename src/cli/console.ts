@@ -18,6 +18,8 @@ export interface ConsoleIO {
   name: string;
   /** Piped input: after stdin ends, detach once the guest has been quiet this long (ms, default 1000). */
   quietAfterEofMs?: number;
+  /** A command's session (exec -t): piped input's end is sent as this byte (Ctrl-D), then it waits for the command to end; no banners. */
+  eofByte?: number;
 }
 
 function toBuffer(data: WebSocket.RawData): Buffer {
@@ -26,8 +28,8 @@ function toBuffer(data: WebSocket.RawData): Buffer {
   return Buffer.from(data);
 }
 
-/** Run a console session on an open WebSocket; resolves on detach or a normal close. */
-export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<void> {
+/** Run a console session on an open WebSocket; resolves on detach (undefined) or a normal close (the server's reason). */
+export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<string | undefined> {
   const { ws } = sock;
   const { input, output, notices, interactive, name } = io;
   const raw = interactive && input.isTTY === true && typeof input.setRawMode === 'function';
@@ -41,7 +43,7 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<void> {
       clearTimeout(quietTimer);
       quietTimer = setTimeout(() => finish(), quietMs);
     };
-    const finish = (err?: CliError) => {
+    const finish = (err?: CliError, reason?: string) => {
       if (finished) return;
       finished = true;
       clearTimeout(quietTimer);
@@ -56,7 +58,7 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<void> {
         ws.once('close', () => clearTimeout(t));
       }
       if (err) reject(err);
-      else resolve();
+      else resolve(reason);
     };
     const send = (buf: Buffer) => {
       if (buf.length > 0 && ws.readyState === WebSocket.OPEN) ws.send(buf, { binary: true });
@@ -71,25 +73,26 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<void> {
     };
     const onEnd = () => {
       eof = true;
-      if (interactive) finish();
+      if (io.eofByte !== undefined) send(Buffer.from([io.eofByte]));
+      else if (interactive) finish();
       else armQuiet();
     };
 
     sock.onMessage((data) => {
       output.write(toBuffer(data));
-      if (eof) armQuiet();
+      if (eof && io.eofByte === undefined) armQuiet();
     });
     ws.on('close', (code, reason) => {
       if (finished) return;
       const why = reason.toString() || `code ${code}`;
-      if (interactive) notices.write(`\nnimbo: console of ${name} closed (${why})\n`);
-      if (code === 1000 || code === 1005) finish();
+      if (interactive && io.eofByte === undefined) notices.write(`\nnimbo: console of ${name} closed (${why})\n`);
+      if (code === 1000 || code === 1005) finish(undefined, reason.toString());
       else finish(new CliError(`console of ${name} closed: ${why}`, { kind: 'api' }));
     });
     ws.on('error', (e) => finish(new CliError(`console of ${name}: ${e.message}`, { kind: 'api', cause: e })));
 
     if (raw) input.setRawMode?.(true);
-    if (interactive) notices.write(`nimbo: connected to the console of ${name}; detach with Ctrl-]\n`);
+    if (interactive && io.eofByte === undefined) notices.write(`nimbo: connected to the console of ${name}; detach with Ctrl-]\n`);
     input.on('data', onData);
     input.on('end', onEnd);
     input.resume();

@@ -334,9 +334,15 @@ export class ContainerService implements ContainerLifecycle {
   }
 
   /** An interactive login shell on a pty in a running container (the console of a container). */
-  async shell(rec: InstanceRecord): Promise<ChildProcess> {
+  shell(rec: InstanceRecord): Promise<ChildProcess> {
+    return this.execTty(rec, ['/bin/sh', '-l']);
+  }
+
+  /** A command on a pty in a running container (its exit code is the child's). */
+  async execTty(rec: InstanceRecord, args: string[], size: { rows?: number; cols?: number } = {}): Promise<ChildProcess> {
+    if (rec.type !== 'container') throw conflict(`${rec.name} is a VM: use ssh or the console`);
     if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
-    return this.runc.execSpawn(this.runtimeId(rec), ['/bin/sh', '-l'], { tty: true });
+    return this.runc.execSpawn(this.runtimeId(rec), args, { tty: true, ...size });
   }
 
   /** Read a file inside a running container (through `cat` in it, so its own root and permissions apply). */

@@ -82,6 +82,14 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.equal(r.stdout, 'out\n');
     assert.equal(r.stderr, 'err\n');
     assert.equal((await d.cli('exec', 'ct1', '--', 'true')).code, 0);
+    // -t: on a pty, interactive; what is typed reaches the command and its exit code comes back.
+    const t = await d.cli('exec', '-t', 'ct1', '--', 'sh', '-c', 'tty; sleep 0.3; exit 9');
+    assert.equal(t.code, 9, t.stderr);
+    assert.match(t.stdout, /^\/dev\/pts\/\d+\r?$/m);
+    const typed = await runArgv([process.execPath, join(process.cwd(), 'dist/src/cli/main.js'), 'exec', '-t', 'ct1', '--', 'sh', '-c', 'read x; exit $((${#x}+10))'], {
+      allowFailure: true, timeoutMs: 60_000, input: 'typed\n', env: { ...process.env, NIMBO_URL: d.url, NIMBO_TOKEN: d.token },
+    });
+    assert.equal(typed.code, 15, `the typed line reached the command: ${typed.stdout}${typed.stderr}`);
   });
 
   test('file push and pull copy bytes exactly', async () => {

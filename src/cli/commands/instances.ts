@@ -8,6 +8,7 @@ import { outputOption, renderDetail, renderList } from '../output.js';
 import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { instanceColumns, instanceFields } from '../views.js';
+import { runConsole } from '../console.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 
 const PAST: Record<ActionName, string> = { start: 'Started', stop: 'Stopped', restart: 'Restarted', pause: 'Paused', resume: 'Resumed' };
@@ -208,11 +209,19 @@ export function registerInstanceCommands(program: Command): void {
 
   program
     .command('exec')
-    .description('run a command in a container: nimbo exec NAME -- CMD [ARGS...] (stdin is passed on; the exit code too)')
+    .description('run a command in a container: nimbo exec [-t] NAME -- CMD [ARGS...] (stdin is passed on; the exit code too)')
     .argument('<name>', 'container name')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--timeout <s>', 'seconds before the command is killed', intInRange('--timeout', 1, 3600))
-    .action(async (name: string, command: string[], o: { timeout?: number }, cmd: Command) => {
+    .option('-t, --tty', 'run it on a pseudo-terminal, interactively (like a console; Ctrl-] detaches)')
+    .action(async (name: string, command: string[], o: { timeout?: number; tty?: boolean }, cmd: Command) => {
+      if (o.tty) {
+        const sock = await clientFor(cmd).openExec(name, command, { rows: process.stdout.rows, cols: process.stdout.columns });
+        const reason = await runConsole(sock, { input: process.stdin, output: process.stdout, notices: process.stderr, interactive: process.stdin.isTTY === true, name, eofByte: 0x04 });
+        const m = /^exit (\d+)$/.exec(reason ?? '');
+        process.exitCode = m ? Number(m[1]) : 0;
+        return;
+      }
       const input = process.stdin.isTTY ? undefined : await readStdin();
       const r = await clientFor(cmd).json<{ exitCode: number; stdout: string; stderr: string }>('POST', `/instances/${encodeURIComponent(name)}/exec`, {
         body: { command, ...(input !== undefined && input !== '' ? { input } : {}), ...(o.timeout ? { timeout: o.timeout } : {}) },

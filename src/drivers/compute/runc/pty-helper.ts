@@ -17,6 +17,9 @@
  * from fd 3 and applies them to the pty (the kernel sends SIGWINCH to runc, which resizes the
  * container's pty), and exits with the command's exit code (128+N when killed by signal N).
  * Killing the helper closes the pty master: runc gets SIGHUP and forwards it to the process.
+ * With NIMBO_PTY_HOLD=FILE in its environment it holds stdin until FILE exists (at most 5 s)
+ * and removes FILE at the end: runc exec writes its --pid-file once the process runs, and input
+ * that reaches the container's pty before that is echoed but lost to the process.
  *
  * Alternatives measured on Debian 12: util-linux `script -c` and socat `EXEC:` take a command
  * string; `unbuffer` (expect) is Tcl and also string-based; node-pty 1.1 installs and works here
@@ -24,7 +27,7 @@
  * python3 (python3-minimal, standard on Debian/Ubuntu/Fedora) is the lighter requirement.
  */
 export const PTY_HELPER = `
-import fcntl, os, pty, select, signal, struct, sys, termios, tty
+import fcntl, os, pty, select, signal, struct, sys, termios, time, tty
 rows, cols, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 def size(fd, r, c):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
@@ -48,8 +51,15 @@ try:
 except OSError:
     pass
 ctl = b''
+holdpath = hold = os.environ.get('NIMBO_PTY_HOLD')
+held = b''
+deadline = time.time() + 5
 while True:
-    ready = select.select(src, [], [])[0]
+    if hold and (os.path.exists(hold) or time.time() > deadline):
+        hold = None
+        writeall(master, held)
+        held = b''
+    ready = select.select(src, [], [], 0.01 if hold else None)[0]
     if master in ready:
         try:
             d = os.read(master, 65536)
@@ -63,7 +73,9 @@ while True:
             d = os.read(0, 65536)
         except OSError:
             d = b''
-        if d:
+        if d and hold:
+            held += d
+        elif d:
             writeall(master, d)
         else:
             src.remove(0)
@@ -83,6 +95,9 @@ while True:
             except (ValueError, OSError):
                 pass
 code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+if holdpath:
+    try: os.unlink(holdpath)
+    except OSError: pass
 sys.exit(128 - code if code < 0 else code)
 `;
 

@@ -335,10 +335,14 @@ test('execSpawn: plain pipes, or the pty helper with the runc argv after it; res
   assert.deepEqual(sp.calls[0]!.args, ['--root', ROOT, 'exec', '--env', 'A=1', 'c1', 'cat']);
   const child = await d.execSpawn('c1', ['/bin/sh', '-l'], { tty: true, rows: 30, cols: 100, uid: 0 });
   assert.equal(sp.calls[1]!.cmd, '/usr/bin/python3');
-  assert.deepEqual(sp.calls[1]!.args, ptyHelperArgs(30, 100, ['runc', '--root', ROOT, 'exec', '-t', '--env', 'TERM=xterm-256color', '--user', '0', 'c1', '/bin/sh', '-l']));
+  // runc writes a pid file once the process runs; the helper holds input until then (NIMBO_PTY_HOLD).
+  const pidFile = (sp.calls[1]!.opts.env as NodeJS.ProcessEnv).NIMBO_PTY_HOLD!;
+  assert.match(pidFile, /\/nimbo-exec-\d+-[0-9a-f]{12}\.pid$/);
+  assert.deepEqual(sp.calls[1]!.args, ptyHelperArgs(30, 100, ['runc', '--root', ROOT, 'exec', '-t', '--pid-file', pidFile, '--env', 'TERM=xterm-256color', '--user', '0', 'c1', '/bin/sh', '-l']));
   assert.deepEqual(sp.calls[1]!.opts.stdio, ['pipe', 'pipe', 'pipe', 'pipe']);
   await d.execSpawn('c1', ['sh'], { tty: true, env: ['TERM=vt100'] });
-  assert.deepEqual(sp.calls[2]!.args.slice(-6), ['exec', '-t', '--env', 'TERM=vt100', 'c1', 'sh']);
+  assert.deepEqual(sp.calls[2]!.args.slice(-4), ['--env', 'TERM=vt100', 'c1', 'sh']);
+  assert.deepEqual(sp.calls[2]!.args.slice(-8, -5), ['exec', '-t', '--pid-file']);
   const ctl = child.stdio[3] as PassThrough;
   resizeExec(child, 50, 132);
   assert.equal(ctl.read()?.toString(), '50 132\n');

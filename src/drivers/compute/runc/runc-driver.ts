@@ -2,6 +2,8 @@ import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { access, mkdir, open, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { HostCommandError, invalid, NimboError, notFound, conflict } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/log.js';
 import type { ExecResult, HostExec } from '../../../host/exec.js';
@@ -331,9 +333,13 @@ export class RuncDriver {
     // The process's env comes from the container config plus --env, not from runc's own env:
     // a tty session gets TERM unless the caller sets one.
     const env = opts.tty && !(opts.env ?? []).some((e) => e.startsWith('TERM=')) ? [`TERM=${DEFAULT_TERM}`, ...(opts.env ?? [])] : opts.env;
-    const runtimeArgv = [...this.base(), 'exec', ...(opts.tty ? ['-t'] : []), ...execFlags({ ...opts, env }), id, ...args];
-    if (!opts.tty) return this.spawn(runtimeArgv[0]!, runtimeArgv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: RUNC_ENV() });
-    return this.spawn(this.python, ptyHelperArgs(rows, cols, runtimeArgv), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: RUNC_ENV() });
+    // A tty session's input waits for the process to run (the helper holds it until runc writes the pid file).
+    const pidFile = opts.tty ? join(tmpdir(), `nimbo-exec-${process.pid}-${randomBytes(6).toString('hex')}.pid`) : undefined;
+    const runtimeArgv = [...this.base(), 'exec', ...(pidFile ? ['-t', '--pid-file', pidFile] : []), ...execFlags({ ...opts, env }), id, ...args];
+    if (!pidFile) return this.spawn(runtimeArgv[0]!, runtimeArgv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: RUNC_ENV() });
+    const child = this.spawn(this.python, ptyHelperArgs(rows, cols, runtimeArgv), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...RUNC_ENV(), NIMBO_PTY_HOLD: pidFile } });
+    child.once('exit', () => void rm(pidFile, { force: true })); // the helper removes it too, unless killed
+    return child;
   }
 
   /** One-shot resource usage (`RUNTIME events --stats`). */
