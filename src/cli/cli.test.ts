@@ -50,7 +50,7 @@ test('info -o json prints the Instance as the API gives it', async () => {
 
 test('list table, yaml, and the ls alias', async () => {
   const t = await nimbo(['ls']);
-  assert.match(t.stdout, /^NAME\s+STATE\s+IMAGE\s+CPUS\s+MEMORY\s+DISK\s+ADDRESSES\s+AGE\nvm1\s+running\s+tiny\s+2\s+512MiB\s+10GiB\s+10\.77\.0\.10, fd00::10/);
+  assert.match(t.stdout, /^NAME\s+TYPE\s+STATE\s+IMAGE\s+CPUS\s+MEMORY\s+DISK\s+ADDRESSES\s+AGE\nvm1\s+vm\s+running\s+tiny\s+2\s+512MiB\s+10GiB\s+10\.77\.0\.10, fd00::10/);
   const y = await nimbo(['list', '-o', 'yaml']);
   assert.match(y.stdout, /^- name: vm1\n/);
 });

@@ -14,14 +14,14 @@ test('renderTable aligns columns and trims line ends', () => {
 });
 
 test('instance list as a table: sizes human-readable, addresses joined', () => {
-  const items = [sampleInstance(), sampleInstance({ name: 'db', state: 'stopped', addresses: [], memory: 2 ** 31, disk: 20 * 2 ** 30 })];
+  const items = [sampleInstance(), sampleInstance({ name: 'db', type: 'container', state: 'stopped', addresses: [], memory: 2 ** 31, disk: 20 * 2 ** 30 })];
   const t = renderList(items, instanceColumns(NOW), 'table');
   assert.equal(
     t,
     [
-      'NAME  STATE    IMAGE  CPUS  MEMORY  DISK   ADDRESSES             AGE',
-      'vm1   running  tiny   2     512MiB  10GiB  10.77.0.10, fd00::10  60m',
-      'db    stopped  tiny   2     2GiB    20GiB  -                     60m',
+      'NAME  TYPE       STATE    IMAGE  CPUS  MEMORY  DISK   ADDRESSES             AGE',
+      'vm1   vm         running  tiny   2     512MiB  10GiB  10.77.0.10, fd00::10  60m',
+      'db    container  stopped  tiny   2     2GiB    20GiB  -                     60m',
       '',
     ].join('\n'),
   );

@@ -7,6 +7,7 @@ import type { Column } from './output.js';
 export function instanceColumns(now = Date.now()): Column<Instance>[] {
   return [
     { header: 'NAME', value: (i) => i.name },
+    { header: 'TYPE', value: (i) => i.type },
     { header: 'STATE', value: (i) => i.state },
     { header: 'IMAGE', value: (i) => i.image },
     { header: 'CPUS', value: (i) => String(i.cpus) },
