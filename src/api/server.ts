@@ -1,9 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import { HostInfo } from '../shared/api-types.js';
-import { verifyToken } from '../core/auth.js';
+import { installAuthentication } from './authn.js';
 import { errorHandler } from './errors.js';
 import type { ApiContext } from './context.js';
 import { instanceRoutes } from './routes-instances.js';
@@ -18,10 +18,14 @@ import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
 
-const PUBLIC = new Set(['/api/v1/health']);
+/** Options of buildServer beyond the services. */
+export interface ServerOptions {
+  /** Called for each route as it is registered, after nimbo's own route hooks (tests walk the route table). */
+  onRoute?: (route: RouteOptions) => void;
+}
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
-export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
+export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // Request lines are logged at info; the API logger keeps warnings and errors only.
     loggerInstance: ctx.log.child({ svc: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
@@ -39,19 +43,14 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   });
   await app.register(websocket);
 
-  app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?')[0]!;
-    if (PUBLIC.has(path) || !path.startsWith('/api/')) return;
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (req.query as { token?: string } | undefined)?.token;
-    if (!(await verifyToken(ctx.store, token))) {
-      return reply.code(401).send({ error: { code: 'Unauthorized', message: 'missing or invalid bearer token' } });
-    }
-  });
+  // Before any route: authentication is decided on the matched route, deny by default.
+  installAuthentication(app, () => ctx.store);
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
   await app.register(
     async (api) => {
-      api.get('/health', { schema: { tags: ['host'], summary: 'Liveness (no auth)', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+      api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
       api.get('/host', { schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await instanceRoutes(api, ctx);
@@ -69,3 +68,4 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   );
   return app;
 }
+

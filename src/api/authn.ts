@@ -1,0 +1,83 @@
+// Authentication, decided in one place from the route the router matched, never from how the
+// request's URL was spelled: a route is public only when it declares `config: { public: true }`;
+// every other route, every unmatched path and every WebSocket upgrade needs a valid credential.
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { verifyToken, type TokenRecord } from '../core/auth.js';
+import type { Store } from '../store/store.js';
+
+/** What a route declares about its access (`config` of a Fastify route). */
+export interface RouteAccess {
+  /** Reachable without a credential (deny by default: absent means a credential is needed). */
+  public?: boolean;
+  /** Set by nimbo for WebSocket routes: the only ones that may carry `?token=`. */
+  websocket?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who made the request (the verified token), set by the authentication hook. */
+    principal?: TokenRecord;
+  }
+  interface FastifyContextConfig {
+    public?: boolean;
+    websocket?: boolean;
+  }
+}
+
+/** A credential found in a request, or why the request must be refused. */
+export type Credential = { token: string } | { status: 400 | 401; message: string };
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/**
+ * The bearer token of a request. The Authorization header always counts; `?token=` counts only on a
+ * WebSocket upgrade to a WebSocket route (browsers cannot set headers there), and only once. Pure.
+ */
+export function findCredential(authorization: string | undefined, query: unknown, websocket: boolean): Credential {
+  const q = query && typeof query === 'object' ? (query as Record<string, unknown>).token : undefined;
+  if (Array.isArray(q)) return { status: 400, message: 'the token parameter was given more than once' };
+  if (authorization !== undefined) {
+    const m = BEARER.exec(authorization);
+    if (!m) return { status: 401, message: 'the Authorization header must be "Bearer TOKEN"' };
+    return { token: m[1]! };
+  }
+  if (typeof q === 'string') {
+    if (!websocket) return { status: 401, message: 'a token in the query string is accepted only for WebSocket upgrades; send an Authorization: Bearer header' };
+    return { token: q };
+  }
+  return { status: 401, message: 'missing bearer token' };
+}
+
+/** Whether a matched route is public: it must be a real route (not the not-found handler) that says so. */
+export function isPublicRoute(url: string | undefined, config: RouteAccess | undefined): boolean {
+  return url !== undefined && config?.public === true;
+}
+
+/**
+ * Install authentication on `app` before any route is registered: routes learn their access
+ * (public ones are marked `security: []` in OpenAPI, WebSocket ones are flagged), and every request
+ * is checked on its matched route before anything else runs.
+ */
+export function installAuthentication(app: FastifyInstance, store: () => Store): void {
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const config = (route.config ?? {}) as RouteAccess;
+    if (config.public === true) route.schema = { ...route.schema, security: [] };
+    if (route.websocket) route.config = { ...config, websocket: true } as RouteOptions['config'];
+  });
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const config = req.routeOptions.config as RouteAccess | undefined;
+    if (isPublicRoute(req.routeOptions.url, config)) return;
+    const upgrade = (req as FastifyRequest & { ws?: boolean }).ws === true && config?.websocket === true;
+    const cred = findCredential(req.headers.authorization, req.query, upgrade);
+    if ('status' in cred) return refuse(reply, cred.status, cred.message);
+    const principal = await verifyToken(store(), cred.token);
+    if (!principal) return refuse(reply, 401, 'invalid bearer token');
+    req.principal = principal;
+  });
+}
+
+function refuse(reply: FastifyReply, status: 400 | 401, message: string) {
+  if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="nimbo"');
+  return reply.code(status).send({ error: { code: status === 400 ? 'InvalidArgument' : 'Unauthorized', message } });
+}
