@@ -16,6 +16,11 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     assert.equal(r.body.error.code, 'Unauthorized');
     assert.equal((await d.api('GET', '/instances', undefined, 'nimbo_wrong')).status, 401);
     assert.equal((await d.api('GET', '/instances')).status, 200);
+    // The audit's bypass: a percent-encoded spelling of a route is the same route, and needs the token.
+    for (const path of ['/%61pi/v1/host', '/api/v1/%69nstances', '/api/v1/nowhere', '/']) {
+      assert.equal((await fetch(`${d.url}${path}`)).status, 401, path);
+    }
+    assert.equal((await fetch(`${d.url}/api/v1/instances?token=${d.token}`)).status, 401, 'query tokens only on WebSocket upgrades');
   });
 
   test('the OpenAPI document describes the routes and their schemas', async () => {

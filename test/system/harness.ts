@@ -11,6 +11,7 @@ const MAIN = join(ROOT, 'dist/src/cli/main.js');
 
 /** Why system tests cannot run here, or undefined when they can. */
 export function systemSkipReason(): string | undefined {
+  if (process.env.CI === 'true') return undefined; // in CI a missing tool or privilege fails the tests instead
   if (process.getuid?.() !== 0) return 'system tests need root (bridges, taps, nftables)';
   if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'qemu-system-x86 is not installed (run scripts/setup.sh)';
   return undefined;
