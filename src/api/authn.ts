@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { verifyToken, type TokenRecord } from '../core/auth.js';
 import type { Store } from '../store/store.js';
+import { ErrorBody } from '../shared/api-types.js';
 
 /** What a route declares about its access (`config` of a Fastify route). */
 export interface RouteAccess {
@@ -63,6 +64,7 @@ export function installAuthentication(app: FastifyInstance, store: () => Store):
   app.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as RouteAccess;
     if (config.public === true) route.schema = { ...route.schema, security: [] };
+    else route.schema = { ...route.schema, response: { ...(route.schema?.response as object | undefined), 400: ErrorBody, 401: ErrorBody } };
     if (route.websocket) route.config = { ...config, websocket: true } as RouteOptions['config'];
   });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
