@@ -20,9 +20,16 @@ import { VERSION } from '../shared/version.js';
 
 const PUBLIC = new Set(['/api/v1/health']);
 
+/** Options of the server itself (not of the services). */
+export interface ServerOptions {
+  /** Serve HTTPS with this PEM certificate chain and key (nimbod turns it on beyond loopback). */
+  https?: { cert: string; key: string };
+}
+
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
-export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
+export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.https ? { https: opts.https } : {}),
     // Request lines are logged at info; the API logger keeps warnings and errors only.
     loggerInstance: ctx.log.child({ svc: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
