@@ -24,9 +24,16 @@ export interface ServerOptions {
   onRoute?: (route: RouteOptions) => void;
 }
 
+/** Options of the server itself (not of the services). */
+export interface ServerOptions {
+  /** Serve HTTPS with this PEM certificate chain and key (nimbod turns it on beyond loopback). */
+  https?: { cert: string; key: string };
+}
+
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
 export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.https ? { https: opts.https } : {}),
     // Request lines are logged at info; the API logger keeps warnings and errors only.
     loggerInstance: ctx.log.child({ svc: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },

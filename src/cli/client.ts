@@ -26,6 +26,9 @@ import type {
 } from '../shared/storage-types.js';
 import { CliError, oneLine } from './errors.js';
 import { openSocket, type ApiSocket } from './socket.js';
+import { httpsFetch } from './https-fetch.js';
+import { describeTlsError, tlsOptionsFor, type TlsTrust } from './tls-trust.js';
+import type { ConnectionOptions } from 'node:tls';
 
 /** Options of an ApiClient. */
 export interface ApiClientOptions {
@@ -33,6 +36,8 @@ export interface ApiClientOptions {
   tokenProblem?: string;
   /** Per-request time limit in ms (long-poll waits add their own timeout). */
   timeoutMs?: number;
+  /** How an https daemon's certificate is trusted (pin, CA file, or the system's CAs when empty). */
+  tls?: TlsTrust;
 }
 
 interface RequestOpts {
@@ -83,6 +88,11 @@ export class ApiClient {
     return u.toString();
   }
 
+  /** TLS options for connections to the daemon (empty for http://). */
+  tlsOptions(): Promise<ConnectionOptions> {
+    return tlsOptionsFor(this.baseUrl, this.opts.tls ?? {});
+  }
+
   /** Authorization headers, or a CliError when a token is needed and missing. */
   authHeaders(auth = true): Record<string, string> {
     if (!auth) return {};
@@ -117,13 +127,18 @@ export class ApiClient {
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
     let res: Response;
     try {
-      res = await fetch(this.url(path, o.query), {
+      const init = {
         method,
         headers,
         body: o.raw !== undefined ? new Uint8Array(o.raw) : o.body === undefined ? undefined : JSON.stringify(o.body),
         signal: AbortSignal.timeout(timeoutMs),
-      });
+      };
+      const url = this.url(path, o.query);
+      res = url.startsWith('https:') ? await httpsFetch(url, init, await this.tlsOptions()) : await fetch(url, init);
     } catch (e) {
+      const tlsProblem = describeTlsError(e, this.baseUrl);
+      if (tlsProblem) throw new CliError(tlsProblem, { cause: e });
+      if (e instanceof CliError) throw e;
       if ((e as Error).name === 'TimeoutError') {
         throw new CliError(`nimbod at ${this.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: 'timeout', cause: e });
       }

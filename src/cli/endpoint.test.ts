@@ -46,3 +46,16 @@ test('unreadable token file says so', { skip: process.getuid?.() === 0 ? 'root r
   chmodSync(join(dir, 'admin.token'), 0o000);
   assert.match(resolveEndpoint({}, { NIMBO_STATE_DIR: dir }).tokenProblem ?? '', /not readable by you/);
 });
+
+test("daemon.json's fingerprint is pinned for its own URL only; flags and env vars win", () => {
+  const dir = tempDir();
+  const fp = 'AB:'.repeat(31) + 'AB';
+  writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ url: 'https://127.0.0.1:9443', fingerprint: fp }));
+  writeFileSync(join(dir, 'admin.token'), 'tok');
+  const env = { NIMBO_STATE_DIR: dir };
+  assert.deepEqual(resolveEndpoint({}, env), { url: 'https://127.0.0.1:9443', token: 'tok', tls: { fingerprint: fp } });
+  assert.deepEqual(resolveEndpoint({}, { ...env, NIMBO_URL: 'https://127.0.0.1:9443/' }).tls, { fingerprint: fp });
+  assert.equal(resolveEndpoint({ url: 'https://remote:8443' }, env).tls, undefined);
+  assert.deepEqual(resolveEndpoint({ url: 'https://remote:8443' }, { ...env, NIMBO_TLS_FINGERPRINT: 'env', NIMBO_TLS_CA: '/ca.pem' }).tls, { fingerprint: 'env', caFile: '/ca.pem' });
+  assert.deepEqual(resolveEndpoint({ tlsFingerprint: 'flag', tlsCa: '/flag.pem' }, { ...env, NIMBO_TLS_FINGERPRINT: 'env', NIMBO_TLS_CA: '/ca.pem' }).tls, { fingerprint: 'flag', caFile: '/flag.pem' });
+});

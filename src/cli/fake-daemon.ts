@@ -1,5 +1,6 @@
 /** Test helper: a small fake nimbod (node:http + ws) speaking the /api/v1 wire format. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.js';
@@ -49,9 +50,10 @@ export class FakeDaemon {
   /** Base URL once started. */
   url = '';
 
-  /** Listen on 127.0.0.1 on a free port. */
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  /** Listen on 127.0.0.1 on a free port (HTTPS when given a PEM certificate and key). */
+  async start(tls?: { cert: string; key: string }): Promise<string> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = tls ? (createHttpsServer(tls, handler) as unknown as Server) : createServer(handler);
     this.wss = new WebSocketServer({ noServer: true });
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
@@ -67,7 +69,7 @@ export class FakeDaemon {
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
   }
 

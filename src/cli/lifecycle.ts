@@ -1,7 +1,22 @@
 import type { Command } from 'commander';
-import { DEFAULTS, parseListen, validatePrefix } from '../core/config.js';
+import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.js';
+import { invalid } from '../core/errors.js';
 import { validateCidr } from '../core/ip.js';
 import { runUp, runDown } from './up.js';
+
+interface DaemonFlags {
+  stateDir: string;
+  listen: string;
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  shutdownTimeout: string;
+  prefix: string;
+  subnet: string;
+  qemuUser: string;
+  accel?: string;
+  containerRuntime: string;
+}
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
 export function registerLifecycle(program: Command): void {
@@ -9,16 +24,31 @@ export function registerLifecycle(program: Command): void {
     .command('daemon')
     .description('run nimbod in the foreground')
     .option('--state-dir <dir>', 'state directory', process.env.NIMBO_STATE_DIR ?? DEFAULTS.stateDir)
-    .option('--listen <host:port>', 'API address', DEFAULTS.listen)
+    .option('--listen <host:port>', 'API address; beyond loopback (127.0.0.0/8, ::1) the API is served over HTTPS only', DEFAULTS.listen)
+    .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--tls', 'serve HTTPS on loopback too (without --tls-cert/--tls-key: a self-signed certificate in the state dir)')
+    .option('--no-tls', 'serve plain HTTP (refused unless --listen is a loopback address)')
+    .option('--shutdown-timeout <seconds>', 'on SIGTERM, how long to wait for requests and operations before exiting anyway', String(DEFAULTS.shutdownTimeoutS))
     .option('--prefix <prefix>', 'prefix of host objects (bridge, taps, nft table)', DEFAULTS.prefix)
     .option('--subnet <cidr>', "default network's IPv4 subnet", DEFAULTS.subnet)
     .option('--qemu-user <user>', 'unprivileged user QEMU runs as', DEFAULTS.qemuUser)
     .option('--accel <kvm|tcg>', 'force an accelerator instead of probing')
     .option('--container-runtime <path>', 'OCI runtime for containers (runc; crun on cgroup-v2 hosts)', 'runc')
-    .action(async (o: { stateDir: string; listen: string; prefix: string; subnet: string; qemuUser: string; accel?: string; containerRuntime: string }) => {
-      const { startDaemon } = await import('../daemon/daemon.js');
+    .addHelpText(
+      'after',
+      '\nTLS: on a loopback address the API is plain HTTP unless --tls is given. On any other address (0.0.0.0 and :: included)\n' +
+        'it is HTTPS: with --tls-cert/--tls-key, or else with a self-signed pair made on first start in STATE_DIR/tls and\n' +
+        'reused after; its SHA-256 fingerprint is printed at start. Clients pin it: nimbo --tls-fingerprint FP, or --tls-ca FILE.',
+    )
+    .action(async (o: DaemonFlags) => {
       if (o.accel && o.accel !== 'kvm' && o.accel !== 'tcg') throw new Error('--accel must be kvm or tcg');
       const { host, port } = parseListen(o.listen);
+      // Decided before anything starts: plain HTTP beyond loopback is refused here, with nothing created.
+      const tls = planTls(host, { tls: o.tls, cert: o.tlsCert, key: o.tlsKey });
+      const shutdownS = Number(o.shutdownTimeout);
+      if (!Number.isFinite(shutdownS) || shutdownS <= 0) throw invalid(`--shutdown-timeout ${JSON.stringify(o.shutdownTimeout)} must be a positive number of seconds`);
+      const { startDaemon } = await import('../daemon/daemon.js');
       const daemon = await startDaemon({
         stateDir: o.stateDir,
         host,
@@ -28,13 +58,21 @@ export function registerLifecycle(program: Command): void {
         qemuUser: o.qemuUser,
         accel: o.accel as 'kvm' | 'tcg' | undefined,
         containerRuntime: o.containerRuntime,
+        tls,
+        shutdownTimeoutMs: shutdownS * 1000,
       });
+      if (daemon.fingerprint) process.stderr.write(`nimbod: serving ${daemon.url}; TLS certificate SHA-256 fingerprint ${daemon.fingerprint}\n`);
+      let stopping = false;
       const stop = async () => {
+        // A second signal, or a drain that somehow outlives its own timeout, ends the process at once.
+        if (stopping) process.exit(1);
+        stopping = true;
+        setTimeout(() => process.exit(1), shutdownS * 1000 + 10_000).unref();
         await daemon.close();
         process.exit(0);
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
     });
 
   program

@@ -31,9 +31,11 @@ export function buildProgram(): Command {
     .version(version(), '-V, --version')
     .option('--url <url>', 'nimbod URL (default: $NIMBO_URL, else daemon.json in $NIMBO_STATE_DIR or /var/lib/nimbo)')
     .option('--token <token>', 'API token (default: $NIMBO_TOKEN, else admin.token in the state dir)')
+    .option('--tls-fingerprint <sha256>', "trust an https daemon whose certificate has this SHA-256 fingerprint (default: $NIMBO_TLS_FINGERPRINT, else daemon.json's for its own URL)")
+    .option('--tls-ca <file>', 'trust an https daemon whose certificate this PEM CA file vouches for (default: $NIMBO_TLS_CA; else the system CAs)')
     .configureOutput({ outputError: (str, write) => write(`nimbo: ${oneLine(str)}\n`) })
     .showSuggestionAfterError(true)
-    .addHelpText('after', '\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_STATE_DIR, NIMBO_DEBUG=1 (stack traces).');
+    .addHelpText('after', '\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_TLS_FINGERPRINT, NIMBO_TLS_CA, NIMBO_STATE_DIR, NIMBO_DEBUG=1 (stack traces).');
   registerInstanceCommands(program);
   registerConsoleCommand(program);
   registerImageCommands(program);

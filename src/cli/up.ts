@@ -8,6 +8,7 @@ import { CliError } from './errors.js';
 import { followOperation } from './progress.js';
 import { runArgv } from '../host/exec.js';
 import { statePaths } from '../core/config.js';
+import { resolveEndpoint } from './endpoint.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,12 +19,17 @@ export interface UpOptions {
   demo: boolean;
 }
 
+/** A client of the daemon on this state dir, from its daemon.json (URL, and certificate pin when TLS is on). */
+function localClient(o: UpOptions, withToken: boolean): ApiClient {
+  const ep = resolveEndpoint({}, { NIMBO_STATE_DIR: o.stateDir });
+  return new ApiClient(ep.url, withToken ? readToken(statePaths(o.stateDir).token) : undefined, { tls: ep.tls });
+}
+
 /** Start nimbod in the background unless it already answers; returns a client. */
 async function ensureDaemon(o: UpOptions): Promise<ApiClient> {
   const paths = statePaths(o.stateDir);
-  const url = `http://${o.listen}`;
-  const probe = new ApiClient(url);
-  if (await probe.health().then(() => true, () => false)) return new ApiClient(url, readToken(paths.token));
+  const answers = () => localClient(o, false).health().then(() => true, () => false);
+  if (existsSync(paths.daemonJson) && (await answers())) return localClient(o, true);
   mkdirSync(paths.logs, { recursive: true });
   const out = openSync(join(paths.logs, 'nimbod.out'), 'a');
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -31,7 +37,8 @@ async function ensureDaemon(o: UpOptions): Promise<ApiClient> {
   child.unref();
   process.stderr.write(`nimbo: starting nimbod (pid ${child.pid}, log ${join(paths.logs, 'nimbod.out')})\n`);
   for (let i = 0; i < 240; i++) {
-    if (await probe.health().then(() => true, () => false)) return new ApiClient(url, readToken(paths.token));
+    // The new daemon rewrites daemon.json once its API listens (https and a fingerprint beyond loopback).
+    if (existsSync(paths.daemonJson) && (await answers())) return localClient(o, true);
     if (child.exitCode !== null) break;
     await sleep(500);
   }

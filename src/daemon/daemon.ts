@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
-import { statePaths, type DaemonConfig } from '../core/config.js';
+import { DEFAULTS, statePaths, type DaemonConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from '../core/events.js';
@@ -29,13 +29,24 @@ import { SnapshotScheduler } from '../core/snapshot-scheduler.js';
 import { collectHostInfo } from '../core/host-info.js';
 import { buildServer } from '../api/server.js';
 import type { BaseDeps } from '../core/deps.js';
+import { prepareTls } from './tls.js';
+import { shutdownWithin } from './shutdown.js';
 
 /** A running daemon. */
 export interface Daemon {
   url: string;
+  /** SHA-256 fingerprint (AB:CD:... form) of the certificate served, when TLS is on. */
+  fingerprint?: string;
   app: FastifyInstance;
   log: Logger;
-  close(): Promise<void>;
+  /** Stop: drain for at most config.shutdownTimeoutMs, then release; true when the drain finished. */
+  close(): Promise<boolean>;
+}
+
+/** The URL clients use for a listen address: wildcards are reached on loopback. */
+export function daemonUrl(host: string, port: number, tls: boolean): string {
+  const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `${tls ? 'https' : 'http'}://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
 }
 
 /** Start nimbod: state, accelerator, network, re-adoption of running VMs, then the API. */
@@ -46,12 +57,14 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const paths = statePaths(config.stateDir);
   for (const d of [paths.images, paths.instances, paths.networks, paths.cache, join(config.stateDir, 'run')]) mkdirSync(d, { recursive: true });
   const log = createLogger(config.stateDir);
+  const exec = new RealExec();
+  // TLS first: a bad --tls-cert/--tls-key is refused before anything on the host changes.
+  const tls = await prepareTls(config.tls, exec, paths.tlsDir, config.host, log);
   const store = new SqliteStore(paths.db);
   const events = new EventBus();
   const ops = new OperationManager(store, events, log);
   await ops.recover();
   await ensureAdminToken(store, paths.token);
-  const exec = new RealExec();
   const base: BaseDeps = { config, paths, store, ops, events, log, exec };
 
   const accel = await chooseAccelerator(exec, join(paths.cache, 'accel.json'), log, config.accel);
@@ -104,34 +117,42 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     instanceVolumes,
     snapshots,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec('default')),
-  });
+  }, tls ? { https: { cert: tls.cert, key: tls.key } } : {});
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  writeFileSync(`${paths.daemonJson}.tmp`, JSON.stringify({ url, pid: process.pid, prefix: config.prefix }) + '\n');
+  const url = daemonUrl(config.host, port, !!tls);
+  // The fingerprint lets a local CLI pin the certificate it reads from here (the state dir is root's).
+  const record = { url, pid: process.pid, prefix: config.prefix, ...(tls ? { fingerprint: tls.fingerprint } : {}) };
+  writeFileSync(`${paths.daemonJson}.tmp`, JSON.stringify(record) + '\n');
   renameSync(`${paths.daemonJson}.tmp`, paths.daemonJson); // readers never see a half-written file
   writeFileSync(paths.pidFile, `${process.pid}\n`);
-  log.info({ url, stateDir: config.stateDir, prefix: config.prefix }, 'nimbod listening');
+  log.info({ url, stateDir: config.stateDir, prefix: config.prefix, ...(tls ? { tls: tls.source, certFile: tls.certFile, fingerprint: tls.fingerprint } : {}) }, 'nimbod listening');
 
-  let closed = false;
-  return {
-    url,
-    app,
-    log,
-    async close() {
-      if (closed) return;
-      closed = true;
+  let closing: Promise<boolean> | undefined;
+  const steps = {
+    async drain() {
       actions.stopWatching();
       scheduler.stop();
       await app.close();
       await ops.drain();
+    },
+    async release() {
       consoles.closeAll();
       qemu.close();
       await store.close();
       rmSync(paths.pidFile, { force: true });
       log.info('nimbod stopped (instances keep running)');
+    },
+  };
+  return {
+    url,
+    fingerprint: tls?.fingerprint,
+    app,
+    log,
+    close() {
+      closing ??= shutdownWithin(steps, config.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutS * 1000, log);
+      return closing;
     },
   };
 }

@@ -39,14 +39,14 @@ export class TestDaemon {
   proc?: ChildProcess;
   url = '';
   token = '';
-  private constructor(readonly stateDir: string, readonly prefix: string, readonly subnet: string) {}
+  private constructor(readonly stateDir: string, readonly prefix: string, readonly subnet: string, readonly extraArgs: string[] = []) {}
 
-  /** Start a daemon (TCG, port chosen by the kernel). */
-  static async start(): Promise<TestDaemon> {
+  /** Start a daemon (TCG, port chosen by the kernel), with extra `nimbo daemon` flags if given (e.g. --tls). */
+  static async start(extraArgs: string[] = []): Promise<TestDaemon> {
     const prefix = `t${randomBytes(2).toString('hex')}`;
     const dir = mkdtempSync(join(tmpdir(), `nimbo-${prefix}-`));
     chmodSync(dir, 0o711); // dnsmasq (as nobody) and QEMU (as nimbo-qemu) must traverse it
-    const d = new TestDaemon(dir, prefix, await freeSubnet());
+    const d = new TestDaemon(dir, prefix, await freeSubnet(), extraArgs);
     try {
       await d.launch();
     } catch (e) {
@@ -59,7 +59,7 @@ export class TestDaemon {
   /** (Re)start the daemon process on the same state dir. */
   async launch(): Promise<void> {
     rmSync(join(this.stateDir, 'daemon.json'), { force: true });
-    const args = [MAIN, 'daemon', '--state-dir', this.stateDir, '--listen', '127.0.0.1:0', '--prefix', this.prefix, '--subnet', this.subnet, '--accel', 'tcg'];
+    const args = [MAIN, 'daemon', '--state-dir', this.stateDir, '--listen', '127.0.0.1:0', '--prefix', this.prefix, '--subnet', this.subnet, '--accel', 'tcg', ...this.extraArgs];
     this.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NIMBO_LOG_LEVEL: process.env.NIMBO_LOG_LEVEL ?? 'warn' } });
     let stderr = '';
     this.proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

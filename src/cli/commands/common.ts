@@ -10,6 +10,8 @@ import { followOperation } from '../progress.js';
 export interface GlobalOptions {
   url?: string;
   token?: string;
+  tlsFingerprint?: string;
+  tlsCa?: string;
 }
 
 /** Options of commands that start a long action. */
@@ -18,11 +20,11 @@ export interface WaitOptions {
   quiet?: boolean;
 }
 
-/** The API client for a command, honouring --url/--token, env vars and the state dir. */
+/** The API client for a command, honouring --url/--token/--tls-*, env vars and the state dir. */
 export function clientFor(cmd: Command): ApiClient {
   const g = cmd.optsWithGlobals<GlobalOptions>();
-  const ep = resolveEndpoint({ url: g.url, token: g.token });
-  return new ApiClient(ep.url, ep.token, { tokenProblem: ep.tokenProblem });
+  const ep = resolveEndpoint({ url: g.url, token: g.token, tlsFingerprint: g.tlsFingerprint, tlsCa: g.tlsCa });
+  return new ApiClient(ep.url, ep.token, { tokenProblem: ep.tokenProblem, tls: ep.tls });
 }
 
 /** The -o format of a command. */
