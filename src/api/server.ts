@@ -22,10 +22,6 @@ import { VERSION } from '../shared/version.js';
 export interface ServerOptions {
   /** Called for each route as it is registered, after nimbo's own route hooks (tests walk the route table). */
   onRoute?: (route: RouteOptions) => void;
-}
-
-/** Options of the server itself (not of the services). */
-export interface ServerOptions {
   /** Serve HTTPS with this PEM certificate chain and key (nimbod turns it on beyond loopback). */
   https?: { cert: string; key: string };
 }
