@@ -86,7 +86,10 @@ export function renderForwardFragment(forwards: PortForward[], floatingIps: Floa
     '\t\tflags interval',
     ...elements(subnets),
     '\t}',
-    ...chain('fwd_prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
+    // A loopback forward serves the host's own connections (fwd_output). A packet that arrives from anywhere
+    // addressed to 127/8 is never translated: the kernel then drops it as martian, and net_loopback_guard
+    // drops it first on nimbo bridges (which carry route_localnet=1).
+    ...chain('fwd_prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['ip daddr 127.0.0.0/8 return', ...dnat]),
     // Connections from the host itself (to 127.0.0.1 or a host address) never pass prerouting.
     ...chain('fwd_output', 'type nat hook output priority -100; policy accept;', dnat),
     ...chain('fwd_postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
