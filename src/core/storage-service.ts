@@ -7,6 +7,7 @@ import { parseInfo } from '../drivers/storage/qemu-img.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { BaseDeps } from './deps.js';
 import { parseBoundedSize, validateName } from './validate.js';
+import { checkPoolPath, fsTypeAt, readMounts, resolvePoolPath } from './pool-paths.js';
 
 /** A pool as kept in the store. */
 export interface PoolRecord extends PoolSpec {
@@ -86,8 +87,7 @@ export class StorageService {
   async createPool(req: PoolCreate) {
     validateName(req.name, 'pool name');
     if (await this.d.store.get(poolKey(req.name))) throw conflict(`storage pool ${req.name} already exists`);
-    const path = req.path ?? join(this.d.config.stateDir, 'pools', req.name);
-    for (const p of await this.pools()) if (p.path === path) throw conflict(`path ${path} is already used by pool ${p.name}`);
+    const path = await this.checkedPoolPath(req.name, req.path);
     assertReachable(path);
     const rec: PoolRecord = { name: req.name, driver: req.driver, path, options: req.format ? { format: req.format } : {}, createdAt: new Date().toISOString() };
     return this.d.ops.start('storage.pool.create', `pool/${req.name}`, async () => {
@@ -97,6 +97,26 @@ export class StorageService {
       this.drivers.set(rec.name, dr);
       return this.poolView(rec);
     });
+  }
+
+  /**
+   * The resolved path for a new pool (given, or STATE/pools/NAME), refused when it overlaps another pool or the
+   * state dir, or lies on a pseudo-filesystem (see pool-paths.ts). Nothing is created here.
+   */
+  private async checkedPoolPath(name: string, given: string | undefined): Promise<string> {
+    const ownDefault = join(this.d.config.stateDir, 'pools', name);
+    const path = await resolvePoolPath(given ?? ownDefault);
+    const resolveOr = (p: string) => resolvePoolPath(p).catch(() => p);
+    const pools = await Promise.all((await this.pools()).map(async (p) => ({ name: p.name, path: await resolveOr(p.path) })));
+    checkPoolPath({
+      name,
+      path,
+      fsType: fsTypeAt(await readMounts(), path),
+      stateDir: await resolveOr(this.d.config.stateDir),
+      defaultPath: await resolveOr(ownDefault),
+      pools,
+    });
+    return path;
   }
 
   /** Delete a pool: refused for the default pool and while it holds volumes. */
