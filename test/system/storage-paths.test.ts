@@ -82,4 +82,16 @@ describe('storage pool paths are checked as paths', { skip: systemSkipReason() }
     assert.equal(existsSync(join(scratch, 'n1')), false, 'no directory left');
     assert.deepEqual(await poolNames(), ['default', 'good', 'linked']);
   });
+
+  test('two concurrent creates cannot nest their pools: one is accepted, the other refused', async () => {
+    const outer = join(scratch, 'race');
+    const [a, b] = await Promise.all([create('race-a', outer), create('race-b', join(outer, 'inner'))]);
+    assert.deepEqual([a.status, b.status].sort(), [202, 409], `${JSON.stringify(a.body)} ${JSON.stringify(b.body)}`);
+    const won = a.status === 202 ? a : b;
+    const done = await d.api('GET', `/operations/${won.body.operation.id}/wait?timeout=30`);
+    assert.equal(done.body.status, 'success', JSON.stringify(done.body));
+    const names = await poolNames();
+    assert.equal(names.includes('race-a'), a.status === 202);
+    assert.equal(names.includes('race-b'), b.status === 202);
+  });
 });
