@@ -7,6 +7,7 @@ import { parseInfo } from '../drivers/storage/qemu-img.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { BaseDeps } from './deps.js';
 import { parseBoundedSize, validateName } from './validate.js';
+import { checkPoolPath, fsTypeAt, readMounts, resolvePoolPath } from './pool-paths.js';
 
 /** A pool as kept in the store. */
 export interface PoolRecord extends PoolSpec {
@@ -23,6 +24,13 @@ export interface VolumeMeta {
   idOwner?: number;
 }
 
+/** A pool path held while its create operation runs. */
+interface PendingPool {
+  name: string;
+  path: string;
+  op?: string;
+}
+
 export const NO_LIMITS: IoLimits = { iopsRead: 0, iopsWrite: 0, bytesRead: 0, bytesWrite: 0 };
 const MiB = 1024 ** 2;
 const VOLUME_SIZE = { min: MiB, max: 64 * 1024 ** 4 };
@@ -32,6 +40,9 @@ const metaKey = (p: string, v: string) => `/volumes/${p}/${v}`;
 /** Storage pools and volumes: records in the store, bytes through a StorageDriver per pool. */
 export class StorageService {
   private drivers = new Map<string, StorageDriver>();
+  /** Pools whose create operation has not finished yet, and the queue that checks new paths one at a time. */
+  private pending = new Set<PendingPool>();
+  private pathTurn: Promise<unknown> = Promise.resolve();
 
   constructor(private d: BaseDeps) {}
 
@@ -82,21 +93,63 @@ export class StorageService {
     return (await this.d.store.list<PoolRecord>('/pools/')).map((k) => k.value);
   }
 
-  /** Create a pool (an Operation); nothing is recorded if the driver refuses. */
+  /** Create a pool (an Operation); nothing is recorded if the path or the driver refuses. */
   async createPool(req: PoolCreate) {
     validateName(req.name, 'pool name');
     if (await this.d.store.get(poolKey(req.name))) throw conflict(`storage pool ${req.name} already exists`);
-    const path = req.path ?? join(this.d.config.stateDir, 'pools', req.name);
-    for (const p of await this.pools()) if (p.path === path) throw conflict(`path ${path} is already used by pool ${p.name}`);
-    assertReachable(path);
-    const rec: PoolRecord = { name: req.name, driver: req.driver, path, options: req.format ? { format: req.format } : {}, createdAt: new Date().toISOString() };
-    return this.d.ops.start('storage.pool.create', `pool/${req.name}`, async () => {
-      const dr = createStorageDriver(rec, { exec: this.d.exec });
-      await dr.initPool();
-      await this.d.store.put(poolKey(rec.name), rec, { expectRevision: 0 });
-      this.drivers.set(rec.name, dr);
-      return this.poolView(rec);
+    // Check and reserve the path one request at a time, so two concurrent creates cannot nest their pools.
+    const turn = this.pathTurn.then(() => this.reservePoolPath(req.name, req.path));
+    this.pathTurn = turn.catch(() => undefined);
+    const { path, slot } = await turn;
+    try {
+      assertReachable(path);
+      const rec: PoolRecord = { name: req.name, driver: req.driver, path, options: req.format ? { format: req.format } : {}, createdAt: new Date().toISOString() };
+      const op = await this.d.ops.start('storage.pool.create', `pool/${req.name}`, async () => {
+        try {
+          const dr = createStorageDriver(rec, { exec: this.d.exec });
+          await dr.initPool();
+          await this.d.store.put(poolKey(rec.name), rec, { expectRevision: 0 });
+          this.drivers.set(rec.name, dr);
+          return this.poolView(rec);
+        } finally {
+          this.pending.delete(slot);
+        }
+      });
+      slot.op = op.id;
+      return op;
+    } catch (e) {
+      this.pending.delete(slot);
+      throw e;
+    }
+  }
+
+  /**
+   * The resolved path for a new pool (given, or STATE/pools/NAME), refused when it overlaps another pool (recorded,
+   * or still being created) or the state dir, or lies on a pseudo-filesystem (see pool-paths.ts). Nothing is
+   * created here; the path is held for the create operation.
+   */
+  private async reservePoolPath(name: string, given: string | undefined): Promise<{ path: string; slot: PendingPool }> {
+    const ownDefault = join(this.d.config.stateDir, 'pools', name);
+    const path = await resolvePoolPath(given ?? ownDefault);
+    const resolveOr = (p: string) => resolvePoolPath(p).catch(() => p);
+    const pools = await Promise.all((await this.pools()).map(async (p) => ({ name: p.name, path: await resolveOr(p.path) })));
+    for (const slot of this.pending) {
+      // An operation cancelled before it began never ran its cleanup: let its path go.
+      const live = slot.op === undefined || ['pending', 'running'].includes((await this.d.ops.get(slot.op).catch(() => null))?.status ?? '');
+      if (live) pools.push({ name: slot.name, path: slot.path });
+      else this.pending.delete(slot);
+    }
+    checkPoolPath({
+      name,
+      path,
+      fsType: fsTypeAt(await readMounts(), path),
+      stateDir: await resolveOr(this.d.config.stateDir),
+      defaultPath: await resolveOr(ownDefault),
+      pools,
     });
+    const slot: PendingPool = { name, path };
+    this.pending.add(slot);
+    return { path, slot };
   }
 
   /** Delete a pool: refused for the default pool and while it holds volumes. */

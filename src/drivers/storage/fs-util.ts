@@ -1,10 +1,11 @@
 // Filesystem helpers shared by the file-based drivers (dir, btrfs). Plain file operations use
 // node:fs; copies and disk usage go through HostExec with argv arrays.
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, link, lstat, mkdir, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, chown, link, lstat, mkdir, rm, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
-import { conflict } from '../../core/errors.js';
+import { conflict, invalid } from '../../core/errors.js';
 
 // statfs f_type magic numbers (linux/magic.h).
 const FS_MAGIC: Record<number, string> = {
@@ -85,9 +86,88 @@ export async function publishFile(tmp: string, final: string, what: string): Pro
   await unlink(tmp);
 }
 
-/** mkdir -p. */
+/** mkdir -p (bounded: see makeDirs). */
 export async function ensureDir(dir: string, mode = 0o755): Promise<void> {
-  await mkdir(dir, { recursive: true, mode });
+  await makeDirs(dir, mode);
+}
+
+/** Most path components makeDirs walks: PATH_MAX (4096) / 2, since each one is at least "/x". */
+export const MAX_DIR_DEPTH = 2048;
+
+/** The directories from the root down to dir, each to be tried once; refused past MAX_DIR_DEPTH. */
+function dirSteps(dir: string): string[] {
+  const parts = resolve(dir).split('/').filter((p) => p !== '');
+  if (parts.length > MAX_DIR_DEPTH) throw invalid(`cannot create directory ${dir}: it is nested deeper than ${MAX_DIR_DEPTH} levels`);
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
+}
+
+/** Whether a failed mkdir of step may be passed (it is a directory already); otherwise the error to throw. */
+function mkdirOutcome(target: string, step: string, e: unknown, isDir: boolean): Error | null {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST') return isDir ? null : invalid(`cannot create directory ${target}: ${step} exists and is not a directory`);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return invalid(`cannot create directory ${target}: ${dirname(step)} cannot hold directories`);
+  return e as Error;
+}
+
+/**
+ * mkdir -p that can never spin. Node's `mkdir({ recursive: true })` loops forever on a parent that exists but
+ * cannot hold children (e.g. under /proc: ENOENT for the child, EEXIST for the parent, again and again).
+ * Here each component of the absolute path is tried once, from the root down, and any failure other than
+ * "exists as a directory" ends the walk. Returns the first directory it created (undefined when the whole
+ * path existed), so a caller can undo exactly what it made (removeMadeDirs).
+ */
+export async function makeDirs(dir: string, mode = 0o755): Promise<string | undefined> {
+  const target = resolve(dir);
+  if ((await stat(target).catch(() => null))?.isDirectory()) return undefined;
+  let first: string | undefined;
+  for (const step of dirSteps(target)) {
+    try {
+      await mkdir(step, { mode });
+      first ??= step;
+    } catch (e) {
+      const err = mkdirOutcome(target, step, e, (await stat(step).catch(() => null))?.isDirectory() ?? false);
+      if (err) throw err;
+    }
+  }
+  return first;
+}
+
+/** makeDirs for start-up code that runs before the event loop matters (same walk, same errors). */
+export function makeDirsSync(dir: string, mode = 0o755): string | undefined {
+  const target = resolve(dir);
+  const isDir = (p: string) => statSyncOrNull(p)?.isDirectory() ?? false;
+  if (isDir(target)) return undefined;
+  let first: string | undefined;
+  for (const step of dirSteps(target)) {
+    try {
+      mkdirSync(step, { mode });
+      first ??= step;
+    } catch (e) {
+      const err = mkdirOutcome(target, step, e, isDir(step));
+      if (err) throw err;
+    }
+  }
+  return first;
+}
+
+function statSyncOrNull(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Undo makeDirs: remove the (empty) directories from leaf up to and including first; stops at the first failure. */
+export async function removeMadeDirs(leaf: string, first: string | undefined): Promise<void> {
+  if (first === undefined) return;
+  for (let d = resolve(leaf); d === first || d.startsWith(`${first}/`); d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+  }
 }
 
 /** Whether a path exists (without following a final symlink). */

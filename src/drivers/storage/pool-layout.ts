@@ -10,7 +10,7 @@
 import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalid, notFound } from '../../core/errors.js';
-import { ensureDir, exists, randomHex } from './fs-util.js';
+import { ensureDir, exists, makeDirs, randomHex, removeMadeDirs } from './fs-util.js';
 import type { PoolSpec, StorageDriverName, VolumeFormat } from './types.js';
 
 /** Contents of PATH/nimbo-pool.json. */
@@ -95,7 +95,7 @@ export async function initPoolDirs(spec: PoolSpec, probe: (dirs: PoolDirs) => Pr
     });
     if (entries.length > 0) throw conflict(`pool path ${spec.path} is not empty; give an empty or new directory`);
   }
-  await ensureDir(spec.path, 0o711);
+  const made = await makeDirs(spec.path, 0o711);
   try {
     for (const d of SUBDIRS) await ensureDir(join(spec.path, d), 0o711);
     const p = await probe(dirs);
@@ -107,7 +107,8 @@ export async function initPoolDirs(spec: PoolSpec, probe: (dirs: PoolDirs) => Pr
     return marker;
   } catch (e) {
     for (const d of SUBDIRS) await rm(join(spec.path, d), { recursive: true, force: true });
-    if (!rootExisted) await rmdir(spec.path).catch(() => {});
+    // Parents made for the pool go too: a refused pool leaves nothing behind.
+    if (!rootExisted) await removeMadeDirs(spec.path, made);
     throw e;
   }
 }

@@ -157,6 +157,15 @@ test('modes: nat masquerades, routed is reachable, isolated goes nowhere, networ
     assert.equal((await must(H, ['cat', `/proc/sys/net/ipv4/conf/${tag}ba/route_localnet`])).stdout.trim(), '1');
     assert.equal(await wget(H, 'http://127.0.0.1:8081/'), 'hello-a', 'loopback forward from the host');
     assert.equal(await wget(O, `http://${x}.0.1:8082/`), null, 'no forward into an isolated network');
+    // A loopback forward is for the host's own connections only. A guest of another network (and a machine
+    // outside) that routes 127.0.0.1 through its gateway, and accepts 127/8 sources back, must not reach it.
+    for (const [n, dev, gw] of [[gb, `${tag}gb`, `${x}.2.1`], [O, `${tag}o`, `${x}.0.1`]] as const) {
+      await must(n, ['ip', 'addr', 'del', '127.0.0.1/8', 'dev', 'lo']);
+      await must(n, ['ip', 'route', 'add', '127.0.0.1/32', 'via', gw]);
+      await must(n, ['sysctl', '-qw', 'net.ipv4.conf.all.route_localnet=1', `net.ipv4.conf.${dev}.route_localnet=1`]);
+    }
+    assert.deepEqual([await wget(gb, 'http://127.0.0.1:8081/'), await wget(O, 'http://127.0.0.1:8081/')], [null, null], 'neither a guest of another network nor a machine outside can use a loopback forward');
+    assert.equal(await ping(gb, '127.0.0.1'), false, "a guest does not reach the host's loopback at all");
     // A published forward is public: a guest of another network may use it (DNATed, then masqueraded).
     // (A guest reaching itself through its own forward would need hairpin mode on its bridge port:
     // br_netfilter bridges the DNATed frame back toward the port it came from. Not supported.)

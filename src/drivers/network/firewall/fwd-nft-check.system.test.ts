@@ -51,7 +51,7 @@ test('forward ruleset against the real kernel', { skip, timeout: 60_000 }, async
       assert.equal(listed.code, 0, listed.stderr);
       const items = (JSON.parse(listed.stdout) as { nftables: Record<string, unknown>[] }).nftables;
       assert.equal(items.filter((x) => 'table' in x).length, 1);
-      assert.equal(items.filter((x) => 'rule' in x).length, 9);
+      assert.equal(items.filter((x) => 'rule' in x).length, 10);
       const tcpMap = items.find((x) => 'map' in x && (x.map as { name: string }).name === 'fwd_tcp')?.map as { elem?: unknown[] };
       assert.equal(tcpMap.elem?.length, 65);
       const rm = await inNs(['nft', '-f', '-'], renderRulesetRemoval(table));

@@ -48,6 +48,7 @@ table inet nimbo_fwd {
 	}
 	chain fwd_prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr 127.0.0.0/8 return
 		meta nfproto ipv4 dnat ip to ip daddr . tcp dport map @fwd_tcp
 		meta nfproto ipv4 dnat ip to ip daddr . udp dport map @fwd_udp
 		meta nfproto ipv4 dnat ip to ip daddr map @fwd_floating_in

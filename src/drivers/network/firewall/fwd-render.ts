@@ -11,7 +11,8 @@ import { validateFloatingIp, validateGuestSubnets, validatePortForward, type Flo
 // - DNAT of locally generated traffic (the `output` chain) whose destination was 127.0.0.1 leaves the host with
 //   source 127.0.0.1 on a non-loopback device; the kernel drops that as martian unless
 //   `net.ipv4.conf.<bridge>.route_localnet=1` (or `.all.`) is set. The postrouting masquerade below then
-//   rewrites the 127.0.0.0/8 source to the bridge address so the guest can answer.
+//   rewrites the 127.0.0.0/8 source to the bridge address so the guest can answer. route_localnet also lets
+//   guests address the host's loopback: nft-nat.ts's net_loopback_guard drops that (priority raw, before NAT).
 // - This table only translates. A filter chain elsewhere that drops traffic entering a guest network
 //   (nft-nat.ts does `oifname BRIDGE drop`) must accept `ct status dnat` first, or forwards are dropped.
 
@@ -86,7 +87,10 @@ export function renderForwardFragment(forwards: PortForward[], floatingIps: Floa
     '\t\tflags interval',
     ...elements(subnets),
     '\t}',
-    ...chain('fwd_prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
+    // A loopback forward serves the host's own connections (fwd_output). A packet that arrives from anywhere
+    // addressed to 127/8 is never translated: the kernel then drops it as martian, and net_loopback_guard
+    // drops it first on nimbo bridges (which carry route_localnet=1).
+    ...chain('fwd_prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['ip daddr 127.0.0.0/8 return', ...dnat]),
     // Connections from the host itself (to 127.0.0.1 or a host address) never pass prerouting.
     ...chain('fwd_output', 'type nat hook output priority -100; policy accept;', dnat),
     ...chain('fwd_postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [

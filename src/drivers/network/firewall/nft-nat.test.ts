@@ -41,7 +41,12 @@ test('network fragment golden: nat (ULA IPv6), routed (global IPv6), isolated ov
   const f = renderNetworkFragment([iso, routed, nat]);
   assert.equal(
     f.inet.join('\n'),
-    `	chain net_postrouting {
+    `	chain net_loopback_guard {
+		type filter hook prerouting priority raw; policy accept;
+		iifname { "nimbobr0", "nimbobr1", "nimbobr2" } ip daddr 127.0.0.0/8 drop
+		iifname { "nimbobr0", "nimbobr1", "nimbobr2" } ip6 daddr ::1 drop
+	}
+	chain net_postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		ip saddr 10.77.0.0/24 oifname != "nimbobr0" masquerade comment "nimbo network default"
 		ip6 saddr fd00:77::/64 oifname != "nimbobr0" masquerade comment "nimbo network default"
@@ -107,7 +112,12 @@ test('network fragment golden: one IPv4 NAT network, no overlay -> empty bridge 
   const f = renderNetworkFragment([v4]);
   assert.equal(
     f.inet.join('\n'),
-    `\tchain net_postrouting {
+    `\tchain net_loopback_guard {
+\t\ttype filter hook prerouting priority raw; policy accept;
+\t\tiifname "nimbobr0" ip daddr 127.0.0.0/8 drop
+\t\tiifname "nimbobr0" ip6 daddr ::1 drop
+\t}
+\tchain net_postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\tip saddr 10.77.0.0/24 oifname != "nimbobr0" masquerade comment "nimbo network default"
 \t}
@@ -149,7 +159,7 @@ test('network fragment: order-independent, ct status dnat before every drop, nev
 
 test('the fragment fits the ruleset of two tables', () => {
   const script = renderRuleset('nimbo', [renderNetworkFragment([nat, iso])]);
-  assert.match(script, /^table inet nimbo \{\n\tchain net_postrouting \{/m);
+  assert.match(script, /^table inet nimbo \{\n\tchain net_loopback_guard \{/m);
   assert.match(script, /^table bridge nimbo \{\n\tchain net_overlay_local \{/m);
 });
 

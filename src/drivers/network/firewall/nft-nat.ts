@@ -24,7 +24,8 @@ import { type Fragment, renderRulesetRemoval } from './ruleset.js';
 //             security-group part filters per port, so inbound is open here by design).
 //   isolated  nothing is forwarded into or out of B, DNAT included. (Forwards from the host itself,
 //             e.g. on 127.0.0.1, still reach guests: they do not pass the forward hook.)
-// Always: nothing is forwarded between two nimbo networks (only DNATed connections into a nat/routed
+// Always: nothing addressed to 127.0.0.0/8 or ::1 enters from a nimbo bridge (dropped before NAT);
+// nothing is forwarded between two nimbo networks (only DNATed connections into a nat/routed
 // network: a published forward is public on purpose), and from a nimbo bridge the host itself answers
 // only DHCP, DHCPv6, DNS on the network's own gateway, ICMP echo and ICMPv6 echo/ND/RS; anything else
 // (the daemon's API port, SSH, ...) is dropped.
@@ -83,6 +84,10 @@ export function renderNetworkFragment(nets: NetworkSpec[]): Fragment {
   }
 
   const on = `iifname ${ifset(all)}`;
+  // Before conntrack and any address rewrite (priority raw): nothing arriving on a nimbo bridge may be
+  // addressed to the host's loopback. The bridges carry route_localnet=1 while a forward listens on
+  // 127/8 (see fwd-render.ts), which would let a guest reach 127.0.0.1 services and loopback forwards.
+  const guard = [`${on} ip daddr 127.0.0.0/8 drop`, `${on} ip6 daddr ::1 drop`];
   const inp: string[] = [`${on} ct state established,related accept`, `${on} udp dport 67 accept`];
   if (v6.length > 0) inp.push(`iifname ${ifset(v6.map((n) => n.bridge))} udp dport 547 accept`);
   // DNS only on the network's own gateway: a guest cannot query (the names of) another network.
@@ -97,6 +102,7 @@ export function renderNetworkFragment(nets: NetworkSpec[]): Fragment {
   inp.push(`${on} drop`);
 
   const inet = [
+    ...chain('net_loopback_guard', 'type filter hook prerouting priority raw; policy accept;', guard),
     ...chain('net_postrouting', 'type nat hook postrouting priority srcnat; policy accept;', post),
     ...chain('net_forward', 'type filter hook forward priority filter; policy accept;', fwd),
     ...chain('net_input', 'type filter hook input priority filter; policy accept;', inp),
