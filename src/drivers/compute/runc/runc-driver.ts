@@ -32,6 +32,20 @@ export * from './runc-support.js';
  * daemon's unit (or use KillMode=process).
  */
 
+/**
+ * The exit code of `RUNTIME exec` as a shell would give it: the runtime failing to start the
+ * process (255) becomes 127 (not found) or 126 (not executable); Conflict for a paused or stopped container.
+ */
+export function execExitCode(id: string, code: number, stderr: string): number {
+  if (code !== 255) return code;
+  const msg = runtimeMessage(stderr);
+  if (!/^exec failed:/.test(msg)) return code;
+  if (/cannot exec in an? (paused|stopped) container/.test(msg)) throw conflict(`container ${id}: ${msg}`);
+  if (/not found|no such file/i.test(msg)) return 127;
+  if (/permission denied/i.test(msg)) return 126;
+  return code;
+}
+
 /** A container driver over an OCI runtime CLI (runc, crun). */
 export class RuncDriver {
   readonly runtime: string;
@@ -302,15 +316,7 @@ export class RuncDriver {
       if (!signal.aborted) throw e;
       throw new NimboError('Timeout', `exec in container ${id} did not finish in ${timeoutMs} ms`, { args }, e);
     }
-    if (res.code === 255) {
-      const msg = runtimeMessage(res.stderr);
-      if (/^exec failed:/.test(msg)) {
-        if (/cannot exec in an? (paused|stopped) container/.test(msg)) throw conflict(`container ${id}: ${msg}`);
-        if (/not found|no such file/i.test(msg)) return { ...res, code: 127 };
-        if (/permission denied/i.test(msg)) return { ...res, code: 126 };
-      }
-    }
-    return res;
+    return { ...res, code: execExitCode(id, res.code, res.stderr) };
   }
 
   /**
