@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync, chownSync, closeSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync, chownSync, lstatSync, rmSync } from 'node:fs';
+import type { HostExec } from '../host/exec.js';
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
 import { delegateCgroup, hostRenderOptions, wholeDiskOf, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
@@ -55,9 +56,17 @@ function pruneCgroupParent(name: string, root = '/sys/fs/cgroup'): void {
   }
 }
 
-/** Make (if absent) the console log of a container and give it to the container's root (mode 0640). */
-function ownConsoleLog(path: string, hostId: number): void {
-  closeSync(openSync(path, 'a', 0o640));
+/** Most bytes of a container's output log before the shim renames it to LOG.1 (so at most twice this on disk). */
+export const CONTAINER_LOG_MAX = 1024 * 1024;
+
+/**
+ * Make (if absent) the FIFO a system container's services write their console lines to, owned by its
+ * root; the exit shim reads it into the bounded log (a plain file there could grow without end).
+ */
+async function consoleFifo(exec: HostExec, path: string, hostId: number): Promise<void> {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st && !st.isFIFO()) rmSync(path, { force: true });
+  if (!st?.isFIFO()) await exec.run(['mkfifo', '-m', '0600', path]);
   chownSync(path, hostId, hostId);
 }
 
@@ -211,8 +220,9 @@ export class ContainerService implements ContainerLifecycle {
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
     const app = ct.app;
     const serialLog = join(runDir, 'serial.log');
-    // Init's stdout, and in a system container writable by its root (host root keeps reading it).
-    if (!app) ownConsoleLog(serialLog, ct.hostId);
+    // Init's output reaches serialLog through the shim, bounded; a system container's console lines through this FIFO.
+    const fifo = join(runDir, 'console.fifo');
+    if (!app) await consoleFifo(this.d.exec, fifo, ct.hostId);
     const spec: ContainerSpec = {
       id: this.runtimeId(rec),
       kind: app ? 'app' : 'system',
@@ -236,7 +246,7 @@ export class ContainerService implements ContainerLifecycle {
         : [
             { source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true },
             // systemd points its own stdio at /dev/null: its services reach the console log here.
-            { source: serialLog, destination: CONTAINER_CONSOLE, readonly: false },
+            { source: fifo, destination: CONTAINER_CONSOLE, readonly: false },
             ...(await containerVolumeMounts(rec, this.svc.storageService!)),
           ],
       // A system container's init mounts, sets its hostname and configures its NICs, in its own namespaces only.
@@ -247,7 +257,7 @@ export class ContainerService implements ContainerLifecycle {
     const st = await this.runc.state(spec.id);
     if (st.status !== 'absent') await this.runc.delete(spec.id, true);
     const t0 = Date.now();
-    const created = await this.runc.create(spec.id, bundle, { stdoutPath: serialLog, start: false, ...(app ? { exitFile: join(runDir, 'exit.json') } : {}) });
+    const created = await this.runc.create(spec.id, bundle, { stdoutPath: serialLog, start: false, logMaxBytes: CONTAINER_LOG_MAX, ...(app ? { exitFile: join(runDir, 'exit.json') } : { consoleFifo: fifo }) });
     const t1 = Date.now();
     try {
       // Its own cgroup2 tree for the init (systemd needs one it may write), before init runs.

@@ -141,7 +141,10 @@ export class RuncDriver {
     const timeoutMs = opts.timeoutMs ?? CREATE_TIMEOUT_MS;
     const runcArgv = [...this.base(), 'create', '--bundle', bundleDir, ...(opts.exitFile ? ['--pid-file', `${opts.exitFile}.pid`] : []), id];
     if (opts.exitFile) await rm(opts.exitFile, { force: true });
-    const argv = opts.exitFile ? [this.python, '-I', '-c', EXIT_SHIM, opts.exitFile, `${opts.exitFile}.pid`, ...runcArgv] : runcArgv;
+    const shim = opts.exitFile !== undefined || opts.logMaxBytes !== undefined;
+    // Without a log bound the shim's log limit is effectively none (init writes the log through it all the same).
+    const shimArgs = [opts.exitFile ?? '', opts.exitFile ? `${opts.exitFile}.pid` : '', opts.stdoutPath, String(opts.logMaxBytes ?? Number.MAX_SAFE_INTEGER), opts.consoleFifo ?? ''];
+    const argv = shim ? [this.python, '-I', '-c', EXIT_SHIM, ...shimArgs, ...runcArgv] : runcArgv;
     const started = Date.now();
     const log = await open(opts.stdoutPath, 'a', 0o640);
     const cleanup = () => this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
@@ -149,7 +152,7 @@ export class RuncDriver {
     let offset = 0;
     try {
       offset = (await log.stat()).size;
-      code = await this.spawnDetached(argv, log.fd, timeoutMs, opts.exitFile !== undefined);
+      code = await this.spawnDetached(argv, log.fd, timeoutMs, shim);
     } catch (e) {
       await cleanup();
       throw e;
