@@ -27,7 +27,7 @@ export const ExecResult = Type.Object({
 });
 
 const ExecQuery = Type.Object(
-  { stream: Type.Optional(Type.Boolean({ description: `answer with ${EXEC_STREAM_TYPE}: stdout/stderr/exit frames, unbounded, read at the client's pace` })) },
+  { stream: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('true'), Type.Literal('0'), Type.Literal('false')], { description: `1: answer with ${EXEC_STREAM_TYPE}: stdout/stderr/exit frames, unbounded, read at the client's pace` })) },
   { additionalProperties: false },
 );
 
@@ -64,7 +64,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
       return reply.code(204).send();
     },
   );
-  app.post<{ Params: { name: string }; Body: ExecRequest; Querystring: { stream?: boolean } }>(
+  app.post<{ Params: { name: string }; Body: ExecRequest; Querystring: { stream?: string } }>(
     '/instances/:name/exec',
     {
       schema: {
@@ -79,7 +79,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
     async (req, reply) => {
       const rec = await ctx.instances.record(req.params.name);
       const timeoutMs = (req.body.timeout ?? 60) * 1000;
-      if (req.query.stream) {
+      if (req.query.stream === '1' || req.query.stream === 'true') {
         const out = await containers().execStream(rec, req.body.command, req.body.input, timeoutMs);
         return reply.type(EXEC_STREAM_TYPE).send(out);
       }

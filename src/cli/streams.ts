@@ -23,7 +23,7 @@ async function* chunks(res: Response): AsyncGenerator<Buffer> {
 
 /** POST /instances/{name}/exec?stream=1: stdout and stderr passed on as they come; resolves with the exit code. */
 export async function streamExec(client: ApiClient, name: string, body: { command: string[]; input?: string; timeout?: number }, out: Writable, err: Writable): Promise<number> {
-  const res = await client.response('POST', `/instances/${encodeURIComponent(name)}/exec`, { body, query: { stream: true }, timeoutMs: ((body.timeout ?? 60) + 120) * 1000 });
+  const res = await client.response('POST', `/instances/${encodeURIComponent(name)}/exec`, { body, query: { stream: 1 }, timeoutMs: ((body.timeout ?? 60) + 120) * 1000 });
   let code: number | undefined;
   const pending: Buffer[][] = [[], []];
   const dec = new FrameDecoder({ stdout: (b) => pending[0]!.push(Buffer.from(b)), stderr: (b) => pending[1]!.push(Buffer.from(b)), exit: (c) => (code = c) });
