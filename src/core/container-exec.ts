@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { encodeFrame, FRAME } from '../shared/exec-frames.js';
+import { encodeFrame, FRAME, frameHead } from '../shared/exec-frames.js';
 import { NimboError } from './errors.js';
 
 /*
@@ -107,7 +107,7 @@ export class ChildOutput extends Readable {
     private readonly child: ChildProcess,
     private readonly o: { framed: boolean; maxBytes?: number; stallMs?: number; maxMs?: number; mapCode?: (code: number, stderrTail: string) => number },
   ) {
-    super({ highWaterMark: 256 * 1024 });
+    super({ highWaterMark: 64 * 1024 });
     this.gate = new Promise((r) => (this.openGate = r));
     const attach = (s: Readable | null, kind: number) => {
       if (!s) return;
@@ -147,7 +147,9 @@ export class ChildOutput extends Readable {
     this.bytes += b.length;
     if (this.o.maxBytes !== undefined && this.bytes > this.o.maxBytes) return this.cut(`passed ${this.o.maxBytes} bytes`);
     this.openGate();
-    if (!this.push(this.o.framed ? encodeFrame(kind, b) : b)) for (const s of this.sources) s.pause();
+    // Framed: the 5-byte head and the chunk go out as two pushes, so the output is never copied.
+    const more = this.o.framed ? this.push(frameHead(kind, b.length)) && this.push(b) : this.push(b);
+    if (!more) for (const s of this.sources) s.pause();
   }
 
   private onClose(code: number): void {

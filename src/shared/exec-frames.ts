@@ -10,12 +10,17 @@ export const FRAME = { stdout: 1, stderr: 2, exit: 3 } as const;
 /** Media type of the exec stream. */
 export const EXEC_STREAM_TYPE = 'application/vnd.nimbo.exec-stream';
 
+/** The 5-byte head of a frame of `length` bytes. */
+export function frameHead(kind: number, length: number): Buffer {
+  const head = Buffer.allocUnsafe(5);
+  head[0] = kind;
+  head.writeUInt32BE(length, 1);
+  return head;
+}
+
 /** One frame's bytes. */
 export function encodeFrame(kind: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = kind;
-  head.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([head, payload]);
+  return Buffer.concat([frameHead(kind, payload.length), payload]);
 }
 
 /** What a decoder hands on. */
