@@ -33,7 +33,7 @@ describe('bounded output: exec, file pulls and container logs (runc)', { skip },
     removeDir(work);
   });
 
-  test('a 300 MB exec output: capped JSON, whole through the stream and the CLI, the daemon stays small and answers', async () => {
+  test('a 300 MB exec output: capped JSON, whole through the stream and the CLI, the daemon stays small and answers', async (t) => {
     const size = 300 * MiB;
     const cmd = ['sh', '-c', `yes 0123456789abcdef | head -c ${size}; echo tail >&2; exit 3`];
     const base = rssOf(d.proc!.pid!);
@@ -74,11 +74,12 @@ describe('bounded output: exec, file pulls and container logs (runc)', { skip },
     rmSync(file);
     const w = await watch.stop();
     const grew = w.peakRss - base;
+    t.diagnostic(`RSS growth ${(grew / MiB).toFixed(1)} MiB; /health max ${Math.max(...w.latencies).toFixed(0)} ms over ${w.latencies.length} polls`);
     assert.ok(grew < RSS_BOUND, `the daemon grew ${(grew / MiB).toFixed(1)} MiB while streaming 3 x 300 MiB`);
     assert.ok(w.latencies.length > 10 && Math.max(...w.latencies) < 1000, `/health answered during it (max ${Math.max(...w.latencies).toFixed(0)} ms over ${w.latencies.length} polls)`);
   });
 
-  test('pulls of /dev/zero and of a FIFO are refused at once; a regular file streams whole', async () => {
+  test('pulls of /dev/zero and of a FIFO are refused at once; a regular file streams whole', async (t) => {
     assert.equal((await d.cli('exec', 'b1', '--', 'mkfifo', '/tmp/fifo')).code, 0);
     assert.equal((await d.cli('exec', 'b1', '--', 'sh', '-c', `head -c ${50 * MiB} /dev/urandom > /tmp/big`)).code, 0);
     const base = rssOf(d.proc!.pid!);
@@ -98,11 +99,12 @@ describe('bounded output: exec, file pulls and container logs (runc)', { skip },
     assert.equal(sum.stdout.split(' ')[0], local);
     rmSync(back);
     const w = await watch.stop();
+    t.diagnostic(`RSS growth ${((w.peakRss - base) / MiB).toFixed(1)} MiB; /health max ${Math.max(...w.latencies).toFixed(0)} ms`);
     assert.ok(w.peakRss - base < RSS_BOUND, `the daemon grew ${((w.peakRss - base) / MiB).toFixed(1)} MiB`);
     assert.ok(Math.max(...w.latencies) < 1000, `/health max ${Math.max(...w.latencies).toFixed(0)} ms`);
   });
 
-  test('a container writing 600 MB to its output keeps the log bounded and /health fast (p99 < 50 ms)', async () => {
+  test('a container writing 600 MB to its output keeps the log bounded and /health fast (p99 < 50 ms)', async (t) => {
     const watch = watchDaemon(d, 10);
     await run('launch', 'bb', 'loud', '--app', '--memory', '128MiB', '--quiet', '--', '-c', `yes 0123456789abcdef | head -c ${600 * MiB}; echo NIMBO-DONE; exec sleep 100000`);
     let log = '';
@@ -117,6 +119,7 @@ describe('bounded output: exec, file pulls and container logs (runc)', { skip },
     for (const [f, n] of Object.entries(sizes)) assert.ok(n <= MiB, `${f} holds ${n} bytes`);
     assert.ok('serial.log.1' in sizes, `rotated by rename: ${JSON.stringify(sizes)}`);
     const p99 = percentile(w.latencies, 99);
+    t.diagnostic(`log files ${JSON.stringify(sizes)}; /health p99 ${p99.toFixed(1)} ms, max ${Math.max(...w.latencies).toFixed(0)} ms over ${w.latencies.length} polls`);
     assert.ok(p99 < 50, `/health p99 ${p99.toFixed(1)} ms (max ${Math.max(...w.latencies).toFixed(0)}) over ${w.latencies.length} polls`);
     await run('delete', 'loud', '--force', '--quiet');
   });
