@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody, Name } from '../shared/api-types.js';
+import { EXEC_OUTPUT_CAP, FILE_PULL_MAX } from '../core/container-exec.js';
+import { EXEC_STREAM_TYPE } from '../shared/exec-frames.js';
 import type { ApiContext } from './context.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -16,8 +18,18 @@ export const ExecRequest = Type.Object(
 );
 export type ExecRequest = Static<typeof ExecRequest>;
 
-/** Answer of an exec. */
-export const ExecResult = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String() });
+/** Answer of an exec: at most EXEC_OUTPUT_CAP bytes of each stream, `truncated` when more was dropped. */
+export const ExecResult = Type.Object({
+  exitCode: Type.Integer(),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  truncated: Type.Boolean({ description: `true when stdout or stderr passed ${EXEC_OUTPUT_CAP} bytes and the rest was dropped (use ?stream=1 for all of it)` }),
+});
+
+const ExecQuery = Type.Object(
+  { stream: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('true'), Type.Literal('0'), Type.Literal('false')], { description: `1: answer with ${EXEC_STREAM_TYPE}: stdout/stderr/exit frames, unbounded, read at the client's pace` })) },
+  { additionalProperties: false },
+);
 
 const FileQuery = Type.Object({ path: Type.String({ pattern: '^/', maxLength: 4096 }), mode: Type.Optional(Type.String({ pattern: '^0?[0-7]{3,4}$' })) }, { additionalProperties: false });
 
@@ -30,7 +42,15 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
   };
   app.get<{ Params: { name: string }; Querystring: { path: string } }>(
     '/instances/:name/files',
-    { schema: { tags: ['instances'], summary: 'Read a file from a running container (application/octet-stream)', params: Type.Object({ name: Name }), querystring: FileQuery, response: { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody } } },
+    {
+      schema: {
+        tags: ['instances'],
+        summary: `Read a regular file from a running container (application/octet-stream, streamed; at most ${FILE_PULL_MAX} bytes, cut after 30 s without data or 1 h in all)`,
+        params: Type.Object({ name: Name }),
+        querystring: FileQuery,
+        response: { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
     async (req, reply) => {
       const data = await containers().pullFile(await ctx.instances.record(req.params.name), req.query.path);
       return reply.type('application/octet-stream').send(data);
@@ -44,14 +64,27 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
       return reply.code(204).send();
     },
   );
-  app.post<{ Params: { name: string }; Body: ExecRequest }>(
+  app.post<{ Params: { name: string }; Body: ExecRequest; Querystring: { stream?: string } }>(
     '/instances/:name/exec',
-    { schema: { tags: ['instances'], summary: 'Run a command in a running container and return its exit code and output', params: Type.Object({ name: Name }), body: ExecRequest, response: { 200: ExecResult, ...errors } } },
-    async (req) => {
+    {
+      schema: {
+        tags: ['instances'],
+        summary: `Run a command in a running container: its exit code and output (at most ${EXEC_OUTPUT_CAP} bytes of each stream), or with ?stream=1 all of it as ${EXEC_STREAM_TYPE} frames`,
+        params: Type.Object({ name: Name }),
+        querystring: ExecQuery,
+        body: ExecRequest,
+        response: { 200: ExecResult, ...errors },
+      },
+    },
+    async (req, reply) => {
       const rec = await ctx.instances.record(req.params.name);
-      if (!ctx.instances.containers) throw new Error('containers are not available');
-      const r = await ctx.instances.containers.exec(rec, req.body.command, req.body.input, (req.body.timeout ?? 60) * 1000);
-      return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr };
+      const timeoutMs = (req.body.timeout ?? 60) * 1000;
+      if (req.query.stream === '1' || req.query.stream === 'true') {
+        const out = await containers().execStream(rec, req.body.command, req.body.input, timeoutMs);
+        return reply.type(EXEC_STREAM_TYPE).send(out);
+      }
+      const r = await containers().exec(rec, req.body.command, req.body.input, timeoutMs);
+      return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated.stdout || r.truncated.stderr };
     },
   );
 }

@@ -5,11 +5,15 @@ import type { ApiContext } from './context.js';
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { WebSocket } from 'ws';
+import { boundedSender, pipeToSocket } from './ws-flow.js';
 
 /** WebSocket routes: /events (JSON events), /instances/:name/console (serial) and /exec (a pty in a container), plus the console log. */
 export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/events', { websocket: true, schema: { tags: ['events'], summary: 'WebSocket stream of events (JSON messages)' } }, (socket) => {
-    const off = ctx.events.subscribe((ev) => socket.send(JSON.stringify(ev)));
+  app.get('/events', { websocket: true, schema: { tags: ['events'], summary: 'WebSocket stream of events (JSON messages); a client more than 8 MiB behind is closed with code 4429' } }, (socket) => {
+    const send = boundedSender(socket, 'events');
+    const off = ctx.events.subscribe((ev) => {
+      if (!send(JSON.stringify(ev))) off();
+    });
     socket.on('close', off);
   });
 
@@ -29,8 +33,12 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
         socket.close(4404, `instance ${name} has no running console`);
         return;
       }
-      socket.send(relay.tail(16 * 1024));
-      const off = relay.onData((chunk: Buffer) => socket.send(chunk));
+      // The guest's output cannot wait for one client: a client that falls behind is closed (the log keeps it all).
+      const send = boundedSender(socket, 'console');
+      send(relay.tail(16 * 1024));
+      const off = relay.onData((chunk: Buffer) => {
+        if (!send(chunk)) off();
+      });
       socket.on('message', (data: Buffer) => relay.write(data));
       socket.on('close', off);
     },
@@ -95,7 +103,8 @@ async function relayChild(socket: WebSocket, spawnChild: () => Promise<ChildProc
   try {
     child = await spawnChild();
     const c = child;
-    c.stdout?.on('data', (chunk: Buffer) => socket.send(chunk));
+    // The command waits (its pty fills) while the client lags, rather than the daemon queueing its output.
+    if (c.stdout) pipeToSocket(c.stdout, socket);
     c.on('exit', (code, signal) => socket.close(1000, `exit ${code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)}`));
     for (const data of early.splice(0)) c.stdin?.write(data);
     if (closed) c.kill('SIGHUP');

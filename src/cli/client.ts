@@ -151,6 +151,11 @@ export class ApiClient {
     return res;
   }
 
+  /** Send a request and return the answer to read as a stream (a 2xx; errors thrown like the others). */
+  async response(method: string, path: string, o: RequestOpts = {}): Promise<Response> {
+    return this.send(method, path, o);
+  }
+
   /** Send a request and return the answer's bytes. */
   async bytes(method: string, path: string, o: RequestOpts = {}): Promise<Buffer> {
     return Buffer.from(await (await this.send(method, path, o)).arrayBuffer());
@@ -326,9 +331,17 @@ export class ApiClient {
     return this.operation('DELETE', `/instances/${enc(instance)}/volumes/${enc(pool)}/${enc(volume)}`);
   }
 
-  /** GET /operations. */
-  async listOperations(): Promise<Operation[]> {
-    return (await this.json<{ operations: Operation[] }>('GET', '/operations')).operations ?? [];
+  /** GET /operations: every page (or the newest `limit` operations), newest first. */
+  async listOperations(limit?: number): Promise<Operation[]> {
+    const all: Operation[] = [];
+    let after: string | undefined;
+    do {
+      const want = limit === undefined ? 1000 : Math.min(1000, limit - all.length);
+      const page = await this.json<{ operations: Operation[]; next?: string }>('GET', '/operations', { query: { limit: want, after } });
+      all.push(...(page.operations ?? []));
+      after = page.next;
+    } while (after && (limit === undefined || all.length < limit));
+    return all;
   }
   /** GET /operations/{id}. */
   getOperation(id: string): Promise<Operation> {

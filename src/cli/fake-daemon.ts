@@ -149,8 +149,14 @@ export class FakeDaemon {
       case 'POST /images/import':
       case 'DELETE /images/:x':
         return accepted(this.newOp(`image.${seg[1] === 'import' ? 'import' : req.method === 'DELETE' ? 'delete' : 'build'}`, body?.name ?? seg[1]));
-      case 'GET /operations':
-        return send(200, { operations: [...this.ops.values()] });
+      case 'GET /operations': {
+        // Pages like the daemon: newest first, ?limit= (default 100), ?after= the previous page's next.
+        const all = [...this.ops.values()].reverse();
+        const limit = Number(u.searchParams.get('limit') ?? 100);
+        const from = u.searchParams.has('after') ? Number(u.searchParams.get('after')) : 0;
+        const page = all.slice(from, from + limit);
+        return send(200, from + limit < all.length ? { operations: page, next: String(from + limit) } : { operations: page });
+      }
       case 'GET /operations/:x':
       case 'GET /operations/:x/wait':
       case 'DELETE /operations/:x': {

@@ -41,7 +41,10 @@ export class ConsoleManager {
   logTail(name: string, bytes: number): string {
     const relay = this.relays.get(name);
     if (relay) return relay.tail(bytes).toString('utf8');
-    return readTail(join(this.runDirOf(name), 'serial.log'), bytes).toString('utf8');
+    // The log is rotated by rename: the rest of the tail is at the end of LOG.1.
+    const log = join(this.runDirOf(name), 'serial.log');
+    const cur = readTail(log, bytes);
+    return (cur.length < bytes ? Buffer.concat([readTail(`${log}.1`, bytes - cur.length), cur]) : cur).toString('utf8');
   }
 
   closeAll(): void {

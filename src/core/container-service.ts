@@ -1,9 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync, chownSync, closeSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, chmodSync, chownSync, lstatSync, rmSync } from 'node:fs';
+import type { HostExec } from '../host/exec.js';
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
 import { delegateCgroup, hostRenderOptions, wholeDiskOf, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';
 import { parseExitFile } from '../drivers/compute/runc/exit-shim.js';
+import { execExitCode } from '../drivers/compute/runc/runc-driver.js';
+import { ChildOutput, collectCapped, FILE_PULL_MAX, FILE_PULL_MAX_MS, FILE_PULL_STALL_MS } from './container-exec.js';
 import { ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import type { NetnsSetup } from '../drivers/network/types.js';
 import { containerVolumeMounts } from './container-volumes.js';
@@ -53,9 +56,17 @@ function pruneCgroupParent(name: string, root = '/sys/fs/cgroup'): void {
   }
 }
 
-/** Make (if absent) the console log of a container and give it to the container's root (mode 0640). */
-function ownConsoleLog(path: string, hostId: number): void {
-  closeSync(openSync(path, 'a', 0o640));
+/** Most bytes of a container's output log before the shim renames it to LOG.1 (so at most twice this on disk). */
+export const CONTAINER_LOG_MAX = 1024 * 1024;
+
+/**
+ * Make (if absent) the FIFO a system container's services write their console lines to, owned by its
+ * root; the exit shim reads it into the bounded log (a plain file there could grow without end).
+ */
+async function consoleFifo(exec: HostExec, path: string, hostId: number): Promise<void> {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st && !st.isFIFO()) rmSync(path, { force: true });
+  if (!st?.isFIFO()) await exec.run(['mkfifo', '-m', '0600', path]);
   chownSync(path, hostId, hostId);
 }
 
@@ -64,6 +75,9 @@ function checkPath(path: string): string {
   if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0') || path.length > 4096) throw invalid(`path "${path}" must be absolute`);
   return path;
 }
+
+/** Pull: exit 3 for anything but a regular file (a FIFO or device would block or never end), else cat it. */
+const PULL_SCRIPT = '[ -f "$1" ] || { [ -e "$1" ] && exit 3; echo "$1: No such file or directory" >&2; exit 2; }; exec cat -- "$1"';
 
 /** Host ids of container n: 65536 ids from 1,000,000 + n * 65536. */
 export const ID_BASE = 1_000_000;
@@ -206,8 +220,9 @@ export class ContainerService implements ContainerLifecycle {
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
     const app = ct.app;
     const serialLog = join(runDir, 'serial.log');
-    // Init's stdout, and in a system container writable by its root (host root keeps reading it).
-    if (!app) ownConsoleLog(serialLog, ct.hostId);
+    // Init's output reaches serialLog through the shim, bounded; a system container's console lines through this FIFO.
+    const fifo = join(runDir, 'console.fifo');
+    if (!app) await consoleFifo(this.d.exec, fifo, ct.hostId);
     const spec: ContainerSpec = {
       id: this.runtimeId(rec),
       kind: app ? 'app' : 'system',
@@ -231,7 +246,7 @@ export class ContainerService implements ContainerLifecycle {
         : [
             { source: join(this.d.paths.instance(rec.name), 'seed'), destination: CONTAINER_SEED_DIR, readonly: true },
             // systemd points its own stdio at /dev/null: its services reach the console log here.
-            { source: serialLog, destination: CONTAINER_CONSOLE, readonly: false },
+            { source: fifo, destination: CONTAINER_CONSOLE, readonly: false },
             ...(await containerVolumeMounts(rec, this.svc.storageService!)),
           ],
       // A system container's init mounts, sets its hostname and configures its NICs, in its own namespaces only.
@@ -242,7 +257,7 @@ export class ContainerService implements ContainerLifecycle {
     const st = await this.runc.state(spec.id);
     if (st.status !== 'absent') await this.runc.delete(spec.id, true);
     const t0 = Date.now();
-    const created = await this.runc.create(spec.id, bundle, { stdoutPath: serialLog, start: false, ...(app ? { exitFile: join(runDir, 'exit.json') } : {}) });
+    const created = await this.runc.create(spec.id, bundle, { stdoutPath: serialLog, start: false, logMaxBytes: CONTAINER_LOG_MAX, ...(app ? { exitFile: join(runDir, 'exit.json') } : { consoleFifo: fifo }) });
     const t1 = Date.now();
     try {
       // Its own cgroup2 tree for the init (systemd needs one it may write), before init runs.
@@ -345,41 +360,58 @@ export class ContainerService implements ContainerLifecycle {
     return this.runc.execSpawn(this.runtimeId(rec), args, { tty: true, ...size });
   }
 
-  /** Read a file inside a running container (through `cat` in it, so its own root and permissions apply). */
-  async pullFile(rec: InstanceRecord, path: string): Promise<Buffer> {
-    const r = await this.stream(rec, ['cat', '--', checkPath(path)]);
-    if (r.code !== 0) throw r.code === 127 ? conflict(`container ${rec.name} has no cat: cannot read files from it`) : notFound(`${path} in ${rec.name}: ${r.stderr.trim()}`);
-    return r.stdout;
+  /**
+   * Read a file inside a running container as a stream (through `sh` and `cat` in it, so its own root
+   * and permissions apply). Only regular files: a FIFO or device is refused before any byte, and
+   * the transfer is cut past FILE_PULL_MAX bytes, FILE_PULL_STALL_MS without data or FILE_PULL_MAX_MS.
+   */
+  async pullFile(rec: InstanceRecord, path: string): Promise<ChildOutput> {
+    const child = await this.spawnIn(rec, ['sh', '-c', PULL_SCRIPT, 'nimbo-pull', checkPath(path)], 'copy files with scp');
+    const out = new ChildOutput(child, { framed: false, maxBytes: FILE_PULL_MAX, stallMs: FILE_PULL_STALL_MS, maxMs: FILE_PULL_MAX_MS }).start();
+    await out.ready();
+    if (out.errored) throw out.errored;
+    if (out.code === null || out.code === 0) return out;
+    const why = out.stderrText().trim();
+    if (out.code === 3) throw invalid(`${path} in ${rec.name} is not a regular file: only regular files can be pulled (not FIFOs, devices or directories)`);
+    if (out.code === 127) throw conflict(`container ${rec.name} has no sh or cat: cannot read files from it`);
+    throw notFound(`${path} in ${rec.name}: ${why}`);
   }
 
   /** Write a file inside a running container (through `sh` and `cat` in it), then set its mode. */
   async pushFile(rec: InstanceRecord, path: string, data: Buffer, mode = '0644'): Promise<void> {
     if (!/^0?[0-7]{3,4}$/.test(mode)) throw invalid(`mode "${mode}" must be octal, e.g. 0644`);
-    const r = await this.stream(rec, ['sh', '-c', 'cat > "$1" && chmod "$2" "$1"', 'nimbo-push', checkPath(path), mode], data);
+    const child = await this.spawnIn(rec, ['sh', '-c', 'cat > "$1" && chmod "$2" "$1"', 'nimbo-push', checkPath(path), mode], 'copy files with scp');
+    const r = await collectCapped(child, data, 3600_000, 64 * 1024);
     if (r.code === 127) throw conflict(`container ${rec.name} has no sh: cannot write files into it`);
-    if (r.code !== 0) throw invalid(`cannot write ${path} in ${rec.name}: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw invalid(`cannot write ${path} in ${rec.name}: ${r.stderr.toString('utf8').trim()}`);
   }
 
-  /** Run a command with binary stdin/stdout. */
-  private async stream(rec: InstanceRecord, args: string[], input?: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-    if (rec.type !== 'container') throw conflict(`${rec.name} is a VM: copy files with scp`);
+  /** A command in a running container with pipes for stdin/stdout/stderr. */
+  private async spawnIn(rec: InstanceRecord, args: string[], vmHint: string): Promise<ChildProcess> {
+    if (rec.type !== 'container') throw conflict(`${rec.name} is a VM: ${vmHint}`);
     if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
-    const child = await this.runc.execSpawn(this.runtimeId(rec), args, { tty: false });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(input ?? Buffer.alloc(0));
-    const code = await new Promise<number>((resolve) => child.on('close', (c: number | null) => resolve(c ?? 255)));
-    return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+    return this.runc.execSpawn(this.runtimeId(rec), args, { tty: false });
   }
 
-  /** Run a command in a running container; exit code passed through. */
+  /** Run a command in a running container; exit code passed through, at most EXEC_OUTPUT_CAP of each stream kept. */
   async exec(rec: InstanceRecord, args: string[], input?: string, timeoutMs = 60_000) {
-    if (rec.type !== 'container') throw conflict(`${rec.name} is a VM: use ssh or the console`);
-    if (rec.state !== 'running') throw conflict(`container ${rec.name} is ${rec.state}`);
-    return this.runc.exec(this.runtimeId(rec), args, { input, timeoutMs });
+    const r = await collectCapped(await this.spawnIn(rec, args, 'use ssh or the console'), input, timeoutMs);
+    const stderr = r.stderr.toString('utf8');
+    return { code: execExitCode(this.runtimeId(rec), r.code, stderr), stdout: r.stdout.toString('utf8'), stderr, truncated: r.truncated };
+  }
+
+  /** Run a command in a running container, its output as an exec stream (frames; unbounded, read as fast as the client reads). */
+  async execStream(rec: InstanceRecord, args: string[], input?: string, timeoutMs = 60_000): Promise<ChildOutput> {
+    const id = this.runtimeId(rec);
+    const child = await this.spawnIn(rec, args, 'use ssh or the console');
+    const mapCode = (code: number, tail: string) => {
+      try {
+        return execExitCode(id, code, tail);
+      } catch {
+        return code; // a paused container: its message is in the stream's stderr already
+      }
+    };
+    return new ChildOutput(child, { framed: true, mapCode }).start(input, timeoutMs);
   }
 
   async state(runDir: string): Promise<RuntimeState> {

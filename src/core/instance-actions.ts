@@ -1,10 +1,12 @@
-import { rmSync, statSync, copyFileSync, truncateSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ActionName, InstanceAction } from '../shared/api-types.js';
 import { conflict, invalid } from './errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import { instanceKey } from './instance-record.js';
+import { CONTAINER_LOG_MAX } from './container-service.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 30;
 
@@ -138,7 +140,7 @@ export class InstanceActions {
       if (rec.state !== 'running' && rec.state !== 'paused') continue;
       const live = await this.d.compute.state(this.d.paths.run(rec.name));
       if (rec.type === 'container') {
-        rotateLog(join(this.d.paths.run(rec.name), 'serial.log'));
+        await trimLegacyLog(join(this.d.paths.run(rec.name), 'serial.log'));
         const kills = this.svc.containers?.oomKills(rec) ?? null;
         if (kills !== null && kills > (rec.container?.oomKills ?? 0) && rec.container) {
           this.d.log.warn({ instance: rec.name, oomKills: kills }, 'a process in the container was killed: out of memory');
@@ -180,15 +182,13 @@ function allowed(rec: InstanceRecord, action: ActionName): string | undefined {
   return undefined;
 }
 
-/** Most bytes a container's output log holds before it is moved to LOG.1 (the writer appends, so truncating in place is safe). */
-export const CONTAINER_LOG_MAX = 1024 * 1024;
-
-/** Keep a container's output log bounded: past CONTAINER_LOG_MAX, copy it to LOG.1 and empty it. */
-export function rotateLog(file: string, max = CONTAINER_LOG_MAX): void {
+/**
+ * A container started by an older nimbo writes its log directly (no shim bounds it): once far past the
+ * bound, empty it in place (the writer appends, so that is safe), off the event loop and without a copy.
+ */
+async function trimLegacyLog(file: string, max = CONTAINER_LOG_MAX): Promise<void> {
   try {
-    if (statSync(file).size <= max) return;
-    copyFileSync(file, `${file}.1`);
-    truncateSync(file, 0);
+    if ((await stat(file)).size > 4 * max) await truncate(file, 0);
   } catch {
     /* no log yet */
   }

@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { asNimboError, NimboError, notFound } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Logger } from './log.js';
+import { DEFAULT_HISTORY, byNewest, pageOf, prunable, type HistoryLimits } from './operation-history.js';
 
 /** What an operation's body gets: progress, log lines and the cancel signal. */
 export interface OpContext {
@@ -17,14 +18,17 @@ export interface OpContext {
 
 const KEY = (id: string) => `/operations/${id}`;
 const MAX_LOG = 200;
-const KEEP = 500;
+/** Prune the history once this many operations ended since the last prune (a prune lists them all). */
+const PRUNE_EVERY = 20;
 
 /** Runs long actions as Operations: recorded in the store, serialized per target, cancellable. */
 export class OperationManager {
   private live = new Map<string, { op: Operation; ctrl: AbortController; done: Promise<void> }>();
   private chains = new Map<string, Promise<unknown>>();
+  private endedSincePrune = 0;
+  private pruning?: Promise<void>;
 
-  constructor(private store: Store, private events: EventBus, private log: Logger) {}
+  constructor(private store: Store, private events: EventBus, private log: Logger, private readonly history: HistoryLimits = DEFAULT_HISTORY) {}
 
   /** Marks operations left running by a previous daemon as failed. */
   async recover(): Promise<void> {
@@ -93,6 +97,7 @@ export class OperationManager {
     op.status = status;
     if (error) op.error = error;
     await this.save(op);
+    if (++this.endedSincePrune >= PRUNE_EVERY) void this.prune().catch((e: unknown) => this.log.warn({ err: String(e) }, 'pruning operations failed'));
   }
 
   private async save(op: Operation): Promise<void> {
@@ -111,7 +116,12 @@ export class OperationManager {
   /** All operations, newest first. */
   async list(): Promise<Operation[]> {
     const ops = (await this.store.list<Operation>('/operations/')).map((k) => k.value);
-    return ops.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return ops.sort(byNewest);
+  }
+
+  /** One page of operations, newest first (limit: default 100, at most 1000; after: the previous page's `next`). */
+  async page(limit?: number, after?: string): Promise<{ operations: Operation[]; next?: string }> {
+    return pageOf(await this.list(), limit, after);
   }
 
   /** Wait until the operation ends or `timeoutMs` passes; returns its latest record. */
@@ -142,9 +152,14 @@ export class OperationManager {
     await Promise.allSettled([...this.live.values()].map((l) => l.done));
   }
 
-  private async prune(): Promise<void> {
-    const ops = await this.list();
-    for (const op of ops.slice(KEEP)) await this.store.delete(KEY(op.id));
+  /** Forget finished operations beyond the history limits (one prune at a time; running ones are kept). */
+  prune(): Promise<void> {
+    this.pruning ??= (async () => {
+      this.endedSincePrune = 0;
+      const live = new Set(this.live.keys());
+      for (const id of prunable(await this.list(), this.history)) if (!live.has(id)) await this.store.delete(KEY(id));
+    })().finally(() => (this.pruning = undefined));
+    return this.pruning;
   }
 }
 

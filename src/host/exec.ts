@@ -19,7 +19,12 @@ export interface ExecOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Most bytes kept of stdout and of stderr each (default HOST_OUTPUT_MAX); past it the command is killed and fails. */
+  maxOutputBytes?: number;
 }
+
+/** Default cap on what one host command may print on stdout (and on stderr): the daemon never holds more. */
+export const HOST_OUTPUT_MAX = 64 * 1024 * 1024;
 
 /** The only way nimbo runs host programs: an argv array, never a shell string. */
 export interface HostExec {
@@ -45,8 +50,25 @@ export function runArgv(argv: string[], opts: ExecOptions = {}): Promise<ExecRes
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const max = opts.maxOutputBytes ?? HOST_OUTPUT_MAX;
+    const sizes = [0, 0];
+    let overflow: string | undefined;
+    const collect = (into: Buffer[], which: 0 | 1) => (d: Buffer) => {
+      if (overflow) return;
+      sizes[which]! += d.length;
+      if (sizes[which]! > max) {
+        // A command that prints without end must not grow the daemon: stop it and say so.
+        overflow = `${which === 0 ? 'stdout' : 'stderr'} passed ${max} bytes`;
+        child.kill('SIGKILL');
+        // Close our ends too: a grandchild holding the pipes (sh -c ...) must not keep the command "running".
+        child.stdout.destroy();
+        child.stderr.destroy();
+        return;
+      }
+      into.push(d);
+    };
+    child.stdout.on('data', collect(out, 0));
+    child.stderr.on('data', collect(err, 1));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -54,6 +76,10 @@ export function runArgv(argv: string[], opts: ExecOptions = {}): Promise<ExecRes
     });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
+      if (overflow) {
+        reject(new HostCommandError(argv, null, `output too large: ${overflow} (the command was killed)`));
+        return;
+      }
       const res = {
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8') + (sig ? `\nkilled by ${sig}` : ''),

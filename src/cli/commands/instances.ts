@@ -1,5 +1,5 @@
 /** Instance commands: launch, list, info, start|stop|restart|pause|resume, delete. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CliError } from '../errors.js';
 import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
@@ -10,6 +10,7 @@ import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { instanceColumns, instanceFields } from '../views.js';
 import { runConsole } from '../console.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { pullFile, streamExec } from '../streams.js';
 
 const PAST: Record<ActionName, string> = { start: 'Started', stop: 'Stopped', restart: 'Restarted', pause: 'Paused', resume: 'Resumed' };
 const HELP: Record<ActionName, string> = {
@@ -178,14 +179,12 @@ export function registerInstanceCommands(program: Command): void {
     });
   file
     .command('pull')
-    .description('copy NAME:/path from a container to a local file (or - for stdout)')
+    .description('copy NAME:/path (a regular file) from a container to a local file (or - for stdout), streamed')
     .argument('<source>', 'NAME:/absolute/path')
     .argument('<local>', 'local file, or - for stdout')
     .action(async (source: string, local: string, _o: unknown, cmd: Command) => {
       const { name, path } = splitTarget(source);
-      const data = await clientFor(cmd).bytes('GET', `/instances/${encodeURIComponent(name)}/files`, { query: { path } });
-      if (local === '-') process.stdout.write(data);
-      else writeFileSync(local, data);
+      await pullFile(clientFor(cmd), name, path, local);
     });
 
   program
@@ -223,12 +222,9 @@ export function registerInstanceCommands(program: Command): void {
         return;
       }
       const input = process.stdin.isTTY ? undefined : await readStdin();
-      const r = await clientFor(cmd).json<{ exitCode: number; stdout: string; stderr: string }>('POST', `/instances/${encodeURIComponent(name)}/exec`, {
-        body: { command, ...(input !== undefined && input !== '' ? { input } : {}), ...(o.timeout ? { timeout: o.timeout } : {}) },
-      });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      process.exitCode = r.exitCode;
+      // Streamed: output of any size arrives as it is made, at the pace this side reads it.
+      const body = { command, ...(input !== undefined && input !== '' ? { input } : {}), ...(o.timeout ? { timeout: o.timeout } : {}) };
+      process.exitCode = await streamExec(clientFor(cmd), name, body, process.stdout, process.stderr);
     });
 
   withWaitOptions(

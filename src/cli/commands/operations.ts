@@ -13,10 +13,11 @@ export function registerOperationCommands(program: Command): void {
   operation
     .command('list')
     .alias('ls')
-    .description('list operations')
+    .description('list operations, newest first (the daemon keeps the last 500 finished ones of the last 7 days, and every running one)')
+    .option('--limit <n>', 'only the newest N', intInRange('--limit', 1, 100000))
     .addOption(outputOption())
-    .action(async (_o: unknown, cmd: Command) => {
-      out(renderList(await clientFor(cmd).listOperations(), operationColumns(), formatOf(cmd)));
+    .action(async (o: { limit?: number }, cmd: Command) => {
+      out(renderList(await clientFor(cmd).listOperations(o.limit), operationColumns(), formatOf(cmd)));
     });
 
   operation

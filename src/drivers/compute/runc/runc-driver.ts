@@ -32,6 +32,20 @@ export * from './runc-support.js';
  * daemon's unit (or use KillMode=process).
  */
 
+/**
+ * The exit code of `RUNTIME exec` as a shell would give it: the runtime failing to start the
+ * process (255) becomes 127 (not found) or 126 (not executable); Conflict for a paused or stopped container.
+ */
+export function execExitCode(id: string, code: number, stderr: string): number {
+  if (code !== 255) return code;
+  const msg = runtimeMessage(stderr);
+  if (!/^exec failed:/.test(msg)) return code;
+  if (/cannot exec in an? (paused|stopped) container/.test(msg)) throw conflict(`container ${id}: ${msg}`);
+  if (/not found|no such file/i.test(msg)) return 127;
+  if (/permission denied/i.test(msg)) return 126;
+  return code;
+}
+
 /** A container driver over an OCI runtime CLI (runc, crun). */
 export class RuncDriver {
   readonly runtime: string;
@@ -127,7 +141,10 @@ export class RuncDriver {
     const timeoutMs = opts.timeoutMs ?? CREATE_TIMEOUT_MS;
     const runcArgv = [...this.base(), 'create', '--bundle', bundleDir, ...(opts.exitFile ? ['--pid-file', `${opts.exitFile}.pid`] : []), id];
     if (opts.exitFile) await rm(opts.exitFile, { force: true });
-    const argv = opts.exitFile ? [this.python, '-I', '-c', EXIT_SHIM, opts.exitFile, `${opts.exitFile}.pid`, ...runcArgv] : runcArgv;
+    const shim = opts.exitFile !== undefined || opts.logMaxBytes !== undefined;
+    // Without a log bound the shim's log limit is effectively none (init writes the log through it all the same).
+    const shimArgs = [opts.exitFile ?? '', opts.exitFile ? `${opts.exitFile}.pid` : '', opts.stdoutPath, String(opts.logMaxBytes ?? Number.MAX_SAFE_INTEGER), opts.consoleFifo ?? ''];
+    const argv = shim ? [this.python, '-I', '-c', EXIT_SHIM, ...shimArgs, ...runcArgv] : runcArgv;
     const started = Date.now();
     const log = await open(opts.stdoutPath, 'a', 0o640);
     const cleanup = () => this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
@@ -135,7 +152,7 @@ export class RuncDriver {
     let offset = 0;
     try {
       offset = (await log.stat()).size;
-      code = await this.spawnDetached(argv, log.fd, timeoutMs, opts.exitFile !== undefined);
+      code = await this.spawnDetached(argv, log.fd, timeoutMs, shim);
     } catch (e) {
       await cleanup();
       throw e;
@@ -302,15 +319,7 @@ export class RuncDriver {
       if (!signal.aborted) throw e;
       throw new NimboError('Timeout', `exec in container ${id} did not finish in ${timeoutMs} ms`, { args }, e);
     }
-    if (res.code === 255) {
-      const msg = runtimeMessage(res.stderr);
-      if (/^exec failed:/.test(msg)) {
-        if (/cannot exec in an? (paused|stopped) container/.test(msg)) throw conflict(`container ${id}: ${msg}`);
-        if (/not found|no such file/i.test(msg)) return { ...res, code: 127 };
-        if (/permission denied/i.test(msg)) return { ...res, code: 126 };
-      }
-    }
-    return res;
+    return { ...res, code: execExitCode(id, res.code, res.stderr) };
   }
 
   /**

@@ -46,6 +46,10 @@ export interface CreateOptions {
   timeoutMs?: number;
   /** Keep init's exit code in this file (JSON {exitCode}) when it ends: create runs under the exit shim (exit-shim.ts). */
   exitFile?: string;
+  /** Bound the log: the shim writes it, renamed to stdoutPath.1 past this many bytes (create runs under the shim). */
+  logMaxBytes?: number;
+  /** A FIFO whose writes also go to the bounded log (a system container's console; needs logMaxBytes). */
+  consoleFifo?: string;
 }
 
 /** A signal by name ('SIGTERM', 'TERM', 'SIGRTMIN+4') or number. */
