@@ -241,8 +241,11 @@ def detach(voldir):
                     if libc.umount2(mp.encode(), 8) != 0 and ctypes.get_errno() != E.EINVAL: fail('umount2 ' + mp)
                 try: in_ns(nsfd, take, rootfd)
                 except Fail as e:
-                    if 'EBUSY' in str(e): raise Busy('%s is busy in the container (a process uses it)' % mp)
-                    raise
+                    if 'EBUSY' not in str(e): raise
+                    # Taken since the scan, or held from another namespace: name whoever holds it now.
+                    named = holders([p for ps in namespaces().values() for p in ps], ids)
+                    if named: raise Busy('the volume is in use: %s; end those processes (or move them out of it) and detach again' % '; '.join(named[:8]))
+                    raise Busy('%s is busy in the container (a process uses it): detach again once it is done' % mp)
                 finally:
                     os.close(nsfd)
                     os.close(rootfd)

@@ -81,6 +81,13 @@ test('inject (nosuid,nodev) and detach: never lazy, refused while a process hold
     await assert.rejects(m.detach(join(dir, 'vol')), new RegExp(`host pid ${reader.pid}\\b.*an open file`));
     reader.kill('SIGKILL');
     await new Promise((r) => reader.once('exit', r));
+    // A file opened there, kept by a process that moved on to a namespace without the volume: still named.
+    const mover = inNs(ns.pid!, `exec 3<${target}/data; exec unshare -m --propagation private sh -c 'umount ${target} ${dir}/copy; exec sleep 60'`);
+    kids.push(mover);
+    await new Promise((r) => setTimeout(r, 400));
+    await assert.rejects(m.detach(join(dir, 'vol')), /\(sleep, host pid \d+\) has an open file there/);
+    mover.kill('SIGKILL');
+    await new Promise((r) => mover.once('exit', r));
     // Nothing holds it: every copy goes, for real (no lazily detached tree left behind).
     await m.detach(join(dir, 'vol'));
     assert.deepEqual(await m.volumeMounts(join(dir, 'vol')), []);
