@@ -278,6 +278,12 @@ export class ContainerService implements ContainerLifecycle {
     await mountHelper.detach(source);
   }
 
+  /** Conflict, before any work starts, while processes still hold volume directory `source` (detach would be refused). */
+  async assertVolumeFree(source: string): Promise<void> {
+    const busy = await mountHelper.volumeHolders(source);
+    if (busy.length) throw conflict(`the volume is in use: ${busy.slice(0, 8).join('; ')}; end those processes (or move them out of it) and detach again`);
+  }
+
   private async initPid(rec: InstanceRecord): Promise<number> {
     const st = await this.runc.state(this.runtimeId(rec));
     if (!st.pid || (st.status !== 'running' && st.status !== 'paused' && st.status !== 'created')) throw conflict(`container ${rec.name} is not running`);

@@ -126,7 +126,10 @@ export class InstanceVolumes {
   /** Detach a volume; hot-unplugged (the guest releases it) when the VM runs. */
   async detach(name: string, pool: string, volume: string) {
     const rec = await this.svc.record(name);
-    if (!(rec.volumes ?? []).some((v) => v.pool === pool && v.volume === volume)) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
+    const att = (rec.volumes ?? []).find((v) => v.pool === pool && v.volume === volume);
+    if (!att) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
+    // Refused at once (409) while a process in the container holds it; the operation re-checks as it unmounts.
+    if (rec.type === 'container' && att.path) await this.svc.containers!.assertVolumeFree((await (await this.storage.driver(pool)).volumePath(volume)).path);
     return this.d.ops.start('instance.volume.detach', name, async () => {
       const cur = await this.svc.record(name);
       const v = (cur.volumes ?? []).find((x) => x.pool === pool && x.volume === volume);

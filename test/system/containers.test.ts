@@ -219,6 +219,8 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     const refused = await d.cli('storage', 'volume', 'detach', 'ct1', 'default', 'data1');
     assert.notEqual(refused.code, 0, 'a volume a process still uses is not detached');
     assert.match(refused.stderr, /in use: pid \d+ \(sleep, host pid \d+\) has its working directory there/);
+    const viaApi = await d.api('DELETE', '/instances/ct1/volumes/default/data1');
+    assert.equal(viaApi.status, 409, JSON.stringify(viaApi.body));
     assert.equal((await d.cli('exec', 'ct1', '--', 'cat', '/srv/data/note')).stdout, 'kept\n', 'still attached');
     assert.equal((await d.cli('exec', 'ct1', '--', 'sh', '-c', 'kill $(cat /root/holder.pid)')).code, 0);
     await holder;

@@ -218,17 +218,23 @@ def holders(pids, ids):
         inner = nspid[1] if len(nspid) > 1 else str(pid)
         out.append('pid %s (%s, host pid %d) has %s there' % (inner, comm, pid, ' and '.join(what)))
     return out
+def scan_holders(found):
+    # The processes of the namespaces that have the volume which hold one of its mounts.
+    ns_pids = namespaces()
+    ids = set(i for hits in found.values() for i in hits)
+    busy = []
+    for ns in found:
+        busy += holders(ns_pids.get(ns, []), ids)
+    return ids, busy
+def volume_holders(voldir):
+    return scan_holders(volume_mounts_by_ns(voldir))[1]
 def detach(voldir):
     # Unmount the volume (and what is mounted on it) from every other mount namespace, never lazily:
     # refused while a process holds it; repeated until no namespace has a copy of it.
     for _ in range(8):
         found = volume_mounts_by_ns(voldir)
         if not found: return
-        ns_pids = namespaces()
-        ids = set(i for hits in found.values() for i in hits)
-        busy = []
-        for ns in found:
-            busy += holders(ns_pids.get(ns, []), ids)
+        ids, busy = scan_holders(found)
         if busy: raise Busy('the volume is in use: %s; end those processes (or move them out of it) and detach again' % '; '.join(busy[:8]))
         for ns, hits in found.items():
             for pid, mp, _ in sorted(hits.values(), key=lambda h: (h[1].count('/'), h[2]), reverse=True):
@@ -388,7 +394,7 @@ def shift(root, rel, host, size, fhost, fsize):
 `;
 
 const SERVER = String.raw`
-OPS = {'idmap': idmap, 'inject': inject, 'detach': detach, 'volume_mounts': volume_mounts, 'mkdirs_in_root': mkdirs_in_root, 'shift': shift}
+OPS = {'idmap': idmap, 'inject': inject, 'detach': detach, 'volume_mounts': volume_mounts, 'volume_holders': volume_holders, 'mkdirs_in_root': mkdirs_in_root, 'shift': shift}
 for line in sys.stdin:
     try:
         req = json.loads(line)

@@ -24,7 +24,7 @@ import { MOUNT_HELPER_SCRIPT } from './mount-helper-script.js';
 export { MOUNT_HELPER_SCRIPT } from './mount-helper-script.js';
 
 type Request = ['idmap', string, string, number, number] | ['inject', number, string, string, number] | ['detach', string] |
-  ['volume_mounts', string] | ['mkdirs_in_root', string, string, number, number] | ['shift', string, string, number, number, number, number];
+  ['volume_mounts', string] | ['volume_holders', string] | ['mkdirs_in_root', string, string, number, number] | ['shift', string, string, number, number, number, number];
 
 /** A mount of a volume seen in another mount namespace: a process that sees it and where. */
 export interface VolumeMount {
@@ -66,6 +66,11 @@ export class MountHelper {
   /** Where host directory `dir` is mounted in other mount namespaces (empty when no container can reach it). */
   async volumeMounts(dir: string): Promise<VolumeMount[]> {
     return (await this.send(['volume_mounts', dir])) as VolumeMount[];
+  }
+
+  /** The processes that still hold a mount of host directory `dir` (one sentence each: pid, command, how); empty when none. */
+  async volumeHolders(dir: string): Promise<string[]> {
+    return (await this.send(['volume_holders', dir])) as string[];
   }
 
   /** mkdir -p of `rel` resolved inside `root` (its symlinks too, never leaving it); what it makes belongs to owner:owner. */
