@@ -284,11 +284,19 @@ export class ContainerService implements ContainerLifecycle {
     await mountHelper.inject(await this.initPid(rec), source, path, rec.container!.hostId);
   }
 
-  /** Take a hot-plugged (or start-time) volume mount out of the running container. */
-  async unplugVolume(rec: InstanceRecord, path: string): Promise<void> {
-    await mountHelper.eject(await this.initPid(rec), path).catch((e: unknown) => {
-      if (!/\bEINVAL\b/.test(String(e))) throw e; // not mounted there (any more): nothing to take out
-    });
+  /**
+   * Take volume directory `source` out of the container (and out of any mount namespace its
+   * processes made): not lazily, so nothing reaches it afterwards; Conflict naming the processes
+   * that still use it.
+   */
+  async unplugVolume(source: string): Promise<void> {
+    await mountHelper.detach(source);
+  }
+
+  /** Conflict, before any work starts, while processes still hold volume directory `source` (detach would be refused). */
+  async assertVolumeFree(source: string): Promise<void> {
+    const busy = await mountHelper.volumeHolders(source);
+    if (busy.length) throw conflict(`the volume is in use: ${busy.slice(0, 8).join('; ')}; end those processes (or move them out of it) and detach again`);
   }
 
   private async initPid(rec: InstanceRecord): Promise<number> {

@@ -37,5 +37,5 @@ export async function containerVolumeMounts(rec: InstanceRecord, storage: Storag
 /** Give a filesystem volume's files to a container's id range (from `fromHostId`'s range when another container had it). */
 export async function shiftVolume(dir: string, hostId: number, size: number, fromHostId?: number): Promise<number> {
   const from = fromHostId !== undefined && fromHostId !== hostId ? { hostId: fromHostId, size } : undefined;
-  return shiftTree(dir, { hostId, size }, 16, from);
+  return shiftTree(dir, { hostId, size }, from);
 }

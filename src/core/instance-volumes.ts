@@ -10,6 +10,7 @@ import { NO_LIMITS, type StorageService } from './storage-service.js';
 import { parseSize } from './validate.js';
 import { checkMountPath, shiftVolume } from './container-volumes.js';
 import { ID_SIZE } from './container-service.js';
+import { mountHelper } from '../images/rootfs/mount-helper.js';
 
 /** The QEMU disk id of a pool volume attached to a VM (short and stable: node names are limited to 31 chars). */
 export function volumeDiskId(pool: string, volume: string): string {
@@ -88,6 +89,9 @@ export class InstanceVolumes {
       try {
         ctx.progress(20, 'giving its files to the container\'s ids');
         const dir = (await (await this.storage.driver(pool)).volumePath(volume)).path;
+        // Never re-own a tree another container can still write to (e.g. one left mounted by an older daemon).
+        const users = await mountHelper.volumeMounts(dir);
+        if (users.length) throw conflict(`volume ${pool}/${volume} is still mounted at ${users[0]!.mountPoint} in the mount namespace of host pid ${users[0]!.pid}: detach it there first`);
         await shiftVolume(dir, ct.hostId, ID_SIZE, meta.idOwner);
         await this.storage.setMeta({ ...meta, attachedTo: rec.name, idOwner: ct.hostId });
         const cur = await this.svc.record(rec.name);
@@ -122,14 +126,16 @@ export class InstanceVolumes {
   /** Detach a volume; hot-unplugged (the guest releases it) when the VM runs. */
   async detach(name: string, pool: string, volume: string) {
     const rec = await this.svc.record(name);
-    if (!(rec.volumes ?? []).some((v) => v.pool === pool && v.volume === volume)) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
+    const att = (rec.volumes ?? []).find((v) => v.pool === pool && v.volume === volume);
+    if (!att) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
+    // Refused at once (409) while a process in the container holds it; the operation re-checks as it unmounts.
+    if (rec.type === 'container' && att.path) await this.svc.containers!.assertVolumeFree((await (await this.storage.driver(pool)).volumePath(volume)).path);
     return this.d.ops.start('instance.volume.detach', name, async () => {
       const cur = await this.svc.record(name);
       const v = (cur.volumes ?? []).find((x) => x.pool === pool && x.volume === volume);
-      if (await this.running(cur)) {
-        if (cur.type === 'vm') await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
-        else if (v?.path) await this.svc.containers!.unplugVolume(cur, v.path);
-      }
+      if (cur.type === 'vm' && (await this.running(cur))) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
+      // A container's volume is taken out of every mount namespace, running or not (a no-op when none has it).
+      else if (cur.type === 'container' && v?.path) await this.svc.containers!.unplugVolume((await (await this.storage.driver(pool)).volumePath(volume)).path);
       await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
       await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
       return this.storage.volume(pool, volume);

@@ -3,7 +3,7 @@
 // address and id range, and leave nothing behind (mounts, volumes, snapshot dirs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
@@ -35,6 +35,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     return readFileSync(`/proc/${st.pid}/uid_map`, 'utf8').trim().split(/\s+/).map(Number);
   };
   const pool = () => join(d.stateDir, 'pools', 'default');
+  const cleanups: (() => void)[] = [];
   const mountsOfRun = () => readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir));
 
   before(async () => {
@@ -42,6 +43,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     await run('image', 'build', 'tiny', '--quiet');
   });
   after(async () => {
+    for (const c of cleanups) c();
     if (d) {
       const ls = await runArgv(['runc', '--root', runcRoot(), 'list', '-q'], { allowFailure: true });
       for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', runcRoot(), 'delete', '--force', id], { allowFailure: true });
@@ -90,6 +92,11 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     const src = await d.cliJson<Inst>('info', 'sc1');
     const srcMap = await uidMap('sc1');
     await exec('sc1', 'echo copied > /root/copy.txt; sync');
+    // The container points /.nimbo (where the seed and console are mounted) at a host directory:
+    // copying and starting it must create nothing there (paths resolve inside the root).
+    const hostDir = mkdtempSync(join('/var/tmp', `nimbo-${d.prefix}-escape-`));
+    cleanups.push(() => rmSync(hostDir, { recursive: true, force: true }));
+    await exec('sc1', `umount /.nimbo/seed /.nimbo/console && rm -rf /.nimbo && ln -s ${hostDir} /.nimbo && sync`);
     const running = await d.cli('copy', 'sc1', 'sc2', '--quiet');
     assert.notEqual(running.code, 0);
     assert.match(running.stderr, /running: stop it first/);
@@ -105,6 +112,8 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     assert.notEqual(info2.addresses[0], src.addresses[0], 'its own address');
     assert.equal(await exec('sc2', 'cat /root/copy.txt /root/data.txt'), 'copied\nbefore\n');
     assert.equal(await exec('sc2', 'hostname'), 'sc2\n');
+    assert.deepEqual(readdirSync(hostDir), [], 'nothing was made through the symlink on the host');
+    assert.equal(await exec('sc2', 'readlink /.nimbo; ls /.nimbo/seed/nimbo/hostname'), `${hostDir}\n/.nimbo/seed/nimbo/hostname\n`, 'the seed was mounted inside the root, through the link');
     const map2 = await uidMap('sc2');
     assert.equal(map2[0], 0);
     assert.equal(map2[2], 65536);
@@ -121,6 +130,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     await exec('sc2', 'echo only-sc2 > /root/copy.txt; sync');
     await d.waitConsole('sc1', /NIMBO-READY sc1[\s\S]*NIMBO-READY sc1[\s\S]*NIMBO-READY sc1/, 60_000);
     assert.equal(await exec('sc1', 'cat /root/copy.txt'), 'copied\n');
+    assert.deepEqual(readdirSync(hostDir), [], 'nor by starting the source again');
     // A copy of a snapshot while the source runs.
     await run('copy', 'sc1', 'sc3', '--snapshot', 's1', '--start', '--quiet');
     await d.waitConsole('sc3', /NIMBO-READY sc3/, 60_000);

@@ -195,6 +195,9 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     }
     await run('storage', 'volume', 'attach', 'ct1', 'default', 'data1', '--path', '/srv/data', '--quiet');
     assert.equal((await d.cli('exec', 'ct1', '--', 'sh', '-c', 'echo kept > /srv/data/note && chown 1000:1000 /srv/data/note')).code, 0);
+    // Hot-plugged like a cold mount: nosuid,nodev, seen from inside.
+    const mountOpts = async () => (await d.cli('exec', 'ct1', '--', 'sh', '-c', "awk '$5 == \"/srv/data\" { print $6 }' /proc/self/mountinfo")).stdout.trim();
+    assert.match(await mountOpts(), /^(?=.*(^|,)nosuid(,|$))(?=.*(^|,)nodev(,|$))/, 'a live-attached volume is nosuid,nodev');
     // On the host the files belong to the container's id range.
     const hostId = Number(readFileSync(`/proc/${(await runcState('ct1'))!.pid}/uid_map`, 'utf8').trim().split(/\s+/)[1]);
     const vol = join(d.stateDir, 'pools', 'default', 'filesystems', 'data1');
@@ -206,9 +209,25 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     await run('start', 'ct1', '--quiet');
     await d.waitConsole('ct1', /(NIMBO-READY ct1[\s\S]*){3}/, 60_000);
     assert.equal((await d.cli('exec', 'ct1', '--', 'cat', '/srv/data/note')).stdout, 'kept\n');
-    // Detached live: gone from the running container.
+    assert.match(await mountOpts(), /^(?=.*(^|,)nosuid(,|$))(?=.*(^|,)nodev(,|$))/, 'and so is the start-time mount');
+    // Mounts of the volume that processes of ct1 see (each process's mountinfo).
+    const ct1Mounts = async () => (await d.cli('exec', 'ct1', '--', 'sh', '-c', 'cat /proc/[0-9]*/mountinfo 2>/dev/null | grep -c filesystems/data1')).stdout.trim();
+    assert.notEqual(await ct1Mounts(), '0');
+    // Detached live while a process has its working directory in it: refused, naming the process.
+    const holder = d.cli('exec', 'ct1', '--', 'sh', '-c', 'cd /srv/data && echo $$ > /root/holder.pid && exec sleep 300');
+    for (let i = 0; i < 100 && (await d.cli('exec', 'ct1', '--', 'test', '-s', '/root/holder.pid')).code !== 0; i++) await sleep(100);
+    const refused = await d.cli('storage', 'volume', 'detach', 'ct1', 'default', 'data1');
+    assert.notEqual(refused.code, 0, 'a volume a process still uses is not detached');
+    assert.match(refused.stderr, /in use: pid \d+ \(sleep, host pid \d+\) has its working directory there/);
+    const viaApi = await d.api('DELETE', '/instances/ct1/volumes/default/data1');
+    assert.equal(viaApi.status, 409, JSON.stringify(viaApi.body));
+    assert.equal((await d.cli('exec', 'ct1', '--', 'cat', '/srv/data/note')).stdout, 'kept\n', 'still attached');
+    assert.equal((await d.cli('exec', 'ct1', '--', 'sh', '-c', 'kill $(cat /root/holder.pid)')).code, 0);
+    await holder;
     await run('storage', 'volume', 'detach', 'ct1', 'default', 'data1', '--quiet');
     assert.notEqual((await d.cli('exec', 'ct1', '--', 'cat', '/srv/data/note')).code, 0);
+    // Gone for real (not lazily): no process of the container has any mount of it.
+    assert.equal(await ct1Mounts(), '0');
     // A second container gets the volume with its files moved to its own range.
     await run('launch', 'tiny', 'ct2', '--container', '--memory', '64MiB', '--no-start', '--quiet');
     await run('storage', 'volume', 'attach', 'ct2', 'default', 'data1', '--path', '/mnt/shared', '--quiet');
@@ -216,6 +235,11 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     await d.waitConsole('ct2', /NIMBO-READY ct2/, 60_000);
     const read = await d.cli('exec', 'ct2', '--', 'sh', '-c', 'cat /mnt/shared/note; stat -c %u /mnt/shared/note');
     assert.equal(read.stdout, 'kept\n1000\n');
+    // What the second container writes never shows through to the first.
+    assert.equal((await d.cli('exec', 'ct2', '--', 'sh', '-c', 'echo from-ct2 > /mnt/shared/ct2-only')).code, 0);
+    const fromCt1 = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'ls -A /srv/data; cat /srv/data/* 2>/dev/null; true');
+    assert.ok(!/from-ct2|ct2-only|kept/.test(fromCt1.stdout), fromCt1.stdout);
+    assert.equal(await ct1Mounts(), '0');
     const del = await d.cli('storage', 'volume', 'delete', 'default', 'data1');
     assert.notEqual(del.code, 0, 'an attached volume is not deleted');
     await run('delete', 'ct2', '--force', '--quiet');

@@ -27,12 +27,12 @@
 //   lower/            idmap mode: the idmapped mount of the image tree
 //   rootfs/           the merged mount (or, in copy mode, the plain shifted copy)
 //   nimbo-root.json   how to re-create the mounts (ensureContainerRoot) and whether the shift finished
-import { chmod, lchown, lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lchown, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
 import { conflict, invalid, notFound } from '../../core/errors.js';
 import { CONTAINER_SEED_DIR } from './seed-dir.js';
-import { mountHelper } from './mount-helper.js';
+import { MountHelper, mountHelper } from './mount-helper.js';
 import { isMountPoint, readMounts } from './mounts.js';
 
 export { parseMountinfo, readMounts, type MountInfo } from './mounts.js';
@@ -182,48 +182,22 @@ async function copyTree(exec: HostExec, workDir: string, lowerDir: string): Prom
 }
 
 /**
- * Walks root (not crossing into other mounts is not needed: nothing is mounted below a fresh
- * root) and moves every owner into the range; restores setuid/setgid bits chown clears.
- * Returns how many entries changed.
+ * Moves every owner under root (or under `rel` resolved inside root) into the range, by file
+ * descriptor in the mount helper: a symbolic link is never followed (a container may have
+ * planted one while it ran), no other mount is entered, setuid/setgid bits chown clears are
+ * restored. Returns how many entries changed. The caller makes sure no container can write the
+ * tree meanwhile.
  */
-export async function shiftTree(root: string, shift: IdShift, workers = 16, from?: IdShift): Promise<number> {
+export async function shiftTree(root: string, shift: IdShift, from?: IdShift, rel = '.'): Promise<number> {
   checkShift(shift);
   if (from) checkReshift(from, shift);
-  let changed = 0;
-  const fix = async (p: string): Promise<boolean> => {
-    const st = await lstat(p);
-    const uid = shiftId(st.uid, shift, from);
-    const gid = shiftId(st.gid, shift, from);
-    if (uid !== st.uid || gid !== st.gid) {
-      await lchown(p, uid, gid);
-      if (!st.isSymbolicLink() && !st.isDirectory() && (st.mode & 0o6000) !== 0) await chmod(p, st.mode & 0o7777);
-      changed++;
-    }
-    return st.isDirectory();
-  };
-  const pending: string[] = [root];
-  let active = 0;
-  await new Promise<void>((done, fail) => {
-    let failed = false;
-    const pump = () => {
-      while (!failed && active < workers && pending.length > 0) {
-        const p = pending.pop()!;
-        active++;
-        (async () => {
-          if (await fix(p)) for (const name of await readdir(p)) pending.push(join(p, name));
-        })().then(() => {
-          active--;
-          if (active === 0 && pending.length === 0) done();
-          else pump();
-        }, (e: unknown) => {
-          failed = true;
-          fail(e);
-        });
-      }
-    };
-    pump();
-  });
-  return changed;
+  // A helper process of its own: a long walk does not hold up other containers' mounts.
+  const walker = new MountHelper();
+  try {
+    return await walker.shiftTree(root, rel, shift, from);
+  } finally {
+    walker.close();
+  }
 }
 
 /** idmap mode: the image tree idmapped into the container's range at workDir/lower (kept if already there). */
@@ -242,17 +216,16 @@ async function bringUp(exec: HostExec, workDir: string, state: ContainerRootStat
   if (state.mode === 'idmap') {
     // Only the upper layer holds real owners (the container's changes): a copied root moves them
     // before the overlay is mounted; the image part follows the idmapped lower layer by itself.
-    if (!state.shifted && state.from) shifted = await shiftTree(join(workDir, ROOT_LAYOUT.upper), shift, 16, state.from);
+    if (!state.shifted && state.from) shifted = await shiftTree(join(workDir, ROOT_LAYOUT.upper), shift, state.from);
     await mountOverlay(exec, workDir, await mountIdmappedLower(workDir, state));
   } else if (state.mode === 'overlay') await mountOverlay(exec, workDir, state.lowerDir);
   else await copyTree(exec, workDir, state.lowerDir);
   if (!state.shifted) {
-    if (state.mode !== 'idmap') shifted = await shiftTree(rootfs, shift, 16, state.from);
+    if (state.mode !== 'idmap') shifted = await shiftTree(rootfs, shift, state.from);
     else await lchown(rootfs, shift.hostId, shift.hostId); // the overlay's root is the upper dir's, made by host root
-    // Where the lead bind-mounts the seed; runc would otherwise have to create it.
-    const seed = join(rootfs, CONTAINER_SEED_DIR);
-    await mkdir(seed, { recursive: true, mode: 0o755 });
-    await shiftTree(join(rootfs, CONTAINER_SEED_DIR.split('/')[1]!), shift, 16, state.from);
+    // Where the lead bind-mounts the seed; runc would otherwise have to create it. Resolved inside
+    // the root: a copied container may have made /.nimbo a symlink to a host path.
+    await mountHelper.mkdirsInRoot(rootfs, CONTAINER_SEED_DIR, shift.hostId);
     const { from: _done, ...rest } = state;
     await writeState(workDir, { ...rest, shifted: true });
   }

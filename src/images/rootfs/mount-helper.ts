@@ -4,121 +4,33 @@
 //   file. overlayfs takes it as its lower layer (Linux ≥ 5.19), so a container root costs two
 //   mounts whatever the image's size, where shifting owners through the overlay (metacopy)
 //   costs a copied-up inode per entry.
-// - inject / eject: a bind mount of a host directory put into (or taken out of) a running
-//   container's mount namespace: the tree is cloned in the host's namespace (open_tree), then a
-//   forked child joins the container's (setns) and attaches it (move_mount) — how volumes are
-//   hot-plugged into containers.
+// - inject: a bind mount of a host directory (nosuid,nodev) put into a running container's mount
+//   namespace: the tree is cloned in the host's namespace (open_tree), then a forked child joins
+//   the container's (setns) and attaches it (move_mount) — how volumes are hot-plugged.
+// - detach: a volume taken out of every mount namespace that has it (copies the container made
+//   included), never lazily: refused (Conflict, naming the processes) while anything holds it.
+// - mkdirsInRoot / shiftTree: work inside a tree a container can write, by file descriptor, so
+//   that no symbolic link it planted leads the host outside the tree (mount-helper-script.ts).
 // A short Python program (Debian's python3, standard library only) makes the system calls. It
 // stays running while requests come (one JSON line each on stdin, one answer line on stdout), as
 // starting Python costs more than a mount; it exits after a few idle seconds. An error answer
 // names the failing call and errno (EINVAL from mount_setattr: the filesystem does not support
 // idmapped mounts; ENOSYS: the kernel is too old).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { HostCommandError } from '../../core/errors.js';
+import { conflict, HostCommandError } from '../../core/errors.js';
 import type { IdShift } from './container-root.js';
+import { MOUNT_HELPER_SCRIPT } from './mount-helper-script.js';
 
-/** The Python server: reads [op, ...args] lines, answers "ok" or a one-line error. */
-export const MOUNT_HELPER_SCRIPT = String.raw`
-import ctypes, json, os, platform, signal, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-OPEN_TREE, MOVE_MOUNT, MOUNT_SETATTR = {'x86_64': (428, 429, 442), 'aarch64': (428, 429, 442)}[platform.machine()]
-class Fail(Exception): pass
-def fail(what):
-    e = ctypes.get_errno()
-    raise Fail('%s: %s (%s)' % (what, os.strerror(e), {22: 'EINVAL', 38: 'ENOSYS', 1: 'EPERM'}.get(e, e)))
-def userns(host, size):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        os.write(w, b'1' if libc.unshare(0x10000000) == 0 else b'0')
-        os.close(w)
-        signal.pause()
-        os._exit(0)
-    os.close(w)
-    try:
-        if os.read(r, 1) != b'1': raise Fail('unshare(CLONE_NEWUSER) failed')
-        for f in ('uid_map', 'gid_map'):
-            with open('/proc/%d/%s' % (pid, f), 'w') as fh: fh.write('0 %d %d\n' % (host, size))
-        return os.open('/proc/%d/ns/user' % pid, os.O_RDONLY | os.O_CLOEXEC)
-    finally:
-        os.close(r)
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-def clone_tree(src):
-    fd = libc.syscall(OPEN_TREE, -100, src.encode(), 1 | 0o2000000)
-    if fd < 0: fail('open_tree')
-    return fd
-def attach(fd, dst):
-    if libc.syscall(MOVE_MOUNT, fd, b'', -100, dst.encode(), 4) != 0: fail('move_mount')
-def idmap(src, dst, host, size):
-    ns = userns(int(host), int(size))
-    fd = -1
-    try:
-        fd = clone_tree(src)
-        attr = ctypes.create_string_buffer(struct.pack('QQQQ', 0x100000, 0, 0, ns))
-        if libc.syscall(MOUNT_SETATTR, fd, b'', 0x1000, attr, 32) != 0: fail('mount_setattr')
-        attach(fd, dst)
-    finally:
-        os.close(ns)
-        if fd >= 0: os.close(fd)
-def in_container(pid, fn):
-    mnt = os.open('/proc/%d/ns/mnt' % int(pid), os.O_RDONLY | os.O_CLOEXEC)
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(r)
-        try:
-            if libc.setns(mnt, 0x20000) != 0: fail('setns')
-            fn()
-            msg = 'ok'
-        except Exception as e:
-            msg = str(e) or type(e).__name__
-        os.write(w, msg.encode()[:4000])
-        os._exit(0)
-    os.close(w)
-    os.close(mnt)
-    msg = b''
-    while True:
-        b = os.read(r, 4096)
-        if not b: break
-        msg += b
-    os.close(r)
-    os.waitpid(child, 0)
-    if msg != b'ok': raise Fail(msg.decode(errors='replace'))
-def inject(pid, src, dst, uid):
-    fd = clone_tree(src)
-    def put():
-        missing = []
-        p = dst
-        while not os.path.lexists(p):
-            missing.append(p)
-            p = os.path.dirname(p)
-        for d in reversed(missing):
-            os.mkdir(d, 0o755)
-            os.chown(d, int(uid), int(uid))
-        attach(fd, dst)
-    try:
-        in_container(pid, put)
-    finally:
-        os.close(fd)
-def eject(pid, dst):
-    def take():
-        if libc.umount2(dst.encode(), 2) != 0: fail('umount2')
-    in_container(pid, take)
-OPS = {'idmap': idmap, 'inject': inject, 'eject': eject}
-for line in sys.stdin:
-    try:
-        req = json.loads(line)
-        OPS[req[0]](*req[1:])
-        out = 'ok'
-    except Exception as e:
-        out = str(e).replace('\n', ' ') or type(e).__name__
-    sys.stdout.write(out + '\n')
-    sys.stdout.flush()
-`;
+export { MOUNT_HELPER_SCRIPT } from './mount-helper-script.js';
 
-type Request = ['idmap', string, string, number, number] | ['inject', number, string, string, number] | ['eject', number, string];
+type Request = ['idmap', string, string, number, number] | ['inject', number, string, string, number] | ['detach', string] |
+  ['volume_mounts', string] | ['volume_holders', string] | ['mkdirs_in_root', string, string, number, number] | ['shift', string, string, number, number, number, number];
+
+/** A mount of a volume seen in another mount namespace: a process that sees it and where. */
+export interface VolumeMount {
+  pid: number;
+  mountPoint: string;
+}
 
 /** Runs the server on demand and sends it one request at a time. */
 export class MountHelper {
@@ -132,18 +44,46 @@ export class MountHelper {
    * Mount `src` at the existing directory `dst` with owner id N shown as shift.hostId+N (N <
    * shift.size); ids outside [0, size) appear as the overflow id.
    */
-  idmap(src: string, dst: string, shift: IdShift): Promise<void> {
-    return this.send(['idmap', src, dst, shift.hostId, shift.size]);
+  async idmap(src: string, dst: string, shift: IdShift): Promise<void> {
+    await this.send(['idmap', src, dst, shift.hostId, shift.size]);
   }
 
   /** Bind-mount host directory `src` at `dst` inside the mount namespace of process `pid`, making missing directories (owned by `owner`). */
-  inject(pid: number, src: string, dst: string, owner: number): Promise<void> {
-    return this.send(['inject', pid, src, dst, owner]);
+  async inject(pid: number, src: string, dst: string, owner: number): Promise<void> {
+    await this.send(['inject', pid, src, dst, owner]);
   }
 
-  /** Detach the mount at `dst` inside the mount namespace of process `pid` (lazily, like umount -l). */
-  eject(pid: number, dst: string): Promise<void> {
-    return this.send(['eject', pid, dst]);
+  /**
+   * Unmount host directory `dir` (and anything mounted on it) from every other mount namespace,
+   * not lazily, so nothing in a container reaches it afterwards. Conflict naming the processes
+   * (pid, command, how) while any holds it, or when a copy cannot be unmounted; nothing is
+   * unmounted then unless a copy the container made itself was.
+   */
+  async detach(dir: string): Promise<void> {
+    await this.send(['detach', dir]);
+  }
+
+  /** Where host directory `dir` is mounted in other mount namespaces (empty when no container can reach it). */
+  async volumeMounts(dir: string): Promise<VolumeMount[]> {
+    return (await this.send(['volume_mounts', dir])) as VolumeMount[];
+  }
+
+  /** The processes that still hold a mount of host directory `dir` (one sentence each: pid, command, how); empty when none. */
+  async volumeHolders(dir: string): Promise<string[]> {
+    return (await this.send(['volume_holders', dir])) as string[];
+  }
+
+  /** mkdir -p of `rel` resolved inside `root` (its symlinks too, never leaving it); what it makes belongs to owner:owner. */
+  async mkdirsInRoot(root: string, rel: string, owner: number): Promise<void> {
+    await this.send(['mkdirs_in_root', root, rel, owner, owner]);
+  }
+
+  /**
+   * Move every owner under `rel` (resolved inside `root`) into `shift` (shiftId), by file
+   * descriptor: no symlink followed, no other mount entered. Returns how many entries changed.
+   */
+  async shiftTree(root: string, rel: string, shift: IdShift, from?: IdShift): Promise<number> {
+    return (await this.send(['shift', root, rel, shift.hostId, shift.size, from?.hostId ?? 0, from?.size ?? 0])) as number;
   }
 
   /** End the server now (it also ends by itself when idle, or when this process exits). */
@@ -153,8 +93,8 @@ export class MountHelper {
     this.child = undefined;
   }
 
-  /** One request after the ones before it; HostCommandError with the helper's one-line reason on failure. */
-  private send(req: Request): Promise<void> {
+  /** One request after the ones before it; its JSON result, Conflict for "busy", HostCommandError with the helper's one-line reason on failure. */
+  private send(req: Request): Promise<unknown> {
     const run = this.queue.then(() => this.request(req));
     this.queue = run.catch(() => undefined);
     return run;
@@ -170,7 +110,7 @@ export class MountHelper {
     return child;
   }
 
-  private async request(req: Request): Promise<void> {
+  private async request(req: Request): Promise<unknown> {
     clearTimeout(this.idleTimer);
     const child = (this.child ??= this.start());
     const streams = [child.stdin, child.stdout, child.stderr] as unknown as { ref?: () => void; unref?: () => void }[];
@@ -197,7 +137,10 @@ export class MountHelper {
         child.once('exit', onExit);
         child.stdin.write(`${JSON.stringify(req)}\n`);
       });
-      if (answer !== 'ok') throw new HostCommandError([this.python, 'mount-helper', ...req.map(String)], 1, answer);
+      if (answer === 'ok') return undefined;
+      if (answer.startsWith('ok ')) return JSON.parse(answer.slice(3)) as unknown;
+      if (answer.startsWith('busy: ')) throw conflict(answer.slice('busy: '.length));
+      throw new HostCommandError([this.python, 'mount-helper', ...req.map(String)], 1, answer);
     } finally {
       // Idle: neither the server nor its pipes keep this process alive, and it ends after idleMs.
       if (this.child === child) {
