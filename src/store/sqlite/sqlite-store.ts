@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
+import { chmodSync, existsSync } from 'node:fs';
 import { conflict } from '../../core/errors.js';
+import { ensurePrivateFile, PRIVATE_FILE_MODE } from '../../core/state-modes.js';
 import type { Compare, KeyValue, Store, TxnOp, WatchEvent } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -25,6 +27,11 @@ export class SqliteStore implements Store {
   private watchers = new Set<{ prefix: string; cb: (ev: WatchEvent) => void }>();
 
   constructor(path: string) {
+    // 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode.
+    if (path !== ':memory:' && path !== '') {
+      ensurePrivateFile(path);
+      for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE_MODE);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
