@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { allocateVmId, ensureVmId, firstFreeSlot, isVmId, releaseVmId, runAsOf, VM_ID_BASE, VM_ID_COUNT } from './vm-ids.js';
 import { ID_BASE, ID_SIZE } from './container-service.js';
-import type { InstanceRecord } from './instance-record.js';
 
 function withStore(fn: (s: SqliteStore) => Promise<void>) {
   return async () => {
@@ -59,13 +58,13 @@ test('allocate refuses when every VM id is taken', withStore(async (s) => {
 }));
 
 test('ensureVmId: kept when present, allocated and saved once for an old record, released when saving fails', withStore(async (s) => {
-  const rec = { name: 'old', qemuId: undefined } as unknown as InstanceRecord;
+  const rec: { name: string; qemuId?: number } = { name: 'old' };
   const saved: number[] = [];
   const id = await ensureVmId(s, rec, async (n) => void saved.push(n));
   assert.equal(rec.qemuId, id);
   assert.deepEqual(saved, [id]);
   assert.equal(await ensureVmId(s, rec, async () => assert.fail('not saved again')), id);
-  const other = { name: 'broken' } as InstanceRecord;
+  const other: { name: string; qemuId?: number } = { name: 'broken' };
   await assert.rejects(ensureVmId(s, other, async () => { throw new Error('store down'); }), /store down/);
   assert.equal(other.qemuId, undefined);
   assert.deepEqual((await s.list('/vmids/')).map((kv) => kv.key), ['/vmids/0'], 'the failed one left no reservation');

@@ -1,6 +1,5 @@
 import { conflict, NimboError } from './errors.js';
 import type { Store } from '../store/store.js';
-import type { InstanceRecord } from './instance-record.js';
 
 // Each VM's QEMU drops to its own uid and gid (-runas UID:GID), so one escaped QEMU cannot open
 // another VM's disks, taps or sockets. The ids come from a range of their own: above every
@@ -46,7 +45,7 @@ export async function releaseVmId(store: Store, id: number | undefined): Promise
 }
 
 /** The uid/gid of a VM record, allocated and stored on it when it has none yet (records from before per-VM ids). */
-export async function ensureVmId(store: Store, rec: InstanceRecord, save: (id: number) => Promise<void>): Promise<number> {
+export async function ensureVmId(store: Store, rec: { name: string; qemuId?: number }, save: (id: number) => Promise<void>): Promise<number> {
   if (rec.qemuId !== undefined) return rec.qemuId;
   const id = await allocateVmId(store, rec.name);
   try {

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { conflict } from '../../core/errors.js';
-import { ensurePrivateFile, PRIVATE_FILE_MODE } from '../../core/state-modes.js';
+
+/** The database holds every record and the admin token's hash: root's alone (core/state-modes.ts's policy). */
+const DB_FILE_MODE = 0o600;
 import type { Compare, KeyValue, Store, TxnOp, WatchEvent } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -29,8 +31,8 @@ export class SqliteStore implements Store {
   constructor(path: string) {
     // 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode.
     if (path !== ':memory:' && path !== '') {
-      ensurePrivateFile(path);
-      for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE_MODE);
+      closeSync(openSync(path, 'a', DB_FILE_MODE));
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, DB_FILE_MODE);
     }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');

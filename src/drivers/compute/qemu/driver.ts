@@ -63,9 +63,9 @@ export class QemuDriver implements ComputeDriver {
     await mkdir(runDir, { recursive: true, mode: RUN_DIR_MODE });
     await removeStaleFiles(runDir);
     const ids = spec.runAs !== undefined ? await this.userIds(spec.runAs) : undefined;
-    // Root's, group-readable by this VM's QEMU only: QEMU creates its sockets, pidfile and log here
-    // as root before -runas drops, and needs nothing here afterwards (its sockets are open).
-    await chown(runDir, 0, ids?.gid ?? 0);
+    // The daemon's (root's), group-readable by this VM's QEMU only: QEMU creates its sockets, pidfile
+    // and log here as root before -runas drops, and needs nothing here afterwards (its sockets are open).
+    await chown(runDir, process.getuid?.() ?? 0, ids?.gid ?? process.getgid?.() ?? 0);
     await chmod(runDir, RUN_DIR_MODE); // mkdir's mode is filtered by the umask, and an older run dir may be the QEMU user's
     if (ids) {
       // QEMU reopens writable disks after dropping to runAs (hot-plug, snapshots): they are that uid's alone.
