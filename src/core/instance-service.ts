@@ -321,10 +321,13 @@ export class InstanceService {
   /** Start the VM process and attach its console (containers: the runc container). */
   async boot(rec: InstanceRecord): Promise<void> {
     if (rec.type === 'container') return this.containers!.boot(rec);
+    const fromOlderVersion = rec.qemuId === undefined;
     await ensureVmId(this.d.store, rec, async (qemuId) => {
       await this.d.store.put(instanceKey(rec.name), { ...(await this.record(rec.name)), qemuId });
     });
     for (const nic of rec.nics) {
+      // Its hot-plugged taps belong to the shared QEMU user, which its own uid cannot open: make them again.
+      if (fromOlderVersion && nic.hotplug && (await this.d.network.tapExists(nic.tap))) await this.d.network.deleteTap(nic.tap);
       if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap, nic.network, this.tapOwner(rec));
       await this.nics?.applyLimits(nic);
     }
