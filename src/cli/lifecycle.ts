@@ -32,7 +32,7 @@ export function registerLifecycle(program: Command): void {
     .option('--shutdown-timeout <seconds>', 'on SIGTERM, how long to wait for requests and operations before exiting anyway', String(DEFAULTS.shutdownTimeoutS))
     .option('--prefix <prefix>', 'prefix of host objects (bridge, taps, nft table)', DEFAULTS.prefix)
     .option('--subnet <cidr>', "default network's IPv4 subnet", DEFAULTS.subnet)
-    .option('--qemu-user <user>', 'unprivileged user QEMU runs as', DEFAULTS.qemuUser)
+    .option('--qemu-user <user>', 'user QEMU runs as for VMs made before per-VM uids (each VM now gets its own)', DEFAULTS.qemuUser)
     .option('--accel <kvm|tcg>', 'force an accelerator instead of probing')
     .option('--container-runtime <path>', 'OCI runtime for containers (runc; crun on cgroup-v2 hosts)', 'runc')
     .addHelpText(

@@ -70,6 +70,15 @@ async function consoleFifo(exec: HostExec, path: string, hostId: number): Promis
   chownSync(path, hostId, hostId);
 }
 
+/**
+ * The dir holding a container's root (lower/upper/work/rootfs): root's, traversable by the container's
+ * root (runc init resolves the rootfs path as it) and by no other user, so its files are not reachable by path.
+ */
+function closeToOthers(dir: string, hostId: number): void {
+  chownSync(dir, 0, hostId);
+  chmodSync(dir, 0o710);
+}
+
 /** An absolute path inside a container, without NUL. */
 function checkPath(path: string): string {
   if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0') || path.length > 4096) throw invalid(`path "${path}" must be absolute`);
@@ -138,7 +147,7 @@ export class ContainerService implements ContainerLifecycle {
     const img = await this.d.images.ready(rec.image);
     const lower = img.oci ? img.oci.rootfs : (await extractImageTree(this.d.exec, { disk: img.disk, format: img.format as 'qcow2' | 'raw' }, imageTreeDir(img))).root;
     const dir = await this.rootDir(rec);
-    chmodSync(dir, 0o711);
+    closeToOthers(dir, ct.hostId);
     await makeContainerRoot(this.d.exec, lower, dir, { hostId: ct.hostId, size: ID_SIZE });
   }
 
@@ -215,9 +224,12 @@ export class ContainerService implements ContainerLifecycle {
     mkdirSync(runDir, { recursive: true, mode: 0o711 });
     await this.dropNetns(ct.netns);
     const rootDir = await this.rootDir(rec);
+    closeToOthers(rootDir, ct.hostId); // also for a copy, and a root made by an older version (0711)
     const root = await ensureContainerRoot(this.d.exec, rootDir);
     const bundle = join(this.d.paths.instance(rec.name), 'bundle');
-    mkdirSync(bundle, { recursive: true, mode: 0o711 });
+    // config.json (env, maybe secrets) is read by runc as root only.
+    mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    chmodSync(bundle, 0o700);
     const app = ct.app;
     const serialLog = join(runDir, 'serial.log');
     // Init's output reaches serialLog through the shim, bounded; a system container's console lines through this FIFO.
@@ -253,7 +265,7 @@ export class ContainerService implements ContainerLifecycle {
       extraCapabilities: app ? [] : ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'],
     };
     writeFileSync(join(bundle, 'config.json'), renderOciConfigJson(spec, await hostRenderOptions()));
-    writeFileSync(join(runDir, CONTAINER_MARKER), JSON.stringify({ id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns } satisfies Marker) + '\n');
+    writeFileSync(join(runDir, CONTAINER_MARKER), JSON.stringify({ id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns } satisfies Marker) + '\n', { mode: 0o600 });
     const st = await this.runc.state(spec.id);
     if (st.status !== 'absent') await this.runc.delete(spec.id, true);
     const t0 = Date.now();

@@ -7,6 +7,7 @@ import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import { instanceKey } from './instance-record.js';
 import { CONTAINER_LOG_MAX } from './container-service.js';
+import { releaseVmId } from './vm-ids.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 30;
 
@@ -93,6 +94,7 @@ export class InstanceActions {
         await this.svc.containers?.teardown(rec);
         if (rec.container) await this.svc.containers?.releaseIds(rec.container.hostId);
       }
+      await releaseVmId(this.d.store, rec.qemuId);
       for (const nic of rec.nics) await this.d.network.deleteTap(nic.tap);
       await this.d.network.release(name);
       await this.svc.nics?.forwards.dropNic(name);

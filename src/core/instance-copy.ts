@@ -23,6 +23,7 @@ import type { InstanceSnapshot } from './instance-snapshots.js';
 import { Reverter } from './reverter.js';
 import { NO_LIMITS } from './storage-service.js';
 import { validateName } from './validate.js';
+import { allocateVmId, releaseVmId } from './vm-ids.js';
 
 /** The record of a copy: the source's configuration with a new identity (NICs and root are filled in later). */
 export function copyRecord(src: InstanceRecord, name: string, uuid: string, now = new Date()): InstanceRecord {
@@ -133,6 +134,10 @@ export class InstanceCopier {
       const hostId = await this.svc.containers!.allocateIds(rec.name);
       r.add('id range', () => this.svc.containers!.releaseIds(hostId));
       rec.container = copyContainerInfo(src.container, hostId, `${d.config.prefix}-${rec.uuid.slice(0, 8)}`);
+    } else {
+      const qemuId = await allocateVmId(d.store, rec.name); // a copy never shares its source's QEMU user
+      r.add('qemu user id', () => releaseVmId(d.store, qemuId));
+      rec.qemuId = qemuId;
     }
     progress(10, 'allocating addresses');
     r.add('addresses', () => d.network.release(rec.name));
@@ -175,7 +180,7 @@ export class InstanceCopier {
       await dr.cloneVolume(from.volume, root.volume, { mode, ...(snap ? { fromSnapshot: snap.name } : {}) });
       r.add('root volume', () => this.svc.dropRoot(root));
       for (const n of rec.nics) {
-        await d.network.createTap(n.tap, n.network);
+        await d.network.createTap(n.tap, n.network, this.svc.tapOwner(rec));
         r.add(`tap ${n.tap}`, () => d.network.deleteTap(n.tap));
       }
     }

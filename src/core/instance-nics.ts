@@ -83,7 +83,7 @@ export class InstanceNics {
       const isContainer = rec.type === 'container';
       try {
         if (!isContainer) {
-          await this.d.network.createTap(nic.tap, nic.network);
+          await this.d.network.createTap(nic.tap, nic.network, this.svc.tapOwner(rec));
           await this.applyLimits(nic);
         }
         const cur = await this.svc.record(name);

@@ -6,6 +6,8 @@ export interface InstanceRecord {
   name: string;
   uuid: string;
   type: 'vm' | 'container';
+  /** VMs only: the uid and gid QEMU runs as (core/vm-ids.ts); absent on records from before per-VM ids until the next start. */
+  qemuId?: number;
   /** Containers only: id range, network namespace, stop signal, pids limit. */
   container?: ContainerInfo;
   image: string;

@@ -22,6 +22,7 @@ import type { InstanceSnapshots } from './instance-snapshots.js';
 import type { InstanceNics } from './instance-nics.js';
 import type { ContainerService } from './container-service.js';
 import { tapName } from './instance-nics-plan.js';
+import { allocateVmId, ensureVmId, releaseVmId, runAsOf } from './vm-ids.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -116,7 +117,8 @@ export class InstanceService {
       // Hot-plugged NICs are plugged again after every start (instance-nics.ts), so they stay detachable.
       nics: rec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
       runDir: this.d.paths.run(rec.name),
-      runAs: this.d.config.qemuUser,
+      // Its own uid/gid (vm-ids.ts): one escaped QEMU cannot open another VM's disks, taps or sockets.
+      runAs: rec.qemuId !== undefined ? runAsOf(rec.qemuId) : this.d.config.qemuUser,
     };
   }
 
@@ -189,6 +191,10 @@ export class InstanceService {
             ...(Object.keys(diskRates).length ? { disk: diskRates } : {}),
             ...(app ? { app } : {}),
           };
+        } else {
+          const qemuId = await allocateVmId(this.d.store, rec.name);
+          r.add('qemu user id', () => releaseVmId(this.d.store, qemuId));
+          rec.qemuId = qemuId;
         }
         await this.provision(rec, nicReqs, pool, r, (p, m) => ctx.progress(p, m));
         ctx.checkCancelled();
@@ -277,7 +283,7 @@ export class InstanceService {
         .then((dr) => dr.cloneFromImage(img.disk, img.format, root.volume, rec.disk))
         .then(() => r.add('root volume', () => this.dropRoot(root))),
       buildSeedIso(this.d.exec, files, join(dir, 'seed.iso')),
-      ...rec.nics.map((n) => this.d.network.createTap(n.tap, n.network).then(() => r.add(`tap ${n.tap}`, () => this.d.network.deleteTap(n.tap)))),
+      ...rec.nics.map((n) => this.d.network.createTap(n.tap, n.network, this.tapOwner(rec)).then(() => r.add(`tap ${n.tap}`, () => this.d.network.deleteTap(n.tap)))),
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -307,11 +313,22 @@ export class InstanceService {
     await this.d.store.delete(`/volumes/${root.pool}/${root.volume}`);
   }
 
+  /** Who may open a VM's taps after QEMU dropped privileges (hot-plug): the VM's own uid. */
+  tapOwner(rec: InstanceRecord): string | undefined {
+    return rec.qemuId !== undefined ? String(rec.qemuId) : undefined;
+  }
+
   /** Start the VM process and attach its console (containers: the runc container). */
   async boot(rec: InstanceRecord): Promise<void> {
     if (rec.type === 'container') return this.containers!.boot(rec);
+    const fromOlderVersion = rec.qemuId === undefined;
+    await ensureVmId(this.d.store, rec, async (qemuId) => {
+      await this.d.store.put(instanceKey(rec.name), { ...(await this.record(rec.name)), qemuId });
+    });
     for (const nic of rec.nics) {
-      if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap, nic.network);
+      // Its hot-plugged taps belong to the shared QEMU user, which its own uid cannot open: make them again.
+      if (fromOlderVersion && nic.hotplug && (await this.d.network.tapExists(nic.tap))) await this.d.network.deleteTap(nic.tap);
+      if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap, nic.network, this.tapOwner(rec));
       await this.nics?.applyLimits(nic);
     }
     await this.d.compute.start(await this.vmSpec(rec));

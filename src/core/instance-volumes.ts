@@ -37,14 +37,16 @@ export class InstanceVolumes {
 
   /** Hot-plug every attached volume into a VM that just started, with its I/O limits. */
   async plugAll(rec: InstanceRecord): Promise<void> {
-    for (const v of rec.volumes ?? []) await this.plug(rec.name, v.pool, v.volume);
+    for (const v of rec.volumes ?? []) await this.plug(rec, v.pool, v.volume);
   }
 
-  /** Hot-plug one volume into the running VM of `name` (QEMU's user must own the file). */
-  private async plug(name: string, pool: string, volume: string): Promise<void> {
+  /** Hot-plug one volume into the running VM `rec` (the file is handed to that VM's QEMU uid only). */
+  private async plug(rec: InstanceRecord, pool: string, volume: string): Promise<void> {
+    const name = rec.name;
     const loc = await (await this.storage.driver(pool)).volumePath(volume);
     const meta = await this.storage.meta(pool, volume);
-    await this.d.exec.run(['chown', `${this.d.config.qemuUser}:`, loc.path]);
+    await this.d.exec.run(['chown', rec.qemuId !== undefined ? `${rec.qemuId}:${rec.qemuId}` : `${this.d.config.qemuUser}:`, loc.path]);
+    await this.d.exec.run(['chmod', '0600', loc.path]);
     await attachDisk(await this.d.compute.qmp(this.d.paths.run(name)), {
       id: volumeDiskId(pool, volume),
       path: loc.path,
@@ -66,7 +68,7 @@ export class InstanceVolumes {
       await this.storage.setMeta({ ...meta, attachedTo: name });
       try {
         const cur = await this.svc.record(name);
-        if (await this.running(cur)) await this.plug(name, pool, volume);
+        if (await this.running(cur)) await this.plug(cur, pool, volume);
         await this.svc.patch(name, { volumes: [...(cur.volumes ?? []), { pool, volume }] });
       } catch (e) {
         await this.storage.setMeta({ ...meta, attachedTo: null });
@@ -136,6 +138,8 @@ export class InstanceVolumes {
       if (cur.type === 'vm' && (await this.running(cur))) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
       // A container's volume is taken out of every mount namespace, running or not (a no-op when none has it).
       else if (cur.type === 'container' && v?.path) await this.svc.containers!.unplugVolume((await (await this.storage.driver(pool)).volumePath(volume)).path);
+      // A detached disk belongs to root again: the VM's QEMU (or one escaped from it) can no longer open it.
+      if (cur.type === 'vm') await this.d.exec.run(['chown', '0:0', (await (await this.storage.driver(pool)).volumePath(volume)).path]);
       await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
       await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
       return this.storage.volume(pool, volume);

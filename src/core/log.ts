@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { ensurePrivateFile, PRIVATE_DIR_MODE } from './state-modes.js';
 import { join } from 'node:path';
 
 /** The structured logger type used everywhere. */
@@ -9,8 +10,11 @@ export type Logger = pino.Logger;
 export function createLogger(stateDir?: string, level = process.env.NIMBO_LOG_LEVEL ?? 'info'): Logger {
   const streams: pino.StreamEntry[] = [{ level: level as pino.Level, stream: process.stderr }];
   if (stateDir) {
-    mkdirSync(join(stateDir, 'logs'), { recursive: true });
-    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: join(stateDir, 'logs', 'nimbod.log'), mkdir: true, sync: false }) });
+    mkdirSync(join(stateDir, 'logs'), { recursive: true, mode: PRIVATE_DIR_MODE });
+    chmodSync(join(stateDir, 'logs'), PRIVATE_DIR_MODE);
+    const file = join(stateDir, 'logs', 'nimbod.log');
+    ensurePrivateFile(file); // the log names instances, addresses and requests: root's alone
+    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: file, mkdir: true, sync: false }) });
   }
   return pino({ level, base: { svc: 'nimbod' } }, pino.multistream(streams));
 }

@@ -254,8 +254,9 @@ export class NetworkService {
     }
   }
 
-  async createTap(tap: string, network: string): Promise<void> {
-    return this.driver.createTap(tap, (await this.record(network)).bridge, this.d.config.qemuUser);
+  /** Create a tap on a network's bridge, owned by `owner` (a VM's QEMU uid; default the shared QEMU user). */
+  async createTap(tap: string, network: string, owner?: string): Promise<void> {
+    return this.driver.createTap(tap, (await this.record(network)).bridge, owner ?? this.d.config.qemuUser);
   }
 
   /** Wire a container's namespace: a veth per NIC (host end `tap` on its network's bridge, peer `name` inside) and `setup`. */

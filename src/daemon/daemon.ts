@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { renameSync, writeFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { DEFAULTS, statePaths, type DaemonConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { applyStateDirModes } from '../core/state-modes.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from '../core/events.js';
 import { OperationManager } from '../core/operations.js';
@@ -51,11 +52,9 @@ export function daemonUrl(host: string, port: number, tls: boolean): string {
 
 /** Start nimbod: state, accelerator, network, re-adoption of running VMs, then the API. */
 export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
-  mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
-  // dnsmasq (as nobody) and QEMU (as the qemu user) must be able to traverse the state dir.
-  chmodSync(config.stateDir, 0o711);
+  // dnsmasq (as nobody), QEMU (per-VM uids) and container id ranges traverse parts of it: see core/state-modes.ts.
+  applyStateDirModes(config.stateDir);
   const paths = statePaths(config.stateDir);
-  for (const d of [paths.images, paths.instances, paths.networks, paths.cache, join(config.stateDir, 'run')]) mkdirSync(d, { recursive: true });
   const log = createLogger(config.stateDir);
   const exec = new RealExec();
   // TLS first: a bad --tls-cert/--tls-key is refused before anything on the host changes.

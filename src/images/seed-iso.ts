@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { HostExec } from '../host/exec.js';
@@ -28,6 +28,7 @@ export async function buildSeedIso(exec: HostExec, files: Record<string, string>
       await writeFile(join(root, p), content, { mode: 0o644 });
     }
     await exec.run(['genisoimage', '-quiet', '-output', part, '-volid', 'cidata', '-joliet', '-rock', root]);
+    await chmod(part, 0o600); // the instance's keys and addresses: root's (QEMU opens it before dropping privileges)
     await rename(part, out);
   } catch (e) {
     await rm(part, { force: true });

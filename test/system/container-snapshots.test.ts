@@ -10,7 +10,10 @@ import { runArgv } from '../../src/host/exec.js';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
 
-interface Inst { name: string; type: string; state: string; addresses: string[] }
+interface Inst { name: string; type: string; state: string; addresses: string[]; pid?: number | null }
+
+/** The uid a running VM's QEMU runs as. */
+const qemuUid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 describe('container snapshots and copies on a real daemon (runc)', { skip }, () => {
   let d: TestDaemon;
@@ -170,6 +173,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     await run('launch', 'tiny', 'sv1', '--memory', '192MiB', '--quiet');
     await d.waitConsole('sv1', /NIMBO-READY sv1/);
     const src = await d.cliJson<Inst>('info', 'sv1');
+    const srcUid = qemuUid(src.pid!);
     await run('stop', 'sv1', '--force', '--quiet');
     await run('copy', 'sv1', 'sv2', '--start', '--quiet');
     await d.waitConsole('sv2', /NIMBO-READY sv2/);
@@ -177,6 +181,12 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     assert.equal(cp.type, 'vm');
     assert.equal(cp.state, 'running');
     assert.notEqual(cp.addresses[0], src.addresses[0]);
+    // The copy's QEMU has a uid of its own, and its disk is that uid's alone.
+    const cpUid = qemuUid(cp.pid!);
+    assert.notEqual(cpUid, srcUid);
+    const disk = readdirSync(join(pool(), 'volumes')).find((f) => f.startsWith('sv2-root'))!;
+    const st = statSync(join(pool(), 'volumes', disk));
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [cpUid, cpUid, 0o600]);
     for (const n of ['sv1', 'sv2']) await run('delete', n, '--force', '--quiet');
     assert.deepEqual((await d.api('GET', '/storage/pools/default/volumes')).body.volumes, []);
   });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
+import { exposedTo } from './state-access.js';
 import WebSocket from 'ws';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
@@ -166,6 +167,17 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     // Root in the container cannot write outside its root filesystem.
     const w = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'echo x > /proc/sys/kernel/hostname');
     assert.notEqual(w.code, 0);
+  });
+
+  test('with a container running, nobody reaches no disk, socket, log, token or database in the state dir', async () => {
+    const { exposed, probed } = await exposedTo(d.stateDir, 65534, 65534);
+    console.log(`# ${Object.keys(probed).length} paths probed as nobody`);
+    assert.deepEqual(exposed, []);
+    for (const f of ['state.db', 'admin.token', 'logs/nimbod.log']) assert.equal(probed[join(d.stateDir, f)], 'EACCES', f);
+    // The container's files are there (probed), but its root's dir stops everyone but the container's own ids.
+    const rootfsFile = Object.keys(probed).find((p) => p.endsWith('/ct1-root/rootfs/etc/nimbo/rc'));
+    assert.ok(rootfsFile, 'the walk went through the container root');
+    assert.equal(probed[rootfsFile], 'EACCES');
   });
 
   test('pause, resume, a daemon SIGKILL re-adopts it, stop and start', async () => {

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { TestDaemon, makeSshKey, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
@@ -8,7 +8,7 @@ import { runArgv } from '../../src/host/exec.js';
 const skip = systemSkipReason();
 
 interface Nic { name: string; network: string; address: string; mac: string; tap: string; ipv6?: string; counters?: { rxBytes: number; txBytes: number } }
-interface Inst { name: string; state: string; addresses: string[]; nics: Nic[] }
+interface Inst { name: string; state: string; addresses: string[]; nics: Nic[]; pid?: number | null }
 
 /** True when a TCP connection to host:port opens within the timeout. */
 function canConnect(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
@@ -129,6 +129,9 @@ describe('networks and the firewall with real guests (TCG)', { skip }, () => {
     const withNic = await info('a');
     const eth1 = withNic.nics.find((n) => n.network === 'iso')!;
     assert.equal(eth1.name, 'eth1');
+    // QEMU opened the hot-plugged tap after dropping privileges: it is owned by this VM's uid only.
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${withNic.pid}/status`, 'utf8'))![1];
+    assert.equal(readFileSync(`/sys/class/net/${eth1.tap}/owner`, 'utf8').trim(), uid);
     const seen = await sshUntil(key.key, a.addresses[0]!, 30_000, `cat /sys/class/net/eth1/address`);
     assert.equal(seen.stdout.trim(), eth1.mac);
     // On the isolated network only: a guest there reaches its gateway but nothing beyond it.

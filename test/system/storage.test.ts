@@ -1,10 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { probeAs } from '../../src/drivers/compute/qemu/access-probe.js';
+import { walk } from './state-access.js';
 import { TestDaemon, makeSshKey, sshUntil, ssh, systemSkipReason, sleep } from './harness.js';
 
 interface Inst {
   addresses: string[];
+  pid: number | null;
 }
 interface Vol {
   name: string;
@@ -58,10 +62,26 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     assert.ok(def.size > 0);
   });
 
+  /** The uid a running VM's QEMU runs as (its own: vm-ids.ts). */
+  const qemuUid = async (vm: string) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${(await d.cliJson<Inst>('info', vm)).pid}/status`, 'utf8'))![1]);
+  /** [uid, gid, mode] of a volume's file in the default pool. */
+  const ownerOf = (volume: string) => {
+    const f = walk(join(d.stateDir, 'pools', 'default')).find((p) => new RegExp(`/volumes/${volume}\\.(qcow2|raw)$`).test(p))!;
+    const st = statSync(f);
+    return { file: f, owner: [st.uid, st.gid, st.mode & 0o7777] };
+  };
+
   test('a volume hot-plugged into a running VM is written, detached, and read by another VM', async () => {
+    const [u1, u2] = [await qemuUid('s1'), await qemuUid('s2')];
+    assert.notEqual(u1, u2, 'each VM has its own QEMU uid');
     ok(await d.cli('storage', 'volume', 'create', 'default', 'data1', '--size', '64MiB', '--quiet'));
+    assert.deepEqual(ownerOf('data1').owner, [0, 0, 0o600], 'a new volume is root\'s alone');
     const att = await d.cli('storage', 'volume', 'attach', 's1', 'default', 'data1', '--quiet');
     assert.equal(att.code, 0, att.stderr);
+    // Handed to s1's QEMU only: s2's QEMU uid cannot open it.
+    const { file, owner } = ownerOf('data1');
+    assert.deepEqual(owner, [u1, u1, 0o600]);
+    assert.deepEqual(await probeAs(u2, u2, [file], true), { [file]: 'EACCES' });
     assert.equal((await d.cliJson<Vol>('storage', 'volume', 'info', 'default', 'data1')).attachedTo, 's1');
     const dev = await findDisk(key.key, addr.s1!, 131072);
     const w = await ssh(key.key, addr.s1!, `printf NIMBO-DATA-4711 > /dev/${dev} && sync && head -c 15 /dev/${dev}`);
@@ -73,7 +93,10 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     assert.equal(det.code, 0, det.stderr);
     const gone = await ssh(key.key, addr.s1!, `ls /sys/block/${dev} 2>/dev/null || echo gone`);
     assert.match(gone.stdout, /gone/);
+    assert.deepEqual(ownerOf('data1').owner, [0, 0, 0o600], 'detached: root\'s again');
+    assert.deepEqual(await probeAs(u1, u1, [file], true), { [file]: 'EACCES' }, 's1\'s QEMU lost it');
     ok(await d.cli('storage', 'volume', 'attach', 's2', 'default', 'data1', '--quiet'));
+    assert.deepEqual(ownerOf('data1').owner, [u2, u2, 0o600]);
     const dev2 = await findDisk(key.key, addr.s2!, 131072);
     const r = await ssh(key.key, addr.s2!, `head -c 15 /dev/${dev2}`);
     assert.equal(r.stdout, 'NIMBO-DATA-4711');
@@ -102,6 +125,7 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     ok(await d.cli('storage', 'volume', 'clone', 'default', 'data1', 'copy1', '--quiet'));
     ok(await d.cli('storage', 'volume', 'snapshot', 'create', 'default', 'data1', 'before', '--quiet'));
     ok(await d.cli('storage', 'volume', 'clone', 'default', 'data1', 'copy2', '--full', '--quiet'));
+    for (const c of ['copy1', 'copy2']) assert.deepEqual(ownerOf(c).owner, [0, 0, 0o600], `${c} is root's until a VM gets it`);
     ok(await d.cli('storage', 'volume', 'attach', 's1', 'default', 'data1', '--quiet'));
     let dev = await findDisk(key.key, addr.s1!, 196608);
     await ssh(key.key, addr.s1!, `printf CHANGED-DATA-00 > /dev/${dev} && sync`);

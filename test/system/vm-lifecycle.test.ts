@@ -1,11 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { connect } from 'node:net';
 import { ROOT, TestDaemon, makeSshKey, processAlive, sshUntil, ssh, systemSkipReason } from './harness.js';
 import { runArgv } from '../../src/host/exec.js';
+import { isVmId } from '../../src/core/vm-ids.js';
+import { probeAs, reachable } from '../../src/drivers/compute/qemu/access-probe.js';
+import { exposedTo, walk } from './state-access.js';
 
 const skip = systemSkipReason();
 
@@ -60,12 +63,40 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.deepEqual(vols.map((v: { name: string; attachedTo: string; size: number }) => [v.name, v.attachedTo, v.size]), [['vm1-root', 'vm1', 2 * 1024 ** 3]]);
   });
 
-  test('QEMU runs unprivileged with its seccomp sandbox', async () => {
+  test('QEMU runs unprivileged, as its own uid/gid, with its seccomp sandbox', async () => {
     const info = await d.cliJson<Inst>('info', 'vm1');
     const status = readFileSync(`/proc/${info.pid}/status`, 'utf8');
-    const uid = (await runArgv(['id', '-u', 'nimbo-qemu'])).stdout.trim();
-    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
+    assert.ok(isVmId(uid), `uid ${uid} is from the per-VM range`);
+    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    assert.match(status, new RegExp(`^Gid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    assert.match(status, new RegExp(`^Groups:\\s+${uid}\\s*$`, 'm'));
     assert.match(status, /^Seccomp:\s+2$/m);
+    // Its disk is its uid's alone; its run dir is root's, entered by its group only.
+    const root = walk(join(d.stateDir, 'pools')).find((p) => /\/vm1-root(\.qcow2|\.raw)?$/.test(p))!;
+    const st = statSync(root);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [uid, uid, 0o600]);
+    const rd = statSync(join(d.stateDir, 'run', 'vm1'));
+    assert.deepEqual([rd.uid, rd.gid, rd.mode & 0o7777], [0, uid, 0o750]);
+  });
+
+  test('an unprivileged user reaches no disk, socket, log, token or database; another VM\'s uid cannot open vm1\'s disk', async () => {
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${info.pid}/status`, 'utf8'))![1]);
+    const nobody = await exposedTo(d.stateDir, 65534, 65534);
+    assert.deepEqual(nobody.exposed, [], 'nobody reaches only public files');
+    const must = ['state.db', 'admin.token', 'logs/nimbod.log', 'run/vm1/qmp.sock', 'run/vm1/serial.sock', 'run/vm1/vnc.sock', 'run/vm1/serial.log'];
+    for (const f of must) assert.ok(join(d.stateDir, f) in nobody.probed, `${f} exists and was tried`);
+    // The next VM's QEMU would run as uid + 1 (vm-ids.ts): it reaches nothing of vm1's either.
+    const other = await exposedTo(d.stateDir, uid + 1, uid + 1);
+    assert.deepEqual(other.exposed, []);
+    const disk = walk(join(d.stateDir, 'pools')).find((p) => /\/vm1-root(\.qcow2|\.raw)?$/.test(p))!;
+    assert.equal(other.probed[disk], 'EACCES');
+    assert.deepEqual(reachable(await probeAs(uid + 1, uid + 1, [disk], true)), [], 'nor for writing');
+    // vm1's own uid reaches its disk (hot-plug reopens it) but none of the daemon's files or sockets.
+    const own = await exposedTo(d.stateDir, uid, uid);
+    assert.deepEqual(own.exposed.filter((p) => !p.endsWith('vm1-root.qcow2') && !p.endsWith('vm1-root.raw') && !p.startsWith('run/vm1')), []);
+    assert.ok(own.exposed.some((p) => /vm1-root/.test(p)), 'its own disk');
   });
 
   test('serial console: interactive over the API, and the VNC socket answers', async () => {

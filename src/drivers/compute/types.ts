@@ -33,7 +33,7 @@ export interface VmSpec {
   nics: VmNic[];
   /** Per-VM runtime dir: qmp.sock, serial.sock, vnc.sock, qemu.pid, serial.log live here. */
   runDir: string;
-  /** Unprivileged system user QEMU drops to (-runas); omitted only in unit tests. */
+  /** Who QEMU drops to (-runas): a user name, or UID:GID (nimbo gives each VM its own); omitted only in unit tests. */
   runAs?: string;
 }
 

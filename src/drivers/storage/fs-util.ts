@@ -178,6 +178,15 @@ export async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** Mode of a block volume's data file: only its owner (root, or the one VM's QEMU uid it is handed to) may open it. */
+export const VOLUME_FILE_MODE = 0o600;
+
+/** Make a new volume data file root's alone (a copy never keeps its source VM's owner) with VOLUME_FILE_MODE. */
+export async function makePrivate(file: string): Promise<void> {
+  if (process.getuid?.() === 0) await chown(file, 0, 0);
+  await chmod(file, VOLUME_FILE_MODE);
+}
+
 /** Give `to` the owner and permissions of `from` (a replaced volume file keeps what the VM user needs). */
 export async function copyOwner(from: { uid: number; gid: number; mode: number }, to: string): Promise<void> {
   await chown(to, from.uid, from.gid);

@@ -102,7 +102,7 @@ export async function initPoolDirs(spec: PoolSpec, probe: (dirs: PoolDirs) => Pr
     check(p);
     const marker: PoolMarker = { version: 1, driver: spec.driver, format, reflink: p.reflink, fsType: p.fsType, createdAt: new Date().toISOString() };
     const tmp = join(dirs.tmp, `marker-${randomHex()}`);
-    await writeFile(tmp, JSON.stringify(marker, null, 2) + '\n');
+    await writeFile(tmp, JSON.stringify(marker, null, 2) + '\n', { mode: 0o600 }); // root's, like everything in a pool but image bases
     await rename(tmp, dirs.marker);
     return marker;
   } catch (e) {
@@ -134,7 +134,7 @@ export async function readFsMeta(dirs: PoolDirs, name: string): Promise<FsMeta> 
 /** Write a filesystem volume's record atomically. */
 export async function writeFsMeta(dirs: PoolDirs, name: string, meta: FsMeta): Promise<void> {
   const tmp = join(dirs.tmp, `meta-${randomHex()}`);
-  await writeFile(tmp, JSON.stringify(meta) + '\n');
+  await writeFile(tmp, JSON.stringify(meta) + '\n', { mode: 0o600 });
   await rename(tmp, join(dirs.filesystems, `${name}.json`));
 }
 

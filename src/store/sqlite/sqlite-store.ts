@@ -1,5 +1,9 @@
 import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { conflict } from '../../core/errors.js';
+
+/** The database holds every record and the admin token's hash: root's alone (core/state-modes.ts's policy). */
+const DB_FILE_MODE = 0o600;
 import type { Compare, KeyValue, Store, TxnOp, WatchEvent } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -25,6 +29,11 @@ export class SqliteStore implements Store {
   private watchers = new Set<{ prefix: string; cb: (ev: WatchEvent) => void }>();
 
   constructor(path: string) {
+    // 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode.
+    if (path !== ':memory:' && path !== '') {
+      closeSync(openSync(path, 'a', DB_FILE_MODE));
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, DB_FILE_MODE);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

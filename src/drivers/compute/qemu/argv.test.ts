@@ -149,6 +149,10 @@ test('bad specs are rejected with InvalidArgument', () => {
     { disks: [{ id: 'a', path: 'x.raw', format: 'raw' }] },
     { disks: [] },
     { runAs: '-runas' },
+    { runAs: '0:0' }, // never root
+    { runAs: '2000000007' },
+    { runAs: '2000000007:x' },
+    { runAs: '12345678901:1' },
   ];
   for (const b of bad) {
     assert.throws(() => renderQemuArgv({ ...diskSpec, ...b }), (e: unknown) => e instanceof NimboError && e.code === 'InvalidArgument', JSON.stringify(b));

@@ -110,7 +110,8 @@ function validate(spec: VmSpec): void {
   } else {
     check(spec.disks.length > 0, 'disk boot needs at least one disk');
   }
-  if (spec.runAs !== undefined) check(/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.runAs), `invalid runAs user: ${spec.runAs}`);
+  // A user name, or UID:GID (QEMU >= 2.x: a per-VM id without a passwd entry; never root).
+  if (spec.runAs !== undefined) check(/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.runAs) || /^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(spec.runAs), `invalid runAs user: ${spec.runAs}`);
 }
 
 function diskArgs(d: VmDisk, index: number, bootDisk: boolean): string[] {

@@ -8,6 +8,9 @@ import { writeBusyboxInitramfs } from './initramfs-fixture.js';
 import { runPaths } from './run-paths.js';
 import { waitForSerial, type SerialRelay } from './serial-relay.js';
 import type { VmSpec } from '../types.js';
+import { probeAs, reachable } from './access-probe.js';
+
+const pick = (st: { uid: number; gid: number; mode: number }) => ({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 });
 
 // A real VM under TCG: Debian's kernel + a busybox initramfs, QEMU dropped to nimbo-qemu.
 // Needs root (tap, -runas, chown), qemu-system-x86, linux-image-amd64 and busybox-static.
@@ -24,7 +27,9 @@ const skip =
           ? 'needs /bin/busybox (busybox-static)'
           : false;
 
-const USER = 'nimbo-qemu';
+// A per-VM id as nimbo allocates them (core/vm-ids.ts), from the top of the range: no passwd entry.
+const VM_ID = 2_000_000_000 + 65_535 - (process.pid % 100);
+const OTHER_VM_ID = VM_ID - 100;
 
 /** True when the process has exited (a zombie counts: PID 1 reaps the daemonized QEMU). */
 function isGone(pid: number): boolean {
@@ -52,13 +57,9 @@ function processesMentioning(needle: string): number[] {
 
 test('real QEMU under TCG: boot marker over serial, console input, pause/resume, hard stop', { skip, timeout: 180_000 }, async () => {
   const exec = new RealExec();
-  if ((await exec.run(['id', '-u', USER], { allowFailure: true })).code !== 0) {
-    // The product's default QEMU user; created once and kept (not a per-test object).
-    await exec.run(['useradd', '--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
-  }
-  const uid = Number((await exec.run(['id', '-u', USER])).stdout.trim());
+  const uid = VM_ID;
   const dir = mkdtempSync('/tmp/qh1-sys-');
-  chmodSync(dir, 0o755); // nimbo-qemu must reach its runDir below
+  chmodSync(dir, 0o755); // the VM's uid must reach its disk below (as hot-plugged volumes in pools)
   const runDir = join(dir, 'vm');
   const tap = `qh1t${process.pid % 100000}`;
   const hasIp = existsSync('/usr/sbin/ip') || existsSync('/sbin/ip');
@@ -78,7 +79,7 @@ test('real QEMU under TCG: boot marker over serial, console input, pause/resume,
       disks: [{ id: 'data', path: join(dir, 'data.qcow2'), format: 'qcow2' }],
       nics: hasIp ? [{ id: 'eth0', tap, mac: '52:54:00:71:68:01' }] : [],
       runDir,
-      runAs: USER,
+      runAs: `${VM_ID}:${VM_ID}`,
     };
     const t0 = Date.now();
     await driver.start(spec);
@@ -91,10 +92,25 @@ test('real QEMU under TCG: boot marker over serial, console input, pause/resume,
 
     const pid = (await driver.pid(runDir))!;
     assert.ok(pid > 1);
-    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${uid}\\s`, 'm'), 'QEMU runs as nimbo-qemu');
-    assert.equal(statSync(runDir).uid, uid);
-    assert.equal(statSync(join(dir, 'data.qcow2')).uid, uid);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'), 'QEMU runs as the VM\'s own uid');
+    assert.match(status, new RegExp(`^Gid:\\s+${uid}\\s`, 'm'));
+    assert.match(status, new RegExp(`^Groups:\\s+${uid}\\s*$`, 'm'), 'no supplementary group but its own');
+    // The run dir is root's, entered by the VM's group only; the writable disk is the VM uid's alone.
+    assert.deepEqual(pick(statSync(runDir)), { uid: 0, gid: uid, mode: 0o750 });
+    assert.deepEqual(pick(statSync(join(dir, 'data.qcow2'))), { uid, gid: uid, mode: 0o600 });
     assert.ok(existsSync(runPaths(runDir).vnc), 'VNC socket exists');
+    // Another VM's QEMU uid (and nobody) reaches none of it: not the disk, the run dir or its sockets and logs.
+    const p = runPaths(runDir);
+    const targets = [join(dir, 'data.qcow2'), runDir, p.qmp, p.vnc, p.serial, p.serialLog, p.log, p.pid];
+    for (const who of [OTHER_VM_ID, 65534]) {
+      const ro = await probeAs(who, who, targets);
+      assert.deepEqual(reachable(ro), [], `uid ${who}: ${JSON.stringify(ro)}`);
+      assert.equal(ro[join(dir, 'data.qcow2')], 'EACCES', 'the disk is there, but refused');
+      assert.deepEqual(reachable(await probeAs(who, who, [join(dir, 'data.qcow2')], true)), []);
+    }
+    // The VM's own uid can open its disk (hot-plug and reopen need it) but not the run dir's sockets.
+    assert.deepEqual(reachable(await probeAs(uid, uid, [join(dir, 'data.qcow2'), p.qmp, p.serialLog])), [join(dir, 'data.qcow2')]);
 
     relay.write('ping\n');
     assert.equal(await waitForSerial(relay, /ECHO:ping/, 30_000), 'ECHO:ping');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver } from './driver.js';
@@ -114,9 +114,38 @@ test('runAs: user ids resolved with id, runDir chowned; QEMU failure surfaces as
     const argv = t.exec.calls.find((c) => c[0] === FAKE_QEMU_BINARY)!;
     assert.equal(argv[argv.indexOf('-runas') + 1], 'nimbo-qemu');
     assert.equal(statSync(t.spec.runDir).uid, process.getuid?.());
+    assert.equal(statSync(t.spec.runDir).mode & 0o7777, 0o750);
     await t.driver.kill(t.spec.runDir);
     t.exec.failStart = true;
     await assert.rejects(t.driver.start(t.spec), (e: unknown) => e instanceof NimboError && e.code === 'HostCommandFailed');
+  } finally {
+    t.done();
+  }
+});
+
+test('runAs UID:GID (a per-VM id): no user lookup, -runas passed through, writable disks 0600, read-only ones untouched', async () => {
+  const t = setup('acpi');
+  // As root, a per-VM id like nimbo's; otherwise our own (chown to another uid needs root).
+  const root = process.getuid?.() === 0;
+  const uid = root ? 2_000_000_007 : process.getuid!();
+  const gid = root ? 2_000_000_007 : process.getgid!();
+  const disk = join(t.dir, 'rw.raw');
+  const ro = join(t.dir, 'ro.raw');
+  writeFileSync(disk, '');
+  writeFileSync(ro, '');
+  chmodSync(disk, 0o644);
+  chmodSync(ro, 0o644);
+  try {
+    await t.driver.start({ ...t.spec, runAs: `${uid}:${gid}`, disks: [{ id: 'rw', path: disk, format: 'raw' }, { id: 'ro', path: ro, format: 'raw', readOnly: true }] });
+    assert.deepEqual(t.exec.calls.filter((c) => c[0] === 'id'), [], 'no passwd entry needed');
+    const argv = t.exec.calls.find((c) => c[0] === FAKE_QEMU_BINARY)!;
+    assert.equal(argv[argv.indexOf('-runas') + 1], `${uid}:${gid}`);
+    assert.deepEqual([statSync(disk).uid, statSync(disk).gid, statSync(disk).mode & 0o7777], [uid, gid, 0o600]);
+    assert.equal(statSync(ro).mode & 0o7777, 0o644);
+    assert.equal(statSync(ro).uid, process.getuid?.());
+    const rd = statSync(t.spec.runDir);
+    assert.deepEqual([rd.uid, rd.gid, rd.mode & 0o7777], [process.getuid?.(), gid, 0o750], 'the daemon\'s, with the VM\'s group');
+    await t.driver.kill(t.spec.runDir);
   } finally {
     t.done();
   }

@@ -29,6 +29,11 @@ export interface QemuDriverOptions {
   proc?: ProcOptions;
 }
 
+/** A VM's run dir: root's, readable (not writable) by the VM's own group, nobody else's. */
+export const RUN_DIR_MODE = 0o750;
+/** A VM's writable disk, handed to its QEMU uid: no one else may open it. */
+export const DISK_MODE = 0o600;
+
 /** How long a hard stop waits for QMP `quit`, then for SIGKILL to take effect. */
 const QUIT_WAIT_MS = 3000;
 const KILL_WAIT_MS = 5000;
@@ -55,14 +60,20 @@ export class QemuDriver implements ComputeDriver {
     const running = await livePid(runDir, this.opts.proc);
     if (running !== undefined) throw conflict(`VM ${spec.name} is already running (pid ${running})`);
     this.dropClient(runDir);
-    await mkdir(runDir, { recursive: true, mode: 0o750 });
-    await chmod(runDir, 0o750); // mkdir's mode is filtered by the umask
+    await mkdir(runDir, { recursive: true, mode: RUN_DIR_MODE });
     await removeStaleFiles(runDir);
-    if (spec.runAs !== undefined) {
-      const { uid, gid } = await this.userIds(spec.runAs);
-      // QEMU writes here and reopens writable disks after dropping to runAs (-runas).
-      await chown(runDir, uid, gid);
-      for (const d of spec.disks) if (d.readOnly !== true) await chown(d.path, uid, gid);
+    const ids = spec.runAs !== undefined ? await this.userIds(spec.runAs) : undefined;
+    // The daemon's (root's), group-readable by this VM's QEMU only: QEMU creates its sockets, pidfile
+    // and log here as root before -runas drops, and needs nothing here afterwards (its sockets are open).
+    await chown(runDir, process.getuid?.() ?? 0, ids?.gid ?? process.getgid?.() ?? 0);
+    await chmod(runDir, RUN_DIR_MODE); // mkdir's mode is filtered by the umask, and an older run dir may be the QEMU user's
+    if (ids) {
+      // QEMU reopens writable disks after dropping to runAs (hot-plug, snapshots): they are that uid's alone.
+      for (const d of spec.disks) {
+        if (d.readOnly === true) continue;
+        await chown(d.path, ids.uid, ids.gid);
+        await chmod(d.path, DISK_MODE);
+      }
     }
     this.log.info({ vm: spec.name, runDir, accelerator: spec.accelerator, argv }, 'starting qemu');
     await this.exec.run(argv, { timeoutMs: this.opts.startTimeoutMs ?? 60_000 });
@@ -228,6 +239,8 @@ export class QemuDriver implements ComputeDriver {
   }
 
   private async userIds(user: string): Promise<{ uid: number; gid: number }> {
+    const numeric = /^([0-9]+):([0-9]+)$/.exec(user); // a per-VM id: no passwd entry
+    if (numeric) return { uid: Number(numeric[1]), gid: Number(numeric[2]) };
     const uid = Number.parseInt((await this.exec.run(['id', '-u', '--', user])).stdout.trim(), 10);
     const gid = Number.parseInt((await this.exec.run(['id', '-g', '--', user])).stdout.trim(), 10);
     if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new NimboError('Internal', `cannot resolve user ${user}`);

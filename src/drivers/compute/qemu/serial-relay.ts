@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { NimboError } from '../../../core/errors.js';
@@ -146,7 +146,8 @@ export class SerialRelay {
 
   private openLog(): void {
     // O_NOFOLLOW: the dir may be writable by the unprivileged QEMU user; never follow its symlinks.
-    this.fd = openSync(this.opts.logPath, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o640);
+    this.fd = openSync(this.opts.logPath, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+    fchmodSync(this.fd, 0o600); // guest output is the tenant's: root only (an older log may be 0640)
     const st = fstatSync(this.fd);
     if (!st.isFile()) throw new NimboError('Conflict', `${this.opts.logPath} is not a regular file`);
     this.size = st.size;

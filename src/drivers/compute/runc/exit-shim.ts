@@ -27,7 +27,7 @@ class Log:
         self.lock = threading.Lock()
         self.open()
     def open(self):
-        self.fd = os.open(logpath, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        self.fd = os.open(logpath, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self.size = os.fstat(self.fd).st_size
     def write(self, b):
         with self.lock:

@@ -146,7 +146,7 @@ export class RuncDriver {
     const shimArgs = [opts.exitFile ?? '', opts.exitFile ? `${opts.exitFile}.pid` : '', opts.stdoutPath, String(opts.logMaxBytes ?? Number.MAX_SAFE_INTEGER), opts.consoleFifo ?? ''];
     const argv = shim ? [this.python, '-I', '-c', EXIT_SHIM, ...shimArgs, ...runcArgv] : runcArgv;
     const started = Date.now();
-    const log = await open(opts.stdoutPath, 'a', 0o640);
+    const log = await open(opts.stdoutPath, 'a', 0o600);
     const cleanup = () => this.host.run([...this.base(), 'delete', '--force', id], { allowFailure: true, env: RUNC_ENV() });
     let code: number | null;
     let offset = 0;

@@ -38,7 +38,7 @@ export interface ContainerState {
 }
 
 export interface CreateOptions {
-  /** File that receives init's stdout and stderr (opened O_APPEND, created 0640). */
+  /** File that receives init's stdout and stderr (opened O_APPEND, created 0600). */
   stdoutPath: string;
   /** Run `start` after `create` (default true). false leaves the container 'created'. */
   start?: boolean;

@@ -13,7 +13,7 @@ import { mkdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalid } from '../../../core/errors.js';
 import { checkImportSource, exportTo, importInto, type Staged } from '../block-transfer.js';
-import { exists, fsSpace, fsTypeOf, randomHex, treeBytes } from '../fs-util.js';
+import { exists, fsSpace, fsTypeOf, makePrivate, randomHex, treeBytes } from '../fs-util.js';
 import { imageIdentity } from '../image-base.js';
 import { withLocks } from '../locks.js';
 import { initPoolDirs, listDir, readFsMeta, removePoolDirs, sweepTmp, writeFsMeta } from '../pool-layout.js';
@@ -158,7 +158,7 @@ export class BtrfsStorageDriver extends BtrfsPoolBase implements StorageDriver {
       const kind = await this.requireKind(volume);
       const target = join(this.snapDir(volume), snapshot);
       if (await exists(target)) throw conflict(`volume "${volume}" already has a snapshot "${snapshot}"`);
-      await mkdir(this.snapDir(volume), { recursive: true, mode: 0o711 });
+      await mkdir(this.snapDir(volume), { recursive: true, mode: 0o700 }); // QEMU never opens a snapshot: root only
       await this.explained(`snapshotting volume "${volume}"`, () => this.exec.run(snapshotArgv(this.volPath(volume, kind), target, true)));
       return { name: snapshot, createdAt: (await stat(target)).birthtime.toISOString(), vmStateBytes: 0 };
     });
@@ -232,7 +232,10 @@ export class BtrfsStorageDriver extends BtrfsPoolBase implements StorageDriver {
       await this.exec.run(subvolumeCreateArgv(tmp));
       const staged: Staged = {
         dataFile: join(tmp, DISK_FILE),
-        publish: () => rename(tmp, this.blockPath(name)),
+        publish: async () => {
+          await makePrivate(join(tmp, DISK_FILE));
+          await rename(tmp, this.blockPath(name));
+        },
         discard: () => deleteTree(this.exec, tmp),
       };
       await this.explained(`importing volume "${name}"`, () => importInto(this.exec, src, format, 'raw', staged, opts));

@@ -5,7 +5,7 @@
 import { rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
-import { exists, randomHex, sparseCopy } from '../fs-util.js';
+import { exists, randomHex, sparseCopy, VOLUME_FILE_MODE } from '../fs-util.js';
 import { imageBaseName, imageBaseStale, readImageBase, writeImageBase, type ImageIdentity } from '../image-base.js';
 import { inspectSource } from '../inspect.js';
 import { listDir, type PoolDirs } from '../pool-layout.js';
@@ -60,6 +60,6 @@ export async function pruneImageBases(exec: HostExec, dirs: PoolDirs, all = fals
 
 /** Write an empty sparse disk file of sizeBytes. */
 export async function createDisk(file: string, sizeBytes: number): Promise<void> {
-  await writeFile(file, '', { mode: 0o644 });
+  await writeFile(file, '', { mode: VOLUME_FILE_MODE });
   await truncate(file, sizeBytes);
 }

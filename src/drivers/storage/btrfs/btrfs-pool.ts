@@ -2,7 +2,7 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalid, notFound } from '../../../core/errors.js';
-import { exists, randomHex } from '../fs-util.js';
+import { exists, makePrivate, randomHex } from '../fs-util.js';
 import { listDir, poolDirs, requireMarker, type PoolDirs } from '../pool-layout.js';
 import { assertNotInUse, explainFailure } from '../storage-errors.js';
 import type { PoolSpec, StorageDeps, VolumeKind } from '../types.js';
@@ -90,6 +90,8 @@ export abstract class BtrfsPoolBase {
       try {
         await this.exec.run(viaSnapshotOf ? snapshotArgv(viaSnapshotOf, tmp, false) : subvolumeCreateArgv(tmp));
         await build(tmp);
+        // A block volume's disk (a snapshot of an image base or of another VM's volume keeps that file's owner and mode).
+        if (await exists(join(tmp, DISK_FILE))) await makePrivate(join(tmp, DISK_FILE));
         await rename(tmp, final);
       } catch (e) {
         if (await exists(tmp)) await deleteTree(this.exec, tmp);

@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { conflict, invalid, notFound } from '../../../core/errors.js';
 import type { Staged } from '../block-transfer.js';
-import { exists, publishFile } from '../fs-util.js';
+import { exists, makePrivate, publishFile } from '../fs-util.js';
 import { listDir, poolDirs, requireMarker, type PoolDirs, type PoolMarker } from '../pool-layout.js';
 import { explainFailure } from '../storage-errors.js';
 import type { PoolSpec, StorageDeps, VolumeFormat, VolumeInfo, VolumeKind } from '../types.js';
@@ -85,7 +85,10 @@ export abstract class DirPoolBase {
     const dataFile = block.tmpFile();
     return {
       dataFile,
-      publish: () => publishFile(dataFile, block.file(name), `volume "${name}"`),
+      publish: async () => {
+        await makePrivate(dataFile); // whatever made it (qemu-img, cp, a reflink of a VM's disk): root's, 0600
+        await publishFile(dataFile, block.file(name), `volume "${name}"`);
+      },
       discard: () => rm(dataFile, { force: true }),
     };
   }

@@ -14,7 +14,7 @@
 import { chmod, link, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { conflict, invalid, notFound } from '../../../core/errors.js';
-import { allocatedBytes, copyOwner, exists, publishFile, randomHex, reflinkCopy } from '../fs-util.js';
+import { allocatedBytes, VOLUME_FILE_MODE, copyOwner, exists, publishFile, randomHex, reflinkCopy } from '../fs-util.js';
 import { imageBaseName, readImageBase, writeImageBase } from '../image-base.js';
 import { inspectSource } from '../inspect.js';
 import { listDir } from '../pool-layout.js';
@@ -83,7 +83,7 @@ export class Qcow2Backend implements BlockBackend {
   /** Reflink-copy a volume to tmp, roll the copy back to `snapshot` if given, and drop the copy's snapshots. */
   private async reflinkClone(src: string, tmp: string, snapshot?: string): Promise<void> {
     await reflinkCopy(this.c.exec, src, tmp);
-    await chmod(tmp, 0o644);
+    await chmod(tmp, VOLUME_FILE_MODE);
     if (snapshot !== undefined) await this.c.exec.run(snapshotArgv('apply', snapshot, tmp));
     const info = parseInfo((await this.c.exec.run(infoArgv(tmp, 'qcow2'))).stdout);
     // qemu-img snapshot -d takes a name (the first match goes, so duplicate names go one by one).

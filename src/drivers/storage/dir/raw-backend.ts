@@ -7,7 +7,7 @@
 import { chmod, link, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalid, notFound } from '../../../core/errors.js';
-import { copyOwner, ensureDir, exists, publishFile, randomHex, reflinkCopy, sparseCopy } from '../fs-util.js';
+import { copyOwner, VOLUME_FILE_MODE, ensureDir, exists, publishFile, randomHex, reflinkCopy, sparseCopy } from '../fs-util.js';
 import { imageBaseName, imageBaseStale, readImageBase, writeImageBase, type ImageBaseMeta } from '../image-base.js';
 import { inspectSource } from '../inspect.js';
 import { listDir } from '../pool-layout.js';
@@ -38,7 +38,7 @@ export class RawBackend implements BlockBackend {
   }
 
   async create(tmp: string, sizeBytes: number): Promise<void> {
-    await writeFile(tmp, '', { mode: 0o644 });
+    await writeFile(tmp, '', { mode: VOLUME_FILE_MODE });
     await truncate(tmp, sizeBytes); // sparse: no block is allocated
   }
 
@@ -66,11 +66,11 @@ export class RawBackend implements BlockBackend {
   async createSnapshot(name: string, snapshot: string): Promise<SnapshotInfo> {
     const target = this.snapFile(name, snapshot);
     if (await exists(target)) throw conflict(`volume "${name}" already has a snapshot "${snapshot}"`);
-    await ensureDir(this.snapDir(name), 0o711);
+    await ensureDir(this.snapDir(name), 0o700); // QEMU never opens a snapshot: root only
     const tmp = this.tmpFile();
     try {
       await reflinkCopy(this.c.exec, this.file(name), tmp);
-      await chmod(tmp, 0o444);
+      await chmod(tmp, 0o400);
       await publishFile(tmp, target, `snapshot "${snapshot}" of volume "${name}"`);
     } finally {
       await rm(tmp, { force: true });
@@ -106,14 +106,14 @@ export class RawBackend implements BlockBackend {
   async clone(source: string, tmp: string, opts: CloneOptions): Promise<void> {
     const src = opts.fromSnapshot === undefined ? this.file(source) : await this.requireSnapshot(source, opts.fromSnapshot);
     await reflinkCopy(this.c.exec, src, tmp);
-    await chmod(tmp, 0o644);
+    await chmod(tmp, VOLUME_FILE_MODE);
   }
 
   async fromImage(image: ImageRef, tmp: string, sizeBytes: number): Promise<void> {
     const base = await this.imageBase(image);
     if (sizeBytes < base.virtualSize) throw invalid(`volume size ${sizeBytes} is smaller than the image (${base.virtualSize} bytes)`);
     await reflinkCopy(this.c.exec, base.file, tmp);
-    await chmod(tmp, 0o644);
+    await chmod(tmp, VOLUME_FILE_MODE);
     await truncate(tmp, sizeBytes);
   }
 
