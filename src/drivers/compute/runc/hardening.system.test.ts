@@ -7,7 +7,7 @@ import { RealExec } from '../../../host/exec.js';
 import { renderOciConfigJson, type ContainerSpec } from './oci-config.js';
 import { hostRenderOptions, RuncDriver } from './runc-driver.js';
 
-// Seccomp and mask hardening seen from inside real containers: a rootfs whose /usr is the
+// Seccomp hardening seen from inside real containers: a rootfs whose /usr is the
 // host's (read-only bind), so the host's python3 probes syscalls from inside. Each probe runs
 // in a forked child and reports its errno (0 = the call succeeded). Needs root, runc, python3.
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
@@ -33,6 +33,16 @@ def probe(fn):
 def mount_proc():
     os.makedirs('/tmp/p', exist_ok=True)
     return libc.mount(P(b'proc'), P(b'/tmp/p'), P(b'proc'), ctypes.c_ulong(0), None)
+def mount_sysfs():
+    os.makedirs('/tmp/s', exist_ok=True)
+    return libc.mount(P(b'sysfs'), P(b'/tmp/s'), P(b'sysfs'), ctypes.c_ulong(0), None)
+def unmask(path, detach):
+    # Unmount whatever covers path, as often as the kernel lets us; then: is the real content visible?
+    for _ in range(4): libc.umount2(P(path.encode()), 2 if detach else 0)
+    try:
+        if os.path.isdir(path): return 1 if os.listdir(path) else 0
+        with open(path, 'rb') as f: return 1 if f.read(64) else 0
+    except OSError: return 0
 probes = {
   'getpid': lambda: os.getpid(),
   'unshare_user': lambda: sc('unshare', ctypes.c_long(0x10000000)),
@@ -46,12 +56,13 @@ probes = {
   'kexec_load': lambda: sc('kexec_load', ctypes.c_long(0), ctypes.c_long(0), None, ctypes.c_long(0)),
   'init_module': lambda: sc('init_module', None, ctypes.c_long(0), P(b'')),
   'mount_tmpfs': lambda: libc.mount(P(b'none'), P(b'/mnt'), P(b'tmpfs'), ctypes.c_ulong(0), None),
-  'umount_kcore': lambda: libc.umount2(P(b'/proc/kcore'), 0),
-  'umount_firmware': lambda: libc.umount2(P(b'/sys/firmware'), 0),
-  'umount_kcore_detach': lambda: libc.umount2(P(b'/proc/kcore'), 2),
   'mount_proc': mount_proc,
+  'mount_sysfs': mount_sysfs,
 }
-print(json.dumps({k: probe(f) for k, f in probes.items()}))
+res = {k: probe(f) for k, f in probes.items()}
+# Revealed (1) or still masked (0): /sys/firmware lists acpi/ and more on the host, an empty tmpfs when masked.
+res['revealed /sys/firmware'] = unmask('/sys/firmware', False)
+print(json.dumps(res))
 `;
 
 const EPERM = 1;
@@ -75,7 +86,7 @@ function removeCgroups(prefix: string): void {
   }
 }
 
-test('hardening in real containers: app seccomp denies namespaces, keyrings, bpf, perf, kexec; system masks cannot be unmounted', { skip, timeout: 120_000 }, async (t) => {
+test('hardening in real containers: app seccomp denies namespaces, keyrings, bpf, perf, kexec; app masks stay; system containers keep what systemd needs', { skip, timeout: 120_000 }, async (t) => {
   const exec = new RealExec();
   const prefix = `rch${randomBytes(3).toString('hex')}`;
   const base = 5_000_000 + randomInt(0, 2000) * 65536;
@@ -121,6 +132,10 @@ test('hardening in real containers: app seccomp denies namespaces, keyrings, bpf
       assert.equal(app[k], EPERM, `app container: ${k} must fail with EPERM`);
     }
     assert.equal(app.clone3, ENOSYS, 'clone3 answers ENOSYS (glibc falls back to the filtered clone)');
+    // No CAP_SYS_ADMIN, no user namespace of its own: an application container cannot lift its masks.
+    assert.ok(Object.keys(app).includes('revealed /sys/firmware'), 'the host has /sys/firmware content to hide');
+    for (const k of Object.keys(app).filter((x) => x.startsWith('revealed '))) assert.equal(app[k], 0, `app container: ${k.slice(9)} stays masked`);
+    for (const k of ['mount_proc', 'mount_sysfs']) assert.equal(app[k], EPERM, `app container: ${k}`);
     const unshareCli = await driver.exec(ids[0]!, ['/usr/bin/unshare', '-U', 'true']);
     assert.notEqual(unshareCli.code, 0);
     assert.match(unshareCli.stderr, /Operation not permitted/);
@@ -131,11 +146,12 @@ test('hardening in real containers: app seccomp denies namespaces, keyrings, bpf
     for (const k of ['keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open', 'kexec_load', 'init_module']) {
       assert.equal(sys[k], EPERM, `system container: ${k} must fail with EPERM`);
     }
-    for (const k of ['umount_kcore', 'umount_kcore_detach', 'umount_firmware', 'mount_proc']) {
-      assert.notEqual(sys[k], 0, `system container: ${k} must fail (masks stay)`);
-    }
-    const kcore = await driver.exec(ids[1]!, ['/usr/bin/stat', '-c', '%t:%T %s', '/proc/kcore']);
-    assert.equal(kcore.stdout.trim(), '1:3 0', '/proc/kcore is still /dev/null');
+    // Not asserted: root of a system container (CAP_SYS_ADMIN in its own user namespace) can
+    // still unmount runc's masks and mount a fresh procfs (runc 1.1 makes them unlocked); see
+    // docs/user-guide.md. What it finds is logged.
+    t.diagnostic(`system container masks: fresh proc mount ${sys.mount_proc === 0 ? 'allowed' : 'refused'}, ` +
+      Object.keys(sys).filter((k) => k.startsWith('revealed ')).map((k) => `${k.slice(9)} ${sys[k] ? 'revealed' : 'masked'}`).join(', '));
+
   } finally {
     for (const id of ids) await exec.run([RUNC!, '--root', root, 'delete', '--force', id], { allowFailure: true });
     try {

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NimboError } from '../../../core/errors.js';
 import { renderOciConfig, renderOciConfigJson, renderSeccomp, weightToShares, type ContainerSpec } from './oci-config.js';
-import { LOCK_INIT_SCRIPT } from './oci-lock-init.js';
 
 const MiB = 1024 * 1024;
 
@@ -55,7 +54,7 @@ test('golden: system container on a pure cgroup v1 host (amd64): sysfs, read-onl
         process: {
           terminal: false,
           user: { uid: 0, gid: 0 },
-          args: ['/bin/sh', '-c', LOCK_INIT_SCRIPT, 'nimbo-lock-init', '65536', '/sbin/init'],
+          args: ['/sbin/init'],
           env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'container=nimbo'],
           cwd: '/',
           capabilities: {

@@ -3,7 +3,6 @@ import { invalid } from '../../../core/errors.js';
 import type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciSeccompRule, OciThrottle } from './oci-types.js';
 import { DEFAULT_CAPABILITIES, DEVICES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './oci-defaults.js';
 import { renderSeccomp, SECCOMP_ARCHES } from './oci-seccomp.js';
-import { lockedInitArgs } from './oci-lock-init.js';
 
 export type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciSeccompRule, OciThrottle } from './oci-types.js';
 export { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './oci-defaults.js';
@@ -339,8 +338,7 @@ export function renderOciConfig(spec: ContainerSpec, opts: RenderOptions = {}): 
   const proc: OciConfig['process'] = {
     terminal: false,
     user: { uid: p.uid, gid: p.gid },
-    // A system container's init runs behind the mount lock (oci-lock-init.ts): its masks stay.
-    args: spec.kind === 'system' ? lockedInitArgs(p.args, spec.idmap.size) : [...p.args],
+    args: [...p.args],
     env: [...p.env],
     cwd: p.cwd,
     capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
