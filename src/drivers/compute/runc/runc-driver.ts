@@ -173,8 +173,8 @@ export class RuncDriver {
    * /proc and /sys masks: lock them while its init still waits (mask-lock.ts).
    */
   private async lockMasksOf(id: string, bundleDir: string): Promise<void> {
-    const cfg = JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as OciConfig;
-    if (!cfg.process.capabilities.bounding.includes('CAP_SYS_ADMIN')) return;
+    const cfg = JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Partial<OciConfig>;
+    if (!cfg.process?.capabilities?.bounding?.includes('CAP_SYS_ADMIN')) return;
     const { pid } = await this.state(id);
     await lockMasks(this.host, this.python, pid);
   }
