@@ -3,6 +3,9 @@ import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.j
 import { formatAge, formatBytes, formatList } from './format.js';
 import type { Column } from './output.js';
 
+/** An instance's disk: a container without a quota has none to show. */
+const diskText = (i: Instance) => (i.disk === 0 ? 'no limit' : formatBytes(i.disk));
+
 /** Columns of `nimbo list`. */
 export function instanceColumns(now = Date.now()): Column<Instance>[] {
   return [
@@ -12,7 +15,7 @@ export function instanceColumns(now = Date.now()): Column<Instance>[] {
     { header: 'IMAGE', value: (i) => i.image },
     { header: 'CPUS', value: (i) => String(i.cpus) },
     { header: 'MEMORY', value: (i) => formatBytes(i.memory) },
-    { header: 'DISK', value: (i) => formatBytes(i.disk) },
+    { header: 'DISK', value: (i) => diskText(i) },
     { header: 'ADDRESSES', value: (i) => formatList(i.addresses) },
     { header: 'AGE', value: (i) => formatAge(i.createdAt, now) },
   ];
@@ -28,7 +31,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ['Accelerator', i.accelerator || '-'],
     ['CPUs', String(i.cpus)],
     ['Memory', formatBytes(i.memory)],
-    ['Disk', formatBytes(i.disk)],
+    ['Disk', diskText(i)],
     ['Addresses', formatList(i.addresses)],
     ['PID', i.pid === null ? '-' : String(i.pid)],
     ...(i.exitCode !== undefined ? ([['Exit code', String(i.exitCode)]] as [string, string][]) : []),

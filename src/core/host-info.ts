@@ -6,6 +6,7 @@ import type { AccelChoice } from './deps.js';
 import type { DaemonConfig } from './config.js';
 import type { NetworkSpec } from '../drivers/network/types.js';
 import { VERSION } from '../shared/version.js';
+import { checkRuncVersion } from '../drivers/compute/runc/runc-version.js';
 
 type Check = HostInfo['checks'][number];
 
@@ -40,6 +41,9 @@ export async function collectHostInfo(exec: HostExec, config: DaemonConfig, acce
   checks.push({ name: `bridge ${net.bridge}`, ok: br.code === 0, detail: br.code === 0 ? br.stdout.trim() : 'missing' });
   const user = await exec.run(['id', '-u', config.qemuUser], { allowFailure: true });
   checks.push({ name: `qemu user ${config.qemuUser}`, ok: user.code === 0, detail: user.code === 0 ? `uid ${user.stdout.trim()}` : 'missing: run ./nimbo up' });
+  const runtime = config.containerRuntime ?? 'runc';
+  const rv = await checkRuncVersion(exec, runtime);
+  checks.push({ name: `runtime ${runtime} security fixes`, ok: rv.version !== null && rv.missing.length === 0, detail: rv.detail });
   checks.push({ name: '/dev/kvm', ok: true, detail: existsSync('/dev/kvm') ? 'present' : 'absent (TCG only)' });
   return {
     hostname: hostname(),

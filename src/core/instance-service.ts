@@ -128,17 +128,24 @@ export class InstanceService {
     validateName(req.image, 'image name');
     const img = await this.d.images.ready(req.image);
     const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
-    const disk = parseBoundedSize(req.disk ?? Math.max(LIMITS.disk.def, img.virtualSizeBytes), LIMITS.disk.min, LIMITS.disk.max, 'disk');
-    if (disk < img.virtualSizeBytes && !img.oci) {
+    const isContainer = req.type === 'container' || req.app !== undefined;
+    // A container's disk is the quota of its root volume (the overlay's upper layer: what it
+    // writes, never the shared image tree); without --disk it has none (0 = no limit).
+    const disk = isContainer && req.disk === undefined ? 0
+      : parseBoundedSize(req.disk ?? Math.max(LIMITS.disk.def, img.virtualSizeBytes), LIMITS.disk.min, LIMITS.disk.max, 'disk');
+    if (!isContainer && disk < img.virtualSizeBytes) {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
     const nicReqs = req.nics ?? [{ network: 'default' }];
     await this.nics?.validateRequests(nicReqs);
     const uuid = randomUUID();
-    const isContainer = req.type === 'container' || req.app !== undefined;
     const pool = req.pool ?? 'default';
-    const caps = await (await this.storage().driver(pool)).capabilities();
+    const poolDriver = await this.storage().driver(pool);
+    const caps = await poolDriver.capabilities();
     if (isContainer && !caps.filesystemVolumes) throw invalid(`pool ${pool} has no filesystem volumes: a container's root needs one`);
+    if (isContainer && disk > 0 && !caps.quotas) {
+      throw invalid(`pool ${pool} (${poolDriver.spec.driver} driver) cannot limit a container's disk (its filesystem volumes have no quotas); use a btrfs pool, or omit --disk`);
+    }
     if (img.oci && !req.app) throw new NimboError('InvalidArgument', `image ${req.image} is an OCI application image: launch it with --app`);
     if (req.app && !img.oci) throw new NimboError('InvalidArgument', `image ${req.image} is not an OCI application image (import one with nimbo image import)`);
     const app = req.app ? await this.containers?.appProcess(req.image, req.app) : undefined;
@@ -297,7 +304,7 @@ export class InstanceService {
   private async containerRoot(rec: InstanceRecord, pool: string, r: Reverter): Promise<void> {
     const root = { pool, volume: rootVolumeName(rec.name) };
     const dr = await this.storage().driver(root.pool);
-    await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: 0 });
+    await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: rec.disk });
     rec.root = root;
     r.add('root volume', async () => {
       await this.containers!.teardown(rec).catch(() => undefined);

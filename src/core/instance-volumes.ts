@@ -155,12 +155,14 @@ export class InstanceVolumes {
     if (size !== undefined && size < vol.size) throw invalid(`volume ${pool}/${volume} is ${vol.size} bytes: shrinking to ${size} is not supported, only growing`);
     return this.d.ops.start('storage.volume.update', `volume/${pool}/${volume}`, async () => {
       const holder = vol.attachedTo ? await this.svc.record(vol.attachedTo).catch(() => undefined) : undefined;
-      const live = holder && (await this.running(holder)) ? await this.d.compute.qmp(this.d.paths.run(holder.name)) : undefined;
+      // Only a VM grows live (QMP); a container's root quota (btrfs qgroup) changes under it as it runs.
+      const live = holder?.type === 'vm' && (await this.running(holder)) ? await this.d.compute.qmp(this.d.paths.run(holder.name)) : undefined;
       const isRoot = holder?.root?.pool === pool && holder.root.volume === volume;
       const id = isRoot ? 'root' : volumeDiskId(pool, volume);
       if (size !== undefined && size > vol.size) {
         if (live) await resizeDisk(live, id, size);
         else await this.storage.grow(pool, volume, size);
+        if (isRoot && holder.type === 'container') await this.svc.patch(holder.name, { disk: size }); // its --disk follows
       }
       if (patch.limits) {
         const meta = await this.storage.meta(pool, volume);

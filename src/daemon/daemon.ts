@@ -17,6 +17,7 @@ import { ForwardService } from '../core/forward-service.js';
 import { InstanceNics } from '../core/instance-nics.js';
 import { QemuDriver } from '../drivers/compute/qemu/driver.js';
 import { RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { checkRuncVersion } from '../drivers/compute/runc/runc-version.js';
 import { ContainerService } from '../core/container-service.js';
 import { InstanceCompute } from '../core/instance-compute.js';
 import { ImageService } from '../core/image-service.js';
@@ -78,6 +79,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const qemu = new QemuDriver({ exec, logger: log, attachSerial: true });
   const consoles = new ConsoleManager(log, (runDir) => qemu.serial(runDir), (name) => paths.run(name));
   const runc = new RuncDriver({ exec, runtime: config.containerRuntime ?? 'runc', root: join(config.stateDir, 'run', 'runc'), logger: log });
+  // Known runc container escapes: warn at start when the runtime lacks their fixes (also in `nimbo doctor`).
+  const runcReport = await checkRuncVersion(exec, config.containerRuntime ?? 'runc');
+  if (runcReport.missing.length) log.warn({ runtime: config.containerRuntime ?? 'runc', missing: runcReport.missing.map((c) => c.id) }, runcReport.detail);
+  else log.info({ runtime: config.containerRuntime ?? 'runc' }, runcReport.detail);
   let containers!: ContainerService;
   const compute = new InstanceCompute(qemu, { state: (r) => containers.state(r), shutdown: (r, t) => containers.shutdown(r, t), kill: (r) => containers.kill(r), pause: (r) => containers.pause(r), resume: (r) => containers.resume(r) });
   let instances!: InstanceService;

@@ -92,7 +92,7 @@ export const Instance = Type.Object({
   accelerator: Type.String(),
   cpus: Type.Integer(),
   memory: Type.Integer({ description: 'bytes' }),
-  disk: Type.Integer({ description: 'bytes' }),
+  disk: Type.Integer({ description: "bytes; containers: the root volume's quota (0 = no limit)" }),
   addresses: Type.Array(Type.String()),
   nics: Type.Array(Nic),
   pid: Type.Union([Type.Integer(), Type.Null()]),

@@ -96,7 +96,7 @@ export function registerInstanceCommands(program: Command): void {
       .argument('[command...]', 'app: the command (replaces the image cmd), after --')
       .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
-      .option('--disk <size>', 'root disk size, e.g. 10GiB', (v: string) => parseSize(v, 'disk'))
+      .option('--disk <size>', 'root disk size, e.g. 10GiB (containers: a quota on what the container writes, refused on pools without quotas; no limit when omitted)', (v: string) => parseSize(v, 'disk'))
       .option('--pool <pool>', 'storage pool of the root volume (default: default); containers need one with filesystem volumes')
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)

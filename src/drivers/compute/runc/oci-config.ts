@@ -1,10 +1,12 @@
 import { isAbsolute, posix } from 'node:path';
 import { invalid } from '../../../core/errors.js';
 import type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciSeccompRule, OciThrottle } from './oci-types.js';
-import { DEFAULT_CAPABILITIES, DEVICES, ENOSYS, EPERM, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, SECCOMP_ARCHES, SECCOMP_DENY_ENOSYS, SECCOMP_DENY_EPERM } from './oci-defaults.js';
+import { DEFAULT_CAPABILITIES, DEVICES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './oci-defaults.js';
+import { renderSeccomp, SECCOMP_ARCHES } from './oci-seccomp.js';
 
 export type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciSeccompRule, OciThrottle } from './oci-types.js';
-export { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, SECCOMP_DENY_ENOSYS, SECCOMP_DENY_EPERM } from './oci-defaults.js';
+export { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './oci-defaults.js';
+export { renderSeccomp } from './oci-seccomp.js';
 
 /*
  * The OCI runtime config (bundle/config.json) of a nimbo container: a pure, validated renderer.
@@ -361,14 +363,7 @@ export function renderOciConfig(spec: ContainerSpec, opts: RenderOptions = {}): 
       cgroupsPath: spec.cgroupsPath,
       namespaces,
       devices: DEVICES.map(([path, major, minor]) => ({ path, type: 'c' as const, major, minor, fileMode: 0o666, uid: 0, gid: 0 })),
-      seccomp: {
-        defaultAction: 'SCMP_ACT_ALLOW',
-        architectures: [...SECCOMP_ARCHES[arch]],
-        syscalls: [
-          { names: [...SECCOMP_DENY_EPERM], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
-          { names: [...SECCOMP_DENY_ENOSYS], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
-        ],
-      },
+      seccomp: renderSeccomp(spec.kind, arch),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },

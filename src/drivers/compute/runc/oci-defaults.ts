@@ -1,4 +1,4 @@
-// What every nimbo container gets by default: capabilities, seccomp deny lists, masked and
+// What every nimbo container gets by default: capabilities, masked and
 // read-only paths, and the device nodes of its /dev.
 
 /** Docker's default capability set (the 14 it keeps), in Docker's order. */
@@ -31,37 +31,7 @@ export const KNOWN_CAPABILITIES: readonly string[] = [
   'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
-/*
- * Seccomp: defaultAction ALLOW plus an explicit deny list (EPERM), not Docker's allow list.
- * Why: every container already runs in a user namespace on an unprivileged host id range, so
- * the capability checks the kernel makes against the initial namespace (modules, kexec, clock,
- * swap, raw I/O ...) fail anyway; the list below closes the syscalls that stay reachable from
- * a user namespace and have a history of kernel exploits or leak host-global state (keyrings,
- * bpf, perf, userfaultfd, io_uring, the kernel log). An allow list breaks system containers
- * whenever their libc or systemd starts using a syscall the list does not know yet (the clone3
- * ENOSYS saga); a deny list does not.
- * Deliberately allowed: mount/umount2/pivot_root/unshare/setns/clone (namespaced by the user
- * namespace; systemd and nested sandboxes need them when given CAP_SYS_ADMIN), reboot (inside
- * a pid namespace it only ends the container's init: busybox init and systemd stop that way),
- * ptrace and process_vm_* (seccomp-bypass fixed since Linux 4.8; strace/gdb work),
- * name_to_handle_at (systemd uses it), personality.
- * io_uring returns ENOSYS so programs fall back to ordinary syscalls.
- */
-export const SECCOMP_DENY_EPERM = [
-  'acct', 'add_key', 'bpf', 'clock_adjtime', 'clock_settime', 'create_module', 'delete_module',
-  'finit_module', 'get_kernel_syms', 'init_module', 'ioperm', 'iopl', 'kexec_file_load',
-  'kexec_load', 'keyctl', 'lookup_dcookie', 'nfsservctl', 'open_by_handle_at', 'perf_event_open',
-  'query_module', 'quotactl', 'request_key', 'settimeofday', 'stime', 'swapoff', 'swapon',
-  '_sysctl', 'syslog', 'uselib', 'userfaultfd', 'vm86', 'vm86old',
-] as const;
-export const SECCOMP_DENY_ENOSYS = ['io_uring_enter', 'io_uring_register', 'io_uring_setup'] as const;
-export const EPERM = 1;
-export const ENOSYS = 38;
-
-export const SECCOMP_ARCHES: Record<'amd64' | 'arm64', string[]> = {
-  amd64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
-  arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-};
+// The seccomp profile is in oci-seccomp.ts.
 
 /** runc's default masked paths (Docker adds powercap). */
 export const MASKED_PATHS = [

@@ -37,10 +37,28 @@ export interface OciThrottle {
   rate: number;
 }
 
+/** One argument comparison of a seccomp rule (SCMP_CMP_EQ, _NE, _MASKED_EQ: (arg & value) == valueTwo). */
+export interface OciSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
 export interface OciSeccompRule {
   names: string[];
   action: string;
   errnoRet?: number;
+  /** All must hold (AND); several rules for one syscall are alternatives (OR). */
+  args?: OciSeccompArg[];
+}
+
+/** linux.seccomp of config.json. */
+export interface OciSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  syscalls: OciSeccompRule[];
 }
 
 /** The subset of the OCI runtime config nimbo writes (field names as in the spec). */
@@ -80,7 +98,7 @@ export interface OciConfig {
     cgroupsPath: string;
     namespaces: { type: string; path?: string }[];
     devices: OciDevice[];
-    seccomp: { defaultAction: string; architectures: string[]; syscalls: OciSeccompRule[] };
+    seccomp: OciSeccomp;
     maskedPaths: string[];
     readonlyPaths: string[];
   };

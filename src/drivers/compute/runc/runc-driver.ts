@@ -1,6 +1,6 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { access, mkdir, open, rm } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,8 @@ import { silentLogger, type Logger } from '../../../core/log.js';
 import type { ExecResult, HostExec } from '../../../host/exec.js';
 import { ptyHelperArgs } from './pty-helper.js';
 import { EXIT_SHIM } from './exit-shim.js';
+import { lockMasks } from './mask-lock.js';
+import type { OciConfig } from './oci-types.js';
 import { DEFAULT_TERM, CREATE_TIMEOUT_MS, KILL_WAIT_MS, RUNC_ENV, checkExecOpts, checkId, execFlags, parseStatus, readFrom, signalNumber, runtimeMessage, sleep, validSize, type ContainerSignal, type ContainerState, type ContainerStats, type CreateOptions, type ExecOptions, type ExecSpawnOptions, type RuncDriverOptions, type StopOptions } from './runc-support.js';
 export * from './runc-support.js';
 
@@ -164,6 +166,12 @@ export class RuncDriver {
       await cleanup();
       throw new HostCommandError(argv, code, tail || `${this.runtime} create failed`);
     }
+    try {
+      await this.lockMasksOf(id, bundleDir);
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
     if (opts.start !== false) {
       try {
         await this.runtimeCmd(id, ['start', id], timeoutMs);
@@ -175,6 +183,17 @@ export class RuncDriver {
     const st = await this.state(id);
     this.log.info({ container: id, bundle: bundleDir, status: st.status, pid: st.pid, ms: Date.now() - started }, 'container created');
     return st;
+  }
+
+  /**
+   * A container whose root holds CAP_SYS_ADMIN (system containers) could unmount runc's
+   * /proc and /sys masks: lock them while its init still waits (mask-lock.ts).
+   */
+  private async lockMasksOf(id: string, bundleDir: string): Promise<void> {
+    const cfg = JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Partial<OciConfig>;
+    if (!cfg.process?.capabilities?.bounding?.includes('CAP_SYS_ADMIN')) return;
+    const { pid } = await this.state(id);
+    await lockMasks(this.host, this.python, pid);
   }
 
   /**
