@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { ErrorBody, Name, Operation, listOf } from '../shared/api-types.js';
 import { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } from '../shared/storage-types.js';
 import { parseCron } from '../core/cron.js';
-import { invalid } from '../core/errors.js';
+import { invalid, notFound } from '../core/errors.js';
+import { scheduleView } from '../core/snapshot-scheduler.js';
 import { InstanceSnapshots } from '../core/instance-snapshots.js';
 import { accepted, type ApiContext } from './context.js';
 
@@ -12,7 +13,7 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const N = Type.Object({ name: Name });
 const NS = Type.Object({ name: Name, snapshot: Name });
 const tags = ['instances'];
-const Schedule = Type.Object({ cron: Type.String(), expiry: Type.Optional(Type.String()), stateful: Type.Optional(Type.Boolean()), lastRun: Type.String() });
+const Schedule = Type.Object({ cron: Type.String(), expiry: Type.Optional(Type.String()), stateful: Type.Optional(Type.Boolean()), lastRun: Type.String(), nextRun: Type.Optional(Type.String()) });
 
 /** /api/v1/instances/{name}/snapshots and the snapshot schedule. */
 export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
@@ -39,6 +40,15 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
     { schema: { tags, summary: 'Delete a snapshot', params: NS, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await snaps.remove(req.params.name, req.params.snapshot)),
   );
+  app.get<{ Params: { name: string } }>(
+    '/instances/:name/snapshot-schedule',
+    { schema: { tags, summary: 'Show the scheduled snapshots of an instance, with the next run (404 when none is set)', params: N, response: { 200: Schedule, ...errors } } },
+    async (req) => {
+      const sched = (await ctx.instances.record(req.params.name)).snapshotSchedule;
+      if (!sched) throw notFound(`snapshot schedule of ${req.params.name}`);
+      return scheduleView(sched);
+    },
+  );
   app.put<{ Params: { name: string }; Body: SnapshotScheduleSet }>(
     '/instances/:name/snapshot-schedule',
     { schema: { tags, summary: 'Set the scheduled snapshots of an instance (cron, expiry)', params: N, body: SnapshotScheduleSet, response: { 200: Schedule, ...errors } } },
@@ -49,7 +59,7 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
       }
       const schedule = { ...req.body, lastRun: new Date().toISOString() };
       await ctx.instances.patch(req.params.name, { snapshotSchedule: schedule });
-      return schedule;
+      return scheduleView(schedule);
     },
   );
   app.delete<{ Params: { name: string } }>(

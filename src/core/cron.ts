@@ -11,30 +11,55 @@ export interface Cron {
   dowAny: boolean;
 }
 
-const ALIASES: Record<string, string> = { '@hourly': '0 * * * *', '@daily': '0 0 * * *', '@weekly': '0 0 * * 0', '@monthly': '0 0 1 * *' };
+const ALIASES: Record<string, string> = {
+  '@hourly': '0 * * * *',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@weekly': '0 0 * * 0',
+  '@monthly': '0 0 1 * *',
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+};
+// Names as in Vixie cron, case-insensitive; ranges of names (MON-FRI) work like numbers.
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 const RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
 const NAMES = ['minute', 'hour', 'day of month', 'month', 'day of week'];
 
-function field(text: string, i: number): Set<number> {
+/** Replace month (field 3) or weekday (field 4) names by their numbers; other fields are left as they are. */
+function numbered(text: string, i: number): string {
+  const names = i === 3 ? MONTHS : i === 4 ? DAYS : undefined;
+  if (!names) return text;
+  return text.replace(/[A-Za-z]+/g, (w) => {
+    const n = names.indexOf(w.toUpperCase());
+    if (n < 0) throw invalid(`cron ${NAMES[i]} field ${JSON.stringify(text)}: ${JSON.stringify(w)} is not one of ${names.join(' ')}`);
+    return String(i === 3 ? n + 1 : n);
+  });
+}
+
+function field(raw: string, i: number): Set<number> {
   const [lo, hi] = RANGES[i]!;
   const out = new Set<number>();
+  const text = numbered(raw, i);
   for (const part of text.split(',')) {
     const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-    if (!m) throw invalid(`cron ${NAMES[i]} field ${JSON.stringify(text)} is not valid`);
+    if (!m) throw invalid(`cron ${NAMES[i]} field ${JSON.stringify(raw)} is not valid`);
     const from = m[1] === '*' ? lo : Number(m[2]);
     const to = m[1] === '*' ? hi : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? hi : from;
     const step = m[4] !== undefined ? Number(m[4]) : 1;
-    if (from < lo || to > hi || from > to || step < 1) throw invalid(`cron ${NAMES[i]} field ${JSON.stringify(text)} is out of range ${lo}-${hi}`);
+    if (from < lo || to > hi || from > to || step < 1) throw invalid(`cron ${NAMES[i]} field ${JSON.stringify(raw)} is out of range ${lo}-${hi}`);
     for (let v = from; v <= to; v += step) out.add(i === 4 && v === 7 ? 0 : v);
   }
   return out;
 }
 
-/** Parse "M H DOM MON DOW" or @hourly/@daily/@weekly/@monthly; throws InvalidArgument saying what is wrong. */
+/** Parse "M H DOM MON DOW" (names JAN-DEC, SUN-SAT allowed) or an @alias; throws InvalidArgument saying what is wrong. */
 export function parseCron(expr: string): Cron {
-  const text = ALIASES[expr.trim()] ?? expr.trim();
+  const trimmed = expr.trim();
+  if (trimmed.startsWith('@') && !ALIASES[trimmed.toLowerCase()]) throw invalid(`cron ${JSON.stringify(expr)} is not one of ${Object.keys(ALIASES).join(', ')}`);
+  const text = ALIASES[trimmed.toLowerCase()] ?? trimmed;
   const parts = text.split(/\s+/);
-  if (parts.length !== 5) throw invalid(`cron ${JSON.stringify(expr)} must have 5 fields (minute hour day-of-month month day-of-week) or be @hourly, @daily, @weekly, @monthly`);
+  if (parts.length !== 5) throw invalid(`cron ${JSON.stringify(expr)} must have 5 fields (minute hour day-of-month month day-of-week) or be one of ${Object.keys(ALIASES).join(', ')}`);
   const [minute, hour, dom, month, dow] = parts.map((p, i) => field(p, i)) as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
   return { minute, hour, dom, month, dow, domAny: parts[2] === '*', dowAny: parts[4] === '*' };
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SnapshotScheduler } from './snapshot-scheduler.js';
+import { SnapshotScheduler, scheduleView } from './snapshot-scheduler.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceSnapshots, InstanceSnapshot } from './instance-snapshots.js';
 import type { InstanceRecord } from './instance-record.js';
@@ -45,4 +45,12 @@ test('expired snapshots are removed, others kept', async () => {
   const f = fakes({}, [snap('old', '2026-11-28T09:00:00.000Z'), snap('new', '2026-11-28T11:00:00.000Z'), snap('keep')]);
   await f.sched.tick(new Date('2026-11-28T10:00:00Z'));
   assert.deepEqual(f.removed, ['old']);
+});
+
+test('scheduleView gives the next run after both the last check and now', () => {
+  const s = { cron: '0 3 * * SUN', lastRun: '2026-11-28T09:00:00.000Z' };
+  assert.equal(scheduleView(s, new Date('2026-12-04T20:00:00Z')).nextRun, '2026-12-06T03:00:00.000Z');
+  assert.equal(scheduleView({ ...s, lastRun: '2026-12-06T03:00:00.000Z' }, new Date('2026-12-04T20:00:00Z')).nextRun, '2026-12-13T03:00:00.000Z');
+  assert.equal(scheduleView({ cron: '@yearly', lastRun: '2026-12-04T20:00:00.000Z' }, new Date('2026-12-04T20:00:00Z')).nextRun, '2027-01-01T00:00:00.000Z');
+  assert.equal(scheduleView({ cron: '0 0 31 2 *', lastRun: '2026-12-04T20:00:00.000Z' }).nextRun, undefined, 'never fires: no next run');
 });

@@ -5,13 +5,27 @@ import type { Logger } from './log.js';
 
 /** An instance's snapshot schedule (kept in its record). */
 export interface SnapshotSchedule {
-  /** 5-field cron (UTC) or @hourly/@daily/@weekly/@monthly. */
+  /** 5-field cron (UTC, names like MON and JAN allowed) or @hourly/@daily/@weekly/@monthly/@yearly. */
   cron: string;
   /** How long scheduled snapshots are kept: 30m, 12h, 7d, 2w. */
   expiry?: string;
   stateful?: boolean;
   /** When the schedule was last checked (ISO 8601). */
   lastRun: string;
+}
+
+/** A schedule as the API shows it: the stored one plus when it fires next. */
+export interface SnapshotScheduleView extends SnapshotSchedule {
+  /** The next minute the schedule fires (ISO 8601), within a year from now. */
+  nextRun?: string;
+}
+
+/** The schedule with its next run: the first firing after both the last check and `now`. */
+export function scheduleView(sched: SnapshotSchedule, now = new Date()): SnapshotScheduleView {
+  const last = new Date(sched.lastRun);
+  const from = last > now ? last : now;
+  const next = nextFire(parseCron(sched.cron), from, new Date(from.getTime() + 367 * 86_400_000));
+  return { ...sched, ...(next ? { nextRun: next.toISOString() } : {}) };
 }
 
 /** Runs every instance's snapshot schedule and removes expired snapshots. */

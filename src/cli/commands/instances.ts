@@ -10,6 +10,7 @@ import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { instanceColumns, instanceFields } from '../views.js';
 import { runConsole } from '../console.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
 
 const PAST: Record<ActionName, string> = { start: 'Started', stop: 'Stopped', restart: 'Restarted', pause: 'Paused', resume: 'Resumed' };
@@ -142,8 +143,9 @@ export function registerInstanceCommands(program: Command): void {
     .argument('<name>', 'instance name')
     .addOption(outputOption())
     .action(async (name: string, _o: unknown, cmd: Command) => {
-      const inst = await clientFor(cmd).getInstance(name);
-      out(renderDetail(inst, instanceFields(inst), formatOf(cmd)));
+      const client = clientFor(cmd);
+      const [inst, sched] = await Promise.all([client.getInstance(name), fetchSchedule(client, name)]);
+      out(renderDetail(sched ? { ...inst, snapshotSchedule: sched } : inst, [...instanceFields(inst), ['Snapshot schedule', scheduleSummary(sched)]], formatOf(cmd)));
     });
 
   for (const action of ACTIONS) {

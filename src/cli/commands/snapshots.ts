@@ -4,6 +4,7 @@ import type { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } fr
 import { CliError } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { parseName } from '../validate.js';
+import type { ApiClient } from '../client.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 
 const enc = encodeURIComponent;
@@ -12,6 +13,41 @@ const EXPIRY = /^[1-9][0-9]{0,4}[mhdw]$/;
 function expiry(v: string): string {
   if (!EXPIRY.test(v)) throw new CliError(`--expiry ${JSON.stringify(v)} must look like 30m, 12h, 7d or 2w`);
   return v;
+}
+
+/** A snapshot schedule as GET/PUT /instances/{name}/snapshot-schedule return it. */
+export interface ScheduleShown {
+  cron: string;
+  expiry?: string;
+  stateful?: boolean;
+  lastRun?: string;
+  nextRun?: string;
+}
+
+/** The schedule's real values as detail rows. */
+export function scheduleFields(s: ScheduleShown): [string, string][] {
+  return [
+    ['cron', `${s.cron} (UTC)`],
+    ['expiry', s.expiry ?? 'never'],
+    ['stateful', s.stateful ? 'yes (while the VM runs)' : 'no'],
+    ['next run', s.nextRun ?? 'none within a year'],
+  ];
+}
+
+/** The schedule of an instance, or undefined when none is set (404, also from a daemon without the route). */
+export async function fetchSchedule(client: ApiClient, instance: string): Promise<ScheduleShown | undefined> {
+  try {
+    return await client.json<ScheduleShown>('GET', `/instances/${enc(instance)}/snapshot-schedule`);
+  } catch (e) {
+    if (e instanceof CliError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+/** One line for `nimbo info`: the schedule, or "none". */
+export function scheduleSummary(s: ScheduleShown | undefined): string {
+  if (!s) return 'none';
+  return `${s.cron}${s.expiry ? `, keep ${s.expiry}` : ''}${s.stateful ? ', stateful' : ''}; next ${s.nextRun ?? 'none within a year'}`;
 }
 
 /** Register the instance snapshot commands on the program. */
@@ -75,11 +111,11 @@ export function registerSnapshotCommands(program: Command): void {
     await finishOperation(op, client, o, () => `Deleted snapshot ${name} of ${instance}`);
   });
 
-  snap
+  const schedule = snap
     .command('schedule')
-    .description('take snapshots on a schedule (cron in UTC, e.g. "0 */6 * * *" or @daily) and expire them')
+    .description('take snapshots on a schedule (cron in UTC, e.g. "0 */6 * * *", "30 2 * * MON-FRI" or @daily) and expire them; `schedule show NAME` reads it back')
     .argument('<instance>', 'instance name')
-    .argument('[cron]', '5-field cron or @hourly, @daily, @weekly, @monthly')
+    .argument('[cron]', '5-field cron (names JAN-DEC, SUN-SAT allowed) or @hourly, @daily, @weekly, @monthly, @yearly')
     .option('--expiry <duration>', 'keep each scheduled snapshot this long (30m, 12h, 7d, 2w)', expiry)
     .option('--stateful', 'stateful snapshots while the VM runs')
     .option('--off', 'stop the schedule')
@@ -94,7 +130,19 @@ export function registerSnapshotCommands(program: Command): void {
       const body: SnapshotScheduleSet = { cron };
       if (o.expiry) body.expiry = o.expiry;
       if (o.stateful) body.stateful = true;
-      const s = await client.json<SnapshotScheduleSet>('PUT', `/instances/${enc(instance)}/snapshot-schedule`, { body });
-      out(renderDetail(s, [['cron', 'cron'], ['expiry', 'expiry'], ['stateful', 'stateful']], formatOf(cmd)));
+      const s = await client.json<ScheduleShown>('PUT', `/instances/${enc(instance)}/snapshot-schedule`, { body });
+      out(renderDetail(s, scheduleFields(s), formatOf(cmd)));
+    });
+
+  schedule
+    .command('show')
+    .description("show an instance's snapshot schedule: cron, expiry, stateful and the next run")
+    .argument('<instance>', 'instance name')
+    .addOption(outputOption())
+    .action(async (instance: string, _o: unknown, cmd: Command) => {
+      const s = await fetchSchedule(clientFor(cmd), instance);
+      if (!s) throw new CliError(`${instance} has no snapshot schedule (set one with: nimbo snapshot schedule ${instance} @daily --expiry 7d)`, { kind: 'api', code: 'NotFound', status: 404 });
+      // `schedule` has -o too and commander gives it the flag wherever it stands, so ask both.
+      out(renderDetail(s, scheduleFields(s), cmd.getOptionValueSource('output') === 'cli' ? formatOf(cmd) : formatOf(cmd.parent!)));
     });
 }
