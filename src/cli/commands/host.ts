@@ -1,16 +1,10 @@
 /** `nimbo host info`, `nimbo doctor` and `nimbo events`. */
 import type { Command } from 'commander';
-import type { Event } from '../../shared/api-types.js';
 import { CliError } from '../errors.js';
 import { outputOption, renderData, renderDetail, renderTable } from '../output.js';
 import { checkColumns, hostFields } from '../views.js';
+import { registerEventsCommand } from './events.js';
 import { clientFor, formatOf, out } from './common.js';
-
-/** One event as a single table-ish line. */
-export function eventLine(e: Event): string {
-  const data = e.data === undefined ? '' : JSON.stringify(e.data);
-  return `${e.time}  ${e.type}  ${e.target}  ${data.length > 200 ? `${data.slice(0, 197)}...` : data}`.trimEnd();
-}
 
 /** Register the host commands on the program. */
 export function registerHostCommands(program: Command): void {
@@ -44,27 +38,5 @@ export function registerHostCommands(program: Command): void {
       }
     });
 
-  program
-    .command('events')
-    .description('print events as they happen (Ctrl-C to stop)')
-    .addOption(outputOption())
-    .action(async (_o: unknown, cmd: Command) => {
-      const format = formatOf(cmd);
-      const { ws, onMessage } = await clientFor(cmd).openEvents();
-      await new Promise<void>((resolve, reject) => {
-        onMessage((raw) => {
-          let e: Event;
-          try {
-            e = JSON.parse(raw.toString()) as Event;
-          } catch {
-            return;
-          }
-          if (format === 'json') out(JSON.stringify(e));
-          else if (format === 'yaml') out(`---\n${renderData(e, 'yaml')}`);
-          else out(eventLine(e));
-        });
-        ws.on('close', () => resolve());
-        ws.on('error', (err) => reject(new CliError(`events: ${err.message}`)));
-      });
-    });
+  registerEventsCommand(program);
 }
