@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerConsoleCommand } from './commands/console.js';
 import { registerHostCommands } from './commands/host.js';
+import { registerCompletionCommand } from './commands/completion.js';
 import { registerSnapshotCommands } from './commands/snapshots.js';
 import { registerCopyCommand } from './commands/copy.js';
 import { registerImageCommands } from './commands/images.js';
@@ -46,5 +47,6 @@ export function buildProgram(): Command {
   registerCopyCommand(program);
   registerOperationCommands(program);
   registerHostCommands(program);
+  registerCompletionCommand(program);
   return program;
 }
