@@ -26,7 +26,8 @@ export function cliReference(): string {
   const walk = (cmd: Command, path: string[]) => {
     for (const sub of cmd.commands) {
       const full = [...path, sub.name()];
-      if (sub.commands.length === 0) {
+      // Leaves, and commands that run on their own as well as having subcommands (snapshot schedule).
+      if (sub.commands.length === 0 || (sub as unknown as { _actionHandler?: unknown })._actionHandler) {
         out.push(`## nimbo ${full.join(' ')}`, '', '```', sub.helpInformation().trim(), '```', '');
       }
       walk(sub, full);
