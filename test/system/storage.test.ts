@@ -197,6 +197,15 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /minute field "61" is out of range/);
     ok(await d.cli('snapshot', 'schedule', 's1', '@daily', '--expiry', '7d'));
+    // Read back through the daemon: the real values and a next run at the coming midnight (UTC).
+    const shown = await d.cliJson<{ cron: string; expiry?: string; nextRun?: string }>('snapshot', 'schedule', 'show', 's1');
+    assert.equal(shown.cron, '@daily');
+    assert.equal(shown.expiry, '7d');
+    assert.match(shown.nextRun ?? '', /T00:00:00\.000Z$/);
+    assert.equal((await d.cliJson<{ snapshotSchedule?: { cron: string } }>('info', 's1')).snapshotSchedule?.cron, '@daily');
+    ok(await d.cli('snapshot', 'schedule', 's1', '30 2 * * MON-FRI'));
+    assert.equal((await d.cliJson<{ cron: string }>('snapshot', 'schedule', 'show', 's1')).cron, '30 2 * * MON-FRI');
     ok(await d.cli('snapshot', 'schedule', 's1', '--off'));
+    assert.equal((await d.api('GET', '/instances/s1/snapshot-schedule')).status, 404);
   });
 });
