@@ -17,6 +17,7 @@ import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
+import { componentSchemas, transformRoute } from './openapi.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -39,10 +40,17 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'nimbo API', version: VERSION, description: 'REST API of nimbod. Long actions answer 202 with an Operation.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: {
+        title: 'nimbo API',
+        version: VERSION,
+        description: 'REST API of nimbod. Long actions answer 202 with an Operation.',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
+      },
+      servers: [{ url: 'http://127.0.0.1:8443', description: 'nimbod on loopback (the default)' }, { url: 'https://{host}:8443', description: 'nimbod (HTTPS beyond loopback)', variables: { host: { default: 'localhost' } } }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: componentSchemas() as never },
       security: [{ bearer: [] }],
     },
+    transform: transformRoute as never,
   });
   await app.register(websocket);
 
