@@ -18,6 +18,7 @@ import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
+import { apiDocsRoutes } from './api-docs.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -59,11 +60,13 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
+  await apiDocsRoutes(app);
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
       api.get('/host', { schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
-      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      // The API's description is public, like /api/docs that renders it; it holds no state.
+      api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       await instanceRoutes(api, ctx);
       await imageRoutes(api, ctx);
       await operationRoutes(api, ctx);
