@@ -58,7 +58,7 @@ function describeResponse(code: string, schema: unknown): unknown {
   if (byIdentity.has(s)) return { description: DESCRIPTIONS[code] ?? 'OK', content: { 'application/json': { schema: out } } };
   // swagger takes the response's description from this key and removes it from the schema
   out['x-response-description'] = typeof s.description === 'string' ? s.description : (DESCRIPTIONS[code] ?? 'OK');
-  if (code === '202') out.headers = { Location: { type: 'string', description: 'URL of the Operation (GET it or its /wait to follow the action)' } };
+  if (code === '202') out.headers = { Location: { type: 'string', description: 'The Operation, /api/v1/operations/{id} (GET it, or its /wait, to follow the action)' } };
   return out;
 }
 
