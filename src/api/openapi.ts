@@ -3,14 +3,17 @@
 // so the schemas that validate and serialize requests are never changed, only their description.
 import type { RouteOptions } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
-import { ErrorBody, Event, HostInfo, Image, Instance, Nic, Operation } from '../shared/api-types.js';
-import { Forward, Lease, Network, SecurityGroup, SecurityRule } from '../shared/network-types.js';
-import { InstanceSnapshot, Pool, Snapshot, Volume } from '../shared/storage-types.js';
+import { ErrorBody, Event, HostInfo, Image, ImageBuild, ImageImport, Instance, InstanceCopy, InstanceCreate, Nic, Operation } from '../shared/api-types.js';
+import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
+import { InstanceSnapshot, InstanceSnapshotCreate, Pool, PoolCreate, Snapshot, SnapshotCreate, Volume, VolumeAttach, VolumeCreate } from '../shared/storage-types.js';
 
 /** The resources that appear in `components.schemas`, by name; every use of one becomes a `$ref`. */
 export const NAMED_SCHEMAS: Record<string, TSchema> = {
   Instance, Nic, Image, Operation, HostInfo, Event, Network, Lease, Forward, SecurityGroup, SecurityRule,
   Pool, Volume, Snapshot, InstanceSnapshot, Error: ErrorBody,
+  // The main request bodies, so generated clients get named types for them too.
+  InstanceCreate, InstanceCopy, ImageBuild, ImageImport, NetworkCreate, ForwardCreate, NicAttach, SecurityGroupCreate,
+  PoolCreate, VolumeCreate, VolumeAttach, SnapshotCreate, InstanceSnapshotCreate,
 };
 
 const byIdentity = new Map<unknown, string>(Object.entries(NAMED_SCHEMAS).map(([n, s]) => [s, n]));
@@ -87,7 +90,8 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
   const codes = ['400', ...(isPublic ? [] : ['401', '403']), ...(route.url.includes(':') ? ['404'] : []), '429', '500'];
   for (const c of codes) response[c] ??= errorResponse(c);
   s.response = response;
-  for (const k of ['body', 'querystring', 'params', 'headers']) if (s[k]) s[k] = withRefs(s[k]);
+  if (s.body) s.body = withRefs(s.body, false);
+  for (const k of ['querystring', 'params', 'headers']) if (s[k]) s[k] = withRefs(s[k]);
   if (method === 'PUT' && /\/files$/.test(route.url)) {
     delete s.body;
     s.consumes = ['application/octet-stream'];

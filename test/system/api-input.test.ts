@@ -29,7 +29,8 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     assert.equal(r.status, 200);
     assert.equal(r.body.openapi, '3.0.3');
     const post = r.body.paths['/api/v1/instances'].post;
-    assert.ok(post.requestBody.content['application/json'].schema.properties.name);
+    assert.equal(post.requestBody.content['application/json'].schema.$ref, '#/components/schemas/InstanceCreate');
+    assert.ok(r.body.components.schemas.InstanceCreate.properties.name);
     assert.equal(post.operationId, 'postInstances');
     assert.ok(r.body.paths['/api/v1/operations/{id}/wait']);
     const page = await fetch(`${d.url}/api/docs`);
