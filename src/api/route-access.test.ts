@@ -82,7 +82,10 @@ const WS = { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': '
 test('every route of the table needs a credential except those that declare public, however the path is spelled', async () => {
   assert.ok(routes.length >= 60, `route table has ${routes.length} routes`);
   const publicOnes = routes.filter((r) => r.isPublic).map((r) => `${r.method} ${r.url}`);
-  assert.deepEqual(publicOnes.sort(), ['GET /api/v1/health', 'HEAD /api/v1/health']);
+  assert.deepEqual(publicOnes.sort(), [
+    'GET /api/docs', 'GET /api/docs/redoc.standalone.js', 'GET /api/v1/health', 'GET /api/v1/openapi.json',
+    'HEAD /api/docs', 'HEAD /api/docs/redoc.standalone.js', 'HEAD /api/v1/health', 'HEAD /api/v1/openapi.json',
+  ]);
   const failures: string[] = [];
   for (const r of routes.filter((x) => !x.isPublic)) {
     for (const target of spellings(r.url, port)) {
@@ -133,8 +136,16 @@ test('a valid token passes in the header; in the query only on a WebSocket upgra
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'NotFound');
 });
 
-test('the public route answers without a credential', async () => {
+test('the public routes answer without a credential', async () => {
   assert.equal(await rawRequest('GET', '/api/v1/health'), 200);
+  const doc = (await (await fetch(`http://127.0.0.1:${port}/api/v1/openapi.json`)).json()) as { openapi: string };
+  assert.equal(doc.openapi, '3.0.3');
+  const page = await fetch(`http://127.0.0.1:${port}/api/docs`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<redoc spec-url="\/api\/v1\/openapi.json">/);
+  const js = await fetch(`http://127.0.0.1:${port}/api/docs/redoc.standalone.js`);
+  assert.equal(js.status, 200);
+  assert.ok((await js.arrayBuffer()).byteLength > 100_000);
 });
 
 /** Paths that no route matches. */

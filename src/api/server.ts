@@ -17,6 +17,8 @@ import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
+import { componentSchemas, transformRoute } from './openapi.js';
+import { apiDocsRoutes } from './api-docs.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -39,10 +41,17 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'nimbo API', version: VERSION, description: 'REST API of nimbod. Long actions answer 202 with an Operation.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: {
+        title: 'nimbo API',
+        version: VERSION,
+        description: 'REST API of nimbod. Long actions answer 202 with an Operation.',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
+      },
+      servers: [{ url: 'http://127.0.0.1:8443', description: 'nimbod on loopback (the default)' }, { url: 'https://{host}:8443', description: 'nimbod (HTTPS beyond loopback)', variables: { host: { default: 'localhost' } } }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: componentSchemas() as never },
       security: [{ bearer: [] }],
     },
+    transform: transformRoute as never,
   });
   await app.register(websocket);
 
@@ -51,11 +60,13 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
+  await apiDocsRoutes(app);
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
       api.get('/host', { schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
-      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      // The API's description is public, like /api/docs that renders it; it holds no state.
+      api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
       await instanceRoutes(api, ctx);
       await imageRoutes(api, ctx);
       await operationRoutes(api, ctx);

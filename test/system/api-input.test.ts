@@ -24,13 +24,19 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
   });
 
   test('the OpenAPI document describes the routes and their schemas', async () => {
-    assert.equal((await d.api('GET', '/openapi.json', undefined, null)).status, 401);
-    const r = await d.api('GET', '/openapi.json');
+    // The description is public (it holds no state), and so is its rendering at /api/docs.
+    const r = await d.api('GET', '/openapi.json', undefined, null);
     assert.equal(r.status, 200);
     assert.equal(r.body.openapi, '3.0.3');
     const post = r.body.paths['/api/v1/instances'].post;
-    assert.ok(post.requestBody.content['application/json'].schema.properties.name);
+    assert.equal(post.requestBody.content['application/json'].schema.$ref, '#/components/schemas/InstanceCreate');
+    assert.ok(r.body.components.schemas.InstanceCreate.properties.name);
+    assert.equal(post.operationId, 'postInstances');
     assert.ok(r.body.paths['/api/v1/operations/{id}/wait']);
+    const page = await fetch(`${d.url}/api/docs`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal((await fetch(`${d.url}/api/docs/redoc.standalone.js`)).status, 200);
   });
 
   test('bad names, sizes and fields get a 4xx that says what is wrong, and create nothing', async () => {
