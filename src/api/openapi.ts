@@ -87,7 +87,7 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
   }
   for (const [code, sch] of Object.entries(given)) response[code] = describeResponse(code, sch);
   if (Object.keys(response).every((c) => !c.startsWith('2') && c !== '101')) response['200'] = { description: 'OK', type: 'null' };
-  const codes = ['400', ...(isPublic ? [] : ['401', '403']), ...(route.url.includes(':') ? ['404'] : []), '429', '500'];
+  const codes = ['400', ...(isPublic ? [] : ['401', '403']), ...(route.url.includes(':') ? ['404'] : []), '500'];
   for (const c of codes) response[c] ??= errorResponse(c);
   s.response = response;
   if (s.body) s.body = withRefs(s.body, false);
