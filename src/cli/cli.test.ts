@@ -227,3 +227,23 @@ test('version shows client, server and API versions, and works without a daemon'
   assert.equal(j.api, 'v1');
   assert.match(j.serverError, /cannot reach nimbod/);
 });
+
+test('operation show|wait|cancel take a unique id prefix; an ambiguous one lists the candidates', async () => {
+  for (const id of ['3f2a0000-1111', '3f2b0000-2222']) {
+    const op = fake.newOp('instance.stop', 'vm1');
+    fake.ops.delete(op.id);
+    fake.ops.set(id, { ...op, id });
+  }
+  const s = await nimbo(['operation', 'show', '3f2a', '-o', 'json']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal((JSON.parse(s.stdout) as { id: string }).id, '3f2a0000-1111');
+  const a = await nimbo(['operation', 'wait', '3f2', '-q']);
+  assert.equal(a.code, 2);
+  assert.equal(a.stderr, 'nimbo: error: operation id prefix 3f2 is ambiguous: it matches 3f2a0000-1111, 3f2b0000-2222\n');
+  const c = await nimbo(['operation', 'cancel', '3f2b']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(fake.seen.filter((r) => r.method === 'DELETE').at(-1)?.path, '/api/v1/operations/3f2b0000-2222');
+  const n = await nimbo(['operation', 'show', 'zzz']);
+  assert.equal(n.code, 3);
+  assert.equal(n.stderr, 'nimbo: error: operation zzz not found\n');
+});
