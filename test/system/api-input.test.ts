@@ -60,7 +60,7 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /^nimbo: error: .*(invalid|not valid)/);
     const info = await d.cli('info', 'ghost');
-    assert.equal(info.code, 1);
+    assert.equal(info.code, 3);
     assert.match(info.stderr, /instance ghost not found/);
   });
 
