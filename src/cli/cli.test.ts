@@ -55,23 +55,77 @@ test('list table, yaml, and the ls alias', async () => {
   assert.match(y.stdout, /^- name: vm1\n/);
 });
 
-test('errors are one line on stderr with exit 1', async () => {
+test('errors are one line on stderr with their exit code', async () => {
   const r = await nimbo(['info', 'ghost']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 3);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, 'nimbo: error: instance ghost not found\n');
   const u = await nimbo(['list', '-o', 'xml']);
-  assert.equal(u.code, 1);
+  assert.equal(u.code, 2);
   assert.match(u.stderr, /^nimbo: error: option '-o, --output <format>' argument 'xml' is invalid\. Allowed choices are table, json, yaml\.\n$/);
   const port = await freePort();
   const d = await nimbo(['list'], { NIMBO_URL: `http://127.0.0.1:${port}` });
   assert.equal(d.stderr, `nimbo: error: cannot reach nimbod at http://127.0.0.1:${port} (is it running? try: ./nimbo up)\n`);
+  assert.equal(d.code, 5);
+  const a = await nimbo(['list'], { NIMBO_TOKEN: 'wrong' });
+  assert.equal(a.code, 6, a.stderr);
+  const c = await nimbo(['launch', 'tiny', 'vm1', '-q']);
+  assert.equal(c.code, 4, c.stderr);
+});
+
+test('extra arguments are refused before any request (exit 2)', async () => {
+  const before = fake.seen.length;
+  for (const args of [['info', 'vm1', 'extra'], ['list', 'x'], ['operation', 'list', 'x']]) {
+    const r = await nimbo(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /too many arguments/);
+  }
+  assert.equal(fake.seen.length, before);
+});
+
+test('stop/start/delete take many names: a line each, non-zero if any failed', async () => {
+  const r = await nimbo(['stop', 'vm1', 'ghost', 'vm1', '-q']);
+  assert.equal(r.code, 3);
+  assert.equal(r.stderr, 'nimbo: error: ghost: instance ghost not found\n');
+  assert.equal(fake.seen.filter((s) => s.method === 'POST' && s.path === '/api/v1/instances/vm1/stop').length >= 2, true);
+  const s = await nimbo(['start', 'vm1', 'vm1']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(s.stdout, 'Started vm1\nStarted vm1\n');
+  const d = await nimbo(['delete', 'vm1', 'vm1', '--force', '--no-wait']);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /^op-\d+\nop-\d+\n$/);
+});
+
+test('pause, resume and start do not offer --force/--timeout; stop and restart do', async () => {
+  for (const a of ['pause', 'resume', 'start']) {
+    const r = await nimbo([a, 'vm1', '--force']);
+    assert.equal(r.code, 2, `${a}: ${r.stderr}`);
+    assert.match(r.stderr, /unknown option '--force'/);
+    assert.doesNotMatch((await nimbo([a, '--help'])).stdout, /--timeout/);
+  }
+  assert.match((await nimbo(['restart', '--help'])).stdout, /--timeout/);
+});
+
+test('delete of a running instance without --force says what to do', async () => {
+  fake.deleteConflict = true;
+  try {
+    const r = await nimbo(['delete', 'vm1']);
+    assert.equal(r.code, 4);
+    assert.equal(r.stderr, 'nimbo: error: instance vm1 is running (stop it first, or use nimbo delete --force vm1)\n');
+  } finally {
+    fake.deleteConflict = false;
+  }
+});
+
+test('the help epilogue lists the exit codes', async () => {
+  const r = await nimbo(['--help']);
+  assert.match(r.stdout, /Exit codes: 0 ok, 1 failure, 2 invalid input or usage, 3 not found, 4 conflict .*5 nimbod unreachable, 6 authentication/);
 });
 
 test('bad arguments are caught before any request', async () => {
   const before = fake.seen.length;
   const m = await nimbo(['launch', 'tiny', 'vm2', '--memory', '512']);
-  assert.equal(m.code, 1);
+  assert.equal(m.code, 2);
   assert.match(m.stderr, /^nimbo: error: .*memory "512" is only 512 bytes; add a unit, e\.g\. 512MiB\n$/);
   const n = await nimbo(['launch', 'tiny', 'Bad_Name']);
   assert.match(n.stderr, /invalid instance name "Bad_Name"/);
@@ -85,7 +139,7 @@ test('launch follows the operation with plain progress lines when not a TTY', as
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, 'progress 0%\nstep to 50%\nprogress 50%\nstep to 100%\nprogress 100%\n');
   assert.match(r.stdout, /^Created web \(stopped, 10\.77\.0\.10, fd00::10\)\n$/);
-  const create = fake.seen.find((s) => s.method === 'POST' && s.path === '/api/v1/instances');
+  const create = fake.seen.filter((s) => s.method === 'POST' && s.path === '/api/v1/instances').at(-1);
   assert.deepEqual(create?.body, { name: 'web', image: 'tiny', memory: '1GiB', start: false });
 });
 
@@ -158,4 +212,38 @@ test('main.js wires the lifecycle commands', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /launch \[options\] <image> <name>/);
   assert.match(r.stdout, /\bup\b/);
+});
+
+test('version shows client, server and API versions, and works without a daemon', async () => {
+  fake.host = { ...(fake.host ?? {}), version: '9.8.7' } as typeof fake.host;
+  const r = await nimbo(['version']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Client version:\s+\d+\.\d+\.\d+\S*\nServer version:\s+9\.8\.7\nAPI version:\s+v1\n$/);
+  const port = await freePort();
+  const d = await nimbo(['version', '-o', 'json'], { NIMBO_URL: `http://127.0.0.1:${port}` });
+  assert.equal(d.code, 0, d.stderr);
+  const j = JSON.parse(d.stdout) as { client: string; server?: string; api: string; serverError: string };
+  assert.equal(j.server, undefined);
+  assert.equal(j.api, 'v1');
+  assert.match(j.serverError, /cannot reach nimbod/);
+});
+
+test('operation show|wait|cancel take a unique id prefix; an ambiguous one lists the candidates', async () => {
+  for (const id of ['3f2a0000-1111', '3f2b0000-2222']) {
+    const op = fake.newOp('instance.stop', 'vm1');
+    fake.ops.delete(op.id);
+    fake.ops.set(id, { ...op, id });
+  }
+  const s = await nimbo(['operation', 'show', '3f2a', '-o', 'json']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal((JSON.parse(s.stdout) as { id: string }).id, '3f2a0000-1111');
+  const a = await nimbo(['operation', 'wait', '3f2', '-q']);
+  assert.equal(a.code, 2);
+  assert.equal(a.stderr, 'nimbo: error: operation id prefix 3f2 is ambiguous: it matches 3f2a0000-1111, 3f2b0000-2222\n');
+  const c = await nimbo(['operation', 'cancel', '3f2b']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(fake.seen.filter((r) => r.method === 'DELETE').at(-1)?.path, '/api/v1/operations/3f2b0000-2222');
+  const n = await nimbo(['operation', 'show', 'zzz']);
+  assert.equal(n.code, 3);
+  assert.equal(n.stderr, 'nimbo: error: operation zzz not found\n');
 });

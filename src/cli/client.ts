@@ -24,7 +24,7 @@ import type {
   VolumeImport,
   VolumePatch,
 } from '../shared/storage-types.js';
-import { CliError, oneLine } from './errors.js';
+import { CliError, EXIT, oneLine } from './errors.js';
 import { openSocket, type ApiSocket } from './socket.js';
 import { httpsFetch } from './https-fetch.js';
 import { describeTlsError, tlsOptionsFor, type TlsTrust } from './tls-trust.js';
@@ -96,7 +96,7 @@ export class ApiClient {
   /** Authorization headers, or a CliError when a token is needed and missing. */
   authHeaders(auth = true): Record<string, string> {
     if (!auth) return {};
-    if (!this.token) throw new CliError(this.opts.tokenProblem ?? 'no API token (set NIMBO_TOKEN or pass --token)');
+    if (!this.token) throw new CliError(this.opts.tokenProblem ?? 'no API token (set NIMBO_TOKEN or pass --token)', { exitCode: EXIT.auth });
     return { authorization: `Bearer ${this.token}` };
   }
 

@@ -1,5 +1,5 @@
 /** An attached console session: stdin → guest keystrokes, guest serial output → stdout, Ctrl-] detaches. */
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { CliError } from './errors.js';
 import type { ApiSocket } from './socket.js';
 
@@ -51,7 +51,7 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<string | und
       input.removeListener('end', onEnd);
       if (raw) input.setRawMode?.(false);
       input.pause();
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
         ws.close(1000, 'detached');
         // Do not linger if the server never answers the close handshake.
         const t = setTimeout(() => ws.terminate(), 1000);
@@ -61,7 +61,7 @@ export function runConsole(sock: ApiSocket, io: ConsoleIO): Promise<string | und
       else resolve(reason);
     };
     const send = (buf: Buffer) => {
-      if (buf.length > 0 && ws.readyState === WebSocket.OPEN) ws.send(buf, { binary: true });
+      if (buf.length > 0 && ws.readyState === ws.OPEN) ws.send(buf, { binary: true });
     };
     const onData = (chunk: Buffer | string) => {
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);

@@ -42,6 +42,8 @@ export class FakeDaemon {
   images: Image[] = [];
   ops = new Map<string, Operation>();
   finalStatus: 'success' | 'failure' = 'success';
+  /** When set, DELETE of an instance without force is refused with 409 (as for a running one). */
+  deleteConflict = false;
   host?: HostInfo;
   private server?: Server;
   private wss?: WebSocketServer;
@@ -134,6 +136,8 @@ export class FakeDaemon {
       case 'GET /instances/:x':
         return inst ? send(200, inst) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
       case 'DELETE /instances/:x':
+        if (inst && this.deleteConflict && u.searchParams.get('force') !== 'true') return fail(409, 'Conflict', `instance ${inst.name} is running`);
+        return inst ? accepted(this.newOp('instance.delete', seg[1]!)) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
       case 'POST /instances/:x/start':
       case 'POST /instances/:x/stop':
       case 'POST /instances/:x/restart':

@@ -12,7 +12,8 @@ import { registerOperationCommands } from './commands/operations.js';
 import { registerStorageCommands } from './commands/storage.js';
 import { registerNetworkCommands } from './commands/networks.js';
 import { registerFirewallCommands } from './commands/firewall.js';
-import { oneLine } from './errors.js';
+import { registerVersionCommand } from './commands/version.js';
+import { EXIT, EXIT_HELP, oneLine } from './errors.js';
 
 function version(): string {
   try {
@@ -36,7 +37,11 @@ export function buildProgram(): Command {
     .option('--tls-ca <file>', 'trust an https daemon whose certificate this PEM CA file vouches for (default: $NIMBO_TLS_CA; else the system CAs)')
     .configureOutput({ outputError: (str, write) => write(`nimbo: ${oneLine(str)}\n`) })
     .showSuggestionAfterError(true)
-    .addHelpText('after', '\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_TLS_FINGERPRINT, NIMBO_TLS_CA, NIMBO_STATE_DIR, NIMBO_DEBUG=1 (stack traces).');
+    // Inherited by every subcommand: a stray extra argument is a mistake, not something to ignore.
+    .allowExcessArguments(false)
+    // Usage errors (unknown option, missing or extra argument, bad value) exit with EXIT.usage.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.usage))
+    .addHelpText('after', `\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_TLS_FINGERPRINT, NIMBO_TLS_CA, NIMBO_STATE_DIR, NIMBO_DEBUG=1 (stack traces).\n${EXIT_HELP}`);
   registerInstanceCommands(program);
   registerConsoleCommand(program);
   registerImageCommands(program);
@@ -48,5 +53,6 @@ export function buildProgram(): Command {
   registerOperationCommands(program);
   registerHostCommands(program);
   registerCompletionCommand(program);
+  registerVersionCommand(program, version());
   return program;
 }

@@ -1,5 +1,5 @@
 /** Opening an authenticated WebSocket to nimbod, with HTTP errors turned into one-line CliErrors. */
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { ErrorBody } from '../shared/api-types.js';
 import type { ConnectionOptions } from 'node:tls';
 import { CliError, oneLine } from './errors.js';
@@ -43,8 +43,10 @@ export async function openSocket(target: SocketTarget, path: string): Promise<Ap
   } catch (e) {
     throw socketError(target, path, e as NodeJS.ErrnoException);
   }
+  // Loaded here, not at startup: only console, exec -t and events need it.
+  const { default: WebSocketImpl } = await import('ws');
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, handshakeTimeout: 15_000, ...tls });
+    const ws = new WebSocketImpl(url, { headers, handshakeTimeout: 15_000, ...tls });
     // The server may send right after the handshake, in the same tick as 'open': keep those messages.
     const early: [WebSocket.RawData, boolean][] = [];
     const keep = (data: WebSocket.RawData, isBinary: boolean) => early.push([data, isBinary]);

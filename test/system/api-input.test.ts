@@ -62,11 +62,11 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
 
   test('the CLI prints one clear line and exits non-zero', async () => {
     const r = await d.cli('launch', 'tiny', 'Bad_Name');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /^nimbo: error: .*(invalid|not valid)/);
     const info = await d.cli('info', 'ghost');
-    assert.equal(info.code, 1);
+    assert.equal(info.code, 3);
     assert.match(info.stderr, /instance ghost not found/);
   });
 

@@ -103,7 +103,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     await run('file', 'pull', 'ct1:/root/blob.bin', back);
     assert.ok(readFileSync(back).equals(readFileSync(local)));
     const missing = await d.cli('file', 'pull', 'ct1:/nope', back);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 3); // not found
     assert.match(missing.stderr, /nope/);
   });
 

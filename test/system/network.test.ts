@@ -57,7 +57,7 @@ describe('networks and the firewall with real guests (TCG)', { skip }, () => {
     assert.equal((await d.api('POST', '/security-groups/default/rules', { rules: [{ direction: 'ingress', protocol: 'tcp', ports: '70000' }] })).status, 400);
     assert.equal((await d.api('POST', '/security-groups/default/rules', { rules: [{ direction: 'ingress', protocol: 'icmp', ports: '22' }] })).status, 400);
     const r = await d.cli('network', 'create', 'Bad_Name');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /network name/);
     assert.equal((await d.api('GET', '/networks')).body.networks.length, 1, 'nothing was created');
   });

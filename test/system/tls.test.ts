@@ -66,7 +66,7 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
   test('plain http is not served on the TLS port', async () => {
     await assert.rejects(fetch(`${d.url.replace('https:', 'http:')}/api/v1/health`, { signal: AbortSignal.timeout(10_000) }));
     const r = await cli({ NIMBO_URL: d.url.replace('https:', 'http:') }, 'list');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 5);
     assert.match(r.stderr, /cannot reach nimbod/);
   });
 

@@ -190,7 +190,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /running: stop it first or delete with --force/);
     assert.equal((await d.cli('delete', 'vm1', '--force', '--quiet')).code, 0);
-    assert.equal((await d.cli('info', 'vm1')).code, 1);
+    assert.equal((await d.cli('info', 'vm1')).code, 3);
     assert.deepEqual(await d.links(), [`${d.prefix}br0`], 'only the bridge is left');
     assert.deepEqual(d.files('instances'), []);
     assert.deepEqual((await d.api('GET', '/storage/pools/default/volumes')).body.volumes, [], 'the root volume is gone');

@@ -5,6 +5,7 @@ import { ApiClient } from '../client.js';
 import { resolveEndpoint } from '../endpoint.js';
 import type { OutputFormat } from '../output.js';
 import { followOperation } from '../progress.js';
+import { CliError, EXIT, oneLine } from '../errors.js';
 
 /** Options every command sees (program-level). */
 export interface GlobalOptions {
@@ -62,4 +63,24 @@ export async function finishOperation(
     if (line) out(line);
   }
   return final;
+}
+
+/**
+ * Run `fn` for each name in turn. A failure prints `nimbo: error: NAME: message` and the others still
+ * run; at the end process.exitCode is the first failure's code (so any failure exits non-zero).
+ */
+export async function eachName(names: string[], fn: (name: string) => Promise<void>, write: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  let code = 0;
+  for (const name of names) {
+    try {
+      await fn(name);
+    } catch (e) {
+      if (names.length === 1) throw e;
+      const msg = oneLine(e instanceof Error ? e.message : String(e));
+      write(`nimbo: error: ${name}: ${msg}\n`);
+      if (code === 0) code = e instanceof CliError ? e.exitCode : EXIT.failure;
+    }
+  }
+  if (code !== 0) process.exitCode = code;
+  return code;
 }

@@ -9,7 +9,7 @@ import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { instanceColumns, instanceFields } from '../views.js';
 import { runConsole } from '../console.js';
-import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
 
@@ -149,20 +149,22 @@ export function registerInstanceCommands(program: Command): void {
     });
 
   for (const action of ACTIONS) {
-    withWaitOptions(
-      program
-        .command(action)
-        .description(HELP[action])
-        .argument('<name>', 'instance name')
+    const cmd = program.command(action).description(HELP[action]).argument('<names...>', 'instance names');
+    // Only stop and restart have a graceful phase; the others would ignore --force/--timeout.
+    if (action === 'stop' || action === 'restart') {
+      cmd
         .option('--force', 'do it at once, without a graceful attempt')
-        .option('--timeout <s>', 'seconds before a graceful action turns into a hard one', intInRange('--timeout', 1, 3600)),
-    ).action(async (name: string, o: WaitOptions & InstanceAction, cmd: Command) => {
-      const client = clientFor(cmd);
+        .option('--timeout <s>', 'seconds before a graceful action turns into a hard one', intInRange('--timeout', 1, 3600));
+    }
+    withWaitOptions(cmd).action(async (names: string[], o: WaitOptions & InstanceAction, c: Command) => {
+      const client = clientFor(c);
       const body: InstanceAction = {};
       if (o.force) body.force = true;
       if (o.timeout !== undefined) body.timeout = o.timeout;
-      const op = await client.instanceAction(name, action, body);
-      await finishOperation(op, client, o, () => `${PAST[action]} ${name}`);
+      await eachName(names, async (name) => {
+        const op = await client.instanceAction(name, action, body);
+        await finishOperation(op, client, o, () => `${PAST[action]} ${name}`);
+      });
     });
   }
 
@@ -233,13 +235,21 @@ export function registerInstanceCommands(program: Command): void {
     program
       .command('delete')
       .alias('rm')
-      .description('delete an instance and its disk')
-      .argument('<name>', 'instance name')
+      .description('delete instances and their disks')
+      .argument('<names...>', 'instance names')
       .option('--force', 'stop it first if it is running'),
-  ).action(async (name: string, o: WaitOptions & { force?: boolean }, cmd: Command) => {
+  ).action(async (names: string[], o: WaitOptions & { force?: boolean }, cmd: Command) => {
     const client = clientFor(cmd);
-    const op = await client.deleteInstance(name, o.force === true);
-    await finishOperation(op, client, o, () => `Deleted ${name}`);
+    await eachName(names, async (name) => {
+      const op = await client.deleteInstance(name, o.force === true).catch((e: unknown) => {
+        // Say what to do when the refusal is about a running instance.
+        if (e instanceof CliError && e.code === 'Conflict' && o.force !== true && !/--force/.test(e.message)) {
+          throw new CliError(`${e.message} (stop it first, or use nimbo delete --force ${name})`, { kind: e.kind, code: e.code, status: e.status });
+        }
+        throw e;
+      });
+      await finishOperation(op, client, o, () => `Deleted ${name}`);
+    });
   });
 }
 

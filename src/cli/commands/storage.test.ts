@@ -339,17 +339,17 @@ test('bad arguments are caught before any request', async () => {
   ];
   for (const [args, re] of cases) {
     const r = await nimbo(args);
-    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, new RegExp(`^nimbo: error: .*${re.source}.*\\n$`), args.join(' '));
   }
   assert.equal(fake.seen.length, before);
 });
 
-test('API errors are one line on stderr with exit 1', async () => {
+test('API errors are one line on stderr with their exit codes', async () => {
   const r = await nimbo(['storage', 'volume', 'info', 'default', 'ghost']);
-  assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'nimbo: error: volume default/ghost not found\n']);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [3, '', 'nimbo: error: volume default/ghost not found\n']);
   const c = await nimbo(['storage', 'pool', 'create', 'default', '--driver', 'dir']);
-  assert.deepEqual([c.code, c.stderr], [1, 'nimbo: error: storage pool default already exists\n']);
+  assert.deepEqual([c.code, c.stderr], [4, 'nimbo: error: storage pool default already exists\n']);
   fake.inner.finalStatus = 'failure';
   try {
     const f = await nimbo(['storage', 'volume', 'resize', 'default', 'data', '1TiB', '-q']);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { IoLimits, PoolCreate, VolumeClone, VolumeCreate } from '../../shared/storage-types.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { poolColumns, poolFields, snapshotColumns, volumeColumns, volumeFields } from '../storage-views.js';
@@ -59,7 +59,7 @@ export function limitsBody(o: LimitsOptions): Partial<IoLimits> {
   if (o.bpsRead !== undefined) limits.bytesRead = o.bpsRead;
   if (o.bpsWrite !== undefined) limits.bytesWrite = o.bpsWrite;
   if (Object.keys(limits).length === 0) {
-    throw new CliError('nothing to set: give --iops-read, --iops-write, --bps-read and/or --bps-write (0 = unlimited)');
+    throw new CliError('nothing to set: give --iops-read, --iops-write, --bps-read and/or --bps-write (0 = unlimited)', { exitCode: EXIT.usage });
   }
   return limits;
 }
