@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Name, listOf } from '../shared/api-types.js';
+import { ErrorBody, Name } from '../shared/api-types.js';
 import { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import type { ApiContext } from './context.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const G = Type.Object({ name: Name });
@@ -12,7 +13,9 @@ const Attach = Type.Object({ instance: Name, nic: Type.Optional(Type.String({ pa
 /** /api/v1/security-groups: groups, their rules, and attaching them to instance NICs (all live). */
 export async function firewallRoutes(app: FastifyInstance, ctx: ApiContext) {
   const f = ctx.firewall;
-  app.get('/security-groups', { schema: { tags, summary: 'List security groups', response: { 200: listOf('securityGroups', SecurityGroup) } } }, async () => ({ securityGroups: await f.list() }));
+  app.get<{ Querystring: PageParams }>('/security-groups', { schema: { tags, summary: `List security groups${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('securityGroups', SecurityGroup), 400: ErrorBody } } }, async (req) =>
+    listPage('securityGroups', await f.list(), byName, req.query, (g) => g),
+  );
   app.post<{ Body: SecurityGroupCreate }>('/security-groups', { schema: { tags, summary: 'Create a security group', body: SecurityGroupCreate, response: { 201: SecurityGroup, ...errors } } }, async (req, reply) =>
     reply.code(201).send(await f.create(req.body)),
   );

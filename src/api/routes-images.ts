@@ -1,16 +1,17 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Image, ImageBuild, ImageImport, Name, Operation, listOf } from '../shared/api-types.js';
+import { ErrorBody, Image, ImageBuild, ImageImport, Name, Operation } from '../shared/api-types.js';
 import { accepted, type ApiContext } from './context.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** /api/v1/images routes. */
 export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: listOf('images', Image) } } }, async () => ({
-    images: (await ctx.images.list()).map((r) => ctx.images.view(r)),
-  }));
+  app.get<{ Querystring: PageParams }>('/images', { schema: { tags: ['images'], summary: `List images${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('images', Image), 400: ErrorBody } } }, async (req) =>
+    listPage('images', await ctx.images.list(), byName, req.query, (r) => ctx.images.view(r)),
+  );
 
   app.get<{ Params: { name: string } }>(
     '/images/:name',

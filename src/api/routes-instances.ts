@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ACTIONS, ErrorBody, Instance, InstanceAction, InstanceCreate, Name, Operation, listOf, type ActionName } from '../shared/api-types.js';
+import { ACTIONS, ErrorBody, Instance, InstanceAction, InstanceCreate, Name, Operation, type ActionName } from '../shared/api-types.js';
 import { accepted, type ApiContext } from './context.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const NameParams = Type.Object({ name: Name });
@@ -9,9 +10,11 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** /api/v1/instances routes. */
 export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/instances', { schema: { tags: ['instances'], summary: 'List instances', response: { 200: listOf('instances', Instance) } } }, async () => ({
-    instances: await Promise.all((await ctx.instances.records()).map((r) => ctx.instances.view(r))),
-  }));
+  app.get<{ Querystring: PageParams }>(
+    '/instances',
+    { schema: { tags: ['instances'], summary: `List instances${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('instances', Instance), 400: ErrorBody } } },
+    async (req) => listPage('instances', await ctx.instances.records(), byName, req.query, (r) => ctx.instances.view(r)),
+  );
 
   app.post<{ Body: InstanceCreate }>(
     '/instances',

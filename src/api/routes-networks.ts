@@ -1,8 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Instance, Name, Operation, listOf } from '../shared/api-types.js';
+import { ErrorBody, Instance, Name, Operation } from '../shared/api-types.js';
 import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, NicPatch } from '../shared/network-types.js';
 import { accepted, type ApiContext } from './context.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
+
+/** Leases in address order: each IPv4 octet zero-padded so the string order is the numeric one. */
+const byAddress = { key: (l: Lease) => `${l.ip.split('.').map((o) => o.padStart(3, '0')).join('.')}|${l.mac}` };
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -12,7 +16,9 @@ const tags = ['networks'];
 
 /** /api/v1/networks (networks, leases, forwards) and /api/v1/instances/{name}/nics. */
 export async function networkRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/networks', { schema: { tags, summary: 'List networks', response: { 200: listOf('networks', Network) } } }, async () => ({ networks: await ctx.network.list() }));
+  app.get<{ Querystring: PageParams }>('/networks', { schema: { tags, summary: `List networks${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('networks', Network), 400: ErrorBody } } }, async (req) =>
+    listPage('networks', await ctx.network.list(), byName, req.query, (n) => n),
+  );
   app.post<{ Body: NetworkCreate }>('/networks', { schema: { tags, summary: 'Create a network (bridge or vxlan; nat, routed or isolated)', body: NetworkCreate, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
     accepted(reply, await ctx.network.create(req.body)),
   );
@@ -22,13 +28,13 @@ export async function networkRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.delete<{ Params: { name: string } }>('/networks/:name', { schema: { tags, summary: 'Delete a network no instance uses', params: N, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
     accepted(reply, await ctx.network.delete(req.params.name)),
   );
-  app.get<{ Params: { name: string } }>('/networks/:name/leases', { schema: { tags, summary: 'Addresses allocated on a network', params: N, response: { 200: listOf('leases', Lease), ...errors } } }, async (req) => ({
-    leases: await ctx.network.leases(req.params.name),
-  }));
+  app.get<{ Params: { name: string }; Querystring: PageParams }>('/networks/:name/leases', { schema: { tags, summary: `Addresses allocated on a network, by address,${PAGED}`, params: N, querystring: PageQuery, response: { 200: pageOfSchema('leases', Lease), ...errors } } }, async (req) =>
+    listPage('leases', await ctx.network.leases(req.params.name), byAddress, req.query, (l) => l),
+  );
 
-  app.get<{ Params: { name: string } }>('/networks/:name/forwards', { schema: { tags, summary: 'Port forwards and floating IPs of a network', params: N, response: { 200: listOf('forwards', Forward), ...errors } } }, async (req) => ({
-    forwards: await ctx.forwards.list(req.params.name),
-  }));
+  app.get<{ Params: { name: string }; Querystring: PageParams }>('/networks/:name/forwards', { schema: { tags, summary: `Port forwards and floating IPs of a network${PAGED}`, params: N, querystring: PageQuery, response: { 200: pageOfSchema('forwards', Forward), ...errors } } }, async (req) =>
+    listPage('forwards', await ctx.forwards.list(req.params.name), { key: (f: Forward) => f.id }, req.query, (f) => f),
+  );
   app.post<{ Params: { name: string }; Body: ForwardCreate }>(
     '/networks/:name/forwards',
     { schema: { tags, summary: 'Forward a host address:port to an instance, or (no ports) map a floating IP to it; live', params: N, body: ForwardCreate, response: { 201: Forward, ...errors } } },

@@ -1,29 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody, Operation } from '../shared/api-types.js';
-import { OPS_PAGE_DEFAULT, OPS_PAGE_MAX } from '../core/operation-history.js';
+import { PAGED, PageQuery, pageOfSchema, type PageParams } from './paging.js';
 import type { ApiContext } from './context.js';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
 
 /** /api/v1/operations routes. */
 export async function operationRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get<{ Querystring: { limit?: number; after?: string } }>(
+  app.get<{ Querystring: PageParams }>(
     '/operations',
-    {
-      schema: {
-        tags: ['operations'],
-        summary: `List operations, newest first, a page at a time (default ${OPS_PAGE_DEFAULT}, at most ${OPS_PAGE_MAX}); pass the answer's "next" as "after" for the following page`,
-        querystring: Type.Object(
-          {
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: OPS_PAGE_MAX, description: `operations per page (default ${OPS_PAGE_DEFAULT})` })),
-            after: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'the "next" cursor of the previous page' })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ operations: Type.Array(Operation), next: Type.Optional(Type.String({ description: 'cursor of the next page; absent on the last page' })) }), 400: ErrorBody },
-      },
-    },
+    { schema: { tags: ['operations'], summary: `List operations, newest first,${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('operations', Operation), 400: ErrorBody } } },
     async (req) => ctx.ops.page(req.query.limit, req.query.after),
   );
 

@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Name, Operation, listOf } from '../shared/api-types.js';
+import { ErrorBody, Name, Operation } from '../shared/api-types.js';
 import { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } from '../shared/storage-types.js';
 import { parseCron } from '../core/cron.js';
 import { invalid, notFound } from '../core/errors.js';
 import { scheduleView } from '../core/snapshot-scheduler.js';
 import { InstanceSnapshots } from '../core/instance-snapshots.js';
 import { accepted, type ApiContext } from './context.js';
+import { PAGED, PageQuery, byCreation, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -18,9 +19,9 @@ const Schedule = Type.Object({ cron: Type.String(), expiry: Type.Optional(Type.S
 /** /api/v1/instances/{name}/snapshots and the snapshot schedule. */
 export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   const snaps = ctx.snapshots;
-  app.get<{ Params: { name: string } }>('/instances/:name/snapshots', { schema: { tags, summary: "List an instance's snapshots", params: N, response: { 200: listOf('snapshots', InstanceSnapshot), ...errors } } }, async (req) => ({
-    snapshots: await snaps.list(req.params.name),
-  }));
+  app.get<{ Params: { name: string }; Querystring: PageParams }>('/instances/:name/snapshots', { schema: { tags, summary: `List an instance's snapshots, oldest first,${PAGED}`, params: N, querystring: PageQuery, response: { 200: pageOfSchema('snapshots', InstanceSnapshot), ...errors } } }, async (req) =>
+    listPage('snapshots', await snaps.list(req.params.name), byCreation, req.query, (s) => s),
+  );
   app.post<{ Params: { name: string }; Body: InstanceSnapshotCreate }>(
     '/instances/:name/snapshots',
     { schema: { tags, summary: 'Snapshot all disks of a VM (stateful: with RAM, for a running VM) or all volumes of a container (frozen meanwhile)', params: N, body: InstanceSnapshotCreate, response: { 202: Accepted, ...errors } } },

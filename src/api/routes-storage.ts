@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Name, Operation, listOf } from '../shared/api-types.js';
+import { ErrorBody, Name, Operation } from '../shared/api-types.js';
 import { Pool, PoolCreate, Snapshot, SnapshotCreate, Volume, VolumeAttach, VolumeClone, VolumeCreate, VolumeExport, VolumeImport, VolumePatch } from '../shared/storage-types.js';
 import { accepted, type ApiContext } from './context.js';
+import { PAGED, PageQuery, byCreation, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -15,9 +16,9 @@ const tags = ['storage'];
 /** /api/v1/storage routes (pools, volumes, snapshots) and volume attachment to instances. */
 export async function storageRoutes(app: FastifyInstance, ctx: ApiContext) {
   const s = ctx.storage;
-  app.get('/storage/pools', { schema: { tags, summary: 'List storage pools with usage', response: { 200: listOf('pools', Pool) } } }, async () => ({
-    pools: await Promise.all((await s.pools()).map((p) => s.poolView(p))),
-  }));
+  app.get<{ Querystring: PageParams }>('/storage/pools', { schema: { tags, summary: `List storage pools with usage${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('pools', Pool), 400: ErrorBody } } }, async (req) =>
+    listPage('pools', await s.pools(), byName, req.query, (p) => s.poolView(p)),
+  );
   app.post<{ Body: PoolCreate }>('/storage/pools', { schema: { tags, summary: 'Create a storage pool', body: PoolCreate, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
     accepted(reply, await s.createPool(req.body)),
   );
@@ -28,9 +29,9 @@ export async function storageRoutes(app: FastifyInstance, ctx: ApiContext) {
     accepted(reply, await s.deletePool(req.params.pool)),
   );
 
-  app.get<{ Params: { pool: string } }>('/storage/pools/:pool/volumes', { schema: { tags, summary: 'List the volumes of a pool', params: P, response: { 200: listOf('volumes', Volume), ...errors } } }, async (req) => ({
-    volumes: await s.volumes(req.params.pool),
-  }));
+  app.get<{ Params: { pool: string }; Querystring: PageParams }>('/storage/pools/:pool/volumes', { schema: { tags, summary: `List the volumes of a pool${PAGED}`, params: P, querystring: PageQuery, response: { 200: pageOfSchema('volumes', Volume), ...errors } } }, async (req) =>
+    listPage('volumes', await s.volumes(req.params.pool), byName, req.query, (v) => v),
+  );
   app.post<{ Params: { pool: string }; Body: VolumeCreate }>(
     '/storage/pools/:pool/volumes',
     { schema: { tags, summary: 'Create a thin volume', params: P, body: VolumeCreate, response: { 202: Accepted, ...errors } } },
@@ -77,9 +78,9 @@ export async function storageRoutes(app: FastifyInstance, ctx: ApiContext) {
     async (req, reply) => accepted(reply, await s.exportVolume(req.params.pool, req.params.volume, req.body)),
   );
 
-  app.get<{ Params: PVParams }>('/storage/pools/:pool/volumes/:volume/snapshots', { schema: { tags, summary: 'List snapshots of a volume', params: PV, response: { 200: listOf('snapshots', Snapshot), ...errors } } }, async (req) => ({
-    snapshots: await s.snapshots(req.params.pool, req.params.volume),
-  }));
+  app.get<{ Params: PVParams; Querystring: PageParams }>('/storage/pools/:pool/volumes/:volume/snapshots', { schema: { tags, summary: `List snapshots of a volume, oldest first,${PAGED}`, params: PV, querystring: PageQuery, response: { 200: pageOfSchema('snapshots', Snapshot), ...errors } } }, async (req) =>
+    listPage('snapshots', await s.snapshots(req.params.pool, req.params.volume), byCreation, req.query, (x) => x),
+  );
   app.post<{ Params: PVParams; Body: SnapshotCreate }>(
     '/storage/pools/:pool/volumes/:volume/snapshots',
     { schema: { tags, summary: 'Snapshot a volume', params: PV, body: SnapshotCreate, response: { 202: Accepted, ...errors } } },

@@ -200,8 +200,8 @@ export class ApiClient {
   }
 
   /** GET /instances. */
-  async listInstances(): Promise<Instance[]> {
-    return (await this.json<{ instances: Instance[] }>('GET', '/instances')).instances ?? [];
+  listInstances(): Promise<Instance[]> {
+    return this.listAll<Instance>('/instances', 'instances');
   }
   /** GET /instances/{name}. */
   getInstance(name: string): Promise<Instance> {
@@ -242,8 +242,8 @@ export class ApiClient {
   }
 
   /** GET /images. */
-  async listImages(): Promise<Image[]> {
-    return (await this.json<{ images: Image[] }>('GET', '/images')).images ?? [];
+  listImages(): Promise<Image[]> {
+    return this.listAll<Image>('/images', 'images');
   }
   /** POST /images (build a built-in image) → Operation. */
   buildImage(body: ImageBuild): Promise<Operation> {
@@ -259,8 +259,8 @@ export class ApiClient {
   }
 
   /** GET /storage/pools. */
-  async listPools(): Promise<Pool[]> {
-    return (await this.json<{ pools: Pool[] }>('GET', '/storage/pools')).pools ?? [];
+  listPools(): Promise<Pool[]> {
+    return this.listAll<Pool>('/storage/pools', 'pools');
   }
   /** GET /storage/pools/{pool}. */
   getPool(pool: string): Promise<Pool> {
@@ -275,8 +275,8 @@ export class ApiClient {
     return this.operation('DELETE', `/storage/pools/${enc(pool)}`);
   }
   /** GET /storage/pools/{pool}/volumes. */
-  async listVolumes(pool: string): Promise<Volume[]> {
-    return (await this.json<{ volumes: Volume[] }>('GET', volumesPath(pool))).volumes ?? [];
+  listVolumes(pool: string): Promise<Volume[]> {
+    return this.listAll<Volume>(volumesPath(pool), 'volumes');
   }
   /** GET /storage/pools/{pool}/volumes/{volume}. */
   getVolume(pool: string, volume: string): Promise<Volume> {
@@ -307,8 +307,8 @@ export class ApiClient {
     return this.operation('POST', `${volumePath(pool, volume)}/export`, { body });
   }
   /** GET .../volumes/{volume}/snapshots. */
-  async listSnapshots(pool: string, volume: string): Promise<Snapshot[]> {
-    return (await this.json<{ snapshots: Snapshot[] }>('GET', `${volumePath(pool, volume)}/snapshots`)).snapshots ?? [];
+  listSnapshots(pool: string, volume: string): Promise<Snapshot[]> {
+    return this.listAll<Snapshot>(`${volumePath(pool, volume)}/snapshots`, 'snapshots');
   }
   /** POST .../volumes/{volume}/snapshots → Operation. */
   createSnapshot(pool: string, volume: string, name: string): Promise<Operation> {
@@ -332,13 +332,18 @@ export class ApiClient {
   }
 
   /** GET /operations: every page (or the newest `limit` operations), newest first. */
-  async listOperations(limit?: number): Promise<Operation[]> {
-    const all: Operation[] = [];
+  listOperations(limit?: number): Promise<Operation[]> {
+    return this.listAll<Operation>('/operations', 'operations', limit);
+  }
+
+  /** GET a paged list route: follows each page's `next` cursor until the end (or until `limit` items). */
+  async listAll<T>(path: string, key: string, limit?: number): Promise<T[]> {
+    const all: T[] = [];
     let after: string | undefined;
     do {
       const want = limit === undefined ? 1000 : Math.min(1000, limit - all.length);
-      const page = await this.json<{ operations: Operation[]; next?: string }>('GET', '/operations', { query: { limit: want, after } });
-      all.push(...(page.operations ?? []));
+      const page = await this.json<Record<string, unknown> & { next?: string }>('GET', path, { query: { limit: want, after } });
+      all.push(...((page[key] as T[] | undefined) ?? []));
       after = page.next;
     } while (after && (limit === undefined || all.length < limit));
     return all;

@@ -8,7 +8,8 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from './events.js';
 import { silentLogger } from './log.js';
 import { OperationManager } from './operations.js';
-import { OPS_PAGE_DEFAULT, OPS_PAGE_MAX, pageOf, prunable } from './operation-history.js';
+import { pageOf, prunable } from './operation-history.js';
+import { PAGE_DEFAULT as OPS_PAGE_DEFAULT, PAGE_MAX as OPS_PAGE_MAX } from './paging.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 function op(i: number, status: Operation['status'] = 'success', ageMs = 0): Operation {

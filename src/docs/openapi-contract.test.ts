@@ -49,3 +49,18 @@ test('WebSocket routes, binary file bodies, servers and license are described', 
   assert.ok(doc.servers && doc.servers.length > 0);
   assert.equal(doc.info.license?.name, 'Apache-2.0');
 });
+
+test('every list route pages: limit and after in, next out', () => {
+  type Schema = { type?: string; properties?: Record<string, Schema>; $ref?: string };
+  const lists = ops.filter(({ method, op }) => {
+    const body = (op.responses['200']?.content?.['application/json']?.schema ?? {}) as Schema;
+    return method === 'get' && Object.values(body.properties ?? {}).some((p) => p.type === 'array');
+  });
+  assert.ok(lists.length >= 10, `${lists.length} list routes`);
+  for (const { path, op } of lists) {
+    const params = ((op as { parameters?: { name: string; in: string }[] }).parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    assert.ok(params.includes('limit') && params.includes('after'), `${path}: query ${params}`);
+    const body = op.responses['200']!.content!['application/json']!.schema as Schema;
+    assert.ok(body.properties?.next, `${path}: no next cursor`);
+  }
+});

@@ -51,8 +51,8 @@ export function registerFirewallCommands(program: Command): void {
       out(`Created security group ${g}`);
     });
   group.command('list').alias('ls').description('list security groups').addOption(outputOption()).action(async (_o: unknown, cmd: Command) => {
-    const r = await clientFor(cmd).json<{ securityGroups: SecurityGroup[] }>('GET', '/security-groups');
-    out(renderList(r.securityGroups, groupColumns(), formatOf(cmd)));
+    const groups = await clientFor(cmd).listAll<SecurityGroup>('/security-groups', 'securityGroups');
+    out(renderList(groups, groupColumns(), formatOf(cmd)));
   });
   group.command('info').description('show a group and its rules').argument('<name>', 'group name', name('group name')).addOption(outputOption()).action(async (g: string, _o: unknown, cmd: Command) => {
     const v = await clientFor(cmd).json<SecurityGroup>('GET', `/security-groups/${enc(g)}`);

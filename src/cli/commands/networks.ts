@@ -92,8 +92,8 @@ export function registerNetworkCommands(program: Command): void {
     });
   });
   net.command('list').alias('ls').description('list networks').addOption(outputOption()).action(async (_o: unknown, cmd: Command) => {
-    const r = await clientFor(cmd).json<{ networks: Network[] }>('GET', '/networks');
-    out(renderList(r.networks, networkColumns(), formatOf(cmd)));
+    const networks = await clientFor(cmd).listAll<Network>('/networks', 'networks');
+    out(renderList(networks, networkColumns(), formatOf(cmd)));
   });
   net.command('info').description('show a network').argument('<name>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
     const v = await clientFor(cmd).json<Network>('GET', `/networks/${enc(n)}`);
@@ -106,8 +106,8 @@ export function registerNetworkCommands(program: Command): void {
     },
   );
   net.command('leases').description('addresses allocated on a network').argument('<name>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
-    const r = await clientFor(cmd).json<{ leases: Lease[] }>('GET', `/networks/${enc(n)}/leases`);
-    out(renderList(r.leases, leaseColumns(), formatOf(cmd)));
+    const leases = await clientFor(cmd).listAll<Lease>(`/networks/${enc(n)}/leases`, 'leases');
+    out(renderList(leases, leaseColumns(), formatOf(cmd)));
   });
 
   const fwd = net.command('forward').description('port forwards (host address:port → instance:port) and floating IPs (host address ↔ instance)');
@@ -125,8 +125,8 @@ export function registerNetworkCommands(program: Command): void {
       out(formatOf(cmd) === 'table' ? `Added ${f.kind === 'floating' ? 'floating IP' : 'forward'} ${f.id} → ${f.targetAddress}` : renderDetail(f, [], formatOf(cmd)));
     });
   fwd.command('list').alias('ls').description('list the forwards of a network').argument('<network>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
-    const r = await clientFor(cmd).json<{ forwards: Forward[] }>('GET', `/networks/${enc(n)}/forwards`);
-    out(renderList(r.forwards, forwardColumns(), formatOf(cmd)));
+    const forwards = await clientFor(cmd).listAll<Forward>(`/networks/${enc(n)}/forwards`, 'forwards');
+    out(renderList(forwards, forwardColumns(), formatOf(cmd)));
   });
   fwd.command('delete').alias('rm').description('remove a forward by id (see forward list)').argument('<network>', 'network name', name('network name')).argument('<id>', 'forward id').action(async (n: string, id: string, _o: unknown, cmd: Command) => {
     await clientFor(cmd).json('DELETE', `/networks/${enc(n)}/forwards/${enc(id)}`);

@@ -79,7 +79,7 @@ export function registerSnapshotCommands(program: Command): void {
     .argument('<instance>', 'instance name')
     .addOption(outputOption())
     .action(async (instance: string, _o: unknown, cmd: Command) => {
-      const { snapshots } = await clientFor(cmd).json<{ snapshots: InstanceSnapshot[] }>('GET', `/instances/${enc(instance)}/snapshots`);
+      const snapshots = await clientFor(cmd).listAll<InstanceSnapshot>(`/instances/${enc(instance)}/snapshots`, 'snapshots');
       out(
         renderList(
           snapshots,
