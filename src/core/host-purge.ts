@@ -41,7 +41,7 @@ export async function purgeHost(o: PurgeOptions): Promise<PurgeReport> {
     try {
       await work();
       report.removed.push(item);
-      o.say?.(`removed ${item.kind} ${item.name}`);
+      o.say?.(`${/process|nimbod|container$/.test(item.kind) ? 'stopped' : 'removed'} ${item.kind} ${item.name}`);
     } catch (e) {
       const error = (e as Error).message.split('\n')[0]!;
       report.failed.push({ item, error });

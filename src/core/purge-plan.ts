@@ -133,8 +133,9 @@ export function mountsToPurge(roots: string[], mounts: MountInfo[], hasRootState
       if ((b === 'rootfs' || b === 'lower') && hasRootState(dirname(mp))) return true;
       return b === 'mnt' && /\.extract-[A-Za-z0-9]+$/.test(dirname(mp));
     });
-  // A mount stacked several times is listed once per layer: umount it as often.
-  return ours.sort((a, b) => b.split('/').length - a.split('/').length);
+  // Deepest first; a root's overlay (rootfs) before the idmapped tree under it (lower), which it holds busy.
+  const rank = (mp: string) => -mp.split('/').length * 2 + (basename(mp) === 'rootfs' ? 0 : 1);
+  return ours.sort((a, b) => rank(a) - rank(b));
 }
 
 /** Loop devices (`losetup -J -l`) whose backing file lies in the state dir (image extraction). */

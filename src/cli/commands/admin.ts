@@ -19,7 +19,7 @@ export function registerAdminCommands(program: Command): void {
     .command('uninstall')
     .description('stop every instance, then remove every host object of the daemon (bridges, taps, veths, nft tables, dnsmasq, QEMU, mounts, cgroups); with --data also its state dir')
     .option('--state-dir <dir>', 'state directory of the daemon', process.env.NIMBO_STATE_DIR ?? DEFAULTS.stateDir)
-    .option('--prefix <prefix>', "prefix of the daemon's host objects (default: the one in STATE_DIR/daemon.json, else nimbo)")
+    .option('--prefix <prefix>', "prefix of the daemon's host objects (default: the one STATE_DIR/daemon.json records; required without it)")
     .option('--data', 'also delete the state directory: every image, instance disk and record in it')
     .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
     .addHelpText(
@@ -32,16 +32,19 @@ export function registerAdminCommands(program: Command): void {
     .action((o: UninstallFlags) => runUninstall(o));
 }
 
-/** The prefix to sweep: --prefix, else the one daemon.json recorded, else the default. */
+/**
+ * The prefix to sweep: --prefix, else the one the daemon recorded in daemon.json. Never a guess: another
+ * daemon on this host may use the default prefix, and a state dir already deleted says nothing.
+ */
 function prefixOf(o: UninstallFlags): string {
   if (o.prefix !== undefined) return o.prefix;
   try {
     const j = JSON.parse(readFileSync(join(o.stateDir, 'daemon.json'), 'utf8')) as { prefix?: unknown };
     if (typeof j.prefix === 'string') return j.prefix;
   } catch {
-    /* no daemon.json: the default */
+    /* no readable daemon.json */
   }
-  return DEFAULTS.prefix;
+  throw new CliError(`${join(o.stateDir, 'daemon.json')} does not say which prefix its daemon used: pass --prefix (the daemon's default is ${DEFAULTS.prefix})`, { exitCode: EXIT.usage });
 }
 
 async function runUninstall(o: UninstallFlags): Promise<void> {
