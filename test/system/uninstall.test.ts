@@ -137,14 +137,22 @@ describe('nimbo admin uninstall', { skip }, () => {
     assert.equal(r1.code, 0, r1.stderr);
     const r2 = await d.cli('launch', 'tiny', 'ct1', '--container', '--memory', '64MiB', '--quiet');
     assert.equal(r2.code, 0, r2.stderr);
+    const r4 = await d.cli('launch', 'tiny', 'vm1', '--memory', '128MiB', '--quiet');
+    assert.equal(r4.code, 0, r4.stderr);
     await d.stop('SIGKILL');
-    assert.ok(ofPrefix(await hostState(), d.prefix).processes.length > 0, 'the container outlives its daemon');
+    assert.ok(ofPrefix(await hostState(), d.prefix).processes.some((l) => /qemu-system/.test(l)), 'the VM outlives its daemon');
+    // Decoys that carry the prefix but not a shape nimbo makes: a veth pair named like a bridge, a bridge named otherwise.
+    await runArgv(['ip', 'link', 'add', `${d.prefix}br9`, 'type', 'veth', 'peer', 'name', `${d.prefix}y`]);
+    await runArgv(['ip', 'link', 'add', `${d.prefix}x`, 'type', 'bridge']);
 
     const r = await uninstall(d, '--yes');
     t.diagnostic(`uninstall: ${r.stdout.trim().split('\n').join('; ')}`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /cleaning up without it/);
     assert.match(r.stdout, /stopped container /);
+    assert.match(r.stdout, /stopped process \d+ \S*qemu-system/);
+    assert.deepEqual((await d.links()).sort(), [`${d.prefix}br9`, `${d.prefix}x`, `${d.prefix}y`]);
+    for (const decoy of [`${d.prefix}br9`, `${d.prefix}x`]) await runArgv(['ip', 'link', 'del', decoy]);
     const afterState = ofPrefix(await hostState(), d.prefix);
     // The state dir stays without --data (its path carries the prefix): only lines naming it as a path could remain.
     assert.deepEqual(afterState, ofPrefix(before, d.prefix));
