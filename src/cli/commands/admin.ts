@@ -105,7 +105,7 @@ async function stopInstances(stateDir: string): Promise<void> {
   try {
     instances = await client.listInstances();
   } catch (e) {
-    process.stdout.write(`nimbod does not answer (${(e as Error).message}); cleaning up without it\n`);
+    process.stdout.write(`cannot list instances through nimbod (${(e as Error).message}); cleaning up without it\n`);
     return;
   }
   for (const i of instances.filter((x) => x.state !== 'stopped')) {
