@@ -13,6 +13,7 @@ import { registerStorageCommands } from './commands/storage.js';
 import { registerNetworkCommands } from './commands/networks.js';
 import { registerFirewallCommands } from './commands/firewall.js';
 import { registerVersionCommand } from './commands/version.js';
+import { registerAdminCommands } from './commands/admin.js';
 import { EXIT, EXIT_HELP, oneLine } from './errors.js';
 
 function version(): string {
@@ -54,5 +55,6 @@ export function buildProgram(): Command {
   registerHostCommands(program);
   registerCompletionCommand(program);
   registerVersionCommand(program, version());
+  registerAdminCommands(program);
   return program;
 }
