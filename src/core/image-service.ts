@@ -129,7 +129,7 @@ export class ImageService {
         await this.checkBuildable(name);
         try {
           const op = await this.build(name);
-          progress(0, `building image ${name} (operation ${op.id})`);
+          progress(0, `build started (operation ${op.id})`);
         } catch (e) {
           // Another launch began the build (or finished it) since the store was read: look again.
           if (e instanceof NimboError && e.code === 'Conflict') continue;
@@ -193,8 +193,8 @@ export class ImageService {
       this.d.events.publish('image', name, { status: 'building' });
       op = await this.d.ops.start('image.build', `image/${name}`, async (ctx) => {
         const dir = this.d.paths.image(name);
-        rmSync(dir, { recursive: true, force: true });
         try {
+          rmSync(dir, { recursive: true, force: true });
           const built = await make(dir, { ...ctx, progress: (pct: number, message?: string) => {
             ctx.progress(pct, message);
             handle.progress(pct, message ?? '');
@@ -205,7 +205,11 @@ export class ImageService {
           handle.end();
           return this.view(ready);
         } catch (e) {
-          rmSync(dir, { recursive: true, force: true });
+          try {
+            rmSync(dir, { recursive: true, force: true });
+          } catch (rmErr) {
+            this.d.log.warn({ image: name, err: String(rmErr) }, 'removing a failed image build');
+          }
           await this.d.store.delete(key(name));
           this.d.events.publish('image', name, { status: 'error' });
           handle.end(e);
