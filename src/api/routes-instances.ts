@@ -18,7 +18,15 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.post<{ Body: InstanceCreate }>(
     '/instances',
-    { schema: { tags: ['instances'], summary: 'Create (launch) an instance', body: InstanceCreate, response: { 202: Accepted, ...errors } } },
+    {
+      schema: {
+        tags: ['instances'],
+        summary: 'Create (launch) an instance',
+        description: 'A missing built-in image (tiny, debian-12) is built first, in the same Operation (one build shared by concurrent launches). An image that is neither there nor built-in is 404.',
+        body: InstanceCreate,
+        response: { 202: Accepted, ...errors },
+      },
+    },
     async (req, reply) => accepted(reply, await ctx.instances.create(req.body)),
   );
 

@@ -2,11 +2,13 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Image } from '../shared/api-types.js';
 import type { VmBoot } from '../drivers/compute/types.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { NimboError, conflict, invalid, notFound } from './errors.js';
 import type { BaseDeps } from './deps.js';
 import { validateName } from './validate.js';
-import type { OpContext } from './operations.js';
-import { getBuilder } from '../images/catalog.js';
+import type { OpContext, OperationManager } from './operations.js';
+import { BUILTIN_NAMES, builtinImage, getBuilder, type BuiltinImage } from '../images/catalog.js';
+import { buildBlockers, probeBuildHost } from '../images/build-preflight.js';
+import { SharedBuilds, cannotBuild, nextStep } from './image-on-demand.js';
 import { importImage } from '../images/import.js';
 import { detectOciSource, unpackOciImage, type OciImageConfig } from '../images/oci/index.js';
 import type { BuiltImage } from '../images/types.js';
@@ -23,9 +25,34 @@ export interface ImageRecord {
 
 const key = (name: string) => `/images/${name}`;
 
+/** What a launch knows of its image before the create Operation runs (the image may be built first). */
+export interface LaunchImage {
+  virtualSizeBytes: number;
+  oci?: BuiltImage['oci'];
+  /** A built-in image that is missing or being built: the create Operation waits for (or starts) its build. */
+  pending: boolean;
+}
+
+/** Where built-in images come from: the catalog, and what this host lacks to build one (unit tests pass fakes). */
+export interface BuiltinSource {
+  names: readonly string[];
+  get(name: string): BuiltinImage | undefined;
+  /** Why `image` cannot be built here (empty: it can). */
+  blockers(image: BuiltinImage): Promise<string[]>;
+}
+
+/** The catalog's built-in images, probed on this host. */
+export const HOST_BUILTINS: BuiltinSource = {
+  names: BUILTIN_NAMES,
+  get: builtinImage,
+  blockers: async (image) => buildBlockers(image, await probeBuildHost(image)),
+};
+
 /** Images: built-in builders (tiny, debian-12) and imports of qcow2/raw files, each an Operation. */
 export class ImageService {
-  constructor(private d: BaseDeps, private inUse: (image: string) => Promise<string[]>) {}
+  /** Builds and imports that run now: launches that need one of them follow it. */
+  private builds = new SharedBuilds();
+  constructor(private d: BaseDeps, private inUse: (image: string) => Promise<string[]>, private builtins: BuiltinSource = HOST_BUILTINS) {}
 
   /** After a daemon stop mid-build: drop half-built images and leftover build folders. */
   async recover(): Promise<void> {
@@ -71,10 +98,62 @@ export class ImageService {
     return rec.built;
   }
 
+  /**
+   * Checked before a create Operation starts: a ready image, or a built-in one that can be built
+   * (NotFound saying what is missing otherwise); an unknown name is NotFound listing the built-in ones.
+   */
+  async forLaunch(name: string): Promise<LaunchImage> {
+    const rec = (await this.d.store.get<ImageRecord>(key(name)))?.value;
+    const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
+    if (step === 'use') {
+      const img = await this.ready(name);
+      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), pending: false };
+    }
+    const builtin = this.builtins.get(name);
+    // An import that runs under this name: not ready yet, as before.
+    if (!builtin || (rec && rec.source !== `builtin:${name}`)) return { ...(await this.ready(name)), pending: false };
+    if (step === 'build') await this.checkBuildable(name);
+    return { virtualSizeBytes: builtin.diskBytes, pending: true };
+  }
+
+  /**
+   * The ready image `name`, built first when it is a missing built-in one; a build that runs
+   * already (a launch's or `nimbo image build`'s) is followed, never doubled. Progress goes to `progress`.
+   */
+  async ensure(name: string, progress: (pct: number, message: string) => void, signal?: AbortSignal): Promise<BuiltImage & { boot: VmBoot }> {
+    for (let tries = 0; tries < 5; tries++) {
+      const rec = (await this.d.store.get<ImageRecord>(key(name)))?.value;
+      const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
+      if (step === 'use') return this.ready(name);
+      if (step === 'build') {
+        await this.checkBuildable(name);
+        try {
+          const op = await this.build(name);
+          progress(0, `build started (operation ${op.id})`);
+        } catch (e) {
+          // Another launch began the build (or finished it) since the store was read: look again.
+          if (e instanceof NimboError && e.code === 'Conflict') continue;
+          throw e;
+        }
+      }
+      if (!(await this.builds.follow(name, progress, signal))) await new Promise((r) => setTimeout(r, 200));
+    }
+    return this.ready(name);
+  }
+
+  /** Throws NotFound saying what is missing when the built-in image `name` cannot be built on this host. */
+  private async checkBuildable(name: string, err = cannotBuild): Promise<void> {
+    const builtin = this.builtins.get(name);
+    if (!builtin) return;
+    const blockers = await this.builtins.blockers(builtin);
+    if (blockers.length) throw err(name, blockers);
+  }
+
   /** Build a built-in image (tiny, debian-12) as an Operation. */
   async build(name: string, builder: string = name) {
     validateName(name, 'image name');
-    const build = getBuilder(builder);
+    const build = this.builtins.get(builder)?.build ?? getBuilder(builder); // getBuilder: InvalidArgument naming the known ones
+    await this.checkBuildable(builder, (_, blockers) => conflict(`cannot build image ${name} on this host: ${blockers.join('; ')}`));
     return this.produce(name, `builtin:${builder}`, (outDir, ctx) =>
       build({ exec: this.d.exec, outDir, force: true, progress: (p: number, m: string) => ctx.progress(p, m) }),
     );
@@ -103,27 +182,51 @@ export class ImageService {
   }
 
   private async produce(name: string, source: string, make: (outDir: string, ctx: OpContext) => Promise<BuiltImage>) {
-    const rec: ImageRecord = { name, source, status: 'building', createdAt: new Date().toISOString() };
-    const existing = await this.d.store.get<ImageRecord>(key(name));
-    if (existing && existing.value.status !== 'error') throw conflict(`image ${name} already exists`);
-    await this.d.store.put(key(name), rec, { expectRevision: existing?.modRevision ?? 0 });
-    this.d.events.publish('image', name, { status: 'building' });
-    return this.d.ops.start('image.build', `image/${name}`, async (ctx) => {
-      const dir = this.d.paths.image(name);
-      rmSync(dir, { recursive: true, force: true });
-      try {
-        const built = await make(dir, ctx);
-        const ready: ImageRecord = { ...rec, status: 'ready', built: { ...built, name } };
-        await this.d.store.put(key(name), ready);
-        this.d.events.publish('image', name, { status: 'ready' });
-        return this.view(ready);
-      } catch (e) {
-        rmSync(dir, { recursive: true, force: true });
-        await this.d.store.delete(key(name));
-        this.d.events.publish('image', name, { status: 'error' });
-        throw e;
-      }
-    });
+    // Registered before the first await: a second build of the same name, or a launch, sees this one.
+    const handle = this.builds.begin(name);
+    let op: Awaited<ReturnType<OperationManager['start']>>;
+    try {
+      const rec: ImageRecord = { name, source, status: 'building', createdAt: new Date().toISOString() };
+      const existing = await this.d.store.get<ImageRecord>(key(name));
+      if (existing && existing.value.status !== 'error') throw conflict(`image ${name} already exists`);
+      await this.d.store.put(key(name), rec, { expectRevision: existing?.modRevision ?? 0 });
+      this.d.events.publish('image', name, { status: 'building' });
+      op = await this.d.ops.start('image.build', `image/${name}`, async (ctx) => {
+        const dir = this.d.paths.image(name);
+        try {
+          rmSync(dir, { recursive: true, force: true });
+          const built = await make(dir, { ...ctx, progress: (pct: number, message?: string) => {
+            ctx.progress(pct, message);
+            handle.progress(pct, message ?? '');
+          } });
+          const ready: ImageRecord = { ...rec, status: 'ready', built: { ...built, name } };
+          await this.d.store.put(key(name), ready);
+          this.d.events.publish('image', name, { status: 'ready' });
+          handle.end();
+          return this.view(ready);
+        } catch (e) {
+          try {
+            rmSync(dir, { recursive: true, force: true });
+          } catch (rmErr) {
+            this.d.log.warn({ image: name, err: String(rmErr) }, 'removing a failed image build');
+          }
+          await this.d.store.delete(key(name));
+          this.d.events.publish('image', name, { status: 'error' });
+          handle.end(e);
+          throw e;
+        }
+      });
+    } catch (e) {
+      handle.end(); // it never started: followers look at the store again
+      throw e;
+    }
+    // Cancelled before its body ran: the body never ends the handle, so end it here.
+    void this.d.ops.wait(op.id, 2 ** 31 - 1).then(async (final) => {
+      if (final.status === 'success') return handle.end();
+      if ((await this.d.store.get<ImageRecord>(key(name)))?.value.status === 'building') await this.d.store.delete(key(name));
+      handle.end(new NimboError(final.error?.code === 'Cancelled' ? 'Cancelled' : 'Internal', final.error?.message ?? `operation ${final.status}`));
+    }, (e: unknown) => handle.end(e));
+    return op;
   }
 
   /** Delete an image (refused while an instance uses it). */

@@ -126,7 +126,8 @@ export class InstanceService {
   async create(req: InstanceCreate) {
     validateName(req.name, 'instance name');
     validateName(req.image, 'image name');
-    const img = await this.d.images.ready(req.image);
+    // A missing built-in image (tiny, debian-12) is built by the create Operation, before anything else.
+    const img = await this.d.images.forLaunch(req.image);
     const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
     const isContainer = req.type === 'container' || req.app !== undefined;
     // A container's disk is the quota of its root volume (the overlay's upper layer: what it
@@ -182,8 +183,15 @@ export class InstanceService {
     this.d.events.publish('instance', rec.name, { state: 'creating' });
     return this.d.ops.start('instance.create', rec.name, async (ctx) => {
       const r = new Reverter();
+      // After a build, the create's own steps share the last 40% of the progress.
+      let progress = (p: number, m?: string) => ctx.progress(p, m);
       try {
         r.add('record', () => this.d.store.delete(instanceKey(rec.name)));
+        if (img.pending) {
+          await this.d.images.ensure(req.image, (p, m) => ctx.progress(p * 0.6, m && `image ${req.image}: ${m}`), ctx.signal);
+          ctx.checkCancelled();
+          progress = (p, m) => ctx.progress(60 + p * 0.4, m);
+        }
         if (isContainer) {
           const hostId = await this.containers!.allocateIds(rec.name);
           r.add('id range', () => this.containers!.releaseIds(hostId));
@@ -203,10 +211,10 @@ export class InstanceService {
           r.add('qemu user id', () => releaseVmId(this.d.store, qemuId));
           rec.qemuId = qemuId;
         }
-        await this.provision(rec, nicReqs, pool, r, (p, m) => ctx.progress(p, m));
+        await this.provision(rec, nicReqs, pool, r, progress);
         ctx.checkCancelled();
         if (req.start !== false) {
-          ctx.progress(80, 'starting');
+          progress(80, 'starting');
           await this.boot(rec);
           r.add('vm process', () => this.d.compute.kill(this.d.paths.run(rec.name)));
         }

@@ -86,21 +86,59 @@ export async function publishImage(workDir: string, files: string[], image: Buil
 /** A built-in image builder. */
 export type ImageBuilder = (opts: BuildOptions) => Promise<BuiltImage>;
 
+/** A host program a builder runs, and the Debian package that has it. */
+export interface BuildNeed {
+  program: string;
+  pkg: string;
+}
+
+/** A built-in image: how it is built, what the build needs on the host, and its disk's virtual size. */
+export interface BuiltinImage {
+  description: string;
+  build: ImageBuilder;
+  /** Virtual size of the template disk (known before the build: a launch checks --disk against it). */
+  diskBytes: number;
+  /** Host programs the build runs (checked before a build starts, so a launch can say what is missing). */
+  needs: readonly BuildNeed[];
+  /** Whether the build copies the host kernel (/boot/vmlinuz-* with /lib/modules). */
+  hostKernel: boolean;
+}
+
+const MiB = 1024 * 1024;
+const need = (program: string, pkg: string): BuildNeed => ({ program, pkg });
+
 /** The built-in builders by catalog name (loaded lazily). */
-export const BUILDERS: Readonly<Record<string, { description: string; build: ImageBuilder }>> = {
+export const BUILDERS: Readonly<Record<string, BuiltinImage>> = {
   tiny: {
     description: 'busybox + dropbear on the host kernel, direct boot; ready in seconds',
     build: async (o) => (await import('./tiny.js')).buildTinyImage(o),
+    diskBytes: 128 * MiB,
+    needs: [need('busybox', 'busybox-static'), need('dropbear', 'dropbear-bin'), need('dropbearkey', 'dropbear-bin'),
+      need('resize2fs', 'e2fsprogs'), need('mke2fs', 'e2fsprogs'), need('cpio', 'cpio'), need('modprobe', 'kmod'),
+      need('ldd', 'libc-bin'), need('qemu-img', 'qemu-utils')],
+    hostKernel: true,
   },
   'debian-12': {
     description: 'Debian 12 (bookworm) minbase with systemd, OpenSSH and GRUB; boots from disk',
     build: async (o) => (await import('./debian12.js')).buildDebian12Image(o),
+    diskBytes: 2048 * MiB,
+    needs: [need('debootstrap', 'debootstrap'), need('chroot', 'coreutils'), need('sfdisk', 'fdisk'), need('mke2fs', 'e2fsprogs'),
+      need('dd', 'coreutils'), need('qemu-img', 'qemu-utils')],
+    hostKernel: false,
   },
 };
 
+/** The names of the built-in images (what `launch` builds on demand). */
+export const BUILTIN_NAMES: readonly string[] = Object.keys(BUILDERS);
+
+/** The built-in image registered under name, or undefined. */
+export function builtinImage(name: string): BuiltinImage | undefined {
+  return Object.hasOwn(BUILDERS, name) ? BUILDERS[name] : undefined;
+}
+
 /** The builder registered under name; InvalidArgument listing the known names otherwise. */
 export function getBuilder(name: string): ImageBuilder {
-  const b = Object.hasOwn(BUILDERS, name) ? BUILDERS[name] : undefined;
-  if (!b) throw invalid(`unknown built-in image ${JSON.stringify(name)} (known: ${Object.keys(BUILDERS).join(', ')})`);
+  const b = builtinImage(name);
+  if (!b) throw invalid(`unknown built-in image ${JSON.stringify(name)} (known: ${BUILTIN_NAMES.join(', ')})`);
   return b.build;
 }

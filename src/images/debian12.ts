@@ -3,7 +3,7 @@ import { chmod, cp, mkdir, readdir, readFile, rm, stat, truncate, writeFile } fr
 import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
 import { NimboError } from '../core/errors.js';
-import { makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
+import { BUILDERS, makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
 import {
   pickDebianMirror, renderDebianFiles, renderFstab, renderGrubCfg, renderGrubEarlyConfig,
 } from './debian12-files.js';
@@ -20,7 +20,7 @@ export const DEBIAN_PACKAGES = ['linux-image-amd64', 'openssh-server', 'systemd-
   'grub-pc-bin', 'cloud-guest-utils', 'fdisk'];
 
 /** Virtual size of the Debian disk (MBR, one ext4 partition from 1 MiB); VMs may grow it. */
-export const DEBIAN_DISK_BYTES = 2 * 1024 * 1024 * 1024;
+export const DEBIAN_DISK_BYTES = BUILDERS['debian-12']!.diskBytes;
 const PART_OFFSET = 1024 * 1024;
 const GRUB_MODULES = ['biosdisk', 'part_msdos', 'ext2', 'search', 'search_fs_uuid', 'normal', 'linux', 'configfile',
   'serial', 'terminal', 'echo', 'test'];

@@ -2,7 +2,7 @@ import { chmod, copyFile, mkdir, rm, stat, symlink, truncate, writeFile } from '
 import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
 import { notFound } from '../core/errors.js';
-import { makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
+import { BUILDERS, makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
 import {
   copyBinariesWithLibs, copyInto, findKernel, listTree, moduleLoadOrder, sharedLibs, stageModules,
 } from './host-tools.js';
@@ -21,7 +21,7 @@ export const TINY_MODULES = [
 export const TINY_CMDLINE = 'console=ttyS0 root=/dev/vda rw quiet';
 
 /** Virtual size of the tiny root disk; VMs may grow it (the guest runs resize2fs at boot). */
-export const TINY_DISK_BYTES = 128 * 1024 * 1024;
+export const TINY_DISK_BYTES = BUILDERS.tiny!.diskBytes;
 
 const BUSYBOX_CANDIDATES = ['/usr/bin/busybox', '/bin/busybox'];
 const DROPBEAR = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];

@@ -92,7 +92,7 @@ export function registerInstanceCommands(program: Command): void {
     program
       .command('launch')
       .description('create an instance from an image and start it')
-      .argument('<image>', 'image name (see: nimbo image list)', (v: string) => parseName(v, 'image name'))
+      .argument('<image>', 'image name (see: nimbo image list); a missing built-in one (tiny, debian-12) is built first', (v: string) => parseName(v, 'image name'))
       .argument('<name>', 'instance name (DNS label)', (v: string) => parseName(v, 'instance name'))
       .argument('[command...]', 'app: the command (replaces the image cmd), after --')
       .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
