@@ -136,7 +136,7 @@ export class FakeDaemon {
       case 'GET /instances/:x':
         return inst ? send(200, inst) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
       case 'DELETE /instances/:x':
-        if (inst && this.deleteConflict && u.searchParams.get('force') !== 'true') return fail(409, 'Conflict', `instance ${inst.name} is running`);
+        if (inst && this.deleteConflict && u.searchParams.get('force') !== 'true') return fail(409, 'Conflict', `instance ${inst.name} is running: stop it first or delete with --force`);
         return inst ? accepted(this.newOp('instance.delete', seg[1]!)) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
       case 'POST /instances/:x/start':
       case 'POST /instances/:x/stop':

@@ -1,6 +1,7 @@
 /** Table columns and detail fields of each API resource. */
 import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.js';
 import { formatAge, formatBytes, formatList } from './format.js';
+import type { FilterKeys } from './list-view.js';
 import type { Column } from './output.js';
 
 /** An instance's disk: a container without a quota has none to show. */
@@ -20,6 +21,15 @@ export function instanceColumns(now = Date.now()): Column<Instance>[] {
     { header: 'AGE', value: (i) => formatAge(i.createdAt, now) },
   ];
 }
+
+/** `nimbo list --filter` keys (and label.KEY, matched against the instance's labels when it has any). */
+export const instanceFilterKeys: FilterKeys<Instance> = {
+  name: (i) => i.name,
+  state: (i) => i.state,
+  type: (i) => i.type,
+  image: (i) => i.image,
+  network: (i) => (i.nics ?? []).map((n) => n.network),
+};
 
 /** Fields of `nimbo info NAME`. */
 export function instanceFields(i: Instance): [string, string][] {
@@ -72,6 +82,15 @@ export function imageColumns(now = Date.now()): Column<Image>[] {
   ];
 }
 
+/** `nimbo image list --filter` keys. */
+export const imageFilterKeys: FilterKeys<Image> = {
+  name: (i) => i.name,
+  status: (i) => i.status,
+  os: (i) => i.os,
+  boot: (i) => i.boot,
+  format: (i) => i.format,
+};
+
 /** Columns of `nimbo operation list`. */
 export function operationColumns(now = Date.now()): Column<Operation>[] {
   return [
@@ -84,6 +103,13 @@ export function operationColumns(now = Date.now()): Column<Operation>[] {
     { header: 'ERROR', value: (o) => o.error?.message ?? '' },
   ];
 }
+
+/** `nimbo operation list --filter` keys. */
+export const operationFilterKeys: FilterKeys<Operation> = {
+  kind: (o) => o.kind,
+  target: (o) => o.target,
+  status: (o) => o.status,
+};
 
 /** Fields of `nimbo operation show ID`. */
 export function operationFields(o: Operation): [string, string][] {

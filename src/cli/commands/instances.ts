@@ -4,10 +4,11 @@ import { Option, type Command } from 'commander';
 import { CliError } from '../errors.js';
 import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
 import { formatList } from '../format.js';
-import { outputOption, renderDetail, renderList } from '../output.js';
+import { outputOption, renderDetail } from '../output.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
-import { instanceColumns, instanceFields } from '../views.js';
+import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
 import { clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
@@ -127,15 +128,15 @@ export function registerInstanceCommands(program: Command): void {
     });
   });
 
-  program
+  const list = program
     .command('list')
     .alias('ls')
     .description('list instances')
-    .addOption(outputOption())
-    .action(async (_o: unknown, cmd: Command) => {
-      const items = await clientFor(cmd).listInstances();
-      out(renderList(items, instanceColumns(), formatOf(cmd)));
-    });
+    .addOption(outputOption());
+  withListOptions(list, instanceColumns(), Object.keys(instanceFilterKeys), true).action(async (o: ListOptions, cmd: Command) => {
+    const items = await clientFor(cmd).listInstances();
+    out(renderFilteredList(items, instanceColumns(), instanceFilterKeys, o, true));
+  });
 
   program
     .command('info')
@@ -161,10 +162,12 @@ export function registerInstanceCommands(program: Command): void {
       const body: InstanceAction = {};
       if (o.force) body.force = true;
       if (o.timeout !== undefined) body.timeout = o.timeout;
-      await eachName(names, async (name) => {
-        const op = await client.instanceAction(name, action, body);
-        await finishOperation(op, client, o, () => `${PAST[action]} ${name}`);
-      });
+      await eachName(
+        names,
+        async (name) => finishOperation(await client.instanceAction(name, action, body), client, o, () => `${PAST[action]} ${name}`, false),
+        undefined,
+        o.output,
+      );
     });
   }
 
@@ -240,17 +243,25 @@ export function registerInstanceCommands(program: Command): void {
       .option('--force', 'stop it first if it is running'),
   ).action(async (names: string[], o: WaitOptions & { force?: boolean }, cmd: Command) => {
     const client = clientFor(cmd);
-    await eachName(names, async (name) => {
+    const del = async (name: string) => {
       const op = await client.deleteInstance(name, o.force === true).catch((e: unknown) => {
-        // Say what to do when the refusal is about a running instance.
-        if (e instanceof CliError && e.code === 'Conflict' && o.force !== true && !/--force/.test(e.message)) {
-          throw new CliError(`${e.message} (stop it first, or use nimbo delete --force ${name})`, { kind: e.kind, code: e.code, status: e.status });
-        }
-        throw e;
+        throw o.force === true ? e : deleteRefusal(e, name);
       });
-      await finishOperation(op, client, o, () => `Deleted ${name}`);
-    });
+      return finishOperation(op, client, o, () => `Deleted ${name}`, false);
+    };
+    await eachName(names, del, undefined, o.output);
   });
+}
+
+/**
+ * A refused delete of an instance that is not stopped, reworded to say what to do; other errors as they are.
+ * The daemon answers 409 "instance NAME is STATE: ..." (exit 4, conflict, either way).
+ */
+export function deleteRefusal(e: unknown, name: string): unknown {
+  if (!(e instanceof CliError) || e.code !== 'Conflict') return e;
+  const m = /^instance \S+ is (running|paused|starting|stopping|error)\b/.exec(e.message);
+  if (!m) return e;
+  return new CliError(`instance ${name} is ${m[1]}; stop it first (nimbo stop ${name}) or pass --force`, { kind: e.kind, code: e.code, status: e.status });
 }
 
 /** All of stdin as text. */

@@ -4,9 +4,10 @@ import type { Instance } from '../../shared/api-types.js';
 import type { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, NicPatch } from '../../shared/network-types.js';
 import { CliError } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
-import { forwardColumns, leaseColumns, networkColumns, networkFields } from '../network-views.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
+import { forwardColumns, leaseColumns, networkColumns, networkFields, networkFilterKeys } from '../network-views.js';
 import { collect, intInRange, parseName } from '../validate.js';
-import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { clientFor, finishOperation, formatOf, out, outResult, withWaitOptions, writeOutputOption, type WaitOptions } from './common.js';
 
 const name = (what: string) => (v: string) => parseName(v, what);
 const enc = encodeURIComponent;
@@ -91,10 +92,12 @@ export function registerNetworkCommands(program: Command): void {
       return `Created network ${n} (${v.mode}, ${v.subnet}${v.ipv6 ? `, ${v.ipv6.subnet}` : ''})`;
     });
   });
-  net.command('list').alias('ls').description('list networks').addOption(outputOption()).action(async (_o: unknown, cmd: Command) => {
-    const r = await clientFor(cmd).json<{ networks: Network[] }>('GET', '/networks');
-    out(renderList(r.networks, networkColumns(), formatOf(cmd)));
-  });
+  withListOptions(net.command('list').alias('ls').description('list networks').addOption(outputOption()), networkColumns(), Object.keys(networkFilterKeys)).action(
+    async (o: ListOptions, cmd: Command) => {
+      const r = await clientFor(cmd).json<{ networks: Network[] }>('GET', '/networks');
+      out(renderFilteredList(r.networks, networkColumns(), networkFilterKeys, o));
+    },
+  );
   net.command('info').description('show a network').argument('<name>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
     const v = await clientFor(cmd).json<Network>('GET', `/networks/${enc(n)}`);
     out(renderDetail(v, networkFields(v), formatOf(cmd)));
@@ -119,10 +122,10 @@ export function registerNetworkCommands(program: Command): void {
     .argument('<target>', 'e.g. web:22, web/eth1:80, or web (floating IP)')
     .addOption(new Option('--protocol <p>', 'tcp or udp (default tcp)').choices(['tcp', 'udp']))
     .option('--description <text>', 'free text')
-    .addOption(outputOption())
+    .addOption(writeOutputOption('the Forward'))
     .action(async (n: string, listen: string, target: string, o: { protocol?: 'tcp' | 'udp'; description?: string }, cmd: Command) => {
       const f = await clientFor(cmd).json<Forward>('POST', `/networks/${enc(n)}/forwards`, { body: forwardBody(listen, target, o) });
-      out(formatOf(cmd) === 'table' ? `Added ${f.kind === 'floating' ? 'floating IP' : 'forward'} ${f.id} → ${f.targetAddress}` : renderDetail(f, [], formatOf(cmd)));
+      outResult(formatOf(cmd), f, `Added ${f.kind === 'floating' ? 'floating IP' : 'forward'} ${f.id} → ${f.targetAddress}`);
     });
   fwd.command('list').alias('ls').description('list the forwards of a network').argument('<network>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
     const r = await clientFor(cmd).json<{ forwards: Forward[] }>('GET', `/networks/${enc(n)}/forwards`);
@@ -178,10 +181,11 @@ export function registerNetworkCommands(program: Command): void {
     .argument('<nic>', 'NIC name, e.g. eth0')
     .option('--ingress <rate>', 'toward the instance, e.g. 100mbit')
     .option('--egress <rate>', 'from the instance, e.g. 20mbit')
+    .addOption(writeOutputOption('the Instance after the change'))
     .action(async (inst: string, nic: string, o: { ingress?: string; egress?: string }, cmd: Command) => {
       if (o.ingress === undefined && o.egress === undefined) throw new CliError('nothing to set: give --ingress and/or --egress');
       const body: NicPatch = { ...(o.ingress !== undefined ? { ingress: o.ingress } : {}), ...(o.egress !== undefined ? { egress: o.egress } : {}) };
-      await clientFor(cmd).json('PATCH', `/instances/${enc(inst)}/nics/${enc(nic)}`, { body });
-      out(`Set limits of ${inst}/${nic}`);
+      const v = await clientFor(cmd).json<Instance>('PATCH', `/instances/${enc(inst)}/nics/${enc(nic)}`, { body });
+      outResult(formatOf(cmd), v, `Set limits of ${inst}/${nic}`);
     });
 }

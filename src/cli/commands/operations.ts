@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
 import { CliError, EXIT } from '../errors.js';
-import { outputOption, renderDetail, renderList } from '../output.js';
+import { outputOption, renderDetail } from '../output.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { followOperation } from '../progress.js';
 import { intInRange } from '../validate.js';
-import { operationColumns, operationFields } from '../views.js';
+import { operationColumns, operationFields, operationFilterKeys } from '../views.js';
 import { clientFor, formatOf, out } from './common.js';
 
 /** The one id in `ids` that starts with `prefix`; a CliError naming the candidates when several do. */
@@ -34,15 +35,18 @@ export async function resolveOperationId(client: ApiClient, id: string): Promise
 export function registerOperationCommands(program: Command): void {
   const operation = program.command('operation').alias('op').description('inspect, wait for and cancel long-running operations');
 
-  operation
-    .command('list')
-    .alias('ls')
-    .description('list operations, newest first (the daemon keeps the last 500 finished ones of the last 7 days, and every running one)')
-    .option('--limit <n>', 'only the newest N', intInRange('--limit', 1, 100000))
-    .addOption(outputOption())
-    .action(async (o: { limit?: number }, cmd: Command) => {
-      out(renderList(await clientFor(cmd).listOperations(o.limit), operationColumns(), formatOf(cmd)));
-    });
+  withListOptions(
+    operation
+      .command('list')
+      .alias('ls')
+      .description('list operations, newest first (the daemon keeps the last 500 finished ones of the last 7 days, and every running one)')
+      .option('--limit <n>', 'only the newest N (counted before --filter)', intInRange('--limit', 1, 100000))
+      .addOption(outputOption()),
+    operationColumns(),
+    Object.keys(operationFilterKeys),
+  ).action(async (o: ListOptions & { limit?: number }, cmd: Command) => {
+    out(renderFilteredList(await clientFor(cmd).listOperations(o.limit), operationColumns(), operationFilterKeys, o));
+  });
 
   operation
     .command('show')

@@ -5,7 +5,7 @@ import { CliError } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { parseName } from '../validate.js';
 import type { ApiClient } from '../client.js';
-import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { clientFor, finishOperation, formatOf, out, outResult, withWaitOptions, type WaitOptions } from './common.js';
 
 const enc = encodeURIComponent;
 const EXPIRY = /^[1-9][0-9]{0,4}[mhdw]$/;
@@ -123,8 +123,10 @@ export function registerSnapshotCommands(program: Command): void {
     .action(async (instance: string, cron: string | undefined, o: { expiry?: string; stateful?: boolean; off?: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       if (o.off) {
+        if (cron !== undefined || o.expiry !== undefined || o.stateful) throw new CliError('--off takes no cron, --expiry or --stateful');
         await client.json('DELETE', `/instances/${enc(instance)}/snapshot-schedule`);
-        return out(`Stopped scheduled snapshots of ${instance}`);
+        // With -o json|yaml: null, the schedule there is now.
+        return outResult(formatOf(cmd), null, `Stopped scheduled snapshots of ${instance}`);
       }
       if (!cron) throw new CliError('give a cron expression, or --off');
       const body: SnapshotScheduleSet = { cron };
