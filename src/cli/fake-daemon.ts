@@ -147,6 +147,9 @@ export class FakeDaemon {
       case 'GET /instances/:x/console/log':
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end(`last ${u.searchParams.get('bytes') ?? 'default'} bytes\n`);
+      case 'POST /security-groups':
+        if (body?.name === 'taken') return fail(409, 'Conflict', `security group ${body.name} already exists`);
+        return send(201, { name: body.name, description: body.description ?? '', rules: [], attachedTo: [], createdAt: '2024-01-01T00:00:00.000Z' });
       case 'GET /images':
         return send(200, { images: this.images });
       case 'POST /images':

@@ -1,5 +1,5 @@
 /** `--columns`, `--filter` and `--no-header` of the list commands: pure selection, filtering and rendering. */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError, EXIT } from './errors.js';
 import { renderData, renderTable, type Column, type OutputFormat } from './output.js';
 
@@ -107,14 +107,30 @@ export function renderFilteredList<T>(items: T[], columns: Column<T>[], keys: Fi
 }
 
 /** Add --columns, --filter (repeatable) and --no-header to a list command; `keys` and `columns` go into the help. */
-export function withListOptions(cmd: Command, columns: readonly { header: string }[], keys: readonly string[], labels = false): Command {
+export function withListOptions(cmd: Command, columns: readonly Column<never>[], keys: readonly string[], labels = false): Command {
   const names = columns.map((c) => columnName(c)).join(',');
   const filterKeys = [...keys, ...(labels ? ['label.KEY'] : [])].join(', ');
+  // Checked as they are parsed, so a bad name exits 2 before any request.
+  const check = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+    }
+  };
   return cmd
-    .addOption(new Option('--columns <list>', `table columns to show, in order (of: ${names})`))
+    .addOption(
+      new Option('--columns <list>', `table columns to show, in order (of: ${names})`).argParser((v: string) => {
+        check(() => selectColumns(columns as Column<unknown>[], v));
+        return v;
+      }),
+    )
     .addOption(
       new Option('--filter <key=value>', `only items where KEY is VALUE (repeatable: different keys must all match, a repeated key any; keys: ${filterKeys})`).argParser(
-        (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+        (v: string, prev: string[] | undefined) => {
+          check(() => parseFilters([v], keys, labels));
+          return [...(prev ?? []), v];
+        },
       ),
     )
     .option('--no-header', 'print the table without its header line');

@@ -1,7 +1,7 @@
 /** `nimbo snapshot create|list|restore|delete|schedule`: snapshots of whole instances. */
 import type { Command } from 'commander';
 import type { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } from '../../shared/storage-types.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { parseName } from '../validate.js';
 import type { ApiClient } from '../client.js';
@@ -123,7 +123,7 @@ export function registerSnapshotCommands(program: Command): void {
     .action(async (instance: string, cron: string | undefined, o: { expiry?: string; stateful?: boolean; off?: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       if (o.off) {
-        if (cron !== undefined || o.expiry !== undefined || o.stateful) throw new CliError('--off takes no cron, --expiry or --stateful');
+        if (cron !== undefined || o.expiry !== undefined || o.stateful) throw new CliError('--off takes no cron, --expiry or --stateful', { exitCode: EXIT.usage });
         await client.json('DELETE', `/instances/${enc(instance)}/snapshot-schedule`);
         // With -o json|yaml: null, the schedule there is now.
         return outResult(formatOf(cmd), null, `Stopped scheduled snapshots of ${instance}`);
