@@ -156,4 +156,16 @@ test('dead option combinations are refused (exit 2), not ignored', async () => {
   const s = await nimbo(['snapshot', 'schedule', 'vm1', '--off', '--expiry', '7d']);
   assert.equal(s.code, 2);
   assert.match(s.stderr, /--off takes no cron, --expiry or --stateful/);
+  const f = await nimbo(['stop', 'vm1', '--force', '--timeout', '30']);
+  assert.equal(f.code, 2);
+  assert.match(f.stderr, /--force stops at once/);
+  const x = await nimbo(['exec', '-t', '--timeout', '5', 'vm1', '--', 'sh']);
+  assert.equal(x.code, 2);
+  assert.match(x.stderr, /--timeout is for a piped exec/);
+  const k = await nimbo(['launch', 'nginx', 'app1', '--app', '--ssh-key', '/dev/null']);
+  assert.equal(k.code, 2);
+  assert.match(k.stderr, /--ssh-key is for VMs and system containers/);
+  const e = await nimbo(['launch', 'tiny', 'vm9', '--env', 'A=1']);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /are for application containers \(--app\)/);
 });

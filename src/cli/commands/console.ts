@@ -4,6 +4,7 @@ import { runConsole } from '../console.js';
 import { intInRange } from '../validate.js';
 import { CliError, EXIT } from '../errors.js';
 import { clientFor } from './common.js';
+import { attachExamples } from '../examples.js';
 
 /** Register the console command on the program. */
 export function registerConsoleCommand(program: Command): void {
@@ -30,4 +31,5 @@ export function registerConsoleCommand(program: Command): void {
         name,
       });
     });
+  attachExamples(program);
 }

@@ -6,6 +6,7 @@ import { outputOption, renderDetail, renderList } from '../output.js';
 import { groupColumns, groupFields, ruleText } from '../network-views.js';
 import { parseName } from '../validate.js';
 import { clientFor, formatOf, out, outResult, writeOutputOption } from './common.js';
+import { attachExamples } from '../examples.js';
 
 const name = (what: string) => (v: string) => parseName(v, what);
 const enc = encodeURIComponent;
@@ -106,4 +107,5 @@ export function registerFirewallCommands(program: Command): void {
         outResult(formatOf(cmd), v, `${verb === 'attach' ? 'Attached' : 'Detached'} ${g} ${verb === 'attach' ? 'to' : 'from'} ${inst}${o.nic ? `/${o.nic}` : ''}`);
       });
   }
+  attachExamples(fw);
 }

@@ -9,6 +9,7 @@ import { renderFilteredList, withListOptions, type ListOptions } from '../list-v
 import { parseName } from '../validate.js';
 import { imageColumns, imageFilterKeys } from '../views.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 /** Whether a daemon URL points at this machine (so a local path check makes sense). */
 export function isLocalUrl(url: string): boolean {
@@ -66,4 +67,5 @@ export function registerImageCommands(program: Command): void {
     const op = await client.deleteImage(name);
     await finishOperation(op, client, o, () => `Deleted image ${name}`);
   });
+  attachExamples(image);
 }

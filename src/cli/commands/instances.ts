@@ -1,7 +1,7 @@
 /** Instance commands: launch, list, info, start|stop|restart|pause|resume, delete. */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
 import { formatList } from '../format.js';
 import { outputOption, renderDetail } from '../output.js';
@@ -10,6 +10,7 @@ import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
+import { attachExamples } from '../examples.js';
 import { clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
@@ -60,12 +61,13 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
     if (o.user) body.app.user = o.user;
     if (o.restart) body.app.restart = o.restart;
   } else if (cmd.length > 0 || o.entrypoint !== undefined || o.env || o.workdir || o.user || o.restart) {
-    throw new CliError('--entrypoint, --env, --workdir, --user, --restart and a command are for application containers (--app)');
+    throw new CliError('--entrypoint, --env, --workdir, --user, --restart and a command are for application containers (--app)', { exitCode: EXIT.usage });
   }
   if (o.cpus !== undefined) body.cpus = o.cpus;
   if (o.memory !== undefined) body.memory = o.memory;
   if (o.disk !== undefined) body.disk = o.disk;
   if (o.pool !== undefined) body.pool = o.pool;
+  if (o.app && o.sshKey?.length) throw new CliError('--ssh-key is for VMs and system containers; an application container (--app) takes no keys', { exitCode: EXIT.usage });
   const keys = o.app ? [] : resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
   if (!o.start) body.start = false;
@@ -159,6 +161,8 @@ export function registerInstanceCommands(program: Command): void {
     }
     withWaitOptions(cmd).action(async (names: string[], o: WaitOptions & InstanceAction, c: Command) => {
       const client = clientFor(c);
+      // A forced stop kills at once, so a grace period given with it would be silently dropped.
+      if (o.force && o.timeout !== undefined) throw new CliError('--force stops at once; --timeout is the grace period of a stop without it', { exitCode: EXIT.usage });
       const body: InstanceAction = {};
       if (o.force) body.force = true;
       if (o.timeout !== undefined) body.timeout = o.timeout;
@@ -222,6 +226,8 @@ export function registerInstanceCommands(program: Command): void {
     .option('-t, --tty', 'run it on a pseudo-terminal, interactively (like a console; Ctrl-] detaches)')
     .action(async (name: string, command: string[], o: { timeout?: number; tty?: boolean }, cmd: Command) => {
       if (o.tty) {
+        // The interactive exec has no time limit on the daemon side; refuse rather than ignore the flag.
+        if (o.timeout !== undefined) throw new CliError('--timeout is for a piped exec; an interactive one (-t) runs until it ends or you detach', { exitCode: EXIT.usage });
         const sock = await clientFor(cmd).openExec(name, command, { rows: process.stdout.rows, cols: process.stdout.columns });
         const reason = await runConsole(sock, { input: process.stdin, output: process.stdout, notices: process.stderr, interactive: process.stdin.isTTY === true, name, eofByte: 0x04 });
         const m = /^exit (\d+)$/.exec(reason ?? '');
@@ -251,6 +257,7 @@ export function registerInstanceCommands(program: Command): void {
     };
     await eachName(names, del, undefined, o.output);
   });
+  attachExamples(program);
 }
 
 /**

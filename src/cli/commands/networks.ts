@@ -2,12 +2,13 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Instance } from '../../shared/api-types.js';
 import type { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, NicPatch } from '../../shared/network-types.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { forwardColumns, leaseColumns, networkColumns, networkFields, networkFilterKeys } from '../network-views.js';
 import { collect, intInRange, parseName } from '../validate.js';
 import { clientFor, finishOperation, formatOf, out, outResult, withWaitOptions, writeOutputOption, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 const name = (what: string) => (v: string) => parseName(v, what);
 const enc = encodeURIComponent;
@@ -59,6 +60,7 @@ export function networkCreateBody(netName: string, o: Omit<CreateOptions, 'wait'
   if (o.description) body.description = o.description;
   const vx = o.vni !== undefined || o.local !== undefined || (o.peer?.length ?? 0) > 0 || o.type === 'vxlan';
   if (vx) {
+    if (o.type === 'bridge') throw new CliError('--vni, --local, --peer and --vxlan-port make a vxlan network: drop --type bridge', { exitCode: EXIT.usage });
     if (o.vni === undefined || o.local === undefined) throw new CliError('a vxlan network needs --vni and --local (and --peer for each other host)');
     body.type = 'vxlan';
     body.vxlan = { vni: o.vni, local: o.local, peers: o.peer ?? [], ...(o.vxlanPort !== undefined ? { port: o.vxlanPort } : {}) };
@@ -188,4 +190,5 @@ export function registerNetworkCommands(program: Command): void {
       const v = await clientFor(cmd).json<Instance>('PATCH', `/instances/${enc(inst)}/nics/${enc(nic)}`, { body });
       outResult(formatOf(cmd), v, `Set limits of ${inst}/${nic}`);
     });
+  attachExamples(net);
 }

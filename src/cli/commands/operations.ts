@@ -8,6 +8,7 @@ import { followOperation } from '../progress.js';
 import { intInRange } from '../validate.js';
 import { operationColumns, operationFields, operationFilterKeys } from '../views.js';
 import { clientFor, formatOf, out } from './common.js';
+import { attachExamples } from '../examples.js';
 
 /** The one id in `ids` that starts with `prefix`; a CliError naming the candidates when several do. */
 export function matchPrefix(ids: string[], prefix: string): string | undefined {
@@ -83,4 +84,5 @@ export function registerOperationCommands(program: Command): void {
       const op = await client.cancelOperation(await resolveOperationId(client, id));
       out(renderDetail(op, operationFields(op), formatOf(cmd)));
     });
+  attachExamples(operation);
 }

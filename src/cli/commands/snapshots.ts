@@ -6,6 +6,7 @@ import { outputOption, renderDetail, renderList } from '../output.js';
 import { parseName } from '../validate.js';
 import type { ApiClient } from '../client.js';
 import { clientFor, finishOperation, formatOf, out, outResult, withWaitOptions, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 const enc = encodeURIComponent;
 const EXPIRY = /^[1-9][0-9]{0,4}[mhdw]$/;
@@ -147,4 +148,5 @@ export function registerSnapshotCommands(program: Command): void {
       // `schedule` has -o too and commander gives it the flag wherever it stands, so ask both.
       out(renderDetail(s, scheduleFields(s), cmd.getOptionValueSource('output') === 'cli' ? formatOf(cmd) : formatOf(cmd.parent!)));
     });
+  attachExamples(snap);
 }

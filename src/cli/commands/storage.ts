@@ -11,6 +11,7 @@ import { poolColumns, poolFields, poolFilterKeys, snapshotColumns, volumeColumns
 import { intInRange, parseName, parseSize, sizeToBytes } from '../validate.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { isLocalUrl } from './images.js';
+import { attachExamples } from '../examples.js';
 
 const MAX_IOPS = 1_000_000_000;
 const MAX_BPS = 1e15;
@@ -368,4 +369,5 @@ export function registerStorageCommands(program: Command): void {
   const storage = program.command('storage').description('manage storage pools, volumes and snapshots');
   registerPoolCommands(storage);
   registerVolumeCommands(storage);
+  attachExamples(storage);
 }
