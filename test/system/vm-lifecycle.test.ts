@@ -187,8 +187,8 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
   test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
     const info = await d.cliJson<Inst>('info', 'vm1');
     const refused = await d.cli('delete', 'vm1');
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /running: stop it first or delete with --force/);
+    assert.equal(refused.code, 4, 'a conflict');
+    assert.equal(refused.stderr, 'nimbo: error: instance vm1 is running; stop it first (nimbo stop vm1) or pass --force\n');
     assert.equal((await d.cli('delete', 'vm1', '--force', '--quiet')).code, 0);
     assert.equal((await d.cli('info', 'vm1')).code, 3);
     assert.deepEqual(await d.links(), [`${d.prefix}br0`], 'only the bridge is left');
