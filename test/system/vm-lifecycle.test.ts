@@ -139,8 +139,12 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.ok(seen.some((e) => e.type === 'operation' && e.data.status === 'success'));
   });
 
-  test('pause and resume', async () => {
-    assert.equal((await d.cli('pause', 'vm1', '--quiet')).code, 0);
+  test('pause and resume (pause -o json: only the final operations, as an array, with the instance as result)', async () => {
+    const paused = await d.cli('pause', 'vm1', '-o', 'json');
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(paused.stderr, '', 'no progress when stderr is not a terminal');
+    const ops = JSON.parse(paused.stdout) as { kind: string; status: string; result: Inst }[];
+    assert.deepEqual(ops.map((o) => [o.kind, o.status, o.result.name, o.result.state]), [['instance.pause', 'success', 'vm1', 'paused']]);
     assert.equal((await d.cliJson<Inst>('info', 'vm1')).state, 'paused');
     const info = await d.cliJson<Inst>('info', 'vm1');
     const blocked = await ssh(key.key, info.addresses[0]!, '-o', 'ConnectTimeout=3', 'true');
