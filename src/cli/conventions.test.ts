@@ -97,6 +97,14 @@ test('many-name commands print one JSON array; failures go to stderr and set the
   assert.deepEqual((JSON.parse(f.stdout) as Operation[]).map((o) => o.kind), ['instance.delete']);
 });
 
+test('operation wait -o json: the final Operation, no progress lines when not a terminal', async () => {
+  const op = fake.newOp('image.build', 'tiny');
+  const r = await nimbo(['operation', 'wait', op.id, '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.equal((JSON.parse(r.stdout) as Operation).status, 'success');
+});
+
 test('a failed operation with -o json prints nothing on stdout and exits 1', async () => {
   fake.finalStatus = 'failure';
   try {

@@ -70,7 +70,9 @@ export function registerOperationCommands(program: Command): void {
     .action(async (id: string, o: { timeout?: number; quiet?: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       const start = await client.getOperation(await resolveOperationId(client, id));
-      const final = await followOperation(client, start, { quiet: o.quiet, timeoutS: o.timeout });
+      // As for every write: with -o json|yaml, progress only on a terminal.
+      const quiet = o.quiet === true || (formatOf(cmd) !== 'table' && process.stderr.isTTY !== true);
+      const final = await followOperation(client, start, { quiet, timeoutS: o.timeout });
       out(renderDetail(final, operationFields(final), formatOf(cmd)));
     });
 
