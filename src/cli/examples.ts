@@ -88,6 +88,10 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'copy a stopped instance', cmd: 'nimbo copy web web2' },
     { note: 'copy a snapshot of a running instance and start the copy', cmd: 'nimbo copy web web-test --snapshot before-upgrade --start' },
   ],
+  events: [
+    { note: 'state changes of instances, as a table', cmd: 'nimbo events --type instance.state' },
+    { note: 'failed operations and image events, one JSON object per line', cmd: 'nimbo events --type operation.failure,image -o json' },
+  ],
   'operation list': [{ note: 'operations that failed', cmd: 'nimbo operation list --filter status=failure' }],
   up: [
     { note: 'daemon, tiny image and a demo VM', cmd: 'sudo ./nimbo up' },
