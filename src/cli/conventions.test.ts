@@ -149,8 +149,20 @@ test('list --columns, --filter and --no-header; bad names exit 2 before any requ
   fake.instances = [sampleInstance()];
 });
 
+test('launch --label, then list --filter label.KEY=VALUE (or label=KEY=VALUE)', async () => {
+  const l = await nimbo(['launch', 'tiny', 'lab1', '--label', 'tier=web', '--label', 'team=blue', '-q']);
+  assert.equal(l.code, 0, l.stderr);
+  assert.deepEqual(fake.seen.filter((s) => s.method === 'POST' && s.path === '/api/v1/instances').at(-1)?.body, { name: 'lab1', image: 'tiny', labels: { tier: 'web', team: 'blue' } });
+  assert.match((await nimbo(['info', 'lab1'])).stdout, /^Labels: +tier=web, team=blue$/m);
+  const r = await nimbo(['list', '--filter', 'label.tier=web', '--columns', 'name', '--no-header']);
+  assert.equal(r.stdout, 'lab1\n');
+  const r2 = await nimbo(['list', '--filter', 'label=team=red', '--no-header']);
+  assert.equal(r2.stdout, '');
+  fake.instances = fake.instances.filter((i) => i.name !== 'lab1');
+});
+
 test('image and operation lists take --filter/--columns too', async () => {
-  const o = await nimbo(['operation', 'list', '--filter', 'kind=instance.create', '--columns', 'kind,target', '--no-header']);
+  const o = await nimbo(['operation', 'list', '--filter', 'kind=instance.create', '--filter', 'target=j1', '--filter', 'target=j2', '--columns', 'kind,target', '--no-header']);
   assert.equal(o.code, 0, o.stderr);
   assert.match(o.stdout, /^instance\.create\s+j2\ninstance\.create\s+j1\n$/);
   const i = await nimbo(['image', 'list', '--filter', 'status=ready', '--no-header']);

@@ -131,7 +131,7 @@ export class FakeDaemon {
         return send(200, { instances: this.instances });
       case 'POST /instances':
         if (this.instances.some((i) => i.name === body.name)) return fail(409, 'Conflict', `instance ${body.name} already exists`);
-        this.instances.push(sampleInstance({ name: body.name, image: body.image, state: body.start === false ? 'stopped' : 'running' }));
+        this.instances.push(sampleInstance({ name: body.name, image: body.image, state: body.start === false ? 'stopped' : 'running', ...(body.labels ? { labels: body.labels } : {}) }));
         return accepted(this.newOp('instance.create', body.name));
       case 'GET /instances/:x':
         return inst ? send(200, inst) : fail(404, 'NotFound', `instance ${seg[1]} not found`);

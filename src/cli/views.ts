@@ -22,7 +22,7 @@ export function instanceColumns(now = Date.now()): Column<Instance>[] {
   ];
 }
 
-/** `nimbo list --filter` keys (and label.KEY, matched against the instance's labels when it has any). */
+/** `nimbo list --filter` keys (and label.KEY, matched against the labels given at launch). */
 export const instanceFilterKeys: FilterKeys<Instance> = {
   name: (i) => i.name,
   state: (i) => i.state,
@@ -47,6 +47,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ...(i.exitCode !== undefined ? ([['Exit code', String(i.exitCode)]] as [string, string][]) : []),
     ...(i.oomKills ? ([['OOM kills', String(i.oomKills)]] as [string, string][]) : []),
     ...(i.usage ? ([['Usage', `cpu ${i.usage.cpuSeconds.toFixed(2)} s, memory ${formatBytes(i.usage.memoryBytes)}, ${i.usage.pids} processes`]] as [string, string][]) : []),
+    ...(i.labels && Object.keys(i.labels).length ? ([['Labels', Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(', ')]] as [string, string][]) : []),
     ['Created', i.createdAt],
   ];
   for (const n of i.nics ?? []) {

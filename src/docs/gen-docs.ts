@@ -49,7 +49,7 @@ const CONVENTIONS = [
   '  name exits 2 and lists the known ones), `--filter KEY=VALUE` (repeatable: filters on different keys must',
   '  all match, a repeated key matches any of its values; an unknown key exits 2 and lists the keys) and',
   '  `--no-header`. Values compare exactly. `list` also takes `label.KEY=VALUE` (or `label=KEY=VALUE`), matched',
-  "  against an instance's labels (instances carry no labels yet, so such a filter matches none).",
+  "  against the labels given at launch (`nimbo launch IMAGE NAME --label KEY=VALUE`).",
   '  Filtering is done by the CLI. `--columns` and `--no-header` shape the table; `-o json|yaml` prints whole objects.',
   '- **Names.** Operation ids may be shortened to a unique prefix. Start, stop, restart, pause, resume and delete',
   '  take many instance names.',

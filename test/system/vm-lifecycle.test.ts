@@ -43,11 +43,16 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.deepEqual(images.map((i) => [i.name, i.status, i.boot]), [['tiny', 'ready', 'direct']]);
   });
 
-  test('launches tiny: reserved address, ready marker, SSH from the host', async () => {
+  test('launches tiny: reserved address, ready marker, SSH from the host; labels kept and filterable', async () => {
     // (the root disk is a linked clone of the image in the default pool, checked at the end of this test)
-    const r = await d.cli('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--cpus', '1', '--quiet');
+    const bad = await d.cli('launch', 'tiny', 'vm0', '--label', 'Bad Key=x', '--quiet');
+    assert.equal(bad.code, 2, 'an invalid label key is invalid input');
+    assert.match(bad.stderr, /label key "Bad Key" is invalid/);
+    const r = await d.cli('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--cpus', '1', '--label', 'tier=web', '--quiet');
     assert.equal(r.code, 0, r.stderr);
-    const info = await d.cliJson<Inst>('info', 'vm1');
+    const info = await d.cliJson<Inst & { labels?: Record<string, string> }>('info', 'vm1');
+    assert.deepEqual(info.labels, { tier: 'web' });
+    assert.equal((await d.cli('list', '--filter', 'label.tier=web', '--columns', 'name', '--no-header')).stdout, 'vm1\n');
     assert.equal(info.state, 'running');
     assert.equal(info.accelerator, 'tcg');
     assert.equal(info.memory, 256 * 1024 * 1024);

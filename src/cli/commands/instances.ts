@@ -11,6 +11,7 @@ import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
 import { attachExamples } from '../examples.js';
+import { deleteRefusal, parseLabels } from './instance-input.js';
 import { clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
@@ -46,6 +47,7 @@ interface LaunchOptions extends WaitOptions {
   user?: string;
   restart?: 'never' | 'on-failure' | 'always';
   pool?: string;
+  label?: string[];
   start: boolean;
 }
 
@@ -67,6 +69,7 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.memory !== undefined) body.memory = o.memory;
   if (o.disk !== undefined) body.disk = o.disk;
   if (o.pool !== undefined) body.pool = o.pool;
+  if (o.label?.length) body.labels = parseLabels(o.label);
   if (o.app && o.sshKey?.length) throw new CliError('--ssh-key is for VMs and system containers; an application container (--app) takes no keys', { exitCode: EXIT.usage });
   const keys = o.app ? [] : resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
@@ -102,6 +105,7 @@ export function registerInstanceCommands(program: Command): void {
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB (containers: a quota on what the container writes, refused on pools without quotas; no limit when omitted)', (v: string) => parseSize(v, 'disk'))
       .option('--pool <pool>', 'storage pool of the root volume (default: default); containers need one with filesystem volumes')
+      .option('--label <key=value>', 'a label, for nimbo list --filter label.KEY=VALUE (repeatable)', collect)
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
@@ -258,17 +262,6 @@ export function registerInstanceCommands(program: Command): void {
     await eachName(names, del, undefined, o.output);
   });
   attachExamples(program);
-}
-
-/**
- * A refused delete of an instance that is not stopped, reworded to say what to do; other errors as they are.
- * The daemon answers 409 "instance NAME is STATE: ..." (exit 4, conflict, either way).
- */
-export function deleteRefusal(e: unknown, name: string): unknown {
-  if (!(e instanceof CliError) || e.code !== 'Conflict') return e;
-  const m = /^instance \S+ is (running|paused|starting|stopping|error)\b/.exec(e.message);
-  if (!m) return e;
-  return new CliError(`instance ${name} is ${m[1]}; stop it first (nimbo stop ${name}) or pass --force`, { kind: e.kind, code: e.code, status: e.status });
 }
 
 /** All of stdin as text. */
