@@ -45,12 +45,15 @@ export function writeOutputOption(what = 'the final operation (its result holds 
   return new Option('-o, --output <format>', `table: a summary line; json/yaml: ${what}`).choices([...FORMATS]).default('table');
 }
 
-/** Add --no-wait, -q/--quiet and -o/--output to a command that starts an Operation. */
-export function withWaitOptions(cmd: Command): Command {
+/** What -o json|yaml prints for a command that takes many names. */
+export const MANY_NAMES_OUTPUT = 'one array of the final operations, of the names that succeeded (with --no-wait, as started)';
+
+/** Add --no-wait, -q/--quiet and -o/--output to a command that starts an Operation (`what`: its -o help). */
+export function withWaitOptions(cmd: Command, what?: string): Command {
   return cmd
     .option('--no-wait', 'print the operation id and return at once')
     .option('-q, --quiet', 'draw no progress and print no summary')
-    .addOption(writeOutputOption());
+    .addOption(writeOutputOption(what));
 }
 
 /** Print a write's answer: the summary line for -o table, else the object as JSON/YAML. */

@@ -12,7 +12,7 @@ import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js
 import { runConsole } from '../console.js';
 import { attachExamples } from '../examples.js';
 import { deleteRefusal, parseLabels } from './instance-input.js';
-import { clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { MANY_NAMES_OUTPUT, clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
 
@@ -163,7 +163,7 @@ export function registerInstanceCommands(program: Command): void {
         .option('--force', 'do it at once, without a graceful attempt')
         .option('--timeout <s>', 'seconds before a graceful action turns into a hard one', intInRange('--timeout', 1, 3600));
     }
-    withWaitOptions(cmd).action(async (names: string[], o: WaitOptions & InstanceAction, c: Command) => {
+    withWaitOptions(cmd, MANY_NAMES_OUTPUT).action(async (names: string[], o: WaitOptions & InstanceAction, c: Command) => {
       const client = clientFor(c);
       // A forced stop kills at once, so a grace period given with it would be silently dropped.
       if (o.force && o.timeout !== undefined) throw new CliError('--force stops at once; --timeout is the grace period of a stop without it', { exitCode: EXIT.usage });
@@ -251,6 +251,7 @@ export function registerInstanceCommands(program: Command): void {
       .description('delete instances and their disks')
       .argument('<names...>', 'instance names')
       .option('--force', 'stop it first if it is running'),
+    MANY_NAMES_OUTPUT,
   ).action(async (names: string[], o: WaitOptions & { force?: boolean }, cmd: Command) => {
     const client = clientFor(cmd);
     const del = async (name: string) => {
