@@ -109,9 +109,16 @@ test('pause, resume and start do not offer --force/--timeout; stop and restart d
 test('delete of a running instance without --force says what to do', async () => {
   fake.deleteConflict = true;
   try {
+    const before = fake.ops.size;
     const r = await nimbo(['delete', 'vm1']);
     assert.equal(r.code, 4);
-    assert.equal(r.stderr, 'nimbo: error: instance vm1 is running (stop it first, or use nimbo delete --force vm1)\n');
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'nimbo: error: instance vm1 is running; stop it first (nimbo stop vm1) or pass --force\n');
+    assert.equal(fake.ops.size, before, 'a refused delete starts nothing');
+    // Among many names the refusal names the instance, and the others still go.
+    const m = await nimbo(['delete', 'vm1', 'ghost', '-q']);
+    assert.equal(m.code, 4);
+    assert.equal(m.stderr, 'nimbo: error: vm1: instance vm1 is running; stop it first (nimbo stop vm1) or pass --force\nnimbo: error: ghost: instance ghost not found\n');
   } finally {
     fake.deleteConflict = false;
   }

@@ -131,12 +131,12 @@ export class FakeDaemon {
         return send(200, { instances: this.instances });
       case 'POST /instances':
         if (this.instances.some((i) => i.name === body.name)) return fail(409, 'Conflict', `instance ${body.name} already exists`);
-        this.instances.push(sampleInstance({ name: body.name, image: body.image, state: body.start === false ? 'stopped' : 'running' }));
+        this.instances.push(sampleInstance({ name: body.name, image: body.image, state: body.start === false ? 'stopped' : 'running', ...(body.labels ? { labels: body.labels } : {}) }));
         return accepted(this.newOp('instance.create', body.name));
       case 'GET /instances/:x':
         return inst ? send(200, inst) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
       case 'DELETE /instances/:x':
-        if (inst && this.deleteConflict && u.searchParams.get('force') !== 'true') return fail(409, 'Conflict', `instance ${inst.name} is running`);
+        if (inst && this.deleteConflict && u.searchParams.get('force') !== 'true') return fail(409, 'Conflict', `instance ${inst.name} is running: stop it first or delete with --force`);
         return inst ? accepted(this.newOp('instance.delete', seg[1]!)) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
       case 'POST /instances/:x/start':
       case 'POST /instances/:x/stop':
@@ -147,6 +147,9 @@ export class FakeDaemon {
       case 'GET /instances/:x/console/log':
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end(`last ${u.searchParams.get('bytes') ?? 'default'} bytes\n`);
+      case 'POST /security-groups':
+        if (body?.name === 'taken') return fail(409, 'Conflict', `security group ${body.name} already exists`);
+        return send(201, { name: body.name, description: body.description ?? '', rules: [], attachedTo: [], createdAt: '2024-01-01T00:00:00.000Z' });
       case 'GET /images':
         return send(200, { images: this.images });
       case 'POST /images':

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatAge, formatBytes, formatList } from './format.js';
+import { formatAge, formatBytes, formatList, printable } from './format.js';
+import { renderDetail, renderTable } from './output.js';
+import { eventRow } from './commands/events.js';
 import { intInRange, parseName, parseSize, sizeToBytes } from './validate.js';
 
 test('formatBytes uses binary units and drops .0', () => {
@@ -46,4 +48,16 @@ test('intInRange checks whole numbers and bounds', () => {
   const cpus = intInRange('--cpus', 1, 64);
   assert.equal(cpus('4'), 4);
   for (const bad of ['0', '65', '1.5', 'two', '']) assert.throws(() => cpus(bad), /--cpus must be a whole number from 1 to 64/);
+});
+
+test('daemon text is printed without terminal control sequences (tables, details, event rows)', () => {
+  const evil = 'web\u001b]0;pwned\u0007\u001b[2J\u009b31m\r\nfake line';
+  assert.equal(printable(evil), 'web?]0;pwned??[2J?31m fake line');
+  assert.equal(printable('plain – text, ünïcode'), 'plain – text, ünïcode');
+  assert.doesNotMatch(renderTable(['DESCRIPTION'], [[evil]]), /[\u001b\u0007\u009b]/);
+  assert.equal(renderDetail({}, [['Error', evil]], 'table'), 'Error:  web?]0;pwned??[2J?31m fake line\n');
+  const row = eventRow({ type: 'operation', target: 'x\u001b[1A', time: '2026-01-01T00:00:00.000Z', data: { kind: 'k', id: 'i', status: 'failure', error: { message: evil } } });
+  assert.doesNotMatch(row, /[\u001b\u0007\u009b\n]/);
+  // JSON keeps the data exact (escaped), for scripts.
+  assert.equal(JSON.parse(JSON.stringify(evil)), evil);
 });

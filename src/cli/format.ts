@@ -26,6 +26,16 @@ export function formatAge(iso: string, now: number = Date.now()): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
+/**
+ * Text from the daemon made safe for one line of a terminal: line breaks and tabs become a space,
+ * other control characters (ESC, BEL, C1, ...) a "?", so a name, description or host error message
+ * cannot move the cursor, retitle the terminal or forge output lines in tables and details.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 /** A list joined by ", " or "-" when empty. */
 export function formatList(items: readonly string[] | undefined): string {
   return items && items.length > 0 ? items.join(', ') : '-';

@@ -3,6 +3,7 @@ import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.j
 import { invalid } from '../core/errors.js';
 import { validateCidr } from '../core/ip.js';
 import { runUp, runDown } from './up.js';
+import { attachExamples } from './examples.js';
 
 interface DaemonFlags {
   stateDir: string;
@@ -88,4 +89,6 @@ export function registerLifecycle(program: Command): void {
     .description('stop the daemon (instances keep running)')
     .option('--state-dir <dir>', 'state directory', process.env.NIMBO_STATE_DIR ?? DEFAULTS.stateDir)
     .action((o: { stateDir: string }) => runDown(o));
+  // Registered last: the Examples of every command without its own call (up) go on here.
+  attachExamples(program);
 }

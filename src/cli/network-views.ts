@@ -1,6 +1,7 @@
 /** Table columns and detail fields of networks, leases, forwards and security groups. */
 import type { Forward, Lease, Network, SecurityGroup, SecurityRule } from '../shared/network-types.js';
 import { formatList } from './format.js';
+import type { FilterKeys } from './list-view.js';
 import type { Column } from './output.js';
 
 /** Columns of `nimbo network list`. */
@@ -15,6 +16,14 @@ export function networkColumns(): Column<Network>[] {
     { header: 'INSTANCES', value: (n) => String(n.instances.length) },
   ];
 }
+
+/** `nimbo network list --filter` keys. */
+export const networkFilterKeys: FilterKeys<Network> = {
+  name: (n) => n.name,
+  type: (n) => n.type,
+  mode: (n) => n.mode,
+  instance: (n) => n.instances,
+};
 
 /** Fields of `nimbo network info`. */
 export function networkFields(n: Network): [string, string][] {

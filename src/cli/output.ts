@@ -1,6 +1,7 @@
 /** Rendering of read results as `-o table|json|yaml`. */
 import { Option } from 'commander';
 import YAML from 'yaml';
+import { printable } from './format.js';
 
 /** The output formats of read commands. */
 export const FORMATS = ['table', 'json', 'yaml'] as const;
@@ -18,9 +19,7 @@ export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices([...FORMATS]).default('table');
 }
 
-function cell(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ');
-}
+const cell = printable;
 
 /** Align rows under headers, columns separated by two spaces, no trailing spaces. */
 export function renderTable(headers: string[], rows: string[][]): string {
@@ -47,5 +46,5 @@ export function renderList<T>(items: T[], columns: Column<T>[], format: OutputFo
 export function renderDetail(data: unknown, fields: [string, string][], format: OutputFormat): string {
   if (format !== 'table') return renderData(data, format);
   const width = Math.max(0, ...fields.map(([k]) => k.length + 1));
-  return fields.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width)}  ${v}`.trimEnd()).join('\n') + '\n';
+  return fields.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width)}  ${printable(v)}`.trimEnd()).join('\n') + '\n';
 }

@@ -1,6 +1,7 @@
 /** Table columns and detail fields of the storage resources: pools, volumes, snapshots. */
 import type { IoLimits, Pool, Snapshot, Volume } from '../shared/storage-types.js';
 import { formatAge, formatBytes } from './format.js';
+import type { FilterKeys } from './list-view.js';
 import type { Column } from './output.js';
 
 /** Over-provisioning ratio (provisioned / size) as "1.5x"; "-" when the pool has no size. */
@@ -54,6 +55,21 @@ export function poolColumns(): Column<Pool>[] {
     { header: 'PATH', value: (p) => p.path },
   ];
 }
+
+/** `nimbo storage pool list --filter` keys. */
+export const poolFilterKeys: FilterKeys<Pool> = {
+  name: (p) => p.name,
+  driver: (p) => p.driver,
+  format: (p) => p.format,
+};
+
+/** `nimbo storage volume list --filter` keys (attached: the instance name, or - when detached). */
+export const volumeFilterKeys: FilterKeys<Volume> = {
+  name: (v) => v.name,
+  kind: (v) => v.kind,
+  format: (v) => v.format,
+  attached: (v) => v.attachedTo ?? '-',
+};
 
 /** Fields of `nimbo storage pool info NAME`. */
 export function poolFields(p: Pool): [string, string][] {

@@ -1,6 +1,7 @@
 /** Table columns and detail fields of each API resource. */
 import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.js';
 import { formatAge, formatBytes, formatList } from './format.js';
+import type { FilterKeys } from './list-view.js';
 import type { Column } from './output.js';
 
 /** An instance's disk: a container without a quota has none to show. */
@@ -21,6 +22,15 @@ export function instanceColumns(now = Date.now()): Column<Instance>[] {
   ];
 }
 
+/** `nimbo list --filter` keys (and label.KEY, matched against the labels given at launch). */
+export const instanceFilterKeys: FilterKeys<Instance> = {
+  name: (i) => i.name,
+  state: (i) => i.state,
+  type: (i) => i.type,
+  image: (i) => i.image,
+  network: (i) => (i.nics ?? []).map((n) => n.network),
+};
+
 /** Fields of `nimbo info NAME`. */
 export function instanceFields(i: Instance): [string, string][] {
   const f: [string, string][] = [
@@ -37,6 +47,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ...(i.exitCode !== undefined ? ([['Exit code', String(i.exitCode)]] as [string, string][]) : []),
     ...(i.oomKills ? ([['OOM kills', String(i.oomKills)]] as [string, string][]) : []),
     ...(i.usage ? ([['Usage', `cpu ${i.usage.cpuSeconds.toFixed(2)} s, memory ${formatBytes(i.usage.memoryBytes)}, ${i.usage.pids} processes`]] as [string, string][]) : []),
+    ...(i.labels && Object.keys(i.labels).length ? ([['Labels', Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(', ')]] as [string, string][]) : []),
     ['Created', i.createdAt],
   ];
   for (const n of i.nics ?? []) {
@@ -72,6 +83,15 @@ export function imageColumns(now = Date.now()): Column<Image>[] {
   ];
 }
 
+/** `nimbo image list --filter` keys. */
+export const imageFilterKeys: FilterKeys<Image> = {
+  name: (i) => i.name,
+  status: (i) => i.status,
+  os: (i) => i.os,
+  boot: (i) => i.boot,
+  format: (i) => i.format,
+};
+
 /** Columns of `nimbo operation list`. */
 export function operationColumns(now = Date.now()): Column<Operation>[] {
   return [
@@ -84,6 +104,13 @@ export function operationColumns(now = Date.now()): Column<Operation>[] {
     { header: 'ERROR', value: (o) => o.error?.message ?? '' },
   ];
 }
+
+/** `nimbo operation list --filter` keys. */
+export const operationFilterKeys: FilterKeys<Operation> = {
+  kind: (o) => o.kind,
+  target: (o) => o.target,
+  status: (o) => o.status,
+};
 
 /** Fields of `nimbo operation show ID`. */
 export function operationFields(o: Operation): [string, string][] {

@@ -39,6 +39,7 @@ export function copyRecord(src: InstanceRecord, name: string, uuid: string, now 
     state: 'creating',
     accelerator: src.accelerator,
     nics: [],
+    ...(src.labels ? { labels: { ...src.labels } } : {}),
     createdAt: now.toISOString(),
   };
 }

@@ -26,6 +26,8 @@ export interface InstanceRecord {
   snapshotSchedule?: { cron: string; expiry?: string; stateful?: boolean; lastRun: string };
   createdAt: string;
   error?: string;
+  /** Free KEY=VALUE labels, set at launch (core/labels.ts). */
+  labels?: Record<string, string>;
 }
 
 /** Store key of an instance. */
@@ -48,6 +50,7 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     ...(rec.container?.oomKills ? { oomKills: rec.container.oomKills } : {}),
     ...(rec.container?.exitCode !== undefined ? { exitCode: rec.container.exitCode } : {}),
     ...(rec.error ? { error: rec.error } : {}),
+    ...(rec.labels ? { labels: rec.labels } : {}),
     createdAt: rec.createdAt,
   };
 }

@@ -12,6 +12,7 @@ import type { ImageService } from './image-service.js';
 import type { NetworkService } from './network-service.js';
 import type { ConsoleManager } from './consoles.js';
 import { Reverter } from './reverter.js';
+import { validateLabels } from './labels.js';
 import { renderSeed } from '../images/seed.js';
 import { buildSeedIso } from '../images/seed-iso.js';
 import type { ComputeDriver, VmDisk } from '../drivers/compute/types.js';
@@ -126,6 +127,7 @@ export class InstanceService {
   async create(req: InstanceCreate) {
     validateName(req.name, 'instance name');
     validateName(req.image, 'image name');
+    const labels = validateLabels(req.labels);
     // A missing built-in image (tiny, debian-12) is built by the create Operation, before anything else.
     const img = await this.d.images.forLaunch(req.image);
     const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
@@ -172,6 +174,7 @@ export class InstanceService {
       state: 'creating',
       accelerator: isContainer ? 'none' : this.d.accel.accelerator,
       nics: [],
+      ...(labels ? { labels } : {}),
       createdAt: new Date().toISOString(),
     };
     try {

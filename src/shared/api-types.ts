@@ -9,6 +9,12 @@ export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength
 
 const strict = { additionalProperties: false } as const;
 
+/** Free KEY=VALUE labels of an instance (set at launch; filter with nimbo list --filter label.KEY=VALUE). */
+export const Labels = Type.Record(Type.String({ minLength: 1, maxLength: 63 }), Type.String({ maxLength: 255 }), {
+  maxProperties: 64,
+  description: 'keys: 1-63 of a-z 0-9 . _ / -, starting and ending with a letter or digit; values: up to 255 characters',
+});
+
 /** Body of POST /api/v1/instances. */
 export const InstanceCreate = Type.Object(
   {
@@ -39,6 +45,7 @@ export const InstanceCreate = Type.Object(
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     memory: Type.Optional(Size),
     disk: Type.Optional(Size),
+    labels: Type.Optional(Labels),
     sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
     start: Type.Optional(Type.Boolean({ default: true })),
     nics: Type.Optional(
@@ -105,6 +112,7 @@ export const Instance = Type.Object({
   oomKills: Type.Optional(Type.Integer({ description: 'containers: processes killed for exceeding the memory limit' })),
   exitCode: Type.Optional(Type.Integer({ description: "application containers: how the process ended last (128+N: signal N)" })),
   error: Type.Optional(Type.String()),
+  labels: Type.Optional(Labels),
   createdAt: Type.String(),
 });
 export type Instance = Static<typeof Instance>;

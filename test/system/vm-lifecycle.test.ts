@@ -43,11 +43,16 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.deepEqual(images.map((i) => [i.name, i.status, i.boot]), [['tiny', 'ready', 'direct']]);
   });
 
-  test('launches tiny: reserved address, ready marker, SSH from the host', async () => {
+  test('launches tiny: reserved address, ready marker, SSH from the host; labels kept and filterable', async () => {
     // (the root disk is a linked clone of the image in the default pool, checked at the end of this test)
-    const r = await d.cli('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--cpus', '1', '--quiet');
+    const bad = await d.cli('launch', 'tiny', 'vm0', '--label', 'Bad Key=x', '--quiet');
+    assert.equal(bad.code, 2, 'an invalid label key is invalid input');
+    assert.match(bad.stderr, /label key "Bad Key" is invalid/);
+    const r = await d.cli('launch', 'tiny', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--cpus', '1', '--label', 'tier=web', '--quiet');
     assert.equal(r.code, 0, r.stderr);
-    const info = await d.cliJson<Inst>('info', 'vm1');
+    const info = await d.cliJson<Inst & { labels?: Record<string, string> }>('info', 'vm1');
+    assert.deepEqual(info.labels, { tier: 'web' });
+    assert.equal((await d.cli('list', '--filter', 'label.tier=web', '--columns', 'name', '--no-header')).stdout, 'vm1\n');
     assert.equal(info.state, 'running');
     assert.equal(info.accelerator, 'tcg');
     assert.equal(info.memory, 256 * 1024 * 1024);
@@ -139,8 +144,12 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.ok(seen.some((e) => e.type === 'operation' && e.data.status === 'success'));
   });
 
-  test('pause and resume', async () => {
-    assert.equal((await d.cli('pause', 'vm1', '--quiet')).code, 0);
+  test('pause and resume (pause -o json: only the final operations, as an array, with the instance as result)', async () => {
+    const paused = await d.cli('pause', 'vm1', '-o', 'json');
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(paused.stderr, '', 'no progress when stderr is not a terminal');
+    const ops = JSON.parse(paused.stdout) as { kind: string; status: string; result: Inst }[];
+    assert.deepEqual(ops.map((o) => [o.kind, o.status, o.result.name, o.result.state]), [['instance.pause', 'success', 'vm1', 'paused']]);
     assert.equal((await d.cliJson<Inst>('info', 'vm1')).state, 'paused');
     const info = await d.cliJson<Inst>('info', 'vm1');
     const blocked = await ssh(key.key, info.addresses[0]!, '-o', 'ConnectTimeout=3', 'true');
@@ -187,8 +196,8 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
   test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
     const info = await d.cliJson<Inst>('info', 'vm1');
     const refused = await d.cli('delete', 'vm1');
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /running: stop it first or delete with --force/);
+    assert.equal(refused.code, 4, 'a conflict');
+    assert.equal(refused.stderr, 'nimbo: error: instance vm1 is running; stop it first (nimbo stop vm1) or pass --force\n');
     assert.equal((await d.cli('delete', 'vm1', '--force', '--quiet')).code, 0);
     assert.equal((await d.cli('info', 'vm1')).code, 3);
     assert.deepEqual(await d.links(), [`${d.prefix}br0`], 'only the bridge is left');

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Instance, InstanceCopy } from '../../shared/api-types.js';
 import { parseName } from '../validate.js';
 import { clientFor, finishOperation, withWaitOptions, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 /** Register `nimbo copy` on the program. */
 export function registerCopyCommand(program: Command): void {
@@ -32,4 +33,5 @@ export function registerCopyCommand(program: Command): void {
       return `Copied ${source}${o.snapshot ? ` (snapshot ${o.snapshot})` : ''} to ${name}${inst?.addresses.length ? ` (${inst.addresses.join(', ')})` : ''}`;
     });
   });
+  attachExamples(program);
 }

@@ -4,6 +4,8 @@ import type { Event } from '../../shared/api-types.js';
 import { CliError } from '../errors.js';
 import { outputOption, renderData } from '../output.js';
 import { clientFor, formatOf, out } from './common.js';
+import { printable } from '../format.js';
+import { attachExamples } from '../examples.js';
 
 type Data = Record<string, unknown>;
 const obj = (d: unknown): Data => (d && typeof d === 'object' ? (d as Data) : {});
@@ -58,8 +60,7 @@ export function eventSummary(e: Event): string {
 /** One table row: time (to the second, UTC), type, target, summary, in fixed-width columns as events stream in. */
 export function eventRow(e: Event): string {
   const time = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.exec(e.time)?.[0].replace('T', ' ') ?? e.time;
-  const oneLine = (s: string) => s.replace(/[\r\n\t]+/g, ' ');
-  return `${time.padEnd(19)}  ${eventName(e).padEnd(18)}  ${oneLine(e.target).padEnd(16)}  ${oneLine(eventSummary(e))}`.trimEnd();
+  return `${printable(time).padEnd(19)}  ${printable(eventName(e)).padEnd(18)}  ${printable(e.target).padEnd(16)}  ${printable(eventSummary(e))}`.trimEnd();
 }
 
 /** The header line of the table view. */
@@ -73,7 +74,6 @@ export function registerEventsCommand(program: Command): void {
     .option('--type <types>', 'only these event types, repeatable or comma-separated: instance, instance.state, instance.oom, operation.* (operation.running|success|failure|cancelled), image.status, network.*', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-header', 'no header line in the table view')
     .addOption(outputOption())
-    .addHelpText('after', '\nExamples:\n  nimbo events --type instance.state\n  nimbo events --type operation.failure,image -o json\n')
     .action(async (o: { type?: string[]; header: boolean }, cmd: Command) => {
       const format = formatOf(cmd);
       const wanted = typeFilter(o.type ?? []);
@@ -96,4 +96,5 @@ export function registerEventsCommand(program: Command): void {
         ws.on('error', (err) => reject(new CliError(`events: ${err.message}`)));
       });
     });
+  attachExamples(program);
 }

@@ -5,7 +5,8 @@ import { CliError } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { groupColumns, groupFields, ruleText } from '../network-views.js';
 import { parseName } from '../validate.js';
-import { clientFor, formatOf, out } from './common.js';
+import { clientFor, formatOf, out, outResult, writeOutputOption } from './common.js';
+import { attachExamples } from '../examples.js';
 
 const name = (what: string) => (v: string) => parseName(v, what);
 const enc = encodeURIComponent;
@@ -46,9 +47,10 @@ export function registerFirewallCommands(program: Command): void {
     .description('create a security group (no rules: it allows nothing inbound)')
     .argument('<name>', 'group name', name('group name'))
     .option('--description <text>', 'free text')
+    .addOption(writeOutputOption('the SecurityGroup'))
     .action(async (g: string, o: { description?: string }, cmd: Command) => {
-      await clientFor(cmd).json('POST', '/security-groups', { body: { name: g, ...(o.description ? { description: o.description } : {}) } });
-      out(`Created security group ${g}`);
+      const v = await clientFor(cmd).json<SecurityGroup>('POST', '/security-groups', { body: { name: g, ...(o.description ? { description: o.description } : {}) } });
+      outResult(formatOf(cmd), v, `Created security group ${g}`);
     });
   group.command('list').alias('ls').description('list security groups').addOption(outputOption()).action(async (_o: unknown, cmd: Command) => {
     const groups = await clientFor(cmd).listAll<SecurityGroup>('/security-groups', 'securityGroups');
@@ -76,14 +78,22 @@ export function registerFirewallCommands(program: Command): void {
     .option('--destination-group <group>', 'egress: allow traffic to the members of a group')
     .option('--id <id>', 'rule id (default r1, r2, ...)')
     .option('--description <text>', 'free text')
+    .addOption(writeOutputOption('the SecurityGroup with its rules'))
     .action(async (g: string, o: RuleOptions, cmd: Command) => {
       const v = await clientFor(cmd).json<SecurityGroup>('POST', `/security-groups/${enc(g)}/rules`, { body: { rules: [ruleBody(o)] } });
-      out(`Added rule to ${g}: ${ruleText(v.rules.at(-1)!)}`);
+      outResult(formatOf(cmd), v, `Added rule to ${g}: ${ruleText(v.rules.at(-1)!)}`);
     });
-  rule.command('delete').alias('rm').description('delete a rule by id').argument('<group>', 'group name', name('group name')).argument('<id>', 'rule id').action(async (g: string, id: string, _o: unknown, cmd: Command) => {
-    await clientFor(cmd).json('DELETE', `/security-groups/${enc(g)}/rules/${enc(id)}`);
-    out(`Deleted rule ${id} from ${g}`);
-  });
+  rule
+    .command('delete')
+    .alias('rm')
+    .description('delete a rule by id')
+    .argument('<group>', 'group name', name('group name'))
+    .argument('<id>', 'rule id')
+    .addOption(writeOutputOption('the SecurityGroup with its remaining rules'))
+    .action(async (g: string, id: string, _o: unknown, cmd: Command) => {
+      const v = await clientFor(cmd).json<SecurityGroup>('DELETE', `/security-groups/${enc(g)}/rules/${enc(id)}`);
+      outResult(formatOf(cmd), v, `Deleted rule ${id} from ${g}`);
+    });
   for (const [verb, help] of [['attach', 'attach a group to an instance (all its NICs, or --nic)'], ['detach', 'detach a group from an instance']] as const) {
     group
       .command(verb)
@@ -91,9 +101,11 @@ export function registerFirewallCommands(program: Command): void {
       .argument('<group>', 'group name', name('group name'))
       .argument('<instance>', 'instance name', name('instance name'))
       .option('--nic <nic>', 'only this NIC, e.g. eth1')
+      .addOption(writeOutputOption('the SecurityGroup after the change'))
       .action(async (g: string, inst: string, o: { nic?: string }, cmd: Command) => {
-        await clientFor(cmd).json('POST', `/security-groups/${enc(g)}/${verb}`, { body: { instance: inst, ...(o.nic ? { nic: o.nic } : {}) } });
-        out(`${verb === 'attach' ? 'Attached' : 'Detached'} ${g} ${verb === 'attach' ? 'to' : 'from'} ${inst}${o.nic ? `/${o.nic}` : ''}`);
+        const v = await clientFor(cmd).json<SecurityGroup>('POST', `/security-groups/${enc(g)}/${verb}`, { body: { instance: inst, ...(o.nic ? { nic: o.nic } : {}) } });
+        outResult(formatOf(cmd), v, `${verb === 'attach' ? 'Attached' : 'Detached'} ${g} ${verb === 'attach' ? 'to' : 'from'} ${inst}${o.nic ? `/${o.nic}` : ''}`);
       });
   }
+  attachExamples(fw);
 }

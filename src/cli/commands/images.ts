@@ -4,10 +4,12 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ImageBuild } from '../../shared/api-types.js';
 import { CliError } from '../errors.js';
-import { outputOption, renderList } from '../output.js';
+import { outputOption } from '../output.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { parseName } from '../validate.js';
-import { imageColumns } from '../views.js';
+import { imageColumns, imageFilterKeys } from '../views.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 /** Whether a daemon URL points at this machine (so a local path check makes sense). */
 export function isLocalUrl(url: string): boolean {
@@ -23,14 +25,11 @@ export function isLocalUrl(url: string): boolean {
 export function registerImageCommands(program: Command): void {
   const image = program.command('image').description('manage images');
 
-  image
-    .command('list')
-    .alias('ls')
-    .description('list images')
-    .addOption(outputOption())
-    .action(async (_o: unknown, cmd: Command) => {
-      out(renderList(await clientFor(cmd).listImages(), imageColumns(), formatOf(cmd)));
-    });
+  withListOptions(image.command('list').alias('ls').description('list images').addOption(outputOption()), imageColumns(), Object.keys(imageFilterKeys)).action(
+    async (o: ListOptions, cmd: Command) => {
+      out(renderFilteredList(await clientFor(cmd).listImages(), imageColumns(), imageFilterKeys, o));
+    },
+  );
 
   withWaitOptions(
     image
@@ -68,4 +67,5 @@ export function registerImageCommands(program: Command): void {
     const op = await client.deleteImage(name);
     await finishOperation(op, client, o, () => `Deleted image ${name}`);
   });
+  attachExamples(image);
 }

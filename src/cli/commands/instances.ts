@@ -1,15 +1,18 @@
 /** Instance commands: launch, list, info, start|stop|restart|pause|resume, delete. */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
 import { formatList } from '../format.js';
-import { outputOption, renderDetail, renderList } from '../output.js';
+import { outputOption, renderDetail } from '../output.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
-import { instanceColumns, instanceFields } from '../views.js';
+import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
-import { clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
+import { deleteRefusal, parseLabels } from './instance-input.js';
+import { MANY_NAMES_OUTPUT, clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
 
@@ -44,6 +47,7 @@ interface LaunchOptions extends WaitOptions {
   user?: string;
   restart?: 'never' | 'on-failure' | 'always';
   pool?: string;
+  label?: string[];
   start: boolean;
 }
 
@@ -59,12 +63,14 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
     if (o.user) body.app.user = o.user;
     if (o.restart) body.app.restart = o.restart;
   } else if (cmd.length > 0 || o.entrypoint !== undefined || o.env || o.workdir || o.user || o.restart) {
-    throw new CliError('--entrypoint, --env, --workdir, --user, --restart and a command are for application containers (--app)');
+    throw new CliError('--entrypoint, --env, --workdir, --user, --restart and a command are for application containers (--app)', { exitCode: EXIT.usage });
   }
   if (o.cpus !== undefined) body.cpus = o.cpus;
   if (o.memory !== undefined) body.memory = o.memory;
   if (o.disk !== undefined) body.disk = o.disk;
   if (o.pool !== undefined) body.pool = o.pool;
+  if (o.label?.length) body.labels = parseLabels(o.label);
+  if (o.app && o.sshKey?.length) throw new CliError('--ssh-key is for VMs and system containers; an application container (--app) takes no keys', { exitCode: EXIT.usage });
   const keys = o.app ? [] : resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
   if (!o.start) body.start = false;
@@ -99,6 +105,7 @@ export function registerInstanceCommands(program: Command): void {
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB (containers: a quota on what the container writes, refused on pools without quotas; no limit when omitted)', (v: string) => parseSize(v, 'disk'))
       .option('--pool <pool>', 'storage pool of the root volume (default: default); containers need one with filesystem volumes')
+      .option('--label <key=value>', 'a label, for nimbo list --filter label.KEY=VALUE (repeatable)', collect)
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
@@ -127,15 +134,15 @@ export function registerInstanceCommands(program: Command): void {
     });
   });
 
-  program
+  const list = program
     .command('list')
     .alias('ls')
     .description('list instances')
-    .addOption(outputOption())
-    .action(async (_o: unknown, cmd: Command) => {
-      const items = await clientFor(cmd).listInstances();
-      out(renderList(items, instanceColumns(), formatOf(cmd)));
-    });
+    .addOption(outputOption());
+  withListOptions(list, instanceColumns(), Object.keys(instanceFilterKeys), true).action(async (o: ListOptions, cmd: Command) => {
+    const items = await clientFor(cmd).listInstances();
+    out(renderFilteredList(items, instanceColumns(), instanceFilterKeys, o, true));
+  });
 
   program
     .command('info')
@@ -156,15 +163,19 @@ export function registerInstanceCommands(program: Command): void {
         .option('--force', 'do it at once, without a graceful attempt')
         .option('--timeout <s>', 'seconds before a graceful action turns into a hard one', intInRange('--timeout', 1, 3600));
     }
-    withWaitOptions(cmd).action(async (names: string[], o: WaitOptions & InstanceAction, c: Command) => {
+    withWaitOptions(cmd, MANY_NAMES_OUTPUT).action(async (names: string[], o: WaitOptions & InstanceAction, c: Command) => {
       const client = clientFor(c);
+      // A forced stop kills at once, so a grace period given with it would be silently dropped.
+      if (o.force && o.timeout !== undefined) throw new CliError('--force stops at once; --timeout is the grace period of a stop without it', { exitCode: EXIT.usage });
       const body: InstanceAction = {};
       if (o.force) body.force = true;
       if (o.timeout !== undefined) body.timeout = o.timeout;
-      await eachName(names, async (name) => {
-        const op = await client.instanceAction(name, action, body);
-        await finishOperation(op, client, o, () => `${PAST[action]} ${name}`);
-      });
+      await eachName(
+        names,
+        async (name) => finishOperation(await client.instanceAction(name, action, body), client, o, () => `${PAST[action]} ${name}`, false),
+        undefined,
+        o.output,
+      );
     });
   }
 
@@ -219,6 +230,8 @@ export function registerInstanceCommands(program: Command): void {
     .option('-t, --tty', 'run it on a pseudo-terminal, interactively (like a console; Ctrl-] detaches)')
     .action(async (name: string, command: string[], o: { timeout?: number; tty?: boolean }, cmd: Command) => {
       if (o.tty) {
+        // The interactive exec has no time limit on the daemon side; refuse rather than ignore the flag.
+        if (o.timeout !== undefined) throw new CliError('--timeout is for a piped exec; an interactive one (-t) runs until it ends or you detach', { exitCode: EXIT.usage });
         const sock = await clientFor(cmd).openExec(name, command, { rows: process.stdout.rows, cols: process.stdout.columns });
         const reason = await runConsole(sock, { input: process.stdin, output: process.stdout, notices: process.stderr, interactive: process.stdin.isTTY === true, name, eofByte: 0x04 });
         const m = /^exit (\d+)$/.exec(reason ?? '');
@@ -238,19 +251,18 @@ export function registerInstanceCommands(program: Command): void {
       .description('delete instances and their disks')
       .argument('<names...>', 'instance names')
       .option('--force', 'stop it first if it is running'),
+    MANY_NAMES_OUTPUT,
   ).action(async (names: string[], o: WaitOptions & { force?: boolean }, cmd: Command) => {
     const client = clientFor(cmd);
-    await eachName(names, async (name) => {
+    const del = async (name: string) => {
       const op = await client.deleteInstance(name, o.force === true).catch((e: unknown) => {
-        // Say what to do when the refusal is about a running instance.
-        if (e instanceof CliError && e.code === 'Conflict' && o.force !== true && !/--force/.test(e.message)) {
-          throw new CliError(`${e.message} (stop it first, or use nimbo delete --force ${name})`, { kind: e.kind, code: e.code, status: e.status });
-        }
-        throw e;
+        throw o.force === true ? e : deleteRefusal(e, name);
       });
-      await finishOperation(op, client, o, () => `Deleted ${name}`);
-    });
+      return finishOperation(op, client, o, () => `Deleted ${name}`, false);
+    };
+    await eachName(names, del, undefined, o.output);
   });
+  attachExamples(program);
 }
 
 /** All of stdin as text. */

@@ -13,6 +13,7 @@ test('network create: bridge by default, vxlan from --vni/--local/--peer', () =>
     vxlan: { vni: 42, local: '192.168.1.1', peers: ['192.168.1.2'] },
   });
   assert.throws(() => networkCreateBody('t', { peer: ['192.168.1.2'] }), /needs --vni and --local/);
+  assert.throws(() => networkCreateBody('t', { type: 'bridge', vni: 42, local: '192.168.1.1' }), /drop --type bridge/);
 });
 
 test('forward add: listen and target forms, floating IPs', () => {

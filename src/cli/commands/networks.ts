@@ -2,11 +2,13 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Instance } from '../../shared/api-types.js';
 import type { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, NicPatch } from '../../shared/network-types.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
-import { forwardColumns, leaseColumns, networkColumns, networkFields } from '../network-views.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
+import { forwardColumns, leaseColumns, networkColumns, networkFields, networkFilterKeys } from '../network-views.js';
 import { collect, intInRange, parseName } from '../validate.js';
-import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { clientFor, finishOperation, formatOf, out, outResult, withWaitOptions, writeOutputOption, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 const name = (what: string) => (v: string) => parseName(v, what);
 const enc = encodeURIComponent;
@@ -58,6 +60,7 @@ export function networkCreateBody(netName: string, o: Omit<CreateOptions, 'wait'
   if (o.description) body.description = o.description;
   const vx = o.vni !== undefined || o.local !== undefined || (o.peer?.length ?? 0) > 0 || o.type === 'vxlan';
   if (vx) {
+    if (o.type === 'bridge') throw new CliError('--vni, --local, --peer and --vxlan-port make a vxlan network: drop --type bridge', { exitCode: EXIT.usage });
     if (o.vni === undefined || o.local === undefined) throw new CliError('a vxlan network needs --vni and --local (and --peer for each other host)');
     body.type = 'vxlan';
     body.vxlan = { vni: o.vni, local: o.local, peers: o.peer ?? [], ...(o.vxlanPort !== undefined ? { port: o.vxlanPort } : {}) };
@@ -91,10 +94,12 @@ export function registerNetworkCommands(program: Command): void {
       return `Created network ${n} (${v.mode}, ${v.subnet}${v.ipv6 ? `, ${v.ipv6.subnet}` : ''})`;
     });
   });
-  net.command('list').alias('ls').description('list networks').addOption(outputOption()).action(async (_o: unknown, cmd: Command) => {
-    const networks = await clientFor(cmd).listAll<Network>('/networks', 'networks');
-    out(renderList(networks, networkColumns(), formatOf(cmd)));
-  });
+  withListOptions(net.command('list').alias('ls').description('list networks').addOption(outputOption()), networkColumns(), Object.keys(networkFilterKeys)).action(
+    async (o: ListOptions, cmd: Command) => {
+      const networks = await clientFor(cmd).listAll<Network>('/networks', 'networks');
+      out(renderFilteredList(networks, networkColumns(), networkFilterKeys, o));
+    },
+  );
   net.command('info').description('show a network').argument('<name>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
     const v = await clientFor(cmd).json<Network>('GET', `/networks/${enc(n)}`);
     out(renderDetail(v, networkFields(v), formatOf(cmd)));
@@ -119,10 +124,10 @@ export function registerNetworkCommands(program: Command): void {
     .argument('<target>', 'e.g. web:22, web/eth1:80, or web (floating IP)')
     .addOption(new Option('--protocol <p>', 'tcp or udp (default tcp)').choices(['tcp', 'udp']))
     .option('--description <text>', 'free text')
-    .addOption(outputOption())
+    .addOption(writeOutputOption('the Forward'))
     .action(async (n: string, listen: string, target: string, o: { protocol?: 'tcp' | 'udp'; description?: string }, cmd: Command) => {
       const f = await clientFor(cmd).json<Forward>('POST', `/networks/${enc(n)}/forwards`, { body: forwardBody(listen, target, o) });
-      out(formatOf(cmd) === 'table' ? `Added ${f.kind === 'floating' ? 'floating IP' : 'forward'} ${f.id} → ${f.targetAddress}` : renderDetail(f, [], formatOf(cmd)));
+      outResult(formatOf(cmd), f, `Added ${f.kind === 'floating' ? 'floating IP' : 'forward'} ${f.id} → ${f.targetAddress}`);
     });
   fwd.command('list').alias('ls').description('list the forwards of a network').argument('<network>', 'network name', name('network name')).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
     const forwards = await clientFor(cmd).listAll<Forward>(`/networks/${enc(n)}/forwards`, 'forwards');
@@ -178,10 +183,12 @@ export function registerNetworkCommands(program: Command): void {
     .argument('<nic>', 'NIC name, e.g. eth0')
     .option('--ingress <rate>', 'toward the instance, e.g. 100mbit')
     .option('--egress <rate>', 'from the instance, e.g. 20mbit')
+    .addOption(writeOutputOption('the Instance after the change'))
     .action(async (inst: string, nic: string, o: { ingress?: string; egress?: string }, cmd: Command) => {
       if (o.ingress === undefined && o.egress === undefined) throw new CliError('nothing to set: give --ingress and/or --egress');
       const body: NicPatch = { ...(o.ingress !== undefined ? { ingress: o.ingress } : {}), ...(o.egress !== undefined ? { egress: o.egress } : {}) };
-      await clientFor(cmd).json('PATCH', `/instances/${enc(inst)}/nics/${enc(nic)}`, { body });
-      out(`Set limits of ${inst}/${nic}`);
+      const v = await clientFor(cmd).json<Instance>('PATCH', `/instances/${enc(inst)}/nics/${enc(nic)}`, { body });
+      outResult(formatOf(cmd), v, `Set limits of ${inst}/${nic}`);
     });
+  attachExamples(net);
 }

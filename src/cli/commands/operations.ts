@@ -2,11 +2,13 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
 import { CliError, EXIT } from '../errors.js';
-import { outputOption, renderDetail, renderList } from '../output.js';
+import { outputOption, renderDetail } from '../output.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { followOperation } from '../progress.js';
 import { intInRange } from '../validate.js';
-import { operationColumns, operationFields } from '../views.js';
+import { operationColumns, operationFields, operationFilterKeys } from '../views.js';
 import { clientFor, formatOf, out } from './common.js';
+import { attachExamples } from '../examples.js';
 
 /** The one id in `ids` that starts with `prefix`; a CliError naming the candidates when several do. */
 export function matchPrefix(ids: string[], prefix: string): string | undefined {
@@ -34,15 +36,18 @@ export async function resolveOperationId(client: ApiClient, id: string): Promise
 export function registerOperationCommands(program: Command): void {
   const operation = program.command('operation').alias('op').description('inspect, wait for and cancel long-running operations');
 
-  operation
-    .command('list')
-    .alias('ls')
-    .description('list operations, newest first (the daemon keeps the last 500 finished ones of the last 7 days, and every running one)')
-    .option('--limit <n>', 'only the newest N', intInRange('--limit', 1, 100000))
-    .addOption(outputOption())
-    .action(async (o: { limit?: number }, cmd: Command) => {
-      out(renderList(await clientFor(cmd).listOperations(o.limit), operationColumns(), formatOf(cmd)));
-    });
+  withListOptions(
+    operation
+      .command('list')
+      .alias('ls')
+      .description('list operations, newest first (the daemon keeps the last 500 finished ones of the last 7 days, and every running one)')
+      .option('--limit <n>', 'only the newest N (counted before --filter)', intInRange('--limit', 1, 100000))
+      .addOption(outputOption()),
+    operationColumns(),
+    Object.keys(operationFilterKeys),
+  ).action(async (o: ListOptions & { limit?: number }, cmd: Command) => {
+    out(renderFilteredList(await clientFor(cmd).listOperations(o.limit), operationColumns(), operationFilterKeys, o));
+  });
 
   operation
     .command('show')
@@ -65,7 +70,9 @@ export function registerOperationCommands(program: Command): void {
     .action(async (id: string, o: { timeout?: number; quiet?: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       const start = await client.getOperation(await resolveOperationId(client, id));
-      const final = await followOperation(client, start, { quiet: o.quiet, timeoutS: o.timeout });
+      // As for every write: with -o json|yaml, progress only on a terminal.
+      const quiet = o.quiet === true || (formatOf(cmd) !== 'table' && process.stderr.isTTY !== true);
+      const final = await followOperation(client, start, { quiet, timeoutS: o.timeout });
       out(renderDetail(final, operationFields(final), formatOf(cmd)));
     });
 
@@ -79,4 +86,5 @@ export function registerOperationCommands(program: Command): void {
       const op = await client.cancelOperation(await resolveOperationId(client, id));
       out(renderDetail(op, operationFields(op), formatOf(cmd)));
     });
+  attachExamples(operation);
 }

@@ -1,11 +1,12 @@
 /** `nimbo snapshot create|list|restore|delete|schedule`: snapshots of whole instances. */
 import type { Command } from 'commander';
 import type { InstanceSnapshot, InstanceSnapshotCreate, SnapshotScheduleSet } from '../../shared/storage-types.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
 import { parseName } from '../validate.js';
 import type { ApiClient } from '../client.js';
-import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
+import { clientFor, finishOperation, formatOf, out, outResult, withWaitOptions, type WaitOptions } from './common.js';
+import { attachExamples } from '../examples.js';
 
 const enc = encodeURIComponent;
 const EXPIRY = /^[1-9][0-9]{0,4}[mhdw]$/;
@@ -123,8 +124,10 @@ export function registerSnapshotCommands(program: Command): void {
     .action(async (instance: string, cron: string | undefined, o: { expiry?: string; stateful?: boolean; off?: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       if (o.off) {
+        if (cron !== undefined || o.expiry !== undefined || o.stateful) throw new CliError('--off takes no cron, --expiry or --stateful', { exitCode: EXIT.usage });
         await client.json('DELETE', `/instances/${enc(instance)}/snapshot-schedule`);
-        return out(`Stopped scheduled snapshots of ${instance}`);
+        // With -o json|yaml: null, the schedule there is now.
+        return outResult(formatOf(cmd), null, `Stopped scheduled snapshots of ${instance}`);
       }
       if (!cron) throw new CliError('give a cron expression, or --off');
       const body: SnapshotScheduleSet = { cron };
@@ -145,4 +148,5 @@ export function registerSnapshotCommands(program: Command): void {
       // `schedule` has -o too and commander gives it the flag wherever it stands, so ask both.
       out(renderDetail(s, scheduleFields(s), cmd.getOptionValueSource('output') === 'cli' ? formatOf(cmd) : formatOf(cmd.parent!)));
     });
+  attachExamples(snap);
 }

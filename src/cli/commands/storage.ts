@@ -6,10 +6,12 @@ import type { IoLimits, PoolCreate, VolumeClone, VolumeCreate } from '../../shar
 import { CliError, EXIT } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { outputOption, renderDetail, renderList } from '../output.js';
-import { poolColumns, poolFields, snapshotColumns, volumeColumns, volumeFields } from '../storage-views.js';
+import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
+import { poolColumns, poolFields, poolFilterKeys, snapshotColumns, volumeColumns, volumeFields, volumeFilterKeys } from '../storage-views.js';
 import { intInRange, parseName, parseSize, sizeToBytes } from '../validate.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { isLocalUrl } from './images.js';
+import { attachExamples } from '../examples.js';
 
 const MAX_IOPS = 1_000_000_000;
 const MAX_BPS = 1e15;
@@ -107,14 +109,11 @@ function registerPoolCommands(storage: Command): void {
     });
   });
 
-  pool
-    .command('list')
-    .alias('ls')
-    .description('list storage pools')
-    .addOption(outputOption())
-    .action(async (_o: unknown, cmd: Command) => {
-      out(renderList(await clientFor(cmd).listPools(), poolColumns(), formatOf(cmd)));
-    });
+  withListOptions(pool.command('list').alias('ls').description('list storage pools').addOption(outputOption()), poolColumns(), Object.keys(poolFilterKeys)).action(
+    async (o: ListOptions, cmd: Command) => {
+      out(renderFilteredList(await clientFor(cmd).listPools(), poolColumns(), poolFilterKeys, o));
+    },
+  );
 
   pool
     .command('info')
@@ -211,15 +210,13 @@ function registerVolumeCommands(storage: Command): void {
     await finishOperation(op, client, o, () => `Created volume ${pool}/${name} (${o.kind ?? 'block'}, ${o.size})`);
   });
 
-  volume
-    .command('list')
-    .alias('ls')
-    .description('list the volumes of a pool')
-    .argument('<pool>', 'pool name')
-    .addOption(outputOption())
-    .action(async (pool: string, _o: unknown, cmd: Command) => {
-      out(renderList(await clientFor(cmd).listVolumes(pool), volumeColumns(), formatOf(cmd)));
-    });
+  withListOptions(
+    volume.command('list').alias('ls').description('list the volumes of a pool').argument('<pool>', 'pool name').addOption(outputOption()),
+    volumeColumns(),
+    Object.keys(volumeFilterKeys),
+  ).action(async (pool: string, o: ListOptions, cmd: Command) => {
+    out(renderFilteredList(await clientFor(cmd).listVolumes(pool), volumeColumns(), volumeFilterKeys, o));
+  });
 
   volume
     .command('info')
@@ -372,4 +369,5 @@ export function registerStorageCommands(program: Command): void {
   const storage = program.command('storage').description('manage storage pools, volumes and snapshots');
   registerPoolCommands(storage);
   registerVolumeCommands(storage);
+  attachExamples(storage);
 }
