@@ -25,9 +25,9 @@ import type {
   VolumePatch,
 } from '../shared/storage-types.js';
 import { CliError, EXIT, oneLine } from './errors.js';
-import { openSocket, type ApiSocket } from './socket.js';
+import type { ApiSocket } from './socket.js';
 import { Transport, type Answer } from './transport.js';
-import { describeTlsError, tlsOptionsFor, type TlsTrust } from './tls-trust.js';
+import type { TlsTrust } from './tls-trust.js';
 import type { ConnectionOptions } from 'node:tls';
 
 /** Options of an ApiClient. */
@@ -71,6 +71,8 @@ export class ApiClient {
   private readonly opts: ApiClientOptions;
   /** One keep-alive connection pool per client: an operation's polls reuse one connection. */
   private readonly transport = new Transport();
+  /** tls-trust.js, once an https request has loaded it (a TLS error can only come after that). */
+  private tlsTrust?: typeof import('./tls-trust.js');
 
   constructor(baseUrl: string, token?: string, opts: ApiClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
@@ -91,8 +93,11 @@ export class ApiClient {
   }
 
   /** TLS options for connections to the daemon (empty for http://). */
-  tlsOptions(): Promise<ConnectionOptions> {
-    return tlsOptionsFor(this.baseUrl, this.opts.tls ?? {});
+  async tlsOptions(): Promise<ConnectionOptions> {
+    if (!this.baseUrl.startsWith('https:')) return {};
+    // Loaded for https daemons only: node:tls and crypto are a good part of a plain-http CLI start.
+    this.tlsTrust ??= await import('./tls-trust.js');
+    return this.tlsTrust.tlsOptionsFor(this.baseUrl, this.opts.tls ?? {});
   }
 
   /** Authorization headers, or a CliError when a token is needed and missing. */
@@ -126,7 +131,7 @@ export class ApiClient {
 
   /** A failed request or body read as a one-line CliError (TLS trust, timeout, unreachable). */
   private transportError(e: unknown, timeoutMs: number): CliError {
-    const tlsProblem = describeTlsError(e, this.baseUrl);
+    const tlsProblem = this.tlsTrust?.describeTlsError(e, this.baseUrl);
     if (tlsProblem) return new CliError(tlsProblem, { cause: e });
     if (e instanceof CliError) return e;
     if ((e as Error).name === 'TimeoutError') {
@@ -162,7 +167,7 @@ export class ApiClient {
         method,
         headers,
         body: o.raw !== undefined ? o.raw : o.body === undefined ? undefined : JSON.stringify(o.body),
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
       };
       const url = this.url(path, o.query);
       res = await this.transport.request(url, init, url.startsWith('https:') ? await this.tlsOptions() : {});
@@ -250,16 +255,16 @@ export class ApiClient {
     return (await this.read('GET', `/instances/${enc(name)}/console/log`, { query: { bytes } })).body.toString('utf8');
   }
   /** Open the console WebSocket of an instance (binary frames both ways). */
-  openConsole(name: string): Promise<ApiSocket> {
-    return openSocket(this, `/instances/${enc(name)}/console`);
+  async openConsole(name: string): Promise<ApiSocket> {
+    return (await import('./socket.js')).openSocket(this, `/instances/${enc(name)}/console`);
   }
 
   /** WebSocket to a command on a pty in a container (closed with reason "exit N"). */
-  openExec(name: string, command: string[], size: { rows?: number; cols?: number } = {}): Promise<ApiSocket> {
+  async openExec(name: string, command: string[], size: { rows?: number; cols?: number } = {}): Promise<ApiSocket> {
     const q = new URLSearchParams(command.map((c) => ['cmd', c]));
     if (size.rows) q.set('rows', String(size.rows));
     if (size.cols) q.set('cols', String(size.cols));
-    return openSocket(this, `/instances/${enc(name)}/exec?${q.toString()}`);
+    return (await import('./socket.js')).openSocket(this, `/instances/${enc(name)}/exec?${q.toString()}`);
   }
 
   /** GET /images. */
@@ -377,8 +382,8 @@ export class ApiClient {
     return this.json('DELETE', `/operations/${enc(id)}`);
   }
   /** Open the events WebSocket (one Event JSON per message). */
-  openEvents(): Promise<ApiSocket> {
-    return openSocket(this, '/events');
+  async openEvents(): Promise<ApiSocket> {
+    return (await import('./socket.js')).openSocket(this, '/events');
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * One HTTP(S) request to nimbod over node:http(s) with a keep-alive agent. Not the global fetch: on Node 20
- * its first call loads undici, which costs more than the rest of a `nimbo list` together.
+ * its first call loads undici, which costs more than the rest of a `nimbo list` together. node:https (and
+ * with it TLS and crypto) is loaded only for https URLs, and the time limit is a plain timer, not an AbortSignal.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { ConnectionOptions } from 'node:tls';
 
 /** What a request sends. */
@@ -11,8 +11,8 @@ export interface RequestInit {
   method: string;
   headers: Record<string, string>;
   body?: string | Uint8Array;
-  /** Aborts the request and the reading of its body (a TimeoutError from AbortSignal.timeout is rethrown as is). */
-  signal?: AbortSignal;
+  /** Time limit of the whole exchange, body included; past it the request fails with an error named TimeoutError. */
+  timeoutMs?: number;
 }
 
 /** An answer whose body has not been read yet. */
@@ -20,13 +20,15 @@ export interface Answer {
   status: number;
   statusText: string;
   headers: IncomingHttpHeaders;
-  /** The body as it arrives (Buffer chunks); read it, or call `discard`. */
+  /** The body as it arrives (Buffer chunks). */
   body: IncomingMessage;
-  /** The whole body (rejects with the signal's reason when the signal fires meanwhile). */
+  /** The whole body. */
   buffer(): Promise<Buffer>;
   /** The whole body as UTF-8. */
   text(): Promise<string>;
 }
+
+type Send = (url: string, options: RequestOptions, callback: (res: IncomingMessage) => void) => ClientRequest;
 
 /**
  * A keep-alive connection pool for one daemon and one TLS trust (so a socket made under other TLS options
@@ -34,12 +36,24 @@ export interface Answer {
  */
 export class Transport {
   private agent?: HttpAgent;
+  private send?: Send;
 
   /** Send one request; resolves once the status line and headers are in. */
-  request(url: string, init: RequestInit, tls: ConnectionOptions = {}): Promise<Answer> {
+  async request(url: string, init: RequestInit, tls: ConnectionOptions = {}): Promise<Answer> {
     const https = url.startsWith('https:');
-    this.agent ??= https ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true });
-    return this.once(url, init, tls, https, true);
+    if (!this.agent || !this.send) {
+      if (https) {
+        const m = await import('node:https');
+        this.agent = new m.Agent({ keepAlive: true, ...tls });
+        this.send = m.request;
+      } else {
+        this.agent = new HttpAgent({ keepAlive: true });
+        this.send = httpRequest;
+      }
+    }
+    // TLS options on each request too: the agent keys its pool by them, and a pin is checked on every new socket.
+    const options: RequestOptions = { method: init.method, headers: init.headers, agent: this.agent, ...(https ? tls : {}) };
+    return this.once(this.send, url, options, init, true);
   }
 
   /** Close every pooled connection (the client is done). */
@@ -48,18 +62,27 @@ export class Transport {
     this.agent = undefined;
   }
 
-  private once(url: string, init: RequestInit, tls: ConnectionOptions, https: boolean, mayRetry: boolean): Promise<Answer> {
+  private once(send: Send, url: string, options: RequestOptions, init: RequestInit, mayRetry: boolean): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const send = https ? httpsRequest : httpRequest;
-      // TLS options on each request too: the agent keys its pool by them, and a pin is checked on every new socket.
-      const req = send(url, { method: init.method, headers: init.headers, signal: init.signal, agent: this.agent, ...(https ? tls : {}) }, (res) => {
-        resolve(answer(res, init.signal));
+      let res: IncomingMessage | undefined;
+      const timer =
+        init.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              const e = Object.assign(new Error(`no answer within ${init.timeoutMs} ms`), { name: 'TimeoutError' });
+              req.destroy(e);
+              res?.destroy(e);
+            }, init.timeoutMs).unref();
+      const req = send(url, options, (r) => {
+        res = r;
+        r.once('close', () => clearTimeout(timer));
+        resolve(answer(r));
       });
       req.on('error', (e: NodeJS.ErrnoException) => {
-        if (init.signal?.aborted) return reject(init.signal.reason);
+        clearTimeout(timer);
         // The daemon may close an idle kept-alive socket just as it is reused: a read-only request is sent again.
         if (mayRetry && req.reusedSocket && e.code === 'ECONNRESET' && (init.method === 'GET' || init.method === 'HEAD')) {
-          this.once(url, init, tls, https, false).then(resolve, reject);
+          this.once(send, url, options, init, false).then(resolve, reject);
           return;
         }
         reject(e);
@@ -69,14 +92,10 @@ export class Transport {
   }
 }
 
-function answer(res: IncomingMessage, signal?: AbortSignal): Answer {
+function answer(res: IncomingMessage): Answer {
   const buffer = async (): Promise<Buffer> => {
     const chunks: Buffer[] = [];
-    try {
-      for await (const c of res) chunks.push(c as Buffer);
-    } catch (e) {
-      throw signal?.aborted ? signal.reason : e;
-    }
+    for await (const c of res) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
   };
   return {
