@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Entry of the `nimbo` CLI: `node dist/src/cli/main.js ARGS` (or its bundle, dist/src/cli/nimbo.mjs). */
+/** Entry of the `nimbo` CLI: `node dist/src/cli/main.js ARGS` (or its bundle, dist/src/cli/nimbo.cjs). */
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -13,6 +13,11 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   }
   process.stdout.write(`${v}\n`);
 } else {
+  void run();
+}
+
+/** Parse and run the command. No top-level await: the bundle (scripts/bundle-cli.mjs) is CommonJS. */
+async function run(): Promise<void> {
   // Loaded only when needed: commander and the one command module this run uses (command-table.ts).
   const { reportError } = await import('./errors.js');
   try {
