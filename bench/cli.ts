@@ -29,44 +29,42 @@ function cliFile(): string {
   }
 }
 
-/** Median wall-clock milliseconds of running argv RUNS times. */
+/** Median wall-clock milliseconds of each argv, run RUNS times in turn (interleaved, so load changes hit all alike). */
 // Async: the fake daemon answers from this same process, so its event loop must keep running.
-async function median(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const t: number[] = [];
+async function medians(argvs: string[][], env: NodeJS.ProcessEnv): Promise<number[]> {
+  const t: number[][] = argvs.map(() => []);
   for (let i = 0; i < RUNS; i++) {
-    const s = performance.now();
-    await promisify(execFile)(argv[0]!, argv.slice(1), { env });
-    t.push(performance.now() - s);
+    for (const [k, argv] of argvs.entries()) {
+      const s = performance.now();
+      await promisify(execFile)(argv[0]!, argv.slice(1), { env });
+      t[k]!.push(performance.now() - s);
+    }
   }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)]!;
+  return t.map((x) => x.sort((a, b) => a - b)[Math.floor(x.length / 2)]!);
 }
 
 /** Measure and print one daemon's rows: the CLI commands, node, curl and the ratio. */
 async function section(title: string, url: string, token: string, info: string): Promise<void> {
   const cli = cliFile();
-  console.log(`== ${title}; CLI ${cli.slice(ROOT.length)}, ${RUNS} runs each`);
+  console.log(`== ${title}; CLI ${cli.slice(ROOT.length)}, ${RUNS} runs each, interleaved`);
   const env = { PATH: process.env.PATH, NIMBO_URL: url, NIMBO_TOKEN: token };
   const auth = `authorization: Bearer ${token}`;
-  const node = await median([process.execPath, '-e', '0'], env);
-  const version = await median([process.execPath, cli, '--version'], env);
-  const list = await median([process.execPath, cli, 'list'], env);
-  const infoMs = await median([process.execPath, cli, 'info', info], env);
-  const rows: [string, number, boolean][] = [
-    ['node -e 0', node, false],
-    ['nimbo --version', version, true],
-    ['nimbo list (10)', list, true],
-    ['nimbo info', infoMs, true],
-    ['./nimbo list (launcher)', await median([join(ROOT, 'nimbo'), 'list'], env), false],
-    ['main.js list (no bundle)', await median([process.execPath, MAIN, 'list'], env), false],
-    ['curl GET /instances', await median(['curl', '-sf', '-H', auth, `${url}/api/v1/instances`], env), false],
-    [`curl GET /instances/${info}`, await median(['curl', '-sf', '-H', auth, `${url}/api/v1/instances/${info}`], env), false],
+  const plan: [string, string[], boolean][] = [
+    ['node -e 0', [process.execPath, '-e', '0'], false],
+    ['nimbo --version', [process.execPath, cli, '--version'], true],
+    ['nimbo list (10)', [process.execPath, cli, 'list'], true],
+    ['nimbo info', [process.execPath, cli, 'info', info], true],
+    ['./nimbo list (launcher)', [join(ROOT, 'nimbo'), 'list'], false],
+    ['main.js list (no bundle)', [process.execPath, MAIN, 'list'], false],
+    ['curl GET /instances', ['curl', '-sf', '-H', auth, `${url}/api/v1/instances`], false],
+    [`curl GET /instances/${info}`, ['curl', '-sf', '-H', auth, `${url}/api/v1/instances/${info}`], false],
   ];
-  for (const [name, ms, target] of rows) {
-    const verdict = target ? `  (target < ${TARGET_MS} ms: ${ms < TARGET_MS ? 'ok' : 'MISSED'})` : '';
-    console.log(`${name.padEnd(28)} median ${ms.toFixed(1)} ms${verdict}`);
+  const ms = await medians(plan.map((p) => p[1]), env);
+  for (const [k, [name, , target]] of plan.entries()) {
+    const verdict = target ? `  (target < ${TARGET_MS} ms: ${ms[k]! < TARGET_MS ? 'ok' : 'MISSED'})` : '';
+    console.log(`${name.padEnd(28)} median ${ms[k]!.toFixed(1)} ms${verdict}`);
   }
-  console.log(`ratio list/node ${(list / node).toFixed(2)} (target <= 2.0)`);
+  console.log(`ratio list/node ${(ms[2]! / ms[0]!).toFixed(2)} (target <= 2.0)`);
 }
 
 const fake = new FakeDaemon();
