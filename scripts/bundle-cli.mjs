@@ -9,8 +9,11 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cliDir = join(root, 'dist/src/cli');
 const srcDir = join(root, 'dist/src');
-// Project code inlined into the bundle; everything else (the daemon, the API, drivers) is imported at run time.
-const inline = [...['cli', 'shared', 'core', 'host'].map((d) => join(srcDir, d) + '/'), join(root, 'node_modules/commander') + '/'];
+// Project code is inlined, except what CLI code imports dynamically from outside src/cli and src/shared (the
+// daemon, which `nimbo daemon` loads): that stays a separate ES module, loaded only by the command that needs it.
+// A static import always inlines (a CommonJS bundle could not require() an ES module file).
+const cliCode = [join(srcDir, 'cli') + '/', join(srcDir, 'shared') + '/'];
+const commander = join(root, 'node_modules/commander') + '/';
 
 const keepOut = {
   name: 'keep-out',
@@ -22,7 +25,7 @@ const keepOut = {
         return args.path === 'commander' ? undefined : { path: args.path, external: true };
       }
       const abs = resolve(args.resolveDir, args.path);
-      if (inline.some((d) => abs.startsWith(d))) return undefined;
+      if (abs.startsWith(commander) || args.kind !== 'dynamic-import' || cliCode.some((d) => abs.startsWith(d))) return undefined;
       // Rewritten relative to the bundle, which sits in dist/src/cli like main.js.
       const rel = relative(cliDir, abs);
       return { path: rel.startsWith('.') ? rel : `./${rel}`, external: true };
