@@ -28,12 +28,12 @@ const require = createRequire(import.meta.url);
 process.on('exit', () => appendFileSync(process.env.NIMBO_LOAD_LOG, [...Object.keys(require.cache), ...process.moduleLoadList].join('\\n') + '\\n'));`;
 
 /** What a run printed and every module it loaded (file URLs and paths, and node's "NativeModule x" entries). */
-async function loadedBy(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }> {
+async function loadedBy(file: string, args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }> {
   const log = join(dir, `load-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(log, '');
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'preload.mjs')).href, file, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: dir, NIMBO_STATE_DIR: dir, NIMBO_URL: fake.url, NIMBO_TOKEN: fake.token, NIMBO_LOAD_LOG: log },
+      env: { PATH: process.env.PATH ?? '', HOME: dir, NIMBO_STATE_DIR: dir, NIMBO_URL: fake.url, NIMBO_TOKEN: fake.token, NIMBO_LOAD_LOG: log, ...extraEnv },
     });
     let stdout = '';
     let stderr = '';
@@ -96,7 +96,7 @@ for (const args of [['list'], ['info', 's0'], ['--version']]) {
   });
 }
 
-test('the bundle ./nimbo runs is fresh and just as lean', async (t) => {
+test('the bundle ./nimbo runs is fresh, its code cache is accepted, and it is just as lean', async (t) => {
   const fresh = existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs > statSync(MAIN).mtimeMs;
   if (!fresh) {
     // setup.sh and `npm run build` make it; a bare `tsc` leaves it stale and ./nimbo then runs main.js.
@@ -104,11 +104,14 @@ test('the bundle ./nimbo runs is fresh and just as lean', async (t) => {
     t.skip('the bundle is missing or stale (run scripts/bundle-cli.mjs)');
     return;
   }
+  assert.ok(existsSync(BUNDLE.replace(/nimbo\.cjs$/, 'nimbo-body.cjs.cache')), 'the code cache was made');
   for (const args of [['list'], ['info', 's0'], ['--version']]) {
-    const r = await loadedBy(BUNDLE, args);
+    // NIMBO_DEBUG=1: the loader says so when V8 rejects the cache (made by another node, or for another file).
+    const r = await loadedBy(BUNDLE, args, { NIMBO_DEBUG: '1' });
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
     assertLean(`nimbo.cjs ${args.join(' ')}`, r.loaded);
-    // One file: no project module is loaded beside it.
+    // One file (the loader runs the body as a script): no project module is loaded beside them.
     assert.deepEqual(r.loaded.filter((m) => m.includes('/dist/src/') && !m.endsWith('/dist/src/cli/nimbo.cjs')), []);
   }
   const list = await loadedBy(BUNDLE, ['list']);
