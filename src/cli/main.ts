@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Entry of the `nimbo` CLI: `node dist/src/cli/main.js ARGS` (or its bundle, dist/src/cli/nimbo.cjs). */
+/** Entry of the `nimbo` CLI: `node dist/src/cli/main.js ARGS` (or its bundle, dist/src/cli/nimbo-body.cjs, through nimbo.cjs). */
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);

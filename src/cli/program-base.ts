@@ -6,7 +6,7 @@ import { EXIT, EXIT_HELP, oneLine } from './errors.js';
 /** The client's version (package.json's; 0.0.0 when it cannot be read). */
 export function cliVersion(): string {
   try {
-    // The same path from dist/src/cli/main.js and from the bundle beside it (dist/src/cli/nimbo.cjs).
+    // The same path from dist/src/cli/main.js and from the bundle beside it (dist/src/cli/nimbo-body.cjs).
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
   } catch {
