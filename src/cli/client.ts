@@ -25,9 +25,9 @@ import type {
   VolumePatch,
 } from '../shared/storage-types.js';
 import { CliError, EXIT, oneLine } from './errors.js';
-import { openSocket, type ApiSocket } from './socket.js';
-import { httpsFetch } from './https-fetch.js';
-import { describeTlsError, tlsOptionsFor, type TlsTrust } from './tls-trust.js';
+import type { ApiSocket } from './socket.js';
+import { Transport, type Answer } from './transport.js';
+import type { TlsTrust } from './tls-trust.js';
 import type { ConnectionOptions } from 'node:tls';
 
 /** Options of an ApiClient. */
@@ -51,7 +51,7 @@ interface RequestOpts {
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
-/** The error code buried in a fetch failure (fetch → TypeError → cause, maybe an AggregateError). */
+/** The error code of a failed request (maybe in a cause, or the first of an AggregateError's errors). */
 function causeCode(e: unknown): string | undefined {
   let c: unknown = e;
   for (let i = 0; i < 4 && c; i++) {
@@ -69,6 +69,10 @@ export class ApiClient {
   readonly baseUrl: string;
   readonly token?: string;
   private readonly opts: ApiClientOptions;
+  /** One keep-alive connection pool per client: an operation's polls reuse one connection. */
+  private readonly transport = new Transport();
+  /** tls-trust.js, once an https request has loaded it (a TLS error can only come after that). */
+  private tlsTrust?: typeof import('./tls-trust.js');
 
   constructor(baseUrl: string, token?: string, opts: ApiClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
@@ -89,8 +93,11 @@ export class ApiClient {
   }
 
   /** TLS options for connections to the daemon (empty for http://). */
-  tlsOptions(): Promise<ConnectionOptions> {
-    return tlsOptionsFor(this.baseUrl, this.opts.tls ?? {});
+  async tlsOptions(): Promise<ConnectionOptions> {
+    if (!this.baseUrl.startsWith('https:')) return {};
+    // Loaded for https daemons only: node:tls and crypto are a good part of a plain-http CLI start.
+    this.tlsTrust ??= await import('./tls-trust.js');
+    return this.tlsTrust.tlsOptionsFor(this.baseUrl, this.opts.tls ?? {});
   }
 
   /** Authorization headers, or a CliError when a token is needed and missing. */
@@ -100,8 +107,13 @@ export class ApiClient {
     return { authorization: `Bearer ${this.token}` };
   }
 
+  /** Close the client's pooled connections (idle ones never hold the process open anyway). */
+  close(): void {
+    this.transport.close();
+  }
+
   /** Turn a non-2xx answer into a CliError carrying the server's code and message. */
-  private async errorFrom(res: Response): Promise<CliError> {
+  private async errorFrom(res: Answer): Promise<CliError> {
     const text = await res.text().catch(() => '');
     let code: string | undefined;
     let message = '';
@@ -117,54 +129,69 @@ export class ApiClient {
     return new CliError(message, { kind: 'api', code, status: res.status });
   }
 
-  /** Send one request; returns the Response of a 2xx answer. */
-  private async send(method: string, path: string, o: RequestOpts = {}): Promise<Response> {
+  /** A failed request or body read as a one-line CliError (TLS trust, timeout, unreachable). */
+  private transportError(e: unknown, timeoutMs: number): CliError {
+    const tlsProblem = this.tlsTrust?.describeTlsError(e, this.baseUrl);
+    if (tlsProblem) return new CliError(tlsProblem, { cause: e });
+    if (e instanceof CliError) return e;
+    if ((e as Error).name === 'TimeoutError') {
+      return new CliError(`nimbod at ${this.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: 'timeout', cause: e });
+    }
+    const code = causeCode(e);
+    const detail = code ?? ((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message);
+    const msg = code && UNREACHABLE.has(code) ? this.unreachableMessage() : `cannot reach nimbod at ${this.baseUrl}: ${detail}`;
+    return new CliError(msg, { kind: 'unreachable', cause: e });
+  }
+
+  /** Send a request and read the whole body of its 2xx answer (errors mapped like send's). */
+  private async read(method: string, path: string, o: RequestOpts = {}): Promise<{ res: Answer; body: Buffer }> {
+    const res = await this.send(method, path, o);
+    try {
+      return { res, body: await res.buffer() };
+    } catch (e) {
+      throw this.transportError(e, o.timeoutMs ?? this.opts.timeoutMs ?? 60_000);
+    }
+  }
+
+  /** Send one request; returns the answer of a 2xx (body not read yet). */
+  private async send(method: string, path: string, o: RequestOpts = {}): Promise<Answer> {
     // Without a token, a stopped daemon is the likelier story: say "cannot reach" rather than "no token".
     if ((o.auth ?? true) && !this.token) await this.health();
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders(o.auth ?? true) };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     if (o.raw !== undefined) headers['content-type'] = 'application/octet-stream';
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
-    let res: Response;
+    let res: Answer;
     try {
       const init = {
         method,
         headers,
-        body: o.raw !== undefined ? new Uint8Array(o.raw) : o.body === undefined ? undefined : JSON.stringify(o.body),
-        signal: AbortSignal.timeout(timeoutMs),
+        body: o.raw !== undefined ? o.raw : o.body === undefined ? undefined : JSON.stringify(o.body),
+        timeoutMs,
       };
       const url = this.url(path, o.query);
-      res = url.startsWith('https:') ? await httpsFetch(url, init, await this.tlsOptions()) : await fetch(url, init);
+      res = await this.transport.request(url, init, url.startsWith('https:') ? await this.tlsOptions() : {});
     } catch (e) {
-      const tlsProblem = describeTlsError(e, this.baseUrl);
-      if (tlsProblem) throw new CliError(tlsProblem, { cause: e });
-      if (e instanceof CliError) throw e;
-      if ((e as Error).name === 'TimeoutError') {
-        throw new CliError(`nimbod at ${this.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: 'timeout', cause: e });
-      }
-      const code = causeCode(e);
-      const detail = code ?? ((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message);
-      const msg = code && UNREACHABLE.has(code) ? this.unreachableMessage() : `cannot reach nimbod at ${this.baseUrl}: ${detail}`;
-      throw new CliError(msg, { kind: 'unreachable', cause: e });
+      throw this.transportError(e, timeoutMs);
     }
-    if (!res.ok) throw await this.errorFrom(res);
+    if (res.status < 200 || res.status > 299) throw await this.errorFrom(res);
     return res;
   }
 
-  /** Send a request and return the answer to read as a stream (a 2xx; errors thrown like the others). */
-  async response(method: string, path: string, o: RequestOpts = {}): Promise<Response> {
+  /** Send a request and return the answer to read as a stream of Buffers (a 2xx; errors thrown like the others). */
+  async response(method: string, path: string, o: RequestOpts = {}): Promise<Answer> {
     return this.send(method, path, o);
   }
 
   /** Send a request and return the answer's bytes. */
   async bytes(method: string, path: string, o: RequestOpts = {}): Promise<Buffer> {
-    return Buffer.from(await (await this.send(method, path, o)).arrayBuffer());
+    return (await this.read(method, path, o)).body;
   }
 
   /** Send a request and parse the JSON answer. */
   async json<T>(method: string, path: string, o: RequestOpts = {}): Promise<T> {
-    const res = await this.send(method, path, o);
-    const text = await res.text();
+    const { res, body } = await this.read(method, path, o);
+    const text = body.toString('utf8');
     try {
       return (text ? JSON.parse(text) : undefined) as T;
     } catch {
@@ -174,8 +201,8 @@ export class ApiClient {
 
   /** Send a request that starts a long action (202) and return its Operation. */
   async operation(method: string, path: string, o: RequestOpts = {}): Promise<Operation> {
-    const res = await this.send(method, path, o);
-    const text = await res.text();
+    const { res, body: raw } = await this.read(method, path, o);
+    const text = raw.toString('utf8');
     let body: { operation?: Operation } & Partial<Operation> = {};
     try {
       body = text ? JSON.parse(text) : {};
@@ -184,7 +211,7 @@ export class ApiClient {
     }
     if (body.operation) return body.operation;
     if (typeof body.id === 'string' && typeof body.status === 'string') return body as Operation;
-    const loc = res.headers.get('location');
+    const loc = res.headers.location;
     const m = loc ? /\/operations\/([^/?#]+)/.exec(loc) : null;
     if (m?.[1]) return this.getOperation(decodeURIComponent(m[1]));
     throw new CliError(`nimbod answered ${method} ${path} without an operation`, { kind: 'api', status: res.status });
@@ -225,20 +252,19 @@ export class ApiClient {
   }
   /** GET /instances/{name}/console/log[?bytes=N] → recent serial output. */
   async consoleLog(name: string, bytes?: number): Promise<string> {
-    const res = await this.send('GET', `/instances/${enc(name)}/console/log`, { query: { bytes } });
-    return res.text();
+    return (await this.read('GET', `/instances/${enc(name)}/console/log`, { query: { bytes } })).body.toString('utf8');
   }
   /** Open the console WebSocket of an instance (binary frames both ways). */
-  openConsole(name: string): Promise<ApiSocket> {
-    return openSocket(this, `/instances/${enc(name)}/console`);
+  async openConsole(name: string): Promise<ApiSocket> {
+    return (await import('./socket.js')).openSocket(this, `/instances/${enc(name)}/console`);
   }
 
   /** WebSocket to a command on a pty in a container (closed with reason "exit N"). */
-  openExec(name: string, command: string[], size: { rows?: number; cols?: number } = {}): Promise<ApiSocket> {
+  async openExec(name: string, command: string[], size: { rows?: number; cols?: number } = {}): Promise<ApiSocket> {
     const q = new URLSearchParams(command.map((c) => ['cmd', c]));
     if (size.rows) q.set('rows', String(size.rows));
     if (size.cols) q.set('cols', String(size.cols));
-    return openSocket(this, `/instances/${enc(name)}/exec?${q.toString()}`);
+    return (await import('./socket.js')).openSocket(this, `/instances/${enc(name)}/exec?${q.toString()}`);
   }
 
   /** GET /images. */
@@ -361,8 +387,8 @@ export class ApiClient {
     return this.json('DELETE', `/operations/${enc(id)}`);
   }
   /** Open the events WebSocket (one Event JSON per message). */
-  openEvents(): Promise<ApiSocket> {
-    return openSocket(this, '/events');
+  async openEvents(): Promise<ApiSocket> {
+    return (await import('./socket.js')).openSocket(this, '/events');
   }
 }
 

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
+// Only the small config module at startup: up.js (host exec, daemon start) and ip.js load inside their actions.
 import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.js';
 import { invalid } from '../core/errors.js';
-import { validateCidr } from '../core/ip.js';
-import { runUp, runDown } from './up.js';
 import { attachExamples } from './examples.js';
 
 interface DaemonFlags {
@@ -55,7 +54,7 @@ export function registerLifecycle(program: Command): void {
         host,
         port,
         prefix: validatePrefix(o.prefix),
-        subnet: validateCidr(o.subnet),
+        subnet: (await import('../core/ip.js')).validateCidr(o.subnet),
         qemuUser: o.qemuUser,
         accel: o.accel as 'kvm' | 'tcg' | undefined,
         containerRuntime: o.containerRuntime,
@@ -82,13 +81,13 @@ export function registerLifecycle(program: Command): void {
     .option('--state-dir <dir>', 'state directory', process.env.NIMBO_STATE_DIR ?? DEFAULTS.stateDir)
     .option('--listen <host:port>', 'API address', DEFAULTS.listen)
     .option('--no-demo', 'do not launch the demo VM')
-    .action((o: { stateDir: string; listen: string; demo: boolean }) => runUp(o));
+    .action(async (o: { stateDir: string; listen: string; demo: boolean }) => (await import('./up.js')).runUp(o));
 
   program
     .command('down')
     .description('stop the daemon (instances keep running)')
     .option('--state-dir <dir>', 'state directory', process.env.NIMBO_STATE_DIR ?? DEFAULTS.stateDir)
-    .action((o: { stateDir: string }) => runDown(o));
+    .action(async (o: { stateDir: string }) => (await import('./up.js')).runDown(o));
   // Registered last: the Examples of every command without its own call (up) go on here.
   attachExamples(program);
 }

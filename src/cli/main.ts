@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Entry of the `nimbo` CLI: `node dist/src/cli/main.js ARGS`. */
+/** Entry of the `nimbo` CLI: `node dist/src/cli/main.js ARGS` (or its bundle, dist/src/cli/nimbo-body.cjs, through nimbo.cjs). */
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -9,18 +9,20 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   try {
     v = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? v;
   } catch {
-    // keep 0.0.0, as program.ts does
+    // keep 0.0.0, as program-base.ts does
   }
   process.stdout.write(`${v}\n`);
 } else {
-  // Loaded only when needed: commander, the command modules and their dependencies.
+  void run();
+}
+
+/** Parse and run the command. No top-level await: the bundle (scripts/bundle-cli.mjs) is CommonJS. */
+async function run(): Promise<void> {
+  // Loaded only when needed: commander and the one command module this run uses (command-table.ts).
   const { reportError } = await import('./errors.js');
   try {
-    const { buildProgram } = await import('./program.js');
-    const { registerLifecycle } = await import('./lifecycle.js');
-    const program = buildProgram();
-    registerLifecycle(program);
-    await program.parseAsync(process.argv);
+    const { programFor } = await import('./command-table.js');
+    await (await programFor(args)).parseAsync(process.argv);
   } catch (e) {
     process.exitCode = reportError(e);
   }

@@ -1,7 +1,11 @@
 /** Rendering of read results as `-o table|json|yaml`. */
+import { createRequire } from 'node:module';
 import { Option } from 'commander';
-import YAML from 'yaml';
 import { printable } from './format.js';
+// yaml is loaded on first use (synchronously, through its CommonJS build): most commands never print YAML,
+// and loading it costs a good part of the CLI's startup time.
+const requireCjs = createRequire(import.meta.url);
+let yaml: typeof import('yaml') | undefined;
 
 /** The output formats of read commands. */
 export const FORMATS = ['table', 'json', 'yaml'] as const;
@@ -30,7 +34,7 @@ export function renderTable(headers: string[], rows: string[][]): string {
 
 /** Data as JSON (2-space indent) or YAML. */
 export function renderData(data: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? JSON.stringify(data, null, 2) + '\n' : YAML.stringify(data);
+  return format === 'json' ? JSON.stringify(data, null, 2) + '\n' : (yaml ??= requireCjs('yaml') as typeof import('yaml')).stringify(data);
 }
 
 /** A list: a table of columns, or the raw items as JSON/YAML. */

@@ -11,11 +11,10 @@ async function put(w: Writable, b: Buffer): Promise<void> {
   if (!w.write(b)) await once(w, 'drain');
 }
 
-/** Read a Response body chunk by chunk. */
-async function* chunks(res: Response): AsyncGenerator<Buffer> {
-  if (!res.body) return;
+/** Read an answer's body chunk by chunk. */
+async function* chunks(res: { body: AsyncIterable<Uint8Array> }): AsyncGenerator<Buffer> {
   try {
-    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    for await (const c of res.body) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
   } catch (e) {
     throw new CliError(`the transfer broke off: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`);
   }

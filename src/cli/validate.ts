@@ -1,13 +1,10 @@
 /** Early argument checks with clear messages (the server stays the authority). */
 import { InvalidArgumentError } from 'commander';
-import { NAME_PATTERN, Size } from '../shared/api-types.js';
+// The plain constants, not the TypeBox schemas: the same patterns as the daemon's, without loading TypeBox.
+import { NAME_PATTERN, SIZE_PATTERN } from '../shared/api-constants.js';
 
 const NAME_RE = new RegExp(NAME_PATTERN);
-// Take the size pattern from the shared schema so the CLI and the daemon agree.
-const SIZE_RE = new RegExp(
-  (Size.anyOf.find((s) => typeof (s as { pattern?: unknown }).pattern === 'string') as { pattern: string } | undefined)?.pattern ??
-    '^[0-9]+(\\.[0-9]+)?\\s*([KMGTP]i?B?|B)?$',
-);
+const SIZE_RE = new RegExp(SIZE_PATTERN);
 const MULT: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
 
 /** Check a DNS-label name (instance or image); returns it or throws a commander usage error. */

@@ -1,9 +1,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { NAME_PATTERN, SIZE_PATTERN } from './api-constants.js';
 
-/** A DNS-label name: 1-63 chars, lower-case letters, digits and '-', starting with a letter. */
-export const NAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
+export { ACTIONS, NAME_PATTERN, SIZE_PATTERN, type ActionName } from './api-constants.js';
+
 /** A size: bytes as an integer, or a string with a unit (512MiB, 2G, 10GiB). */
-export const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*([KMGTP]i?B?|B)?$', description: 'size with unit, e.g. 512MiB or 2G' })]);
+export const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN, description: 'size with unit, e.g. 512MiB or 2G' })]);
 
 export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'DNS label' });
 
@@ -123,8 +124,6 @@ export const InstanceAction = Type.Object(
   strict,
 );
 export type InstanceAction = Static<typeof InstanceAction>;
-export const ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
-export type ActionName = (typeof ACTIONS)[number];
 
 /** An image as the API shows it. */
 export const Image = Type.Object({

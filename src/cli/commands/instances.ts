@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CliError, EXIT } from '../errors.js';
-import { ACTIONS, type ActionName, type InstanceAction, type InstanceCreate } from '../../shared/api-types.js';
+import { ACTIONS, type ActionName } from '../../shared/api-constants.js';
+import type { InstanceAction, InstanceCreate } from '../../shared/api-types.js';
 import { formatList } from '../format.js';
 import { outputOption, renderDetail } from '../output.js';
 import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';

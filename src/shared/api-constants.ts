@@ -1,0 +1,13 @@
+/**
+ * Plain constants of the API that both the TypeBox schemas (api-types.ts) and the CLI use.
+ * Kept free of any schema library so that the CLI can load them without TypeBox (startup time).
+ */
+
+/** A DNS-label name: 1-63 chars, lower-case letters, digits and '-', starting with a letter. */
+export const NAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
+/** A size string: a number with an optional unit (512MiB, 2G, 10GiB); the Size schema's string form. */
+export const SIZE_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*([KMGTP]i?B?|B)?$';
+/** The instance actions of POST /api/v1/instances/{name}/{action}. */
+export const ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
+/** One of ACTIONS. */
+export type ActionName = (typeof ACTIONS)[number];
