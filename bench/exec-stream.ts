@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FrameDecoder } from '../src/shared/exec-frames.js';
 import { TestDaemon } from '../test/system/harness.js';
-import { busyboxLayout, cleanupContainers, removeDir, rssOf } from '../test/system/busybox-app.js';
+import { busyboxLayout, removeDir, rssOf } from '../test/system/busybox-app.js';
 import { runArgv } from '../src/host/exec.js';
 
 const SIZE = Number(process.env.BYTES ?? 1024 * 1024 * 1024);
@@ -87,6 +87,6 @@ try {
   console.log(`daemon RSS growth while streaming ${(SIZE / MiB).toFixed(0)} MiB x ${RUNS}: ${grew.toFixed(1)} MiB over the warmed daemon (bound < 32 MiB: ${grew < 32 ? 'PASS' : 'FAIL'}); ${((peak - cold) / MiB).toFixed(1)} MiB over the idle one`);
   if (grew >= 32) process.exitCode = 1;
 } finally {
-  await cleanupContainers(d);
+  await d.cleanup();
   removeDir(work);
 }

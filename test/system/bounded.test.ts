@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { FrameDecoder } from '../../src/shared/exec-frames.js';
 import { ROOT, TestDaemon, sleep, systemSkipReason } from './harness.js';
-import { busyboxLayout, cleanupContainers, percentile, removeDir, rssOf, watchDaemon } from './busybox-app.js';
+import { busyboxLayout, percentile, removeDir, rssOf, watchDaemon } from './busybox-app.js';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') && existsSync('/usr/bin/umoci') ? undefined : 'runc and umoci are needed (run scripts/setup.sh)');
 const MiB = 1024 * 1024;
@@ -29,7 +29,7 @@ describe('bounded output: exec, file pulls and container logs (runc)', { skip },
     await run('launch', 'bb', 'b1', '--app', '--memory', '128MiB', '--quiet');
   });
   after(async () => {
-    if (d) await cleanupContainers(d);
+    await d?.cleanup();
     removeDir(work);
   });
 

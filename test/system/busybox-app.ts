@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runArgv } from '../../src/host/exec.js';
@@ -20,23 +20,6 @@ export async function busyboxLayout(): Promise<string> {
   await sh(['umoci', 'repack', '--image', `${layout}:app`, bundle]);
   await sh(['umoci', 'config', '--image', `${layout}:app`, '--config.entrypoint', '/bin/sh', '--config.cmd', '-c', '--config.cmd', 'exec sleep 100000']);
   return work;
-}
-
-/** Remove every runc container, mount and cgroup a daemon's run left, then the daemon's own objects. */
-export async function cleanupContainers(d: TestDaemon): Promise<void> {
-  const root = join(d.stateDir, 'run', 'runc');
-  const ls = await runArgv(['runc', '--root', root, 'list', '-q'], { allowFailure: true });
-  for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', root, 'delete', '--force', id], { allowFailure: true });
-  for (const m of readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir)).reverse()) {
-    await runArgv(['umount', '-l', m], { allowFailure: true });
-  }
-  const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
-  for (const m of ns.matchAll(new RegExp(`^(${d.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
-  await d.cleanup();
-  const cg = '/sys/fs/cgroup';
-  for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
-    await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
-  }
 }
 
 /** Resident memory of a process (VmRSS), in bytes. */

@@ -3,10 +3,10 @@
 // nothing where it cannot (a dir pool). The btrfs filesystem is a loop device this test makes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TestDaemon, systemSkipReason } from './harness.js';
-import { RealExec, runArgv } from '../../src/host/exec.js';
+import { RealExec } from '../../src/host/exec.js';
 import { makeLoopFs, type ScratchFs } from '../../src/drivers/storage/testing/loop-fs.js';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
@@ -33,22 +33,7 @@ describe('container --disk: enforced by a btrfs qgroup, refused on a pool withou
     await run('image', 'build', 'tiny', '--quiet');
   });
   after(async () => {
-    if (d) {
-      const root = join(d.stateDir, 'run', 'runc');
-      const ls = await runArgv(['runc', '--root', root, 'list', '-q'], { allowFailure: true });
-      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', root, 'delete', '--force', id], { allowFailure: true });
-      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir) || (fs && m.startsWith(`${fs.dir}/`)));
-      for (const m of mounts.reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
-      const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
-      for (const m of ns.matchAll(new RegExp(`^(${d.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
-    }
-    await d?.cleanup();
-    if (d) {
-      const cg = '/sys/fs/cgroup';
-      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
-        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
-      }
-    }
+    await d?.cleanup(fs ? [fs.dir] : []);
     await fs?.cleanup(); // the loop device and its qgroups go with the filesystem
   });
 

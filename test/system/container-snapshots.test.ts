@@ -47,20 +47,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
   });
   after(async () => {
     for (const c of cleanups) c();
-    if (d) {
-      const ls = await runArgv(['runc', '--root', runcRoot(), 'list', '-q'], { allowFailure: true });
-      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', runcRoot(), 'delete', '--force', id], { allowFailure: true });
-      for (const m of mountsOfRun().reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
-      const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
-      for (const m of ns.matchAll(new RegExp(`^(${d.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
-    }
     await d?.cleanup();
-    if (d) {
-      const cg = '/sys/fs/cgroup';
-      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
-        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
-      }
-    }
   });
 
   test('snapshot a running container, change it, restore it stopped: the old content is back', async () => {

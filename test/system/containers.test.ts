@@ -32,21 +32,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     await run('image', 'build', 'tiny', '--quiet');
   });
   after(async () => {
-    if (d) {
-      const ls = await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'list', '-q'], { allowFailure: true });
-      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'delete', '--force', id], { allowFailure: true });
-      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir));
-      for (const m of mounts.reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
-      const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
-      for (const m of ns.matchAll(new RegExp(`^(${d.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
-    }
     await d?.cleanup();
-    if (d) {
-      const cg = '/sys/fs/cgroup';
-      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
-        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
-      }
-    }
     if (key) rmSync(key.dir, { recursive: true, force: true });
   });
 
@@ -296,19 +282,7 @@ describe('application containers from an OCI image (runc)', { skip: skip ?? (exi
     await sh(['umoci', 'config', '--image', `${layout}:app`, '--config.entrypoint', '/bin/sh', '--config.cmd', '-c', '--config.cmd', 'echo hello from $GREETING in $(pwd) as $(id -u); exec sleep 1000', '--config.env', 'GREETING=oci', '--config.workingdir', '/tmp', '--config.user', 'app']);
   });
   after(async () => {
-    if (d) {
-      const root = join(d.stateDir, 'run', 'runc');
-      const ls = await runArgv(['runc', '--root', root, 'list', '-q'], { allowFailure: true });
-      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', root, 'delete', '--force', id], { allowFailure: true });
-      for (const m of readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir)).reverse()) {
-        await runArgv(['umount', '-l', m], { allowFailure: true });
-      }
-      const cg = '/sys/fs/cgroup';
-      await d.cleanup();
-      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
-        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
-      }
-    }
+    await d?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

@@ -114,8 +114,19 @@ export class TestDaemon {
     await exited;
   }
 
-  /** Stop the daemon and remove every host object this run created (VMs, taps, bridge, dnsmasq, nft table, files). */
-  async cleanup(): Promise<void> {
+  /** Stop the daemon and remove every host object this run created (containers, mounts, netns, VMs, taps, bridges, dnsmasq, nft tables, cgroups, files); `extraMountRoots`: pools outside the state dir. */
+  async cleanup(extraMountRoots: string[] = []): Promise<void> {
+    // Containers first: runc's own delete, then what their runs left mounted (the state dir, pools outside it).
+    const runc = join(this.stateDir, 'run', 'runc');
+    if (existsSync(runc)) {
+      const ls = await runArgv(['runc', '--root', runc, 'list', '-q'], { allowFailure: true }).catch(() => ({ stdout: '' }));
+      for (const id of ls.stdout.split('\n').filter(Boolean)) await runArgv(['runc', '--root', runc, 'delete', '--force', id], { allowFailure: true });
+    }
+    const roots = [this.stateDir, ...extraMountRoots.map((r) => `${r}/`)];
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
+    for (const m of mounts.filter((m) => roots.some((r) => m.startsWith(r))).reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
+    const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
+    for (const m of ns.matchAll(new RegExp(`^(${this.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
     await this.stop('SIGKILL');
     const ps = await runArgv(['ps', '-eo', 'pid=,args='], { allowFailure: true });
     for (const line of ps.stdout.split('\n')) {
@@ -135,6 +146,11 @@ export class TestDaemon {
     }
     await runArgv(['nft', 'delete', 'table', 'inet', this.prefix], { allowFailure: true });
     await runArgv(['nft', 'delete', 'table', 'bridge', this.prefix], { allowFailure: true });
+    // The containers' cgroups: one tree (v2) or one per controller (v1).
+    const cg = '/sys/fs/cgroup';
+    for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
+      await runArgv(['rmdir', join(c, `nimbo-${this.prefix}`)], { allowFailure: true });
+    }
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 

@@ -1,10 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, TestDaemon, makeSshKey, sshUntil, systemSkipReason } from './harness.js';
-import { runArgv } from '../../src/host/exec.js';
 
 // Under CI=true a missing runc fails the test instead of skipping it.
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') || process.env.CI === 'true' ? undefined : 'runc is not installed (run scripts/setup.sh)');
@@ -26,16 +25,8 @@ describe('built-in images on demand: a launch builds a missing tiny image once (
   after(async () => {
     if (d) {
       for (const n of ['ct1', 'ct2', 'vm1']) await d.cli('delete', n, '--force', '--quiet').catch(() => undefined);
-      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(d.stateDir));
-      for (const m of mounts.reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
     }
     await d?.cleanup();
-    if (d) {
-      const cg = '/sys/fs/cgroup';
-      for (const c of existsSync(join(cg, 'cgroup.controllers')) ? [cg] : readdirSync(cg).map((x) => join(cg, x))) {
-        await runArgv(['rmdir', join(c, `nimbo-${d.prefix}`)], { allowFailure: true });
-      }
-    }
     if (key) rmSync(key.dir, { recursive: true, force: true });
   });
 

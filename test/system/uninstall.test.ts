@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, TestDaemon, systemSkipReason } from './harness.js';
-import { cleanupContainers } from './busybox-app.js';
 import { runArgv } from '../../src/host/exec.js';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
@@ -65,7 +64,7 @@ describe('nimbo admin uninstall', { skip }, () => {
   const daemons: TestDaemon[] = [];
   after(async () => {
     // Only does something when a test failed half-way: uninstall already removed everything otherwise.
-    for (const d of daemons) await cleanupContainers(d);
+    for (const d of daemons) await d.cleanup();
   });
 
   test('stops everything and leaves the host byte-for-byte as before (network, VM, container; --data)', { timeout: 240_000 }, async (t) => {
