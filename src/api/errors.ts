@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { asNimboError, type ErrorCode } from '../core/errors.js';
+import { asNimboError, type ErrorCode } from '../lib/errors.js';
 import { NAME_PATTERN } from '../shared/api-types.js';
 
 const STATUS: Record<ErrorCode, number> = {

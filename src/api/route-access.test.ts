@@ -11,7 +11,7 @@ import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ensureAdminToken } from '../core/auth.js';
-import { silentLogger } from '../core/log.js';
+import { silentLogger } from '../lib/log.js';
 
 let app: FastifyInstance;
 let store: SqliteStore;

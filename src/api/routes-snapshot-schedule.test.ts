@@ -9,8 +9,8 @@ import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ensureAdminToken } from '../core/auth.js';
-import { silentLogger } from '../core/log.js';
-import { notFound } from '../core/errors.js';
+import { silentLogger } from '../lib/log.js';
+import { notFound } from '../lib/errors.js';
 import type { InstanceRecord } from '../core/instance-record.js';
 
 let app: FastifyInstance;

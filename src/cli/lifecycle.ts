@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 // Only the small config module at startup: up.js (host exec, daemon start) and ip.js load inside their actions.
 import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.js';
-import { invalid } from '../core/errors.js';
+import { invalid } from '../lib/errors.js';
 import { attachExamples } from './examples.js';
 
 interface DaemonFlags {
@@ -54,7 +54,7 @@ export function registerLifecycle(program: Command): void {
         host,
         port,
         prefix: validatePrefix(o.prefix),
-        subnet: (await import('../core/ip.js')).validateCidr(o.subnet),
+        subnet: (await import('../lib/ip.js')).validateCidr(o.subnet),
         qemuUser: o.qemuUser,
         accel: o.accel as 'kvm' | 'tcg' | undefined,
         containerRuntime: o.containerRuntime,

@@ -92,7 +92,7 @@ for (const args of [['list'], ['info', 's0'], ['--version']]) {
     if (args[0] === 'list') assert.match(r.stdout, /^NAME .*\ns0 /);
     assertLean(`main.js ${args.join(' ')}`, r.loaded);
     const project = r.loaded.filter((m) => m.includes('/dist/src/'));
-    assert.ok(project.every((m) => /\/dist\/src\/(cli|shared)\//.test(m)), `only CLI and shared modules: ${project.join(', ')}`);
+    assert.ok(project.every((m) => /\/dist\/src\/(cli|shared|lib)\//.test(m)), `only CLI, shared and lib modules: ${project.join(', ')}`);
   });
 }
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 
 /** How one nimbod instance is configured (flags of `nimbo daemon`). */
 export interface DaemonConfig {

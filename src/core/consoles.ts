@@ -1,6 +1,6 @@
 import { openSync, readSync, fstatSync, closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from './log.js';
+import type { Logger } from '../lib/log.js';
 
 /** A live serial console: guest output to subscribers and a bounded log, keystrokes to the guest. */
 export interface ConsoleRelay {

@@ -8,7 +8,7 @@ import { chmod } from 'node:fs/promises';
 import { ensureContainerRoot, retargetContainerRoot, unmountContainerRoot } from '../images/rootfs/container-root.js';
 import { ID_SIZE } from './container-service.js';
 import type { InstanceService } from './instance-service.js';
-import type { Reverter } from './reverter.js';
+import type { Reverter } from '../lib/reverter.js';
 
 /** Where a copied root goes and which ids it gets. */
 export interface CloneRootTarget {

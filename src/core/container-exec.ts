@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { encodeFrame, FRAME, frameHead } from '../shared/exec-frames.js';
-import { NimboError } from './errors.js';
+import { NimboError } from '../lib/errors.js';
 
 /*
  * Output of commands run in containers, never held whole by the daemon: a JSON exec keeps at most

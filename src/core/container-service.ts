@@ -14,7 +14,7 @@ import { mountHelper } from '../images/rootfs/mount-helper.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
 import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
 import { CONTAINER_CONSOLE } from '../images/rootfs/seed-dir.js';
-import { conflict, invalid, notFound, NimboError } from './errors.js';
+import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { InstanceCreate } from '../shared/api-types.js';
 import { readUserDb, resolveProcess } from '../images/oci/index.js';
 import type { InstanceRecord } from './instance-record.js';

@@ -3,7 +3,7 @@
 // container that had them before).
 import { posix } from 'node:path';
 import { CONTAINER_SEED_DIR, shiftTree } from '../images/rootfs/index.js';
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { StorageService } from './storage-service.js';
 

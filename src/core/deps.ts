@@ -3,7 +3,7 @@ import type { HostExec } from '../host/exec.js';
 import type { Store } from '../store/store.js';
 import type { DaemonConfig, StatePaths } from './config.js';
 import type { EventBus } from './events.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../lib/log.js';
 import type { OperationManager } from './operations.js';
 
 /** The accelerator chosen at start-up and why. */

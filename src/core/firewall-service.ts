@@ -1,7 +1,7 @@
 import type { FirewallPolicy, NetworkDriver } from '../drivers/network/types.js';
 import { validateFirewall, validateGroupName, validateRule, type Rule, type SecurityGroup as GroupModel } from '../drivers/network/firewall/sg-model.js';
 import type { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
-import { conflict, invalid, notFound, NimboError } from './errors.js';
+import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
 import { instanceKey, type InstanceRecord } from './instance-record.js';
 import { forwardPolicy } from './forward-service.js';

@@ -2,7 +2,7 @@ import type { Store } from '../store/store.js';
 import type { FirewallPolicy } from '../drivers/network/types.js';
 import { assertNoForwardConflicts, validateFloatingIp, validatePortForward, type FloatingIp, type PortForward } from '../drivers/network/firewall/fwd-model.js';
 import type { Forward, ForwardCreate } from '../shared/network-types.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
 import { instanceKey, type InstanceRecord } from './instance-record.js';
 import { networkKey } from './network-record.js';

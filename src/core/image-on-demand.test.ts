@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NimboError } from './errors.js';
+import { NimboError } from '../lib/errors.js';
 import { SharedBuilds, cannotBuild, type BuildHandle, imageNotFound, nextStep } from './image-on-demand.js';
 
 const BUILTINS = ['tiny', 'debian-12'];

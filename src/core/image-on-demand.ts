@@ -1,4 +1,4 @@
-import { NimboError, asNimboError, conflict } from './errors.js';
+import { NimboError, asNimboError, conflict } from '../lib/errors.js';
 
 /** What a launch does about its image: use it, wait for the build that runs, or build it first. */
 export type ImageStep = 'use' | 'wait' | 'build';

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ActionName, InstanceAction } from '../shared/api-types.js';
-import { conflict, invalid } from './errors.js';
+import { conflict, invalid } from '../lib/errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import { instanceKey } from './instance-record.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeDriver, RuntimeState, VmSpec } from '../drivers/compute/types.js';
 import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
-import { conflict } from './errors.js';
+import { conflict } from '../lib/errors.js';
 
 /** What the lifecycle code needs of a container runtime, keyed (like VMs) by the instance's run dir. */
 export interface ContainerLifecycle {

@@ -15,14 +15,14 @@ import { buildSeedIso } from '../images/seed-iso.js';
 import { renderSeed } from '../images/seed.js';
 import { cloneContainerRoot } from './container-clone.js';
 import type { ContainerInfo } from './container-service.js';
-import { conflict, NimboError } from './errors.js';
+import { conflict, NimboError } from '../lib/errors.js';
 import { tapName } from './instance-nics-plan.js';
 import { instanceKey, type InstanceRecord } from './instance-record.js';
 import { rootVolumeName, type InstanceService } from './instance-service.js';
 import type { InstanceSnapshot } from './instance-snapshots.js';
-import { Reverter } from './reverter.js';
+import { Reverter } from '../lib/reverter.js';
 import { NO_LIMITS } from './storage-service.js';
-import { validateName } from './validate.js';
+import { validateName } from '../lib/validate.js';
 import { allocateVmId, releaseVmId } from './vm-ids.js';
 
 /** The record of a copy: the source's configuration with a new identity (NICs and root are filled in later). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseRate } from '../drivers/network/qos/tc-render.js';
 import type { Nic } from '../shared/api-types.js';
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 
 /** Most NICs one instance may have. */
 export const MAX_NICS = 8;

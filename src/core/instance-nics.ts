@@ -3,7 +3,7 @@ import { applyBandwidth } from '../drivers/network/qos/bandwidth.js';
 import { readCounters } from '../drivers/network/qos/counters.js';
 import type { Instance, Nic } from '../shared/api-types.js';
 import type { NicAttach, NicPatch, NicRequest } from '../shared/network-types.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { FirewallService } from './firewall-service.js';
 import type { ForwardService } from './forward-service.js';

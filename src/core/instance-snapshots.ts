@@ -1,10 +1,10 @@
 import { deleteVmState, loadVmState, saveVmState } from '../drivers/compute/qemu/vm-state.js';
 import { unmountContainerRoot } from '../images/rootfs/container-root.js';
-import { conflict, invalid, notFound, NimboError } from './errors.js';
+import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { StorageService } from './storage-service.js';
-import { validateName } from './validate.js';
+import { validateName } from '../lib/validate.js';
 import type { OpContext } from './operations.js';
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NimboError } from './errors.js';
+import { NimboError } from '../lib/errors.js';
 import { MAX_LABELS, validateLabels } from './labels.js';
 
 const refused = (re: RegExp) => (e: unknown) => e instanceof NimboError && e.code === 'InvalidArgument' && re.test(e.message);

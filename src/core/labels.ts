@@ -1,5 +1,5 @@
 /** Instance labels: free KEY=VALUE pairs set at launch, shown in the Instance, for filtering lists. */
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 
 /** Most labels one instance carries. */
 export const MAX_LABELS = 64;

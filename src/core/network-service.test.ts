@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from './events.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '../lib/log.js';
 import { OperationManager } from './operations.js';
 import { NetworkService, excludedFor } from './network-service.js';
 import { statePaths } from './config.js';

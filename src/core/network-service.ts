@@ -2,11 +2,11 @@ import type { FirewallPolicy, NetnsSetup, NetworkDriver, NetworkSpec, Reservatio
 import { validateSpec } from '../drivers/network/validate.js';
 import { clearBandwidth, sweepOrphanIfbs } from '../drivers/network/qos/bandwidth.js';
 import type { Network, NetworkCreate, Lease } from '../shared/network-types.js';
-import { allocateAddress, contains, hostCount, nthHost, overlaps, parseCidr, formatIpv4, prefixOf, randomMac, validateCidr, parseIpv4 } from './ip.js';
-import { eui64Address, hostIn6, overlaps6, ulaSubnet, validateSubnet64 } from './ip6.js';
-import { conflict, invalid, notFound, NimboError } from './errors.js';
+import { allocateAddress, contains, hostCount, nthHost, overlaps, parseCidr, formatIpv4, prefixOf, randomMac, validateCidr, parseIpv4 } from '../lib/ip.js';
+import { eui64Address, hostIn6, overlaps6, ulaSubnet, validateSubnet64 } from '../lib/ip6.js';
+import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
-import { validateName } from './validate.js';
+import { validateName } from '../lib/validate.js';
 import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
 
 export type { Allocation } from './network-record.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Operation } from '../shared/api-types.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from './events.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '../lib/log.js';
 import { OperationManager } from './operations.js';
 import { pageOf, prunable } from './operation-history.js';
 import { PAGE_DEFAULT as OPS_PAGE_DEFAULT, PAGE_MAX as OPS_PAGE_MAX } from './paging.js';

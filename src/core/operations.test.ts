@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from './events.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '../lib/log.js';
 import { OperationManager } from './operations.js';
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'nimbo-ops-'));

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Operation } from '../shared/api-types.js';
 import type { Store } from '../store/store.js';
-import { asNimboError, NimboError, notFound } from './errors.js';
+import { asNimboError, NimboError, notFound } from '../lib/errors.js';
 import type { EventBus } from './events.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../lib/log.js';
 import { DEFAULT_HISTORY, byNewest, pageOf, prunable, type HistoryLimits } from './operation-history.js';
 
 /** What an operation's body gets: progress, log lines and the cancel signal. */

@@ -1,4 +1,4 @@
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 
 /** How many items a page of a list route holds unless the client asks (?limit=). */
 export const PAGE_DEFAULT = 100;

@@ -1,6 +1,6 @@
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { conflict, invalid } from './errors.js';
+import { conflict, invalid } from '../lib/errors.js';
 
 // Storage pool paths are checked as paths, before anything is created: resolved through symlinks
 // (resolvePoolPath), then refused when they would overlap another pool or the daemon's state, or sit on

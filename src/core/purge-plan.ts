@@ -5,7 +5,7 @@
 // the state dir instead (they carry its paths), never by name alone.
 import { basename, dirname } from 'node:path';
 import { validatePrefix } from './config.js';
-import { invalid } from './errors.js';
+import { invalid } from '../lib/errors.js';
 import { IFB_ALIAS_PREFIX, ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import type { MountInfo } from '../images/rootfs/mounts.js';
 

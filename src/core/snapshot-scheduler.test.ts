@@ -4,7 +4,7 @@ import { SnapshotScheduler, scheduleView } from './snapshot-scheduler.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceSnapshots, InstanceSnapshot } from './instance-snapshots.js';
 import type { InstanceRecord } from './instance-record.js';
-import { silentLogger } from './log.js';
+import { silentLogger } from '../lib/log.js';
 
 function fakes(rec: Partial<InstanceRecord>, existing: InstanceSnapshot[] = []) {
   const recs = [{ name: 'vm1', state: 'running', ...rec } as InstanceRecord];

@@ -1,7 +1,7 @@
-import { parseCron, nextFire } from './cron.js';
+import { parseCron, nextFire } from '../lib/cron.js';
 import type { InstanceService } from './instance-service.js';
 import { InstanceSnapshots, snapshotName } from './instance-snapshots.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../lib/log.js';
 
 /** An instance's snapshot schedule (kept in its record). */
 export interface SnapshotSchedule {

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyStateDirModes, ensurePrivateFile, PRIVATE_FILE_MODE, STATE_DIR_MODES } from './state-modes.js';
+import { applyStateDirModes, STATE_DIR_MODES } from './state-modes.js';
+import { ensurePrivateFile, PRIVATE_FILE_MODE } from '../lib/file-modes.js';
 import { statePaths } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger } from '../lib/log.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 const modeOf = (p: string) => statSync(p).mode & 0o7777;

@@ -1,6 +1,7 @@
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirsSync } from '../drivers/storage/fs-util.js';
+import { PRIVATE_DIR_MODE, TRAVERSE_DIR_MODE } from '../lib/file-modes.js';
 
 // Who must get into the state dir besides root (the daemon):
 // - dnsmasq runs as nobody and reads networks/NAME/*;
@@ -9,13 +10,6 @@ import { makeDirsSync } from '../drivers/storage/fs-util.js';
 // - a container's id range reaches its root and seed under instances/NAME and run/NAME.
 // Those trees are 0711: traversable by path, never listable, and every secret below them is 0600/0700
 // (disks, logs, sockets in root-owned run dirs). Everything else is root's alone.
-
-/** Mode of a file only the daemon reads: state.db (and its -wal/-shm), logs, tokens. */
-export const PRIVATE_FILE_MODE = 0o600;
-/** Mode of a directory only the daemon enters. */
-export const PRIVATE_DIR_MODE = 0o700;
-/** Mode of a directory other users may traverse by exact path (but never list). */
-export const TRAVERSE_DIR_MODE = 0o711;
 
 /** The mode of each top-level directory of a state dir (the state dir itself is ''). */
 export const STATE_DIR_MODES: Readonly<Record<string, number>> = {
@@ -36,10 +30,4 @@ export function applyStateDirModes(stateDir: string): void {
     makeDirsSync(dir, mode); // never Node's recursive mkdir: it spins on paths like /proc/x/y
     chmodSync(dir, mode); // mkdir's mode is filtered by the umask and ignored for an existing dir
   }
-}
-
-/** Create `file` if absent with PRIVATE_FILE_MODE, and set that mode if it exists (a log or database from an older version). */
-export function ensurePrivateFile(file: string): void {
-  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
-  chmodSync(file, PRIVATE_FILE_MODE);
 }

@@ -4,9 +4,9 @@ import type { IoLimits, Pool, PoolCreate, Snapshot, Volume, VolumeClone, VolumeC
 import type { PoolSpec, StorageDriver, VolumeFormat, VolumeInfo } from '../drivers/storage/types.js';
 import { createStorageDriver } from '../drivers/storage/index.js';
 import { parseInfo } from '../drivers/storage/qemu-img.js';
-import { conflict, invalid, notFound } from './errors.js';
+import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
-import { parseBoundedSize, validateName } from './validate.js';
+import { parseBoundedSize, validateName } from '../lib/validate.js';
 import { checkPoolPath, fsTypeAt, readMounts, resolvePoolPath } from './pool-paths.js';
 
 /** A pool as kept in the store. */

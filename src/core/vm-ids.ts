@@ -1,4 +1,4 @@
-import { conflict, NimboError } from './errors.js';
+import { conflict, NimboError } from '../lib/errors.js';
 import type { Store } from '../store/store.js';
 
 // Each VM's QEMU drops to its own uid and gid (-runas UID:GID), so one escaped QEMU cannot open

@@ -2,7 +2,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import type { HostExec } from '../host/exec.js';
 import type { AccelChoice } from '../core/deps.js';
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../lib/log.js';
 import { probeAccelerator } from '../drivers/compute/qemu/kvm-probe.js';
 import { findProgram } from '../core/host-info.js';
 

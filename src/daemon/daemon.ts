@@ -2,7 +2,7 @@ import { renameSync, writeFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { DEFAULTS, statePaths, type DaemonConfig } from '../core/config.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogger, type Logger } from '../lib/log.js';
 import { applyStateDirModes } from '../core/state-modes.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventBus } from '../core/events.js';

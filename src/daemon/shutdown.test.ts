@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EventBus } from '../core/events.js';
-import { silentLogger } from '../core/log.js';
+import { silentLogger } from '../lib/log.js';
 import { OperationManager } from '../core/operations.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { settledWithin, shutdownWithin } from './shutdown.js';

@@ -1,5 +1,5 @@
 /** Daemon shutdown with a bounded drain: SIGTERM always ends nimbod, even while a request or an operation hangs. */
-import type { Logger } from '../core/log.js';
+import type { Logger } from '../lib/log.js';
 
 /** True when `work` settles (either way) within `ms`, false when the time runs out first; never rejects. */
 export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {

@@ -4,8 +4,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { invalid } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { invalid } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import type { HostExec } from '../host/exec.js';
 import type { TlsPlan } from '../core/config.js';
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
 import type { ApiContext } from '../api/context.js';
-import { silentLogger } from '../core/log.js';
+import { silentLogger } from '../lib/log.js';
 import { buildProgram } from '../cli/program.js';
 import { registerLifecycle } from '../cli/lifecycle.js';
 import { EXIT } from '../cli/errors.js';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { HostCommandError } from '../core/errors.js';
+import { HostCommandError } from '../lib/errors.js';
 
 /** Result of a finished host command. */
 export interface ExecResult {

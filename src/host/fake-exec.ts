@@ -1,5 +1,5 @@
 import type { ExecOptions, ExecResult, HostExec } from './exec.js';
-import { HostCommandError } from '../core/errors.js';
+import { HostCommandError } from '../lib/errors.js';
 
 /** A recorded call of the fake. */
 export interface RecordedCall {

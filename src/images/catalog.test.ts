@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { getBuilder, readBuiltImage, readCompleteImage, writeBuiltImage } from './catalog.js';
+import { getBuilder } from './catalog.js';
+import { readBuiltImage, readCompleteImage, writeBuiltImage } from './publish.js';
 import type { BuiltImage } from './types.js';
 
 test('write/readBuiltImage round-trip; paths follow a moved dir', async () => {

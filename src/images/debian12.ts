@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { chmod, cp, mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
-import { NimboError } from '../core/errors.js';
-import { BUILDERS, makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
+import { NimboError } from '../lib/errors.js';
+import { makeWorkDir, publishImage, readCompleteImage } from './publish.js';
+import { DEBIAN_DISK_BYTES } from './sizes.js';
 import {
   pickDebianMirror, renderDebianFiles, renderFstab, renderGrubCfg, renderGrubEarlyConfig,
 } from './debian12-files.js';
@@ -20,7 +21,7 @@ export const DEBIAN_PACKAGES = ['linux-image-amd64', 'openssh-server', 'systemd-
   'grub-pc-bin', 'cloud-guest-utils', 'fdisk'];
 
 /** Virtual size of the Debian disk (MBR, one ext4 partition from 1 MiB); VMs may grow it. */
-export const DEBIAN_DISK_BYTES = BUILDERS['debian-12']!.diskBytes;
+export { DEBIAN_DISK_BYTES };
 const PART_OFFSET = 1024 * 1024;
 const GRUB_MODULES = ['biosdisk', 'part_msdos', 'ext2', 'search', 'search_fs_uuid', 'normal', 'linux', 'configfile',
   'serial', 'terminal', 'echo', 'test'];

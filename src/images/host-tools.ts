@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { HostExec } from '../host/exec.js';
-import { NimboError, notFound } from '../core/errors.js';
+import { NimboError, notFound } from '../lib/errors.js';
 
 /** Compares two kernel version strings numerically part by part (6.1.0-9 < 6.1.0-56). */
 export function compareVersions(a: string, b: string): number {

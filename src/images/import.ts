@@ -1,8 +1,8 @@
 import { chmod, open, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
-import { HostCommandError, NimboError, invalid } from '../core/errors.js';
-import { makeWorkDir, publishImage } from './catalog.js';
+import { HostCommandError, NimboError, invalid } from '../lib/errors.js';
+import { makeWorkDir, publishImage } from './publish.js';
 import { DISK_FILE, type BuiltImage, type ProgressFn } from './types.js';
 import { parseInfo, type ImgInfo } from '../drivers/storage/qemu-img.js';
 

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { HostExec } from '../host/exec.js';
-import { invalid } from '../core/errors.js';
+import { invalid } from '../lib/errors.js';
 
 /** Checks a relative seed path (`nimbo/hostname`): no absolute paths, no `..`, no odd characters. */
 export function checkSeedPath(p: string): void {

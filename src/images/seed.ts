@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { invalid } from '../core/errors.js';
+import { invalid } from '../lib/errors.js';
 
 /** One NIC of the seed: matched by MAC in the guest. `address` is a CIDR, or '' for DHCP. */
 export interface SeedNic {

@@ -1,8 +1,9 @@
 import { chmod, copyFile, mkdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
-import { notFound } from '../core/errors.js';
-import { BUILDERS, makeWorkDir, publishImage, readCompleteImage } from './catalog.js';
+import { notFound } from '../lib/errors.js';
+import { makeWorkDir, publishImage, readCompleteImage } from './publish.js';
+import { TINY_DISK_BYTES } from './sizes.js';
 import {
   copyBinariesWithLibs, copyInto, findKernel, listTree, moduleLoadOrder, sharedLibs, stageModules,
 } from './host-tools.js';
@@ -21,7 +22,7 @@ export const TINY_MODULES = [
 export const TINY_CMDLINE = 'console=ttyS0 root=/dev/vda rw quiet';
 
 /** Virtual size of the tiny root disk; VMs may grow it (the guest runs resize2fs at boot). */
-export const TINY_DISK_BYTES = BUILDERS.tiny!.diskBytes;
+export { TINY_DISK_BYTES };
 
 const BUSYBOX_CANDIDATES = ['/usr/bin/busybox', '/bin/busybox'];
 const DROPBEAR = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];

@@ -1,6 +1,6 @@
 import type { HostExec } from '../host/exec.js';
 import type { VmBoot } from '../drivers/compute/types.js';
-import type { OciImageConfig } from './oci/index.js';
+import type { OciImageConfig } from './oci/config.js';
 
 /** A guest image ready to boot, as recorded in `image.json` in its directory. */
 export interface BuiltImage {

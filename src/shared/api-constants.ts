@@ -3,8 +3,7 @@
  * Kept free of any schema library so that the CLI can load them without TypeBox (startup time).
  */
 
-/** A DNS-label name: 1-63 chars, lower-case letters, digits and '-', starting with a letter. */
-export const NAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
+export { NAME_PATTERN } from '../lib/validate.js';
 /** A size string: a number with an optional unit (512MiB, 2G, 10GiB); the Size schema's string form. */
 export const SIZE_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*([KMGTP]i?B?|B)?$';
 /** The instance actions of POST /api/v1/instances/{name}/{action}. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NimboError } from '../../core/errors.js';
+import { NimboError } from '../../lib/errors.js';
 import { assertNoClash, validateDomain, validateIfName, validateOwner, validateReservations, validateSpec, validateStateDir } from './validate.js';
 import type { NetworkSpec } from './types.js';
 

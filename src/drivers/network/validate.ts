@@ -1,24 +1,18 @@
 import { isAbsolute } from 'node:path';
-import { broadcastOf, contains, formatIpv4, networkOf, overlaps, parseIpv4, prefixOf, validateCidr, validateMac } from '../../core/ip.js';
-import { canonicalIpv6, contains6, hostIn6, isUnicastIpv6, overlaps6, validateSubnet64 } from '../../core/ip6.js';
-import { conflict, invalid } from '../../core/errors.js';
+import { broadcastOf, contains, formatIpv4, networkOf, overlaps, parseIpv4, prefixOf, validateCidr, validateMac } from '../../lib/ip.js';
+import { canonicalIpv6, contains6, hostIn6, isUnicastIpv6, overlaps6, validateSubnet64 } from '../../lib/ip6.js';
+import { conflict, invalid } from '../../lib/errors.js';
+import { validateIfName } from './ifname.js';
 import type { Ipv6Spec, NetworkMode, NetworkSpec, Reservation, VxlanSpec } from './types.js';
+
+export { validateIfName } from './ifname.js';
 
 // Everything that ends up in an argv, a dnsmasq config line or an nft script is validated here first,
 // so that no user-supplied text can become a flag, a second config line or an nft statement.
 
-const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const NFT_TABLE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const OWNER = /^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$/;
-
-/** Validate a Linux interface name (1-15 chars of A-Z a-z 0-9 _ . -, not starting with a symbol). */
-export function validateIfName(name: string, what = 'interface name'): string {
-  if (typeof name !== 'string' || !IFNAME.test(name)) {
-    throw invalid(`${what} "${name}" is invalid: use 1-15 characters of letters, digits, "_", "." or "-", starting with a letter or digit`);
-  }
-  return name;
-}
 
 /** Validate an nft table name (a letter, then letters, digits or "_"). */
 export function validateNftTable(name: string): string {

@@ -3,7 +3,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
-import { NimboError, conflict, invalid } from '../../core/errors.js';
+import { NimboError, conflict, invalid } from '../../lib/errors.js';
 import { exists, publishFile, randomHex } from './fs-util.js';
 import { inspectSource } from './inspect.js';
 import { convertArgv } from './qemu-img.js';

@@ -5,7 +5,7 @@ import { chmod, chown, link, lstat, mkdir, rm, rmdir, stat, statfs, unlink, writ
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
-import { conflict, invalid } from '../../core/errors.js';
+import { conflict, invalid } from '../../lib/errors.js';
 
 // statfs f_type magic numbers (linux/magic.h).
 const FS_MAGIC: Record<number, string> = {

@@ -1,6 +1,6 @@
 // The storage driver registry: a pool's driver is chosen by name. Planned: "lvm-thin" and "rbd"
 // (see types.ts for how they fit StorageDriver); the build hosts have no device-mapper or RBD.
-import { invalid } from '../../core/errors.js';
+import { invalid } from '../../lib/errors.js';
 import { BtrfsStorageDriver } from './btrfs/btrfs-driver.js';
 import { DirStorageDriver } from './dir/dir-driver.js';
 import type { PoolOptions, PoolSpec, StorageDeps, StorageDriver, StorageDriverFactory, StorageDriverName } from './types.js';

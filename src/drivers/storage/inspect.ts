@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
-import { NimboError, conflict, invalid } from '../../core/errors.js';
+import { NimboError, conflict, invalid } from '../../lib/errors.js';
 import { infoArgv, isLockError, parseInfo, type ImgInfo } from './qemu-img.js';
 import type { VolumeFormat } from './types.js';
 

@@ -9,7 +9,7 @@
 //                                 failed or interrupted operation never leaves a half-made volume listed
 import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { conflict, invalid, notFound } from '../../core/errors.js';
+import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { ensureDir, exists, makeDirs, randomHex, removeMadeDirs } from './fs-util.js';
 import type { PoolSpec, StorageDriverName, VolumeFormat } from './types.js';
 

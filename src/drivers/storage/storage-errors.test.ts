@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HostCommandError, NimboError } from '../../core/errors.js';
+import { HostCommandError, NimboError } from '../../lib/errors.js';
 import { copyArgv } from './block-transfer.js';
 import { explainFailure, isOutOfSpace, lockProbeArgv } from './storage-errors.js';
 import { progressPercent } from './transfer.js';

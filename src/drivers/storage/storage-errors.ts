@@ -1,5 +1,5 @@
 import type { HostExec } from '../../host/exec.js';
-import { HostCommandError, NimboError, conflict } from '../../core/errors.js';
+import { HostCommandError, NimboError, conflict } from '../../lib/errors.js';
 import { infoArgv, isLockError } from './qemu-img.js';
 import type { VolumeFormat } from './types.js';
 

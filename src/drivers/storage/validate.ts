@@ -1,6 +1,6 @@
 import { isAbsolute, normalize } from 'node:path';
-import { invalid } from '../../core/errors.js';
-import { formatSize, validateName } from '../../core/validate.js';
+import { invalid } from '../../lib/errors.js';
+import { formatSize, validateName } from '../../lib/validate.js';
 import type { CloneOptions, PoolSpec, VolumeFormat, VolumeSpec } from './types.js';
 
 /** Smallest block volume. */

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalid } from '../../core/errors.js';
+import { invalid } from '../../lib/errors.js';
 
 /** What an app container needs from an image's config (OCI image config `config` section). */
 export interface OciImageConfig {

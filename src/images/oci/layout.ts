@@ -4,7 +4,7 @@ import { constants } from 'node:fs';
 import { open, rename, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { invalid } from '../../core/errors.js';
+import { invalid } from '../../lib/errors.js';
 import { parseImageConfig, type OciImageConfig } from './config.js';
 import { CONFIG_TYPES, CONTAINERD_NAME, INDEX_TYPES, LAYER_TYPES, MANIFEST_TYPES, MT, REF_NAME } from './media.js';
 import { resolveMember, type TarMember } from './tar.js';

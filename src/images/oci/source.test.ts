@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import type { ExecOptions, ExecResult, HostExec } from '../../host/exec.js';
-import { HostCommandError } from '../../core/errors.js';
+import { HostCommandError } from '../../lib/errors.js';
 import { detectOciSource, unpackOciImage } from './unpack.js';
 import { DirStore, normalizeImageRef, selectOciImage, tagMatches } from './layout.js';
 import { makeDockerArchive, makeLayout, makeTar, putBlob, putImage, writeIndex, sha256 } from './fixtures.js';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { HostExec } from '../../host/exec.js';
-import { HostCommandError, NimboError, conflict, invalid } from '../../core/errors.js';
+import { HostCommandError, NimboError, conflict, invalid } from '../../lib/errors.js';
 import type { ProgressFn } from '../types.js';
 import type { OciImageConfig } from './config.js';
 import { DirStore, TarStore, ociTags, parseDockerManifest, placeLayer, selectDockerImage, selectOciImage, type BlobStore, type PlacedLayer, type SelectedImage } from './layout.js';

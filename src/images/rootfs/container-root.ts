@@ -30,18 +30,16 @@
 import { lchown, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
-import { conflict, invalid, notFound } from '../../core/errors.js';
+import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { CONTAINER_SEED_DIR } from './seed-dir.js';
 import { MountHelper, mountHelper } from './mount-helper.js';
 import { isMountPoint, readMounts } from './mounts.js';
 
 export { parseMountinfo, readMounts, type MountInfo } from './mounts.js';
 
-/** A container's host id range: container uid/gid N is host id hostId+N, for N < size. */
-export interface IdShift {
-  hostId: number;
-  size: number;
-}
+import type { IdShift } from './id-shift.js';
+
+export type { IdShift } from './id-shift.js';
 
 /**
  * idmap: overlayfs over an idmapped mount of the image tree (no file touched); overlay:

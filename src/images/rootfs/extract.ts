@@ -14,7 +14,7 @@
 import { mkdir, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HostExec } from '../../host/exec.js';
-import { invalid } from '../../core/errors.js';
+import { invalid } from '../../lib/errors.js';
 
 /** The image disk to read (a BuiltImage fits). */
 export interface ImageDisk {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
-import { conflict } from '../../core/errors.js';
+import { conflict } from '../../lib/errors.js';
 
 /** The database holds every record and the admin token's hash: root's alone (core/state-modes.ts's policy). */
 const DB_FILE_MODE = 0o600;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diskNodeNames, HOTPLUG_PORTS, MAX_DISKS, MAX_NICS, renderQemuArgv, validateNic } from './argv.js';
 import type { VmSpec } from '../types.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 
 const base = { name: 'web-1', uuid: '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b', cpus: 2, memoryMiB: 1024, runDir: '/run/nimbo/vms/web-1' };
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
-import { invalid } from '../../../core/errors.js';
+import { invalid } from '../../../lib/errors.js';
 import type { Accelerator, VmDisk, VmNic, VmSpec } from '../types.js';
 import { runPaths } from './run-paths.js';
 

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { conflict, invalid } from '../../../core/errors.js';
+import { conflict, invalid } from '../../../lib/errors.js';
 import { diskDeviceId, diskNodeNames, HOTPLUG_PORTS } from './argv.js';
 
 /** A disk to hot-plug into a running VM. */

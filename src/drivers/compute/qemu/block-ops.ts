@@ -1,4 +1,4 @@
-import { conflict, notFound } from '../../../core/errors.js';
+import { conflict, notFound } from '../../../lib/errors.js';
 import { diskDeviceId, diskNodeNames } from './argv.js';
 import {
   checkResize, deviceAddArgs, fileNodeArgs, formatNodeArgs, hotplugPortUse, pickHotplugPort, resizeArgs, throttleArgs,

@@ -1,4 +1,4 @@
-import { conflict } from '../../../core/errors.js';
+import { conflict } from '../../../lib/errors.js';
 import { QmpError, type QmpClient } from './qmp.js';
 import { expectQmpEvent } from './qmp-wait.js';
 

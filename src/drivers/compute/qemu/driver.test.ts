@@ -8,7 +8,7 @@ import { FAKE_QEMU_BINARY, FakeQemuExec } from './fake-qemu.js';
 import { runPaths } from './run-paths.js';
 import { waitForSerial } from './serial-relay.js';
 import type { VmSpec } from '../types.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 
 function setup(mode: 'acpi' | 'deaf' = 'acpi', attachSerial = false) {
   const dir = mkdtempSync(join(tmpdir(), 'qh1-drv-'));

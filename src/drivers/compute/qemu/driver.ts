@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { conflict, NimboError } from '../../../core/errors.js';
-import { silentLogger, type Logger } from '../../../core/log.js';
+import { conflict, NimboError } from '../../../lib/errors.js';
+import { silentLogger, type Logger } from '../../../lib/log.js';
 import type { HostExec } from '../../../host/exec.js';
 import type { ComputeDriver, RuntimeState, VmSpec } from '../types.js';
 import { renderQemuArgv } from './argv.js';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { ExecOptions, ExecResult, HostExec } from '../../../host/exec.js';
-import { HostCommandError } from '../../../core/errors.js';
+import { HostCommandError } from '../../../lib/errors.js';
 
 /**
  * A stand-in QEMU for unit tests, run as `node -e FAKE -- -pidfile P -qmp Q -serial S [-S] MODE`:

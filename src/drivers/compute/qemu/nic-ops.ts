@@ -1,4 +1,4 @@
-import { conflict, invalid, NimboError, notFound } from '../../../core/errors.js';
+import { conflict, invalid, NimboError, notFound } from '../../../lib/errors.js';
 import { nicDeviceId, nicNetdevId, validateNic } from './argv.js';
 import { hotplugPorts, hotplugPortUse, pickHotplugPort, type PciDeviceInfo } from './block-args.js';
 import { QmpError, type QmpClient } from './qmp.js';

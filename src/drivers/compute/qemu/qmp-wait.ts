@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { NimboError, type ErrorCode } from '../../../core/errors.js';
+import { NimboError, type ErrorCode } from '../../../lib/errors.js';
 import type { QmpClient, QmpEvent } from './qmp.js';
 
 /** A wait for one QMP event, armed before the command that causes it (events can beat the reply). */

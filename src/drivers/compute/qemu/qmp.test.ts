@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient, QmpError, type QmpEvent } from './qmp.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 
 type Reply = (sock: Socket, msg: { execute: string; id?: string; arguments?: Record<string, unknown> }) => void;
 

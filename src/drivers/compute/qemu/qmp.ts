@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { NimboError, type ErrorCode } from '../../../core/errors.js';
+import { NimboError, type ErrorCode } from '../../../lib/errors.js';
 
 /** An asynchronous QMP event (SHUTDOWN, STOP, RESUME, ...). */
 export interface QmpEvent {

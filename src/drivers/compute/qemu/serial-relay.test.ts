@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialRelay, waitForSerial } from './serial-relay.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 
 /** A fake QEMU serial socket: records what the relay types, lets the test send guest output. */
 function fakeSerial(path: string): Promise<{ server: Server; guest: Promise<Socket>; typed: () => string }> {

@@ -1,7 +1,7 @@
 import { closeSync, constants as fsc, fchmodSync, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { runPaths } from './run-paths.js';
 
 /** Options of SerialRelay. */

@@ -1,4 +1,4 @@
-import { conflict, invalid, notFound } from '../../../core/errors.js';
+import { conflict, invalid, notFound } from '../../../lib/errors.js';
 import type { AttachedDisk } from './block-info.js';
 
 /** The disks (and nodes) one stateful snapshot job covers. */

@@ -1,4 +1,4 @@
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { listDisks } from './block-ops.js';
 import type { QmpClient } from './qmp.js';
 import { newJobId, runQmpJob } from './qmp-wait.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { renderOciConfig, renderOciConfigJson, renderSeccomp, weightToShares, type ContainerSpec } from './oci-config.js';
 
 const MiB = 1024 * 1024;

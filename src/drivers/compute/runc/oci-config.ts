@@ -1,5 +1,5 @@
 import { isAbsolute, posix } from 'node:path';
-import { invalid } from '../../../core/errors.js';
+import { invalid } from '../../../lib/errors.js';
 import type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciSeccompRule, OciThrottle } from './oci-types.js';
 import { DEFAULT_CAPABILITIES, DEVICES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './oci-defaults.js';
 import { renderSeccomp, SECCOMP_ARCHES } from './oci-seccomp.js';

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import type { ExecOptions as HostExecOptions, ExecResult, HostExec } from '../../../host/exec.js';
 import { PTY_HELPER, ptyHelperArgs } from './pty-helper.js';
 import { resizeExec, RuncDriver, runtimeMessage, signalNumber } from './runc-driver.js';

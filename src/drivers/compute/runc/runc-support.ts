@@ -2,9 +2,9 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { chown, open, readFile, realpath, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { invalid, NimboError } from '../../../core/errors.js';
+import { invalid, NimboError } from '../../../lib/errors.js';
 import { isAbsolute } from 'node:path';
-import type { Logger } from '../../../core/log.js';
+import type { Logger } from '../../../lib/log.js';
 import type { HostExec } from '../../../host/exec.js';
 import type { RenderOptions } from './oci-config.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { RealExec } from '../../../host/exec.js';
 import { renderOciConfigJson, type ContainerSpec } from './oci-config.js';
 import { detectCgroupVersion, hostRenderOptions, resizeExec, RuncDriver } from './runc-driver.js';

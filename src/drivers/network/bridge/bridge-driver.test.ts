@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeExec } from '../../../host/fake-exec.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { MemoryNetFs } from '../memory-fs.js';
 import { BridgeNetworkDriver, renderTable } from './bridge-driver.js';
 import { renderRulesetRemoval } from '../firewall/ruleset.js';

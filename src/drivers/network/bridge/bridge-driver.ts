@@ -1,8 +1,8 @@
 import type { HostExec } from '../../../host/exec.js';
-import type { Logger } from '../../../core/log.js';
-import { conflict, notFound } from '../../../core/errors.js';
-import { Reverter } from '../../../core/reverter.js';
-import { parseIpv4, prefixOf, validateMac } from '../../../core/ip.js';
+import type { Logger } from '../../../lib/log.js';
+import { conflict, notFound } from '../../../lib/errors.js';
+import { Reverter } from '../../../lib/reverter.js';
+import { parseIpv4, prefixOf, validateMac } from '../../../lib/ip.js';
 import { EMPTY_POLICY, type FirewallPolicy, type NetnsSetup, type NetworkDriver, type NetworkSpec, type Reservation, type VethSpec } from '../types.js';
 import { renderNetnsBatch } from './netns-batch.js';
 import { type NetFs, RealNetFs } from '../host-fs.js';

@@ -1,7 +1,7 @@
 import type { HostExec } from '../../../host/exec.js';
-import { HostCommandError, conflict } from '../../../core/errors.js';
-import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../../../core/ip.js';
-import { formatCidr6, overlaps6, parseCidr6, parseIpv6 } from '../../../core/ip6.js';
+import { HostCommandError, conflict } from '../../../lib/errors.js';
+import { formatCidr, overlaps, parseCidr, parseIpv4 } from '../../../lib/ip.js';
+import { formatCidr6, overlaps6, parseCidr6, parseIpv6 } from '../../../lib/ip6.js';
 import { type VxlanState, parseVxlanInfo } from '../vxlan/vxlan.js';
 
 /** What the driver needs to know about one network device. */

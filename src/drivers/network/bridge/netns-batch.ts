@@ -3,8 +3,8 @@
 // peer already inside, put the host end on its bridge), one inside it (lo and the peers up,
 // addresses and a default route where nimbo sets them). Each `ip` run costs a process start,
 // which is most of a container's network set-up time when done one command at a time.
-import { validateMac } from '../../../core/ip.js';
-import { invalid } from '../../../core/errors.js';
+import { validateMac } from '../../../lib/ip.js';
+import { invalid } from '../../../lib/errors.js';
 import { validateIfName, validateNetnsName } from '../validate.js';
 import type { NetnsSetup, VethSpec } from '../types.js';
 

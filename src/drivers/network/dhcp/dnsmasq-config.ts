@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { netmaskOf, networkOf, parseIpv4 } from '../../../core/ip.js';
-import { parseIpv6 } from '../../../core/ip6.js';
+import { netmaskOf, networkOf, parseIpv4 } from '../../../lib/ip.js';
+import { parseIpv6 } from '../../../lib/ip6.js';
 import type { NetworkSpec, Reservation } from '../types.js';
 import { VXLAN_MTU } from '../vxlan/vxlan.js';
 

@@ -1,6 +1,6 @@
 import { basename, dirname } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
-import { NimboError, conflict } from '../../../core/errors.js';
+import { NimboError, conflict } from '../../../lib/errors.js';
 import type { NetFs } from '../host-fs.js';
 import { dnsmasqPaths } from './dnsmasq-config.js';
 

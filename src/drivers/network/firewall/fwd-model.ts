@@ -1,5 +1,5 @@
-import { conflict, invalid } from '../../../core/errors.js';
-import { formatIpv4, parseIpv4, validateCidr } from '../../../core/ip.js';
+import { conflict, invalid } from '../../../lib/errors.js';
+import { formatIpv4, parseIpv4, validateCidr } from '../../../lib/ip.js';
 
 // Port forwards and floating IPs as plain data: validation and a pure conflict check.
 // Rendering to nft lives in fwd-render.ts; nothing here touches the host.

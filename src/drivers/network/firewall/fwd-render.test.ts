@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { renderForwardFragment, type ForwardRenderOptions } from './fwd-render.js';
 import { renderRuleset } from './ruleset.js';
 import { assertNoForwardConflicts, findForwardConflicts, validateFloatingIp, validatePortForward, type FloatingIp, type PortForward } from './fwd-model.js';

@@ -1,5 +1,5 @@
-import { conflict } from '../../../core/errors.js';
-import { parseIpv4 } from '../../../core/ip.js';
+import { conflict } from '../../../lib/errors.js';
+import { parseIpv4 } from '../../../lib/ip.js';
 import type { Fragment } from './ruleset.js';
 import { validateFloatingIp, validateGuestSubnets, validatePortForward, type FloatingIp, type PortForward } from './fwd-model.js';
 

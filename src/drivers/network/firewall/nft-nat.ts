@@ -1,5 +1,5 @@
 import type { HostExec } from '../../../host/exec.js';
-import { isUla } from '../../../core/ip6.js';
+import { isUla } from '../../../lib/ip6.js';
 import type { NetworkSpec } from '../types.js';
 import { validateNftTable, validateSpec } from '../validate.js';
 import { type Fragment, renderRulesetRemoval } from './ruleset.js';

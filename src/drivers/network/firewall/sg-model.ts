@@ -1,6 +1,6 @@
-import { invalid } from '../../../core/errors.js';
-import { isIpv4, parseIpv4, validateCidr, validateMac } from '../../../core/ip.js';
-import { validateIfName } from '../validate.js';
+import { invalid } from '../../../lib/errors.js';
+import { isIpv4, parseIpv4, validateCidr, validateMac } from '../../../lib/ip.js';
+import { validateIfName } from '../ifname.js';
 
 // Security groups and instance ports as the firewall renderer sees them, and their validation.
 // Everything that reaches an nft script passes through here first (names, CIDRs, MACs, ports).

@@ -1,4 +1,4 @@
-import { formatIpv4, parseCidr, parseIpv4 } from '../../../core/ip.js';
+import { formatIpv4, parseCidr, parseIpv4 } from '../../../lib/ip.js';
 import { formatIpv6, parseIpv6, type Peer, type Port, type Rule, type SecurityGroup } from './sg-model.js';
 import { renderChain, renderSet } from './sg-render-bridge.js';
 

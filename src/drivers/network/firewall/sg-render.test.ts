@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { renderRuleset } from './ruleset.js';
 import { canonicalIpv6, formatIpv6, parseIpv6, validateAddressBlock, validateFirewall, validatePortSpec, validateRule, type Port, type Rule, type SecurityGroup } from './sg-model.js';
 import { renderSecurityFragment } from './sg-render.js';

@@ -1,4 +1,4 @@
-import { HostCommandError, notFound } from '../../../core/errors.js';
+import { HostCommandError, notFound } from '../../../lib/errors.js';
 import type { HostExec } from '../../../host/exec.js';
 import { validateIfName } from '../validate.js';
 import {

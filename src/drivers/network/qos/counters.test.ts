@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { parseTapCounters, readCounters, tapCountersArgv } from './counters.js';
 
 // Captured from iproute2 6.1 (`ip -s -j link show dev qfwa`), numbers changed so rx and tx differ.

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalid } from '../../../core/errors.js';
+import { invalid } from '../../../lib/errors.js';
 import { validateIfName } from '../validate.js';
 
 // Traffic counters of a guest NIC, from /sys/class/net/TAP/statistics (readCounters, no process spawned) or from

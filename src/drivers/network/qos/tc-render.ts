@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { conflict, invalid } from '../../../core/errors.js';
+import { conflict, invalid } from '../../../lib/errors.js';
 import { validateIfName } from '../validate.js';
 
 // Per-NIC bandwidth limits rendered as argv arrays (never a shell string), one plan per tap.

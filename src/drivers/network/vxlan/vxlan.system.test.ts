@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealExec } from '../../../host/exec.js';
 import { NetnsExec } from '../../../host/netns-exec.js';
-import { eui64Address, hostIn6, ulaSubnet } from '../../../core/ip6.js';
+import { eui64Address, hostIn6, ulaSubnet } from '../../../lib/ip6.js';
 import { BridgeNetworkDriver } from '../bridge/bridge-driver.js';
 import { showLink } from '../bridge/ip-link.js';
 import { NamespacedNetFs } from '../host-fs.js';

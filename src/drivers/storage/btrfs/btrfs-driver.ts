@@ -11,7 +11,7 @@
 // volume only); qgroups cost some performance with many snapshots.
 import { mkdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { conflict, invalid } from '../../../core/errors.js';
+import { conflict, invalid } from '../../../lib/errors.js';
 import { checkImportSource, exportTo, importInto, type Staged } from '../block-transfer.js';
 import { exists, fsSpace, fsTypeOf, makePrivate, randomHex, treeBytes } from '../fs-util.js';
 import { imageIdentity } from '../image-base.js';

@@ -1,7 +1,7 @@
 // Internals of the btrfs driver (paths, checks, quota, staging); the driver's methods are in btrfs-driver.ts.
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { conflict, invalid, notFound } from '../../../core/errors.js';
+import { conflict, invalid, notFound } from '../../../lib/errors.js';
 import { exists, makePrivate, randomHex } from '../fs-util.js';
 import { listDir, poolDirs, requireMarker, type PoolDirs } from '../pool-layout.js';
 import { assertNotInUse, explainFailure } from '../storage-errors.js';

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeExec } from '../../../host/fake-exec.js';
-import { NimboError } from '../../../core/errors.js';
+import { NimboError } from '../../../lib/errors.js';
 import { DirStorageDriver } from './dir-driver.js';
 
 const MiB = 1024 * 1024;

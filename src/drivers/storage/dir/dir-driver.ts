@@ -3,7 +3,7 @@
 // volumes are plain directories with snapshots as tree copies (see fs-volumes.ts). Names are validated, each operation locks the volumes it
 // touches, and new data is built in PATH/.tmp and published by link/rename when complete.
 import { rm } from 'node:fs/promises';
-import { conflict, invalid } from '../../../core/errors.js';
+import { conflict, invalid } from '../../../lib/errors.js';
 import { exportTo, checkImportSource, importInto } from '../block-transfer.js';
 import { exists, fsSpace, fsTypeOf, probeReflink, publishFile } from '../fs-util.js';
 import { imageIdentity } from '../image-base.js';

@@ -1,6 +1,6 @@
 // Internals of the dir driver (pool handle, checks, staging); the driver's methods are in dir-driver.ts.
 import { rm } from 'node:fs/promises';
-import { conflict, invalid, notFound } from '../../../core/errors.js';
+import { conflict, invalid, notFound } from '../../../lib/errors.js';
 import type { Staged } from '../block-transfer.js';
 import { exists, makePrivate, publishFile } from '../fs-util.js';
 import { listDir, poolDirs, requireMarker, type PoolDirs, type PoolMarker } from '../pool-layout.js';

@@ -9,7 +9,7 @@
 import { mkdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
-import { conflict, invalid, notFound } from '../../../core/errors.js';
+import { conflict, invalid, notFound } from '../../../lib/errors.js';
 import { exists, randomHex, treeBytes } from '../fs-util.js';
 import { listDir, readFsMeta, writeFsMeta, type PoolDirs } from '../pool-layout.js';
 import type { SnapshotInfo, VolumeInfo } from '../types.js';

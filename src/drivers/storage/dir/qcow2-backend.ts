@@ -13,7 +13,7 @@
 //   a volume with snapshots, or from a snapshot, is refused (a full clone works).
 import { chmod, link, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { conflict, invalid, notFound } from '../../../core/errors.js';
+import { conflict, invalid, notFound } from '../../../lib/errors.js';
 import { allocatedBytes, VOLUME_FILE_MODE, copyOwner, exists, publishFile, randomHex, reflinkCopy } from '../fs-util.js';
 import { imageBaseName, readImageBase, writeImageBase } from '../image-base.js';
 import { inspectSource } from '../inspect.js';

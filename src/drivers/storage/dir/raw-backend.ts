@@ -6,7 +6,7 @@
 // the source), so snapshots and clones may be taken live.
 import { chmod, link, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { conflict, invalid, notFound } from '../../../core/errors.js';
+import { conflict, invalid, notFound } from '../../../lib/errors.js';
 import { copyOwner, VOLUME_FILE_MODE, ensureDir, exists, publishFile, randomHex, reflinkCopy, sparseCopy } from '../fs-util.js';
 import { imageBaseName, imageBaseStale, readImageBase, writeImageBase, type ImageBaseMeta } from '../image-base.js';
 import { inspectSource } from '../inspect.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createStorageDriver } from '../index.js';
-import { MiB, rejectsWith, type ContractCase, type ContractCtx } from './contract.js';
+import { MiB, rejectsWith, type ContractCase, type ContractCtx } from './contract-kit.js';
 import { hasPattern, writePattern } from './volume-data.js';
 
 const has = async (c: ContractCtx, name: string, byte: number, off = 0, len = MiB) => hasPattern(c.exec, await c.loc(name), byte, off, len);

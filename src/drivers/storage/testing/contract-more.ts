@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createStorageDriver } from '../index.js';
 import { infoArgv, isLockError, parseInfo } from '../qemu-img.js';
 import { lockProbeArgv } from '../storage-errors.js';
-import { MiB, rejectsWith, type ContractCase, type ContractCtx } from './contract.js';
+import { MiB, rejectsWith, type ContractCase, type ContractCtx } from './contract-kit.js';
 import { hasPattern, writePattern } from './volume-data.js';
 
 const has = async (c: ContractCtx, name: string, byte: number, off = 0, len = MiB) => hasPattern(c.exec, await c.loc(name), byte, off, len);

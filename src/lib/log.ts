@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { chmodSync, mkdirSync } from 'node:fs';
-import { ensurePrivateFile, PRIVATE_DIR_MODE } from './state-modes.js';
+import { ensurePrivateFile, PRIVATE_DIR_MODE } from './file-modes.js';
 import { join } from 'node:path';
 
 /** The structured logger type used everywhere. */

@@ -1,5 +1,7 @@
 import { invalid } from './errors.js';
-import { NAME_PATTERN } from '../shared/api-types.js';
+
+/** A DNS-label name: 1-63 chars, lower-case letters, digits and '-', starting with a letter. */
+export const NAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
 
 const NAME_RE = new RegExp(NAME_PATTERN);
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
