@@ -5,7 +5,7 @@
 // is copied), then every file owner moved from the source's host id range to the copy's
 // (retargetContainerRoot + ensureContainerRoot: the overlay is mounted and re-shifted).
 import { chmod } from 'node:fs/promises';
-import { ensureContainerRoot, retargetContainerRoot, unmountContainerRoot } from '../images/rootfs/container-root.js';
+import { ensureContainerRoot, retargetContainerRoot, unmountContainerRoot } from '../drivers/compute/runc/rootfs/container-root.js';
 import { ID_SIZE } from './container-service.js';
 import type { InstanceService } from './instance-service.js';
 import type { Reverter } from '../lib/reverter.js';

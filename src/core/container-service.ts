@@ -10,10 +10,11 @@ import { ChildOutput, collectCapped, FILE_PULL_MAX, FILE_PULL_MAX_MS, FILE_PULL_
 import { ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import type { NetnsSetup } from '../drivers/network/types.js';
 import { containerVolumeMounts } from './container-volumes.js';
-import { mountHelper } from '../images/rootfs/mount-helper.js';
+import { mountHelper } from '../drivers/compute/runc/rootfs/mount-helper.js';
 import { renderOciConfigJson, type ContainerSpec } from '../drivers/compute/runc/oci-config.js';
-import { extractImageTree, imageTreeDir, makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../images/rootfs/index.js';
-import { CONTAINER_CONSOLE } from '../images/rootfs/seed-dir.js';
+import { extractImageTree, imageTreeDir } from '../images/rootfs/index.js';
+import { makeContainerRoot, ensureContainerRoot, removeContainerRoot, renderSeedDir, CONTAINER_SEED_DIR } from '../drivers/compute/runc/rootfs/index.js';
+import { CONTAINER_CONSOLE } from '../drivers/compute/runc/rootfs/seed-dir.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { InstanceCreate } from '../shared/api-types.js';
 import { readUserDb, resolveProcess } from '../images/oci/index.js';

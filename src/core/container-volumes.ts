@@ -2,7 +2,7 @@
 // files owned by the container's id range (shifted when attached, from the range of the
 // container that had them before).
 import { posix } from 'node:path';
-import { CONTAINER_SEED_DIR, shiftTree } from '../images/rootfs/index.js';
+import { CONTAINER_SEED_DIR, shiftTree } from '../drivers/compute/runc/rootfs/index.js';
 import { invalid } from '../lib/errors.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { StorageService } from './storage-service.js';

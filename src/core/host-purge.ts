@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, realpathSync, rmdirSync, statSyn
 import { join } from 'node:path';
 import type { HostExec } from '../host/exec.js';
 import { statePaths } from './config.js';
-import { parseMountinfo } from '../images/rootfs/mounts.js';
+import { parseMountinfo } from '../drivers/compute/runc/rootfs/mounts.js';
 import { readValuesReadOnly } from '../store/sqlite/read-only.js';
 import {
   type ProcInfo, type PurgeItem, cgroupName, checkPurgePrefix, checkStateDirForRemoval, isNimboTable, isNimbodArgv, linksToPurge,

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstanceCopy as CopyRequest, Nic, Operation } from '../shared/api-types.js';
-import { buildSeedIso } from '../images/seed-iso.js';
+import { buildSeedIso } from '../drivers/compute/qemu/seed-iso.js';
 import { renderSeed } from '../images/seed.js';
 import { cloneContainerRoot } from './container-clone.js';
 import type { ContainerInfo } from './container-service.js';

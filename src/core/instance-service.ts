@@ -14,7 +14,7 @@ import type { ConsoleManager } from './consoles.js';
 import { Reverter } from '../lib/reverter.js';
 import { validateLabels } from './labels.js';
 import { renderSeed } from '../images/seed.js';
-import { buildSeedIso } from '../images/seed-iso.js';
+import { buildSeedIso } from '../drivers/compute/qemu/seed-iso.js';
 import type { ComputeDriver, VmDisk } from '../drivers/compute/types.js';
 import { NO_LIMITS, type StorageService } from './storage-service.js';
 import type { QmpClient } from '../drivers/compute/qemu/qmp.js';

@@ -1,5 +1,5 @@
 import { deleteVmState, loadVmState, saveVmState } from '../drivers/compute/qemu/vm-state.js';
-import { unmountContainerRoot } from '../images/rootfs/container-root.js';
+import { unmountContainerRoot } from '../drivers/compute/runc/rootfs/container-root.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';

@@ -10,7 +10,7 @@ import { NO_LIMITS, type StorageService } from './storage-service.js';
 import { parseSize } from '../lib/validate.js';
 import { checkMountPath, shiftVolume } from './container-volumes.js';
 import { ID_SIZE } from './container-service.js';
-import { mountHelper } from '../images/rootfs/mount-helper.js';
+import { mountHelper } from '../drivers/compute/runc/rootfs/mount-helper.js';
 
 /** The QEMU disk id of a pool volume attached to a VM (short and stable: node names are limited to 31 chars). */
 export function volumeDiskId(pool: string, volume: string): string {

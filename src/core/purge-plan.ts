@@ -7,7 +7,7 @@ import { basename, dirname } from 'node:path';
 import { validatePrefix } from './config.js';
 import { invalid } from '../lib/errors.js';
 import { IFB_ALIAS_PREFIX, ifbNameFor } from '../drivers/network/qos/tc-render.js';
-import type { MountInfo } from '../images/rootfs/mounts.js';
+import type { MountInfo } from '../drivers/compute/runc/rootfs/mounts.js';
 
 /**
  * Prefixes that name other software's host objects (or the kernel's): a daemon may still use one,

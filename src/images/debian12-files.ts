@@ -1,5 +1,5 @@
 import type { ScriptFile } from './tiny-scripts.js';
-import { CONTAINER_CONSOLE, CONTAINER_SEED_DIR } from './rootfs/seed-dir.js';
+import { CONTAINER_CONSOLE, CONTAINER_SEED_DIR } from '../drivers/compute/runc/rootfs/seed-dir.js';
 
 /** Picks the Debian mirror from apt sources (one-line and deb822 formats); falls back to deb.debian.org. */
 export function pickDebianMirror(sourcesTexts: string[]): string {

@@ -1,4 +1,4 @@
-import { CONTAINER_SEED_DIR } from './rootfs/seed-dir.js';
+import { CONTAINER_SEED_DIR } from '../drivers/compute/runc/rootfs/seed-dir.js';
 
 /** A file the tiny image builder writes: content and mode. */
 export interface ScriptFile {

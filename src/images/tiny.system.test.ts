@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { RealExec } from '../host/exec.js';
 import { buildTinyImage } from './tiny.js';
 import { renderSeed } from './seed.js';
-import { buildSeedIso } from './seed-iso.js';
+import { buildSeedIso } from '../drivers/compute/qemu/seed-iso.js';
 
 const NEEDED = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-img', '/usr/bin/genisoimage', '/usr/sbin/dropbear',
   '/usr/sbin/mke2fs', '/usr/bin/cpio', '/usr/bin/ssh', '/usr/bin/ssh-keygen'];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { renderSeed } from '../seed.js';
+import { renderSeed } from '../../../../images/seed.js';
 import { CONTAINER_SEED_DIR, renderSeedDir } from './seed-dir.js';
 
 const files = () => renderSeed({

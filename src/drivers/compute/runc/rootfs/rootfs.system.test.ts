@@ -10,11 +10,12 @@ import { existsSync, openSync, closeSync, readdirSync } from 'node:fs';
 import { appendFile, chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { RealExec } from '../../host/exec.js';
-import { buildTinyImage } from '../tiny.js';
-import { renderSeed } from '../seed.js';
+import { RealExec } from '../../../../host/exec.js';
+import { buildTinyImage } from '../../../../images/tiny.js';
+import { renderSeed } from '../../../../images/seed.js';
+import { extractImageTree, imageTreeDir } from '../../../../images/rootfs/index.js';
 import {
-  CONTAINER_SEED_DIR, ensureContainerRoot, extractImageTree, imageTreeDir, isContainerRootMounted, makeContainerRoot,
+  CONTAINER_SEED_DIR, ensureContainerRoot, isContainerRootMounted, makeContainerRoot,
   readMounts, removeContainerRoot, renderSeedDir, shiftTree, unmountContainerRoot,
 } from './index.js';
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { FakeExec } from '../host/fake-exec.js';
-import type { ExecOptions, ExecResult } from '../host/exec.js';
+import { FakeExec } from '../../../host/fake-exec.js';
+import type { ExecOptions, ExecResult } from '../../../host/exec.js';
 import { buildSeedIso } from './seed-iso.js';
 
 /** genisoimage fake: checks the staged tree, then writes the output file. */

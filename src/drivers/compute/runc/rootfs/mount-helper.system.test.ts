@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RealExec } from '../../host/exec.js';
+import { RealExec } from '../../../../host/exec.js';
 import { MountHelper } from './mount-helper.js';
 
 const skip = process.getuid?.() === 0 ? undefined : 'needs root (mounts)';

@@ -1,15 +1,8 @@
 import { chmod, mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import type { HostExec } from '../host/exec.js';
-import { invalid } from '../lib/errors.js';
-
-/** Checks a relative seed path (`nimbo/hostname`): no absolute paths, no `..`, no odd characters. */
-export function checkSeedPath(p: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(p) || p.split('/').includes('..')) {
-    throw invalid(`invalid seed file path ${JSON.stringify(p)}`);
-  }
-}
+import type { HostExec } from '../../../host/exec.js';
+import { checkSeedPath } from '../seed-path.js';
 
 /**
  * Writes `files` (path → content, as from renderSeed) into an ISO 9660 image labelled

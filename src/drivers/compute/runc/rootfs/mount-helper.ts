@@ -17,7 +17,7 @@
 // names the failing call and errno (EINVAL from mount_setattr: the filesystem does not support
 // idmapped mounts; ENOSYS: the kernel is too old).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { conflict, HostCommandError } from '../../lib/errors.js';
+import { conflict, HostCommandError } from '../../../../lib/errors.js';
 import type { IdShift } from './id-shift.js';
 import { MOUNT_HELPER_SCRIPT } from './mount-helper-script.js';
 

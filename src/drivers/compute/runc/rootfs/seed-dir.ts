@@ -1,6 +1,6 @@
 import { chmod, chown, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkSeedPath } from '../seed-iso.js';
+import { checkSeedPath } from '../../seed-path.js';
 
 /**
  * Where a container sees its seed: the directory the lead bind-mounts (read-only) into the

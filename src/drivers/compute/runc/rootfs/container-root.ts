@@ -29,8 +29,8 @@
 //   nimbo-root.json   how to re-create the mounts (ensureContainerRoot) and whether the shift finished
 import { lchown, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { HostExec } from '../../host/exec.js';
-import { conflict, invalid, notFound } from '../../lib/errors.js';
+import type { HostExec } from '../../../../host/exec.js';
+import { conflict, invalid, notFound } from '../../../../lib/errors.js';
 import { CONTAINER_SEED_DIR } from './seed-dir.js';
 import { MountHelper, mountHelper } from './mount-helper.js';
 import { isMountPoint, readMounts } from './mounts.js';
