@@ -3,10 +3,8 @@
 // --one-file-system` of the volume directory, which leaves a mounted overlay rootfs out, so
 // only the overlay upper — the container's changes and the metadata-only inodes of the shift —
 // is copied), then every file owner moved from the source's host id range to the copy's
-// (retargetContainerRoot + ensureContainerRoot: the overlay is mounted and re-shifted).
-import { chmod } from 'node:fs/promises';
-import { ensureContainerRoot, retargetContainerRoot, unmountContainerRoot } from '../drivers/compute/runc/rootfs/container-root.js';
-import { ID_SIZE } from './container-service.js';
+// (runc/root.ts retargetRoot: the overlay is mounted and re-shifted).
+import { retargetRoot, unmountRoot } from '../drivers/compute/runc/root.js';
 import type { InstanceService } from './instance-service.js';
 import type { Reverter } from '../lib/reverter.js';
 
@@ -33,12 +31,10 @@ export async function cloneContainerRoot(
   await dr.cloneVolume(src.volume, target.volume, { mode: caps.filesystemLinkedClones ? 'linked' : 'full', ...(fromSnapshot ? { fromSnapshot } : {}) });
   const dir = (await dr.volumePath(target.volume)).path;
   r.add('root volume', async () => {
-    await unmountContainerRoot(svc.d.exec, dir).catch(() => undefined);
+    await unmountRoot(svc.d.exec, dir).catch(() => undefined);
     await svc.dropRoot({ pool: target.pool, volume: target.volume });
   });
   const t1 = Date.now();
-  await chmod(dir, 0o711);
-  await retargetContainerRoot(dir, { hostId: target.hostId, size: ID_SIZE });
-  const root = await ensureContainerRoot(svc.d.exec, dir);
+  const root = await retargetRoot(svc.d.exec, dir, target.hostId);
   return { cloneMs: t1 - t0, shiftMs: Date.now() - t1, shifted: root.shifted };
 }

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import type { ComputeDriver, RuntimeState, VmSpec } from '../drivers/compute/types.js';
 import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
 import { conflict } from '../lib/errors.js';
+import { CONTAINER_MARKER } from '../drivers/compute/runc/container-info.js';
+
+export { CONTAINER_MARKER };
 
 /** What the lifecycle code needs of a container runtime, keyed (like VMs) by the instance's run dir. */
 export interface ContainerLifecycle {
@@ -12,9 +15,6 @@ export interface ContainerLifecycle {
   pause(runDir: string): Promise<void>;
   resume(runDir: string): Promise<void>;
 }
-
-/** File in a run dir that marks the instance as a container (written at its first start). */
-export const CONTAINER_MARKER = 'container.json';
 
 /** True when the run dir belongs to a container. */
 export const isContainerRunDir = (runDir: string) => existsSync(join(runDir, CONTAINER_MARKER));

@@ -1,5 +1,5 @@
 import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
-import type { ContainerInfo } from './container-service.js';
+import type { ContainerInfo } from '../drivers/compute/runc/container-info.js';
 
 /** An instance as kept in the store (desired configuration + last known state). */
 export interface InstanceRecord {

@@ -8,8 +8,8 @@ import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
 import { NO_LIMITS, type StorageService } from './storage-service.js';
 import { parseSize } from '../lib/validate.js';
-import { checkMountPath, shiftVolume } from './container-volumes.js';
-import { ID_SIZE } from './container-service.js';
+import { checkMountPath, shiftVolume } from '../drivers/compute/runc/volumes.js';
+import { ID_SIZE } from '../drivers/compute/runc/container-info.js';
 import { mountHelper } from '../drivers/compute/runc/rootfs/mount-helper.js';
 
 /** The QEMU disk id of a pool volume attached to a VM (short and stable: node names are limited to 31 chars). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkMountPath } from './container-volumes.js';
+import { checkMountPath } from './volumes.js';
 
 test('mount paths are absolute, normalized and outside the trees init and nimbo own', () => {
   assert.equal(checkMountPath('/srv/data/', []), '/srv/data');

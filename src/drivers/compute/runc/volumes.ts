@@ -1,11 +1,12 @@
 // Filesystem volumes in containers: bind-mounted read-write at a path the user chooses, their
 // files owned by the container's id range (shifted when attached, from the range of the
-// container that had them before).
+// container that had them before); hot-plugged into and out of running containers by the mount helper.
 import { posix } from 'node:path';
-import { CONTAINER_SEED_DIR, shiftTree } from '../drivers/compute/runc/rootfs/index.js';
-import { invalid } from '../lib/errors.js';
-import type { InstanceRecord } from './instance-record.js';
-import type { StorageService } from './storage-service.js';
+import { conflict, invalid } from '../../../lib/errors.js';
+import { ID_SIZE } from './container-info.js';
+import { mountHelper, type MountHelper } from './rootfs/mount-helper.js';
+import { shiftTree } from './rootfs/container-root.js';
+import { CONTAINER_SEED_DIR } from './rootfs/seed-dir.js';
 
 /** Trees a volume may not be mounted on or in: the kernel's and the init's own, and nimbo's seed. */
 const RESERVED = ['/proc', '/sys', '/dev', '/run', posix.dirname(CONTAINER_SEED_DIR)];
@@ -23,19 +24,28 @@ export function checkMountPath(path: string, taken: (string | undefined)[]): str
   return p;
 }
 
-/** The bind mounts of a container's attached filesystem volumes, in attach order. */
-export async function containerVolumeMounts(rec: InstanceRecord, storage: StorageService): Promise<{ source: string; destination: string; readonly: boolean }[]> {
-  const out = [];
-  for (const v of rec.volumes ?? []) {
-    if (!v.path) continue;
-    const loc = await (await storage.driver(v.pool)).volumePath(v.volume);
-    out.push({ source: loc.path, destination: v.path, readonly: false });
-  }
-  return out;
-}
-
 /** Give a filesystem volume's files to a container's id range (from `fromHostId`'s range when another container had it). */
-export async function shiftVolume(dir: string, hostId: number, size: number, fromHostId?: number): Promise<number> {
+export async function shiftVolume(dir: string, hostId: number, size = ID_SIZE, fromHostId?: number): Promise<number> {
   const from = fromHostId !== undefined && fromHostId !== hostId ? { hostId: fromHostId, size } : undefined;
   return shiftTree(dir, { hostId, size }, from);
+}
+
+/** Hot-plug volume directory `source` into the container whose init is `pid`, at `path` (a bind mount put into its mount namespace). */
+export function plugVolume(pid: number, source: string, path: string, hostId: number, helper: MountHelper = mountHelper): Promise<void> {
+  return helper.inject(pid, source, path, hostId);
+}
+
+/**
+ * Take volume directory `source` out of the container (and out of any mount namespace its
+ * processes made): not lazily, so nothing reaches it afterwards; Conflict naming the processes
+ * that still use it.
+ */
+export function unplugVolume(source: string, helper: MountHelper = mountHelper): Promise<void> {
+  return helper.detach(source);
+}
+
+/** Conflict, before any work starts, while processes still hold volume directory `source` (detach would be refused). */
+export async function assertVolumeFree(source: string, helper: Pick<MountHelper, 'volumeHolders'> = mountHelper): Promise<void> {
+  const busy = await helper.volumeHolders(source);
+  if (busy.length) throw conflict(`the volume is in use: ${busy.slice(0, 8).join('; ')}; end those processes (or move them out of it) and detach again`);
 }
