@@ -8,6 +8,7 @@ import { validatePrefix } from './config.js';
 import { invalid } from '../lib/errors.js';
 import { IFB_ALIAS_PREFIX, ifbNameFor } from '../drivers/network/qos/tc-render.js';
 import type { MountInfo } from '../drivers/compute/runc/rootfs/mounts.js';
+import { cgroupParentOf } from '../drivers/compute/runc/container-info.js';
 
 /**
  * Prefixes that name other software's host objects (or the kernel's): a daemon may still use one,
@@ -152,10 +153,10 @@ export function loopsToPurge(stateDir: string, json: string): string[] {
     .map((l) => l.name as string);
 }
 
-/** The cgroup (in each hierarchy) holding the prefix's containers (see container-service). */
+/** The cgroup (in each hierarchy) holding the prefix's containers (named by the runc driver, container-info.ts). */
 export function cgroupName(prefix: string): string {
   checkPurgePrefix(prefix);
-  return `nimbo-${prefix}`;
+  return cgroupParentOf(prefix);
 }
 
 /**

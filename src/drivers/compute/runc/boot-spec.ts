@@ -26,6 +26,9 @@ export interface ContainerSpecInput {
   rootDisk?: { major: number; minor: number };
 }
 
+/** What a system container's init may do in its own namespaces only: mount, set its hostname, configure its NICs, reboot. */
+export const SYSTEM_CAPABILITIES = ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'];
+
 /** The init of a system container. */
 const SYSTEM_PROCESS = { args: ['/sbin/init'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'container=nimbo', 'TERM=xterm'], cwd: '/', uid: 0, gid: 0 };
 
@@ -57,8 +60,7 @@ export function containerSpec(i: ContainerSpecInput): ContainerSpec {
           { source: i.consoleFifo, destination: CONTAINER_CONSOLE, readonly: false },
           ...i.volumeMounts,
         ],
-    // A system container's init mounts, sets its hostname and configures its NICs, in its own namespaces only.
-    extraCapabilities: app ? [] : ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'],
+    extraCapabilities: app ? [] : [...SYSTEM_CAPABILITIES],
   };
 }
 

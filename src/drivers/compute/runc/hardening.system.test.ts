@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, 
 import { join } from 'node:path';
 import { RealExec } from '../../../host/exec.js';
 import { renderOciConfigJson, type ContainerSpec } from './oci-config.js';
+import { SYSTEM_CAPABILITIES } from './boot-spec.js';
 import { hostRenderOptions, RuncDriver } from './runc-driver.js';
 
 // Seccomp and mask hardening seen from inside real containers: a rootfs whose /usr is the
@@ -121,8 +122,8 @@ test('hardening in real containers: app seccomp denies namespaces, keyrings, bpf
         limits: { pids: 64 },
         cgroupsPath: `/${prefix}/${kind}`,
         mounts: [{ source: '/usr', destination: '/usr', readonly: true }, { source: join(dir, 'probe'), destination: '/run/probe', readonly: true }],
-        // What container-service.ts gives system containers.
-        ...(kind === 'system' ? { extraCapabilities: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_BOOT'] } : {}),
+        // What boot-spec.ts gives system containers.
+        ...(kind === 'system' ? { extraCapabilities: [...SYSTEM_CAPABILITIES] } : {}),
       };
       writeFileSync(join(bundle, 'config.json'), renderOciConfigJson(spec, opts));
       await driver.create(id, bundle, { stdoutPath: join(dir, `${id}.log`) });
