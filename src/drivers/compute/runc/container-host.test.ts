@@ -1,9 +1,9 @@
 // Unit tests of the container host code in this folder (boot order and undo, netns, cgroups, lifecycle
 // by run dir), with a fake runtime, FakeExec and temporary dirs standing in for /run/netns, /sys/class/net
 // and /sys/fs/cgroup.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeExec } from '../../../host/fake-exec.js';
@@ -21,7 +21,15 @@ import type { ContainerNic, NetnsPort, RuncRuntime } from './ports.js';
 import type { ContainerStatus } from './runc-support.js';
 import { ifbNameFor } from '../../network/qos/tc-render.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'nimbo-runc-host-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'nimbo-runc-host-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const hostPaths = (): NetnsHostPaths => {
   const d = tmp();
   mkdirSync(join(d, 'netns'));
