@@ -114,7 +114,10 @@ export class InstanceVolumes {
       const cur = await this.svc.record(name);
       const v = (cur.volumes ?? []).find((x) => x.pool === pool && x.volume === volume);
       // A VM's disk is hot-unplugged when it runs, then belongs to root again: its QEMU (or one escaped from it) can no longer open it.
-      if (cur.type === 'vm') await this.d.vms.unplugVolume(this.svc.vmRef(cur), { pool, volume, path: (await (await this.storage.driver(pool)).volumePath(volume)).path }, await this.running(cur));
+      if (cur.type === 'vm') {
+        const live = await this.running(cur);
+        await this.d.vms.unplugVolume(this.svc.vmRef(cur), { pool, volume, path: (await (await this.storage.driver(pool)).volumePath(volume)).path }, live);
+      }
       // A container's volume is taken out of every mount namespace, running or not (a no-op when none has it).
       else if (cur.type === 'container' && v?.path) await this.svc.containers!.unplugVolume((await (await this.storage.driver(pool)).volumePath(volume)).path);
       await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
