@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeDriver, RuntimeState, VmSpec } from '../drivers/compute/types.js';
-import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
-import { conflict } from '../lib/errors.js';
 import { CONTAINER_MARKER } from '../drivers/compute/runc/container-info.js';
 
 export { CONTAINER_MARKER };
@@ -21,10 +19,10 @@ export const isContainerRunDir = (runDir: string) => existsSync(join(runDir, CON
 
 /**
  * One compute front for the lifecycle code: VMs go to QEMU, containers (run dirs holding
- * container.json) to the container runtime. QMP exists for VMs only.
+ * container.json) to the container runtime. QEMU-only operations are QemuInstanceOps'.
  */
 export class InstanceCompute implements ComputeDriver {
-  constructor(private vm: ComputeDriver & { qmp(runDir: string): Promise<QmpClient> }, private ct: ContainerLifecycle) {}
+  constructor(private vm: ComputeDriver, private ct: ContainerLifecycle) {}
 
   start(spec: VmSpec): Promise<void> {
     return this.vm.start(spec);
@@ -43,9 +41,5 @@ export class InstanceCompute implements ComputeDriver {
   }
   state(runDir: string): Promise<RuntimeState> {
     return isContainerRunDir(runDir) ? this.ct.state(runDir) : this.vm.state(runDir);
-  }
-  qmp(runDir: string): Promise<QmpClient> {
-    if (isContainerRunDir(runDir)) throw conflict('this is a container: the operation needs a VM');
-    return this.vm.qmp(runDir);
   }
 }

@@ -9,9 +9,7 @@
 // A failure undoes every step (Reverter), leaving neither record, addresses, volume nor taps.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { InstanceCopy as CopyRequest, Nic, Operation } from '../shared/api-types.js';
-import { buildSeedIso } from '../drivers/compute/qemu/seed-iso.js';
 import { renderSeed } from '../images/seed.js';
 import { cloneContainerRoot } from './container-clone.js';
 import type { ContainerInfo } from './container-service.js';
@@ -172,7 +170,7 @@ export class InstanceCopier {
       const t = await cloneContainerRoot(this.svc, from, { ...root, hostId: rec.container.hostId }, r, snap?.name);
       d.log.debug({ instance: rec.name, ...t }, 'container root copied');
     } else {
-      await buildSeedIso(d.exec, files, join(dir, 'seed.iso'));
+      await d.vms.writeSeed(this.svc.vmRef(rec), files);
       progress(40, snap ? `cloning the root disk from snapshot ${snap.name}` : 'cloning the root disk');
       const dr = await this.svc.storageService!.driver(from.pool);
       const caps = await dr.capabilities();

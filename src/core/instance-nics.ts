@@ -1,4 +1,3 @@
-import { attachNic, detachNic } from '../drivers/compute/qemu/nic-ops.js';
 import { applyBandwidth } from '../drivers/network/qos/bandwidth.js';
 import { readCounters } from '../drivers/network/qos/counters.js';
 import type { Instance, Nic } from '../shared/api-types.js';
@@ -43,11 +42,11 @@ export class InstanceNics {
   }
 
   /** Plug the hot-plugged NICs into the freshly started VM (they stay on hot-plug ports so they can be removed). */
-  async plugAll(rec: { name: string; nics: Nic[] }): Promise<void> {
+  async plugAll(rec: { name: string; qemuId?: number; nics: Nic[] }): Promise<void> {
     const hot = rec.nics.filter((n) => n.hotplug);
     if (hot.length === 0) return;
-    const qmp = await this.d.compute.qmp(this.d.paths.run(rec.name));
-    for (const n of hot) await attachNic(qmp, { id: n.name, tap: n.tap, mac: n.mac });
+    const vm = this.svc.vmRef(rec);
+    for (const n of hot) await this.d.vms.plugNic(vm, n, true);
   }
 
   /** Counters of each NIC whose tap exists (the VM runs). */
@@ -91,7 +90,7 @@ export class InstanceNics {
         await this.firewall.apply();
         if (cur.state === 'running' || cur.state === 'paused') {
           if (isContainer) await this.svc.containers!.plugNic(cur, nic);
-          else await attachNic(await this.d.compute.qmp(this.d.paths.run(name)), { id: nic.name, tap: nic.tap, mac: nic.mac });
+          else await this.d.vms.plugNic(this.svc.vmRef(cur), nic, true);
         }
       } catch (e) {
         const cur = await this.svc.record(name).catch(() => null);
@@ -116,7 +115,7 @@ export class InstanceNics {
     if (rec.nics.length === 1) throw conflict(`NIC ${nicName} is the only NIC of ${name}`);
     return this.d.ops.start('instance.nic.detach', name, async () => {
       // A container's NIC is a veth: deleting its host end below removes it from the container.
-      if (live && !isContainer) await detachNic(await this.d.compute.qmp(this.d.paths.run(name)), nic.name);
+      if (live && !isContainer) await this.d.vms.unplugNic(this.svc.vmRef(rec), nic, true);
       const cur = await this.svc.record(name);
       await this.svc.patch(name, { nics: cur.nics.filter((n) => n.name !== nicName) });
       await this.forwards.dropNic(name, nicName);

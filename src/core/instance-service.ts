@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, readFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Instance, InstanceCreate } from '../shared/api-types.js';
 import type { NicRequest } from '../shared/network-types.js';
-import type { VmSpec } from '../drivers/compute/types.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { AccelChoice, BaseDeps } from './deps.js';
 import { formatSize, parseBoundedSize, validateName } from '../lib/validate.js';
@@ -14,16 +13,15 @@ import type { ConsoleManager } from './consoles.js';
 import { Reverter } from '../lib/reverter.js';
 import { validateLabels } from './labels.js';
 import { renderSeed } from '../images/seed.js';
-import { buildSeedIso } from '../drivers/compute/qemu/seed-iso.js';
 import type { ComputeDriver, VmDisk } from '../drivers/compute/types.js';
 import { NO_LIMITS, type StorageService } from './storage-service.js';
-import type { QmpClient } from '../drivers/compute/qemu/qmp.js';
+import type { QemuInstanceOps, QemuInstanceSpec, QemuRef } from '../drivers/compute/qemu/instance-ops.js';
 import type { InstanceVolumes } from './instance-volumes.js';
 import type { InstanceSnapshots } from './instance-snapshots.js';
 import type { InstanceNics } from './instance-nics.js';
 import type { ContainerService } from './container-service.js';
 import { tapName } from './instance-nics-plan.js';
-import { allocateVmId, ensureVmId, releaseVmId, runAsOf } from './vm-ids.js';
+import { allocateVmId, ensureVmId, releaseVmId } from './vm-ids.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -31,7 +29,9 @@ export const LIMITS = { memory: { min: 64 * MiB, max: 256 * GiB, def: 512 * MiB 
 
 /** Everything the instance service is built from. */
 export interface InstanceDeps extends BaseDeps {
-  compute: ComputeDriver & { qmp(runDir: string): Promise<QmpClient> };
+  compute: ComputeDriver;
+  /** The QEMU operations VMs need beyond start/stop (hot-plug, snapshots, seed, pid). */
+  vms: QemuInstanceOps;
   network: NetworkService;
   images: ImageService;
   consoles: ConsoleManager;
@@ -79,7 +79,7 @@ export class InstanceService {
       const withUsage = live ? { ...v, ...(await this.containers.live(rec)) } : v;
       return this.nics ? this.nics.withCounters(withUsage) : withUsage;
     }
-    const view = toInstance(rec, live ? readPid(this.d.paths.run(rec.name)) : null);
+    const view = toInstance(rec, live ? this.d.vms.pidOf(this.vmRef(rec)) : null);
     return this.nics ? this.nics.withCounters(view) : view;
   }
 
@@ -100,26 +100,28 @@ export class InstanceService {
     return this.storageService;
   }
 
-  /** The VM spec the compute driver gets. */
-  async vmSpec(rec: InstanceRecord): Promise<VmSpec> {
-    const img = await this.d.images.ready(rec.image);
-    const dir = this.d.paths.instance(rec.name);
+  /** The instance as the QEMU operations know it: its name, host dirs and QEMU uid. */
+  vmRef(rec: { name: string; qemuId?: number }): QemuRef {
     return {
       name: rec.name,
+      hostIds: { runDir: this.d.paths.run(rec.name), instanceDir: this.d.paths.instance(rec.name) },
+      driverConfig: rec.qemuId !== undefined ? { qemuId: rec.qemuId } : {},
+    };
+  }
+
+  /** What the QEMU driver starts a VM from. */
+  async vmSpec(rec: InstanceRecord): Promise<QemuInstanceSpec> {
+    const img = await this.d.images.ready(rec.image);
+    const root = await this.rootDisk(rec);
+    return {
+      ...this.vmRef(rec),
       uuid: rec.uuid,
       cpus: rec.cpus,
-      memoryMiB: Math.floor(rec.memory / MiB),
+      memoryBytes: rec.memory,
       accelerator: this.d.accel.accelerator,
-      boot: img.boot,
-      disks: [
-        await this.rootDisk(rec),
-        { id: 'seed', path: join(dir, 'seed.iso'), format: 'raw', readOnly: true },
-      ],
-      // Hot-plugged NICs are plugged again after every start (instance-nics.ts), so they stay detachable.
-      nics: rec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
-      runDir: this.d.paths.run(rec.name),
-      // Its own uid/gid (vm-ids.ts): one escaped QEMU cannot open another VM's disks, taps or sockets.
-      runAs: rec.qemuId !== undefined ? runAsOf(rec.qemuId) : this.d.config.qemuUser,
+      image: { boot: img.boot },
+      root: { path: root.path, format: root.format },
+      nics: rec.nics,
     };
   }
 
@@ -300,7 +302,7 @@ export class InstanceService {
         .driver(root.pool)
         .then((dr) => dr.cloneFromImage(img.disk, img.format, root.volume, rec.disk))
         .then(() => r.add('root volume', () => this.dropRoot(root))),
-      buildSeedIso(this.d.exec, files, join(dir, 'seed.iso')),
+      this.d.vms.writeSeed(this.vmRef(rec), files),
       ...rec.nics.map((n) => this.d.network.createTap(n.tap, n.network, this.tapOwner(rec)).then(() => r.add(`tap ${n.tap}`, () => this.d.network.deleteTap(n.tap)))),
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -333,7 +335,7 @@ export class InstanceService {
 
   /** Who may open a VM's taps after QEMU dropped privileges (hot-plug): the VM's own uid. */
   tapOwner(rec: InstanceRecord): string | undefined {
-    return rec.qemuId !== undefined ? String(rec.qemuId) : undefined;
+    return this.d.vms.tapOwner(this.vmRef(rec));
   }
 
   /** Start the VM process and attach its console (containers: the runc container). */
@@ -349,7 +351,7 @@ export class InstanceService {
       if (!(await this.d.network.tapExists(nic.tap))) await this.d.network.createTap(nic.tap, nic.network, this.tapOwner(rec));
       await this.nics?.applyLimits(nic);
     }
-    await this.d.compute.start(await this.vmSpec(rec));
+    await this.d.vms.start(await this.vmSpec(rec));
     this.d.consoles.attach(rec.name, this.d.paths.run(rec.name));
     await this.volumes?.plugAll(rec); // hot-plug ports, so they can be detached again later
     await this.nics?.plugAll(rec);
@@ -360,14 +362,4 @@ export class InstanceService {
 export function rootVolumeName(instance: string): string {
   if (instance.length <= 58) return `${instance}-root`;
   return `${instance.slice(0, 41)}-${createHash('sha1').update(instance).digest('hex').slice(0, 10)}-root`;
-}
-
-/** Read a VM's pid from its runtime dir, or null. */
-export function readPid(runDir: string): number | null {
-  try {
-    const pid = Number(readFileSync(join(runDir, 'qemu.pid'), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
 }

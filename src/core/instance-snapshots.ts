@@ -1,4 +1,3 @@
-import { deleteVmState, loadVmState, saveVmState } from '../drivers/compute/qemu/vm-state.js';
 import { unmountContainerRoot } from '../drivers/compute/runc/rootfs/container-root.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { InstanceService } from './instance-service.js';
@@ -142,13 +141,9 @@ export class InstanceSnapshots {
 
   private async take(rec: InstanceRecord, name: string, disks: { id: string; path: string }[], opts: { stateful?: boolean; expiresAt?: string; scheduled?: boolean }, ctx: OpContext) {
     const snap: InstanceSnapshot = { name, instance: rec.name, createdAt: new Date().toISOString(), stateful: !!opts.stateful, disks, ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}), ...(opts.scheduled ? { scheduled: true } : {}) };
-    if (await this.running(rec.name)) {
-      ctx.progress(10, 'saving with QEMU (the VM pauses meanwhile)');
-      const saved = await saveVmState(await this.d.compute.qmp(this.d.paths.run(rec.name)), name);
-      snap.vmDisks = saved.disks;
-    } else {
-      for (const disk of disks) await this.d.exec.run(['qemu-img', 'snapshot', '-c', name, disk.path]);
-    }
+    // A running VM is saved through QEMU (RAM too, it pauses meanwhile), a stopped one image by image.
+    const saved = await this.d.vms.snapshot(this.svc.vmRef(rec), { name, stateful: snap.stateful, disks }, (p, m) => ctx.progress(p, m));
+    if (saved.vmDisks) snap.vmDisks = saved.vmDisks;
     await this.d.store.put(key(rec.name, name), snap);
     return snap;
   }
@@ -178,16 +173,13 @@ export class InstanceSnapshots {
     }
     if (!snap.stateful && live) throw conflict(`instance ${instance} is running: stop it to restore a disk-only snapshot (or take a --stateful one)`);
     return this.d.ops.start('instance.snapshot.restore', instance, async (ctx) => {
-      if (snap.stateful) {
-        if (!(await this.running(instance))) {
-          ctx.progress(20, 'starting the VM');
-          await this.svc.boot(await this.svc.record(instance));
-        }
-        await loadVmState(await this.d.compute.qmp(this.d.paths.run(instance)), name, { disks: snap.vmDisks });
-        await this.svc.patch(instance, { state: 'running' });
-      } else {
-        for (const disk of snap.disks) await this.d.exec.run(['qemu-img', 'snapshot', '-a', name, disk.path]);
+      if (snap.stateful && !(await this.running(instance))) {
+        ctx.progress(20, 'starting the VM');
+        await this.svc.boot(await this.svc.record(instance));
       }
+      // Stateful: loaded into the running VM; disk-only: each image of the stopped VM rolls back.
+      await this.d.vms.restoreSnapshot(this.svc.vmRef({ name: instance }), snap);
+      if (snap.stateful) await this.svc.patch(instance, { state: 'running' });
       return snap;
     });
   }
@@ -206,10 +198,8 @@ export class InstanceSnapshots {
           if (!(e instanceof NimboError && e.code === 'NotFound')) throw e;
         });
       }
-    } else if (await this.running(snap.instance)) {
-      await deleteVmState(await this.d.compute.qmp(this.d.paths.run(snap.instance)), snap.name);
     } else {
-      for (const disk of snap.disks) await this.d.exec.run(['qemu-img', 'snapshot', '-d', snap.name, disk.path], { allowFailure: true });
+      await this.d.vms.deleteSnapshot(this.svc.vmRef({ name: snap.instance }), snap);
     }
     await this.d.store.delete(key(snap.instance, snap.name));
   }

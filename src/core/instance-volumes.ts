@@ -1,8 +1,4 @@
-import { createHash } from 'node:crypto';
 import type { VolumePatch } from '../shared/storage-types.js';
-import { attachDisk, detachDisk, resizeDisk, setThrottle } from '../drivers/compute/qemu/block-ops.js';
-import type { ThrottleLimits } from '../drivers/compute/qemu/block-args.js';
-import type { IoLimits } from '../shared/storage-types.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { InstanceService } from './instance-service.js';
 import type { InstanceRecord } from './instance-record.js';
@@ -11,16 +7,6 @@ import { parseSize } from '../lib/validate.js';
 import { checkMountPath, shiftVolume } from '../drivers/compute/runc/volumes.js';
 import { ID_SIZE } from '../drivers/compute/runc/container-info.js';
 import { mountHelper } from '../drivers/compute/runc/rootfs/mount-helper.js';
-
-/** The QEMU disk id of a pool volume attached to a VM (short and stable: node names are limited to 31 chars). */
-export function volumeDiskId(pool: string, volume: string): string {
-  return `v${createHash('sha1').update(`${pool}/${volume}`).digest('hex').slice(0, 12)}`;
-}
-
-/** nimbo's limits in QEMU's throttle names. */
-export function toThrottle(l: IoLimits): ThrottleLimits {
-  return { iops_rd: l.iopsRead, iops_wr: l.iopsWrite, bps_rd: l.bytesRead, bps_wr: l.bytesWrite };
-}
 
 /** Volumes attached to instances: kept in the instance record, hot-plugged into running VMs over QMP, bind-mounted into containers at start. */
 export class InstanceVolumes {
@@ -42,17 +28,9 @@ export class InstanceVolumes {
 
   /** Hot-plug one volume into the running VM `rec` (the file is handed to that VM's QEMU uid only). */
   private async plug(rec: InstanceRecord, pool: string, volume: string): Promise<void> {
-    const name = rec.name;
     const loc = await (await this.storage.driver(pool)).volumePath(volume);
     const meta = await this.storage.meta(pool, volume);
-    await this.d.exec.run(['chown', rec.qemuId !== undefined ? `${rec.qemuId}:${rec.qemuId}` : `${this.d.config.qemuUser}:`, loc.path]);
-    await this.d.exec.run(['chmod', '0600', loc.path]);
-    await attachDisk(await this.d.compute.qmp(this.d.paths.run(name)), {
-      id: volumeDiskId(pool, volume),
-      path: loc.path,
-      format: loc.format ?? 'raw',
-      throttle: toThrottle(meta.limits),
-    });
+    await this.d.vms.plugVolume(this.svc.vmRef(rec), { pool, volume, path: loc.path, format: loc.format, limits: meta.limits }, true);
   }
 
   /** Attach a volume: a block volume to a VM (hot-plugged when it runs), a filesystem volume to a stopped container at `path`. */
@@ -135,11 +113,13 @@ export class InstanceVolumes {
     return this.d.ops.start('instance.volume.detach', name, async () => {
       const cur = await this.svc.record(name);
       const v = (cur.volumes ?? []).find((x) => x.pool === pool && x.volume === volume);
-      if (cur.type === 'vm' && (await this.running(cur))) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
+      // A VM's disk is hot-unplugged when it runs, then belongs to root again: its QEMU (or one escaped from it) can no longer open it.
+      if (cur.type === 'vm') {
+        const live = await this.running(cur);
+        await this.d.vms.unplugVolume(this.svc.vmRef(cur), { pool, volume, path: (await (await this.storage.driver(pool)).volumePath(volume)).path }, live);
+      }
       // A container's volume is taken out of every mount namespace, running or not (a no-op when none has it).
       else if (cur.type === 'container' && v?.path) await this.svc.containers!.unplugVolume((await (await this.storage.driver(pool)).volumePath(volume)).path);
-      // A detached disk belongs to root again: the VM's QEMU (or one escaped from it) can no longer open it.
-      if (cur.type === 'vm') await this.d.exec.run(['chown', '0:0', (await (await this.storage.driver(pool)).volumePath(volume)).path]);
       await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
       await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
       return this.storage.volume(pool, volume);
@@ -156,18 +136,18 @@ export class InstanceVolumes {
     return this.d.ops.start('storage.volume.update', `volume/${pool}/${volume}`, async () => {
       const holder = vol.attachedTo ? await this.svc.record(vol.attachedTo).catch(() => undefined) : undefined;
       // Only a VM grows live (QMP); a container's root quota (btrfs qgroup) changes under it as it runs.
-      const live = holder?.type === 'vm' && (await this.running(holder)) ? await this.d.compute.qmp(this.d.paths.run(holder.name)) : undefined;
+      const live = holder?.type === 'vm' && (await this.running(holder)) ? this.svc.vmRef(holder) : undefined;
       const isRoot = holder?.root?.pool === pool && holder.root.volume === volume;
-      const id = isRoot ? 'root' : volumeDiskId(pool, volume);
+      const disk = isRoot ? 'root' : { pool, volume };
       if (size !== undefined && size > vol.size) {
-        if (live) await resizeDisk(live, id, size);
+        if (live) await this.d.vms.resizeVolume(live, disk, size);
         else await this.storage.grow(pool, volume, size);
         if (isRoot && holder.type === 'container') await this.svc.patch(holder.name, { disk: size }); // its --disk follows
       }
       if (patch.limits) {
         const meta = await this.storage.meta(pool, volume);
         const limits = { ...NO_LIMITS, ...meta.limits, ...patch.limits };
-        if (live) await setThrottle(live, id, toThrottle(limits));
+        if (live) await this.d.vms.setVolumeLimits(live, disk, limits);
         await this.storage.setMeta({ ...meta, limits });
       }
       let name = volume;

@@ -16,6 +16,7 @@ import { FirewallService } from '../core/firewall-service.js';
 import { ForwardService } from '../core/forward-service.js';
 import { InstanceNics } from '../core/instance-nics.js';
 import { QemuDriver } from '../drivers/compute/qemu/driver.js';
+import { QemuInstanceOps } from '../drivers/compute/qemu/instance-ops.js';
 import { RuncDriver } from '../drivers/compute/runc/runc-driver.js';
 import { checkRuncVersion } from '../drivers/compute/runc/runc-version.js';
 import { ContainerService } from '../core/container-service.js';
@@ -88,7 +89,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   let instances!: InstanceService;
   const images = new ImageService(base, (img) => instances.usersOf(img));
   await images.recover();
-  instances = new InstanceService({ ...base, compute, network, images, consoles, accel });
+  const vms = new QemuInstanceOps(qemu, { exec, qemuUser: config.qemuUser });
+  instances = new InstanceService({ ...base, compute, vms, network, images, consoles, accel });
   containers = new ContainerService(instances, runc);
   instances.containers = containers;
   const storage = new StorageService(base);
