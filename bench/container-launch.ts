@@ -80,11 +80,14 @@ async function density(d: TestDaemon): Promise<void> {
     if (i + 1 === WARM) before = await settled();
   }
   const secs = (performance.now() - t0) / 1000 - 3;
-  const running = (await d.api('GET', '/instances')).body.instances.filter((x: { state: string }) => x.state === 'running').length;
+  const running = (await d.api('GET', '/instances?limit=1000')).body.instances.filter((x: { state: string }) => x.state === 'running').length;
   const after = await settled();
   const per = (after - before) / (DENSITY - WARM);
   console.log(`container-density: ${DENSITY} containers started in ${secs.toFixed(1)} s (${running} running); daemon RSS ${(before / 2 ** 20).toFixed(1)} MiB after ${WARM} -> ${(after / 2 ** 20).toFixed(1)} MiB after ${DENSITY}, ${(per / 1024).toFixed(0)} KiB per container`);
-  for (let i = 0; i < DENSITY; i++) await op(d, await d.api('DELETE', `/instances/dn${i}?force=true`));
+  // A failed delete is reported, not fatal: the run's cleanup removes what is left.
+  const failed: string[] = [];
+  for (let i = 0; i < DENSITY; i++) await op(d, await d.api('DELETE', `/instances/dn${i}?force=true`)).catch((e: Error) => failed.push(`dn${i}: ${e.message}`));
+  if (failed.length) console.log(`container-density: ${failed.length} deletes failed, e.g. ${failed[0]}`);
 }
 
 const d = await TestDaemon.start();

@@ -105,7 +105,7 @@ try {
   for (let i = 0; i < VMS; i++) await op(d, await d.api('POST', '/instances', { name: `iv${i}`, image: 'tiny', memory: VM_MEMORY }));
   const names = [...Array.from({ length: CONTAINERS }, (_, i) => `ic${i}`), ...Array.from({ length: VMS }, (_, i) => `iv${i}`)];
   for (const n of names) await d.waitConsole(n, new RegExp(`NIMBO-READY ${n}\\b`), 900_000);
-  const list = (await d.api('GET', '/instances')).body.instances as { state: string }[];
+  const list = (await d.api('GET', '/instances?limit=1000')).body.instances as { state: string }[];
   const running = list.filter((x) => x.state === 'running').length;
   console.log(`idle: ${CONTAINERS} containers (64MiB) + ${VMS} TCG VMs (${VM_MEMORY}) up in ${((performance.now() - t0) / 1000).toFixed(0)} s, ${running} running; settling ${SETTLE_S} s, then two windows of ${WINDOW_S} s`);
   await sleep(SETTLE_S * 1000);
