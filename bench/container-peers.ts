@@ -103,9 +103,10 @@ export class Podman {
     return `${this.prefix}-p${i}`;
   }
 
-  /** Write the network's config. */
+  /** Write the network's config, and a containers.conf that pins the CNI backend (the conflist below is CNI's). */
   setup(): void {
     for (const d of ['root', 'run', 'tmp', 'net', 'ipam', 'seeds', 'logs']) mkdirSync(join(this.dir, d), { recursive: true });
+    writeFileSync(join(this.dir, 'containers.conf'), '[network]\nnetwork_backend = "cni"\n');
     const ipam = { type: 'host-local', dataDir: join(this.dir, 'ipam'), ranges: [[{ subnet: `${this.subnet}.0/24`, gateway: `${this.subnet}.1` }]] };
     const conf = { cniVersion: '0.4.0', name: `${this.prefix}-pn`, plugins: [{ type: 'bridge', bridge: `${this.prefix}-pbr`, isGateway: true, ipMasq: false, hairpinMode: true, ipam }] };
     writeFileSync(join(this.net, `${this.prefix}-pn.conflist`), JSON.stringify(conf));
@@ -120,17 +121,21 @@ export class Podman {
     const argv = [...this.base, 'run', '-d', '--name', name, '--hostname', name, '--network', `${this.prefix}-pn`, '--ip', `${this.subnet}.${10 + i}`,
       '--mac-address', mac(1, i), '--cgroup-parent', `/${this.prefix}-podman`, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
       '--log-driver', 'k8s-file', '--log-opt', `path=${log}`, '-v', `${seed}:${CONTAINER_SEED_DIR}:ro`, '--rootfs', `${tree}:O`, '/sbin/init'];
-    return timeLaunch(argv, log, readyMarker(name));
+    return timeLaunch(argv, log, readyMarker(name), this.env);
+  }
+
+  private get env(): NodeJS.ProcessEnv {
+    return { ...process.env, LC_ALL: 'C', CONTAINERS_CONF: join(this.dir, 'containers.conf') };
   }
 
   /** `podman rm -f` of run i's container. */
   async remove(i: number): Promise<void> {
-    await runArgv([...this.base, 'rm', '-f', '-t', '0', this.name(i)]);
+    await runArgv([...this.base, 'rm', '-f', '-t', '0', this.name(i)], { env: this.env });
   }
 
   /** Remove every container, the bridge, the cgroup parent and the mounts below the run's directory. */
   async teardown(): Promise<void> {
-    if (existsSync(join(this.dir, 'root'))) await runArgv([...this.base, 'rm', '-a', '-f', '-t', '0'], { allowFailure: true });
+    if (existsSync(join(this.dir, 'root'))) await runArgv([...this.base, 'rm', '-a', '-f', '-t', '0'], { allowFailure: true, env: this.env });
     await runArgv(['ip', 'link', 'del', `${this.prefix}-pbr`], { allowFailure: true });
     await rmCgroups((n) => n === `${this.prefix}-podman`);
     await umountBelow(this.dir);
