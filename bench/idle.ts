@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { TestDaemon, sleep } from '../test/system/harness.js';
 import { runArgv } from '../src/host/exec.js';
+import { parseStat, used, type Cpu, type Kind, type Snapshot } from './idle-cpu.js';
 
 const CONTAINERS = Number(process.env.CONTAINERS ?? 100);
 const VMS = Number(process.env.VMS ?? 10);
@@ -21,28 +22,16 @@ const SETTLE_S = Number(process.env.SETTLE ?? 15);
 /** The issue's target for the idle daemon, % of one core. */
 const TARGET_PCT = 1;
 
-/** CPU seconds of one process: its own (all threads) and its waited-for children's. */
-interface Cpu {
-  own: number;
-  children: number;
-}
-
-/** What each process of the run is, and its CPU so far. */
-type Kind = 'daemon' | 'container' | 'vm' | 'helper';
-type Snapshot = Map<number, { kind: Kind; cpu: Cpu }>;
-
 async function op(d: TestDaemon, res: { status: number; body: { operation?: { id: string } } }) {
   if (!res.body.operation) throw new Error(`request failed: ${JSON.stringify(res.body)}`);
   const r = await d.api('GET', `/operations/${res.body.operation.id}/wait?timeout=300`);
   if (r.body.status !== 'success') throw new Error(`operation failed: ${JSON.stringify(r.body.error)}`);
 }
 
-/** utime+stime and cutime+cstime of a process, in seconds; undefined when it is gone. */
+/** CPU seconds of a process so far; undefined when it is gone. */
 function cpuOf(pid: number, tick: number): Cpu | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on; comm may hold spaces
-    return { own: (Number(f[11]) + Number(f[12])) / tick, children: (Number(f[13]) + Number(f[14])) / tick };
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'), tick);
   } catch {
     return undefined;
   }
@@ -68,18 +57,6 @@ function snapshot(d: TestDaemon, daemonPid: number | undefined, tick: number): S
     if (kind && cpu) out.set(pid, { kind, cpu });
   }
   return out;
-}
-
-/** CPU seconds per kind between two snapshots (a process born in between counts from 0; one that died is lost). */
-function used(a: Snapshot, b: Snapshot): Record<Kind | 'daemonChildren', number> & { procs: Record<Kind, number> } {
-  const sum = { daemon: 0, daemonChildren: 0, container: 0, vm: 0, helper: 0, procs: { daemon: 0, container: 0, vm: 0, helper: 0 } };
-  for (const [pid, { kind, cpu }] of b) {
-    const before = a.get(pid)?.cpu ?? { own: 0, children: 0 };
-    sum[kind] += cpu.own - before.own;
-    if (kind === 'daemon') sum.daemonChildren += cpu.children - before.children;
-    sum.procs[kind]++;
-  }
-  return sum;
 }
 
 /** Measure one window; returns % of one core per kind. */
