@@ -51,7 +51,7 @@ export class OperationManager {
   /** Marks operations left running by a previous daemon as failed and drops the locks they held. */
   async recover(): Promise<void> {
     for (const kv of await this.store.list<Operation>('/operations/')) {
-      if (kv.value.status === 'running' || kv.value.status === 'pending') {
+      if ((kv.value.status === 'running' || kv.value.status === 'pending') && !this.live.has(kv.value.id)) {
         const op = { ...kv.value, status: 'failure' as const, error: { code: 'Internal', message: 'the daemon stopped while this operation ran' }, updatedAt: new Date().toISOString() };
         await this.store.put(kv.key, op);
       }
