@@ -90,20 +90,21 @@ export class OperationManager {
       for (const t of targets) held.push(await this.locks.acquire(lockKey(t), { op: op.id, daemon: this.daemonId, since: new Date().toISOString() }, ctrl.signal));
     } catch (e) {
       await this.releaseAll(held);
-      await notRun?.().catch((err: unknown) => this.log.warn({ op: op.id, err: String(err) }, 'undoing a reservation of an operation that never ran failed'));
-      if (ctrl.signal.aborted) return this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
-      const err = asNimboError(e);
-      return this.finish(op, 'failure', { code: err.code, message: err.message });
+      return this.skip(op, ctrl.signal.aborted ? undefined : asNimboError(e), notRun);
     }
     try {
-      if (ctrl.signal.aborted) {
-        await notRun?.().catch((err: unknown) => this.log.warn({ op: op.id, err: String(err) }, 'undoing a reservation of an operation that never ran failed'));
-        return await this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
-      }
+      if (ctrl.signal.aborted) return await this.skip(op, undefined, notRun);
       await this.run(op, ctrl, body);
     } finally {
       await this.releaseAll(held);
     }
+  }
+
+  /** End an operation whose body never ran: cancelled (no error) or failed taking its locks; `notRun` undoes its reservations. */
+  private async skip(op: Operation, err: NimboError | undefined, notRun?: () => Promise<unknown>): Promise<void> {
+    await notRun?.().catch((e: unknown) => this.log.warn({ op: op.id, err: String(e) }, 'undoing a reservation of an operation that never ran failed'));
+    if (!err) return this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
+    return this.finish(op, 'failure', { code: err.code, message: err.message });
   }
 
   private async releaseAll(held: HeldLock[]): Promise<void> {
