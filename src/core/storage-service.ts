@@ -251,6 +251,8 @@ export class StorageService {
     if (holder && !(force && detachStopped)) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
     const dr = await this.driver(pool);
     return this.d.ops.start('storage.volume.delete', `volume/${pool}/${name}`, async () => {
+      // Checked again under the volume's lock: an attach may have claimed it since the request.
+      if ((await this.meta(pool, name)).attachedTo !== holder) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
       if (holder && detachStopped) await detachStopped(holder);
       await dr.deleteVolume(name);
       await this.d.store.delete(metaKey(pool, name));
@@ -292,6 +294,7 @@ export class StorageService {
     await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`);
     const dr = await this.driver(pool);
     return this.d.ops.start(`storage.snapshot.${action}`, `volume/${pool}/${volume}`, async () => {
+      await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`); // claimed since the request?
       if (action === 'create') return dr.createSnapshot(volume, snapshot);
       if (action === 'restore') return void (await dr.restoreSnapshot(volume, snapshot));
       await dr.deleteSnapshot(volume, snapshot);

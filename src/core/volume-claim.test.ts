@@ -69,3 +69,23 @@ test('an attach cancelled while it waits for its instance gives the claim back',
     await t.done();
   }
 });
+
+test('a volume delete accepted before a concurrent attach is refused under the volume lock; the attach wins', async () => {
+  const t = await attachFixture(1);
+  try {
+    let release!: () => void;
+    const busy = await t.ops.start('hold', 'volume/default/data', () => new Promise<void>((r) => (release = r)));
+    const del = await t.storage.deleteVolume('default', 'data'); // detached now: accepted, waits for the lock
+    const att = await t.volumes.attach('vm0', 'default', 'data'); // claims it meanwhile
+    release();
+    await t.ops.wait(busy.id, 5000);
+    const d = await t.ops.wait(del.id, 5000);
+    assert.equal(d.status, 'failure');
+    assert.match(d.error?.message ?? '', /volume default\/data is attached to vm0: detach it before you delete it/);
+    assert.deepEqual(t.deleted, [], 'nothing was deleted');
+    assert.equal((await t.ops.wait(att.id, 5000)).status, 'success');
+    assert.equal((await t.storage.meta('default', 'data')).attachedTo, 'vm0');
+  } finally {
+    await t.done();
+  }
+});

@@ -28,7 +28,12 @@ export async function attachFixture(count: number, opts: { failPatchFor?: string
   const svc = new InstanceService(d);
   const storage = new StorageService(d);
   const info = (name: string): VolumeInfo => ({ name, kind: 'block', format: 'qcow2', virtualSizeBytes: 1 << 20, allocatedBytes: 0, snapshots: 0, linked: false });
-  const driver = { volumeInfo: async (n: string) => info(n), volumePath: async (n: string) => ({ type: 'file', path: join(dir, n), format: 'qcow2' }) } as unknown as StorageDriver;
+  const deleted: string[] = [];
+  const driver = {
+    volumeInfo: async (n: string) => info(n),
+    volumePath: async (n: string) => ({ type: 'file', path: join(dir, n), format: 'qcow2' }),
+    deleteVolume: async (n: string) => void deleted.push(n),
+  } as unknown as StorageDriver;
   storage.driver = async () => driver;
   svc.storageService = storage;
   const volumes = new InstanceVolumes(svc, storage);
@@ -44,7 +49,7 @@ export async function attachFixture(count: number, opts: { failPatchFor?: string
     svc.patch = async (name, change) => (name === opts.failPatchFor ? Promise.reject(new Error('record write failed')) : patch(name, change));
   }
   return {
-    dir, store, ops, svc, storage, volumes, names,
+    dir, store, ops, svc, storage, volumes, names, deleted,
     done: async () => {
       await ops.drain();
       await store.close();
