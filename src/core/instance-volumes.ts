@@ -146,7 +146,7 @@ export class InstanceVolumes {
     if (!att) throw notFound(`volume ${pool}/${volume} on instance ${name}`);
     // Refused at once (409) while a process in the container holds it; the operation re-checks as it unmounts.
     if (rec.type === 'container' && att.path) await this.svc.containers!.assertVolumeFree((await (await this.storage.driver(pool)).volumePath(volume)).path);
-    const detach = async () => {
+    return this.d.ops.start('instance.volume.detach', name, async () => {
       const cur = await this.svc.record(name);
       const v = (cur.volumes ?? []).find((x) => x.pool === pool && x.volume === volume);
       if (cur.type === 'vm' && (await this.running(cur))) await detachDisk(await this.d.compute.qmp(this.d.paths.run(name)), volumeDiskId(pool, volume));
@@ -157,8 +157,7 @@ export class InstanceVolumes {
       await this.svc.patch(name, (now) => ({ volumes: (now.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) }));
       await this.storage.release(pool, volume, name);
       return this.storage.volume(pool, volume);
-    };
-    return this.d.ops.start('instance.volume.detach', name, detach, { locks: [`volume/${pool}/${volume}`] });
+    }, { locks: [`volume/${pool}/${volume}`] });
   }
 
   /** PATCH a volume: grow (live through QMP when its VM runs), rename (detached only), I/O limits (live). */
