@@ -5,6 +5,7 @@ import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
 import { instanceKey, type InstanceRecord } from './instance-record.js';
 import { forwardPolicy } from './forward-service.js';
+import { casUpdate } from '../store/cas.js';
 
 /** A security group as kept at /secgroups/NAME. */
 interface GroupRecord {
@@ -124,19 +125,24 @@ export class FirewallService {
 
   /** Add rules to a group; applied live to every NIC that has it. */
   async addRules(name: string, add: SecurityRule[]): Promise<SecurityGroup> {
-    const g = await this.recordOf(name);
-    const rules = [...g.rules, ...this.withIds(g.rules, add)];
-    this.checkPeers(rules, new Set((await this.records()).map((x) => x.name)));
-    await this.d.store.put(groupKey(name), { ...g, rules });
+    const names = new Set((await this.records()).map((x) => x.name));
+    await casUpdate<GroupRecord>(this.d.store, groupKey(name), (g) => {
+      if (!g) throw notFound(`security group ${name}`);
+      const rules = [...g.rules, ...this.withIds(g.rules, add)];
+      this.checkPeers(rules, names);
+      return { ...g, rules };
+    });
     await this.apply();
     return this.view(name);
   }
 
   /** Remove a rule by id; established connections it allowed go on, new ones are refused. */
   async deleteRule(name: string, id: string): Promise<SecurityGroup> {
-    const g = await this.recordOf(name);
-    if (!g.rules.some((r) => r.id === id)) throw notFound(`rule ${id} in security group ${name}`);
-    await this.d.store.put(groupKey(name), { ...g, rules: g.rules.filter((r) => r.id !== id) });
+    await casUpdate<GroupRecord>(this.d.store, groupKey(name), (g) => {
+      if (!g) throw notFound(`security group ${name}`);
+      if (!g.rules.some((r) => r.id === id)) throw notFound(`rule ${id} in security group ${name}`);
+      return { ...g, rules: g.rules.filter((r) => r.id !== id) };
+    });
     await this.apply();
     return this.view(name);
   }
@@ -144,20 +150,21 @@ export class FirewallService {
   /** Attach or detach a group on an instance's NICs (all of them, or one). */
   async setAttached(name: string, instance: string, nic: string | undefined, attached: boolean): Promise<SecurityGroup> {
     await this.recordOf(name);
-    const kv = await this.d.store.get<InstanceRecord>(instanceKey(instance));
-    if (!kv) throw notFound(`instance ${instance}`);
-    const rec = kv.value;
-    if (nic !== undefined && !rec.nics.some((n) => n.name === nic)) throw notFound(`NIC ${nic} of instance ${instance}`);
-    let changed = false;
-    const nics = rec.nics.map((n) => {
-      if (nic !== undefined && n.name !== nic) return n;
-      const has = (n.securityGroups ?? []).includes(name);
-      if (has === attached) return n;
-      changed = true;
-      return { ...n, securityGroups: attached ? [...(n.securityGroups ?? []), name] : (n.securityGroups ?? []).filter((x) => x !== name) };
+    // Compare-and-swap on the instance record: a NIC hot-plugged or a state written meanwhile is kept (retried).
+    await casUpdate<InstanceRecord>(this.d.store, instanceKey(instance), (rec) => {
+      if (!rec) throw notFound(`instance ${instance}`);
+      if (nic !== undefined && !rec.nics.some((n) => n.name === nic)) throw notFound(`NIC ${nic} of instance ${instance}`);
+      let changed = false;
+      const nics = rec.nics.map((n) => {
+        if (nic !== undefined && n.name !== nic) return n;
+        const has = (n.securityGroups ?? []).includes(name);
+        if (has === attached) return n;
+        changed = true;
+        return { ...n, securityGroups: attached ? [...(n.securityGroups ?? []), name] : (n.securityGroups ?? []).filter((x) => x !== name) };
+      });
+      if (!changed) throw conflict(`security group ${name} is ${attached ? 'already attached to' : 'not attached to'} ${nic ? `${instance}/${nic}` : instance}`);
+      return { ...rec, nics };
     });
-    if (!changed) throw conflict(`security group ${name} is ${attached ? 'already attached to' : 'not attached to'} ${nic ? `${instance}/${nic}` : instance}`);
-    await this.d.store.put(instanceKey(instance), { ...rec, nics }, { expectRevision: kv.modRevision });
     await this.apply();
     return this.view(name);
   }

@@ -146,14 +146,14 @@ export class InstanceActions {
         const kills = this.svc.containers?.oomKills(rec) ?? null;
         if (kills !== null && kills > (rec.container?.oomKills ?? 0) && rec.container) {
           this.d.log.warn({ instance: rec.name, oomKills: kills }, 'a process in the container was killed: out of memory');
-          await this.svc.patch(rec.name, { container: { ...rec.container, oomKills: kills } });
+          await this.svc.patch(rec.name, (now) => (now.container ? { container: { ...now.container, oomKills: kills } } : {}));
           this.d.events.publish('instance', rec.name, { oom: true, oomKills: kills });
         }
       }
       const app = rec.container?.app;
       const code = live === 'stopped' && app ? this.svc.containers?.exitCode(rec) ?? null : null;
       if (app && rec.container && live === 'stopped') {
-        await this.svc.patch(rec.name, { container: { ...rec.container, exitCode: code ?? 255 } });
+        await this.svc.patch(rec.name, (now) => (now.container ? { container: { ...now.container, exitCode: code ?? 255 } } : {}));
         rec = await this.svc.record(rec.name);
       }
       const again = app && live === 'stopped' && (app.restart === 'always' || (app.restart === 'on-failure' && code !== 0));

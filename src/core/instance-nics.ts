@@ -86,7 +86,7 @@ export class InstanceNics {
           await this.applyLimits(nic);
         }
         const cur = await this.svc.record(name);
-        await this.svc.patch(name, { nics: [...cur.nics, nic] });
+        await this.svc.patch(name, (now) => ({ nics: [...now.nics, nic] }));
         await this.firewall.apply();
         if (cur.state === 'running' || cur.state === 'paused') {
           if (isContainer) await this.svc.containers!.plugNic(cur, nic);
@@ -94,7 +94,7 @@ export class InstanceNics {
         }
       } catch (e) {
         const cur = await this.svc.record(name).catch(() => null);
-        if (cur) await this.svc.patch(name, { nics: cur.nics.filter((n) => n.name !== nicName) });
+        if (cur) await this.svc.patch(name, (now) => ({ nics: now.nics.filter((n) => n.name !== nicName) }));
         await this.d.network.deleteTap(nic.tap).catch(() => undefined);
         await this.d.network.release(name, nicName);
         await this.firewall.apply().catch(() => undefined);
@@ -117,7 +117,7 @@ export class InstanceNics {
       // A container's NIC is a veth: deleting its host end below removes it from the container.
       if (live && !isContainer) await this.d.vms.unplugNic(this.svc.vmRef(rec), nic, true);
       const cur = await this.svc.record(name);
-      await this.svc.patch(name, { nics: cur.nics.filter((n) => n.name !== nicName) });
+      await this.svc.patch(name, (now) => ({ nics: now.nics.filter((n) => n.name !== nicName) }));
       await this.forwards.dropNic(name, nicName);
       await this.firewall.apply();
       await this.d.network.deleteTap(nic.tap);
@@ -133,7 +133,7 @@ export class InstanceNics {
     if (!nic) throw notFound(`NIC ${nicName} of instance ${name}`);
     if (req.securityGroups) await this.firewall.assertGroups(req.securityGroups);
     const next: Nic = { ...nic, ...(req.securityGroups ? { securityGroups: [...new Set(req.securityGroups)] } : {}), ...limitsFrom(req) };
-    await this.svc.patch(name, { nics: rec.nics.map((n) => (n.name === nicName ? next : n)) });
+    await this.svc.patch(name, (now) => ({ nics: now.nics.map((n) => (n.name === nicName ? { ...n, ...(req.securityGroups ? { securityGroups: next.securityGroups } : {}), ...limitsFrom(req) } : n)) }));
     if (req.securityGroups) await this.firewall.apply();
     if ((req.ingress !== undefined || req.egress !== undefined) && (await this.d.network.tapExists(nic.tap))) await this.applyLimits(next);
     return this.svc.view(await this.svc.record(name));

@@ -22,6 +22,7 @@ import type { InstanceNics } from './instance-nics.js';
 import type { ContainerService } from './container-service.js';
 import { tapName } from './instance-nics-plan.js';
 import { allocateVmId, ensureVmId, releaseVmId } from './vm-ids.js';
+import { casUpdate } from '../store/cas.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -62,11 +63,19 @@ export class InstanceService {
     return (await this.d.store.list<InstanceRecord>('/instances/')).map((k) => k.value);
   }
 
-  /** Update a record in place (read-modify-write). */
-  async patch(name: string, change: Partial<InstanceRecord>): Promise<InstanceRecord> {
-    const rec = { ...(await this.record(name)), ...change };
-    if (!('error' in change) && change.state && change.state !== 'error') delete rec.error;
-    await this.d.store.put(instanceKey(name), rec);
+  /**
+   * Update a record (compare-and-swap, retried): `change` is merged into the current record; give a function of the
+   * current record when the change depends on it (a list to extend, a counter), so each retry recomputes it.
+   */
+  async patch(name: string, change: Partial<InstanceRecord> | ((cur: InstanceRecord) => Partial<InstanceRecord>)): Promise<InstanceRecord> {
+    const res = await casUpdate<InstanceRecord>(this.d.store, instanceKey(name), (cur) => {
+      if (!cur) throw notFound(`instance ${name}`);
+      const ch = typeof change === 'function' ? change(cur) : change;
+      const rec = { ...cur, ...ch };
+      if (!('error' in ch) && ch.state && ch.state !== 'error') delete rec.error;
+      return rec;
+    });
+    const rec = res!.value;
     this.d.events.publish('instance', name, { state: rec.state });
     return rec;
   }
@@ -343,7 +352,7 @@ export class InstanceService {
     if (rec.type === 'container') return this.containers!.boot(rec);
     const fromOlderVersion = rec.qemuId === undefined;
     await ensureVmId(this.d.store, rec, async (qemuId) => {
-      await this.d.store.put(instanceKey(rec.name), { ...(await this.record(rec.name)), qemuId });
+      await this.patch(rec.name, { qemuId });
     });
     for (const nic of rec.nics) {
       // Its hot-plugged taps belong to the shared QEMU user, which its own uid cannot open: make them again.

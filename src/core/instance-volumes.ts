@@ -7,6 +7,7 @@ import { parseSize } from '../lib/validate.js';
 import { checkMountPath, shiftVolume } from '../drivers/compute/runc/volumes.js';
 import { ID_SIZE } from '../drivers/compute/runc/container-info.js';
 import { mountHelper } from '../drivers/compute/runc/rootfs/mount-helper.js';
+import type { OpContext } from './operations.js';
 
 /** Volumes attached to instances: kept in the instance record, hot-plugged into running VMs over QMP, bind-mounted into containers at start. */
 export class InstanceVolumes {
@@ -37,53 +38,66 @@ export class InstanceVolumes {
   async attach(name: string, pool: string, volume: string, path?: string) {
     const rec = await this.svc.record(name);
     const vol = await this.storage.volume(pool, volume);
-    if (rec.type === 'container') return this.attachToContainer(rec, pool, volume, vol.kind, vol.attachedTo, path);
+    if (rec.type === 'container') return this.attachToContainer(rec, pool, volume, vol.kind, path);
     if (path !== undefined) throw invalid(`path is where a filesystem volume is mounted in a container; ${name} is a VM (the volume appears as a disk)`);
     if (vol.kind !== 'block') throw invalid(`volume ${pool}/${volume} is a ${vol.kind} volume: only block volumes attach to VMs`);
-    if (vol.attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${vol.attachedTo}`);
-    return this.d.ops.start('instance.volume.attach', name, async () => {
-      const meta = await this.storage.meta(pool, volume);
-      await this.storage.setMeta({ ...meta, attachedTo: name });
-      try {
-        const cur = await this.svc.record(name);
-        if (await this.running(cur)) await this.plug(cur, pool, volume);
-        await this.svc.patch(name, { volumes: [...(cur.volumes ?? []), { pool, volume }] });
-      } catch (e) {
-        await this.storage.setMeta({ ...meta, attachedTo: null });
-        throw e;
-      }
+    return this.claimed(name, pool, volume, async () => {
+      const cur = await this.svc.record(name);
+      if (await this.running(cur)) await this.plug(cur, pool, volume);
+      await this.svc.patch(name, (now) => ({ volumes: [...(now.volumes ?? []), { pool, volume }] }));
       return this.storage.volume(pool, volume);
     });
   }
 
+  /**
+   * Claim the volume for `name` now (of concurrent requests exactly one wins, the others get a 409 at once), then
+   * run `body` as the attach operation (locked on the instance and the volume); the claim is given back when the
+   * body fails or never runs.
+   */
+  private async claimed<T>(name: string, pool: string, volume: string, body: (ctx: OpContext) => Promise<T>) {
+    await this.storage.claim(pool, volume, name);
+    const release = () => this.storage.release(pool, volume, name);
+    try {
+      return await this.d.ops.start(
+        'instance.volume.attach',
+        name,
+        async (ctx) => {
+          try {
+            return await body(ctx);
+          } catch (e) {
+            await release();
+            throw e;
+          }
+        },
+        { locks: [`volume/${pool}/${volume}`], notRun: release },
+      );
+    } catch (e) {
+      await release();
+      throw e;
+    }
+  }
+
   /** A filesystem volume into a container: its files move to the container's id range; hot-plugged when it runs, mounted at every start. */
-  private async attachToContainer(rec: InstanceRecord, pool: string, volume: string, kind: string, attachedTo: string | null, path?: string) {
+  private async attachToContainer(rec: InstanceRecord, pool: string, volume: string, kind: string, path?: string) {
     if (kind !== 'filesystem') throw invalid(`volume ${pool}/${volume} is a ${kind} volume: only filesystem volumes attach to containers`);
     if (path === undefined) throw invalid(`give the path where ${pool}/${volume} is mounted in container ${rec.name} (--path)`);
     const mountPath = checkMountPath(path, (rec.volumes ?? []).map((v) => v.path));
-    if (attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${attachedTo}`);
     const ct = rec.container!;
-    return this.d.ops.start('instance.volume.attach', rec.name, async (ctx) => {
+    return this.claimed(rec.name, pool, volume, async (ctx) => {
       const meta = await this.storage.meta(pool, volume);
-      await this.storage.setMeta({ ...meta, attachedTo: rec.name });
-      try {
-        ctx.progress(20, 'giving its files to the container\'s ids');
-        const dir = (await (await this.storage.driver(pool)).volumePath(volume)).path;
-        // Never re-own a tree another container can still write to (e.g. one left mounted by an older daemon).
-        const users = await mountHelper.volumeMounts(dir);
-        if (users.length) throw conflict(`volume ${pool}/${volume} is still mounted at ${users[0]!.mountPoint} in the mount namespace of host pid ${users[0]!.pid}: detach it there first`);
-        await shiftVolume(dir, ct.hostId, ID_SIZE, meta.idOwner);
-        await this.storage.setMeta({ ...meta, attachedTo: rec.name, idOwner: ct.hostId });
-        const cur = await this.svc.record(rec.name);
-        if (await this.running(cur)) {
-          ctx.progress(60, 'mounting it in the running container');
-          await this.svc.containers!.plugVolume(cur, dir, mountPath);
-        }
-        await this.svc.patch(rec.name, { volumes: [...(cur.volumes ?? []), { pool, volume, path: mountPath }] });
-      } catch (e) {
-        await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
-        throw e;
+      ctx.progress(20, 'giving its files to the container\'s ids');
+      const dir = (await (await this.storage.driver(pool)).volumePath(volume)).path;
+      // Never re-own a tree another container can still write to (e.g. one left mounted by an older daemon).
+      const users = await mountHelper.volumeMounts(dir);
+      if (users.length) throw conflict(`volume ${pool}/${volume} is still mounted at ${users[0]!.mountPoint} in the mount namespace of host pid ${users[0]!.pid}: detach it there first`);
+      await shiftVolume(dir, ct.hostId, ID_SIZE, meta.idOwner);
+      await this.storage.updateMeta(pool, volume, (m) => ({ ...m, idOwner: ct.hostId }));
+      const cur = await this.svc.record(rec.name);
+      if (await this.running(cur)) {
+        ctx.progress(60, 'mounting it in the running container');
+        await this.svc.containers!.plugVolume(cur, dir, mountPath);
       }
+      await this.svc.patch(rec.name, (now) => ({ volumes: [...(now.volumes ?? []), { pool, volume, path: mountPath }] }));
       return this.storage.volume(pool, volume);
     });
   }
@@ -94,13 +108,13 @@ export class InstanceVolumes {
       const rec = await this.svc.record(instance);
       if (rec.root?.pool === pool && rec.root.volume === volume) throw conflict(`volume ${pool}/${volume} is the root disk of ${instance}: delete the instance instead`);
       if (await this.running(rec)) throw conflict(`volume ${pool}/${volume} is in use by running instance ${instance}: detach it first`);
-      await this.svc.patch(instance, { volumes: (rec.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
+      await this.svc.patch(instance, (now) => ({ volumes: (now.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) }));
     };
   }
 
   /** Mark every volume of a deleted instance as free again (the volumes themselves stay). */
   async releaseAll(rec: InstanceRecord): Promise<void> {
-    for (const v of rec.volumes ?? []) await this.storage.setMeta({ ...(await this.storage.meta(v.pool, v.volume)), attachedTo: null });
+    for (const v of rec.volumes ?? []) await this.storage.release(v.pool, v.volume, rec.name);
   }
 
   /** Detach a volume; hot-unplugged (the guest releases it) when the VM runs. */
@@ -120,10 +134,10 @@ export class InstanceVolumes {
       }
       // A container's volume is taken out of every mount namespace, running or not (a no-op when none has it).
       else if (cur.type === 'container' && v?.path) await this.svc.containers!.unplugVolume((await (await this.storage.driver(pool)).volumePath(volume)).path);
-      await this.svc.patch(name, { volumes: (cur.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) });
-      await this.storage.setMeta({ ...(await this.storage.meta(pool, volume)), attachedTo: null });
+      await this.svc.patch(name, (now) => ({ volumes: (now.volumes ?? []).filter((v) => !(v.pool === pool && v.volume === volume)) }));
+      await this.storage.release(pool, volume, name);
       return this.storage.volume(pool, volume);
-    });
+    }, { locks: [`volume/${pool}/${volume}`] });
   }
 
   /** PATCH a volume: grow (live through QMP when its VM runs), rename (detached only), I/O limits (live). */
@@ -148,7 +162,7 @@ export class InstanceVolumes {
         const meta = await this.storage.meta(pool, volume);
         const limits = { ...NO_LIMITS, ...meta.limits, ...patch.limits };
         if (live) await this.d.vms.setVolumeLimits(live, disk, limits);
-        await this.storage.setMeta({ ...meta, limits });
+        await this.storage.updateMeta(pool, volume, (m) => ({ ...m, limits: { ...NO_LIMITS, ...m.limits, ...patch.limits } }));
       }
       let name = volume;
       if (patch.name && patch.name !== volume) {

@@ -4,7 +4,7 @@ import { clearBandwidth, sweepOrphanIfbs } from '../drivers/network/qos/bandwidt
 import type { Network, NetworkCreate, Lease } from '../shared/network-types.js';
 import { allocateAddress, contains, hostCount, nthHost, overlaps, parseCidr, formatIpv4, prefixOf, randomMac, validateCidr, parseIpv4 } from '../lib/ip.js';
 import { eui64Address, hostIn6, overlaps6, ulaSubnet, validateSubnet64 } from '../lib/ip6.js';
-import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
+import { conflict, invalid, isRevisionConflict, notFound, NimboError } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
 import { validateName } from '../lib/validate.js';
 import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
@@ -231,11 +231,12 @@ export class NetworkService {
       const alloc: Allocation = { network: net, ip, mac, owner, nic, hostname, ...(rec.ipv6 ? { ipv6: eui64Address(rec.ipv6.subnet, mac) } : {}) };
       try {
         await this.d.store.put(`${ipamPrefix(net)}${ip}`, alloc, { expectRevision: 0 });
-        await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(net));
-        return { ...alloc, ip: `${ip}/${prefixOf(rec.subnet)}` };
       } catch (e) {
-        if (!(e instanceof NimboError) || e.code !== 'Conflict') throw e;
+        if (!isRevisionConflict(e)) throw e;
+        continue; // another request took this address first: pick again
       }
+      await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(net));
+      return { ...alloc, ip: `${ip}/${prefixOf(rec.subnet)}` };
     }
     throw new NimboError('Conflict', 'could not allocate an address: too much contention');
   }

@@ -5,6 +5,7 @@ import { asNimboError, NimboError, notFound } from '../lib/errors.js';
 import type { EventBus } from './events.js';
 import type { Logger } from '../lib/log.js';
 import { DEFAULT_HISTORY, byNewest, pageOf, prunable, type HistoryLimits } from './operation-history.js';
+import { lockKey, StoreLocks, type HeldLock } from './locks.js';
 
 /** What an operation's body gets: progress, log lines and the cancel signal. */
 export interface OpContext {
@@ -21,45 +22,96 @@ const MAX_LOG = 200;
 /** Prune the history once this many operations ended since the last prune (a prune lists them all). */
 const PRUNE_EVERY = 20;
 
-/** Runs long actions as Operations: recorded in the store, serialized per target, cancellable. */
+/** Options of OperationManager.start. */
+export interface StartOptions {
+  /** Targets to lock besides the operation's own (e.g. `volume/P/V` for an attach); taken in sorted order. */
+  locks?: string[];
+  /** Runs when the body never ran (cancelled while it waited for its locks): give back what the request reserved. */
+  notRun?: () => Promise<unknown>;
+}
+
+/**
+ * Runs long actions as Operations: recorded in the store, serialized per target by locks kept in the store
+ * (`/locks/<target>`, so two daemons on one store serialize too), cancellable.
+ */
 export class OperationManager {
   private live = new Map<string, { op: Operation; ctrl: AbortController; done: Promise<void> }>();
+  /** In-process FIFO per lock (the fast path, keeps order); the store lock is the truth across daemons. */
   private chains = new Map<string, Promise<unknown>>();
   private endedSincePrune = 0;
   private pruning?: Promise<void>;
+  private locks: StoreLocks;
+  /** This daemon run, written into the locks it holds. */
+  readonly daemonId = randomUUID();
 
-  constructor(private store: Store, private events: EventBus, private log: Logger, private readonly history: HistoryLimits = DEFAULT_HISTORY) {}
+  constructor(private store: Store, private events: EventBus, private log: Logger, private readonly history: HistoryLimits = DEFAULT_HISTORY) {
+    this.locks = new StoreLocks(store);
+  }
 
-  /** Marks operations left running by a previous daemon as failed. */
+  /** Marks operations left running by a previous daemon as failed and drops the locks they held. */
   async recover(): Promise<void> {
     for (const kv of await this.store.list<Operation>('/operations/')) {
-      if (kv.value.status === 'running' || kv.value.status === 'pending') {
+      if ((kv.value.status === 'running' || kv.value.status === 'pending') && !this.live.has(kv.value.id)) {
         const op = { ...kv.value, status: 'failure' as const, error: { code: 'Internal', message: 'the daemon stopped while this operation ran' }, updatedAt: new Date().toISOString() };
         await this.store.put(kv.key, op);
       }
     }
+    // A lock is stale once its operation is no longer running (or gone): nobody is left to release it.
+    const stale = await this.locks.dropStale(async (h) => {
+      if (this.live.has(h.op)) return true;
+      const st = (await this.store.get<Operation>(KEY(h.op)))?.value.status;
+      return st === 'running' || st === 'pending';
+    });
+    if (stale.length) this.log.info({ locks: stale }, 'dropped operation locks left by a stopped daemon');
     await this.prune();
   }
 
-  /** Start `body` as an operation on `target`; bodies on the same target run one after another. */
-  async start(kind: string, target: string, body: (ctx: OpContext) => Promise<unknown>): Promise<Operation> {
+  /** Start `body` as an operation on `target`; bodies that share a target (or a lock) run one after another. */
+  async start(kind: string, target: string, body: (ctx: OpContext) => Promise<unknown>, opts: StartOptions = {}): Promise<Operation> {
     const now = new Date().toISOString();
     const op: Operation = { id: randomUUID(), kind, target, status: 'pending', progress: 0, log: [], createdAt: now, updatedAt: now };
     await this.save(op);
     const ctrl = new AbortController();
-    const prev = this.chains.get(target) ?? Promise.resolve();
-    const done = prev.catch(() => {}).then(() => this.execute(op, ctrl, body));
-    this.chains.set(target, done);
+    const targets = [...new Set([target, ...(opts.locks ?? [])])].sort();
+    const prev = Promise.all(targets.map((t) => (this.chains.get(t) ?? Promise.resolve()).catch(() => {})));
+    const done = prev.then(() => this.execute(op, ctrl, targets, body, opts.notRun));
+    for (const t of targets) this.chains.set(t, done);
     void done.finally(() => {
-      if (this.chains.get(target) === done) this.chains.delete(target);
+      for (const t of targets) if (this.chains.get(t) === done) this.chains.delete(t);
       this.live.delete(op.id);
     });
     this.live.set(op.id, { op, ctrl, done });
     return { ...op };
   }
 
-  private async execute(op: Operation, ctrl: AbortController, body: (ctx: OpContext) => Promise<unknown>): Promise<void> {
-    if (ctrl.signal.aborted) return this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
+  private async execute(op: Operation, ctrl: AbortController, targets: string[], body: (ctx: OpContext) => Promise<unknown>, notRun?: () => Promise<unknown>): Promise<void> {
+    const held: HeldLock[] = [];
+    try {
+      for (const t of targets) held.push(await this.locks.acquire(lockKey(t), { op: op.id, daemon: this.daemonId, since: new Date().toISOString() }, ctrl.signal));
+    } catch (e) {
+      await this.releaseAll(held);
+      return this.skip(op, ctrl.signal.aborted ? undefined : asNimboError(e), notRun);
+    }
+    try {
+      if (ctrl.signal.aborted) return await this.skip(op, undefined, notRun);
+      await this.run(op, ctrl, body);
+    } finally {
+      await this.releaseAll(held);
+    }
+  }
+
+  /** End an operation whose body never ran: cancelled (no error) or failed taking its locks; `notRun` undoes its reservations. */
+  private async skip(op: Operation, err: NimboError | undefined, notRun?: () => Promise<unknown>): Promise<void> {
+    await notRun?.().catch((e: unknown) => this.log.warn({ op: op.id, err: String(e) }, 'undoing a reservation of an operation that never ran failed'));
+    if (!err) return this.finish(op, 'cancelled', { code: 'Cancelled', message: 'cancelled before it started' });
+    return this.finish(op, 'failure', { code: err.code, message: err.message });
+  }
+
+  private async releaseAll(held: HeldLock[]): Promise<void> {
+    for (const l of held.reverse()) await this.locks.release(l).catch((e: unknown) => this.log.warn({ lock: l.key, err: String(e) }, 'releasing an operation lock failed'));
+  }
+
+  private async run(op: Operation, ctrl: AbortController, body: (ctx: OpContext) => Promise<unknown>): Promise<void> {
     op.status = 'running';
     await this.save(op);
     const began = Date.now();

@@ -12,7 +12,8 @@ function fakes(rec: Partial<InstanceRecord>, existing: InstanceSnapshot[] = []) 
   const removed: string[] = [];
   const svc = {
     records: async () => recs,
-    patch: async (_n: string, change: Partial<InstanceRecord>) => Object.assign(recs[0]!, change),
+    patch: async (_n: string, change: Partial<InstanceRecord> | ((cur: InstanceRecord) => Partial<InstanceRecord>)) =>
+      Object.assign(recs[0]!, typeof change === 'function' ? change(recs[0]!) : change),
   } as unknown as InstanceService;
   const snaps = {
     create: async (_i: string, o: { name?: string; stateful?: boolean; expiresAt?: string }) => void created.push(o),

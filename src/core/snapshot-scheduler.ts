@@ -50,7 +50,7 @@ export class SnapshotScheduler {
       if (sched && rec.state !== 'creating') {
         const due = nextFire(parseCron(sched.cron), new Date(sched.lastRun), now);
         if (due) {
-          await this.svc.patch(rec.name, { snapshotSchedule: { ...sched, lastRun: now.toISOString() } });
+          await this.svc.patch(rec.name, (cur) => (cur.snapshotSchedule ? { snapshotSchedule: { ...cur.snapshotSchedule, lastRun: now.toISOString() } } : {}));
           const expiresAt = sched.expiry ? new Date(now.getTime() + InstanceSnapshots.parseDuration(sched.expiry)).toISOString() : undefined;
           const live = rec.state === 'running' || rec.state === 'paused';
           await this.snaps.create(rec.name, { name: snapshotName('auto', now), stateful: !!sched.stateful && live, expiresAt, scheduled: true });

@@ -7,6 +7,7 @@ import { parseInfo } from '../drivers/storage/qemu-img.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
 import { parseBoundedSize, validateName } from '../lib/validate.js';
+import { casUpdate } from '../store/cas.js';
 import { checkPoolPath, fsTypeAt, readMounts, resolvePoolPath } from './pool-paths.js';
 
 /** A pool as kept in the store. */
@@ -36,6 +37,8 @@ const MiB = 1024 ** 2;
 const VOLUME_SIZE = { min: MiB, max: 64 * 1024 ** 4 };
 const poolKey = (p: string) => `/pools/${p}`;
 const metaKey = (p: string, v: string) => `/volumes/${p}/${v}`;
+/** The metadata of a volume nimbo has recorded nothing about yet: detached, no limits. */
+const defaultMeta = (pool: string, name: string): VolumeMeta => ({ pool, name, attachedTo: null, limits: { ...NO_LIMITS } });
 
 /** Storage pools and volumes: records in the store, bytes through a StorageDriver per pool. */
 export class StorageService {
@@ -165,11 +168,34 @@ export class StorageService {
   }
 
   async meta(pool: string, volume: string): Promise<VolumeMeta> {
-    return (await this.d.store.get<VolumeMeta>(metaKey(pool, volume)))?.value ?? { pool, name: volume, attachedTo: null, limits: { ...NO_LIMITS } };
+    return (await this.d.store.get<VolumeMeta>(metaKey(pool, volume)))?.value ?? defaultMeta(pool, volume);
   }
 
+  /** Write a volume's metadata as a whole (a new volume's; changes of an existing one go through updateMeta/claim). */
   async setMeta(m: VolumeMeta): Promise<void> {
     await this.d.store.put(metaKey(m.pool, m.name), m);
+  }
+
+  /** Change a volume's metadata from its current value (compare-and-swap, retried with `fn` recomputed). */
+  async updateMeta(pool: string, volume: string, fn: (cur: VolumeMeta) => VolumeMeta): Promise<VolumeMeta> {
+    const res = await casUpdate<VolumeMeta>(this.d.store, metaKey(pool, volume), (cur) => fn(cur ?? defaultMeta(pool, volume)));
+    return res!.value;
+  }
+
+  /**
+   * Claim a volume for `owner` atomically (attachedTo: none -> owner) before any host work, so of two requests
+   * for one volume exactly one wins and the other gets an immediate 409.
+   */
+  async claim(pool: string, volume: string, owner: string): Promise<VolumeMeta> {
+    return this.updateMeta(pool, volume, (cur) => {
+      if (cur.attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${cur.attachedTo}`);
+      return { ...cur, attachedTo: owner };
+    });
+  }
+
+  /** Give back `owner`'s claim on a volume; a claim held by someone else is left alone. */
+  async release(pool: string, volume: string, owner: string): Promise<void> {
+    await casUpdate<VolumeMeta>(this.d.store, metaKey(pool, volume), (cur) => (cur?.attachedTo === owner ? { ...cur, attachedTo: null } : undefined));
   }
 
   /** The API view of a volume. */
@@ -225,6 +251,8 @@ export class StorageService {
     if (holder && !(force && detachStopped)) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
     const dr = await this.driver(pool);
     return this.d.ops.start('storage.volume.delete', `volume/${pool}/${name}`, async () => {
+      // Checked again under the volume's lock: an attach may have claimed it since the request.
+      if ((await this.meta(pool, name)).attachedTo !== holder) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
       if (holder && detachStopped) await detachStopped(holder);
       await dr.deleteVolume(name);
       await this.d.store.delete(metaKey(pool, name));
@@ -236,9 +264,15 @@ export class StorageService {
     validateName(to, 'volume name');
     await this.assertDetached(pool, name, 'rename it');
     await (await this.driver(pool)).renameVolume(name, to);
-    const m = await this.meta(pool, name);
-    await this.d.store.delete(metaKey(pool, name));
-    await this.setMeta({ ...m, name: to });
+    // The metadata moves in one transaction, and only if nobody claimed the volume since the check above.
+    const kv = await this.d.store.get<VolumeMeta>(metaKey(pool, name));
+    const m = kv?.value ?? defaultMeta(pool, name);
+    if (m.attachedTo) throw conflict(`volume ${pool}/${name} was attached to ${m.attachedTo} while it was renamed`);
+    const moved = await this.d.store.txn(
+      [{ key: metaKey(pool, name), modRevision: kv?.modRevision ?? 0 }],
+      [{ type: 'delete', key: metaKey(pool, name) }, { type: 'put', key: metaKey(pool, to), value: { ...m, name: to } }],
+    );
+    if (!moved) throw conflict(`volume ${pool}/${name} changed while it was renamed to ${to}`);
   }
 
   /** Grow a volume in its pool (offline path; live growth of an attached volume goes through the instance). */
@@ -260,6 +294,7 @@ export class StorageService {
     await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`);
     const dr = await this.driver(pool);
     return this.d.ops.start(`storage.snapshot.${action}`, `volume/${pool}/${volume}`, async () => {
+      await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`); // claimed since the request?
       if (action === 'create') return dr.createSnapshot(volume, snapshot);
       if (action === 'restore') return void (await dr.restoreSnapshot(volume, snapshot));
       await dr.deleteSnapshot(volume, snapshot);

@@ -1,4 +1,4 @@
-import { conflict, NimboError } from '../lib/errors.js';
+import { conflict, isRevisionConflict } from '../lib/errors.js';
 import type { Store } from '../store/store.js';
 
 // Each VM's QEMU drops to its own uid and gid (-runas UID:GID), so one escaped QEMU cannot open
@@ -31,7 +31,7 @@ export async function allocateVmId(store: Store, owner: string): Promise<number>
       await store.put(vmIdKey(n), { owner }, { expectRevision: 0 });
       return VM_ID_BASE + n;
     } catch (e) {
-      if (!(e instanceof NimboError) || e.code !== 'Conflict') throw e;
+      if (!isRevisionConflict(e)) throw e;
       taken.add(n); // another request won this slot: try the next one
     }
   }

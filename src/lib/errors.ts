@@ -35,6 +35,19 @@ export class HostCommandError extends NimboError {
   }
 }
 
+/**
+ * A compare-and-swap write lost the race: the key changed since it was read (or exists when it must not).
+ * Code Conflict (a 409 when it escapes), but callers tell it apart from a domain conflict and retry.
+ */
+export class RevisionConflict extends NimboError {
+  constructor(readonly key: string, readonly expected: number) {
+    super('Conflict', `${key} was changed concurrently (expected revision ${expected})`, { key, expected, stale: true });
+  }
+}
+
+/** True when `e` is a lost compare-and-swap (retry), not a domain conflict. */
+export const isRevisionConflict = (e: unknown): e is RevisionConflict => e instanceof RevisionConflict;
+
 /** Shorthands for the common errors. */
 export const notFound = (what: string) => new NimboError('NotFound', `${what} not found`);
 export const conflict = (msg: string) => new NimboError('Conflict', msg);

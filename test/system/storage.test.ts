@@ -102,6 +102,25 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     assert.equal(r.stdout, 'NIMBO-DATA-4711');
   });
 
+  test('concurrent attaches of one volume: exactly one is accepted, the others get a 409 at once', async () => {
+    ok(await d.cli('storage', 'volume', 'create', 'default', 'race1', '--size', '16MiB', '--quiet'));
+    const targets = Array.from({ length: 10 }, (_, i) => (i % 2 ? 's1' : 's2'));
+    const replies = await Promise.all(targets.map((vm) => d.api('POST', `/instances/${vm}/volumes`, { pool: 'default', volume: 'race1' })));
+    const won = replies.filter((r) => r.status === 202);
+    assert.equal(won.length, 1, replies.map((r) => `${r.status} ${JSON.stringify(r.body)}`).join('\n'));
+    const winner = targets[replies.indexOf(won[0]!)]!;
+    for (const r of replies.filter((x) => x !== won[0])) {
+      assert.equal(r.status, 409);
+      assert.equal(r.body.error.message, `volume default/race1 is already attached to ${winner}`);
+    }
+    const op = await d.api('GET', `/operations/${won[0]!.body.operation.id}/wait?timeout=120`);
+    assert.equal(op.body.status, 'success', JSON.stringify(op.body.error));
+    assert.equal((await d.cliJson<Vol>('storage', 'volume', 'info', 'default', 'race1')).attachedTo, winner);
+    ok(await d.cli('storage', 'volume', 'detach', winner, 'default', 'race1', '--quiet'));
+    assert.equal((await d.cliJson<Vol>('storage', 'volume', 'info', 'default', 'race1')).attachedTo, null);
+    ok(await d.cli('storage', 'volume', 'delete', 'default', 'race1', '--quiet'));
+  });
+
   test('an online resize is seen by the guest', async () => {
     const r = await d.cli('storage', 'volume', 'resize', 'default', 'data1', '96MiB', '--quiet');
     assert.equal(r.code, 0, r.stderr);

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
-import { conflict } from '../../lib/errors.js';
+import { RevisionConflict } from '../../lib/errors.js';
 
 /** The database holds every record and the admin token's hash: root's alone (core/state-modes.ts's policy). */
 const DB_FILE_MODE = 0o600;
@@ -117,7 +117,7 @@ export class SqliteStore implements Store {
   async put(key: string, value: unknown, opts: { expectRevision?: number } = {}): Promise<number> {
     const compares = opts.expectRevision === undefined ? [] : [{ key, modRevision: opts.expectRevision }];
     const res = this.commit(compares, [{ type: 'put', key, value }]);
-    if (!res.ok) throw conflict(`${key} was changed concurrently (expected revision ${opts.expectRevision})`);
+    if (!res.ok) throw new RevisionConflict(key, opts.expectRevision!);
     this.notify(res.events);
     return res.revision;
   }
@@ -126,7 +126,7 @@ export class SqliteStore implements Store {
     if (!this.row(key)) return false;
     const compares = opts.expectRevision === undefined ? [] : [{ key, modRevision: opts.expectRevision }];
     const res = this.commit(compares, [{ type: 'delete', key }]);
-    if (!res.ok) throw conflict(`${key} was changed concurrently (expected revision ${opts.expectRevision})`);
+    if (!res.ok) throw new RevisionConflict(key, opts.expectRevision!);
     this.notify(res.events);
     return res.events.length > 0;
   }
