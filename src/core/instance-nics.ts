@@ -3,15 +3,15 @@ import { readCounters } from '../drivers/network/qos/counters.js';
 import type { Instance, Nic } from '../shared/api-types.js';
 import type { NicAttach, NicPatch, NicRequest } from '../shared/network-types.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
-import type { InstanceService } from './instance-service.js';
+import type { InstanceHost, NicsPort } from './instance-ports.js';
 import type { FirewallService } from './firewall-service.js';
 import type { ForwardService } from './forward-service.js';
 import { MAX_NICS, limitsFrom, nextNicName, tapName } from './instance-nics-plan.js';
 import { DEFAULT_GROUP } from './firewall-service.js';
 
 /** Instance NICs beyond creation: hot-plug, removal, live security groups and bandwidth, counters. */
-export class InstanceNics {
-  constructor(private svc: InstanceService, private firewall: FirewallService, readonly forwards: ForwardService) {}
+export class InstanceNics implements NicsPort {
+  constructor(private svc: InstanceHost, private firewall: FirewallService, readonly forwards: ForwardService) {}
 
   private get d() {
     return this.svc.d;

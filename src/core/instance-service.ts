@@ -16,10 +16,8 @@ import { renderSeed } from '../images/seed.js';
 import type { ComputeDriver, VmDisk } from '../drivers/compute/types.js';
 import { NO_LIMITS, type StorageService } from './storage-service.js';
 import type { QemuInstanceOps, QemuInstanceSpec, QemuRef } from '../drivers/compute/qemu/instance-ops.js';
-import type { InstanceVolumes } from './instance-volumes.js';
-import type { InstanceSnapshots } from './instance-snapshots.js';
-import type { InstanceNics } from './instance-nics.js';
 import type { ContainerService } from './container-service.js';
+import type { InstanceDeps, InstanceHost, NicsPort, SnapshotsPort, VolumesPort } from './instance-ports.js';
 import { tapName } from './instance-nics-plan.js';
 import { allocateVmId, ensureVmId, releaseVmId } from './vm-ids.js';
 import { casUpdate } from '../store/cas.js';
@@ -28,29 +26,18 @@ const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 export const LIMITS = { memory: { min: 64 * MiB, max: 256 * GiB, def: 512 * MiB }, disk: { min: 16 * MiB, max: 16 * 1024 * GiB, def: 2 * GiB } };
 
-/** Everything the instance service is built from. */
-export interface InstanceDeps extends BaseDeps {
-  compute: ComputeDriver;
-  /** The QEMU operations VMs need beyond start/stop (hot-plug, snapshots, seed, pid). */
-  vms: QemuInstanceOps;
-  network: NetworkService;
-  images: ImageService;
-  consoles: ConsoleManager;
-  accel: AccelChoice;
-}
-
 /** Instances: records in the store, host objects made and removed with a reverter. */
-export class InstanceService {
+export class InstanceService implements InstanceHost {
   /** Set by the daemon once storage exists: attached pool volumes become extra disks. */
-  volumes?: InstanceVolumes;
+  volumes?: VolumesPort;
   /** Set by the daemon: pools hold every instance's root disk. */
   storageService?: StorageService;
   /** Set by the daemon: instance snapshots (forgotten when the instance is deleted). */
-  snapshots?: InstanceSnapshots;
+  snapshots?: SnapshotsPort;
   /** Set by the daemon when runc is there: system containers. */
   containers?: ContainerService;
   /** Set by the daemon: NIC hot-plug, bandwidth limits, counters, and the firewall policy they feed. */
-  nics?: InstanceNics;
+  nics?: NicsPort;
   constructor(readonly d: InstanceDeps) {}
 
   async record(name: string): Promise<InstanceRecord> {

@@ -1,6 +1,6 @@
 import { unmountContainerRoot } from '../drivers/compute/runc/rootfs/container-root.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
-import type { InstanceService } from './instance-service.js';
+import type { InstanceHost, SnapshotsPort } from './instance-ports.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { StorageService } from './storage-service.js';
 import { validateName } from '../lib/validate.js';
@@ -39,8 +39,8 @@ export function snapshotName(prefix: string, at = new Date()): string {
 }
 
 /** Snapshots of whole instances (root disk and attached volumes at once; `stateful` adds RAM, VMs only). */
-export class InstanceSnapshots {
-  constructor(private svc: InstanceService, private storage: StorageService) {}
+export class InstanceSnapshots implements SnapshotsPort {
+  constructor(private svc: InstanceHost, private storage: StorageService) {}
 
   private get d() {
     return this.svc.d;

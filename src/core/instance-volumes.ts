@@ -1,6 +1,6 @@
 import type { VolumePatch } from '../shared/storage-types.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
-import type { InstanceService } from './instance-service.js';
+import type { InstanceHost, VolumesPort } from './instance-ports.js';
 import type { InstanceRecord } from './instance-record.js';
 import { NO_LIMITS, type StorageService } from './storage-service.js';
 import { parseSize } from '../lib/validate.js';
@@ -10,8 +10,8 @@ import { mountHelper } from '../drivers/compute/runc/rootfs/mount-helper.js';
 import type { OpContext } from './operations.js';
 
 /** Volumes attached to instances: kept in the instance record, hot-plugged into running VMs over QMP, bind-mounted into containers at start. */
-export class InstanceVolumes {
-  constructor(private svc: InstanceService, private storage: StorageService) {}
+export class InstanceVolumes implements VolumesPort {
+  constructor(private svc: InstanceHost, private storage: StorageService) {}
 
   private get d() {
     return this.svc.d;
