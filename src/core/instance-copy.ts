@@ -99,7 +99,7 @@ export class InstanceCopier {
     }
     this.d.events.publish('instance', name, { state: 'creating' });
     return this.d.ops.start('instance.copy', source, async (ctx) => {
-      const r = new Reverter();
+      const r = new Reverter(this.d.log, { instance: name, op: 'copy' });
       try {
         r.add('record', () => this.d.store.delete(instanceKey(name)));
         if (snap === undefined) {

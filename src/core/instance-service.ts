@@ -183,7 +183,7 @@ export class InstanceService implements InstanceHost {
     }
     this.d.events.publish('instance', rec.name, { state: 'creating' });
     return this.d.ops.start('instance.create', rec.name, async (ctx) => {
-      const r = new Reverter();
+      const r = new Reverter(this.d.log, { instance: rec.name, op: 'create' });
       // After a build, the create's own steps share the last 40% of the progress.
       let progress = (p: number, m?: string) => ctx.progress(p, m);
       try {

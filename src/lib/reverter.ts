@@ -1,6 +1,26 @@
-/** Collects undo steps of a multi-step host change; on failure they run in reverse order. */
+/** Where a reverter reports an undo step that failed (a pino logger fits). */
+export interface UndoLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Collects undo steps of a multi-step host change; on failure they run in reverse order. An undo step that
+ * fails does not stop the others; it is logged (with `context`, e.g. the instance) and returned by revert().
+ */
 export class Reverter {
   private steps: { what: string; undo: () => Promise<unknown> | unknown }[] = [];
+
+  constructor(
+    private readonly log?: UndoLog,
+    private readonly context: Record<string, unknown> = {},
+  ) {}
+
+  /** Do a step that returns its own undo; the undo is registered only once the step has succeeded. */
+  async step<T>(what: string, fn: () => Promise<{ value: T; undo: () => Promise<unknown> | unknown }>): Promise<T> {
+    const { value, undo } = await fn();
+    this.add(what, undo);
+    return value;
+  }
 
   /** Register how to undo the step just done. */
   add(what: string, undo: () => Promise<unknown> | unknown): void {
@@ -12,14 +32,16 @@ export class Reverter {
     this.steps = [];
   }
 
-  /** Run every undo step in reverse; returns the steps that failed to undo (best effort). */
+  /** Run every undo step in reverse; returns (and logs) the steps that failed to undo. */
   async revert(): Promise<string[]> {
     const failed: string[] = [];
     for (const step of this.steps.reverse()) {
       try {
         await step.undo();
       } catch (e) {
-        failed.push(`${step.what}: ${e instanceof Error ? e.message : String(e)}`);
+        const err = e instanceof Error ? e.message : String(e);
+        failed.push(`${step.what}: ${err}`);
+        this.log?.warn({ ...this.context, step: step.what, err }, 'undo step failed: a host object may be left behind');
       }
     }
     this.steps = [];

@@ -80,7 +80,7 @@ export class BridgeNetworkDriver implements NetworkDriver {
     assertNoClash(this.known.values(), s);
     await this.fs.mkdirp(s.stateDir, 0o755);
     await assertReachableByDnsmasq(this.fs, s.stateDir);
-    const undo = new Reverter();
+    const undo = new Reverter(this.log, { network: s.name });
     try {
       const existed = await this.ensureBridge(s, undo);
       await this.ensureVxlan(s, existed, undo);
@@ -112,8 +112,7 @@ export class BridgeNetworkDriver implements NetworkDriver {
       undo.success();
       this.log?.info({ network: s.name, bridge: s.bridge, subnet: s.subnet }, 'network ensured');
     } catch (e) {
-      const failed = await undo.revert();
-      if (failed.length > 0) this.log?.warn({ network: s.name, failed }, 'some undo steps failed');
+      await undo.revert(); // each failed undo step is logged by the reverter
       throw e;
     }
   }
