@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { ApiClient } from './client.js';
 import { CliError } from './errors.js';
 import { followOperation } from './progress.js';
 import { runArgv } from '../host/exec.js';
+import { spawnArgv } from '../host/spawn.js';
 import { statePaths } from '../core/config.js';
 import { resolveEndpoint } from './endpoint.js';
 
@@ -33,7 +33,7 @@ async function ensureDaemon(o: UpOptions): Promise<ApiClient> {
   mkdirSync(paths.logs, { recursive: true });
   const out = openSync(join(paths.logs, 'nimbod.out'), 'a');
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'daemon', '--state-dir', o.stateDir, '--listen', o.listen], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawnArgv([process.execPath, main, 'daemon', '--state-dir', o.stateDir, '--listen', o.listen], { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   process.stderr.write(`nimbo: starting nimbod (pid ${child.pid}, log ${join(paths.logs, 'nimbod.out')})\n`);
   for (let i = 0; i < 240; i++) {

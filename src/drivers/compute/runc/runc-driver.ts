@@ -1,4 +1,5 @@
-import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnArgv } from '../../../host/spawn.js';
 import { existsSync } from 'node:fs';
 import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -65,7 +66,7 @@ export class RuncDriver {
     this.root = opts.root;
     this.log = opts.logger ?? silentLogger();
     this.python = opts.python ?? 'python3';
-    this.spawn = opts.spawn ?? nodeSpawn;
+    this.spawn = opts.spawn ?? ((cmd, args, o) => spawnArgv([cmd, ...args], o));
     this.pollMs = opts.pollMs ?? 100;
   }
 

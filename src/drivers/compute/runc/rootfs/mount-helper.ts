@@ -16,7 +16,8 @@
 // starting Python costs more than a mount; it exits after a few idle seconds. An error answer
 // names the failing call and errno (EINVAL from mount_setattr: the filesystem does not support
 // idmapped mounts; ENOSYS: the kernel is too old).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnPiped } from '../../../../host/spawn.js';
 import { conflict, HostCommandError } from '../../../../lib/errors.js';
 import type { IdShift } from './id-shift.js';
 import { MOUNT_HELPER_SCRIPT } from './mount-helper-script.js';
@@ -101,7 +102,7 @@ export class MountHelper {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn(this.python, ['-I', '-S', '-c', MOUNT_HELPER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnPiped([this.python, '-I', '-S', '-c', MOUNT_HELPER_SCRIPT]);
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
     });
