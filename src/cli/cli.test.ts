@@ -52,7 +52,7 @@ test('list table, yaml, and the ls alias', async () => {
   const t = await nimbo(['ls']);
   assert.match(t.stdout, /^NAME\s+TYPE\s+STATE\s+IMAGE\s+CPUS\s+MEMORY\s+DISK\s+ADDRESSES\s+AGE\nvm1\s+vm\s+running\s+tiny\s+2\s+512MiB\s+10GiB\s+10\.77\.0\.10, fd00::10/);
   const y = await nimbo(['list', '-o', 'yaml']);
-  assert.match(y.stdout, /^- name: vm1\n/);
+  assert.match(y.stdout, /^- id: 6f1c2a3e-0000-4000-8000-000000000001\n  name: vm1\n/);
 });
 
 test('errors are one line on stderr with their exit code', async () => {

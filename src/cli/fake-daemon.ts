@@ -27,7 +27,7 @@ export function freePort(): Promise<number> {
 /** An instance with sensible defaults, for tests. */
 export function sampleInstance(over: Partial<Instance> = {}): Instance {
   return {
-    name: 'vm1', type: 'vm', image: 'tiny', state: 'running', accelerator: 'kvm', cpus: 2,
+    id: '6f1c2a3e-0000-4000-8000-000000000001', name: 'vm1', type: 'vm', image: 'tiny', state: 'running', accelerator: 'kvm', cpus: 2,
     memory: 512 * 2 ** 20, disk: 10 * 2 ** 30, addresses: ['10.77.0.10', 'fd00::10'],
     nics: [{ name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.77.0.10', tap: 'nimbo-tap0' }],
     pid: 4242, createdAt: '2024-01-01T00:00:00.000Z', ...over,

@@ -35,6 +35,7 @@ export const instanceFilterKeys: FilterKeys<Instance> = {
 export function instanceFields(i: Instance): [string, string][] {
   const f: [string, string][] = [
     ['Name', i.name],
+    ['ID', i.id ?? '-'],
     ['Type', i.type],
     ['State', i.state],
     ['Image', i.image],

@@ -36,6 +36,7 @@ export const instanceKey = (name: string) => `/instances/${name}`;
 /** The API view of a record. */
 export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
   return {
+    id: rec.uuid,
     name: rec.name,
     type: rec.type,
     image: rec.image,

@@ -93,6 +93,7 @@ export type Nic = Static<typeof Nic>;
 
 /** An instance as the API shows it. */
 export const Instance = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'stable identifier: never reused, kept when the instance is renamed' }),
   name: Type.String(),
   type: Type.Union([Type.Literal('vm'), Type.Literal('container')]),
   image: Type.String(),

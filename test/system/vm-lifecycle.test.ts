@@ -13,6 +13,7 @@ import { exposedTo, walk } from './state-access.js';
 const skip = systemSkipReason();
 
 interface Inst {
+  id: string;
   name: string;
   state: string;
   accelerator: string;
@@ -53,6 +54,8 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     const info = await d.cliJson<Inst & { labels?: Record<string, string> }>('info', 'vm1');
     assert.deepEqual(info.labels, { tier: 'web' });
     assert.equal((await d.cli('list', '--filter', 'label.tier=web', '--columns', 'name', '--no-header')).stdout, 'vm1\n');
+    assert.match(info.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUID identifies the instance');
+    assert.equal((await d.api('GET', '/instances/vm1')).body.id, info.id);
     assert.equal(info.state, 'running');
     assert.equal(info.accelerator, 'tcg');
     assert.equal(info.memory, 256 * 1024 * 1024);
