@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Name } from '../shared/api-types.js';
 import type { ApiContext } from './context.js';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../host/spawn.js';
 import { constants as osConstants } from 'node:os';
 import type { WebSocket } from 'ws';
 import { boundedSender, pipeToSocket } from './ws-flow.js';

@@ -1,5 +1,5 @@
 /** Test helper: run the `nimbo` program (as main.ts does, without the lifecycle commands) in a child process. */
-import { spawn } from 'node:child_process';
+import { spawnPiped } from '../host/spawn.js';
 
 /** What a run printed and how it ended. */
 export interface CliResult {
@@ -8,7 +8,8 @@ export interface CliResult {
   stderr: string;
 }
 
-const HARNESS = `
+/** A module text that runs the program as main.ts does (without the lifecycle commands): `node --input-type=module -e`. */
+export const CLI_HARNESS = `
 import { buildProgram } from ${JSON.stringify(new URL('./program.js', import.meta.url).href)};
 import { reportError } from ${JSON.stringify(new URL('./errors.js', import.meta.url).href)};
 try { await buildProgram().parseAsync(process.argv); } catch (e) { process.exitCode = reportError(e); }
@@ -17,7 +18,7 @@ try { await buildProgram().parseAsync(process.argv); } catch (e) { process.exitC
 /** Run `nimbo ARGS` against `url` with `token`; stdin and stderr are pipes (not TTYs). */
 export function runNimbo(url: string, token: string, home: string, args: string[], env: Record<string, string> = {}, stdin = ''): Promise<CliResult> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--input-type=module', '-e', HARNESS, 'nimbo', ...args], {
+    const p = spawnPiped([process.execPath, '--input-type=module', '-e', CLI_HARNESS, 'nimbo', ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: home, NIMBO_URL: url, NIMBO_TOKEN: token, NIMBO_STATE_DIR: home, ...env },
     });
     let stdout = '';

@@ -6,34 +6,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FakeDaemon, freePort } from './fake-daemon.js';
+import { CLI_HARNESS as HARNESS, runNimbo, type CliResult as Result } from './cli-harness.js';
 
 const fake = new FakeDaemon();
 const home = mkdtempSync(join(tmpdir(), 'nimbo-cli-'));
-// Runs the program as main.ts does, minus the lifecycle commands (owned and tested elsewhere).
-const HARNESS = `
-import { buildProgram } from ${JSON.stringify(new URL('./program.js', import.meta.url).href)};
-import { reportError } from ${JSON.stringify(new URL('./errors.js', import.meta.url).href)};
-try { await buildProgram().parseAsync(process.argv); } catch (e) { process.exitCode = reportError(e); }
-`;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** `nimbo ARGS` against the fake daemon. */
 function nimbo(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--input-type=module', '-e', HARNESS, 'nimbo', ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: home, NIMBO_URL: fake.url, NIMBO_TOKEN: fake.token, NIMBO_STATE_DIR: home, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(stdin);
-  });
+  return runNimbo(fake.url, fake.token, home, args, env, stdin);
 }
 
 before(() => fake.start());

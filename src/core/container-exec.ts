@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../host/spawn.js';
 import { Readable } from 'node:stream';
 import { encodeFrame, FRAME, frameHead } from '../shared/exec-frames.js';
 import { NimboError } from '../lib/errors.js';

@@ -1,7 +1,7 @@
 // Containers as core sees them: records, id ranges in the store, images, networks and pools
 // resolved into plain values, then the runc driver folder does the host work (root, boot,
 // netns, cgroups, volumes, lifecycle). Nothing here touches /sys, /proc, /run/netns or cgroups.
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../host/spawn.js';
 import { join } from 'node:path';
 import type { RuntimeState } from '../drivers/compute/types.js';
 import { execExitCode, type RuncDriver } from '../drivers/compute/runc/runc-driver.js';

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptions } from 'node:child_process';
 
+/** The child-process types, so that code outside src/host needs no node:child_process import. */
+export type { ChildProcess, ChildProcessWithoutNullStreams, SpawnOptions };
+
 /** Start a long-running or streaming host program from an argv array (never through a shell). */
 export function spawnArgv(argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
   if (!argv[0]) throw new Error('spawnArgv: empty argv');

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnArgv } from '../../../host/spawn.js';
 import { existsSync } from 'node:fs';
 import type { ExecOptions, ExecResult, HostExec } from '../../../host/exec.js';
 import { HostCommandError } from '../../../lib/errors.js';
@@ -67,7 +67,7 @@ export class FakeQemuExec implements HostExec {
     const qmp = /^unix:([^,]+)/.exec(argv[argv.indexOf('-qmp') + 1]!)![1]!;
     const serial = /path=([^,]+)/.exec(argv.find((a) => a.startsWith('socket,id=serial0,'))!)![1]!;
     const args = ['-pidfile', pidfile, '-qmp', qmp, '-serial', serial, ...(argv.includes('-S') ? ['-S'] : []), this.mode];
-    const child = spawn(process.execPath, ['-e', FAKE, '--', ...args], { detached: true, stdio: 'ignore' });
+    const child = spawnArgv([process.execPath, '-e', FAKE, '--', ...args], { detached: true, stdio: 'ignore' });
     child.unref();
     this.pids.push(child.pid!);
     // Like -daemonize: return once the pidfile is written and QMP listens.

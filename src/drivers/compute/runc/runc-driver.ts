@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../../../host/spawn.js';
 import { spawnArgv } from '../../../host/spawn.js';
 import { existsSync } from 'node:fs';
 import { access, mkdir, open, readFile, rm } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from '../../../host/spawn.js';
 import { constants as osConstants } from 'node:os';
 import { chown, open, readFile, realpath, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,7 @@ export interface RuncDriverOptions {
   logger?: Logger;
   /** Interpreter for the tty exec helper (default 'python3'). */
   python?: string;
-  /** For tests: replaces child_process.spawn in create() and execSpawn(). */
+  /** For tests: replaces the host spawn in create() and execSpawn(). */
   spawn?: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
   /** State poll interval in stop() (default 100 ms). */
   pollMs?: number;

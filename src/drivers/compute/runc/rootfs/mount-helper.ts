@@ -16,7 +16,7 @@
 // starting Python costs more than a mount; it exits after a few idle seconds. An error answer
 // names the failing call and errno (EINVAL from mount_setattr: the filesystem does not support
 // idmapped mounts; ENOSYS: the kernel is too old).
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from '../../../../host/spawn.js';
 import { spawnPiped } from '../../../../host/spawn.js';
 import { conflict, HostCommandError } from '../../../../lib/errors.js';
 import type { IdShift } from './id-shift.js';
