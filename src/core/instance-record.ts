@@ -1,11 +1,22 @@
 import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
 import type { ContainerInfo } from '../drivers/compute/runc/container-info.js';
+import type { HostIds } from '../drivers/compute/instance-driver.js';
 
 /** An instance as kept in the store (desired configuration + last known state). */
 export interface InstanceRecord {
   name: string;
   uuid: string;
   type: 'vm' | 'container';
+  /** Record schema version (2: host ids pinned, desired state); absent = 1. */
+  v?: number;
+  /** The instance driver (registry name: qemu, runc); absent on version-1 records (from type). */
+  driver?: string;
+  /** Host identifiers, fixed at create (core/host-ids.ts); never recomputed from the name. */
+  hostIds?: HostIds;
+  /** Desired power state and what happens after a host reboot; the reconciler brings the host to it. */
+  desired?: { power: 'running' | 'stopped' | 'paused'; autostart: 'last-state' | 'always' | 'never' };
+  /** Free text shown in views. */
+  description?: string;
   /** VMs only: the uid and gid QEMU runs as (core/vm-ids.ts); absent on records from before per-VM ids until the next start. */
   qemuId?: number;
   /** Containers only: id range, network namespace, stop signal, pids limit. */

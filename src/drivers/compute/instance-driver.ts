@@ -1,0 +1,211 @@
+// The one interface every instance runtime implements (qemu VMs, runc containers; a third runtime is a
+// folder plus a line in registry.ts). Drivers are stateless per instance: each call gets the instance's
+// spec, already resolved by core (pools, networks, images), and never reads the store. Core chooses
+// behaviour from capabilities(), never from the instance type.
+import type { ChildProcess } from '../../host/spawn.js';
+import type { IoLimits } from '../../shared/storage-types.js';
+import type { Nic } from '../../shared/api-types.js';
+import type { Accelerator, VmBoot } from './types.js';
+
+/** The API's instance type; only the registry maps it to a driver. */
+export type InstanceKind = 'vm' | 'container';
+
+/** Host identifiers of one instance, fixed at create from its UUID (legacy records: from its name), kept in the record. */
+export interface HostIds {
+  /** STATE/run/<uuid>: sockets, pidfile, logs, exit file. */
+  runDir: string;
+  /** STATE/instances/<uuid>: seed, bundle, per-instance files. */
+  instanceDir: string;
+  /** runc: the runtime's container id (<prefix>-<uuid>). */
+  runtimeId?: string;
+  /** runc: the container's cgroupsPath (/nimbo-<prefix>/<uuid>). */
+  cgroup?: string;
+}
+
+/** What a driver can do; services branch on these, never on the type. */
+export interface DriverCapabilities {
+  kind: InstanceKind;
+  /** The root: 'image-clone' = a block volume cloned from the image's disk; 'filesystem' = a filesystem volume over the image's tree. */
+  root: 'image-clone' | 'filesystem';
+  /** The root filesystem volume can carry a size quota (--disk); without one the root has no size. */
+  rootQuota: boolean;
+  /** Chooses KVM or TCG. */
+  accelerator: boolean;
+  /** Takes pids, cpuWeight, swap and disk-rate limits. */
+  processLimits: boolean;
+  /** Runs OCI application images (--app). */
+  app: boolean;
+  /** The kind of pool volume it attaches, and whether an attach names a mount path. */
+  volumeKind: 'block' | 'filesystem';
+  volumeMountPath: boolean;
+  /** Grows disks and changes their I/O limits while running. */
+  liveDiskResize: boolean;
+  /** NICs given at boot can be unplugged while running. */
+  unplugBootNics: boolean;
+  /** 'disk-images': qcow2 internal snapshots of its disks (stateful possible); 'pool-volumes': pool snapshots of its volumes. */
+  snapshots: 'disk-images' | 'pool-volumes';
+  statefulSnapshots: boolean;
+  /** 'serial': a relayed serial console (sockets in the run dir); 'pty': a login shell on a pty. */
+  console: 'serial' | 'pty';
+  /** exec and file push/pull inside the instance. */
+  exec: boolean;
+  /** Hint shown when exec is refused (e.g. "use ssh or the console"). */
+  execHint?: string;
+}
+
+/** The instance as every driver call sees it. */
+export interface InstanceRef {
+  uuid: string;
+  /** Shown in messages and as the guest's name; never part of a host id. */
+  name: string;
+  hostIds: HostIds;
+  /** The driver's own part of the record (qemu: { qemuId }, runc: ContainerInfo), as the driver returned it from plan(). */
+  driverConfig: unknown;
+}
+
+/** A pool volume as a driver sees it: its host path, resolved by core. */
+export interface VolumeSpec {
+  pool: string;
+  volume: string;
+  path: string;
+  format?: 'qcow2' | 'raw';
+  limits: IoLimits;
+  /** Filesystem volumes: where it is mounted inside the instance. */
+  mountPath?: string;
+  /** Filesystem volumes: the first host id its files belong to now (from an earlier owner), if shifted. */
+  idOwner?: number;
+}
+
+/** A network as a driver needs it (application containers write /etc files from it). */
+export interface NetworkSpec {
+  name: string;
+  gateway: string;
+  mode: string;
+  domain?: string;
+  [k: string]: unknown;
+}
+
+/** Everything start() needs, resolved by core. */
+export interface InstanceSpec extends InstanceRef {
+  cpus: number;
+  memoryBytes: number;
+  accelerator?: Accelerator;
+  /** How the image boots (VMs). */
+  boot?: VmBoot;
+  root: { pool: string; volume: string; path: string; format?: 'qcow2' | 'raw' };
+  nics: Nic[];
+  volumes: VolumeSpec[];
+  /** The networks of its NICs by name. */
+  networks: Map<string, NetworkSpec>;
+}
+
+/** Observed power state. */
+export type PowerState = 'running' | 'paused' | 'stopped';
+
+/** What the host says about an instance. */
+export interface InstanceStatus {
+  state: PowerState;
+  pid: number | null;
+  usage?: { cpuSeconds: number; memoryBytes: number; pids: number };
+  /** How the main process last ended (runc: the exit shim's file), or null when unknown. */
+  exitCode?: number | null;
+  /** Processes the kernel killed for the memory limit. */
+  oomKills?: number | null;
+}
+
+/** Something a driver saw happen to an instance without being asked; the reconciler looks at it. */
+export type DriverEvent =
+  | { type: 'exited'; uuid: string; exitCode: number | null; /** the guest powered off / init ended by itself with 0 */ requested: boolean }
+  | { type: 'paused' | 'resumed'; uuid: string };
+
+/** The driver-owned part of an instance snapshot (kept in the snapshot record). */
+export interface SnapshotData {
+  stateful: boolean;
+  /** disk-images: the images it covers, and the nodes QEMU saved live. */
+  disks: { id: string; path: string }[];
+  vmDisks?: string[];
+}
+
+/** Pool snapshots lent to drivers whose snapshots are pool snapshots (core's storage service). */
+export interface VolumeSnapshotPort {
+  create(pool: string, volume: string, snapshot: string): Promise<void>;
+  restore(pool: string, volume: string, snapshot: string): Promise<void>;
+  remove(pool: string, volume: string, snapshot: string): Promise<void>;
+}
+
+/** What create asks of plan(): the driver-only fields of the request, raw. */
+export interface PlanInput {
+  name: string;
+  image: string;
+  pids?: number;
+  cpuWeight?: number;
+  swap?: string | number;
+  diskRates?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
+  app?: unknown;
+  /** Ids the driver allocates (runc: a host id range; qemu: a uid), reserved in the store by core. */
+  allocateId(kind: 'vm-uid' | 'id-range'): Promise<number>;
+  releaseId(kind: 'vm-uid' | 'id-range', id: number): Promise<void>;
+}
+
+/** Seed and root for a new instance. */
+export interface PrepareInput {
+  /** cloud-init NoCloud files (meta-data, user-data, network-config). */
+  seed: Record<string, string>;
+  /** filesystem roots: the image's unpacked tree (the overlay's lower dir). */
+  lowerDir?: string;
+  /** 'copy': the root volume is a clone of another instance's root (filesystem roots are re-targeted, not made). */
+  root: 'new' | 'copy';
+  /** copy: the source's first host id (filesystem roots are shifted from it). */
+  fromIdOwner?: number;
+}
+
+/** A console: a serial relay kept by core, or a fresh login shell on a pty. */
+export type ConsoleHandle = { kind: 'serial'; runDir: string } | { kind: 'pty'; child: ChildProcess };
+
+/** One runtime for instances. */
+export interface InstanceDriver {
+  readonly name: string;
+  capabilities(): DriverCapabilities;
+  /** Validate the driver-only request fields and allocate its host ids; returns the driverConfig to store. */
+  plan(req: PlanInput): Promise<unknown>;
+  /** Give back what plan() allocated (create rollback, delete). */
+  release(ref: InstanceRef, ids: Pick<PlanInput, 'releaseId'>): Promise<void>;
+  /** Write the seed and (filesystem roots) make the root inside spec.root.path. */
+  prepare(spec: InstanceSpec, input: PrepareInput): Promise<void>;
+  /** Start (or re-create after a host reboot); boot-time NICs and volumes come from the spec, hot-plugged ones are plugged again. */
+  start(spec: InstanceSpec): Promise<void>;
+  /** ACPI power-down / stop signal, hard stop after timeoutMs; force: hard stop at once. */
+  stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void>;
+  pause(ref: InstanceRef): Promise<void>;
+  resume(ref: InstanceRef): Promise<void>;
+  /** Cheap: no process spawn unless `usage` is asked for. */
+  status(ref: InstanceRef, opts?: { usage?: boolean }): Promise<InstanceStatus>;
+  /** Remove host objects only (process, runtime state, run and instance dirs, netns, taps/veths, root mount); never volumes. */
+  destroy(ref: InstanceRef, nics: Nic[], root?: { path: string }): Promise<void>;
+  /** After a daemon start: resume watching a live instance (QMP events, exit files). */
+  adopt(ref: InstanceRef): Promise<void>;
+  /** Host end of a new NIC (tap/veth) and, when live, into the running instance. */
+  plugNic(spec: InstanceSpec, nic: Nic, live: boolean): Promise<void>;
+  unplugNic(spec: InstanceSpec, nic: Nic, live: boolean): Promise<void>;
+  /** Refuse (Conflict) at once while the volume cannot be unplugged (a process holds it). */
+  checkUnplugVolume(ref: InstanceRef, vol: VolumeSpec): Promise<void>;
+  /** Give the volume to the instance (ownership, id shift) and plug it when live; returns the new id owner when it shifted ids. */
+  plugVolume(spec: InstanceSpec, vol: VolumeSpec, live: boolean): Promise<{ idOwner?: number }>;
+  unplugVolume(ref: InstanceRef, vol: VolumeSpec, live: boolean): Promise<void>;
+  /** Live only (capability liveDiskResize): grow a disk / set its limits in the running instance. */
+  resizeVolume(ref: InstanceRef, vol: { pool: string; volume: string } | 'root', bytes: number): Promise<void>;
+  setVolumeLimits(ref: InstanceRef, vol: { pool: string; volume: string } | 'root', limits: IoLimits): Promise<void>;
+  /** Take a snapshot named `name` of every disk/volume of the instance; `vols` does pool snapshots. */
+  snapshot(spec: InstanceSpec, req: { name: string; stateful: boolean }, vols: VolumeSnapshotPort, progress?: (pct: number, msg: string) => void): Promise<SnapshotData>;
+  restoreSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void>;
+  deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void>;
+  /** The instance's console (capability console). */
+  console(ref: InstanceRef): Promise<ConsoleHandle>;
+  /** A process inside the running instance (capability exec): pipes, or a pty with `tty`. */
+  exec(ref: InstanceRef, args: string[], opts: { tty: boolean; rows?: number; cols?: number }): Promise<ChildProcess>;
+  /** Map a runtime-specific exit of an exec'd process to the command's code (e.g. runc's own failures). */
+  execExitCode(ref: InstanceRef, code: number, stderrTail: string): number;
+  /** Events that make the reconciler look at an instance; returns unsubscribe. */
+  watch(cb: (ev: DriverEvent) => void): () => void;
+  close(): void;
+}
