@@ -115,7 +115,16 @@ export interface InstanceStatus {
 
 /** Something a driver saw happen to an instance without being asked; the reconciler looks at it. */
 export type DriverEvent =
-  | { type: 'exited'; uuid: string; exitCode: number | null; /** the guest powered off / init ended by itself with 0 */ requested: boolean }
+  | {
+      type: 'exited';
+      uuid: string;
+      exitCode: number | null;
+      /**
+       * true: the instance ended as it wanted to and should stay stopped (the guest powered off, init exited 0,
+       * an app whose restart policy says so); false: a crash or kill, to be started again if it should run.
+       */
+      requested: boolean;
+    }
   | { type: 'paused' | 'resumed'; uuid: string };
 
 /** The driver-owned part of an instance snapshot (kept in the snapshot record). */
@@ -135,14 +144,19 @@ export interface VolumeSnapshotPort {
 
 /** What create asks of plan(): the driver-only fields of the request, raw. */
 export interface PlanInput {
+  uuid: string;
   name: string;
   image: string;
   pids?: number;
   cpuWeight?: number;
   swap?: string | number;
   diskRates?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
-  app?: unknown;
-  /** Ids the driver allocates (runc: a host id range; qemu: a uid), reserved in the store by core. */
+  /** Application containers: the process resolved from the OCI image config and the request (core reads the image). */
+  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always' };
+  /**
+   * Ids reserved in the store by core (compare-and-swap, never shared): 'vm-uid' returns the uid itself,
+   * 'id-range' a slot number n (the driver maps it to its host ids); releaseId takes the same number back.
+   */
   allocateId(kind: 'vm-uid' | 'id-range'): Promise<number>;
   releaseId(kind: 'vm-uid' | 'id-range', id: number): Promise<void>;
 }
@@ -159,8 +173,16 @@ export interface PrepareInput {
   fromIdOwner?: number;
 }
 
-/** A console: a serial relay kept by core, or a fresh login shell on a pty. */
-export type ConsoleHandle = { kind: 'serial'; runDir: string } | { kind: 'pty'; child: ChildProcess };
+/** A live serial console: guest output to subscribers and a bounded log, keystrokes to the guest. */
+export interface ConsoleRelay {
+  onData(cb: (chunk: Buffer) => void): () => void;
+  write(data: Buffer | string): void;
+  tail(bytes: number): Buffer;
+  close(): void;
+}
+
+/** A console: the serial relay the driver keeps while the instance runs, or a fresh login shell on a pty. */
+export type ConsoleHandle = { kind: 'serial'; relay: ConsoleRelay } | { kind: 'pty'; child: ChildProcess };
 
 /** One runtime for instances. */
 export interface InstanceDriver {
@@ -199,8 +221,10 @@ export interface InstanceDriver {
   snapshot(spec: InstanceSpec, req: { name: string; stateful: boolean }, vols: VolumeSnapshotPort, progress?: (pct: number, msg: string) => void): Promise<SnapshotData>;
   restoreSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void>;
   deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void>;
-  /** The instance's console (capability console). */
+  /** The instance's console (capability console); Conflict when it is not running. */
   console(ref: InstanceRef): Promise<ConsoleHandle>;
+  /** The last `bytes` of the console log (also after it stopped; '' when it has none). */
+  consoleLog(ref: InstanceRef, bytes: number): string;
   /** A process inside the running instance (capability exec): pipes, or a pty with `tty`. */
   exec(ref: InstanceRef, args: string[], opts: { tty: boolean; rows?: number; cols?: number }): Promise<ChildProcess>;
   /** Map a runtime-specific exit of an exec'd process to the command's code (e.g. runc's own failures). */
