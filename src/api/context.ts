@@ -8,10 +8,11 @@ import type { NetworkService } from '../core/network-service.js';
 import type { FirewallService } from '../core/firewall-service.js';
 import type { ForwardService } from '../core/forward-service.js';
 import type { InstanceNics } from '../core/instance-nics.js';
-import type { ConsoleManager } from '../core/consoles.js';
 import type { StorageService } from '../core/storage-service.js';
 import type { InstanceVolumes } from '../core/instance-volumes.js';
 import type { InstanceSnapshots } from '../core/instance-snapshots.js';
+import type { InstanceCopier } from '../core/instance-copy.js';
+import type { InstanceExec } from '../core/instance-exec.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -22,7 +23,8 @@ export interface ApiContext extends BaseDeps {
   firewall: FirewallService;
   forwards: ForwardService;
   instanceNics: InstanceNics;
-  consoles: ConsoleManager;
+  copier: InstanceCopier;
+  instanceExec: InstanceExec;
   storage: StorageService;
   instanceVolumes: InstanceVolumes;
   snapshots: InstanceSnapshots;

@@ -36,10 +36,7 @@ const FileQuery = Type.Object({ path: Type.String({ pattern: '^/', maxLength: 40
 /** /api/v1/instances/{name}/exec and /files: commands and files in a container. */
 export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 256 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-  const containers = () => {
-    if (!ctx.instances.containers) throw new Error('containers are not available');
-    return ctx.instances.containers;
-  };
+  const containers = () => ctx.instanceExec;
   app.get<{ Params: { name: string }; Querystring: { path: string } }>(
     '/instances/:name/files',
     {

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody, InstanceCopy, Name, Operation } from '../shared/api-types.js';
-import { InstanceCopier } from '../core/instance-copy.js';
 import { accepted, type ApiContext } from './context.js';
 
 const Accepted = Type.Object({ operation: Operation });
@@ -9,7 +8,6 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** POST /api/v1/instances/{name}/copy. */
 export async function copyRoutes(app: FastifyInstance, ctx: ApiContext) {
-  const copier = new InstanceCopier(ctx.instances);
   app.post<{ Params: { name: string }; Body: InstanceCopy }>(
     '/instances/:name/copy',
     {
@@ -21,6 +19,6 @@ export async function copyRoutes(app: FastifyInstance, ctx: ApiContext) {
         response: { 202: Accepted, ...errors },
       },
     },
-    async (req, reply) => accepted(reply, await copier.copy(req.params.name, req.body)),
+    async (req, reply) => accepted(reply, await ctx.copier.copy(req.params.name, req.body)),
   );
 }

@@ -23,16 +23,17 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
     async (socket, req) => {
       const name = req.params.name;
       const rec = await ctx.instances.record(name).catch(() => undefined);
-      if (rec?.type === 'container' && ctx.instances.containers) {
-        // A container has no serial line: the console is a login shell on a pty inside it.
-        await relayChild(socket, () => ctx.instances.containers!.shell(rec));
+      const handle = rec ? await ctx.instances.console(rec).catch(() => undefined) : undefined;
+      if (handle?.kind === 'pty') {
+        // No serial line (a container): the console is a login shell on a pty inside it.
+        await relayChild(socket, async () => handle.child);
         return;
       }
-      const relay = ctx.consoles.get(name);
-      if (!relay) {
+      if (!handle) {
         socket.close(4404, `instance ${name} has no running console`);
         return;
       }
+      const relay = handle.relay;
       // The guest's output cannot wait for one client: a client that falls behind is closed (the log keeps it all).
       const send = boundedSender(socket, 'console');
       send(relay.tail(16 * 1024));
@@ -61,13 +62,13 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
     },
     async (socket, req) => {
       const rec = await ctx.instances.record(req.params.name).catch(() => undefined);
-      if (!rec || !ctx.instances.containers) {
+      if (!rec) {
         socket.close(4404, `no container ${req.params.name}`);
         return;
       }
       const { cmd, rows, cols } = req.query;
       const args = Array.isArray(cmd) ? cmd : [cmd];
-      await relayChild(socket, () => ctx.instances.containers!.execTty(rec, args, { ...(rows ? { rows } : {}), ...(cols ? { cols } : {}) }));
+      await relayChild(socket, () => ctx.instanceExec.execTty(rec, args, { ...(rows ? { rows } : {}), ...(cols ? { cols } : {}) }));
     },
   );
 
@@ -82,9 +83,9 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       },
     },
     async (req, reply) => {
-      await ctx.instances.record(req.params.name);
+      const rec = await ctx.instances.record(req.params.name);
       reply.type('text/plain; charset=utf-8');
-      return ctx.consoles.logTail(req.params.name, req.query.bytes ?? 65536);
+      return ctx.instances.consoleLog(rec, req.query.bytes ?? 65536);
     },
   );
 }

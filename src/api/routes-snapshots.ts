@@ -55,7 +55,7 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
     { schema: { tags, summary: 'Set the scheduled snapshots of an instance (cron, expiry)', params: N, body: SnapshotScheduleSet, response: { 200: Schedule, ...errors } } },
     async (req) => {
       parseCron(req.body.cron);
-      if (req.body.stateful && (await ctx.instances.record(req.params.name)).type === 'container') {
+      if (req.body.stateful && !ctx.instances.capabilities(await ctx.instances.record(req.params.name)).statefulSnapshots) {
         throw invalid(`${req.params.name} is a container: containers have no stateful snapshots (no CRIU); drop --stateful`);
       }
       const schedule = { ...req.body, lastRun: new Date().toISOString() };

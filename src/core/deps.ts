@@ -1,4 +1,3 @@
-import type { ComputeDriver } from '../drivers/compute/types.js';
 import type { HostExec } from '../host/exec.js';
 import type { Store } from '../store/store.js';
 import type { DaemonConfig, StatePaths } from './config.js';
@@ -21,9 +20,4 @@ export interface BaseDeps {
   events: EventBus;
   log: Logger;
   exec: HostExec;
-}
-
-/** A compute driver that also exposes runtime details nimbo shows (pid). */
-export interface VmDriver extends ComputeDriver {
-  pid(runDir: string): Promise<number | null>;
 }

@@ -1,20 +1,28 @@
 import { applyBandwidth } from '../drivers/network/qos/bandwidth.js';
-import { readCounters } from '../drivers/network/qos/counters.js';
+import type { HostExec } from '../host/exec.js';
 import type { Instance, Nic } from '../shared/api-types.js';
 import type { NicAttach, NicPatch, NicRequest } from '../shared/network-types.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
-import type { InstanceHost, NicsPort } from './instance-ports.js';
+import type { NicsPort } from './instance-ports.js';
 import type { FirewallService } from './firewall-service.js';
 import type { ForwardService } from './forward-service.js';
+import type { InstanceRepo } from './instance-repo.js';
+import type { InstanceRuntime } from './instance-runtime.js';
+import type { InstanceViews } from './instance-view.js';
 import { MAX_NICS, limitsFrom, nextNicName, tapName } from './instance-nics-plan.js';
 import { DEFAULT_GROUP } from './firewall-service.js';
 
+/** Put a NIC's bandwidth limits on its host end (removes them when none). */
+export async function applyNicLimits(exec: HostExec, nic: Nic): Promise<void> {
+  await applyBandwidth(exec, nic.tap, { ingressBps: nic.ingressBps ?? 0, egressBps: nic.egressBps ?? 0 });
+}
+
 /** Instance NICs beyond creation: hot-plug, removal, live security groups and bandwidth, counters. */
 export class InstanceNics implements NicsPort {
-  constructor(private svc: InstanceHost, private firewall: FirewallService, readonly forwards: ForwardService) {}
+  constructor(private runtime: InstanceRuntime, private repo: InstanceRepo, private views: InstanceViews, private firewall: FirewallService, readonly forwards: ForwardService) {}
 
   private get d() {
-    return this.svc.d;
+    return this.runtime.d;
   }
 
   /** Check NIC requests before anything is created (networks and groups exist, rates parse). */
@@ -36,33 +44,9 @@ export class InstanceNics implements NicsPort {
     return this.firewall.apply();
   }
 
-  /** Put the NIC's bandwidth limits on its tap (removes them when none). */
-  async applyLimits(nic: Nic): Promise<void> {
-    await applyBandwidth(this.d.exec, nic.tap, { ingressBps: nic.ingressBps ?? 0, egressBps: nic.egressBps ?? 0 });
-  }
-
-  /** Plug the hot-plugged NICs into the freshly started VM (they stay on hot-plug ports so they can be removed). */
-  async plugAll(rec: { name: string; qemuId?: number; nics: Nic[] }): Promise<void> {
-    const hot = rec.nics.filter((n) => n.hotplug);
-    if (hot.length === 0) return;
-    const vm = this.svc.vmRef(rec);
-    for (const n of hot) await this.d.vms.plugNic(vm, n, true);
-  }
-
-  /** Counters of each NIC whose tap exists (the VM runs). */
-  async withCounters(view: Instance): Promise<Instance> {
-    const nics = await Promise.all(
-      view.nics.map(async (n) => {
-        const c = view.pid !== null ? await readCounters(n.tap) : null;
-        return c ? { ...n, counters: c } : n;
-      }),
-    );
-    return { ...view, nics };
-  }
-
-  /** Add a NIC on a network: address, tap, limits, firewall; hot-plugged at once when the VM runs. */
+  /** Add a NIC on a network: address, host end, limits, firewall; plugged at once when the instance runs. */
   async attach(name: string, req: NicAttach) {
-    const rec = await this.svc.record(name);
+    const rec = await this.repo.record(name);
     if (rec.state === 'creating') throw conflict(`instance ${name} is still being created`);
     await this.validateRequests([req]);
     const nicName = nextNicName(rec.nics);
@@ -79,63 +63,62 @@ export class InstanceNics implements NicsPort {
         ...limitsFrom(req),
         hotplug: true,
       };
-      const isContainer = rec.type === 'container';
+      const driver = this.runtime.driverOf(rec);
+      let plugged = false;
       try {
-        if (!isContainer) {
-          await this.d.network.createTap(nic.tap, nic.network, this.svc.tapOwner(rec));
-          await this.applyLimits(nic);
-        }
-        const cur = await this.svc.record(name);
-        await this.svc.patch(name, (now) => ({ nics: [...now.nics, nic] }));
-        await this.firewall.apply();
-        if (cur.state === 'running' || cur.state === 'paused') {
-          if (isContainer) await this.svc.containers!.plugNic(cur, nic);
-          else await this.d.vms.plugNic(this.svc.vmRef(cur), nic, true);
-        }
+        await this.repo.patch(name, (now) => ({ nics: [...now.nics, nic] }));
+        await this.firewall.apply(); // its rules are in place before the NIC carries traffic
+        const cur = await this.repo.record(name);
+        const live = cur.state === 'running' || cur.state === 'paused';
+        await driver.plugNic(await this.runtime.specOf(cur), nic, live);
+        plugged = true;
+        if (await this.d.network.tapExists(nic.tap)) await applyNicLimits(this.d.exec, nic);
       } catch (e) {
-        const cur = await this.svc.record(name).catch(() => null);
-        if (cur) await this.svc.patch(name, (now) => ({ nics: now.nics.filter((n) => n.name !== nicName) }));
+        const cur = await this.repo.record(name).catch(() => null);
+        if (cur) {
+          if (plugged) await driver.unplugNic(await this.runtime.specOf(cur), nic, cur.state === 'running' || cur.state === 'paused').catch(() => undefined);
+          await this.repo.patch(name, (now) => ({ nics: now.nics.filter((n) => n.name !== nicName) }));
+        }
         await this.d.network.deleteTap(nic.tap).catch(() => undefined);
         await this.d.network.release(name, nicName);
         await this.firewall.apply().catch(() => undefined);
         throw e;
       }
-      return this.svc.view(await this.svc.record(name));
-    });
+      return this.views.view(await this.repo.record(name));
+    }, { lockAs: this.runtime.lockOf(rec) });
   }
 
-  /** Remove a NIC (unplugged live when it sits on a hot-plug port); its address, tap and forwards go with it. */
+  /** Remove a NIC (unplugged live where the driver can); its address, host end and forwards go with it. */
   async detach(name: string, nicName: string) {
-    const rec = await this.svc.record(name);
+    const rec = await this.repo.record(name);
     const nic = rec.nics.find((n) => n.name === nicName);
     if (!nic) throw notFound(`NIC ${nicName} of instance ${name}`);
     const live = rec.state === 'running' || rec.state === 'paused';
-    const isContainer = rec.type === 'container';
-    if (live && !nic.hotplug && !isContainer) throw conflict(`NIC ${nicName} of ${name} was there at boot and cannot be unplugged live: stop the instance first`);
+    if (live && !nic.hotplug && !this.runtime.caps(rec).unplugBootNics) throw conflict(`NIC ${nicName} of ${name} was there at boot and cannot be unplugged live: stop the instance first`);
     if (rec.nics.length === 1) throw conflict(`NIC ${nicName} is the only NIC of ${name}`);
     return this.d.ops.start('instance.nic.detach', name, async () => {
-      // A container's NIC is a veth: deleting its host end below removes it from the container.
-      if (live && !isContainer) await this.d.vms.unplugNic(this.svc.vmRef(rec), nic, true);
-      const cur = await this.svc.record(name);
-      await this.svc.patch(name, (now) => ({ nics: now.nics.filter((n) => n.name !== nicName) }));
+      const cur = await this.repo.record(name);
+      const isLive = cur.state === 'running' || cur.state === 'paused';
+      await this.runtime.driverOf(cur).unplugNic(await this.runtime.specOf(cur), nic, isLive);
+      await this.repo.patch(name, (now) => ({ nics: now.nics.filter((n) => n.name !== nicName) }));
       await this.forwards.dropNic(name, nicName);
       await this.firewall.apply();
       await this.d.network.deleteTap(nic.tap);
       await this.d.network.release(name, nicName);
-      return this.svc.view(await this.svc.record(name));
-    });
+      return this.views.view(await this.repo.record(name));
+    }, { lockAs: this.runtime.lockOf(rec) });
   }
 
   /** Change a NIC's security groups and/or bandwidth limits, live. */
   async patch(name: string, nicName: string, req: NicPatch): Promise<Instance> {
-    const rec = await this.svc.record(name);
+    const rec = await this.repo.record(name);
     const nic = rec.nics.find((n) => n.name === nicName);
     if (!nic) throw notFound(`NIC ${nicName} of instance ${name}`);
     if (req.securityGroups) await this.firewall.assertGroups(req.securityGroups);
     const next: Nic = { ...nic, ...(req.securityGroups ? { securityGroups: [...new Set(req.securityGroups)] } : {}), ...limitsFrom(req) };
-    await this.svc.patch(name, (now) => ({ nics: now.nics.map((n) => (n.name === nicName ? { ...n, ...(req.securityGroups ? { securityGroups: next.securityGroups } : {}), ...limitsFrom(req) } : n)) }));
+    const saved = await this.repo.patch(name, (now) => ({ nics: now.nics.map((n) => (n.name === nicName ? { ...n, ...(req.securityGroups ? { securityGroups: next.securityGroups } : {}), ...limitsFrom(req) } : n)) }));
     if (req.securityGroups) await this.firewall.apply();
-    if ((req.ingress !== undefined || req.egress !== undefined) && (await this.d.network.tapExists(nic.tap))) await this.applyLimits(next);
-    return this.svc.view(await this.svc.record(name));
+    if ((req.ingress !== undefined || req.egress !== undefined) && (await this.d.network.tapExists(nic.tap))) await applyNicLimits(this.d.exec, next);
+    return this.views.view(saved);
   }
 }

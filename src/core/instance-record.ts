@@ -17,6 +17,11 @@ export interface InstanceRecord {
   desired?: { power: 'running' | 'stopped' | 'paused'; autostart: 'last-state' | 'always' | 'never' };
   /** Free text shown in views. */
   description?: string;
+  /** The driver's own part (qemu: { qemuId }, runc: ContainerInfo), as its plan() returned it; v1 records keep qemuId/container instead. */
+  driverConfig?: unknown;
+  /** Observed: processes the kernel killed for the memory limit, and how the main process last ended. */
+  oomKills?: number;
+  exitCode?: number;
   /** VMs only: the uid and gid QEMU runs as (core/vm-ids.ts); absent on records from before per-VM ids until the next start. */
   qemuId?: number;
   /** Containers only: id range, network namespace, stop signal, pids limit. */
@@ -41,6 +46,9 @@ export interface InstanceRecord {
   labels?: Record<string, string>;
 }
 
+/** The driver of a record (version-1 records name none: their type says it). */
+export const driverNameOf = (rec: Pick<InstanceRecord, 'driver' | 'type'>): string => rec.driver ?? (rec.type === 'container' ? 'runc' : 'qemu');
+
 /** Store key of an instance. */
 export const instanceKey = (name: string) => `/instances/${name}`;
 
@@ -59,8 +67,8 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     addresses: rec.nics.map((n) => n.address.split('/')[0]!),
     nics: rec.nics,
     pid,
-    ...(rec.container?.oomKills ? { oomKills: rec.container.oomKills } : {}),
-    ...(rec.container?.exitCode !== undefined ? { exitCode: rec.container.exitCode } : {}),
+    ...((rec.oomKills ?? rec.container?.oomKills) ? { oomKills: rec.oomKills ?? rec.container?.oomKills } : {}),
+    ...((rec.exitCode ?? rec.container?.exitCode) !== undefined ? { exitCode: rec.exitCode ?? rec.container?.exitCode } : {}),
     ...(rec.error ? { error: rec.error } : {}),
     ...(rec.labels ? { labels: rec.labels } : {}),
     createdAt: rec.createdAt,

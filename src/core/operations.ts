@@ -26,6 +26,8 @@ const PRUNE_EVERY = 20;
 export interface StartOptions {
   /** Targets to lock besides the operation's own (e.g. `volume/P/V` for an attach); taken in sorted order. */
   locks?: string[];
+  /** Lock this instead of the target (instances lock `instance/<uuid>`: a name is only what the operation shows). */
+  lockAs?: string;
   /** Runs when the body never ran (cancelled while it waited for its locks): give back what the request reserved. */
   notRun?: () => Promise<unknown>;
 }
@@ -72,7 +74,7 @@ export class OperationManager {
     const op: Operation = { id: randomUUID(), kind, target, status: 'pending', progress: 0, log: [], createdAt: now, updatedAt: now };
     await this.save(op);
     const ctrl = new AbortController();
-    const targets = [...new Set([target, ...(opts.locks ?? [])])].sort();
+    const targets = [...new Set([opts.lockAs ?? target, ...(opts.locks ?? [])])].sort();
     const prev = Promise.all(targets.map((t) => (this.chains.get(t) ?? Promise.resolve()).catch(() => {})));
     const done = prev.then(() => this.execute(op, ctrl, targets, body, opts.notRun));
     for (const t of targets) this.chains.set(t, done);

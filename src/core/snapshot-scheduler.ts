@@ -1,5 +1,5 @@
 import { parseCron, nextFire } from '../lib/cron.js';
-import type { InstanceService } from './instance-service.js';
+import type { InstanceRepo } from './instance-repo.js';
 import { InstanceSnapshots, snapshotName } from './instance-snapshots.js';
 import type { Logger } from '../lib/log.js';
 
@@ -31,7 +31,7 @@ export function scheduleView(sched: SnapshotSchedule, now = new Date()): Snapsho
 /** Runs every instance's snapshot schedule and removes expired snapshots. */
 export class SnapshotScheduler {
   private timer?: NodeJS.Timeout;
-  constructor(private svc: InstanceService, private snaps: InstanceSnapshots, private log: Logger) {}
+  constructor(private svc: Pick<InstanceRepo, 'records' | 'patch'>, private snaps: InstanceSnapshots, private log: Logger) {}
 
   /** Check schedules every `ms`. */
   start(ms = 15_000): void {

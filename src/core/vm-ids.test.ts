@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { allocateVmId, ensureVmId, firstFreeSlot, isVmId, releaseVmId, runAsOf, VM_ID_BASE, VM_ID_COUNT } from './vm-ids.js';
-import { ID_BASE, ID_SIZE } from './container-service.js';
+import { ID_BASE, ID_SIZE } from '../drivers/compute/runc/container-info.js';
+import { ID_RANGE_SLOTS } from './instance-ids.js';
 
 function withStore(fn: (s: SqliteStore) => Promise<void>) {
   return async () => {
@@ -21,7 +22,7 @@ function withStore(fn: (s: SqliteStore) => Promise<void>) {
 }
 
 test('the VM id range is disjoint from every container range, root, nobody and 2^31', () => {
-  const lastContainerId = ID_BASE + 30000 * ID_SIZE - 1; // container-service allocates n < 30000
+  const lastContainerId = ID_BASE + ID_RANGE_SLOTS * ID_SIZE - 1; // id-range slots n < ID_RANGE_SLOTS
   assert.ok(VM_ID_BASE > lastContainerId);
   assert.ok(VM_ID_BASE + VM_ID_COUNT - 1 < 2 ** 31 - 1);
   assert.equal(isVmId(0), false);

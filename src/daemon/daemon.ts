@@ -15,16 +15,17 @@ import { NetworkService } from '../core/network-service.js';
 import { FirewallService } from '../core/firewall-service.js';
 import { ForwardService } from '../core/forward-service.js';
 import { InstanceNics } from '../core/instance-nics.js';
-import { QemuDriver } from '../drivers/compute/qemu/driver.js';
-import { QemuInstanceOps } from '../drivers/compute/qemu/instance-ops.js';
-import { RuncDriver } from '../drivers/compute/runc/runc-driver.js';
-import { checkRuncVersion } from '../drivers/compute/runc/runc-version.js';
-import { ContainerService } from '../core/container-service.js';
-import { InstanceCompute } from '../core/instance-compute.js';
+import { DriverRegistry, type DriverPorts } from '../drivers/compute/registry.js';
 import { ImageService } from '../core/image-service.js';
 import { InstanceService } from '../core/instance-service.js';
 import { InstanceActions } from '../core/instance-actions.js';
-import { ConsoleManager } from '../core/consoles.js';
+import { InstanceRepo } from '../core/instance-repo.js';
+import { InstanceRuntime } from '../core/instance-runtime.js';
+import { InstanceViews } from '../core/instance-view.js';
+import { InstanceProvisioner } from '../core/instance-provision.js';
+import { InstanceCopier } from '../core/instance-copy.js';
+import { InstanceExec } from '../core/instance-exec.js';
+import { applyNicLimits } from '../core/instance-nics.js';
 import { StorageService } from '../core/storage-service.js';
 import { InstanceVolumes } from '../core/instance-volumes.js';
 import { InstanceSnapshots } from '../core/instance-snapshots.js';
@@ -76,38 +77,49 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   await network.init(() => firewall.policy());
   await firewall.init();
   const forwards = new ForwardService(base, () => firewall.apply());
-  // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
-  const qemu = new QemuDriver({ exec, logger: log, attachSerial: true });
-  const consoles = new ConsoleManager(log, (runDir) => qemu.serial(runDir), (name) => paths.run(name));
-  const runc = new RuncDriver({ exec, runtime: config.containerRuntime ?? 'runc', root: join(config.stateDir, 'run', 'runc'), logger: log });
-  // Known runc container escapes: warn at start when the runtime lacks their fixes (also in `nimbo doctor`).
-  const runcReport = await checkRuncVersion(exec, config.containerRuntime ?? 'runc');
-  if (runcReport.missing.length) log.warn({ runtime: config.containerRuntime ?? 'runc', missing: runcReport.missing.map((c) => c.id) }, runcReport.detail);
-  else log.info({ runtime: config.containerRuntime ?? 'runc' }, runcReport.detail);
-  let containers!: ContainerService;
-  const compute = new InstanceCompute(qemu, { state: (r) => containers.state(r), shutdown: (r, t) => containers.shutdown(r, t), kill: (r) => containers.kill(r), pause: (r) => containers.pause(r), resume: (r) => containers.resume(r) });
+  const storage = new StorageService(base);
+  await storage.ensureDefault();
   let instances!: InstanceService;
   const images = new ImageService(base, (img) => instances.usersOf(img));
   await images.recover();
-  const vms = new QemuInstanceOps(qemu, { exec, qemuUser: config.qemuUser });
-  instances = new InstanceService({ ...base, compute, vms, network, images, consoles, accel });
-  containers = new ContainerService(instances, runc);
-  instances.containers = containers;
-  const storage = new StorageService(base);
-  await storage.ensureDefault();
-  instances.storageService = storage;
-  const instanceVolumes = new InstanceVolumes(instances, storage);
-  instances.volumes = instanceVolumes;
-  const snapshots = new InstanceSnapshots(instances, storage);
-  instances.snapshots = snapshots;
-  const scheduler = new SnapshotScheduler(instances, snapshots, log);
+  // The instance drivers (qemu, runc, ...): the registry loads each; one that cannot run here keeps its reason.
+  const ports: DriverPorts = {
+    exec,
+    log,
+    network: {
+      createTap: (tap, net, owner) => network.createTap(tap, net, owner),
+      deleteTap: (tap) => network.deleteTap(tap),
+      tapExists: (tap) => network.tapExists(tap),
+      plugNetns: (ns, nics, setup) => network.plugNetns(ns, nics, setup),
+      applyLimits: (nic) => applyNicLimits(exec, nic),
+    },
+  };
+  const drivers = await DriverRegistry.open(ports, {
+    stateDir: config.stateDir,
+    prefix: config.prefix,
+    qemuUser: config.qemuUser,
+    accelerator: accel.accelerator,
+    containerRuntime: config.containerRuntime ?? 'runc',
+  });
+  const repo = new InstanceRepo(store, events);
+  const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images });
+  const views = new InstanceViews(runtime);
+  const instanceNics = new InstanceNics(runtime, repo, views, firewall, forwards);
+  const provisioner = new InstanceProvisioner(runtime, repo, instanceNics);
+  instances = new InstanceService(runtime, repo, provisioner, views, instanceNics, accel);
+  const instanceVolumes = new InstanceVolumes(runtime, repo, storage);
+  const snapshots = new InstanceSnapshots(runtime, repo, storage);
+  const copier = new InstanceCopier(runtime, repo, provisioner, views, instanceNics, snapshots);
+  const instanceExec = new InstanceExec(runtime);
+  const actions = new InstanceActions(runtime, repo, views, provisioner, instanceNics, {
+    dropForwards: (name) => forwards.dropNic(name),
+    releaseVolumes: (rec) => instanceVolumes.releaseAll(rec),
+    forgetSnapshots: (name) => snapshots.forget(name),
+  });
+  const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
-  const instanceNics = new InstanceNics(instances, firewall, forwards);
-  instances.nics = instanceNics;
   await firewall.apply(); // the whole ruleset, once, from the store
-  const actions = new InstanceActions(instances);
-  await actions.reconcile();
-  actions.watch();
+  // RECONCILER: wired here (daemon start, driver events, store watch, slow resync).
 
   const app = await buildServer({
     ...base,
@@ -118,7 +130,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     firewall,
     forwards,
     instanceNics,
-    consoles,
+    copier,
+    instanceExec,
     storage,
     instanceVolumes,
     snapshots,
@@ -138,14 +151,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   let closing: Promise<boolean> | undefined;
   const steps = {
     async drain() {
-      actions.stopWatching();
       scheduler.stop();
       await app.close();
       await ops.drain();
     },
     async release() {
-      consoles.closeAll();
-      qemu.close();
+      drivers.close();
       await store.close();
       rmSync(paths.pidFile, { force: true });
       log.info('nimbod stopped (instances keep running)');

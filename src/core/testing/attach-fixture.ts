@@ -8,9 +8,11 @@ import { EventBus } from '../events.js';
 import { silentLogger } from '../../lib/log.js';
 import { OperationManager } from '../operations.js';
 import { statePaths } from '../config.js';
-import { InstanceService } from '../instance-service.js';
-import type { InstanceDeps } from '../instance-ports.js';
+import { InstanceRepo } from '../instance-repo.js';
+import { InstanceRuntime, type RuntimeDeps } from '../instance-runtime.js';
 import { StorageService } from '../storage-service.js';
+import { DriverRegistry } from '../../drivers/compute/registry.js';
+import { FakeInstanceDriver } from '../../drivers/compute/testing/fake-driver.js';
 import { InstanceVolumes } from '../instance-volumes.js';
 import { instanceKey, type InstanceRecord } from '../instance-record.js';
 import type { StorageDriver, VolumeInfo } from '../../drivers/storage/types.js';
@@ -24,23 +26,21 @@ export async function attachFixture(count: number, opts: { failPatchFor?: string
   const log = silentLogger();
   const ops = new OperationManager(store, events, log);
   const exec = { run: async () => ({ stdout: '', stderr: '', code: 0 }) };
-  const compute = { state: async () => 'stopped' as const };
-  // The VM side of a plug/unplug: a stopped VM needs no QMP, only the disk's owner (done by exec, faked above).
-  const vms = { plugVolume: async () => undefined, unplugVolume: async () => undefined };
-  const d = { config: { stateDir: dir, prefix: 'nt' }, paths, store, ops, events, log, exec, compute, vms } as unknown as InstanceDeps;
-  const svc = new InstanceService(d);
+  const d = { config: { stateDir: dir, prefix: 'nt' }, paths, store, ops, events, log, exec } as unknown as RuntimeDeps;
   const storage = new StorageService(d);
+  // The VM side of a plug/unplug: the fake driver (its VMs are stopped: no host work).
+  const driver = new FakeInstanceDriver({ preset: 'vm', name: 'qemu' });
+  const runtime = new InstanceRuntime({ ...d, storage, drivers: DriverRegistry.of(driver) });
+  const svc = new InstanceRepo(store, events);
   const info = (name: string): VolumeInfo => ({ name, kind: 'block', format: 'qcow2', virtualSizeBytes: 1 << 20, allocatedBytes: 0, snapshots: 0, linked: false });
   const deleted: string[] = [];
-  const driver = {
+  const poolDriver = {
     volumeInfo: async (n: string) => info(n),
     volumePath: async (n: string) => ({ type: 'file', path: join(dir, n), format: 'qcow2' }),
     deleteVolume: async (n: string) => void deleted.push(n),
   } as unknown as StorageDriver;
-  storage.driver = async () => driver;
-  svc.storageService = storage;
-  const volumes = new InstanceVolumes(svc, storage);
-  svc.volumes = volumes;
+  storage.driver = async () => poolDriver;
+  const volumes = new InstanceVolumes(runtime, svc, storage);
   const names = Array.from({ length: count }, (_, i) => `vm${i}`);
   for (const name of names) {
     const rec: InstanceRecord = { name, uuid: `u-${name}`, type: 'vm', image: 'tiny', cpus: 1, memory: 64 << 20, disk: 1 << 30, sshKeys: [], state: 'stopped', accelerator: 'tcg', nics: [], volumes: [], createdAt: new Date().toISOString() };

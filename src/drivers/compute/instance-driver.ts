@@ -81,8 +81,6 @@ export interface NetworkSpec {
   name: string;
   gateway: string;
   mode: string;
-  domain?: string;
-  [k: string]: unknown;
 }
 
 /** Everything start() needs, resolved by core. */
@@ -133,6 +131,8 @@ export interface SnapshotData {
   /** disk-images: the images it covers, and the nodes QEMU saved live. */
   disks: { id: string; path: string }[];
   vmDisks?: string[];
+  /** pool-volumes: the volumes it covers, root first (restore and delete use these, not today's attachments). */
+  volumes?: { pool: string; volume: string }[];
 }
 
 /** Pool snapshots lent to drivers whose snapshots are pool snapshots (core's storage service). */
@@ -153,6 +153,8 @@ export interface PlanInput {
   diskRates?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
   /** Application containers: the process resolved from the OCI image config and the request (core reads the image). */
   app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always' };
+  /** A copy: the source's driverConfig, whose settings the copy keeps (its ids are allocated anew). */
+  from?: unknown;
   /**
    * Ids reserved in the store by core (compare-and-swap, never shared): 'vm-uid' returns the uid itself,
    * 'id-range' a slot number n (the driver maps it to its host ids); releaseId takes the same number back.

@@ -1,0 +1,154 @@
+// Provisioning, written once for launches and copies: addresses from IPAM, the root volume (cloned from
+// the image or from another instance's root), the driver's seed and root setup, and the NICs' host ends.
+// Independent steps run side by side; each registers its undo on the reverter as soon as it succeeded,
+// so a failure at any step leaves nothing behind (host objects and records).
+import { renderSeed } from '../images/seed.js';
+import { extractImageTree, imageTreeDir } from '../images/rootfs/index.js';
+import type { Nic } from '../shared/api-types.js';
+import type { Reverter } from '../lib/reverter.js';
+import type { InstanceRecord } from './instance-record.js';
+import type { InstanceRepo } from './instance-repo.js';
+import type { InstanceRuntime } from './instance-runtime.js';
+import { tapName } from './instance-nics-plan.js';
+import { NO_LIMITS } from './storage-service.js';
+import { rootVolumeOf } from './host-ids.js';
+
+/** A NIC to make: what the request (or the copy's source NIC) asks for. */
+export interface NicPlan {
+  name: string;
+  network: string;
+  address?: string;
+  securityGroups: string[];
+  ingressBps?: number;
+  egressBps?: number;
+  hotplug?: boolean;
+}
+
+/** Where the root comes from: the image, or another instance's root volume (a copy; optionally at a snapshot). */
+export type RootSource = { from: 'image'; pool: string } | { from: 'volume'; pool: string; volume: string; snapshot?: string };
+
+/** The firewall as provisioning needs it: the new ports enter the ruleset before anything boots. */
+export interface FirewallPort {
+  applyFirewall(): Promise<void>;
+}
+
+/** Makes a new instance's host side from its record. */
+export class InstanceProvisioner {
+  constructor(private runtime: InstanceRuntime, private repo: InstanceRepo, private firewall: FirewallPort) {}
+
+  private get d() {
+    return this.runtime.d;
+  }
+
+  /** The root volume's name for a record (new records: from the UUID). */
+  rootVolume(rec: InstanceRecord): string {
+    return rootVolumeOf(rec.uuid);
+  }
+
+  /** Addresses, root, seed and NIC host ends of `rec` (record written as it grows); every step's undo on r. */
+  async provision(rec: InstanceRecord, nics: NicPlan[], root: RootSource, r: Reverter, progress: (pct: number, msg: string) => void): Promise<void> {
+    progress(10, 'allocating addresses');
+    // The root does not depend on the addresses: both are made at once, then the first failure is thrown.
+    const steps = await Promise.allSettled([this.makeRoot(rec, root, r), this.allocate(rec, nics, r)]);
+    const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    await this.repo.put(rec);
+    // The new ports enter the ruleset while seed and NICs are made; it is in place before anything boots.
+    const firewallDone = this.firewall.applyFirewall();
+    firewallDone.catch(() => undefined);
+    progress(30, 'seed, root and NICs');
+    const driver = this.runtime.driverOf(rec);
+    const spec = await this.runtime.specOf(rec);
+    const lowerDir = root.from === 'image' && this.runtime.caps(rec).root === 'filesystem' ? await this.imageTree(rec.image) : undefined;
+    const ref = this.runtime.refOf(rec);
+    const more = await Promise.allSettled([
+      r.step('driver host objects', async () => {
+        await driver.prepare(spec, { seed: await this.seed(rec), root: root.from === 'image' ? 'new' : 'copy', ...(lowerDir ? { lowerDir } : {}) });
+        return { value: undefined, undo: () => driver.destroy(ref, [], { path: spec.root.path }) };
+      }),
+      ...rec.nics.map((nic) =>
+        r.step(`NIC ${nic.name} host end`, async () => {
+          await driver.plugNic(spec, nic, false);
+          return { value: undefined, undo: () => driver.unplugNic(spec, nic, false) };
+        }),
+      ),
+    ]);
+    const bad = more.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    await firewallDone.catch(() => undefined);
+    if (bad) throw bad.reason;
+    await firewallDone;
+    await this.repo.put(rec);
+  }
+
+  /** IPAM addresses for every NIC (owner: the instance), into rec.nics. */
+  private async allocate(rec: InstanceRecord, plans: NicPlan[], r: Reverter): Promise<void> {
+    r.add('addresses', () => this.d.network.release(rec.name));
+    for (const p of plans) {
+      const alloc = await this.d.network.allocate(p.network, rec.name, p.name, rec.name, p.address);
+      const nic: Nic = {
+        name: p.name,
+        network: p.network,
+        mac: alloc.mac,
+        address: alloc.ip,
+        ...(alloc.ipv6 ? { ipv6: alloc.ipv6 } : {}),
+        tap: tapName(this.d.config.prefix, rec.uuid, p.name),
+        securityGroups: [...p.securityGroups],
+        ...(p.ingressBps !== undefined ? { ingressBps: p.ingressBps } : {}),
+        ...(p.egressBps !== undefined ? { egressBps: p.egressBps } : {}),
+        ...(p.hotplug ? { hotplug: true } : {}),
+      };
+      rec.nics.push(nic);
+    }
+  }
+
+  /** The root volume: a clone of the image's disk or a new filesystem volume, or a clone of another root (a copy). */
+  private async makeRoot(rec: InstanceRecord, src: RootSource, r: Reverter): Promise<void> {
+    const caps = this.runtime.caps(rec);
+    const root = { pool: src.pool, volume: this.rootVolume(rec) };
+    const dr = await this.d.storage.driver(root.pool);
+    const poolCaps = await dr.capabilities();
+    let limits = { ...NO_LIMITS };
+    if (src.from === 'volume') {
+      const withSnapshots = src.snapshot !== undefined || (await dr.volumeInfo(src.volume)).snapshots > 0;
+      const linked = caps.root === 'filesystem' ? poolCaps.filesystemLinkedClones : poolCaps.linkedClones && (!withSnapshots || poolCaps.linkedClonesWithSnapshots);
+      await dr.cloneVolume(src.volume, root.volume, { mode: linked ? 'linked' : 'full', ...(src.snapshot ? { fromSnapshot: src.snapshot } : {}) });
+      // The copy's root keeps the source root's I/O limits.
+      limits = { ...NO_LIMITS, ...(await this.d.storage.meta(src.pool, src.volume)).limits };
+    } else if (caps.root === 'filesystem') {
+      await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: rec.disk });
+    } else {
+      const img = await this.d.images.ready(rec.image);
+      await dr.cloneFromImage(img.disk, img.format, root.volume, rec.disk);
+    }
+    r.add('root volume', () => this.dropRoot(root));
+    rec.root = root;
+    await this.d.storage.setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits });
+  }
+
+  /** Delete an instance's root volume and its metadata. */
+  async dropRoot(root: { pool: string; volume: string }): Promise<void> {
+    await (await this.d.storage.driver(root.pool)).deleteVolume(root.volume);
+    await this.d.store.delete(`/volumes/${root.pool}/${root.volume}`);
+  }
+
+  /** The unpacked tree of an image (the overlay's lower dir of a filesystem root). */
+  private async imageTree(image: string): Promise<string> {
+    const img = await this.d.images.ready(image);
+    if (img.oci) return img.oci.rootfs;
+    return (await extractImageTree(this.d.exec, { disk: img.disk, format: img.format as 'qcow2' | 'raw' }, imageTreeDir(img))).root;
+  }
+
+  /** The cloud-init NoCloud files: hostname, keys, addresses; the default route through the first NIC unless its network is isolated. */
+  private async seed(rec: InstanceRecord): Promise<Record<string, string>> {
+    const nets = new Map((await this.d.network.records()).map((n) => [n.name, n]));
+    return renderSeed({
+      instanceId: rec.uuid,
+      hostname: rec.name,
+      sshKeys: rec.sshKeys,
+      nics: rec.nics.map((n, i) => {
+        const net = nets.get(n.network)!;
+        return { mac: n.mac, address: n.address, ...(i === 0 && net.mode !== 'isolated' ? { gateway: net.gateway } : {}), dns: [net.gateway] };
+      }),
+    });
+  }
+}

@@ -1,0 +1,100 @@
+// An instance record as its driver sees it: which driver, its host ids, the resolved spec (root and
+// volume paths from the pools, networks, boot from the image), and the few calls every service makes
+// (status, start). The one place that turns records into driver calls' arguments.
+import type { DriverCapabilities, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, VolumeSpec } from '../drivers/compute/instance-driver.js';
+import type { DriverRegistry } from '../drivers/compute/registry.js';
+import type { Accelerator } from '../drivers/compute/types.js';
+import { conflict } from '../lib/errors.js';
+import type { BaseDeps } from './deps.js';
+import { legacyHostIds } from './host-ids.js';
+import type { ImageService } from './image-service.js';
+import { driverNameOf, type InstanceRecord } from './instance-record.js';
+import type { NetworkService } from './network-service.js';
+import type { StorageService } from './storage-service.js';
+
+/** What the runtime view of instances is built from. */
+export interface RuntimeDeps extends BaseDeps {
+  drivers: DriverRegistry;
+  storage: StorageService;
+  network: NetworkService;
+  images: ImageService;
+}
+
+/** Records → driver arguments, and the calls every instance service makes. */
+export class InstanceRuntime {
+  constructor(readonly d: RuntimeDeps) {}
+
+  driverOf(rec: Pick<InstanceRecord, 'driver' | 'type'>): InstanceDriver {
+    return this.d.drivers.get(driverNameOf(rec));
+  }
+
+  caps(rec: Pick<InstanceRecord, 'driver' | 'type'>): DriverCapabilities {
+    return this.driverOf(rec).capabilities();
+  }
+
+  /** The store lock of an instance's operations (from its UUID: a rename never changes it). */
+  lockOf(rec: Pick<InstanceRecord, 'uuid'>): string {
+    return `instance/${rec.uuid}`;
+  }
+
+  /** The instance as every driver call sees it. */
+  refOf(rec: InstanceRecord): InstanceRef {
+    return {
+      uuid: rec.uuid,
+      name: rec.name,
+      hostIds: rec.hostIds ?? legacyHostIds(this.d.paths, this.d.config.prefix, rec.name),
+      driverConfig: rec.driverConfig ?? rec.container ?? (rec.qemuId !== undefined ? { qemuId: rec.qemuId } : {}),
+    };
+  }
+
+  /** A pool volume with its host path, format, limits and id owner. */
+  async volumeSpec(pool: string, volume: string, mountPath?: string): Promise<VolumeSpec> {
+    const loc = await (await this.d.storage.driver(pool)).volumePath(volume);
+    const meta = await this.d.storage.meta(pool, volume);
+    return {
+      pool,
+      volume,
+      path: loc.path,
+      ...(loc.format ? { format: loc.format } : {}),
+      limits: meta.limits,
+      ...(mountPath ? { mountPath } : {}),
+      ...(meta.idOwner !== undefined ? { idOwner: meta.idOwner } : {}),
+    };
+  }
+
+  /** Everything a driver needs to start or change the instance (root path re-read each time: a clone or restore may replace the file). */
+  async specOf(rec: InstanceRecord): Promise<InstanceSpec> {
+    if (!rec.root) throw conflict(`instance ${rec.name} has no root volume`);
+    const root = await this.volumeSpec(rec.root.pool, rec.root.volume);
+    const caps = this.caps(rec);
+    const boot = caps.root === 'image-clone' ? (await this.d.images.ready(rec.image)).boot : undefined;
+    const names = new Set(rec.nics.map((n) => n.network));
+    const networks = new Map((await this.d.network.records()).filter((n) => names.has(n.name)).map((n) => [n.name, { name: n.name, gateway: n.gateway, mode: n.mode }]));
+    return {
+      ...this.refOf(rec),
+      cpus: rec.cpus,
+      memoryBytes: rec.memory,
+      ...(rec.accelerator === 'kvm' || rec.accelerator === 'tcg' ? { accelerator: rec.accelerator as Accelerator } : {}),
+      ...(boot ? { boot } : {}),
+      root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}) },
+      nics: rec.nics,
+      volumes: await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(v.pool, v.volume, v.path))),
+      networks,
+    };
+  }
+
+  /** What the host says about the instance (cheap unless usage is asked for). */
+  status(rec: InstanceRecord, opts: { usage?: boolean } = {}): Promise<InstanceStatus> {
+    return this.driverOf(rec).status(this.refOf(rec), opts);
+  }
+
+  /** Running or paused on the host. */
+  async live(rec: InstanceRecord): Promise<boolean> {
+    return (await this.status(rec)).state !== 'stopped';
+  }
+
+  /** Start (or re-create after a host reboot) the instance: boot NICs and volumes from the record, hot-plugged ones plugged again. */
+  async start(rec: InstanceRecord): Promise<void> {
+    await this.driverOf(rec).start(await this.specOf(rec));
+  }
+}

@@ -1,0 +1,29 @@
+// The API view of an instance: its record, the live pid and usage from its driver, NIC counters.
+import { readCounters } from '../drivers/network/qos/counters.js';
+import type { Instance } from '../shared/api-types.js';
+import { toInstance, type InstanceRecord } from './instance-record.js';
+import type { InstanceRuntime } from './instance-runtime.js';
+
+/** Builds API views of records. */
+export class InstanceViews {
+  constructor(private runtime: InstanceRuntime) {}
+
+  /** The API view, with the live pid, usage and NIC counters. */
+  async view(rec: InstanceRecord): Promise<Instance> {
+    const live = rec.state === 'running' || rec.state === 'paused';
+    const st = live ? await this.runtime.status(rec, { usage: true }).catch(() => undefined) : undefined;
+    const v = toInstance(rec, st?.state === 'stopped' ? null : (st?.pid ?? null));
+    return withCounters(st?.usage ? { ...v, usage: st.usage } : v);
+  }
+}
+
+/** Counters of each NIC whose host end exists (the instance runs). */
+export async function withCounters(view: Instance): Promise<Instance> {
+  const nics = await Promise.all(
+    view.nics.map(async (n) => {
+      const c = view.pid !== null ? await readCounters(n.tap) : null;
+      return c ? { ...n, counters: c } : n;
+    }),
+  );
+  return { ...view, nics };
+}
