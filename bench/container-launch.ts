@@ -99,10 +99,11 @@ try {
   if (built.code !== 0) throw new Error(built.stderr);
   // The raw side: the bundle nimbo rendered for a container (its overlay root, ids shifted), run by hand.
   await op(d, await d.api('POST', '/instances', { name: 'rawsrc', image: 'tiny', type: 'container' }));
-  await waitLog(join(d.stateDir, 'run', 'rawsrc', 'serial.log'), marker('rawsrc'), performance.now());
+  const rawsrcId = await d.idOf('rawsrc');
+  await waitLog(join(d.stateDir, 'run', rawsrcId, 'serial.log'), marker('rawsrc'), performance.now());
   await op(d, await d.api('POST', '/instances/rawsrc/stop', { force: true }));
   mkdirSync(rawDir, { recursive: true });
-  const cfg = JSON.parse(readFileSync(join(d.stateDir, 'instances', 'rawsrc', 'bundle', 'config.json'), 'utf8'));
+  const cfg = JSON.parse(readFileSync(join(d.stateDir, 'instances', rawsrcId, 'bundle', 'config.json'), 'utf8'));
   cfg.linux.cgroupsPath = `/nimbo-${d.prefix}-raw/run`;
   writeFileSync(join(rawDir, 'config.json'), JSON.stringify(cfg));
 
@@ -116,14 +117,21 @@ try {
   const cli = cliFile();
   const env = { ...process.env, NIMBO_URL: d.url, NIMBO_TOKEN: d.token, NIMBO_STATE_DIR: d.stateDir };
   const launchCli = async (name: string): Promise<Timing> => {
-    const t = await timeLaunch([join(ROOT, 'nimbo'), 'launch', 'tiny', name, '--container'], join(d.stateDir, 'run', name, 'serial.log'), marker(name), env);
+    const runs = join(d.stateDir, 'run');
+    const before = new Set(readdirSync(runs));
+    // The new instance's run dir (named by its UUID) is the one that was not there before.
+    const log = () => {
+      const dir = readdirSync(runs).find((f) => !before.has(f));
+      return dir ? join(runs, dir, 'serial.log') : undefined;
+    };
+    const t = await timeLaunch([join(ROOT, 'nimbo'), 'launch', 'tiny', name, '--container'], log, marker(name), env);
     await op(d, await d.api('DELETE', `/instances/${name}?force=true`));
     return t;
   };
   const launchApi = async (name: string): Promise<number> => {
     const t0 = performance.now();
     await op(d, await d.api('POST', '/instances', { name, image: 'tiny', type: 'container' }));
-    const t = await waitLog(join(d.stateDir, 'run', name, 'serial.log'), marker(name), t0);
+    const t = await waitLog(join(await d.runDirOf(name), 'serial.log'), marker(name), t0);
     await op(d, await d.api('DELETE', `/instances/${name}?force=true`));
     return t;
   };

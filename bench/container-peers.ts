@@ -24,16 +24,18 @@ export interface Timing {
 export const readyMarker = (name: string) => new RegExp(`NIMBO-READY ${name}\\b`);
 
 /** Poll a log file every 5 ms until it shows `re`; seconds since t0. */
-export async function waitLog(file: string, re: RegExp, t0: number, timeoutMs = 60_000): Promise<number> {
+export async function waitLog(log: string | (() => string | undefined), re: RegExp, t0: number, timeoutMs = 60_000): Promise<number> {
   for (;;) {
-    if (existsSync(file) && re.test(readFileSync(file, 'utf8'))) return (performance.now() - t0) / 1000;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`no ready marker in ${file}`);
+    // A function: the log's path is known only once it exists (nimbo's run dirs are named by the instance's UUID).
+    const file = typeof log === 'string' ? log : log();
+    if (file && existsSync(file) && re.test(readFileSync(file, 'utf8'))) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`no ready marker in ${file ?? 'a new log'}`);
     await sleep(5);
   }
 }
 
 /** Run argv (it must exit 0) while polling `log` for `re`: the user's view of "launched and up". */
-export async function timeLaunch(argv: string[], log: string, re: RegExp, env?: NodeJS.ProcessEnv): Promise<Timing> {
+export async function timeLaunch(argv: string[], log: string | (() => string | undefined), re: RegExp, env?: NodeJS.ProcessEnv): Promise<Timing> {
   const t0 = performance.now();
   let exit = 0;
   const cmd = runArgv(argv, { env, timeoutMs: 120_000 }).then(() => (exit = (performance.now() - t0) / 1000));

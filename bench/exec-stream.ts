@@ -58,7 +58,7 @@ try {
     if (r.code !== 0) throw new Error(`nimbo ${args.join(' ')}: ${r.stderr}`);
   }
   const root = join(d.stateDir, 'run', 'runc');
-  const id = `${d.prefix}-bench`;
+  const id = await d.runtimeIdOf('bench');
   // Warm both paths before timing: runc (binary, page cache) and the daemon (JIT, V8's young
   // generation and malloc arenas settle at their working size on the first streamed bytes).
   const cold = rssOf(d.proc!.pid!);

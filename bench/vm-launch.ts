@@ -83,12 +83,12 @@ try {
     if (res.status !== 202) throw new Error(JSON.stringify(res.body));
     nimbo.push(await nimboReady(d, name, t0));
     await op(d, res);
-    const info = (await d.api('GET', `/instances/${name}`)).body as { pid: number; disk: number };
+    const info = (await d.api('GET', `/instances/${name}`)).body as { id: string; pid: number; disk: number };
     // The exact argv nimbo ran, minus -S: nimbo starts QEMU paused and resumes it once its console relay is attached.
     const argv = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).filter((a) => a !== '-S');
     await op(d, await d.api('POST', `/instances/${name}/stop`, { force: true }));
     await freshDisk(argv, info.disk);
-    raw.push(await rawRun(argv, join(d.stateDir, 'run', name), name));
+    raw.push(await rawRun(argv, join(d.stateDir, 'run', info.id), name));
     await op(d, await d.api('DELETE', `/instances/${name}`));
     console.log(`run ${i + 1}: nimbo ${nimbo[i]!.toFixed(2)}s (create API ${create[i]!.toFixed(0)} ms)  raw ${raw[i]!.toFixed(2)}s`);
   }

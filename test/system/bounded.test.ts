@@ -114,7 +114,7 @@ describe('bounded output: exec, file pulls and container logs (runc)', { skip },
     }
     const w = await watch.stop();
     assert.match(log, /NIMBO-DONE/, 'the container wrote all of it');
-    const runDir = join(d.stateDir, 'run', 'loud');
+    const runDir = await d.runDirOf('loud');
     const sizes = Object.fromEntries(readdirSync(runDir).filter((f) => f.startsWith('serial.log')).map((f) => [f, statSync(join(runDir, f)).size]));
     for (const [f, n] of Object.entries(sizes)) assert.ok(n <= MiB, `${f} holds ${n} bytes`);
     assert.ok('serial.log.1' in sizes, `rotated by rename: ${JSON.stringify(sizes)}`);

@@ -23,8 +23,15 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     return r.stdout;
   };
   const runcRoot = () => join(d.stateDir, 'run', 'runc');
+  // runc ids and root volumes come from instance UUIDs: looked up once (also known after a delete).
+  const ids = new Map<string, string>();
+  const idOf = async (name: string) => {
+    if (!ids.has(name)) ids.set(name, await d.idOf(name));
+    return ids.get(name)!;
+  };
+  const rootOf = async (name: string) => `root-${await idOf(name)}`;
   const runcState = async (name: string) => {
-    const r = await runArgv(['runc', '--root', runcRoot(), 'state', `${d.prefix}-${name}`], { allowFailure: true });
+    const r = await runArgv(['runc', '--root', runcRoot(), 'state', `${d.prefix}-${await idOf(name)}`], { allowFailure: true });
     return r.code === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : null;
   };
   const exec = async (name: string, script: string) => {
@@ -59,7 +66,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     const snaps = await d.cliJson<{ name: string; stateful: boolean }[]>('snapshot', 'list', 'sc1');
     assert.deepEqual(snaps.map((s) => s.name), ['s1']);
     // The snapshot is a copy of the volume without the mounted rootfs: the change is in its overlay upper.
-    const snapDir = join(pool(), 'snapshots', 'sc1-root', 's1');
+    const snapDir = join(pool(), 'snapshots', await rootOf('sc1'), 's1');
     assert.ok(existsSync(join(snapDir, 'upper', 'root', 'data.txt')));
     assert.deepEqual(readdirSync(join(snapDir, 'rootfs')), [], 'the mounted rootfs was not entered');
     const stateful = await d.cli('snapshot', 'create', 'sc1', 's2', '--stateful', '--quiet');
@@ -114,7 +121,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     const st2 = await runcState('sc2');
     const hostUid = Number(readFileSync(`/proc/${st2!.pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1]);
     assert.equal(hostUid, map2[1]);
-    const upper = join(pool(), 'filesystems', 'sc2-root', 'upper', 'root', 'copy.txt');
+    const upper = join(pool(), 'filesystems', await rootOf('sc2'), 'upper', 'root', 'copy.txt');
     assert.equal(statSync(upper).uid, map2[1], 'the copied files moved to the new range on the host');
     // The two write independently.
     await exec('sc2', 'echo only-sc2 > /root/copy.txt; sync');
@@ -130,12 +137,14 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     assert.ok(map3[1] !== map2[1] && map3[1] !== srcMap[1]);
     // A copy that fails half-way (its snapshot vanished from the pool) leaves nothing.
     await run('snapshot', 'create', 'sc1', 's9', '--quiet');
-    rmSync(join(pool(), 'snapshots', 'sc1-root', 's9'), { recursive: true, force: true });
+    rmSync(join(pool(), 'snapshots', await rootOf('sc1'), 's9'), { recursive: true, force: true });
+    const volsBefore = readdirSync(join(pool(), 'filesystems')).sort();
+    const dirsBefore = readdirSync(join(d.stateDir, 'instances')).sort();
     const broken = await d.cli('copy', 'sc1', 'sc5', '--snapshot', 's9', '--quiet');
     assert.notEqual(broken.code, 0);
     assert.equal((await d.api('GET', '/instances/sc5')).status, 404, 'the record is gone');
-    assert.ok(!existsSync(join(pool(), 'filesystems', 'sc5-root')), 'no volume left');
-    assert.ok(!existsSync(join(d.stateDir, 'instances', 'sc5')), 'no instance dir left');
+    assert.deepEqual(readdirSync(join(pool(), 'filesystems')).sort(), volsBefore, 'no volume left');
+    assert.deepEqual(readdirSync(join(d.stateDir, 'instances')).sort(), dirsBefore, 'no instance dir left');
     await run('snapshot', 'delete', 'sc1', 's9', '--quiet');
     // Refusals.
     assert.match((await d.cli('copy', 'sc1', 'sc2', '--snapshot', 's1')).stderr, /already exists/);
@@ -146,7 +155,7 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
 
   test('delete removes containers, their snapshots and copies: nothing left', async () => {
     await run('snapshot', 'delete', 'sc1', 's1', '--quiet');
-    assert.ok(!existsSync(join(pool(), 'snapshots', 'sc1-root', 's1')));
+    assert.ok(!existsSync(join(pool(), 'snapshots', await rootOf('sc1'), 's1')));
     await run('snapshot', 'create', 'sc1', 's3', '--quiet');
     for (const n of ['sc1', 'sc2', 'sc3']) await run('delete', n, '--force', '--quiet');
     for (const n of ['sc1', 'sc2', 'sc3']) assert.equal(await runcState(n), null);
@@ -171,7 +180,8 @@ describe('container snapshots and copies on a real daemon (runc)', { skip }, () 
     // The copy's QEMU has a uid of its own, and its disk is that uid's alone.
     const cpUid = qemuUid(cp.pid!);
     assert.notEqual(cpUid, srcUid);
-    const disk = readdirSync(join(pool(), 'volumes')).find((f) => f.startsWith('sv2-root'))!;
+    const svRoot = await rootOf('sv2');
+    const disk = readdirSync(join(pool(), 'volumes')).find((f) => f.startsWith(svRoot))!;
     const st = statSync(join(pool(), 'volumes', disk));
     assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [cpUid, cpUid, 0o600]);
     for (const n of ['sv1', 'sv2']) await run('delete', n, '--force', '--quiet');

@@ -21,8 +21,14 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.equal(r.code, 0, `nimbo ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
+  // runc ids come from instance UUIDs: looked up once (also after a delete, the id stays known).
+  const ids = new Map<string, string>();
+  const runtimeId = async (name: string) => {
+    if (!ids.has(name)) ids.set(name, await d.runtimeIdOf(name));
+    return ids.get(name)!;
+  };
   const runcState = async (name: string) => {
-    const r = await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'state', `${d.prefix}-${name}`], { allowFailure: true });
+    const r = await runArgv(['runc', '--root', join(d.stateDir, 'run', 'runc'), 'state', await runtimeId(name)], { allowFailure: true });
     return r.code === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : null;
   };
 
@@ -161,7 +167,8 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     assert.deepEqual(exposed, []);
     for (const f of ['state.db', 'admin.token', 'logs/nimbod.log']) assert.equal(probed[join(d.stateDir, f)], 'EACCES', f);
     // The container's files are there (probed), but its root's dir stops everyone but the container's own ids.
-    const rootfsFile = Object.keys(probed).find((p) => p.endsWith('/ct1-root/rootfs/etc/nimbo/rc'));
+    const rootVol = await d.rootVolumeOf('ct1');
+    const rootfsFile = Object.keys(probed).find((p) => p.endsWith(`/${rootVol}/rootfs/etc/nimbo/rc`));
     assert.ok(rootfsFile, 'the walk went through the container root');
     assert.equal(probed[rootfsFile], 'EACCES');
   });

@@ -173,6 +173,28 @@ export class TestDaemon {
     throw new Error(`timed out waiting for ${re} on ${name}'s console; last output:\n${log.slice(-2000)}`);
   }
 
+  /** The UUID of an instance: every host name of it (run dir, runc id, root volume) derives from it. */
+  async idOf(name: string): Promise<string> {
+    const r = await this.api('GET', `/instances/${name}`);
+    if (r.status !== 200 || typeof r.body?.id !== 'string') throw new Error(`no instance ${name}: ${r.status}`);
+    return r.body.id as string;
+  }
+
+  /** The run dir of an instance (sockets, logs), from its UUID. */
+  async runDirOf(name: string): Promise<string> {
+    return join(this.stateDir, 'run', await this.idOf(name));
+  }
+
+  /** runc's id of a container of this daemon, from its UUID. */
+  async runtimeIdOf(name: string): Promise<string> {
+    return `${this.prefix}-${await this.idOf(name)}`;
+  }
+
+  /** The root volume of an instance (root-<uuid>). */
+  async rootVolumeOf(name: string): Promise<string> {
+    return `root-${await this.idOf(name)}`;
+  }
+
   files(sub: string): string[] {
     const p = join(this.stateDir, sub);
     return existsSync(p) ? readdirSync(p) : [];

@@ -126,19 +126,21 @@ describe('storage pools on XFS (raw + reflink) and btrfs through the API and CLI
     assert.equal((await d.api('GET', '/instances/nopool')).status, 404, 'a refused launch leaves no instance');
     ok(await d.cli('launch', 'tiny', 'btct', '--container', '--pool', 'bt', '--memory', '64MiB', '--quiet'));
     await d.waitConsole('btct', /NIMBO-READY btct/, 60_000);
-    const root = join(fs[1]!.dir, 'pool', 'filesystems', 'btct-root');
+    const btRoot = await d.rootVolumeOf('btct');
+    const root = join(fs[1]!.dir, 'pool', 'filesystems', btRoot);
     const show = await runArgv(['btrfs', 'subvolume', 'show', root], { allowFailure: true });
     assert.equal(show.code, 0, `the root volume is a btrfs subvolume: ${show.stderr}`);
     assert.equal((await d.cli('exec', 'btct', '--', 'sh', '-c', 'echo on-btrfs > /root/f')).code, 0);
     const vols = (await d.api('GET', '/storage/pools/bt/volumes')).body.volumes as { name: string; attachedTo: string | null }[];
-    assert.deepEqual(vols.filter((v) => v.name === 'btct-root').map((v) => v.attachedTo), ['btct']);
+    assert.deepEqual(vols.filter((v) => v.name === btRoot).map((v) => v.attachedTo), ['btct']);
     ok(await d.cli('delete', 'btct', '--force', '--quiet'));
     assert.equal(existsSync(root), false, 'the subvolume goes with the container');
     ok(await d.cli('launch', 'tiny', 'rawvm', '--pool', 'fast', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--quiet'));
     const addr = (await d.api('GET', '/instances/rawvm')).body.addresses[0] as string;
     assert.match((await sshUntil(key.key, addr, 120_000, 'echo up')).stdout, /up/);
     const rawVols = (await d.api('GET', '/storage/pools/fast/volumes')).body.volumes as { name: string; format: string }[];
-    assert.deepEqual(rawVols.filter((v) => v.name === 'rawvm-root').map((v) => v.format), ['raw']);
+    const rawRoot = await d.rootVolumeOf('rawvm');
+    assert.deepEqual(rawVols.filter((v) => v.name === rawRoot).map((v) => v.format), ['raw']);
     ok(await d.cli('delete', 'rawvm', '--force', '--quiet'));
   });
 

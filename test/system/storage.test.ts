@@ -161,13 +161,13 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     const dev2 = await findDisk(key.key, addr.s2!, 196608);
     assert.equal((await ssh(key.key, addr.s2!, `head -c 15 /dev/${dev2}`)).stdout, 'NIMBO-DATA-4711', 'the clone has the data of its source');
     const vols = await d.cliJson<Vol[]>('storage', 'volume', 'list', 'default');
-    assert.deepEqual(vols.map((v) => v.name).sort(), ['copy1', 'copy2', 'data1', 's1-root', 's2-root'], 'root disks are pool volumes too');
+    assert.deepEqual(vols.map((v) => v.name).sort(), ['copy1', 'copy2', 'data1', await d.rootVolumeOf('s1'), await d.rootVolumeOf('s2')].sort(), 'root disks are pool volumes too');
     assert.equal(vols.find((v) => v.name === 'data1')!.snapshots, 1);
   });
 
   test('delete --force frees a volume attached to a stopped instance; the instance restarts without it', async () => {
     ok(await d.cli('stop', 's2', '--force', '--quiet'));
-    const root = await d.cli('storage', 'volume', 'delete', 'default', 's2-root', '--force');
+    const root = await d.cli('storage', 'volume', 'delete', 'default', await d.rootVolumeOf('s2'), '--force');
     assert.notEqual(root.code, 0);
     assert.match(root.stderr, /root disk of s2/);
     const refused = await d.cli('storage', 'volume', 'delete', 'default', 'copy1');

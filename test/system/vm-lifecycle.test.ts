@@ -68,7 +68,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.match(out.stdout, /^vm1\n/);
     assert.ok(out.stdout.includes(`${info.addresses[0]}/24`), out.stdout);
     const vols = (await d.api('GET', '/storage/pools/default/volumes')).body.volumes;
-    assert.deepEqual(vols.map((v: { name: string; attachedTo: string; size: number }) => [v.name, v.attachedTo, v.size]), [['vm1-root', 'vm1', 2 * 1024 ** 3]]);
+    assert.deepEqual(vols.map((v: { name: string; attachedTo: string; size: number }) => [v.name, v.attachedTo, v.size]), [[await d.rootVolumeOf('vm1'), 'vm1', 2 * 1024 ** 3]]);
   });
 
   test('QEMU runs unprivileged, as its own uid/gid, with its seccomp sandbox', async () => {
@@ -81,10 +81,11 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.match(status, new RegExp(`^Groups:\\s+${uid}\\s*$`, 'm'));
     assert.match(status, /^Seccomp:\s+2$/m);
     // Its disk is its uid's alone; its run dir is root's, entered by its group only.
-    const root = walk(join(d.stateDir, 'pools')).find((p) => /\/vm1-root(\.qcow2|\.raw)?$/.test(p))!;
+    const rootName = await d.rootVolumeOf('vm1');
+    const root = walk(join(d.stateDir, 'pools')).find((p) => p.endsWith(`/${rootName}`) || p.endsWith(`/${rootName}.qcow2`) || p.endsWith(`/${rootName}.raw`))!;
     const st = statSync(root);
     assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [uid, uid, 0o600]);
-    const rd = statSync(join(d.stateDir, 'run', 'vm1'));
+    const rd = statSync(await d.runDirOf('vm1'));
     assert.deepEqual([rd.uid, rd.gid, rd.mode & 0o7777], [0, uid, 0o750]);
   });
 
@@ -93,18 +94,20 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${info.pid}/status`, 'utf8'))![1]);
     const nobody = await exposedTo(d.stateDir, 65534, 65534);
     assert.deepEqual(nobody.exposed, [], 'nobody reaches only public files');
-    const must = ['state.db', 'admin.token', 'logs/nimbod.log', 'run/vm1/qmp.sock', 'run/vm1/serial.sock', 'run/vm1/vnc.sock', 'run/vm1/serial.log'];
+    const id = await d.idOf('vm1');
+    const rootName = `root-${id}`;
+    const must = ['state.db', 'admin.token', 'logs/nimbod.log', `run/${id}/qmp.sock`, `run/${id}/serial.sock`, `run/${id}/vnc.sock`, `run/${id}/serial.log`];
     for (const f of must) assert.ok(join(d.stateDir, f) in nobody.probed, `${f} exists and was tried`);
     // The next VM's QEMU would run as uid + 1 (vm-ids.ts): it reaches nothing of vm1's either.
     const other = await exposedTo(d.stateDir, uid + 1, uid + 1);
     assert.deepEqual(other.exposed, []);
-    const disk = walk(join(d.stateDir, 'pools')).find((p) => /\/vm1-root(\.qcow2|\.raw)?$/.test(p))!;
+    const disk = walk(join(d.stateDir, 'pools')).find((p) => p.endsWith(`/${rootName}`) || p.endsWith(`/${rootName}.qcow2`) || p.endsWith(`/${rootName}.raw`))!;
     assert.equal(other.probed[disk], 'EACCES');
     assert.deepEqual(reachable(await probeAs(uid + 1, uid + 1, [disk], true)), [], 'nor for writing');
     // vm1's own uid reaches its disk (hot-plug reopens it) but none of the daemon's files or sockets.
     const own = await exposedTo(d.stateDir, uid, uid);
-    assert.deepEqual(own.exposed.filter((p) => !p.endsWith('vm1-root.qcow2') && !p.endsWith('vm1-root.raw') && !p.startsWith('run/vm1')), []);
-    assert.ok(own.exposed.some((p) => /vm1-root/.test(p)), 'its own disk');
+    assert.deepEqual(own.exposed.filter((p) => !p.endsWith(`${rootName}.qcow2`) && !p.endsWith(`${rootName}.raw`) && !p.startsWith(`run/${id}`)), []);
+    assert.ok(own.exposed.some((p) => p.includes(rootName)), 'its own disk');
   });
 
   test('serial console: interactive over the API, and the VNC socket answers', async () => {
@@ -118,8 +121,9 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.match(r.stdout, /CONSOLE-42/);
     const log = await d.cli('console', 'vm1', '--log');
     assert.match(log.stdout, /NIMBO-READY vm1/, 'boot output before any viewer attached is in the log');
+    const vm1Run = await d.runDirOf('vm1');
     const banner = await new Promise<string>((resolve, reject) => {
-      const s = connect(join(d.stateDir, 'run', 'vm1', 'vnc.sock'));
+      const s = connect(join(vm1Run, 'vnc.sock'));
       s.once('data', (b) => { resolve(b.toString()); s.destroy(); });
       s.once('error', reject);
     });
@@ -188,7 +192,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     const after = await d.cliJson<Inst>('info', 'vm1');
     assert.equal(after.state, 'running');
     assert.equal(after.pid, before.pid, 'the same QEMU process, not a new one');
-    const qemus = (await runArgv(['pgrep', '-f', join(d.stateDir, 'run', 'vm1')], { allowFailure: true })).stdout.trim().split('\n').filter(Boolean);
+    const qemus = (await runArgv(['pgrep', '-f', await d.runDirOf('vm1')], { allowFailure: true })).stdout.trim().split('\n').filter(Boolean);
     assert.equal(qemus.length, 1, 'exactly one QEMU for vm1');
     assert.equal((await sshUntil(key.key, after.addresses[0]!, 30_000, 'hostname')).stdout.trim(), 'vm1');
     // the console is re-attached too
