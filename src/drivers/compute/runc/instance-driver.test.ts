@@ -191,6 +191,16 @@ test('status: from runc\'s state.json, /proc and the cgroup only — no process 
   assert.deepEqual(await driver.status(ref), { state: 'running', pid: 4242, exitCode: null, oomKills: 2 });
   live(4242, true);
   assert.equal((await driver.status(ref)).state, 'paused');
+  // A hybrid host: runc freezes through the v1 freezer; the unified dir's cgroup.freeze stays 0.
+  live(4242, false);
+  const stateFile = join(dirs.runc, ref.hostIds.runtimeId, 'state.json');
+  const fz = join(dirs.cg, 'freezer', 'nimbo-p', UUID);
+  mkdirSync(fz, { recursive: true });
+  writeFileSync(fz + '/freezer.state', 'FROZEN\n');
+  writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(readFileSync(stateFile, 'utf8')), cgroup_paths: { '': join(dirs.cg, 'nimbo-p', UUID), freezer: fz } }));
+  assert.equal((await driver.status(ref)).state, 'paused');
+  writeFileSync(fz + '/freezer.state', 'THAWED\n');
+  assert.equal((await driver.status(ref)).state, 'running');
   assert.deepEqual(rt.log, []);
   assert.deepEqual(exec.calls, []);
   // usage: one stats call
