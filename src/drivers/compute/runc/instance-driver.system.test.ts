@@ -62,7 +62,7 @@ test('runc instance driver: prepare, start, cheap status, pause, exit events (po
   const dir = mkdtempSync('/tmp/rci-sys-');
   chmodSync(dir, 0o755);
   const runc = new RuncDriver({ exec, runtime: RUNC!, root: join(dir, 'runc') });
-  const network = { createTap: async () => undefined, deleteTap: async () => undefined, tapExists: async () => false, plugNetns: async () => undefined, applyLimits: async () => undefined };
+  const network = { deleteTap: async () => undefined, plugNetns: async () => undefined, applyLimits: async () => undefined };
   const driver = new RuncInstanceDriver({ exec, log: silentLogger(), runtime: runc, network, prefix, exitsDir: join(dir, 'exits') });
   const events: DriverEvent[] = [];
   const off = driver.watch((e) => events.push(e));

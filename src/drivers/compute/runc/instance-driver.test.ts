@@ -12,6 +12,7 @@ import { NimboError, notFound } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
 import type { Nic } from '../../../shared/api-types.js';
 import type { InstanceSpec, PlanInput, VolumeSnapshotPort } from '../instance-driver.js';
+import { DRIVERS, type DriverFactory } from '../registry.js';
 import { ID_BASE, ID_SIZE, type ContainerInfo } from './container-info.js';
 import { createRuncInstanceDriver, RuncInstanceDriver, type RuncInstanceDriverDeps } from './instance-driver.js';
 import type { RuncRuntime } from './ports.js';
@@ -105,7 +106,6 @@ function setup(over: Partial<RuncInstanceDriverDeps> = {}) {
   const driver = new RuncInstanceDriver({
     exec, log: silentLogger(), runtime: rt as unknown as RuncRuntime & { root: string }, prefix: 'p', exitsDir: dirs.exits,
     network: {
-      createTap: async () => undefined, tapExists: async () => false,
       plugNetns: async (ns, nics, s) => void netLog.push(`plug ${ns} ${nics.map((n) => n.name).join(',')} ${JSON.stringify(s)}`),
       applyLimits: async (n) => void netLog.push(`limits ${n.tap}`),
       deleteTap: async (t) => void netLog.push(`deltap ${t}`),
@@ -374,12 +374,14 @@ test('console and exec only in a running container (pty login shell); console lo
 });
 
 test('factory: unavailable when the runtime cannot run; otherwise a driver named runc', async () => {
+  const factory: DriverFactory = createRuncInstanceDriver; // what the registry's table loads
   const ports = { log: silentLogger(), network: {} as never };
   const missing = new FakeExec().on(['runc', '--version'], { code: 127, stderr: 'runc: not found' });
-  assert.deepEqual(await createRuncInstanceDriver({ ...ports, exec: missing }, { stateDir: tmp(), prefix: 'p', qemuUser: 'nobody', accelerator: 'tcg', containerRuntime: 'runc' }), { unavailable: 'runc is missing' });
+  assert.deepEqual(await factory({ ...ports, exec: missing }, { stateDir: tmp(), prefix: 'p', qemuUser: 'nobody', accelerator: 'tcg', containerRuntime: 'runc' }), { unavailable: 'runc is missing' });
   const ok = new FakeExec().on(['crun', '--version'], { stdout: 'crun version 1.8.1\ncommit: abc\n' });
-  const d = await createRuncInstanceDriver({ ...ports, exec: ok }, { stateDir: tmp(), prefix: 'p', qemuUser: 'nobody', accelerator: 'tcg', containerRuntime: 'crun' });
+  const d = await factory({ ...ports, exec: ok }, { stateDir: tmp(), prefix: 'p', qemuUser: 'nobody', accelerator: 'tcg', containerRuntime: 'crun' });
   assert.ok(d instanceof RuncInstanceDriver);
+  assert.equal(await DRIVERS.runc!.load(), createRuncInstanceDriver);
   assert.equal(d.name, 'runc');
   d.close();
 });

@@ -13,7 +13,6 @@ import type {
   ConsoleHandle, DriverCapabilities, DriverEvent, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, PlanInput, PrepareInput,
   SnapshotData, VolumeSnapshotPort, VolumeSpec,
 } from '../instance-driver.js';
-import type { DriverFactory, DriverPorts } from '../registry.js';
 import { bootContainer } from './boot.js';
 import { CGROUP_ROOT, readOomKills } from './cgroups.js';
 import { boundedLogTail } from './console-log.js';
@@ -23,7 +22,7 @@ import { RuncLifecycle } from './lifecycle.js';
 import { HOST_NETNS_PATHS, plugLiveNic, type NetnsHostPaths } from './netns.js';
 import type { RenderOptions } from './oci-config.js';
 import { planContainer, RUNC_CAPABILITIES, slotOfHostId } from './plan.js';
-import type { RuncRuntime } from './ports.js';
+import type { NetnsPort, RuncRuntime } from './ports.js';
 import { makeRoot, retargetRoot, writeSeed } from './root.js';
 import { mountHelper as hostMountHelper, type MountHelper } from './rootfs/mount-helper.js';
 import { unmountContainerRoot } from './rootfs/container-root.js';
@@ -39,7 +38,8 @@ export interface RuncInstanceDriverDeps {
   log: Logger;
   /** The runtime CLI (RuncDriver) and its --root. */
   runtime: RuncRuntime & { readonly root: string };
-  network: DriverPorts['network'];
+  /** Network plumbing (core's network service, lent as the registry's DriverPorts.network). */
+  network: NetnsPort;
   /** Per-daemon prefix of host object names. */
   prefix: string;
   /** Where the exit shims write how each container's init ended (one file per instance UUID). */
@@ -305,8 +305,24 @@ export class RuncInstanceDriver implements InstanceDriver {
   }
 }
 
-/** The runc driver of a daemon: unavailable when the runtime cannot run; warns when it lacks known escape fixes. */
-export const createRuncInstanceDriver: DriverFactory = async (ports, opts) => {
+/**
+ * What the factory is given: the registry's DriverPorts and DriverOptions, as far as runc uses them
+ * (declared here, not imported: registry.ts loads this file, so an import back would close a cycle;
+ * the registry's DRIVERS table checks that this factory is a DriverFactory).
+ */
+export interface RuncFactoryPorts {
+  exec: HostExec;
+  log: Logger;
+  network: NetnsPort;
+}
+export interface RuncFactoryOptions {
+  stateDir: string;
+  prefix: string;
+  containerRuntime: string;
+}
+
+/** The runc driver of a daemon (a DriverFactory): unavailable when the runtime cannot run; warns when it lacks known escape fixes. */
+export async function createRuncInstanceDriver(ports: RuncFactoryPorts, opts: RuncFactoryOptions): Promise<InstanceDriver | { unavailable: string }> {
   const runtime = opts.containerRuntime || 'runc';
   const report = await checkRuncVersion(ports.exec, runtime);
   if (report.failed) {
@@ -319,4 +335,4 @@ export const createRuncInstanceDriver: DriverFactory = async (ports, opts) => {
   const runc = new RuncDriver({ exec: ports.exec, runtime, root: join(opts.stateDir, 'run', 'runc'), logger: ports.log });
   // 'runc.exits' holds a dot: no instance name or UUID (the other run dirs) can take it.
   return new RuncInstanceDriver({ exec: ports.exec, log: ports.log, runtime: runc, network: ports.network, prefix: opts.prefix, exitsDir: join(opts.stateDir, 'run', 'runc.exits') });
-};
+}
