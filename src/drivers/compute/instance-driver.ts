@@ -133,7 +133,7 @@ export interface SnapshotData {
   /** disk-images: the images it covers, and the nodes QEMU saved live. */
   disks: { id: string; path: string }[];
   vmDisks?: string[];
-  /** pool-volumes: the pool volumes it covers, root first (restore and delete go through these). */
+  /** pool-volumes: the volumes it covers, root first (restore and delete use these, not today's attachments). */
   volumes?: { pool: string; volume: string }[];
 }
 
@@ -149,12 +149,16 @@ export interface PlanInput {
   uuid: string;
   name: string;
   image: string;
+  /** Application containers: the user as the request or the image config named it (messages only). */
+  appUser?: string;
   pids?: number;
   cpuWeight?: number;
   swap?: string | number;
   diskRates?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
   /** Application containers: the process resolved from the OCI image config and the request (core reads the image). */
-  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always'; /** The user as the request or image named it (messages). */ user?: string };
+  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always' };
+  /** A copy: the source's driverConfig, whose settings the copy keeps (its ids are allocated anew). */
+  from?: unknown;
   /**
    * Ids reserved in the store by core (compare-and-swap, never shared): 'vm-uid' returns the uid itself,
    * 'id-range' a slot number n (the driver maps it to its host ids); releaseId takes the same number back.

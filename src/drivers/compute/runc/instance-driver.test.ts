@@ -162,8 +162,9 @@ test('plan: refusals keep create\'s messages and reserve nothing', async () => {
   await assert.rejects(driver.plan(planInput({ swap: 'lots' }, allocated)), { message: 'swap "lots" is not a size: use a number with an optional unit, e.g. 512MiB or 2G' });
   await assert.rejects(driver.plan(planInput({ diskRates: { readBps: 1024 } }, allocated)), { message: 'disk read rate 1KiB is out of range: it must be between 1MiB and 1PiB' });
   await assert.rejects(driver.plan(planInput({ diskRates: { writeBps: '10GiB' as unknown as number, readIops: 0 } }, allocated)), /disk read operations 0 must be a positive integer/);
-  const app = { args: ['/a'], env: [], cwd: '/', uid: 70000, gid: 0, restart: 'never' as const, user: 'bob' };
-  await assert.rejects(driver.plan(planInput({ app }, allocated)), { message: "user bob (uid 70000) is outside the container's 65536 ids" });
+  const app = { args: ['/a'], env: [], cwd: '/', uid: 70000, gid: 0, restart: 'never' as const };
+  await assert.rejects(driver.plan(planInput({ app, appUser: 'bob' }, allocated)), { message: "user bob (uid 70000) is outside the container's 65536 ids" });
+  await assert.rejects(driver.plan(planInput({ from: { hostId: 5 } }, allocated)), { message: 'the source of the copy has no container settings' });
   await assert.rejects(driver.plan(planInput({ pids: 3 }, allocated)), /pids 3 must be an integer from 16 to 1000000/);
   assert.deepEqual(allocated, []);
 });
@@ -178,6 +179,10 @@ test('plan: an id range slot becomes the host ids; stop signal by image and kind
   const app = { args: ['/a'], env: ['A=1'], cwd: '/', uid: 1000, gid: 1000, restart: 'on-failure' as const };
   const a = await driver.plan(planInput({ image: 'nginx', app }));
   assert.deepEqual([a.kind, a.stopSignal, a.app], ['app', 'SIGTERM', { args: ['/a'], env: ['A=1'], cwd: '/', uid: 1000, gid: 1000, restart: 'on-failure' }]);
+  // A copy keeps its source's settings, with ids of its own.
+  const src: ContainerInfo = { ...a, hostId: ID_BASE, netns: 'p-aaaaaaaa', oomKills: 4, exitCode: 1, cpuWeight: 7 };
+  const copy = await driver.plan(planInput({ uuid: 'bbbbbbbb-0000-4000-8000-000000000000', image: 'nginx', from: src }));
+  assert.deepEqual(copy, { kind: 'app', hostId: ID_BASE + 3 * ID_SIZE, netns: 'p-bbbbbbbb', stopSignal: 'SIGTERM', pids: 2048, cpuWeight: 7, app: a.app });
   const released: unknown[] = [];
   await driver.release(ref, { releaseId: async (k, n) => void released.push([k, n]) });
   assert.deepEqual(released, [['id-range', 3]]);

@@ -56,7 +56,7 @@ export function checkPlan(req: PlanInput): Omit<ContainerInfo, 'hostId' | 'netns
   const app = req.app;
   if (app) {
     if (app.uid >= ID_SIZE || app.gid >= ID_SIZE) {
-      const user = app.user ?? `${app.uid}:${app.gid}`;
+      const user = req.appUser ?? `${app.uid}:${app.gid}`;
       throw invalid(`user ${user} (uid ${app.uid}) is outside the container's ${ID_SIZE} ids`);
     }
   }
@@ -71,9 +71,25 @@ export function checkPlan(req: PlanInput): Omit<ContainerInfo, 'hostId' | 'netns
   };
 }
 
-/** Validate, then reserve an id range: the driverConfig of a new container. */
+/** The settings a copy keeps from its source's ContainerInfo (not its ids, nor what was observed of it: OOM kills, exit code). */
+export function copiedSettings(from: unknown): Omit<ContainerInfo, 'hostId' | 'netns'> {
+  const src = from as Partial<ContainerInfo> | null;
+  if (!src || (src.kind !== 'system' && src.kind !== 'app') || typeof src.stopSignal !== 'string' || typeof src.pids !== 'number') {
+    throw invalid('the source of the copy has no container settings');
+  }
+  const { kind, stopSignal, pids, cpuWeight, swapBytes, disk, app } = src;
+  return {
+    kind, stopSignal, pids,
+    ...(cpuWeight !== undefined ? { cpuWeight } : {}),
+    ...(swapBytes !== undefined ? { swapBytes } : {}),
+    ...(disk ? { disk: { ...disk } } : {}),
+    ...(app ? { app: { ...app, args: [...app.args], env: [...app.env] } } : {}),
+  };
+}
+
+/** Validate (a copy: take its source's settings), then reserve an id range: the driverConfig of a new container. */
 export async function planContainer(req: PlanInput, prefix: string): Promise<ContainerInfo> {
-  const checked = checkPlan(req);
+  const checked = req.from !== undefined ? copiedSettings(req.from) : checkPlan(req);
   const slot = await req.allocateId('id-range');
   const { kind, stopSignal, pids, ...rest } = checked;
   return { kind, hostId: hostIdOfSlot(slot), netns: `${prefix}-${req.uuid.slice(0, 8)}`, stopSignal, pids, ...rest };
