@@ -147,6 +147,8 @@ export interface PlanInput {
   uuid: string;
   name: string;
   image: string;
+  /** Application containers: the user as the request or the image config named it (messages only). */
+  appUser?: string;
   pids?: number;
   cpuWeight?: number;
   swap?: string | number;
