@@ -13,12 +13,12 @@ import type {
   ConsoleHandle, DriverCapabilities, DriverEvent, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, PlanInput, PrepareInput,
   SnapshotData, VolumeSpec,
 } from '../instance-driver.js';
-import type { DriverFactory, DriverPorts } from '../registry.js';
 import type { Accelerator, VmSpec } from '../types.js';
 import { DEFAULT_QEMU_BINARY } from './argv.js';
 import { QemuDriver, type QemuDriverOptions } from './driver.js';
 import { procUsage } from './proc-usage.js';
 import { livePid, type ProcOptions } from './qemu-process.js';
+import type { QemuFactoryOptions, QemuPorts } from './ports.js';
 import { runPaths } from './run-paths.js';
 import { buildSeedIso } from './seed-iso.js';
 import { serialLogTail } from './serial-relay.js';
@@ -77,7 +77,7 @@ export class QemuInstanceDriver implements InstanceDriver {
   private readonly watcher: VmWatcher;
   private readonly snaps: VmSnapshotHost;
 
-  constructor(private readonly ports: DriverPorts, private readonly opts: QemuInstanceDriverOptions) {
+  constructor(private readonly ports: QemuPorts, private readonly opts: QemuInstanceDriverOptions) {
     this.hostExec = opts.qemu.exec;
     this.log = ports.log;
     this.watcher = new VmWatcher({
@@ -334,11 +334,11 @@ export class QemuInstanceDriver implements InstanceDriver {
   }
 }
 
-/** The registry's factory: unavailable when no QEMU binary is installed. */
-export const createQemuInstanceDriver: DriverFactory = async (ports, opts) => {
+/** The registry's DriverFactory: unavailable when no QEMU binary is installed. */
+export async function createQemuInstanceDriver(ports: QemuPorts, opts: QemuFactoryOptions): Promise<QemuInstanceDriver | { unavailable: string }> {
   if (!onPath(DEFAULT_QEMU_BINARY)) return { unavailable: `${DEFAULT_QEMU_BINARY} is not installed (Debian package qemu-system-x86)` };
   return new QemuInstanceDriver(ports, { qemuUser: opts.qemuUser, accelerator: opts.accelerator, qemu: { exec: ports.exec, logger: ports.log } });
-};
+}
 
 function onPath(binary: string): boolean {
   return (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, binary)));

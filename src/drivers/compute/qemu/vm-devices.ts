@@ -8,11 +8,11 @@ import { conflict } from '../../../lib/errors.js';
 import type { Nic } from '../../../shared/api-types.js';
 import type { IoLimits } from '../../../shared/storage-types.js';
 import type { InstanceRef, VolumeSpec } from '../instance-driver.js';
-import type { DriverPorts } from '../registry.js';
 import { attachDisk, detachDisk, resizeDisk, setThrottle } from './block-ops.js';
 import type { QemuDriver } from './driver.js';
 import { toThrottle, volumeDiskId } from './instance-ops.js';
 import { attachNic, detachNic } from './nic-ops.js';
+import type { QemuNetworkPort } from './ports.js';
 
 /** The VM's own uid/gid from its driverConfig (records from before per-VM ids have none). */
 export function qemuIdOf(ref: Pick<InstanceRef, 'driverConfig'>): number | undefined {
@@ -24,7 +24,7 @@ export function qemuIdOf(ref: Pick<InstanceRef, 'driverConfig'>): number | undef
 export interface VmDevicesOptions {
   qemu: QemuDriver;
   exec: HostExec;
-  network: DriverPorts['network'];
+  network: QemuNetworkPort;
   /** QEMU's shared user, for VMs from before per-VM ids. */
   qemuUser: string;
   /** Where sysfs lives (tests). */
