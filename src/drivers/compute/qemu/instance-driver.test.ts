@@ -8,7 +8,9 @@ import { silentLogger } from '../../../lib/log.js';
 import type { Nic } from '../../../shared/api-types.js';
 import type { DriverEvent, InstanceSpec } from '../instance-driver.js';
 import { FAKE_VM_BINARY, FakeVmExec, journal } from './fake-qemu-vm.js';
-import { QemuInstanceDriver } from './instance-driver.js';
+import { DRIVERS, DriverRegistry } from '../registry.js';
+import { QEMU_CAPABILITIES } from './capabilities.js';
+import { createQemuInstanceDriver, QemuInstanceDriver } from './instance-driver.js';
 import type { QemuNetworkPort, QemuPorts } from './ports.js';
 
 const NO_LIMITS = { iopsRead: 0, iopsWrite: 0, bytesRead: 0, bytesWrite: 0 };
@@ -328,6 +330,53 @@ test('plan allocates the VM uid and refuses container limits first; release give
     writeFileSync(join(t.spec.hostIds.runDir, 'serial.log'), 'newest');
     assert.equal(t.driver.consoleLog(t.spec, 9), 'er newest');
   } finally {
+    t.done();
+  }
+});
+
+test('adopt after a daemon restart: a new driver follows the running VM\'s events and console; a dropped QMP connection is made again', async () => {
+  const t = setup();
+  const ports: QemuPorts = { exec: t.exec, log: silentLogger(), network: fakeNetwork(t.file, t.taps) };
+  const again = new QemuInstanceDriver(ports, { qemuUser: 'nimbo-qemu', accelerator: 'tcg', qemu: { exec: t.exec, binary: FAKE_VM_BINARY, qmpTimeoutMs: 3000 }, exitWaitMs: 1000 });
+  try {
+    await t.driver.start(t.spec);
+    t.driver.close(); // the daemon exits; the VM keeps running
+    const events: DriverEvent[] = [];
+    again.watch((ev) => events.push(ev));
+    await again.adopt(t.spec);
+    assert.equal((await again.status(t.spec)).state, 'running');
+    assert.equal((await again.console(t.spec)).kind, 'serial');
+    (await again.qemu.qmp(t.spec.hostIds.runDir)).close(); // the connection drops; QEMU still runs
+    await until(() => (t.lines().filter((l) => l === 'qmp connect').length >= 3 ? true : undefined), 'a new QMP connection');
+    assert.deepEqual(events, [], 'a dropped connection of a running VM is no exit');
+    process.kill(t.pid(), 'SIGUSR1');
+    await until(() => (events.length ? true : undefined), 'the exit event on the adopting driver');
+    assert.deepEqual(events, [{ type: 'exited', uuid: UUID, exitCode: null, requested: true }]);
+    assert.deepEqual(t.events, [], 'the closed driver reports nothing');
+  } finally {
+    again.close();
+    t.done();
+  }
+});
+
+test('factory and registry: qemu is available when its binary is on PATH, else kept with the reason', async () => {
+  const t = setup();
+  const path = process.env.PATH;
+  try {
+    const ports = { exec: t.exec, log: silentLogger(), network: { ...fakeNetwork(t.file, t.taps), plugNetns: async () => undefined } };
+    const opts = { stateDir: t.dir, prefix: 'tst', qemuUser: 'nimbo-qemu', accelerator: 'tcg' as const, containerRuntime: 'runc' };
+    process.env.PATH = join(t.dir, 'bin');
+    assert.deepEqual(await createQemuInstanceDriver(ports, opts), { unavailable: 'qemu-system-x86_64 is not installed' });
+    const none = await DriverRegistry.open(ports, opts, { qemu: DRIVERS.qemu! });
+    assert.throws(() => none.forKind('vm'), isConflict(/^VMs are not available on this host \(qemu-system-x86_64 is not installed\)$/));
+    mkdirSync(join(t.dir, 'bin'));
+    writeFileSync(join(t.dir, 'bin', 'qemu-system-x86_64'), '', { mode: 0o755 });
+    const reg = await DriverRegistry.open(ports, opts, { qemu: DRIVERS.qemu! });
+    assert.equal(reg.forKind('vm').name, 'qemu');
+    assert.deepEqual(reg.get('qemu').capabilities(), QEMU_CAPABILITIES);
+    reg.close();
+  } finally {
+    process.env.PATH = path;
     t.done();
   }
 });

@@ -15,6 +15,7 @@ import type {
 } from '../instance-driver.js';
 import type { Accelerator, VmSpec } from '../types.js';
 import { DEFAULT_QEMU_BINARY } from './argv.js';
+import { QEMU_CAPABILITIES } from './capabilities.js';
 import { QemuDriver, type QemuDriverOptions } from './driver.js';
 import { procUsage } from './proc-usage.js';
 import { livePid, type ProcOptions } from './qemu-process.js';
@@ -25,25 +26,6 @@ import { serialLogTail } from './serial-relay.js';
 import { qemuIdOf, VmDevices } from './vm-devices.js';
 import { VmWatcher, type WatchedVm } from './vm-events.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
-
-/** What VMs can do (see DriverCapabilities). */
-export const QEMU_CAPABILITIES: DriverCapabilities = {
-  kind: 'vm',
-  root: 'image-clone',
-  rootQuota: false,
-  accelerator: true,
-  processLimits: false,
-  app: false,
-  volumeKind: 'block',
-  volumeMountPath: false,
-  liveDiskResize: true,
-  unplugBootNics: false,
-  snapshots: 'disk-images',
-  statefulSnapshots: true,
-  console: 'serial',
-  exec: false,
-  execHint: 'use ssh or the console',
-};
 
 /** A VM's instance dir (seed ISO): root's, traversable by its QEMU (which opens the seed as root, before -runas). */
 const INSTANCE_DIR_MODE = 0o711;
@@ -336,7 +318,7 @@ export class QemuInstanceDriver implements InstanceDriver {
 
 /** The registry's DriverFactory: unavailable when no QEMU binary is installed. */
 export async function createQemuInstanceDriver(ports: QemuPorts, opts: QemuFactoryOptions): Promise<QemuInstanceDriver | { unavailable: string }> {
-  if (!onPath(DEFAULT_QEMU_BINARY)) return { unavailable: `${DEFAULT_QEMU_BINARY} is not installed (Debian package qemu-system-x86)` };
+  if (!onPath(DEFAULT_QEMU_BINARY)) return { unavailable: `${DEFAULT_QEMU_BINARY} is not installed` };
   return new QemuInstanceDriver(ports, { qemuUser: opts.qemuUser, accelerator: opts.accelerator, qemu: { exec: ports.exec, logger: ports.log } });
 }
 
