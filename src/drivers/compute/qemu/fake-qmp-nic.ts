@@ -155,6 +155,12 @@ export class FakeNicQemu {
     this.emit('DEVICE_DELETED', { device: id, path: `/machine/peripheral/${id}` });
   }
 
+  /** Send this fake's events to a QMP connection served elsewhere (a fake QEMU process). */
+  addClient(sock: Socket): void {
+    this.socks.add(sock);
+    sock.on('close', () => this.socks.delete(sock));
+  }
+
   /** Serve QMP on a fresh temp socket; returns its path and a stop function. */
   async listen(): Promise<{ path: string; stop: () => void }> {
     const dir = mkdtempSync(join(tmpdir(), 'qn-fake-'));

@@ -49,14 +49,15 @@ export function renderCpio(entries: CpioEntry[]): Buffer {
 
 /**
  * Write a tiny busybox initramfs for tests: /init prints `marker` on the console, then
- * echoes every console line back as `ECHO:<line>` and never exits.
+ * echoes every console line back as `ECHO:<line>` and never exits; the line `poweroff` powers the
+ * guest off itself (ACPI, as a guest's shutdown does: QEMU reports SHUTDOWN with guest: true).
  */
 export function writeBusyboxInitramfs(path: string, marker: string, busybox = '/bin/busybox'): void {
   const init = [
     '#!/bin/sh',
     'export PATH=/bin',
     `echo ${marker}`,
-    'while read line; do echo "ECHO:$line"; done',
+    'while read line; do [ "$line" = poweroff ] && /bin/busybox poweroff -f; echo "ECHO:$line"; done',
     'while true; do /bin/busybox sleep 3600; done',
     '',
   ].join('\n');

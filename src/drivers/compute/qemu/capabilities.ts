@@ -1,0 +1,20 @@
+import type { DriverCapabilities } from '../instance-driver.js';
+
+/** What VMs can do (see DriverCapabilities). */
+export const QEMU_CAPABILITIES: DriverCapabilities = {
+  kind: 'vm',
+  root: 'image-clone',
+  rootQuota: false,
+  accelerator: true,
+  processLimits: false,
+  app: false,
+  volumeKind: 'block',
+  volumeMountPath: false,
+  liveDiskResize: true,
+  unplugBootNics: false,
+  snapshots: 'disk-images',
+  statefulSnapshots: true,
+  console: 'serial',
+  exec: false,
+  execHint: 'use ssh or the console',
+};
