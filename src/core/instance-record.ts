@@ -63,6 +63,8 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     ...(rec.container?.exitCode !== undefined ? { exitCode: rec.container.exitCode } : {}),
     ...(rec.error ? { error: rec.error } : {}),
     ...(rec.labels ? { labels: rec.labels } : {}),
+    description: rec.description ?? '',
+    autostart: rec.desired?.autostart ?? 'last-state',
     createdAt: rec.createdAt,
   };
 }
