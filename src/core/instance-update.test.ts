@@ -182,3 +182,16 @@ test('a record without pinned host ids gets the name-derived ones it was made wi
     await t.done();
   }
 });
+
+test('an empty PATCH (or the same name) writes nothing and answers the record', async () => {
+  const t = await fixture();
+  try {
+    const rev = await t.store.revision();
+    assert.equal((await t.update.patch('web', {})).name, 'web');
+    assert.equal((await t.update.patch('web', { name: 'web' })).name, 'web');
+    assert.equal(await t.store.revision(), rev);
+    await assert.rejects(t.update.patch('nope', {}), /instance nope not found/);
+  } finally {
+    await t.done();
+  }
+});

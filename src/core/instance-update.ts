@@ -58,6 +58,7 @@ export class InstanceUpdate {
     const change = validatePatch(req);
     const to = req.name !== undefined && req.name !== name ? validateName(req.name, 'instance name') : undefined;
     const cur = await this.record(name);
+    if (to === undefined && Object.keys(change).length === 0) return cur; // nothing to change: nothing written
     if (change.cpus !== undefined || change.memory !== undefined) assertStopped(cur);
     // Description, labels and autostart alone are plain compare-and-swap writes: no need to wait for an operation.
     if (to === undefined && change.cpus === undefined && change.memory === undefined) return this.write(name, change);
