@@ -57,3 +57,11 @@ test('updateBody: a label both set and removed is a usage error', () => {
   assert.throws(() => updateBody({ label: ['a=1'], removeLabel: ['a'] }), /contradict/);
   assert.deepEqual(updateBody({ description: '' }), { description: '' });
 });
+
+test('info shows the description (when there is one) and the autostart policy', async () => {
+  fake.instances = [sampleInstance({ name: 'web', description: 'front end', autostart: 'always' })];
+  const r = await nimbo('info', 'web');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Description:\s+front end$/m);
+  assert.match(r.stdout, /^Autostart:\s+always$/m);
+});
