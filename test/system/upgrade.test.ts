@@ -12,6 +12,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { readValuesReadOnly } from '../../src/store/sqlite/read-only.js';
 import { keys } from '../../src/store/keys.js';
 import type { InstanceRecord } from '../../src/core/instance-record.js';
+import { checkInstanceRecord } from '../../src/core/records/instance-schema.js';
 
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') ? undefined : 'runc is not installed (run scripts/setup.sh)');
 
@@ -74,6 +75,7 @@ describe('upgrade in place, rename and PATCH (real daemon, containers)', { skip 
     assert.equal(info.description, '');
     assert.equal(info.autostart, 'last-state');
     const rec = records().find((r) => r.name === 'old1')!;
+    assert.doesNotThrow(() => checkInstanceRecord(keys.instance('old1'), rec), 'a real migrated record passes the schema');
     assert.equal(rec.v, 2);
     assert.equal(rec.driver, 'runc');
     assert.deepEqual(rec.desired, { power: 'stopped', autostart: 'last-state' });
