@@ -13,6 +13,7 @@ import { liveRoutes } from './routes-live.js';
 import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { copyRoutes } from './routes-copy.js';
+import { instancePatchRoutes } from './routes-instance-patch.js';
 import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
@@ -74,6 +75,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await storageRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
       await copyRoutes(api, ctx);
+      await instancePatchRoutes(api, ctx);
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);

@@ -9,6 +9,7 @@ import type {
   Instance,
   InstanceAction,
   InstanceCopy,
+  InstancePatch,
   InstanceCreate,
   Operation,
 } from '../shared/api-types.js';
@@ -245,6 +246,10 @@ export class ApiClient {
   /** POST /instances/{name}/{action} → Operation. */
   instanceAction(name: string, action: ActionName, body: InstanceAction = {}): Promise<Operation> {
     return this.operation('POST', `/instances/${enc(name)}/${action}`, { body });
+  }
+  /** PATCH /instances/{name} (rename, description, labels, autostart; cpus/memory while stopped) → the updated Instance. */
+  updateInstance(name: string, body: InstancePatch): Promise<Instance> {
+    return this.json('PATCH', `/instances/${enc(name)}`, { body });
   }
   /** POST /instances/{name}/copy → Operation (the copy is a new instance). */
   copyInstance(source: string, body: InstanceCopy): Promise<Operation> {

@@ -85,6 +85,12 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'Debian 12 under another name', cmd: 'nimbo image build deb --builder debian-12' },
   ],
   'image list': [{ note: 'ready images, names only', cmd: 'nimbo image list --filter status=ready --columns name --no-header' }],
+  rename: [{ note: 'rename a running instance; its addresses, snapshots and DNS name follow', cmd: 'nimbo rename web web-old' }],
+  update: [
+    { note: 'a description and a label (other labels stay)', cmd: 'nimbo update web --description "front end" --label tier=web' },
+    { note: 'start it after every host reboot, whatever it was doing', cmd: 'nimbo update web --autostart always' },
+    { note: 'more CPUs and memory for a stopped instance, printing it as JSON', cmd: 'nimbo update db --cpus 4 --memory 8GiB -o json' },
+  ],
   copy: [
     { note: 'copy a stopped instance', cmd: 'nimbo copy web web2' },
     { note: 'copy a snapshot of a running instance and start the copy', cmd: 'nimbo copy web web-test --snapshot before-upgrade --start' },

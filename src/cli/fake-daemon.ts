@@ -30,7 +30,7 @@ export function sampleInstance(over: Partial<Instance> = {}): Instance {
     id: '6f1c2a3e-0000-4000-8000-000000000001', name: 'vm1', type: 'vm', image: 'tiny', state: 'running', accelerator: 'kvm', cpus: 2,
     memory: 512 * 2 ** 20, disk: 10 * 2 ** 30, addresses: ['10.77.0.10', 'fd00::10'],
     nics: [{ name: 'eth0', network: 'default', mac: '52:54:00:00:00:01', address: '10.77.0.10', tap: 'nimbo-tap0' }],
-    pid: 4242, createdAt: '2024-01-01T00:00:00.000Z', ...over,
+    pid: 4242, description: '', autostart: 'last-state', createdAt: '2024-01-01T00:00:00.000Z', ...over,
   };
 }
 
@@ -135,6 +135,13 @@ export class FakeDaemon {
         return accepted(this.newOp('instance.create', body.name));
       case 'GET /instances/:x':
         return inst ? send(200, inst) : fail(404, 'NotFound', `instance ${seg[1]} not found`);
+      case 'PATCH /instances/:x': {
+        if (!inst) return fail(404, 'NotFound', `instance ${seg[1]} not found`);
+        if (body.name !== undefined && body.name !== inst.name && this.instances.some((i) => i.name === body.name)) return fail(409, 'Conflict', `instance ${body.name} already exists`);
+        if ((body.cpus !== undefined || body.memory !== undefined) && inst.state !== 'stopped') return fail(409, 'Conflict', `instance ${inst.name} is ${inst.state}: cpus and memory can be changed only while it is stopped`);
+        Object.assign(inst, body, typeof body.memory === 'string' ? { memory: 2 ** 30 } : {});
+        return send(200, inst);
+      }
       case 'DELETE /instances/:x':
         if (inst && this.deleteConflict && u.searchParams.get('force') !== 'true') return fail(409, 'Conflict', `instance ${inst.name} is running: stop it first or delete with --force`);
         return inst ? accepted(this.newOp('instance.delete', seg[1]!)) : fail(404, 'NotFound', `instance ${seg[1]} not found`);

@@ -5,6 +5,7 @@ import { registerHostCommands } from './commands/host.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerSnapshotCommands } from './commands/snapshots.js';
 import { registerCopyCommand } from './commands/copy.js';
+import { registerUpdateCommands } from './commands/update.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerFirewallCommands(program);
   registerSnapshotCommands(program);
   registerCopyCommand(program);
+  registerUpdateCommands(program);
   registerOperationCommands(program);
   registerHostCommands(program);
   registerCompletionCommand(program);

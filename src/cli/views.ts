@@ -49,6 +49,8 @@ export function instanceFields(i: Instance): [string, string][] {
     ...(i.oomKills ? ([['OOM kills', String(i.oomKills)]] as [string, string][]) : []),
     ...(i.usage ? ([['Usage', `cpu ${i.usage.cpuSeconds.toFixed(2)} s, memory ${formatBytes(i.usage.memoryBytes)}, ${i.usage.pids} processes`]] as [string, string][]) : []),
     ...(i.labels && Object.keys(i.labels).length ? ([['Labels', Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(', ')]] as [string, string][]) : []),
+    ...(i.description ? ([['Description', i.description]] as [string, string][]) : []),
+    ['Autostart', i.autostart ?? 'last-state'],
     ['Created', i.createdAt],
   ];
   for (const n of i.nics ?? []) {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import type { Store } from '../store/store.js';
+import { keys } from '../store/keys.js';
 
 /** A stored API token (only its SHA-256 is kept). */
 export interface TokenRecord {
@@ -23,8 +24,8 @@ export async function ensureAdminToken(store: Store, file: string): Promise<stri
   }
   chmodSync(file, 0o600);
   const rec: TokenRecord = { id: 'admin', name: 'admin', role: 'admin', sha256: hash(token), createdAt: new Date().toISOString() };
-  const cur = await store.get<TokenRecord>('/tokens/admin');
-  if (cur?.value.sha256 !== rec.sha256) await store.put('/tokens/admin', rec);
+  const cur = await store.get<TokenRecord>(keys.token('admin'));
+  if (cur?.value.sha256 !== rec.sha256) await store.put(keys.token('admin'), rec);
   return token;
 }
 
@@ -32,7 +33,7 @@ export async function ensureAdminToken(store: Store, file: string): Promise<stri
 export async function verifyToken(store: Store, token: string | undefined): Promise<TokenRecord | undefined> {
   if (!token) return undefined;
   const h = Buffer.from(hash(token), 'hex');
-  for (const kv of await store.list<TokenRecord>('/tokens/')) {
+  for (const kv of await store.list<TokenRecord>(keys.tokens)) {
     const want = Buffer.from(kv.value.sha256, 'hex');
     if (want.length === h.length && timingSafeEqual(want, h)) return kv.value;
   }

@@ -3,9 +3,10 @@ import { validateFirewall, validateGroupName, validateRule, type Rule, type Secu
 import type { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
-import { instanceKey, type InstanceRecord } from './instance-record.js';
+import type { InstanceRecord } from './instance-record.js';
 import { forwardPolicy } from './forward-service.js';
 import { casUpdate } from '../store/cas.js';
+import { keys } from '../store/keys.js';
 
 /** A security group as kept at /secgroups/NAME. */
 interface GroupRecord {
@@ -15,7 +16,7 @@ interface GroupRecord {
   createdAt: string;
 }
 
-const groupKey = (name: string) => `/secgroups/${name}`;
+const groupKey = keys.secgroup;
 /** The group every NIC gets unless told otherwise. */
 export const DEFAULT_GROUP = 'default';
 
@@ -52,7 +53,7 @@ export class FirewallService {
   constructor(private d: BaseDeps, private driver: NetworkDriver) {}
 
   private async records(): Promise<GroupRecord[]> {
-    return (await this.d.store.list<GroupRecord>('/secgroups/')).map((k) => k.value);
+    return (await this.d.store.list<GroupRecord>(keys.secgroups)).map((k) => k.value);
   }
 
   private async recordOf(name: string): Promise<GroupRecord> {
@@ -77,7 +78,7 @@ export class FirewallService {
   }
 
   private async instances(): Promise<InstanceRecord[]> {
-    return (await this.d.store.list<InstanceRecord>('/instances/')).map((k) => k.value);
+    return (await this.d.store.list<InstanceRecord>(keys.instances())).map((k) => k.value);
   }
 
   private async attachments(name: string): Promise<string[]> {
@@ -151,7 +152,7 @@ export class FirewallService {
   async setAttached(name: string, instance: string, nic: string | undefined, attached: boolean): Promise<SecurityGroup> {
     await this.recordOf(name);
     // Compare-and-swap on the instance record: a NIC hot-plugged or a state written meanwhile is kept (retried).
-    await casUpdate<InstanceRecord>(this.d.store, instanceKey(instance), (rec) => {
+    await casUpdate<InstanceRecord>(this.d.store, keys.instance(instance), (rec) => {
       if (!rec) throw notFound(`instance ${instance}`);
       if (nic !== undefined && !rec.nics.some((n) => n.name === nic)) throw notFound(`NIC ${nic} of instance ${instance}`);
       let changed = false;

@@ -4,13 +4,14 @@ import { assertNoForwardConflicts, validateFloatingIp, validatePortForward, type
 import type { Forward, ForwardCreate } from '../shared/network-types.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
-import { instanceKey, type InstanceRecord } from './instance-record.js';
+import type { InstanceRecord } from './instance-record.js';
 import { networkKey } from './network-record.js';
+import { keys } from '../store/keys.js';
 
 /** A forward as kept at /forwards/NETWORK/ID (the target address is looked up from the instance each time). */
 type ForwardRecord = Omit<Forward, 'targetAddress'> & { createdAt: string };
 
-const forwardKey = (net: string, id: string) => `/forwards/${net}/${id}`;
+const forwardKey = keys.forward;
 
 /** The NIC of `rec` on `network` (the named one, or the first there). */
 function nicOn(rec: InstanceRecord, network: string, nic?: string) {
@@ -24,7 +25,7 @@ export async function forwardPolicy(store: Store, instances: InstanceRecord[]): 
   const byName = new Map(instances.map((i) => [i.name, i]));
   const forwards: PortForward[] = [];
   const floating: FloatingIp[] = [];
-  for (const { value: f } of await store.list<ForwardRecord>('/forwards/')) {
+  for (const { value: f } of await store.list<ForwardRecord>(keys.allForwards)) {
     const inst = byName.get(f.instance);
     const nic = inst?.nics.find((n) => n.name === f.nic);
     if (!nic) continue; // the instance or NIC went away; its forward is dropped with it
@@ -55,21 +56,21 @@ export class ForwardService {
   constructor(private d: BaseDeps, private apply: () => Promise<void>) {}
 
   private async instance(name: string): Promise<InstanceRecord> {
-    const kv = await this.d.store.get<InstanceRecord>(instanceKey(name));
+    const kv = await this.d.store.get<InstanceRecord>(keys.instance(name));
     if (!kv) throw notFound(`instance ${name}`);
     return kv.value;
   }
 
   private async view(f: ForwardRecord): Promise<Forward> {
     const { createdAt: _c, ...rest } = f;
-    const inst = await this.d.store.get<InstanceRecord>(instanceKey(f.instance));
+    const inst = await this.d.store.get<InstanceRecord>(keys.instance(f.instance));
     const nic = inst?.value.nics.find((n) => n.name === f.nic);
     return { ...rest, targetAddress: nic ? nic.address.split('/')[0]! : '' };
   }
 
   async list(network: string): Promise<Forward[]> {
     if (!(await this.d.store.get(networkKey(network)))) throw notFound(`network ${network}`);
-    return Promise.all((await this.d.store.list<ForwardRecord>(`/forwards/${network}/`)).map((k) => this.view(k.value)));
+    return Promise.all((await this.d.store.list<ForwardRecord>(keys.forwards(network))).map((k) => this.view(k.value)));
   }
 
   /** Validate, refuse clashes (with other forwards and with host services listening there), store, apply. */
@@ -78,7 +79,7 @@ export class ForwardService {
     const inst = await this.instance(req.instance);
     const nic = nicOn(inst, network, req.nic);
     const targetAddress = nic.address.split('/')[0]!;
-    const instances = (await this.d.store.list<InstanceRecord>('/instances/')).map((k) => k.value);
+    const instances = (await this.d.store.list<InstanceRecord>(keys.instances())).map((k) => k.value);
     const existing = await forwardPolicy(this.d.store, instances);
     const state = { forwards: existing.forwards, floatingIps: existing.floating };
     let rec: ForwardRecord;
@@ -128,7 +129,7 @@ export class ForwardService {
 
   /** Forget the forwards of an instance (all, or those of one NIC): it or its NIC is being removed. */
   async dropNic(instance: string, nic?: string): Promise<void> {
-    for (const kv of await this.d.store.list<ForwardRecord>('/forwards/')) {
+    for (const kv of await this.d.store.list<ForwardRecord>(keys.allForwards)) {
       if (kv.value.instance === instance && (nic === undefined || kv.value.nic === nic)) await this.d.store.delete(kv.key);
     }
   }

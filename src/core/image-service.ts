@@ -12,6 +12,7 @@ import { SharedBuilds, cannotBuild, nextStep } from './image-on-demand.js';
 import { importImage } from '../images/import.js';
 import { detectOciSource, unpackOciImage, type OciImageConfig } from '../images/oci/index.js';
 import type { BuiltImage } from '../images/types.js';
+import { keys } from '../store/keys.js';
 
 /** An image as kept in the store. */
 export interface ImageRecord {
@@ -23,7 +24,7 @@ export interface ImageRecord {
   error?: string;
 }
 
-const key = (name: string) => `/images/${name}`;
+const key = keys.image;
 
 /** What a launch knows of its image before the create Operation runs (the image may be built first). */
 export interface LaunchImage {
@@ -82,7 +83,7 @@ export class ImageService {
   }
 
   async list(): Promise<ImageRecord[]> {
-    return (await this.d.store.list<ImageRecord>('/images/')).map((k) => k.value);
+    return (await this.d.store.list<ImageRecord>(keys.images)).map((k) => k.value);
   }
 
   async get(name: string): Promise<ImageRecord> {

@@ -71,6 +71,8 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     ...((rec.exitCode ?? rec.container?.exitCode) !== undefined ? { exitCode: rec.exitCode ?? rec.container?.exitCode } : {}),
     ...(rec.error ? { error: rec.error } : {}),
     ...(rec.labels ? { labels: rec.labels } : {}),
+    description: rec.description ?? '',
+    autostart: rec.desired?.autostart ?? 'last-state',
     createdAt: rec.createdAt,
   };
 }

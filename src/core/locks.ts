@@ -1,5 +1,6 @@
 import { isRevisionConflict, NimboError } from '../lib/errors.js';
 import type { Store } from '../store/store.js';
+import { keys } from '../store/keys.js';
 
 /** Who holds a store lock: the operation, the daemon run that started it, and since when. */
 export interface LockHolder {
@@ -14,12 +15,12 @@ export interface HeldLock {
   revision: number;
 }
 
-const PREFIX = '/locks/';
+const PREFIX = keys.locks;
 /** A waiter re-checks at least this often: another daemon's delete is not seen by this process's watch. */
 const MAX_POLL_MS = 1000;
 
 /** The store key of the lock on an operation target (an instance name, `volume/P/V`, `pool/P`). */
-export const lockKey = (target: string) => `${PREFIX}${target}`;
+export const lockKey = keys.lock;
 
 /**
  * Operation locks kept in the store (not in one daemon's memory): a lock is a key created only if absent

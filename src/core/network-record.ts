@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { NetworkMode, NetworkSpec } from '../drivers/network/types.js';
 import type { Network } from '../shared/network-types.js';
 import type { DaemonConfig, StatePaths } from './config.js';
+import { keys } from '../store/keys.js';
 
 /** A network as kept in the store at /networks/NAME. */
 export interface NetworkRecord {
@@ -30,9 +31,9 @@ export interface Allocation {
 }
 
 /** Store key of a network. */
-export const networkKey = (name: string) => `/networks/${name}`;
+export const networkKey = (name: string) => keys.network(name);
 /** Store prefix of a network's address allocations. */
-export const ipamPrefix = (net: string) => `/ipam/${net}/`;
+export const ipamPrefix = (net: string) => keys.ipam(net);
 
 /** The driver's view of a network record. */
 export function networkSpec(rec: NetworkRecord, config: DaemonConfig, paths: StatePaths): NetworkSpec {

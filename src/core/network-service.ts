@@ -8,6 +8,7 @@ import { conflict, invalid, isRevisionConflict, notFound, NimboError } from '../
 import type { BaseDeps } from './deps.js';
 import { validateName } from '../lib/validate.js';
 import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
+import { keys } from '../store/keys.js';
 
 export type { Allocation } from './network-record.js';
 
@@ -39,7 +40,7 @@ export class NetworkService {
   constructor(private d: BaseDeps, readonly driver: NetworkDriver) {}
 
   async records(): Promise<NetworkRecord[]> {
-    return (await this.d.store.list<NetworkRecord>('/networks/')).map((k) => k.value);
+    return (await this.d.store.list<NetworkRecord>(keys.networks)).map((k) => k.value);
   }
 
   async record(name: string): Promise<NetworkRecord> {
@@ -169,7 +170,7 @@ export class NetworkService {
     if (name === DEFAULT_NETWORK) throw conflict('the default network cannot be deleted');
     const users = await this.users(name);
     if (users.length > 0) throw conflict(`network ${name} is used by ${users.join(', ')}; detach them first`);
-    const fwd = await this.d.store.list(`/forwards/${name}/`);
+    const fwd = await this.d.store.list(keys.forwards(name));
     if (fwd.length > 0) throw conflict(`network ${name} has ${fwd.length} forward(s); delete them first`);
     return this.d.ops.start('network.delete', `network/${name}`, async () => {
       await this.driver.remove(networkSpec(rec, this.d.config, this.d.paths));
@@ -230,7 +231,7 @@ export class NetworkService {
       const mac = randomMac();
       const alloc: Allocation = { network: net, ip, mac, owner, nic, hostname, ...(rec.ipv6 ? { ipv6: eui64Address(rec.ipv6.subnet, mac) } : {}) };
       try {
-        await this.d.store.put(`${ipamPrefix(net)}${ip}`, alloc, { expectRevision: 0 });
+        await this.d.store.put(keys.ipamEntry(net, ip), alloc, { expectRevision: 0 });
       } catch (e) {
         if (!isRevisionConflict(e)) throw e;
         continue; // another request took this address first: pick again
@@ -239,6 +240,12 @@ export class NetworkService {
       return { ...alloc, ip: `${ip}/${prefixOf(rec.subnet)}` };
     }
     throw new NimboError('Conflict', 'could not allocate an address: too much contention');
+  }
+
+  /** Hand a network's current reservations to its DHCP/DNS server again (a rename changed the hostnames). */
+  async refreshReservations(net: string): Promise<void> {
+    const rec = await this.record(net);
+    await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(net));
   }
 
   /** Release the addresses an instance holds (all, or those of one NIC). */

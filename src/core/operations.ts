@@ -6,6 +6,7 @@ import type { EventBus } from './events.js';
 import type { Logger } from '../lib/log.js';
 import { DEFAULT_HISTORY, byNewest, pageOf, prunable, type HistoryLimits } from './operation-history.js';
 import { lockKey, StoreLocks, type HeldLock } from './locks.js';
+import { keys } from '../store/keys.js';
 
 /** What an operation's body gets: progress, log lines and the cancel signal. */
 export interface OpContext {
@@ -17,7 +18,7 @@ export interface OpContext {
   checkCancelled(): void;
 }
 
-const KEY = (id: string) => `/operations/${id}`;
+const KEY = keys.operation;
 const MAX_LOG = 200;
 /** Prune the history once this many operations ended since the last prune (a prune lists them all). */
 const PRUNE_EVERY = 20;
@@ -52,7 +53,7 @@ export class OperationManager {
 
   /** Marks operations left running by a previous daemon as failed and drops the locks they held. */
   async recover(): Promise<void> {
-    for (const kv of await this.store.list<Operation>('/operations/')) {
+    for (const kv of await this.store.list<Operation>(keys.operations)) {
       if ((kv.value.status === 'running' || kv.value.status === 'pending') && !this.live.has(kv.value.id)) {
         const op = { ...kv.value, status: 'failure' as const, error: { code: 'Internal', message: 'the daemon stopped while this operation ran' }, updatedAt: new Date().toISOString() };
         await this.store.put(kv.key, op);
@@ -169,7 +170,7 @@ export class OperationManager {
 
   /** All operations, newest first. */
   async list(): Promise<Operation[]> {
-    const ops = (await this.store.list<Operation>('/operations/')).map((k) => k.value);
+    const ops = (await this.store.list<Operation>(keys.operations)).map((k) => k.value);
     return ops.sort(byNewest);
   }
 

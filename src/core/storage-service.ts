@@ -9,6 +9,7 @@ import type { BaseDeps } from './deps.js';
 import { parseBoundedSize, validateName } from '../lib/validate.js';
 import { casUpdate } from '../store/cas.js';
 import { checkPoolPath, fsTypeAt, readMounts, resolvePoolPath } from './pool-paths.js';
+import { keys } from '../store/keys.js';
 
 /** A pool as kept in the store. */
 export interface PoolRecord extends PoolSpec {
@@ -35,8 +36,8 @@ interface PendingPool {
 export const NO_LIMITS: IoLimits = { iopsRead: 0, iopsWrite: 0, bytesRead: 0, bytesWrite: 0 };
 const MiB = 1024 ** 2;
 const VOLUME_SIZE = { min: MiB, max: 64 * 1024 ** 4 };
-const poolKey = (p: string) => `/pools/${p}`;
-const metaKey = (p: string, v: string) => `/volumes/${p}/${v}`;
+const poolKey = keys.pool;
+const metaKey = keys.volumeMeta;
 /** The metadata of a volume nimbo has recorded nothing about yet: detached, no limits. */
 const defaultMeta = (pool: string, name: string): VolumeMeta => ({ pool, name, attachedTo: null, limits: { ...NO_LIMITS } });
 
@@ -93,7 +94,7 @@ export class StorageService {
   }
 
   async pools(): Promise<PoolRecord[]> {
-    return (await this.d.store.list<PoolRecord>('/pools/')).map((k) => k.value);
+    return (await this.d.store.list<PoolRecord>(keys.pools)).map((k) => k.value);
   }
 
   /** Create a pool (an Operation); nothing is recorded if the path or the driver refuses. */

@@ -1,5 +1,6 @@
 import { conflict, isRevisionConflict } from '../lib/errors.js';
 import type { Store } from '../store/store.js';
+import { keys, keyTail } from '../store/keys.js';
 
 // Each VM's QEMU drops to its own uid and gid (-runas UID:GID), so one escaped QEMU cannot open
 // another VM's disks, taps or sockets. The ids come from a range of their own: above every
@@ -10,7 +11,7 @@ import type { Store } from '../store/store.js';
 export const VM_ID_BASE = 2_000_000_000;
 /** How many VM ids exist (one per VM on this host). */
 export const VM_ID_COUNT = 65_536;
-const vmIdKey = (n: number) => `/vmids/${n}`;
+const vmIdKey = keys.vmid;
 
 /** The lowest free slot (not in `taken`), or undefined when all VM_ID_COUNT are in use. */
 export function firstFreeSlot(taken: Set<number>, from = 0): number | undefined {
@@ -25,7 +26,7 @@ export function isVmId(id: number): boolean {
 
 /** Reserve a uid/gid for a VM's QEMU (compare-and-swap in the store: never given to two VMs). */
 export async function allocateVmId(store: Store, owner: string): Promise<number> {
-  const taken = new Set((await store.list('/vmids/')).map((kv) => Number(kv.key.slice('/vmids/'.length))));
+  const taken = new Set((await store.list(keys.vmids)).map((kv) => Number(keyTail(keys.vmids, kv.key))));
   for (let n = firstFreeSlot(taken); n !== undefined; n = firstFreeSlot(taken, n + 1)) {
     try {
       await store.put(vmIdKey(n), { owner }, { expectRevision: 0 });

@@ -5,6 +5,7 @@ import { DEFAULTS, statePaths, type DaemonConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { applyStateDirModes } from '../core/state-modes.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { migrateRecords } from '../core/records/migrate.js';
 import { EventBus } from '../core/events.js';
 import { OperationManager } from '../core/operations.js';
 import { ensureAdminToken } from '../core/auth.js';
@@ -63,6 +64,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   // TLS first: a bad --tls-cert/--tls-key is refused before anything on the host changes.
   const tls = await prepareTls(config.tls, exec, paths.tlsDir, config.host, log);
   const store = new SqliteStore(paths.db);
+  await migrateRecords(store, { paths, prefix: config.prefix, log }); // before anything reads a record
   const events = new EventBus();
   const ops = new OperationManager(store, events, log);
   await ops.recover();

@@ -16,6 +16,11 @@ export const Labels = Type.Record(Type.String({ minLength: 1, maxLength: 63 }), 
   description: 'keys: 1-63 of a-z 0-9 . _ / -, starting and ending with a letter or digit; values: up to 255 characters',
 });
 
+/** What a host reboot does to an instance: last-state (as it was), always (start it), never (leave it stopped). */
+export const Autostart = Type.Union([Type.Literal('last-state'), Type.Literal('always'), Type.Literal('never')], {
+  description: 'after a host reboot: last-state (default) brings back what ran, always starts it, never leaves it stopped',
+});
+
 /** Body of POST /api/v1/instances. */
 export const InstanceCreate = Type.Object(
   {
@@ -115,9 +120,25 @@ export const Instance = Type.Object({
   exitCode: Type.Optional(Type.Integer({ description: "application containers: how the process ended last (128+N: signal N)" })),
   error: Type.Optional(Type.String()),
   labels: Type.Optional(Labels),
+  description: Type.String({ description: 'free text (nimbo update --description)' }),
+  autostart: Autostart,
   createdAt: Type.String(),
 });
 export type Instance = Static<typeof Instance>;
+
+/** Body of PATCH /api/v1/instances/{name}: each field given is changed; the others are kept. */
+export const InstancePatch = Type.Object(
+  {
+    name: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'rename: the new name (DNS label); host objects, addresses and snapshots stay' })),
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    labels: Type.Optional({ ...Labels, description: 'replaces all labels ({} removes them)' }),
+    autostart: Type.Optional(Autostart),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'only while stopped' })),
+    memory: Type.Optional({ ...Size, description: 'only while stopped; 64MiB to 256GiB' }),
+  },
+  strict,
+);
+export type InstancePatch = Static<typeof InstancePatch>;
 
 /** Body of POST /api/v1/instances/{name}/{action}. */
 export const InstanceAction = Type.Object(

@@ -102,9 +102,14 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     assert.equal(r.stdout, 'NIMBO-DATA-4711');
   });
 
-  test('concurrent attaches of one volume: exactly one is accepted, the others get a 409 at once', async () => {
+  test('20 concurrent attaches of one volume to 20 instances: exactly one is accepted, 19 get a 409 at once', async () => {
     ok(await d.cli('storage', 'volume', 'create', 'default', 'race1', '--size', '16MiB', '--quiet'));
-    const targets = Array.from({ length: 10 }, (_, i) => (i % 2 ? 's1' : 's2'));
+    // 18 more instances, created and never started (cheap): s1, s2 and these are the 20 targets.
+    const extra = Array.from({ length: 18 }, (_, i) => `race${i + 2}`);
+    const created = await Promise.all(extra.map((name) => d.api('POST', '/instances', { name, image: 'tiny', memory: '64MiB', start: false })));
+    for (const c of created) assert.equal(c.status, 202, JSON.stringify(c.body));
+    for (const c of created) assert.equal((await d.api('GET', `/operations/${c.body.operation.id}/wait?timeout=300`)).body.status, 'success');
+    const targets = ['s1', 's2', ...extra];
     const replies = await Promise.all(targets.map((vm) => d.api('POST', `/instances/${vm}/volumes`, { pool: 'default', volume: 'race1' })));
     const won = replies.filter((r) => r.status === 202);
     assert.equal(won.length, 1, replies.map((r) => `${r.status} ${JSON.stringify(r.body)}`).join('\n'));
@@ -119,6 +124,7 @@ describe('storage: volumes, hot-plug, online resize, snapshots (real VMs)', { sk
     ok(await d.cli('storage', 'volume', 'detach', winner, 'default', 'race1', '--quiet'));
     assert.equal((await d.cliJson<Vol>('storage', 'volume', 'info', 'default', 'race1')).attachedTo, null);
     ok(await d.cli('storage', 'volume', 'delete', 'default', 'race1', '--quiet'));
+    ok(await d.cli('delete', ...extra, '--quiet'));
   });
 
   test('an online resize is seen by the guest', async () => {
