@@ -18,7 +18,7 @@ export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext)
     publish: (type, target, data) => ctx.events.publish(type, target, data),
     legacyHostIds: (name) => legacyHostIds(ctx.paths, ctx.config.prefix, name),
     // The UUID lock is what instance operations take; the name too while some still lock by name.
-    lockTargets: (rec) => [lockTarget.instance(rec.uuid), rec.name],
+    lockTargets: (rec) => [lockTarget.instance(rec.uuid)],
     log: ctx.log,
     get daemonId() {
       return ctx.ops.daemonId;

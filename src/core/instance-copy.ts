@@ -38,7 +38,7 @@ export function copyRecord(src: InstanceRecord, name: string, uuid: string, now 
     accelerator: src.accelerator,
     nics: [],
     ...(src.labels ? { labels: { ...src.labels } } : {}),
-    ...(src.description ? { description: src.description } : {}),
+    description: src.description ?? '',
     createdAt: now.toISOString(),
   };
 }

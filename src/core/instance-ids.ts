@@ -3,15 +3,16 @@
 import type { PlanInput } from '../drivers/compute/instance-driver.js';
 import { conflict, isRevisionConflict } from '../lib/errors.js';
 import type { Store } from '../store/store.js';
+import { keys } from '../store/keys.js';
 import { allocateVmId, releaseVmId } from './vm-ids.js';
 
 /** How many container id ranges exist. */
 export const ID_RANGE_SLOTS = 30_000;
-const slotKey = (n: number) => `/idmaps/${n}`;
+const slotKey = (n: number) => keys.idmap(n);
 
 /** Reserve the lowest free id-range slot for `owner`. */
 export async function allocateIdSlot(store: Store, owner: string): Promise<number> {
-  const taken = new Set((await store.list('/idmaps/')).map((kv) => Number(kv.key.slice('/idmaps/'.length))));
+  const taken = new Set((await store.list(keys.idmaps)).map((kv) => Number(kv.key.slice(keys.idmaps.length))));
   for (let n = 0; n < ID_RANGE_SLOTS; n++) {
     if (taken.has(n)) continue;
     try {

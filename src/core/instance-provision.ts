@@ -12,6 +12,7 @@ import type { InstanceRuntime } from './instance-runtime.js';
 import { tapName } from './instance-nics-plan.js';
 import { NO_LIMITS } from './storage-service.js';
 import { rootVolumeOf } from './host-ids.js';
+import { keys } from '../store/keys.js';
 
 /** A NIC to make: what the request (or the copy's source NIC) asks for. */
 export interface NicPlan {
@@ -128,7 +129,7 @@ export class InstanceProvisioner {
   /** Delete an instance's root volume and its metadata. */
   async dropRoot(root: { pool: string; volume: string }): Promise<void> {
     await (await this.d.storage.driver(root.pool)).deleteVolume(root.volume);
-    await this.d.store.delete(`/volumes/${root.pool}/${root.volume}`);
+    await this.d.store.delete(keys.volumeMeta(root.pool, root.volume));
   }
 
   /** The unpacked tree of an image (the overlay's lower dir of a filesystem root). */

@@ -1,4 +1,5 @@
 import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
+import { keys } from '../store/keys.js';
 import type { ContainerInfo } from '../drivers/compute/runc/container-info.js';
 import type { HostIds } from '../drivers/compute/instance-driver.js';
 
@@ -50,7 +51,7 @@ export interface InstanceRecord {
 export const driverNameOf = (rec: Pick<InstanceRecord, 'driver' | 'type'>): string => rec.driver ?? (rec.type === 'container' ? 'runc' : 'qemu');
 
 /** Store key of an instance. */
-export const instanceKey = (name: string) => `/instances/${name}`;
+export const instanceKey = (name: string) => keys.instance(name);
 
 /** The API view of a record. */
 export function toInstance(rec: InstanceRecord, pid: number | null): Instance {

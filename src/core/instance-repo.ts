@@ -3,9 +3,11 @@
 // each other's changes. The key layout is instanceKey's (one module, ready for project scoping).
 import { conflict, notFound, NimboError } from '../lib/errors.js';
 import { casUpdate } from '../store/cas.js';
+import { keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { EventBus } from './events.js';
 import { instanceKey, type InstanceRecord } from './instance-record.js';
+import { checkInstanceRecord } from './records/instance-schema.js';
 
 /** A change to a record: fields to merge, or a function of the current record (recomputed on each retry). */
 export type RecordChange = Partial<InstanceRecord> | ((cur: InstanceRecord) => Partial<InstanceRecord>);
@@ -17,11 +19,11 @@ export class InstanceRepo {
   async record(name: string): Promise<InstanceRecord> {
     const kv = await this.store.get<InstanceRecord>(instanceKey(name));
     if (!kv) throw notFound(`instance ${name}`);
-    return kv.value;
+    return checkInstanceRecord(kv.key, kv.value);
   }
 
   async records(): Promise<InstanceRecord[]> {
-    return (await this.store.list<InstanceRecord>('/instances/')).map((k) => k.value);
+    return (await this.store.list<InstanceRecord>(keys.instances())).map((k) => checkInstanceRecord(k.key, k.value));
   }
 
   /** Store a new record; Conflict when the name is taken (put-if-absent, so two creates never both win). */

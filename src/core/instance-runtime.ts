@@ -5,6 +5,7 @@ import type { DriverCapabilities, InstanceDriver, InstanceRef, InstanceSpec, Ins
 import type { DriverRegistry } from '../drivers/compute/registry.js';
 import type { Accelerator } from '../drivers/compute/types.js';
 import { conflict } from '../lib/errors.js';
+import { lockTarget } from '../store/keys.js';
 import type { BaseDeps } from './deps.js';
 import { legacyHostIds } from './host-ids.js';
 import type { ImageService } from './image-service.js';
@@ -34,7 +35,7 @@ export class InstanceRuntime {
 
   /** The store lock of an instance's operations (from its UUID: a rename never changes it). */
   lockOf(rec: Pick<InstanceRecord, 'uuid'>): string {
-    return `instance/${rec.uuid}`;
+    return lockTarget.instance(rec.uuid);
   }
 
   /** The instance as every driver call sees it. */

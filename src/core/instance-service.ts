@@ -125,6 +125,7 @@ export class InstanceService {
       driver: driver.name,
       hostIds: newHostIds(this.d.paths, this.d.config.prefix, uuid),
       desired: { power: start ? 'running' : 'stopped', autostart: 'last-state' },
+      description: '',
       image: req.image,
       cpus: req.cpus ?? 1,
       memory,

@@ -5,6 +5,7 @@ import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
 import type { StorageService } from './storage-service.js';
 import { validateName } from '../lib/validate.js';
+import { keys } from '../store/keys.js';
 import type { SnapshotData, VolumeSnapshotPort } from '../drivers/compute/instance-driver.js';
 
 /**
@@ -31,7 +32,7 @@ export interface InstanceSnapshot {
 
 type VolumeRef = { pool: string; volume: string };
 
-const key = (inst: string, name: string) => `/snapshots/${inst}/${name}`;
+const key = (inst: string, name: string) => keys.snapshot(inst, name);
 
 /** Default snapshot name: snap-YYYYMMDD-HHMMSS (UTC). */
 export function snapshotName(prefix: string, at = new Date()): string {
@@ -75,7 +76,7 @@ export class InstanceSnapshots implements SnapshotsPort {
 
   async list(instance: string): Promise<InstanceSnapshot[]> {
     await this.repo.record(instance);
-    return (await this.d.store.list<InstanceSnapshot>(`/snapshots/${instance}/`)).map((k) => k.value).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return (await this.d.store.list<InstanceSnapshot>(keys.snapshots(instance))).map((k) => k.value).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async get(instance: string, name: string): Promise<InstanceSnapshot> {
@@ -159,7 +160,7 @@ export class InstanceSnapshots implements SnapshotsPort {
 
   /** Forget every snapshot record of a deleted instance (its disks are gone with it). */
   async forget(instance: string): Promise<void> {
-    for (const kv of await this.d.store.list(`/snapshots/${instance}/`)) await this.d.store.delete(kv.key);
+    for (const kv of await this.d.store.list(keys.snapshots(instance))) await this.d.store.delete(kv.key);
   }
 
   /** Parse "30m", "12h", "7d", "2w" into milliseconds. */

@@ -77,6 +77,10 @@ export const InstanceRecordV2 = Type.Object({
   createdAt: Type.String(),
   error: Type.Optional(Type.String()),
   labels: Type.Optional(Labels),
+  /** The driver's own part (its plan()'s result); opaque to core. */
+  driverConfig: Type.Optional(Type.Unknown()),
+  oomKills: Type.Optional(Int()),
+  exitCode: Type.Optional(Type.Integer()),
 });
 /** The static type of a version-2 record. */
 export type InstanceRecordV2 = Static<typeof InstanceRecordV2>;
