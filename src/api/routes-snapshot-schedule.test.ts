@@ -26,6 +26,7 @@ before(async () => {
   const instances = {
     record: async (n: string) => recs.get(n) ?? Promise.reject(notFound(`instance ${n}`)),
     patch: async (n: string, change: Partial<InstanceRecord>) => Object.assign(recs.get(n)!, change),
+    capabilities: () => ({ statefulSnapshots: true }),
   };
   app = await buildServer({ log: silentLogger(), store, instances, snapshots: {} } as unknown as ApiContext);
 });

@@ -63,14 +63,18 @@ export class InstanceRuntime {
     };
   }
 
-  /** Everything a driver needs to start or change the instance (root path re-read each time: a clone or restore may replace the file). */
-  async specOf(rec: InstanceRecord): Promise<InstanceSpec> {
+  /**
+   * Everything a driver needs to start or change the instance (root path re-read each time: a clone or restore may
+   * replace the file); `boot`: also how the image boots (only a start needs it).
+   */
+  async specOf(rec: InstanceRecord, opts: { boot?: boolean } = {}): Promise<InstanceSpec> {
     if (!rec.root) throw conflict(`instance ${rec.name} has no root volume`);
     const root = await this.volumeSpec(rec.root.pool, rec.root.volume);
     const caps = this.caps(rec);
-    const boot = caps.root === 'image-clone' ? (await this.d.images.ready(rec.image)).boot : undefined;
+    const boot = opts.boot && caps.root === 'image-clone' ? (await this.d.images.ready(rec.image)).boot : undefined;
     const names = new Set(rec.nics.map((n) => n.network));
-    const networks = new Map((await this.d.network.records()).filter((n) => names.has(n.name)).map((n) => [n.name, { name: n.name, gateway: n.gateway, mode: n.mode }]));
+    const nets = names.size ? await this.d.network.records() : [];
+    const networks = new Map(nets.filter((n) => names.has(n.name)).map((n) => [n.name, { name: n.name, gateway: n.gateway, mode: n.mode }]));
     return {
       ...this.refOf(rec),
       cpus: rec.cpus,
@@ -96,6 +100,6 @@ export class InstanceRuntime {
 
   /** Start (or re-create after a host reboot) the instance: boot NICs and volumes from the record, hot-plugged ones plugged again. */
   async start(rec: InstanceRecord): Promise<void> {
-    await this.driverOf(rec).start(await this.specOf(rec));
+    await this.driverOf(rec).start(await this.specOf(rec, { boot: true }));
   }
 }

@@ -13,6 +13,7 @@ import { InstanceRuntime, type RuntimeDeps } from '../instance-runtime.js';
 import { StorageService } from '../storage-service.js';
 import { DriverRegistry } from '../../drivers/compute/registry.js';
 import { FakeInstanceDriver } from '../../drivers/compute/testing/fake-driver.js';
+import { newHostIds } from '../host-ids.js';
 import { InstanceVolumes } from '../instance-volumes.js';
 import { instanceKey, type InstanceRecord } from '../instance-record.js';
 import type { StorageDriver, VolumeInfo } from '../../drivers/storage/types.js';
@@ -43,7 +44,8 @@ export async function attachFixture(count: number, opts: { failPatchFor?: string
   const volumes = new InstanceVolumes(runtime, svc, storage);
   const names = Array.from({ length: count }, (_, i) => `vm${i}`);
   for (const name of names) {
-    const rec: InstanceRecord = { name, uuid: `u-${name}`, type: 'vm', image: 'tiny', cpus: 1, memory: 64 << 20, disk: 1 << 30, sshKeys: [], state: 'stopped', accelerator: 'tcg', nics: [], volumes: [], createdAt: new Date().toISOString() };
+    const uuid = `00000000-0000-4000-8000-${String(names.indexOf(name)).padStart(12, '0')}`;
+    const rec: InstanceRecord = { v: 2, name, uuid, type: 'vm', driver: 'qemu', hostIds: newHostIds(paths, 'nt', uuid), desired: { power: 'stopped', autostart: 'last-state' }, description: '', image: 'tiny', cpus: 1, memory: 64 << 20, disk: 1 << 30, sshKeys: [], state: 'stopped', accelerator: 'tcg', nics: [], root: { pool: 'default', volume: `root-${uuid}` }, volumes: [], createdAt: new Date().toISOString() };
     await store.put(instanceKey(name), rec);
   }
   if (opts.failPatchFor) {
