@@ -65,7 +65,7 @@ test('runc instance driver: prepare, start, cheap status, pause, exit events (po
   const network = { deleteTap: async () => undefined, plugNetns: async () => undefined, applyLimits: async () => undefined };
   const driver = new RuncInstanceDriver({ exec, log: silentLogger(), runtime: runc, network, prefix, exitsDir: join(dir, 'exits') });
   const events: DriverEvent[] = [];
-  const off = driver.watch((e) => events.push(e));
+  let off = () => undefined as void;
   const uuid = randomUUID();
   const id = `${prefix}-${uuid}`;
   const rootPath = join(dir, 'vol');
@@ -78,7 +78,8 @@ test('runc instance driver: prepare, start, cheap status, pause, exit events (po
     const ref = { uuid, name: 'sys1', hostIds: { runDir: join(dir, 'run', uuid), instanceDir: join(dir, 'instances', uuid), runtimeId: id, cgroup: `/nimbo-${prefix}/${uuid}` }, driverConfig: ct };
     const spec: InstanceSpec = { ...ref, cpus: 1, memoryBytes: 64 * 1024 ** 2, root: { pool: 'default', volume: `root-${uuid}`, path: rootPath }, nics: [], volumes: [], networks: new Map() };
     await driver.prepare(spec, { seed: { 'meta-data': `instance-id: ${uuid}\n` }, lowerDir: tree, root: 'new' });
-    await driver.start(spec);
+    await driver.start(spec); // before anyone watches (the daemon subscribes later): the exits dir is made by start
+    off = driver.watch((e) => events.push(e));
     const st = await driver.status(ref);
     assert.equal(st.state, 'running');
     assert.ok(st.pid && st.pid > 1);

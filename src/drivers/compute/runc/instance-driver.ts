@@ -191,7 +191,6 @@ export class RuncInstanceDriver implements InstanceDriver {
       this.d.network,
     );
     this.exits.remove(ref.uuid);
-    rmSync(this.exits.exitFile(ref.uuid), { force: true });
     rmSync(ref.hostIds.runDir, { recursive: true, force: true });
     rmSync(ref.hostIds.instanceDir, { recursive: true, force: true });
   }
