@@ -224,6 +224,18 @@ test('status: from runc\'s state.json, /proc and the cgroup only — no process 
   assert.equal((await driver.status(ref)).exitCode, 3);
 });
 
+test('status: a runtime without state.json (crun) is asked, only while it has a directory for the container', async () => {
+  const { driver, rt, dirs, ref } = setup();
+  rt.status = 'paused';
+  assert.equal((await driver.status(ref)).state, 'stopped');
+  assert.deepEqual(rt.log, [], 'no directory: stopped without asking');
+  mkdirSync(join(dirs.runc, ref.hostIds.runtimeId));
+  assert.deepEqual([(await driver.status(ref)).state, (await driver.status(ref)).pid], ['paused', 4242]);
+  rt.status = 'stopped';
+  assert.equal((await driver.status(ref)).state, 'stopped');
+  assert.deepEqual(rt.log, Array(3).fill(`state p-${UUID}`));
+});
+
 test('start: bundle, marker and exit file in the exits dir; create → plug → start; a running container is left alone', { skip: !isRoot && 'chown of the root dir needs root' }, async () => {
   const { driver, rt, netLog, dirs, spec, live } = setup();
   // A root made earlier (copy mode, shifted) and the console FIFO.
