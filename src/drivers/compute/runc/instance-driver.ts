@@ -108,7 +108,8 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   async start(spec: InstanceSpec): Promise<void> {
     const { ct, id, cgroup } = idsOf(spec);
-    if ((await this.live(spec)).state !== 'stopped') return;
+    // Already running (a start racing an exit event, or after a daemon restart): only make sure its end is watched.
+    if ((await this.live(spec)).state !== 'stopped') return this.adopt(spec);
     this.exits.starting(spec.uuid);
     rmSync(join(spec.hostIds.runDir, EXIT_FILE), { force: true }); // one left by an older version's run
     await bootContainer(
