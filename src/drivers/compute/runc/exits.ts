@@ -94,7 +94,15 @@ export class ExitWatcher {
     mkdirSync(this.o.exitsDir, { recursive: true, mode: 0o700 }); // the shim writes there even before anyone watches
     this.stopping.delete(uuid);
     this.entries.delete(uuid);
+    mkdirSync(this.o.exitsDir, { recursive: true, mode: 0o700 }); // the shim and runc's pid file go there, watched or not
     rmSync(this.exitFile(uuid), { force: true });
+  }
+
+  /** Forget a deleted container: its exit and pid files too. */
+  remove(uuid: string): void {
+    this.entries.delete(uuid);
+    this.stopping.delete(uuid);
+    for (const f of [this.exitFile(uuid), `${this.exitFile(uuid)}.pid`]) rmSync(f, { force: true });
   }
 
   /** Watch a container that runs now (just started, or adopted after a daemon start). */
@@ -106,12 +114,6 @@ export class ExitWatcher {
   /** The driver is stopping or deleting it: its end is asked for, not an event. */
   expectStop(uuid: string): void {
     this.stopping.add(uuid);
-  }
-
-  /** Stop watching (deleted). */
-  remove(uuid: string): void {
-    this.entries.delete(uuid);
-    this.stopping.delete(uuid);
   }
 
   /** Emit `exited` once per run when the container's exit file (or, legacy, init's death) shows it ended. */

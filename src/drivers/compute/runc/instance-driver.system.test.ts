@@ -65,7 +65,7 @@ test('runc instance driver: prepare, start, cheap status, pause, exit events (po
   const network = { deleteTap: async () => undefined, plugNetns: async () => undefined, applyLimits: async () => undefined };
   const driver = new RuncInstanceDriver({ exec, log: silentLogger(), runtime: runc, network, prefix, exitsDir: join(dir, 'exits') });
   const events: DriverEvent[] = [];
-  const off = driver.watch((e) => events.push(e));
+  let off = () => undefined as void;
   const uuid = randomUUID();
   const id = `${prefix}-${uuid}`;
   const rootPath = join(dir, 'vol');
@@ -74,11 +74,15 @@ test('runc instance driver: prepare, start, cheap status, pause, exit events (po
     await buildImageTree(exec, tree);
     mkdirSync(rootPath);
     const slot = 2000 + randomInt(0, 1000);
-    const ct = await driver.plan({ uuid, name: 'sys1', image: 'tiny', allocateId: async () => slot, releaseId: async () => undefined });
+    const planned = await driver.plan({ uuid, name: 'sys1', image: 'tiny', allocateId: async () => slot, releaseId: async () => undefined });
+    // No swap on top of the memory limit where the host accounts swap (v1 memsw), so a hog is OOM-killed, not swapped out.
+    const memsw = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
+    const ct = memsw ? { ...planned, swapBytes: 0 } : planned;
     const ref = { uuid, name: 'sys1', hostIds: { runDir: join(dir, 'run', uuid), instanceDir: join(dir, 'instances', uuid), runtimeId: id, cgroup: `/nimbo-${prefix}/${uuid}` }, driverConfig: ct };
     const spec: InstanceSpec = { ...ref, cpus: 1, memoryBytes: 64 * 1024 ** 2, root: { pool: 'default', volume: `root-${uuid}`, path: rootPath }, nics: [], volumes: [], networks: new Map() };
     await driver.prepare(spec, { seed: { 'meta-data': `instance-id: ${uuid}\n` }, lowerDir: tree, root: 'new' });
-    await driver.start(spec);
+    await driver.start(spec); // before anyone watches (the daemon subscribes later): the exits dir is made by start
+    off = driver.watch((e) => events.push(e));
     const st = await driver.status(ref);
     assert.equal(st.state, 'running');
     assert.ok(st.pid && st.pid > 1);
@@ -95,6 +99,12 @@ test('runc instance driver: prepare, start, cheap status, pause, exit events (po
     assert.equal((await driver.status(ref)).state, 'paused');
     await driver.resume(ref);
     assert.equal((await driver.status(ref)).state, 'running');
+
+    // A process past the memory limit is OOM-killed: the cgroup's counter shows in status.
+    assert.ok(!(await driver.status(ref)).oomKills, 'no OOM kill yet');
+    const hog = await runc.exec(id, ['sh', '-c', 'x=aaaaaaaaaaaaaaaa; while true; do x="$x$x"; done']);
+    assert.equal(hog.code, 137, hog.stderr);
+    assert.ok(((await driver.status(ref)).oomKills ?? 0) >= 1, 'the OOM kill is counted');
 
     // Poweroff inside: the kernel ends the namespace's init; the event says it should stay stopped.
     await runc.exec(id, ['poweroff']);

@@ -79,8 +79,8 @@ const nic = (name: string, tap: string): Nic => ({ name, tap, network: 'net0', m
 /** A driver over temp dirs; `live(pid)` makes runc's state.json and /proc say the container runs. */
 function setup(over: Partial<RuncInstanceDriverDeps> = {}) {
   const base = tmp();
-  const dirs = { runc: join(base, 'runc'), proc: join(base, 'proc'), cg: join(base, 'cg'), netns: join(base, 'netns'), net: join(base, 'net'), exits: join(base, 'exits'), run: join(base, 'run', UUID), inst: join(base, 'instances', UUID), root: join(base, 'pool', 'root') };
-  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  const dirs = { runc: join(base, 'runc'), proc: join(base, 'proc'), cg: join(base, 'cg'), netns: join(base, 'netns'), net: join(base, 'net'), exits: join(base, 'run', 'runc.exits'), run: join(base, 'run', UUID), inst: join(base, 'instances', UUID), root: join(base, 'pool', 'root') };
+  for (const d of Object.values(dirs)) if (d !== dirs.exits) mkdirSync(d, { recursive: true });
   writeFileSync(join(dirs.cg, 'cgroup.controllers'), 'memory pids\n'); // a cgroup v2 host
   const rt = new FakeRuntime(dirs.runc);
   const exec = new FakeExec();
@@ -213,6 +213,7 @@ test('status: from runc\'s state.json, /proc and the cgroup only — no process 
   assert.deepEqual(rt.log, [`stats p-${UUID}`]);
   // pid reused by another process (other start time) or a zombie: stopped; the exit file gives the code.
   writeFileSync(join(dirs.proc, '4242', 'stat'), `4242 (other) S 1 ${Array.from({ length: 17 }, () => '0').join(' ')} 999 0 0\n`);
+  mkdirSync(dirs.exits);
   writeFileSync(join(dirs.exits, `${UUID}.json`), '{"exitCode": 130}\n');
   assert.deepEqual(await driver.status(ref), { state: 'stopped', pid: null, exitCode: 130, oomKills: 2 });
   writeFileSync(join(dirs.proc, '4242', 'stat'), `4242 (sh) Z 1 ${Array.from({ length: 17 }, () => '0').join(' ')} 777 0 0\n`);
@@ -223,13 +224,25 @@ test('status: from runc\'s state.json, /proc and the cgroup only — no process 
   assert.equal((await driver.status(ref)).exitCode, 3);
 });
 
+test('status: a runtime without state.json (crun) is asked, only while it has a directory for the container', async () => {
+  const { driver, rt, dirs, ref } = setup();
+  rt.status = 'paused';
+  assert.equal((await driver.status(ref)).state, 'stopped');
+  assert.deepEqual(rt.log, [], 'no directory: stopped without asking');
+  mkdirSync(join(dirs.runc, ref.hostIds.runtimeId));
+  assert.deepEqual([(await driver.status(ref)).state, (await driver.status(ref)).pid], ['paused', 4242]);
+  rt.status = 'stopped';
+  assert.equal((await driver.status(ref)).state, 'stopped');
+  assert.deepEqual(rt.log, Array(3).fill(`state p-${UUID}`));
+});
+
 test('start: bundle, marker and exit file in the exits dir; create → plug → start; a running container is left alone', { skip: !isRoot && 'chown of the root dir needs root' }, async () => {
   const { driver, rt, netLog, dirs, spec, live } = setup();
   // A root made earlier (copy mode, shifted) and the console FIFO.
   mkdirSync(join(dirs.root, 'rootfs'));
   writeFileSync(join(dirs.root, 'nimbo-root.json'), JSON.stringify({ version: 1, lowerDir: '/img', hostId: system.hostId, size: ID_SIZE, mode: 'copy', shifted: true }));
   assert.equal(spawnSync('mkfifo', [join(dirs.run, 'console.fifo')]).status, 0);
-  writeFileSync(join(dirs.exits, `${UUID}.json`), '{"exitCode": 0}\n'); // the last run's
+  assert.equal(existsSync(dirs.exits), false);
   const vol = { pool: 'default', volume: 'data', path: '/pool/data', limits: {} as never, mountPath: '/data' };
   await driver.start({ ...spec, volumes: [vol, { ...vol, volume: 'raw', path: '/pool/raw', mountPath: undefined }] });
   const id = `p-${UUID}`;
@@ -243,6 +256,10 @@ test('start: bundle, marker and exit file in the exits dir; create → plug → 
   assert.equal(cfg.hostname, 'c1');
   assert.deepEqual(cfg.mounts.filter((m: { source: string }) => m.source.startsWith('/pool')).map((m: { destination: string }) => m.destination), ['/data']);
   assert.deepEqual(JSON.parse(readFileSync(join(dirs.run, 'container.json'), 'utf8')), { id, stopSignal: 'SIGUSR2', netns: 'p-12345678', exitFile: join(dirs.exits, `${UUID}.json`) });
+  assert.equal(existsSync(dirs.exits), true, 'nobody watches yet: start made the exits dir (runc\'s pid file goes there)');
+  // Started again after it ended: the last run's exit file goes first.
+  writeFileSync(join(dirs.exits, `${UUID}.json`), '{"exitCode": 0}\n');
+  await driver.start(spec);
   assert.equal(existsSync(join(dirs.exits, `${UUID}.json`)), false, 'the last run\'s exit file is gone');
   rt.log.length = 0;
   live();
@@ -266,13 +283,15 @@ test('stop (signal, then delete; force: delete at once), pause/resume and destro
   assert.deepEqual(rt.log, [`state ${id}`, `delete ${id} force`, `pause ${id}`, `resume ${id}`]);
   rt.log.length = 0;
   rt.status = 'stopped';
+  mkdirSync(dirs.exits);
   writeFileSync(join(dirs.exits, `${UUID}.json`), '{"exitCode": 0}\n');
+  writeFileSync(join(dirs.exits, `${UUID}.json.pid`), '4242');
   writeFileSync(join(dirs.root, 'nimbo-root.json'), '{}');
   mkdirSync(join(dirs.root, 'upper'));
   await driver.destroy(ref, [nic('eth0', 'tap0'), nic('eth1', 'tap1')], { path: dirs.root });
   assert.deepEqual(rt.log, [`state ${id}`, `delete ${id} force`]);
   assert.deepEqual(netLog, ['deltap tap0', 'deltap tap1']);
-  for (const gone of [dirs.run, dirs.inst, join(dirs.exits, `${UUID}.json`), join(dirs.root, 'upper'), join(dirs.root, 'nimbo-root.json')]) assert.equal(existsSync(gone), false, gone);
+  for (const gone of [dirs.run, dirs.inst, join(dirs.exits, `${UUID}.json`), join(dirs.exits, `${UUID}.json.pid`), join(dirs.root, 'upper'), join(dirs.root, 'nimbo-root.json')]) assert.equal(existsSync(gone), false, gone);
   assert.equal(existsSync(dirs.root), true, 'the volume dir itself stays');
 });
 

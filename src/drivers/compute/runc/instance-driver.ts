@@ -1,7 +1,7 @@
 // Containers as an InstanceDriver: system containers (/sbin/init over an overlay of the image's
 // tree) and application containers (an OCI image's process), run by runc. Every host name comes
 // from the instance's pinned host ids and its ContainerInfo (driverConfig), never from its name.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from '../../../host/spawn.js';
 import type { HostExec } from '../../../host/exec.js';
@@ -10,7 +10,7 @@ import type { Logger } from '../../../lib/log.js';
 import type { IoLimits } from '../../../shared/storage-types.js';
 import type { Nic } from '../../../shared/api-types.js';
 import type {
-  ConsoleHandle, DriverCapabilities, DriverEvent, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, PlanInput, PrepareInput,
+  ConsoleHandle, DriverCapabilities, DriverEvent, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, PlanInput, PowerState, PrepareInput,
   SnapshotData, VolumeSnapshotPort, VolumeSpec,
 } from '../instance-driver.js';
 import { bootContainer } from './boot.js';
@@ -108,7 +108,8 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   async start(spec: InstanceSpec): Promise<void> {
     const { ct, id, cgroup } = idsOf(spec);
-    if (this.liveState(spec) !== 'stopped') return;
+    // Already running (a start racing an exit event, or after a daemon restart): only make sure its end is watched.
+    if ((await this.live(spec)).state !== 'stopped') return this.adopt(spec);
     this.exits.starting(spec.uuid);
     rmSync(join(spec.hostIds.runDir, EXIT_FILE), { force: true }); // one left by an older version's run
     await bootContainer(
@@ -156,15 +157,23 @@ export class RuncInstanceDriver implements InstanceDriver {
     await this.d.runtime.resume(idsOf(ref).id);
   }
 
-  /** The live state from runc's files (no process spawned). */
-  private liveState(ref: InstanceRef) {
+  /**
+   * The live state and init pid from runc's files (no process). A runtime that keeps no state.json
+   * (crun) is asked instead, only while it has a directory for the container.
+   */
+  private async live(ref: InstanceRef): Promise<{ state: PowerState; pid: number | null }> {
     const { id, cgroup } = idsOf(ref);
-    return readLiveState(this.statusPaths, id, cgroup).state;
+    const st = readLiveState(this.statusPaths, id, cgroup);
+    const dir = join(this.statusPaths.runcRoot, id);
+    if (st.state !== 'stopped' || !existsSync(dir) || existsSync(join(dir, 'state.json'))) return st;
+    const r = await this.d.runtime.state(id);
+    if (r.status === 'absent' || r.status === 'stopped' || !r.pid) return { state: 'stopped', pid: null };
+    return { state: r.status === 'paused' ? 'paused' : 'running', pid: r.pid };
   }
 
   async status(ref: InstanceRef, opts: { usage?: boolean } = {}): Promise<InstanceStatus> {
     const { id, cgroup } = idsOf(ref);
-    const live = readLiveState(this.statusPaths, id, cgroup);
+    const live = await this.live(ref);
     const out: InstanceStatus = {
       state: live.state,
       pid: live.pid,
@@ -191,7 +200,6 @@ export class RuncInstanceDriver implements InstanceDriver {
       this.d.network,
     );
     this.exits.remove(ref.uuid);
-    rmSync(this.exits.exitFile(ref.uuid), { force: true });
     rmSync(ref.hostIds.runDir, { recursive: true, force: true });
     rmSync(ref.hostIds.instanceDir, { recursive: true, force: true });
   }
@@ -224,14 +232,14 @@ export class RuncInstanceDriver implements InstanceDriver {
   }
 
   async plugVolume(spec: InstanceSpec, vol: VolumeSpec, live: boolean): Promise<{ idOwner?: number }> {
-    const { ct, id, cgroup } = idsOf(spec);
+    const { ct } = idsOf(spec);
     if (!vol.mountPath) throw invalid(`give the path where ${vol.pool}/${vol.volume} is mounted in container ${spec.name} (--path)`);
     // Never re-own a tree another container can still write to (e.g. one left mounted by an older daemon).
     const users = await this.helper.volumeMounts(vol.path);
     if (users.length) throw conflict(`volume ${vol.pool}/${vol.volume} is still mounted at ${users[0]!.mountPoint} in the mount namespace of host pid ${users[0]!.pid}: detach it there first`);
     await (this.d.shiftVolume ?? shiftVolume)(vol.path, ct.hostId, ID_SIZE, vol.idOwner);
     if (live) {
-      const { pid } = readLiveState(this.statusPaths, id, cgroup);
+      const { pid } = await this.live(spec);
       if (!pid) throw conflict(`container ${spec.name} is not running`);
       await plugVolume(pid, vol.path, vol.mountPath, ct.hostId, this.helper as MountHelper);
     }
@@ -253,7 +261,7 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   private get snapshotHost(): SnapshotHost {
     return {
-      state: (spec) => this.liveState(spec),
+      state: async (spec) => (await this.live(spec)).state,
       pause: (spec) => this.pause(spec),
       resume: (spec) => this.resume(spec),
       unmountRoot: (path) => unmountContainerRoot(this.d.exec, path),
@@ -273,23 +281,23 @@ export class RuncInstanceDriver implements InstanceDriver {
   }
 
   /** A process in the running container; Conflict naming the instance when it is not running. */
-  private running(ref: InstanceRef): string {
-    const state = this.liveState(ref);
+  private async running(ref: InstanceRef): Promise<string> {
+    const { state } = await this.live(ref);
     if (state !== 'running') throw conflict(`container ${ref.name} is ${state}`);
     return idsOf(ref).id;
   }
 
   async console(ref: InstanceRef): Promise<ConsoleHandle> {
     // A container has no serial line: its console is a login shell on a pty inside it.
-    return { kind: 'pty', child: await this.d.runtime.execSpawn(this.running(ref), ['/bin/sh', '-l'], { tty: true }) };
+    return { kind: 'pty', child: await this.d.runtime.execSpawn(await this.running(ref), ['/bin/sh', '-l'], { tty: true }) };
   }
 
   consoleLog(ref: InstanceRef, bytes: number): string {
     return boundedLogTail(join(ref.hostIds.runDir, 'serial.log'), bytes);
   }
 
-  exec(ref: InstanceRef, args: string[], opts: { tty: boolean; rows?: number; cols?: number }): Promise<ChildProcess> {
-    return this.d.runtime.execSpawn(this.running(ref), args, { tty: opts.tty, ...(opts.rows ? { rows: opts.rows } : {}), ...(opts.cols ? { cols: opts.cols } : {}) });
+  async exec(ref: InstanceRef, args: string[], opts: { tty: boolean; rows?: number; cols?: number }): Promise<ChildProcess> {
+    return this.d.runtime.execSpawn(await this.running(ref), args, { tty: opts.tty, ...(opts.rows ? { rows: opts.rows } : {}), ...(opts.cols ? { cols: opts.cols } : {}) });
   }
 
   execExitCode(ref: InstanceRef, code: number, stderrTail: string): number {

@@ -6,7 +6,7 @@ import type { InstanceSpec, PowerState, SnapshotData, VolumeSnapshotPort } from 
 
 /** What snapshots need of the driver: the live state, the freezer, and the root unmount. */
 export interface SnapshotHost {
-  state(spec: InstanceSpec): PowerState;
+  state(spec: InstanceSpec): Promise<PowerState>;
   pause(spec: InstanceSpec): Promise<void>;
   resume(spec: InstanceSpec): Promise<void>;
   unmountRoot(path: string): Promise<void>;
@@ -31,7 +31,7 @@ export async function takeSnapshot(
   const volumes = volumesOf(spec);
   const data: SnapshotData = { stateful: false, disks: [], volumes: volumes.map((v) => ({ pool: v.pool, volume: v.volume })) };
   const taken: VolumeRef[] = [];
-  const pause = host.state(spec) === 'running';
+  const pause = (await host.state(spec)) === 'running';
   if (pause) {
     progress(10, 'pausing the container');
     await host.pause(spec);
@@ -64,7 +64,7 @@ function coveredBy(spec: InstanceSpec, data: SnapshotData): { pool: string; volu
 
 /** Roll every volume back to snapshot `name`; the container must be stopped (its root is unmounted first). */
 export async function restoreSnapshot(host: SnapshotHost, spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void> {
-  if (host.state(spec) !== 'stopped') throw conflict(`container ${spec.name} is running: stop it to restore a snapshot`);
+  if ((await host.state(spec)) !== 'stopped') throw conflict(`container ${spec.name} is running: stop it to restore a snapshot`);
   for (const v of coveredBy(spec, data)) {
     // A stopped container's overlay root stays mounted; its next start mounts the restored one.
     if (v.pool === spec.root.pool && v.volume === spec.root.volume) await host.unmountRoot(spec.root.path);
