@@ -114,7 +114,7 @@ export class InstanceService {
       ...(req.cpuWeight !== undefined ? { cpuWeight: req.cpuWeight } : {}),
       ...(req.swap !== undefined ? { swap: req.swap } : {}),
       ...(Object.values(diskRates).some((v) => v !== undefined) ? { diskRates: Object.fromEntries(Object.entries(diskRates).filter(([, v]) => v !== undefined)) } : {}),
-      ...(req.app ? { app: await this.appProcess(req.image, req.app) } : {}),
+      ...(req.app ? { app: await this.appProcess(req.image, req.app), appUser: req.app.user ?? (await this.d.images.ready(req.image)).oci?.config.user ?? 'root' } : {}),
     };
     const start = req.start !== false;
     const rec: InstanceRecord = {

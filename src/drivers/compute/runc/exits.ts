@@ -91,7 +91,6 @@ export class ExitWatcher {
 
   /** Before a start: forget the last run's end (its file too) and any stop asked for it. */
   starting(uuid: string): void {
-    mkdirSync(this.o.exitsDir, { recursive: true, mode: 0o700 }); // the shim writes there even before anyone watches
     this.stopping.delete(uuid);
     this.entries.delete(uuid);
     mkdirSync(this.o.exitsDir, { recursive: true, mode: 0o700 }); // the shim and runc's pid file go there, watched or not
