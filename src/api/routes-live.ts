@@ -22,11 +22,13 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
     { websocket: true, schema: { tags: ['instances'], summary: 'WebSocket to the serial console of a VM, or a login shell on a pty in a container (binary frames both ways)', params: Type.Object({ name: Name }) } },
     async (socket, req) => {
       const name = req.params.name;
+      // Keystrokes may arrive while the console is looked up: keep them.
+      const early = holdInput(socket);
       const rec = await ctx.instances.record(name).catch(() => undefined);
       const handle = rec ? await ctx.instances.console(rec).catch(() => undefined) : undefined;
       if (handle?.kind === 'pty') {
         // No serial line (a container): the console is a login shell on a pty inside it.
-        await relayChild(socket, async () => handle.child);
+        await relayChild(socket, async () => handle.child, early.release());
         return;
       }
       if (!handle) {
@@ -40,6 +42,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       const off = relay.onData((chunk: Buffer) => {
         if (!send(chunk)) off();
       });
+      for (const data of early.release()) relay.write(data);
       socket.on('message', (data: Buffer) => relay.write(data));
       socket.on('close', off);
     },
@@ -61,6 +64,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       },
     },
     async (socket, req) => {
+      const early = holdInput(socket);
       const rec = await ctx.instances.record(req.params.name).catch(() => undefined);
       if (!rec) {
         socket.close(4404, `no container ${req.params.name}`);
@@ -68,7 +72,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       }
       const { cmd, rows, cols } = req.query;
       const args = Array.isArray(cmd) ? cmd : [cmd];
-      await relayChild(socket, () => ctx.instanceExec.execTty(rec, args, { ...(rows ? { rows } : {}), ...(cols ? { cols } : {}) }));
+      await relayChild(socket, () => ctx.instanceExec.execTty(rec, args, { ...(rows ? { rows } : {}), ...(cols ? { cols } : {}) }), early.release());
     },
   );
 
@@ -90,10 +94,22 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
 }
 
+/** Keep a socket's input from now on until release(), which stops keeping and returns what came. */
+function holdInput(socket: WebSocket): { release(): Buffer[] } {
+  const kept: Buffer[] = [];
+  const keep = (data: Buffer) => kept.push(data);
+  socket.on('message', keep);
+  return {
+    release: () => {
+      socket.off('message', keep);
+      return kept;
+    },
+  };
+}
+
 /** Relay a pty child over a WebSocket: output as binary frames, frames as input; its end closes the socket with "exit N". */
-async function relayChild(socket: WebSocket, spawnChild: () => Promise<ChildProcess>): Promise<void> {
-  // Input may arrive while the child starts: keep it until the child can take it.
-  const early: Buffer[] = [];
+async function relayChild(socket: WebSocket, spawnChild: () => Promise<ChildProcess>, early: Buffer[] = []): Promise<void> {
+  // Input may arrive while the child starts: keep it (after what came before) until the child can take it.
   let child: ChildProcess | undefined;
   let closed = false;
   socket.on('message', (data: Buffer) => (child ? child.stdin?.write(data) : early.push(data)));
