@@ -80,7 +80,8 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const events = new EventBus();
   const log = silentLogger();
   const ops = new OperationManager(store, events, log);
-  const exec = new FakeExec().on(['ip', '-j', '-d', 'link', 'show'], { stdout: '[]' });
+  // tc and ip (NIC bandwidth limits) see no qdiscs and no devices.
+  const exec = new FakeExec().on(['ip'], { stdout: '[]' }).on(['tc'], { stdout: '[]' });
   const base: BaseDeps = { config, paths, store, ops, events, log, exec };
 
   const qemu = new FakeInstanceDriver({ preset: 'vm', name: 'qemu' });
