@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NimboError } from '../lib/errors.js';
-import type { VolumeMeta } from './storage-service.js';
-import { coreFixture, type CoreFixture } from './testing/core-fixture.js';
+import { coreFixture, withoutFreeVolumeMeta, type CoreFixture } from './testing/core-fixture.js';
 import { assertEachStepLeavesNothing, stepsOf } from './testing/fail-each-step.js';
 
 const MiB = 1024 ** 2;
@@ -91,19 +90,6 @@ test('mount path and volume kind rules: refused before anything is claimed', asy
   }
 });
 
-/**
- * A container's volume keeps the id owner its files were shifted to, even when the attach then fails; and a claim
- * given back leaves the default metadata (detached, no limits), which is what a volume without a record has.
- */
-function forgetFreeMeta<S extends { store: Record<string, unknown> }>(s: S): S {
-  const store = Object.entries(s.store).flatMap(([k, v]) => {
-    if (!k.startsWith('/volumes/')) return [[k, v]];
-    const { idOwner: _, ...m } = v as VolumeMeta;
-    return m.attachedTo === null && Object.values(m.limits).every((x) => x === 0) ? [] : [[k, m]];
-  });
-  return { ...s, store: Object.fromEntries(store) };
-}
-
 for (const [what, prepare, attach] of [
   ['a running VM', async (t: CoreFixture) => { await withVolumes(t); await t.launch({ name: 'i1', image: 'tiny' }); }, (t: CoreFixture) => t.volumes.attach('i1', 'default', 'data')],
   ['a stopped VM', async (t: CoreFixture) => { await withVolumes(t); await t.launch({ name: 'i1', image: 'tiny', start: false }); }, (t: CoreFixture) => t.volumes.attach('i1', 'default', 'data')],
@@ -121,7 +107,7 @@ for (const [what, prepare, attach] of [
         assert.equal((await t.storage.meta('default', vol)).attachedTo, null, 'claim given back');
         assert.equal((drv === 'runc' ? t.runc : t.qemu).host.volumes.size, 0, 'no volume given to the instance on the host');
       },
-      normalize: forgetFreeMeta,
+      normalize: withoutFreeVolumeMeta,
     });
   });
 }

@@ -35,6 +35,7 @@ import { InstanceActions } from '../instance-actions.js';
 import type { BaseDeps } from '../deps.js';
 import type { InstanceCreate, Operation } from '../../shared/api-types.js';
 import type { BuiltImage } from '../../images/types.js';
+import type { VolumeMeta } from '../storage-service.js';
 import { FakePoolDriver } from './fake-pool.js';
 
 const MiB = 1024 ** 2;
@@ -211,4 +212,18 @@ export function stepsBetween(before: Map<string, number>, after: Map<string, num
     for (let i = (before.get(k) ?? 0) + 1; i <= n; i++) out.push(`${k}#${i - (before.get(k) ?? 0)}`);
   }
   return out.sort();
+}
+
+/**
+ * A snapshot without volume metadata that says nothing: a claim given back leaves the default (detached, no
+ * limits), which is what a volume without a record has; and a container's volume keeps the id owner its files
+ * were shifted to, even when the attach then fails.
+ */
+export function withoutFreeVolumeMeta<S extends { store: Record<string, unknown> }>(s: S): S {
+  const store = Object.entries(s.store).flatMap(([k, v]) => {
+    if (!k.startsWith('/volumes/')) return [[k, v]];
+    const { idOwner: _, ...m } = v as VolumeMeta;
+    return m.attachedTo === null && Object.values(m.limits).every((x) => x === 0) ? [] : [[k, m]];
+  });
+  return { ...s, store: Object.fromEntries(store) };
 }
