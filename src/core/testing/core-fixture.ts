@@ -65,8 +65,8 @@ function fakeNetworkDriver(hasTap: (tap: string) => boolean): NetworkDriver {
 
 /** Methods of real services that a test may make fail (wrapped, counted). */
 const WRAPPED = {
-  repo: ['create', 'put', 'patch'],
-  network: ['allocate'],
+  repo: ['create', 'put', 'patch', 'delete'],
+  network: ['allocate', 'release'],
   storage: ['setMeta', 'updateMeta', 'claim'],
   firewall: ['apply'],
 } as const;
