@@ -136,3 +136,37 @@ test('20 concurrent attaches of one volume: exactly one succeeds, 19 get an imme
     await t.done();
   }
 });
+
+test('a detach that fails at any step leaves it attached (record and claim) and can be run again, or wholly detached', async () => {
+  const prepare = async (t: CoreFixture) => {
+    await withVolumes(t);
+    await t.launch({ name: 'i1', image: 'tiny' });
+    assert.equal((await t.wait(await t.volumes.attach('i1', 'default', 'data'))).status, 'success');
+  };
+  const detach = (t: CoreFixture) => t.volumes.detach('i1', 'default', 'data');
+  const steps = await stepsOf(prepare, detach);
+  for (const w of ['qemu.checkUnplugVolume#1', 'qemu.unplugVolume#1', 'repo.patch#1']) assert.ok(steps.includes(w), `step ${w} is among ${steps.join(', ')}`);
+  for (const step of steps) {
+    const t = await coreFixture();
+    try {
+      await prepare(t);
+      const [name, nth] = step.split('#') as [string, string];
+      t.failAt(name, Number(nth));
+      const first = await detach(t).then((op) => t.wait(op), (e: Error) => ({ status: 'refused', error: { message: e.message } }));
+      // Consistent either way: still attached (record and claim; then a second detach works), or wholly detached
+      // (a failure of the last read, after the detach was done, fails the operation but changes nothing).
+      const attached = ((await t.repo.record('i1')).volumes ?? []).length > 0;
+      if (first.status !== 'success' && attached) {
+        assert.deepEqual((await t.repo.record('i1')).volumes, [{ pool: 'default', volume: 'data' }], `still recorded after a failure at ${step}`);
+        assert.equal((await t.storage.meta('default', 'data')).attachedTo, 'i1', `still claimed after a failure at ${step}`);
+        const again = await t.wait(await detach(t));
+        assert.equal(again.status, 'success', `after a failure at ${step} the detach runs again: ${JSON.stringify(again.error)}`);
+      }
+      assert.deepEqual((await t.repo.record('i1')).volumes, []);
+      assert.equal((await t.storage.meta('default', 'data')).attachedTo, null);
+      assert.equal(t.qemu.host.volumes.size, 0);
+    } finally {
+      await t.done();
+    }
+  }
+});
