@@ -105,6 +105,8 @@ export class InstanceActions {
       await this.repo.patch(name, (now) => ({ desired: { autostart: now.desired?.autostart ?? 'last-state', power: 'stopped' } }));
       if ((await this.runtime.status(cur)).state !== 'stopped') await driver.stop(ref, { force: true, timeoutMs: 0 });
       ctx.progress(30, 'removing host objects and network');
+      // Attached volumes are taken back from it (a VM's file is owned by root again, not by the uid released below).
+      for (const v of cur.volumes ?? []) await driver.unplugVolume(ref, await this.runtime.volumeSpec(v.pool, v.volume, v.path), false);
       const rootPath = cur.root ? (await this.runtime.volumeSpec(cur.root.pool, cur.root.volume).catch(() => undefined))?.path : undefined;
       await driver.destroy(ref, cur.nics, rootPath ? { path: rootPath } : undefined);
       await driver.release(ref, idPort(this.d.store, cur.uuid));

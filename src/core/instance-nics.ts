@@ -49,8 +49,10 @@ export class InstanceNics implements NicsPort {
     const rec = await this.repo.record(name);
     if (rec.state === 'creating') throw conflict(`instance ${name} is still being created`);
     await this.validateRequests([req]);
-    const nicName = nextNicName(rec.nics);
+    nextNicName(rec.nics); // refused now when it has no free NIC slot
     return this.d.ops.start('instance.nic.attach', name, async () => {
+      // Named under the instance's lock from the record as it is now: two attaches accepted together get two names.
+      const nicName = nextNicName((await this.repo.record(name)).nics);
       const alloc = await this.d.network.allocate(req.network, name, nicName, name, req.address);
       const nic: Nic = {
         name: nicName,

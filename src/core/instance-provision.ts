@@ -5,6 +5,7 @@
 import { renderSeed } from '../images/seed.js';
 import { extractImageTree, imageTreeDir } from '../images/rootfs/index.js';
 import type { Nic } from '../shared/api-types.js';
+import { NimboError } from '../lib/errors.js';
 import type { Reverter } from '../lib/reverter.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { InstanceRepo } from './instance-repo.js';
@@ -128,7 +129,9 @@ export class InstanceProvisioner {
 
   /** Delete an instance's root volume and its metadata. */
   async dropRoot(root: { pool: string; volume: string }): Promise<void> {
-    await (await this.d.storage.driver(root.pool)).deleteVolume(root.volume);
+    await (await this.d.storage.driver(root.pool)).deleteVolume(root.volume).catch((e: unknown) => {
+      if (!(e instanceof NimboError && e.code === 'NotFound')) throw e; // gone already: a delete run again after a failure
+    });
     await this.d.store.delete(keys.volumeMeta(root.pool, root.volume));
   }
 

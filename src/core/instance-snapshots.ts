@@ -139,7 +139,8 @@ export class InstanceSnapshots implements SnapshotsPort {
         await this.runtime.start(cur);
       }
       await this.runtime.driverOf(cur).restoreSnapshot(await this.runtime.specOf(cur), snap.name, dataOf(snap), this.vols);
-      if (snap.stateful) await this.repo.patch(instance, { state: 'running' });
+      // Running again where it was saved: desired too, or the reconciler would stop it.
+      if (snap.stateful) await this.repo.patch(instance, (now) => ({ state: 'running', desired: { autostart: now.desired?.autostart ?? 'last-state', power: 'running' } }));
       return snap;
     }, { lockAs: this.runtime.lockOf(rec) });
   }

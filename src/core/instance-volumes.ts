@@ -35,10 +35,19 @@ export class InstanceVolumes {
       const live = await this.runtime.live(cur);
       ctx.progress(20, live ? 'plugging it into the running instance' : 'giving it to the instance');
       const spec = await this.runtime.volumeSpec(pool, volume, mountPath);
-      const res = await this.runtime.driverOf(cur).plugVolume(await this.runtime.specOf(cur), spec, live);
-      if (res.idOwner !== undefined) await this.storage.updateMeta(pool, volume, (m) => ({ ...m, idOwner: res.idOwner }));
-      await this.repo.patch(name, (now) => ({ volumes: [...(now.volumes ?? []), { pool, volume, ...(mountPath ? { path: mountPath } : {}) }] }));
-      return this.storage.volume(pool, volume);
+      const driver = this.runtime.driverOf(cur);
+      const res = await driver.plugVolume(await this.runtime.specOf(cur), spec, live);
+      try {
+        // The id owner stays recorded even when the attach fails below: the files were shifted to it.
+        if (res.idOwner !== undefined) await this.storage.updateMeta(pool, volume, (m) => ({ ...m, idOwner: res.idOwner }));
+        const view = await this.storage.volume(pool, volume); // read before the record write, which is the last step
+        await this.repo.patch(name, (now) => ({ volumes: [...(now.volumes ?? []), { pool, volume, ...(mountPath ? { path: mountPath } : {}) }] }));
+        return view;
+      } catch (e) {
+        // Not recorded: the instance gives the volume back (the claim is released by claimed()).
+        await driver.unplugVolume(this.runtime.refOf(cur), spec, live).catch(() => undefined);
+        throw e;
+      }
     });
   }
 
