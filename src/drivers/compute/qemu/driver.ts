@@ -27,6 +27,8 @@ export interface QemuDriverOptions {
   attachSerial?: boolean;
   /** For tests: where /proc lives. */
   proc?: ProcOptions;
+  /** Called once for each new QMP connection (before any caller uses it), e.g. to follow its events. */
+  onClient?: (runDir: string, client: QmpClient) => void;
 }
 
 /** A VM's run dir: root's, readable (not writable) by the VM's own group, nobody else's. */
@@ -150,6 +152,7 @@ export class QemuDriver implements ComputeDriver {
         if (this.clients.get(runDir) === p) this.clients.delete(runDir);
       });
       c.on('event', (ev) => this.log.debug({ runDir, event: ev.event, data: ev.data }, 'qmp event'));
+      this.opts.onClient?.(runDir, c);
       return c;
     } catch (e) {
       if (this.clients.get(runDir) === p) this.clients.delete(runDir);

@@ -95,9 +95,7 @@ export class SerialRelay {
 
   /** The last `bytes` bytes of guest output from the log (up to 2x maxLogBytes). */
   tail(bytes = 64 * 1024): Buffer {
-    const cur = readTail(this.opts.logPath, bytes);
-    if (cur.length >= bytes) return cur;
-    return Buffer.concat([readTail(`${this.opts.logPath}.1`, bytes - cur.length), cur]);
+    return serialLogTail(this.opts.logPath, bytes);
   }
 
   /** Detach from the socket, stop reconnecting and close the log. */
@@ -169,6 +167,13 @@ export class SerialRelay {
     writeSync(this.fd!, d);
     this.size += d.length;
   }
+}
+
+/** The last `bytes` of a serial log, continued from its rotated part (LOG.1); empty when there is none. */
+export function serialLogTail(logPath: string, bytes: number): Buffer {
+  const cur = readTail(logPath, bytes);
+  if (cur.length >= bytes) return cur;
+  return Buffer.concat([readTail(`${logPath}.1`, bytes - cur.length), cur]);
 }
 
 function readTail(path: string, bytes: number): Buffer {

@@ -1,0 +1,345 @@
+// The QEMU instance driver: VMs behind the InstanceDriver interface. QemuDriver runs the processes
+// and keeps the one QMP connection and serial relay per VM; this adds what an instance needs
+// around them (taps, volumes, hot-plugs, seed, snapshots, events) from the spec core resolved.
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { delimiter, join, resolve } from 'node:path';
+import type { HostExec } from '../../../host/exec.js';
+import { conflict, invalid } from '../../../lib/errors.js';
+import type { Logger } from '../../../lib/log.js';
+import type { Nic } from '../../../shared/api-types.js';
+import type { IoLimits } from '../../../shared/storage-types.js';
+import type {
+  ConsoleHandle, DriverCapabilities, DriverEvent, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, PlanInput, PrepareInput,
+  SnapshotData, VolumeSpec,
+} from '../instance-driver.js';
+import type { DriverFactory, DriverPorts } from '../registry.js';
+import type { Accelerator, VmSpec } from '../types.js';
+import { DEFAULT_QEMU_BINARY } from './argv.js';
+import { QemuDriver, type QemuDriverOptions } from './driver.js';
+import { procUsage } from './proc-usage.js';
+import { livePid, type ProcOptions } from './qemu-process.js';
+import { runPaths } from './run-paths.js';
+import { buildSeedIso } from './seed-iso.js';
+import { serialLogTail } from './serial-relay.js';
+import { qemuIdOf, VmDevices } from './vm-devices.js';
+import { VmWatcher, type WatchedVm } from './vm-events.js';
+import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
+
+/** What VMs can do (see DriverCapabilities). */
+export const QEMU_CAPABILITIES: DriverCapabilities = {
+  kind: 'vm',
+  root: 'image-clone',
+  rootQuota: false,
+  accelerator: true,
+  processLimits: false,
+  app: false,
+  volumeKind: 'block',
+  volumeMountPath: false,
+  liveDiskResize: true,
+  unplugBootNics: false,
+  snapshots: 'disk-images',
+  statefulSnapshots: true,
+  console: 'serial',
+  exec: false,
+  execHint: 'use ssh or the console',
+};
+
+/** A VM's instance dir (seed ISO): root's, traversable by its QEMU (which opens the seed as root, before -runas). */
+const INSTANCE_DIR_MODE = 0o711;
+
+/** The VM's seed ISO (cloud-init NoCloud), in its instance dir. */
+const seedIso = (ref: InstanceRef): string => join(ref.hostIds.instanceDir, 'seed.iso');
+
+/** Options of QemuInstanceDriver. */
+export interface QemuInstanceDriverOptions {
+  /** QEMU's shared user (VMs from before per-VM uids). */
+  qemuUser: string;
+  /** The accelerator this host boots VMs with (the daemon's probe). */
+  accelerator: Accelerator;
+  /** The QemuDriver's options (exec, binary, timeouts; attachSerial is always on). */
+  qemu: Omit<QemuDriverOptions, 'onClient' | 'attachSerial' | 'proc'>;
+  /** For tests: where /proc and /sys live. */
+  proc?: ProcOptions;
+  sysRoot?: string;
+  /** How long an exited QEMU may linger after closing QMP (default 3 s). */
+  exitWaitMs?: number;
+}
+
+/** VMs as instances: QEMU processes over QMP, each with its own uid, taps, disks and serial console. */
+export class QemuInstanceDriver implements InstanceDriver {
+  readonly name = 'qemu';
+  /** The process driver (QMP connections and serial relays, one per VM). */
+  readonly qemu: QemuDriver;
+  private readonly hostExec: HostExec;
+  private readonly log: Logger;
+  private readonly devices: VmDevices;
+  private readonly watcher: VmWatcher;
+  private readonly snaps: VmSnapshotHost;
+
+  constructor(private readonly ports: DriverPorts, private readonly opts: QemuInstanceDriverOptions) {
+    this.hostExec = opts.qemu.exec;
+    this.log = ports.log;
+    this.watcher = new VmWatcher({
+      log: this.log,
+      proc: opts.proc,
+      exitWaitMs: opts.exitWaitMs,
+      reconnect: (runDir) => this.qemu.qmp(runDir),
+      cleanup: (runDir) => this.qemu.kill(runDir), // QEMU is gone: kill only drops its relay, socket and pidfile
+    });
+    // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
+    this.qemu = new QemuDriver({ ...opts.qemu, logger: opts.qemu.logger ?? this.log, attachSerial: true, proc: opts.proc, onClient: (runDir, c) => this.watcher.bind(runDir, c) });
+    this.devices = new VmDevices({ qemu: this.qemu, exec: this.hostExec, network: ports.network, qemuUser: opts.qemuUser, sysRoot: opts.sysRoot });
+    this.snaps = {
+      qemu: this.qemu,
+      exec: this.hostExec,
+      live: (spec) => this.live(spec),
+      quietly: (spec, fn) => this.busy(spec, fn),
+      start: (spec) => this.start(spec),
+    };
+  }
+
+  capabilities(): DriverCapabilities {
+    return QEMU_CAPABILITIES;
+  }
+
+  async plan(req: PlanInput): Promise<unknown> {
+    const containerOnly = req.pids !== undefined || req.cpuWeight !== undefined || req.swap !== undefined || Object.values(req.diskRates ?? {}).some((v) => v !== undefined);
+    if (containerOnly) throw invalid('pids, cpuWeight, swap and the disk rates are container limits');
+    // Its own uid/gid: one escaped QEMU cannot open another VM's disks, taps or sockets.
+    return { qemuId: await req.allocateId('vm-uid') };
+  }
+
+  async release(ref: InstanceRef, ids: Pick<PlanInput, 'releaseId'>): Promise<void> {
+    const id = qemuIdOf(ref);
+    if (id !== undefined) await ids.releaseId('vm-uid', id);
+  }
+
+  async prepare(spec: InstanceSpec, input: PrepareInput): Promise<void> {
+    await mkdir(spec.hostIds.instanceDir, { recursive: true, mode: INSTANCE_DIR_MODE });
+    await buildSeedIso(this.hostExec, input.seed, seedIso(spec));
+  }
+
+  /** The VM spec QemuDriver starts: root disk, then the seed ISO; NICs given at boot (hot-plugged ones come after start). */
+  vmSpec(spec: InstanceSpec): VmSpec {
+    if (!spec.boot) throw invalid(`VM ${spec.name} has no boot method (its image gives none)`);
+    return {
+      name: spec.name,
+      uuid: spec.uuid,
+      cpus: spec.cpus,
+      memoryMiB: Math.floor(spec.memoryBytes / 1024 ** 2),
+      // The host's choice (the daemon probes KVM), not the record's: a VM made under KVM still boots where KVM went away.
+      accelerator: this.opts.accelerator,
+      boot: spec.boot,
+      disks: [
+        { id: 'root', path: spec.root.path, format: spec.root.format ?? 'raw' },
+        { id: 'seed', path: seedIso(spec), format: 'raw', readOnly: true },
+      ],
+      nics: spec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
+      runDir: spec.hostIds.runDir,
+      runAs: this.devices.runAs(spec),
+    };
+  }
+
+  /**
+   * Taps (made when missing) and their limits, QEMU (the serial relay attached before its CPUs run), then
+   * every volume and hot-plugged NIC plugged on hot-plug ports so they stay detachable. A failure after
+   * QEMU started kills it again: a start either completes or leaves no process. Already running: adopted.
+   */
+  async start(spec: InstanceSpec): Promise<void> {
+    const runDir = resolve(spec.hostIds.runDir);
+    if ((await this.qemu.pid(runDir)) !== undefined) return this.adopt(spec);
+    const vm = this.vmSpec(spec); // validates before anything changes
+    await this.devices.ensureTaps(spec, spec.nics);
+    const w = this.watcher.track(runDir, spec);
+    w.busy++;
+    try {
+      await this.qemu.start(vm);
+      w.pid = await this.qemu.pid(runDir);
+      w.paused = false;
+      for (const vol of spec.volumes) await this.devices.plugVolume(spec, vol, true);
+      for (const nic of spec.nics.filter((n) => n.hotplug)) await this.devices.hotplugNic(spec, nic);
+    } catch (e) {
+      this.watcher.forget(runDir, w);
+      if ((await this.qemu.pid(runDir)) !== undefined) {
+        this.log.warn({ vm: spec.name, err: String(e) }, 'start failed after qemu started; stopping it');
+        await this.qemu.kill(runDir).catch(() => undefined);
+      }
+      throw e;
+    } finally {
+      w.busy--;
+    }
+  }
+
+  async stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void> {
+    const runDir = resolve(ref.hostIds.runDir);
+    const w = this.watcher.get(runDir);
+    // Asked for: its exit is this call's result, not an event.
+    if (w) w.busy++;
+    try {
+      if (opts.force) await this.qemu.kill(runDir);
+      else await this.qemu.shutdown(runDir, opts.timeoutMs);
+      this.watcher.forget(runDir, w);
+    } finally {
+      if (w) w.busy--;
+    }
+  }
+
+  async pause(ref: InstanceRef): Promise<void> {
+    await this.busy(ref, () => this.qemu.pause(ref.hostIds.runDir));
+    const w = this.watcher.get(resolve(ref.hostIds.runDir));
+    if (w) w.paused = true;
+  }
+
+  async resume(ref: InstanceRef): Promise<void> {
+    await this.busy(ref, () => this.qemu.resume(ref.hostIds.runDir));
+    const w = this.watcher.get(resolve(ref.hostIds.runDir));
+    if (w) w.paused = false;
+  }
+
+  /** Pidfile + /proc; paused from the last STOP/RESUME event, else one query on the cached connection. */
+  async status(ref: InstanceRef, opts: { usage?: boolean } = {}): Promise<InstanceStatus> {
+    const runDir = resolve(ref.hostIds.runDir);
+    const pid = await livePid(runDir, this.opts.proc);
+    if (pid === undefined) return { state: 'stopped', pid: null };
+    const w = this.watcher.get(runDir);
+    let paused = w?.client && !w.client.closed ? w.paused : undefined;
+    if (paused === undefined) {
+      try {
+        paused = !(await (await this.qemu.qmp(runDir)).execute<{ running: boolean }>('query-status')).running;
+        if (w) w.paused = paused;
+      } catch (e) {
+        if ((await livePid(runDir, this.opts.proc)) === undefined) return { state: 'stopped', pid: null }; // it just exited
+        throw e;
+      }
+    }
+    const usage = opts.usage ? await procUsage(pid, this.opts.proc) : undefined;
+    return { state: paused ? 'paused' : 'running', pid, ...(usage ? { usage } : {}) };
+  }
+
+  /** Kill it if it runs, delete its taps, remove its run and instance dirs (its serial log with them). */
+  async destroy(ref: InstanceRef, nics: Nic[]): Promise<void> {
+    const runDir = resolve(ref.hostIds.runDir);
+    const w = this.watcher.get(runDir);
+    if (w) w.busy++;
+    try {
+      await this.qemu.kill(runDir); // also closes the relay and the QMP connection when it is not running
+      this.watcher.forget(runDir, w);
+    } finally {
+      if (w) w.busy--;
+    }
+    for (const nic of nics) await this.ports.network.deleteTap(nic.tap);
+    await rm(runDir, { recursive: true, force: true });
+    await rm(ref.hostIds.instanceDir, { recursive: true, force: true });
+  }
+
+  /** A VM found running after a daemon start: follow its QMP events and relay its console again. */
+  async adopt(ref: InstanceRef): Promise<void> {
+    const runDir = resolve(ref.hostIds.runDir);
+    const pid = await livePid(runDir, this.opts.proc);
+    if (pid === undefined) return;
+    let w = this.watcher.get(runDir);
+    if (!w || w.pid !== pid) {
+      w = this.watcher.track(runDir, ref);
+      w.pid = pid;
+    }
+    const qmp = await this.qemu.qmp(runDir);
+    w.client = qmp; // the cached connection may predate the watch
+    w.paused ??= !(await qmp.execute<{ running: boolean }>('query-status')).running;
+    this.qemu.serial(runDir);
+  }
+
+  plugNic(spec: InstanceSpec, nic: Nic, live: boolean): Promise<void> {
+    return this.devices.plugNic(spec, nic, live);
+  }
+
+  unplugNic(spec: InstanceSpec, nic: Nic, live: boolean): Promise<void> {
+    return this.devices.unplugNic(spec, nic, live);
+  }
+
+  /** A VM's disk is held by QEMU alone: nothing on the host to wait for. */
+  async checkUnplugVolume(): Promise<void> {}
+
+  async plugVolume(spec: InstanceSpec, vol: VolumeSpec, live: boolean): Promise<{ idOwner?: number }> {
+    await this.devices.plugVolume(spec, vol, live);
+    return {};
+  }
+
+  unplugVolume(ref: InstanceRef, vol: VolumeSpec, live: boolean): Promise<void> {
+    return this.devices.unplugVolume(ref, vol, live);
+  }
+
+  resizeVolume(ref: InstanceRef, vol: { pool: string; volume: string } | 'root', bytes: number): Promise<void> {
+    return this.devices.resizeVolume(ref, vol, bytes);
+  }
+
+  setVolumeLimits(ref: InstanceRef, vol: { pool: string; volume: string } | 'root', limits: IoLimits): Promise<void> {
+    return this.devices.setVolumeLimits(ref, vol, limits);
+  }
+
+  snapshot(spec: InstanceSpec, req: { name: string; stateful: boolean }, _vols: unknown, progress?: (pct: number, msg: string) => void): Promise<SnapshotData> {
+    return takeSnapshot(this.snaps, spec, req, progress);
+  }
+
+  restoreSnapshot(spec: InstanceSpec, name: string, data: SnapshotData): Promise<void> {
+    return restoreSnapshot(this.snaps, spec, name, data);
+  }
+
+  deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData): Promise<void> {
+    return deleteSnapshot(this.snaps, spec, name, data);
+  }
+
+  async console(ref: InstanceRef): Promise<ConsoleHandle> {
+    const runDir = resolve(ref.hostIds.runDir);
+    if ((await this.qemu.pid(runDir)) === undefined) throw conflict(`instance ${ref.name} has no running console`);
+    return { kind: 'serial', relay: this.qemu.serial(runDir) };
+  }
+
+  /** The serial log (the relay writes it; the rotated part continues it), also after the VM stopped. */
+  consoleLog(ref: InstanceRef, bytes: number): string {
+    return serialLogTail(runPaths(resolve(ref.hostIds.runDir)).serialLog, bytes).toString('utf8');
+  }
+
+  async exec(ref: InstanceRef): Promise<never> {
+    throw conflict(`${ref.name} is a VM: ${QEMU_CAPABILITIES.execHint}`);
+  }
+
+  execExitCode(_ref: InstanceRef, code: number): number {
+    return code;
+  }
+
+  watch(cb: (ev: DriverEvent) => void): () => void {
+    return this.watcher.subscribe(cb);
+  }
+
+  /** Daemon exit: drop the QMP connections and relays; the VMs keep running. */
+  close(): void {
+    this.watcher.close();
+    this.qemu.close();
+  }
+
+  private async live(ref: InstanceRef): Promise<boolean> {
+    return (await this.qemu.pid(ref.hostIds.runDir)) !== undefined;
+  }
+
+  /** Run a call that pauses/resumes/stops the VM itself: what QEMU reports meanwhile is that call's result. */
+  private async busy<T>(ref: InstanceRef, fn: () => Promise<T>): Promise<T> {
+    const w: WatchedVm | undefined = this.watcher.get(resolve(ref.hostIds.runDir));
+    if (w) w.busy++;
+    try {
+      return await fn();
+    } finally {
+      if (w) w.busy--;
+    }
+  }
+}
+
+/** The registry's factory: unavailable when no QEMU binary is installed. */
+export const createQemuInstanceDriver: DriverFactory = async (ports, opts) => {
+  if (!onPath(DEFAULT_QEMU_BINARY)) return { unavailable: `${DEFAULT_QEMU_BINARY} is not installed (Debian package qemu-system-x86)` };
+  return new QemuInstanceDriver(ports, { qemuUser: opts.qemuUser, accelerator: opts.accelerator, qemu: { exec: ports.exec, logger: ports.log } });
+};
+
+function onPath(binary: string): boolean {
+  return (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, binary)));
+}
