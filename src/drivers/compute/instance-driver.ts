@@ -133,6 +133,8 @@ export interface SnapshotData {
   /** disk-images: the images it covers, and the nodes QEMU saved live. */
   disks: { id: string; path: string }[];
   vmDisks?: string[];
+  /** pool-volumes: the pool volumes it covers, root first (restore and delete go through these). */
+  volumes?: { pool: string; volume: string }[];
 }
 
 /** Pool snapshots lent to drivers whose snapshots are pool snapshots (core's storage service). */
@@ -152,7 +154,7 @@ export interface PlanInput {
   swap?: string | number;
   diskRates?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
   /** Application containers: the process resolved from the OCI image config and the request (core reads the image). */
-  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always' };
+  app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always'; /** The user as the request or image named it (messages). */ user?: string };
   /**
    * Ids reserved in the store by core (compare-and-swap, never shared): 'vm-uid' returns the uid itself,
    * 'id-range' a slot number n (the driver maps it to its host ids); releaseId takes the same number back.

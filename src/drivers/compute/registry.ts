@@ -42,7 +42,7 @@ export type DriverFactory = (ports: DriverPorts, opts: DriverOptions) => Promise
 /** Every driver nimbo knows: name → the kind of instance it runs and how to load it. */
 export const DRIVERS: Record<string, { kind: InstanceKind; load: () => Promise<DriverFactory> }> = {
   qemu: { kind: 'vm', load: async () => (await import('./qemu/instance-driver.js')).createQemuInstanceDriver },
-  // runc: { kind: 'container', load: async () => (await import('./runc/instance-driver.js')).createRuncInstanceDriver },
+  runc: { kind: 'container', load: async () => (await import('./runc/instance-driver.js')).createRuncInstanceDriver },
 };
 
 /** The drivers of this daemon: loaded once at start; unavailable ones keep their reason for messages. */

@@ -8,7 +8,7 @@ import type { Logger } from '../../../lib/log.js';
 import type { NetnsSetup } from '../../network/types.js';
 import { appNetnsSetup, writeAppEtc, type AppNetwork } from './app-files.js';
 import { containerSpec, hasDiskLimits } from './boot-spec.js';
-import { CONTAINER_LOG_MAX, CONTAINER_MARKER, type ContainerInfo, type ContainerMarker } from './container-info.js';
+import { CONTAINER_LOG_MAX, CONTAINER_MARKER, EXIT_FILE, type ContainerInfo, type ContainerMarker } from './container-info.js';
 import { dropNetns, HOST_NETNS_PATHS, plumbNetns, type NetnsHostPaths } from './netns.js';
 import { renderOciConfigJson, type BindMount, type ContainerSpec, type RenderOptions } from './oci-config.js';
 import type { ContainerNic, NetnsPort, RuncRuntime } from './ports.js';
@@ -46,6 +46,8 @@ export interface BootRequest {
   volumeMounts: BindMount[];
   /** The networks of its NICs by name (application containers: /etc files, addresses, route). */
   networks: Map<string, AppNetwork>;
+  /** Where the exit shim writes how init ended (default: EXIT_FILE in the run dir). */
+  exitFile?: string;
 }
 
 /** Start (or re-create after a host reboot) the container. */
@@ -78,14 +80,15 @@ export async function bootContainer(deps: BootDeps, req: BootRequest): Promise<v
     volumeMounts: req.volumeMounts,
   });
   writeFileSync(join(bundle, 'config.json'), renderOciConfigJson(spec, await (deps.renderOptions ?? hostRenderOptions)()));
-  const marker: ContainerMarker = { id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns };
+  const exitFile = req.exitFile ?? join(req.runDir, EXIT_FILE);
+  const marker: ContainerMarker = { id: spec.id, stopSignal: ct.stopSignal, netns: ct.netns, exitFile };
   writeFileSync(join(req.runDir, CONTAINER_MARKER), JSON.stringify(marker) + '\n', { mode: 0o600 });
-  await createAndStart(deps, { spec, bundle, runDir: req.runDir, container: ct, nics: req.nics, setup: app ? appNetnsSetup(req.nics, req.networks) : {} });
+  await createAndStart(deps, { spec, bundle, runDir: req.runDir, container: ct, nics: req.nics, setup: app ? appNetnsSetup(req.nics, req.networks) : {}, exitFile });
 }
 
 /** The runtime half of a boot: (re-)create the container, delegate its cgroup, plumb its netns, start it; undone on failure. */
 export async function createAndStart(
-  deps: BootDeps, b: { spec: ContainerSpec; bundle: string; runDir: string; container: ContainerInfo; nics: ContainerNic[]; setup: NetnsSetup },
+  deps: BootDeps, b: { spec: ContainerSpec; bundle: string; runDir: string; container: ContainerInfo; nics: ContainerNic[]; setup: NetnsSetup; exitFile?: string },
 ): Promise<void> {
   const { runtime } = deps;
   const { spec, container: ct } = b;
@@ -97,7 +100,9 @@ export async function createAndStart(
     stdoutPath: join(b.runDir, 'serial.log'),
     start: false,
     logMaxBytes: CONTAINER_LOG_MAX,
-    ...(app ? { exitFile: join(b.runDir, 'exit.json') } : { consoleFifo: join(b.runDir, 'console.fifo') }),
+    // Every container's end is recorded (the driver's exit events come from this file), a system container's console lines too.
+    exitFile: b.exitFile ?? join(b.runDir, EXIT_FILE),
+    ...(app ? {} : { consoleFifo: join(b.runDir, 'console.fifo') }),
   });
   const t1 = Date.now();
   try {

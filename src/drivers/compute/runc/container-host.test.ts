@@ -167,7 +167,7 @@ test('boot: an old runtime state is deleted, then create → plumb → start, wi
   );
   assert.deepEqual(log.map((l) => l.split(' ')[0]), ['state', 'delete', 'create', 'plug', 'start']);
   const createOpts = JSON.parse(log[2]!.split(' ').slice(3).join(' '));
-  assert.deepEqual(createOpts, { stdoutPath: '/run/c1/serial.log', start: false, logMaxBytes: 1024 * 1024, consoleFifo: '/run/c1/console.fifo' });
+  assert.deepEqual(createOpts, { stdoutPath: '/run/c1/serial.log', start: false, logMaxBytes: 1024 * 1024, exitFile: '/run/c1/exit.json', consoleFifo: '/run/c1/console.fifo' });
   assert.equal(log[3], 'plug p-c1 eth0 {"attachPid":4242}');
 
   // An application container gets an exit file instead of the console FIFO, and its addresses.

@@ -41,7 +41,12 @@ export interface ContainerMarker {
   id: string;
   stopSignal: string;
   netns: string;
+  /** Where the exit shim writes how init ended (containers started by older versions: absent, and system ones have no file). */
+  exitFile?: string;
 }
+
+/** File in a run dir where the exit shim keeps how init ended ({"exitCode": N}), unless the boot names another. */
+export const EXIT_FILE = 'exit.json';
 
 /** The marker of the container whose run dir this is (throws when there is none). */
 export function readMarker(runDir: string): ContainerMarker {

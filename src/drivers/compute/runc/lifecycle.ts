@@ -49,6 +49,21 @@ export class RuncLifecycle {
     await dropNetns(this.exec, m.netns, this.paths.netns);
   }
 
+  /** Ask init to power off (its stop signal), force it after timeoutMs, then remove the runtime state and netns name; by ids, no marker read. */
+  async stopById(c: { id: string; stopSignal: string; netns: string }, timeoutMs: number): Promise<void> {
+    if ((await this.runtime.state(c.id)).status !== 'absent') {
+      await this.runtime.stop(c.id, { timeoutMs, signal: c.stopSignal });
+      await this.runtime.delete(c.id, true);
+    }
+    await dropNetns(this.exec, c.netns, this.paths.netns);
+  }
+
+  /** Hard stop at once (force delete), then drop the netns name; by ids. */
+  async killById(c: { id: string; netns: string }): Promise<void> {
+    if ((await this.runtime.state(c.id)).status !== 'absent') await this.runtime.delete(c.id, true);
+    await dropNetns(this.exec, c.netns, this.paths.netns);
+  }
+
   pause(runDir: string): Promise<void> {
     return this.runtime.pause(readMarker(runDir).id);
   }

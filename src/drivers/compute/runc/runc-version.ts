@@ -111,6 +111,8 @@ export interface RuncVersionReport {
   missing: RuncCve[];
   /** One sentence for the log and `nimbo doctor`. */
   detail: string;
+  /** True when the runtime could not be run at all (missing or not executable). */
+  failed?: boolean;
 }
 
 /** The report for `runc --version` output (pure: parsing, comparison and backport table only). */
@@ -132,6 +134,6 @@ export function runcVersionReport(out: string, cves: readonly RuncCve[] = RUNC_C
 /** Runs `RUNTIME --version` and reports which known escape fixes it lacks (a runtime that fails to run: version null). */
 export async function checkRuncVersion(exec: HostExec, runtime = 'runc'): Promise<RuncVersionReport> {
   const r = await exec.run([runtime, '--version'], { allowFailure: true, timeoutMs: 10_000 }).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
-  if (r.code !== 0) return { version: null, missing: [], detail: `${runtime} --version failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}` };
+  if (r.code !== 0) return { version: null, missing: [], failed: true, detail: `${runtime} --version failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}` };
   return runcVersionReport(r.stdout);
 }
