@@ -135,8 +135,8 @@ export const lifeCases: InstanceContractCase[] = [
   {
     name: 'stop: status stopped; restore and delete the snapshot while stopped; start again',
     async run(c) {
-      await c.d.stop(c.spec, { timeoutMs: 30_000, force: false });
-      const s = await statusBecomes(c, 'stopped', 40_000);
+      await c.d.stop(c.spec, { timeoutMs: c.t.stopTimeoutMs ?? 30_000, force: false });
+      const s = await statusBecomes(c, 'stopped', (c.t.stopTimeoutMs ?? 30_000) + 10_000);
       assert.equal(s.pid, null);
       await c.d.stop(c.spec, { timeoutMs: 1000, force: true }); // stopping a stopped instance is fine
       const snap = (c as InstanceContractCtx & { snap?: import('../instance-driver.js').SnapshotData }).snap!;
