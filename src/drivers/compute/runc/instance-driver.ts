@@ -214,7 +214,7 @@ export class RuncInstanceDriver implements InstanceDriver {
     if (live) await plugLiveNic(this.d.network, idsOf(spec).ct.netns, nic);
   }
 
-  async unplugNic(_spec: InstanceSpec, nic: Nic): Promise<void> {
+  async unplugNic(_spec: InstanceSpec, nic: Nic, _live?: boolean): Promise<void> {
     // The NIC is a veth: deleting its host end removes the container's end too.
     await this.d.network.deleteTap(nic.tap);
   }
@@ -238,7 +238,7 @@ export class RuncInstanceDriver implements InstanceDriver {
     return { idOwner: ct.hostId };
   }
 
-  async unplugVolume(_ref: InstanceRef, vol: VolumeSpec): Promise<void> {
+  async unplugVolume(_ref: InstanceRef, vol: VolumeSpec, _live?: boolean): Promise<void> {
     // Out of every mount namespace, running or not (a no-op when none has it).
     if (vol.mountPath) await unplugVolume(vol.path, this.helper as MountHelper);
   }

@@ -60,14 +60,18 @@ export function initAlive(proc: string, pid: number, start: number | string | un
   return start === undefined || String(start) === f[19];
 }
 
-/** Whether the container's cgroup is frozen (paused): v2 cgroup.freeze, v1 freezer.state. */
+/**
+ * Whether the container's cgroup is frozen (paused). runc freezes through the v1 freezer when the
+ * host has one (hybrid hosts too, whose unified dir then never shows it), else through cgroup.freeze.
+ */
 function isFrozen(cgroupRoot: string, cgroupPaths: Record<string, string> | undefined, cgroup?: string): boolean {
   const rel = (cgroup ?? '').replace(/^\/+/, '');
-  const v2 = cgroupPaths?.[''] ?? (rel && existsSync(join(cgroupRoot, 'cgroup.controllers')) ? join(cgroupRoot, rel) : undefined);
+  const unified = existsSync(join(cgroupRoot, 'cgroup.controllers'));
+  const v1 = cgroupPaths?.freezer ?? (!cgroupPaths && rel && !unified ? join(cgroupRoot, 'freezer', rel) : undefined);
+  const v2 = cgroupPaths?.[''] ?? (!cgroupPaths && rel && unified ? join(cgroupRoot, rel) : undefined);
   try {
-    if (v2) return readFileSync(join(v2, 'cgroup.freeze'), 'utf8').trim() === '1';
-    const v1 = cgroupPaths?.freezer ?? (rel ? join(cgroupRoot, 'freezer', rel) : undefined);
-    return v1 ? readFileSync(join(v1, 'freezer.state'), 'utf8').trim() === 'FROZEN' : false;
+    if (v1) return readFileSync(join(v1, 'freezer.state'), 'utf8').trim() === 'FROZEN';
+    return v2 ? readFileSync(join(v2, 'cgroup.freeze'), 'utf8').trim() === '1' : false;
   } catch {
     return false;
   }
