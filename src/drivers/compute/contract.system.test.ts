@@ -191,6 +191,16 @@ async function busyboxTree(tree: string): Promise<void> {
   writeFileSync(join(tree, 'etc/group'), 'root:x:0:\n');
 }
 
+let ctDriver: InstanceDriver | undefined;
+/** Output of a command inside the container under test. */
+async function inside(spec: InstanceSpec, args: string[]): Promise<string> {
+  const child = await ctDriver!.exec(spec, args, { tty: false });
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  await new Promise((r) => child.once('close', r));
+  return out;
+}
+
 instanceDriverContract({
   label: 'runc (system container)',
   skip: why([
@@ -199,7 +209,7 @@ instanceDriverContract({
     [existsSync('/bin/busybox'), 'needs busybox-static'],
   ]),
   timeoutMs: 120_000,
-  driver: () => driverOf(createRuncInstanceDriver),
+  driver: async () => (ctDriver = await driverOf(createRuncInstanceDriver)),
   planInput: () => ({ image: 'tiny' }),
   allocateId: async () => slot,
   hostIds: (uuid) => ({ runDir: join(ctDir, 'run', uuid), instanceDir: join(ctDir, 'inst', uuid), runtimeId: `${prefix}-${uuid}`, cgroup: `/nimbo-${prefix}/${uuid}` }),
@@ -215,6 +225,10 @@ instanceDriverContract({
     const path = join(ctDir, 'data');
     mkdirSync(path, { recursive: true });
     return { pool: 'ck', volume: 'data', path, mountPath: '/mnt', limits: { bytesRead: 0, bytesWrite: 0, iopsRead: 0, iopsWrite: 0 } };
+  },
+  sees: {
+    nic: async (spec, nic) => (await inside(spec, ['cat', '/proc/net/dev'])).includes(`${nic.name}:`),
+    volume: async (spec, vol) => (await inside(spec, ['cat', '/proc/mounts'])).split('\n').some((l) => l.split(' ')[1] === vol.mountPath),
   },
   vols,
   leftovers: async (spec) => {
