@@ -4,7 +4,7 @@ import type { DriverEvent, InstanceStatus } from '../../drivers/compute/instance
 import type { InstanceRecord } from '../instance-record.js';
 import { CREATION_INTERRUPTED, decide, desiredOf, exitWanted, MAX_FAILED_STARTS, powerAfterBoot, restartDelayMs, type Decision, type Why } from './desired.js';
 
-type Rec = Pick<InstanceRecord, 'name' | 'state' | 'desired' | 'container' | 'error'>;
+type Rec = Pick<InstanceRecord, 'name' | 'state' | 'desired' | 'container' | 'error'> & { driverConfig?: unknown };
 const rec = (state: InstanceRecord['state'], power?: 'running' | 'stopped' | 'paused', autostart: 'last-state' | 'always' | 'never' = 'last-state', extra: Partial<Rec> = {}): Rec => ({
   name: 'i1',
   state,
@@ -25,6 +25,7 @@ const rows: [string, Rec, InstanceStatus, Why, DriverEvent | undefined, Partial<
   ['app restart=always, exit 0 → start', rec('running', 'running', 'last-state', app('always')), st('stopped', 0), 'resync', undefined, { action: 'start' }],
   ['app on-failure, exit 0 → stays off', rec('running', 'running', 'last-state', app('on-failure')), st('stopped', 0), 'resync', undefined, { action: 'mark-stopped' }],
   ['app on-failure, exit 2 → start', rec('running', 'running', 'last-state', app('on-failure')), st('stopped', 2), 'resync', undefined, { action: 'start' }],
+  ['app (version-2 record: driverConfig) on-failure, exit 0 → stays off', rec('running', 'running', 'last-state', { driverConfig: { kind: 'app', app: { restart: 'on-failure' } } } as Partial<Rec>), st('stopped', 0), 'resync', undefined, { action: 'mark-stopped' }],
   ['app never, exit 2 → stays off', rec('running', 'running', 'last-state', app('never')), st('stopped', 2), 'resync', undefined, { action: 'mark-stopped' }],
   ['daemon start, crashed while the daemon was down → start', rec('running', 'running'), st('stopped'), 'daemon-start', undefined, { action: 'start' }],
   ['daemon start, running as desired → none', rec('running', 'running'), st('running'), 'daemon-start', undefined, { action: 'none', state: undefined, power: undefined }],

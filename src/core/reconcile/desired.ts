@@ -25,6 +25,14 @@ export interface Decision {
   reason: string;
 }
 
+/** What decide() reads of a record (driverConfig: the driver's part; version-1 records keep `container`). */
+export type DecideRecord = Partial<Pick<InstanceRecord, 'name' | 'state' | 'desired' | 'container' | 'error'>> & { driverConfig?: unknown };
+
+/** The application process of an application container (its restart policy), from either record version. */
+export function appOf(rec: DecideRecord): { restart: 'never' | 'on-failure' | 'always' } | undefined {
+  return rec.container?.app ?? (rec.driverConfig as { app?: { restart: 'never' | 'on-failure' | 'always' } } | undefined)?.app;
+}
+
 /** The message of a record left in 'creating' by a daemon stop (kept: tests and users know it). */
 export const CREATION_INTERRUPTED = 'creation was interrupted by a daemon stop; delete and launch again';
 
@@ -47,8 +55,8 @@ export function powerAfterBoot(d: { power: DesiredPower; autostart: Autostart })
  * whose restart policy does not restart it, or any instance whose main process exited 0 (guest poweroff,
  * a system container's init ending). An unknown exit code (QEMU leaves none) counts as a crash.
  */
-export function exitWanted(rec: Pick<InstanceRecord, 'container'>, exitCode: number | null | undefined): boolean {
-  const app = rec.container?.app;
+export function exitWanted(rec: DecideRecord, exitCode: number | null | undefined): boolean {
+  const app = appOf(rec);
   if (app) return app.restart === 'never' || (app.restart === 'on-failure' && exitCode === 0);
   return exitCode === 0;
 }
@@ -71,7 +79,7 @@ export function exitWanted(rec: Pick<InstanceRecord, 'container'>, exitCode: num
  * - desired paused vs observed running → pause; desired running vs observed paused → resume (at daemon start a
  *   paused instance is adopted as paused, like a running one).
  */
-export function decide(rec: Pick<InstanceRecord, 'name' | 'state' | 'desired' | 'container' | 'error'>, status: InstanceStatus, why: Why, event?: DriverEvent): Decision {
+export function decide(rec: DecideRecord & Pick<InstanceRecord, 'state'>, status: InstanceStatus, why: Why, event?: DriverEvent): Decision {
   const observed = status.state;
   const live = observed !== 'stopped';
   const startup = why === 'daemon-start' || why === 'host-boot';

@@ -8,23 +8,23 @@ import type { InstanceRecord } from '../instance-record.js';
 export interface ReconcileHost {
   /** Every instance record. */
   records(): Promise<InstanceRecord[]>;
-  /** One record by uuid (undefined once deleted). */
-  record(uuid: string): Promise<InstanceRecord | undefined>;
+  /** One record by uuid (undefined once deleted); `name` is where it was last seen (records are keyed by name today). */
+  record(uuid: string, name?: string): Promise<InstanceRecord | undefined>;
   /** Every loaded driver (the reconciler subscribes to each one's watch()). */
   drivers(): InstanceDriver[];
   /** The driver of a record; throws (Conflict) when it is not available on this host. */
   driverOf(rec: InstanceRecord): InstanceDriver;
   /** The InstanceRef of a record (host ids, driverConfig). */
   refOf(rec: InstanceRecord): InstanceRef;
-  /** Compare-and-swap update of the record: fn sees the current record and returns the fields to change (undefined: none). */
+  /** Compare-and-swap update of the record: fn sees the current record and returns the fields to change (undefined: none); publishes the state change. */
   patch(rec: InstanceRecord, fn: (cur: InstanceRecord) => Partial<InstanceRecord> | undefined): Promise<InstanceRecord | undefined>;
   /** Take the instance's operation lock without waiting; undefined while an operation holds it (its end calls kick()). */
   tryLock(rec: InstanceRecord): Promise<(() => Promise<void>) | undefined>;
   /** The lifecycle's own start path (spec, driver.start, consoles); throws when the start fails. */
   start(rec: InstanceRecord): Promise<void>;
-  /** Store watch of the instance records (a put with the new record, a delete without). */
-  watch(cb: (ev: { uuid: string; record?: InstanceRecord }) => void): () => void;
-  /** An instance event for API watchers. */
+  /** Store watch of the instance records: a put gives the new record, a delete none. */
+  watch(cb: (ev: { record?: InstanceRecord }) => void): () => void;
+  /** An instance event for API watchers (a restart, OOM kills); state changes are published by patch. */
   publish(rec: InstanceRecord, data: Record<string, unknown>): void;
   log: Logger;
 }

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeInstanceDriver } from '../../drivers/compute/testing/fake-driver.js';
+import type { InstanceRecord } from '../instance-record.js';
 import { CREATION_INTERRUPTED, MAX_FAILED_STARTS } from './desired.js';
 import { HOST_BOOT_KEY, Reconciler, storeBootSource, type ReconcilerOptions } from './reconciler.js';
 import { eventually, TestBoot, TestReconcileHost } from './testing.js';
 
+type Observed = InstanceRecord & { oomKills?: number; exitCode?: number };
 const fast: Partial<ReconcilerOptions> = { lockRetryMs: 20, backoff: (n) => n * 10, resyncMs: 3_600_000 };
 
 async function setup(driver?: FakeInstanceDriver, boot = new TestBoot('boot-1', 'boot-1'), opts: Partial<ReconcilerOptions> = {}) {
@@ -165,18 +167,18 @@ test('resync notes OOM kills and an application exit code, with an event', async
   const d = new FakeInstanceDriver({ preset: 'container' });
   const { h, r } = await setup(d);
   const app = { args: ['x'], env: [], cwd: '/', uid: 0, gid: 0, restart: 'never' as const };
-  const a = await h.add({ name: 'a', type: 'container', container: { app } as never, desired: { power: 'running', autostart: 'last-state' } });
+  const a = await h.add({ name: 'a', type: 'container', driverConfig: { kind: 'app', app }, desired: { power: 'running', autostart: 'last-state' } } as Partial<InstanceRecord> & { name: string });
   await r.start();
   t.after(() => r.close());
   d.oom(a.uuid, 2);
   r.kick(a.uuid, 'resync');
   await r.idle();
-  assert.equal((await h.get(a.uuid)).container?.oomKills, 2);
+  assert.equal(((await h.get(a.uuid)) as Observed).oomKills, 2);
   assert.ok(h.events.some((e) => e.data.oom === true && e.data.oomKills === 2));
   d.crash(a.uuid, { exitCode: 3, requested: true });
   await eventually('stopped', async () => (await h.get(a.uuid)).state === 'stopped');
   const rec = await h.get(a.uuid);
-  assert.equal(rec.container?.exitCode, 3);
+  assert.equal((rec as Observed).exitCode, 3);
   assert.equal(h.starts.length, 0);
 });
 
@@ -187,4 +189,25 @@ test('the boot id lives in the store', async () => {
   await b.save(await b.current());
   assert.equal(await b.stored(), 'abc');
   assert.equal(((await h.store.get<{ bootId: string }>(HOST_BOOT_KEY))?.value.bootId), 'abc');
+});
+
+test('a host boot starts many instances, at most `concurrency` at once', async (t) => {
+  const boot = new TestBoot('boot-2', 'boot-1');
+  const h = new TestReconcileHost();
+  let now = 0;
+  let peak = 0;
+  const start = h.start.bind(h);
+  h.start = async (rec) => {
+    peak = Math.max(peak, ++now);
+    await new Promise((r) => setTimeout(r, 5));
+    await start(rec);
+    now--;
+  };
+  for (let i = 0; i < 12; i++) await h.add({ name: `i${i}`, state: 'running', desired: { power: 'running', autostart: 'last-state' } }, false);
+  const r = new Reconciler(h, { boot, ...fast, concurrency: 3 });
+  await r.start();
+  t.after(() => r.close());
+  assert.equal(h.starts.length, 12);
+  assert.equal(peak, 3);
+  for (const rec of await h.records()) assert.equal(rec.state, 'running');
 });

@@ -6,7 +6,7 @@ import type { DriverEvent, InstanceStatus } from '../../drivers/compute/instance
 import { readBootId } from '../../host/boot-id.js';
 import type { Store } from '../../store/store.js';
 import type { InstanceRecord } from '../instance-record.js';
-import { decide, desiredOf, MAX_FAILED_STARTS, restartDelayMs, STABLE_RUN_MS, type Decision, type Why } from './desired.js';
+import { appOf, decide, desiredOf, MAX_FAILED_STARTS, restartDelayMs, STABLE_RUN_MS, type Decision, type Why } from './desired.js';
 import type { BootSource, Pending, ReconcileHost } from './ports.js';
 
 /** Store key of the boot id the reconciler last ran under (one host today; a cluster keys it per host). */
@@ -33,8 +33,13 @@ export interface ReconcilerOptions {
   /** Backoff before the nth restart in a row (default restartDelayMs: 1 s, 2, 4 … 60 s). */
   backoff?: (failures: number) => number;
   stableRunMs?: number;
+  /** Passes that run at once (a host boot starts every instance; default 8). */
+  concurrency?: number;
   now?: () => number;
 }
+
+/** The observed fields a record carries besides its state. */
+type Observed = InstanceRecord & { oomKills?: number; exitCode?: number; driverConfig?: unknown };
 
 interface Loop {
   failures: number;
@@ -62,10 +67,14 @@ export class Reconciler {
   private slots = new Map<string, Slot>();
   private loops = new Map<string, Loop>();
   private desiredSeen = new Map<string, string>();
+  /** uuid → the name it was last seen under (records are keyed by name). */
+  private names = new Map<string, string>();
   private unsubscribe: (() => void)[] = [];
   private resync?: NodeJS.Timeout;
   private stopped = false;
   private readonly now: () => number;
+  private active = 0;
+  private waiting: (() => void)[] = [];
 
   constructor(private host: ReconcileHost, private opts: ReconcilerOptions) {
     this.now = opts.now ?? Date.now;
@@ -78,9 +87,12 @@ export class Reconciler {
     const why: Why = last !== undefined && last !== bootId ? 'host-boot' : 'daemon-start';
     if (why === 'host-boot') this.host.log.info({ last, now: bootId }, 'the host rebooted since the last daemon run: autostart policies apply');
     for (const d of this.host.drivers()) this.unsubscribe.push(d.watch((ev) => this.onEvent(ev)));
-    this.unsubscribe.push(this.host.watch((ev) => this.onRecord(ev.uuid, ev.record)));
+    this.unsubscribe.push(this.host.watch((ev) => ev.record && this.onRecord(ev.record)));
     const records = await this.host.records();
-    for (const rec of records) this.desiredSeen.set(rec.uuid, JSON.stringify(rec.desired ?? null));
+    for (const rec of records) {
+      this.desiredSeen.set(rec.uuid, JSON.stringify(rec.desired ?? null));
+      this.names.set(rec.uuid, rec.name);
+    }
     for (const rec of records) this.enqueue(rec.uuid, { why });
     await this.idle();
     // Saved only after the pass: a daemon killed during it takes the next start as a host boot again (idempotent).
@@ -116,21 +128,31 @@ export class Reconciler {
     this.enqueue(ev.uuid, { why: 'event', event: ev });
   }
 
-  private onRecord(uuid: string, rec?: InstanceRecord): void {
-    if (!rec) {
-      this.desiredSeen.delete(uuid);
-      this.loops.delete(uuid);
-      return;
-    }
+  private onRecord(rec: InstanceRecord): void {
+    const uuid = rec.uuid;
+    this.names.set(uuid, rec.name);
     const key = JSON.stringify(rec.desired ?? null);
     const seen = this.desiredSeen.get(uuid);
     this.desiredSeen.set(uuid, key);
     if (seen !== undefined && seen !== key) this.enqueue(uuid, { why: 'event' });
   }
 
+  /** Drop what is kept about an instance that is gone. */
+  private forget(uuid: string): void {
+    this.desiredSeen.delete(uuid);
+    this.names.delete(uuid);
+    this.loops.delete(uuid);
+  }
+
   private async resyncAll(): Promise<void> {
     try {
-      for (const rec of await this.host.records()) if (rec.state !== 'creating') this.enqueue(rec.uuid, { why: 'resync' });
+      const records = await this.host.records();
+      const alive = new Set(records.map((r) => r.uuid));
+      for (const uuid of this.names.keys()) if (!alive.has(uuid)) this.forget(uuid);
+      for (const rec of records) {
+        this.names.set(rec.uuid, rec.name);
+        if (rec.state !== 'creating') this.enqueue(rec.uuid, { why: 'resync' });
+      }
     } catch (e) {
       this.host.log.warn({ err: String(e) }, 'reconcile resync failed');
     }
@@ -160,19 +182,32 @@ export class Reconciler {
     while (slot.pending && !this.stopped) {
       const p = slot.pending;
       slot.pending = undefined;
+      await this.slot();
       try {
         await this.pass(uuid, p);
       } catch (e) {
         this.host.log.warn({ uuid, why: p.why, err: e instanceof Error ? e.message : String(e) }, 'reconcile pass failed');
+      } finally {
+        // Hand the slot straight to the next waiter, so a newcomer cannot take it in between.
+        const next = this.waiting.shift();
+        if (next) next();
+        else this.active--;
       }
     }
     slot.running = undefined;
     if (!slot.timer && !slot.pending) this.slots.delete(uuid);
   }
 
+  /** Wait for a free pass slot (at most `concurrency` passes at once). */
+  private async slot(): Promise<void> {
+    if (this.active < (this.opts.concurrency ?? 8)) this.active++;
+    else await new Promise<void>((r) => this.waiting.push(r)); // the slot is handed over already counted
+  }
+
   private async pass(uuid: string, p: Pending): Promise<void> {
-    const first = await this.host.record(uuid);
-    if (!first) return;
+    const first = await this.host.record(uuid, this.names.get(uuid));
+    if (!first) return this.forget(uuid);
+    this.names.set(uuid, first.name);
     const release = await this.host.tryLock(first);
     if (!release) {
       // An operation has the instance; its end kicks us. Keep the event (it says whether an exit was requested).
@@ -181,7 +216,7 @@ export class Reconciler {
       return;
     }
     try {
-      const rec = await this.host.record(uuid);
+      const rec = await this.host.record(uuid, first.name);
       if (rec) await this.passLocked(rec, p);
     } finally {
       await release();
@@ -272,19 +307,18 @@ export class Reconciler {
     }
   }
 
-  /** OOM kills and an application's exit code, as today's poll kept them. */
+  /** OOM kills and an application's exit code (observed fields of the record; version-1 records kept them in `container`). */
   private async counters(rec: InstanceRecord, s: InstanceStatus): Promise<InstanceRecord> {
-    const c = rec.container;
-    if (!c) return rec;
-    if (s.oomKills != null && s.oomKills > (c.oomKills ?? 0)) {
-      const kills = s.oomKills;
+    const seen = rec as Observed;
+    const kills = s.oomKills;
+    if (kills != null && kills > (seen.oomKills ?? rec.container?.oomKills ?? 0)) {
       this.host.log.warn({ instance: rec.name, oomKills: kills }, 'a process in the container was killed: out of memory');
-      rec = (await this.host.patch(rec, (cur) => (cur.container ? { container: { ...cur.container, oomKills: kills } } : undefined))) ?? rec;
+      rec = (await this.host.patch(rec, () => ({ oomKills: kills }) as Partial<Observed>)) ?? rec;
       this.host.publish(rec, { oom: true, oomKills: kills });
     }
-    if (c.app && s.state === 'stopped' && s.exitCode !== undefined && (s.exitCode ?? 255) !== c.exitCode) {
+    if (appOf(seen) && s.state === 'stopped' && s.exitCode !== undefined) {
       const code = s.exitCode ?? 255;
-      rec = (await this.host.patch(rec, (cur) => (cur.container ? { container: { ...cur.container, exitCode: code } } : undefined))) ?? rec;
+      if (code !== (seen.exitCode ?? rec.container?.exitCode)) rec = (await this.host.patch(rec, () => ({ exitCode: code }) as Partial<Observed>)) ?? rec;
     }
     return rec;
   }
@@ -302,8 +336,6 @@ export class Reconciler {
       if ('error' in d && cur.error !== d.error) out.error = d.error;
       return Object.keys(out).length ? out : undefined;
     });
-    if (!next) return rec;
-    if (d.state !== undefined && d.state !== rec.state) this.host.publish(next, { state: d.state, ...(d.error ? { error: d.error } : {}) });
-    return next;
+    return next ?? rec;
   }
 }

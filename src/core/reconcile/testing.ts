@@ -103,8 +103,8 @@ export class TestReconcileHost implements ReconcileHost {
     }
     await this.driver.start(this.specOf(rec));
   }
-  watch(cb: (ev: { uuid: string; record?: InstanceRecord }) => void): () => void {
-    return this.store.watch('/instances/', (ev) => cb({ uuid: ev.key.slice('/instances/'.length), ...(ev.type === 'put' ? { record: ev.value as InstanceRecord } : {}) }));
+  watch(cb: (ev: { record?: InstanceRecord }) => void): () => void {
+    return this.store.watch('/instances/', (ev) => cb(ev.type === 'put' ? { record: ev.value as InstanceRecord } : {}));
   }
   publish(rec: InstanceRecord, data: Record<string, unknown>): void {
     this.events.push({ name: rec.name, data });
