@@ -52,7 +52,7 @@ async function bridge(): Promise<void> {
   await exec.run(['ip', 'link', 'set', BRIDGE, 'up']);
 }
 
-async function driverOf(make: typeof createQemuInstanceDriver): Promise<InstanceDriver> {
+async function driverOf(make: (p: DriverPorts, o: DriverOptions) => Promise<InstanceDriver | { unavailable: string }>): Promise<InstanceDriver> {
   await bridge();
   const d = await make(ports, opts);
   if ('unavailable' in d) throw new Error(`driver not available: ${d.unavailable}`);
