@@ -49,6 +49,14 @@ describe('desired state across crashes and a host reboot', { skip }, () => {
     await run('launch', 'bb', 'rb-app', '--app', '--memory', '64MiB', '--quiet');
     await run('launch', 'tiny', 'rb-off', '--container', '--memory', '64MiB', '--quiet');
     await run('stop', 'rb-off', '--force', '--quiet');
+    // Autostart policies only matter at a host boot: they tell it apart from a daemon restart.
+    await run('launch', 'tiny', 'rb-never', '--container', '--memory', '64MiB', '--quiet');
+    await run('launch', 'tiny', 'rb-always', '--container', '--memory', '64MiB', '--quiet');
+    await run('stop', 'rb-always', '--force', '--quiet');
+    for (const [n, autostart] of [['rb-never', 'never'], ['rb-always', 'always']]) {
+      const r = await d.api('PATCH', `/instances/${n}`, { autostart });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
     await d.waitConsole('rb-vm', /NIMBO-READY rb-vm/, 180_000);
   });
   after(async () => {
@@ -69,10 +77,10 @@ describe('desired state across crashes and a host reboot', { skip }, () => {
   });
 
   test('a host reboot: what ran runs again with the same addresses, the stopped one stays stopped', { timeout: 300_000 }, async () => {
-    const names = ['rb-vm', 'rb-ct', 'rb-app', 'rb-off'];
+    const names = ['rb-vm', 'rb-ct', 'rb-app', 'rb-off', 'rb-never', 'rb-always'];
     const was = new Map<string, Inst>();
     for (const n of names) was.set(n, await info(n));
-    assert.deepEqual(names.map((n) => was.get(n)!.state), ['running', 'running', 'running', 'stopped']);
+    assert.deepEqual(names.map((n) => was.get(n)!.state), ['running', 'running', 'running', 'stopped', 'running', 'stopped']);
 
     await d.stop('SIGKILL');
     await simulateReboot(d);
@@ -88,7 +96,7 @@ describe('desired state across crashes and a host reboot', { skip }, () => {
     const t0 = Date.now();
     await d.launch();
 
-    for (const n of ['rb-ct', 'rb-app']) {
+    for (const n of ['rb-ct', 'rb-app', 'rb-always']) {
       const i = await until(n, 30_000, (x) => x.state === 'running' && x.pid !== null, 'running');
       assert.deepEqual(i.addresses, was.get(n)!.addresses, `${n} keeps its addresses`);
     }
@@ -100,9 +108,9 @@ describe('desired state across crashes and a host reboot', { skip }, () => {
     const ssh = await sshUntil(key.key, vm.addresses[0]!, 180_000, 'hostname');
     assert.equal(ssh.stdout.trim(), 'rb-vm', ssh.stderr);
     console.log(`# rb-vm answers SSH ${Date.now() - t0} ms after the daemon start`);
-    assert.equal((await info('rb-off')).state, 'stopped');
     await sleep(2000);
-    assert.equal((await info('rb-off')).state, 'stopped', 'still stopped after the first passes');
+    assert.equal((await info('rb-off')).state, 'stopped', 'a stopped instance stays stopped');
+    assert.equal((await info('rb-never')).state, 'stopped', 'autostart never: not started after a host boot');
   });
 
   test('poweroff inside the system container: it stays stopped', { timeout: 60_000 }, async () => {
