@@ -211,3 +211,20 @@ test('a host boot starts many instances, at most `concurrency` at once', async (
   assert.equal(peak, 3);
   for (const rec of await h.records()) assert.equal(rec.state, 'running');
 });
+
+test('a resync of instances as they should be takes no lock and writes nothing', async (t) => {
+  const { h, r } = await setup();
+  const a = await h.add({ name: 'a', desired: { power: 'running', autostart: 'last-state' } });
+  await h.add({ name: 'b', state: 'stopped', desired: { power: 'stopped', autostart: 'last-state' } }, false);
+  await r.start();
+  t.after(() => r.close());
+  const rev = await h.store.revision();
+  for (const rec of await h.records()) r.kick(rec.uuid, 'resync');
+  await r.idle();
+  assert.equal(await h.store.revision(), rev, 'no store write (lock or record)');
+  // Drift found by a resync is still acted on.
+  h.driver.host.processes.delete(a.uuid);
+  r.kick(a.uuid, 'resync');
+  await r.idle();
+  assert.equal(h.starts.length, 1);
+});

@@ -7,13 +7,13 @@ import { readBootId } from '../../host/boot-id.js';
 import type { Store } from '../../store/store.js';
 import type { InstanceRecord } from '../instance-record.js';
 import { appOf, decide, desiredOf, MAX_FAILED_STARTS, restartDelayMs, STABLE_RUN_MS, type Decision, type Why } from './desired.js';
+import { PassQueue } from './pass-queue.js';
 import type { BootSource, Pending, ReconcileHost } from './ports.js';
 
 /** Store key of the boot id the reconciler last ran under (one host today; a cluster keys it per host). */
 export const HOST_BOOT_KEY = '/hosts/local/boot';
 const DEFAULT_RESYNC_MS = 60_000;
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
-const RANK: Record<Why, number> = { resync: 0, event: 1, 'daemon-start': 2, 'host-boot': 3 };
 
 /** The boot id from /proc, the last one kept in the store. */
 export function storeBootSource(store: Store, read: () => Promise<string> = readBootId): BootSource {
@@ -48,36 +48,24 @@ interface Loop {
   lastError?: string;
 }
 
-interface Slot {
-  pending?: Pending;
-  running?: Promise<void>;
-  timer?: NodeJS.Timeout;
-}
-
-/** Merge two reasons to look at an instance: the stronger why, and the last exit event (it says whether the exit was requested). */
-function merge(a: Pending | undefined, b: Pending): Pending {
-  if (!a) return b;
-  const why = RANK[b.why] >= RANK[a.why] ? b.why : a.why;
-  const event = b.event?.type === 'exited' || !a.event ? (b.event ?? a.event) : a.event;
-  return { why, ...(event ? { event } : {}) };
-}
-
 /** Desired state, reconciled: see desired.ts for the rules. */
 export class Reconciler {
-  private slots = new Map<string, Slot>();
+  private readonly queue: PassQueue;
   private loops = new Map<string, Loop>();
   private desiredSeen = new Map<string, string>();
   /** uuid → the name it was last seen under (records are keyed by name). */
   private names = new Map<string, string>();
   private unsubscribe: (() => void)[] = [];
   private resync?: NodeJS.Timeout;
-  private stopped = false;
   private readonly now: () => number;
-  private active = 0;
-  private waiting: (() => void)[] = [];
 
   constructor(private host: ReconcileHost, private opts: ReconcilerOptions) {
     this.now = opts.now ?? Date.now;
+    this.queue = new PassQueue(
+      (uuid, p) => this.pass(uuid, p),
+      (uuid, p, e) => host.log.warn({ uuid, why: p.why, err: e instanceof Error ? e.message : String(e) }, 'reconcile pass failed'),
+      opts.concurrency ?? 8,
+    );
   }
 
   /** Daemon start: one pass over every instance (as a host boot when the boot id changed), then the triggers. */
@@ -108,20 +96,15 @@ export class Reconciler {
   }
 
   /** Resolves once no pass is running or queued (timers for later retries aside). */
-  async idle(): Promise<void> {
-    for (;;) {
-      const running = [...this.slots.values()].map((s) => s.running).filter(Boolean);
-      if (!running.length) return;
-      await Promise.all(running);
-    }
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   /** Stop every trigger and timer (daemon shutdown). */
   close(): void {
-    this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.resync) clearInterval(this.resync);
-    for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
+    this.queue.close();
   }
 
   private onEvent(ev: DriverEvent): void {
@@ -142,6 +125,7 @@ export class Reconciler {
     this.desiredSeen.delete(uuid);
     this.names.delete(uuid);
     this.loops.delete(uuid);
+    this.queue.drop(uuid);
   }
 
   private async resyncAll(): Promise<void> {
@@ -159,60 +143,20 @@ export class Reconciler {
   }
 
   private enqueue(uuid: string, p: Pending): void {
-    if (this.stopped) return;
-    const slot = this.slots.get(uuid) ?? {};
-    this.slots.set(uuid, slot);
-    slot.pending = merge(slot.pending, p);
-    if (!slot.running) slot.running = this.drain(uuid, slot);
-  }
-
-  private later(uuid: string, ms: number, p: Pending): void {
-    const slot = this.slots.get(uuid) ?? {};
-    this.slots.set(uuid, slot);
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = setTimeout(() => {
-      slot.timer = undefined;
-      this.enqueue(uuid, p);
-    }, ms);
-    slot.timer.unref();
-  }
-
-  private async drain(uuid: string, slot: Slot): Promise<void> {
-    await Promise.resolve(); // let events that arrive together merge into one pass
-    while (slot.pending && !this.stopped) {
-      const p = slot.pending;
-      slot.pending = undefined;
-      await this.slot();
-      try {
-        await this.pass(uuid, p);
-      } catch (e) {
-        this.host.log.warn({ uuid, why: p.why, err: e instanceof Error ? e.message : String(e) }, 'reconcile pass failed');
-      } finally {
-        // Hand the slot straight to the next waiter, so a newcomer cannot take it in between.
-        const next = this.waiting.shift();
-        if (next) next();
-        else this.active--;
-      }
-    }
-    slot.running = undefined;
-    if (!slot.timer && !slot.pending) this.slots.delete(uuid);
-  }
-
-  /** Wait for a free pass slot (at most `concurrency` passes at once). */
-  private async slot(): Promise<void> {
-    if (this.active < (this.opts.concurrency ?? 8)) this.active++;
-    else await new Promise<void>((r) => this.waiting.push(r)); // the slot is handed over already counted
+    this.queue.enqueue(uuid, p);
   }
 
   private async pass(uuid: string, p: Pending): Promise<void> {
     const first = await this.host.record(uuid, this.names.get(uuid));
     if (!first) return this.forget(uuid);
     this.names.set(uuid, first.name);
+    // The slow resync looks first without the lock (no store write): most instances are as they should be.
+    if (p.why === 'resync' && (await this.settled(first))) return;
     const release = await this.host.tryLock(first);
     if (!release) {
       // An operation has the instance; its end kicks us. Keep the event (it says whether an exit was requested).
       this.host.log.debug({ instance: first.name, why: p.why }, 'reconcile skipped: an operation holds the instance');
-      this.later(uuid, this.opts.lockRetryMs ?? 2000, p);
+      this.queue.later(uuid, this.opts.lockRetryMs ?? 2000, p);
       return;
     }
     try {
@@ -221,6 +165,17 @@ export class Reconciler {
     } finally {
       await release();
     }
+  }
+
+  /** True when a resync would change nothing: no action, nothing to write, no new OOM kill or exit code. */
+  private async settled(rec: InstanceRecord): Promise<boolean> {
+    const status = await this.host.driverOf(rec).status(this.host.refOf(rec));
+    const seen = rec as Observed;
+    if (status.oomKills != null && status.oomKills > (seen.oomKills ?? rec.container?.oomKills ?? 0)) return false;
+    if (appOf(seen) && status.state === 'stopped' && status.exitCode !== undefined && (status.exitCode ?? 255) !== (seen.exitCode ?? rec.container?.exitCode)) return false;
+    const d = decide(rec, status, 'resync');
+    const loop = this.loops.get(rec.uuid);
+    return d.action === 'none' && d.state === undefined && d.power === undefined && !(loop && loop.failures > 0 && status.state === 'running');
   }
 
   private async passLocked(rec: InstanceRecord, p: Pending): Promise<void> {
@@ -286,7 +241,7 @@ export class Reconciler {
     }
     if (d.power) rec = await this.write(rec, { power: d.power });
     if (loop.notBefore !== undefined && now < loop.notBefore) {
-      this.later(rec.uuid, loop.notBefore - now, { why: 'event' });
+      this.queue.later(rec.uuid, loop.notBefore - now, { why: 'event' });
       return;
     }
     try {
@@ -302,7 +257,7 @@ export class Reconciler {
       if (loop.failures >= MAX_FAILED_STARTS) await this.write(rec, { state: 'error', error: loop.lastError });
       else {
         await this.write(rec, { state: 'stopped' });
-        this.later(rec.uuid, loop.notBefore - this.now(), { why: 'event' });
+        this.queue.later(rec.uuid, loop.notBefore - this.now(), { why: 'event' });
       }
     }
   }
