@@ -67,8 +67,9 @@ export const lifeCases: InstanceContractCase[] = [
     name: 'pause and resume',
     async run(c) {
       await c.d.pause(c.spec);
-      assert.equal((await c.d.status(c.spec)).state, 'paused');
+      const paused = (await c.d.status(c.spec)).state;
       await c.d.resume(c.spec);
+      assert.equal(paused, 'paused');
       assert.equal((await c.d.status(c.spec)).state, 'running');
     },
   },
@@ -135,13 +136,15 @@ export const lifeCases: InstanceContractCase[] = [
   {
     name: 'stop: status stopped; restore and delete the snapshot while stopped; start again',
     async run(c) {
-      await c.d.stop(c.spec, { timeoutMs: 30_000, force: false });
-      const s = await statusBecomes(c, 'stopped', 40_000);
+      await c.d.stop(c.spec, { timeoutMs: c.t.stopTimeoutMs ?? 30_000, force: false });
+      const s = await statusBecomes(c, 'stopped', (c.t.stopTimeoutMs ?? 30_000) + 10_000);
       assert.equal(s.pid, null);
       await c.d.stop(c.spec, { timeoutMs: 1000, force: true }); // stopping a stopped instance is fine
-      const snap = (c as InstanceContractCtx & { snap?: import('../instance-driver.js').SnapshotData }).snap!;
-      await c.d.restoreSnapshot(c.spec, 'contract-s1', snap, c.t.vols);
-      await c.d.deleteSnapshot(c.spec, 'contract-s1', snap, c.t.vols);
+      const snap = (c as InstanceContractCtx & { snap?: import('../instance-driver.js').SnapshotData }).snap;
+      if (snap) {
+        await c.d.restoreSnapshot(c.spec, 'contract-s1', snap, c.t.vols);
+        await c.d.deleteSnapshot(c.spec, 'contract-s1', snap, c.t.vols);
+      }
       await c.d.start(c.spec);
       assert.equal((await c.d.status(c.spec)).state, 'running');
       await c.t.ready?.(c.spec, c.d);

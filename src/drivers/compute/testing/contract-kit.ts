@@ -35,6 +35,8 @@ export interface InstanceContractTarget {
   vols: VolumeSnapshotPort;
   /** Kill the instance's main process from outside, without asking the driver (default: SIGKILL to its pid). */
   kill?(spec: InstanceSpec, pid: number | null): Promise<void>;
+  /** The graceful stop's timeout before the hard stop (default 30 s). */
+  stopTimeoutMs?: number;
   /** Exited events may take this long to arrive (default 10 s). */
   eventTimeoutMs?: number;
   /** What the driver left on the host for this instance after destroy(): must be empty. */
