@@ -36,6 +36,7 @@ import { buildServer } from '../api/server.js';
 import type { BaseDeps } from '../core/deps.js';
 import { prepareTls } from './tls.js';
 import { shutdownWithin } from './shutdown.js';
+import { makeReconciler } from './reconciler-wiring.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -121,7 +122,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
   await firewall.apply(); // the whole ruleset, once, from the store
-  // RECONCILER: wired here (daemon start, driver events, store watch, slow resync).
+  // The reconciler: desired state at daemon start / after a host reboot, on driver events, record changes and a slow resync.
+  const reconciler = makeReconciler({ store, events, log, repo, runtime, drivers });
+  await reconciler.start();
 
   const app = await buildServer({
     ...base,
@@ -154,6 +157,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const steps = {
     async drain() {
       scheduler.stop();
+      reconciler.close();
       await app.close();
       await ops.drain();
     },

@@ -1,6 +1,6 @@
 import type { HostExec } from '../../../host/exec.js';
 import type { Logger } from '../../../lib/log.js';
-import { conflict, notFound } from '../../../lib/errors.js';
+import { conflict, HostCommandError, notFound } from '../../../lib/errors.js';
 import { Reverter } from '../../../lib/reverter.js';
 import { parseIpv4, prefixOf, validateMac } from '../../../lib/ip.js';
 import { EMPTY_POLICY, type FirewallPolicy, type NetnsSetup, type NetworkDriver, type NetworkSpec, type Reservation, type VethSpec } from '../types.js';
@@ -266,7 +266,9 @@ export class BridgeNetworkDriver implements NetworkDriver {
     const link = await showLink(this.exec, tap);
     if (!link) return;
     if (link.kind !== 'tun' && link.kind !== 'veth') throw conflict(`device ${tap} is not a tap or veth device; not deleting it`);
-    await this.exec.run(['ip', 'link', 'del', 'dev', tap]);
+    // A veth goes by itself once its peer's namespace is gone: it may vanish between the look and the delete.
+    const r = await this.exec.run(['ip', 'link', 'del', 'dev', tap], { allowFailure: true });
+    if (r.code !== 0 && (await showLink(this.exec, tap))) throw new HostCommandError(['ip', 'link', 'del', 'dev', tap], r.code, r.stderr);
   }
 
   /** Wire a container's network namespace with two `ip -batch` runs (see netns-batch.ts); idempotent per veth. */
