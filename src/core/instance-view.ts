@@ -13,7 +13,9 @@ export class InstanceViews {
     const live = rec.state === 'running' || rec.state === 'paused';
     const st = live ? await this.runtime.status(rec, { usage: true }).catch(() => undefined) : undefined;
     const v = toInstance(rec, st?.state === 'stopped' ? null : (st?.pid ?? null));
-    return withCounters(st?.usage ? { ...v, usage: st.usage } : v);
+    // Live counters win over the last recorded ones (the reconciler records them on its passes).
+    const oom = Math.max(st?.oomKills ?? 0, v.oomKills ?? 0);
+    return withCounters({ ...v, ...(st?.usage ? { usage: st.usage } : {}), ...(oom ? { oomKills: oom } : {}) });
   }
 }
 
