@@ -23,6 +23,7 @@ interface Img {
 }
 
 interface Inst {
+  id: string;
   name: string;
   state: string;
   image: string;
@@ -149,19 +150,20 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     assert.ok(ips[0]!.includes(` ${addr}/24 `), `the container has the reserved address ${addr}: ${ips[0]}`);
 
     // The limits are on the container's own (v1 or v2) cgroup, outside the tree systemd manages.
+    const ctId = info.id; // its cgroup is named by its UUID
     const cg = existsSync('/sys/fs/cgroup/cgroup.controllers')
-      ? readFileSync(join('/sys/fs/cgroup', `nimbo-${d.prefix}`, 'ct1', 'memory.max'), 'utf8')
-      : readFileSync(join('/sys/fs/cgroup/memory', `nimbo-${d.prefix}`, 'ct1', 'memory.limit_in_bytes'), 'utf8');
+      ? readFileSync(join('/sys/fs/cgroup', `nimbo-${d.prefix}`, ctId, 'memory.max'), 'utf8')
+      : readFileSync(join('/sys/fs/cgroup/memory', `nimbo-${d.prefix}`, ctId, 'memory.limit_in_bytes'), 'utf8');
     assert.equal(Number(cg.trim()), 512 * 1024 * 1024);
     // Block I/O throttles on the whole disk under the pool (this state dir's filesystem).
     const dev = await wholeDiskOf(new RealExec(), d.stateDir);
     assert.ok(dev, 'the state dir is on a block device');
     const mm = `${dev.major}:${dev.minor}`;
     if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
-      const io = readFileSync(join('/sys/fs/cgroup', `nimbo-${d.prefix}`, 'ct1', 'io.max'), 'utf8');
+      const io = readFileSync(join('/sys/fs/cgroup', `nimbo-${d.prefix}`, ctId, 'io.max'), 'utf8');
       assert.match(io, new RegExp(`^${mm} rbps=max wbps=20971520 riops=1000 wiops=max$`, 'm'));
     } else {
-      const blk = (f: string) => readFileSync(join('/sys/fs/cgroup/blkio', `nimbo-${d.prefix}`, 'ct1', `blkio.throttle.${f}_device`), 'utf8').trim();
+      const blk = (f: string) => readFileSync(join('/sys/fs/cgroup/blkio', `nimbo-${d.prefix}`, ctId, `blkio.throttle.${f}_device`), 'utf8').trim();
       assert.equal(blk('write_bps'), `${mm} 20971520`);
       assert.equal(blk('read_iops'), `${mm} 1000`);
       assert.equal(blk('read_bps'), '');
@@ -182,7 +184,7 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     const ns = (await runArgv(['ip', 'netns', 'list'])).stdout;
     assert.ok(!ns.includes(d.prefix), ns);
     for (const h of readdirSync('/sys/fs/cgroup')) {
-      assert.ok(!existsSync(join('/sys/fs/cgroup', h, `nimbo-${d.prefix}`, 'ct1')), `cgroup ${h}/nimbo-${d.prefix}/ct1 is gone`);
+      assert.ok(!existsSync(join('/sys/fs/cgroup', h, `nimbo-${d.prefix}`, ctId)), `cgroup ${h}/nimbo-${d.prefix}/${ctId} is gone`);
     }
     process.stderr.write(`# debian-12 container: ready in ${boot} ms, stopped in ${stopMs} ms\n`);
   });
