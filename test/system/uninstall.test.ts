@@ -86,7 +86,8 @@ describe('nimbo admin uninstall', { skip }, () => {
     assert.ok(during.nft.some((l) => l.includes(`table inet ${d.prefix}`)) && during.nft.some((l) => l.includes(`table bridge ${d.prefix}`)), 'nft tables');
     assert.ok(during.processes.some((l) => /qemu-system/.test(l)) && during.processes.filter((l) => /dnsmasq/.test(l)).length === 2, during.processes.join('\n'));
     assert.ok(during.mounts.some((l) => / overlay /.test(l) || /\/rootfs /.test(l)), during.mounts.join('\n'));
-    assert.ok(during.cgroups.some((l) => l.endsWith(`nimbo-${d.prefix}/ct1`)), during.cgroups.join('\n'));
+    const ctId = await d.idOf('ct1'); // its cgroup is named by its UUID
+    assert.ok(during.cgroups.some((l) => l.endsWith(`nimbo-${d.prefix}/${ctId}`)), during.cgroups.join('\n'));
     const linksDuring = await d.links();
     // Two bridges, the VM's tap and the container's two veths.
     assert.ok(linksDuring.length >= 5, linksDuring.join(' '));
