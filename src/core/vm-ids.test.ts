@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { allocateVmId, ensureVmId, firstFreeSlot, isVmId, releaseVmId, runAsOf, VM_ID_BASE, VM_ID_COUNT } from './vm-ids.js';
+import { allocateVmId, firstFreeSlot, isVmId, releaseVmId, runAsOf, VM_ID_BASE, VM_ID_COUNT } from './vm-ids.js';
 import { ID_BASE, ID_SIZE } from '../drivers/compute/runc/container-info.js';
 import { ID_RANGE_SLOTS } from './instance-ids.js';
 
@@ -58,15 +58,3 @@ test('allocate refuses when every VM id is taken', withStore(async (s) => {
   await assert.rejects(allocateVmId(s, 'one-too-many'), (e: Error & { code?: string }) => e.code === 'Conflict' && /no free QEMU user id/.test(e.message));
 }));
 
-test('ensureVmId: kept when present, allocated and saved once for an old record, released when saving fails', withStore(async (s) => {
-  const rec: { name: string; qemuId?: number } = { name: 'old' };
-  const saved: number[] = [];
-  const id = await ensureVmId(s, rec, async (n) => void saved.push(n));
-  assert.equal(rec.qemuId, id);
-  assert.deepEqual(saved, [id]);
-  assert.equal(await ensureVmId(s, rec, async () => assert.fail('not saved again')), id);
-  const other: { name: string; qemuId?: number } = { name: 'broken' };
-  await assert.rejects(ensureVmId(s, other, async () => { throw new Error('store down'); }), /store down/);
-  assert.equal(other.qemuId, undefined);
-  assert.deepEqual((await s.list('/vmids/')).map((kv) => kv.key), ['/vmids/0'], 'the failed one left no reservation');
-}));

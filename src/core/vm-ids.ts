@@ -45,20 +45,6 @@ export async function releaseVmId(store: Store, id: number | undefined): Promise
   await store.delete(vmIdKey(id - VM_ID_BASE));
 }
 
-/** The uid/gid of a VM record, allocated and stored on it when it has none yet (records from before per-VM ids). */
-export async function ensureVmId(store: Store, rec: { name: string; qemuId?: number }, save: (id: number) => Promise<void>): Promise<number> {
-  if (rec.qemuId !== undefined) return rec.qemuId;
-  const id = await allocateVmId(store, rec.name);
-  try {
-    await save(id);
-  } catch (e) {
-    await releaseVmId(store, id).catch(() => undefined);
-    throw e;
-  }
-  rec.qemuId = id;
-  return id;
-}
-
 /** QEMU's -runas argument for a VM id: "UID:GID" (the same number; no passwd entry needed). */
 export function runAsOf(id: number): string {
   return `${id}:${id}`;
