@@ -168,7 +168,6 @@ function runFakeVm(pidfile: string, spec: FakeVmSpec): void {
   };
   const srv = createServer((s) => {
     log('qmp connect');
-    qmpClient = s;
     block.addClient(s);
     nics.addClient(s);
     s.on('error', () => {});
@@ -181,6 +180,7 @@ function runFakeVm(pidfile: string, spec: FakeVmSpec): void {
         const m = JSON.parse(buf.slice(0, nl)) as { execute: string; id?: string; arguments?: Record<string, unknown> };
         buf = buf.slice(nl + 1);
         if (m.execute !== 'qmp_capabilities') log(`qmp ${m.execute}`);
+        else qmpClient = s; // QEMU sends no events before the capabilities handshake
         const r = handle(m.execute, m.arguments);
         s.write(JSON.stringify(r.error ? { error: r.error, id: m.id } : { return: r.ret ?? {}, id: m.id }) + '\r\n');
       }

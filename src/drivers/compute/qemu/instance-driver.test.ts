@@ -348,6 +348,7 @@ test('adopt after a daemon restart: a new driver follows the running VM\'s event
     assert.equal((await again.console(t.spec)).kind, 'serial');
     (await again.qemu.qmp(t.spec.hostIds.runDir)).close(); // the connection drops; QEMU still runs
     await until(() => (t.lines().filter((l) => l === 'qmp connect').length >= 3 ? true : undefined), 'a new QMP connection');
+    await again.qemu.qmp(t.spec.hostIds.runDir); // the reconnection's handshake is done
     assert.deepEqual(events, [], 'a dropped connection of a running VM is no exit');
     process.kill(t.pid(), 'SIGUSR1');
     await until(() => (events.length ? true : undefined), 'the exit event on the adopting driver');

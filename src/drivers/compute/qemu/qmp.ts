@@ -54,6 +54,8 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [Error |
   private pending = new Map<string, Pending>();
   private greetingWaiter?: (g: QmpGreeting) => void;
   private closeError?: Error;
+  /** Events that came before anyone listened (e.g. in the same read as the handshake's reply). */
+  private early: QmpEvent[] = [];
   /** The greeting received on connect. */
   greeting?: QmpGreeting;
   /** True once the connection is gone. */
@@ -141,6 +143,13 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [Error |
     return this.closed ? Promise.resolve() : new Promise((r) => this.once('close', () => r()));
   }
 
+  /** The events that arrived before the first 'event' listener, once. */
+  takeEarlyEvents(): QmpEvent[] {
+    const out = this.early;
+    this.early = [];
+    return out;
+  }
+
   private onData(chunk: string): void {
     this.buf += chunk;
     let nl: number;
@@ -163,6 +172,7 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [Error |
       this.greetingWaiter?.(msg as unknown as QmpGreeting);
       this.greetingWaiter = undefined;
     } else if (typeof msg.event === 'string') {
+      if (this.listenerCount('event') === 0 && this.early.length < 64) this.early.push(msg as unknown as QmpEvent);
       this.emit('event', msg as unknown as QmpEvent);
     } else if ('return' in msg || 'error' in msg) {
       const id = typeof msg.id === 'string' ? msg.id : undefined;

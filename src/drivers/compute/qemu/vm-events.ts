@@ -72,6 +72,7 @@ export class VmWatcher {
     const w = this.vms.get(runDir);
     if (w) w.client = client;
     client.on('event', (ev) => this.onEvent(runDir, client, ev));
+    for (const ev of client.takeEarlyEvents()) this.onEvent(runDir, client, ev);
     client.on('close', () => {
       this.onClose(runDir, client).catch((e: unknown) => this.host.log.warn({ runDir, err: String(e) }, 'qemu exit handling failed'));
     });
