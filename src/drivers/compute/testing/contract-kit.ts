@@ -1,6 +1,4 @@
 /** The types and helpers the instance-driver contract cases share. */
-import assert from 'node:assert/strict';
-import { NimboError, type ErrorCode } from '../../../lib/errors.js';
 import type { Nic } from '../../../shared/api-types.js';
 import type { DriverEvent, HostIds, InstanceDriver, InstanceRef, InstanceSpec, PlanInput, PrepareInput, VolumeSnapshotPort, VolumeSpec } from '../instance-driver.js';
 
@@ -63,18 +61,8 @@ export interface InstanceContractCase {
   run(c: InstanceContractCtx): Promise<void>;
 }
 
-/** Assert that p rejects with a NimboError of this code (and message). */
-export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, match?: RegExp): Promise<NimboError> {
-  let err: unknown;
-  await assert.rejects(p, (e) => {
-    err = e;
-    return true;
-  });
-  assert.ok(err instanceof NimboError, `expected a NimboError, got ${String(err)}`);
-  assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-  if (match) assert.match(err.message, match);
-  return err;
-}
+/** Assert that p rejects with a NimboError of this code (and message): the storage contract's helper. */
+export { rejectsWith } from '../../storage/testing/contract-kit.js';
 
 /** Poll `check` until it returns a value other than undefined/false, or fail after `ms`. */
 export async function until<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {

@@ -22,43 +22,14 @@ import type {
   VolumeSpec,
 } from '../instance-driver.js';
 import { FakeHost } from './fake-host.js';
+import { QEMU_CAPABILITIES } from '../qemu/capabilities.js';
+import { RUNC_CAPABILITIES } from '../runc/plan.js';
 
-/** Capabilities like the qemu driver's. */
-export const VM_LIKE: DriverCapabilities = {
-  kind: 'vm',
-  root: 'image-clone',
-  rootQuota: false,
-  accelerator: true,
-  processLimits: false,
-  app: false,
-  volumeKind: 'block',
-  volumeMountPath: false,
-  liveDiskResize: true,
-  unplugBootNics: false,
-  snapshots: 'disk-images',
-  statefulSnapshots: true,
-  console: 'serial',
-  exec: false,
-  execHint: 'use ssh or the console',
-};
+/** Capabilities of the qemu driver: the fake's VM preset. */
+export const VM_LIKE: DriverCapabilities = QEMU_CAPABILITIES;
 
-/** Capabilities like the runc driver's. */
-export const CONTAINER_LIKE: DriverCapabilities = {
-  kind: 'container',
-  root: 'filesystem',
-  rootQuota: true,
-  accelerator: false,
-  processLimits: true,
-  app: true,
-  volumeKind: 'filesystem',
-  volumeMountPath: true,
-  liveDiskResize: false,
-  unplugBootNics: true,
-  snapshots: 'pool-volumes',
-  statefulSnapshots: false,
-  console: 'pty',
-  exec: true,
-};
+/** Capabilities of the runc driver: the fake's container preset. */
+export const CONTAINER_LIKE: DriverCapabilities = RUNC_CAPABILITIES;
 
 /** One journaled call: the method and the instance it was about (when it has one). */
 export interface JournalEntry {
