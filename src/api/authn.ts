@@ -2,7 +2,9 @@
 // request's URL was spelled: a route is public only when it declares `config: { public: true }`;
 // every other route, every unmatched path and every WebSocket upgrade needs a valid credential.
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { verifyToken, type TokenRecord } from '../core/auth.js';
+import { verifyToken } from '../core/auth.js';
+import type { Principal } from '../core/identity/principal.js';
+import type { Access } from '../core/authz/access.js';
 import type { Store } from '../store/store.js';
 import { ErrorBody } from '../shared/api-types.js';
 
@@ -16,12 +18,16 @@ export interface RouteAccess {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who made the request (the verified token), set by the authentication hook. */
-    principal?: TokenRecord;
+    /** Who made the request, set by the authentication hook (absent on public routes). */
+    principal?: Principal;
+    /** The project a project-scoped request runs in, set by the authorization hook. */
+    project?: string;
   }
   interface FastifyContextConfig {
     public?: boolean;
     websocket?: boolean;
+    /** The action and resource the route needs (core/authz/access.ts); a route without one is refused. */
+    access?: Access;
   }
 }
 
@@ -73,9 +79,10 @@ export function installAuthentication(app: FastifyInstance, store: () => Store):
     const upgrade = (req as FastifyRequest & { ws?: boolean }).ws === true && config?.websocket === true;
     const cred = findCredential(req.headers.authorization, req.query, upgrade);
     if ('status' in cred) return refuse(reply, cred.status, cred.message);
-    const principal = await verifyToken(store(), cred.token);
-    if (!principal) return refuse(reply, 401, 'invalid bearer token');
-    req.principal = principal;
+    const token = await verifyToken(store(), cred.token);
+    if (!token) return refuse(reply, 401, 'invalid bearer token');
+    // Until users exist, the one admin token stands for the platform admin.
+    req.principal = { userId: 'admin', userName: 'admin', via: 'token', platformRole: 'admin', projects: {}, token: { id: token.id, access: 'write' } };
   });
 }
 

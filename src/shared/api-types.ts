@@ -175,6 +175,8 @@ export const Operation = Type.Object({
   id: Type.String(),
   kind: Type.String(),
   target: Type.String(),
+  /** The project the operation's target belongs to (absent: a platform operation, e.g. on a pool). */
+  project: Type.Optional(Type.String()),
   status: OperationStatus,
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   log: Type.Array(Type.String()),
@@ -206,6 +208,8 @@ export const Event = Type.Object({
   type: Type.String({ description: 'operation | instance | image' }),
   time: Type.String(),
   target: Type.String(),
+  /** The project of the event's target (absent: a platform event, seen by admins and operators). */
+  project: Type.Optional(Type.String()),
   data: Type.Unknown(),
 });
 export type Event = Static<typeof Event>;
