@@ -76,7 +76,7 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
   const response: Record<string, unknown> = {};
   if (ws) {
     s.hide = false;
-    s.description = 'A WebSocket: send GET with `Connection: Upgrade` and `Upgrade: websocket`. Browsers may pass the token as `?token=` on this upgrade only.';
+    s.description = 'A WebSocket: send GET with `Connection: Upgrade` and `Upgrade: websocket`. Tokens are never accepted in URLs: browsers pass a single-use `?ticket=` from POST /api/v1/auth/ticket on this upgrade.';
     // OpenAPI 3.0 has no WebSocket messages; the events stream shows its message schema on the 101.
     response['101'] = /\/events$/.test(route.url)
       ? { description: 'Switching Protocols: the WebSocket is open; each text message is one Event', content: { 'application/json': { schema: ref('Event') } } }

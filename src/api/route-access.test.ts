@@ -113,22 +113,34 @@ test('paths no route matches are refused without a credential, in every spelling
   assert.equal(reached.join(', '), '');
 });
 
-test('a valid token passes in the header; in the query only on a WebSocket upgrade; twice is 400', async () => {
+test('a valid token passes in the header, never in the query; a WebSocket upgrade may carry a single-use ticket', async () => {
   reached.length = 0;
   // GET /api/v1/host with a valid header reaches its handler (which hits the trap: 500 here).
   assert.equal(await rawRequest('GET', '/api/v1/host', { Authorization: `Bearer ${token}` }), 500);
   assert.deepEqual(reached.slice(0, 1), ['GET /api/v1/host']);
   reached.length = 0;
   assert.equal(await rawRequest('GET', `/api/v1/host?token=${token}`), 401);
-  assert.equal(await rawRequest('GET', `/api/v1/events?token=${token}&token=${token}`, WS), 400);
-  assert.equal(await rawRequest('GET', `/api/v1/host?token=a&token=b`, { Authorization: `Bearer ${token}` }), 400);
+  assert.equal(await rawRequest('GET', `/api/v1/events?token=${token}`, WS), 401, 'not even on a WebSocket upgrade');
+  assert.equal(await rawRequest('GET', `/api/v1/host?token=${token}`, { Authorization: `Bearer ${token}` }), 401, 'a token in the URL is refused even next to the header');
   assert.equal(reached.join(', '), '');
-  // A WebSocket upgrade with ?token= is let through to its handler.
-  assert.equal(await rawRequest('GET', `/api/v1/events?token=${token}`, WS), 101);
-  assert.ok(reached.includes('GET /api/v1/events'));
-  // An upgrade to a non-WebSocket route may not use ?token=.
+  const ticket = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/ticket`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 201);
+    return ((await res.json()) as { ticket: string }).ticket;
+  };
+  // A ticket opens one WebSocket, once; it is no credential for plain requests or non-WebSocket routes.
+  const t1 = await ticket();
   reached.length = 0;
-  assert.equal(await rawRequest('GET', `/api/v1/host?token=${token}`, WS), 401);
+  assert.equal(await rawRequest('GET', `/api/v1/host?ticket=${t1}`), 401);
+  assert.equal(await rawRequest('GET', `/api/v1/host?ticket=${t1}`, WS), 401);
+  assert.equal(await rawRequest('GET', `/api/v1/events?ticket=${t1}&ticket=${t1}`, WS), 400);
+  assert.equal(reached.join(', '), '');
+  assert.equal(await rawRequest('GET', `/api/v1/events?ticket=${t1}`, WS), 101);
+  assert.ok(reached.includes('GET /api/v1/events'));
+  reached.length = 0;
+  assert.equal(await rawRequest('GET', `/api/v1/events?ticket=${t1}`, WS), 401, 'used once already');
+  assert.equal(await rawRequest('GET', '/api/v1/events?ticket=nwt_made-up', WS), 401);
+  assert.equal(await rawRequest('POST', '/api/v1/auth/ticket'), 401, 'getting a ticket needs a credential');
   assert.equal(reached.join(', '), '');
   // Unmatched routes with a credential answer 404 in nimbo's error format.
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/nowhere`, { headers: { authorization: `Bearer ${token}` } });

@@ -40,6 +40,8 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get<{ Params: { name: string }; Querystring: { path: string } }>(
     '/instances/:name/files',
     {
+      // Reads inside the guest, like exec: a viewer sees the instance, not its files.
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: `Read a regular file from a running container (application/octet-stream, streamed; at most ${FILE_PULL_MAX} bytes, cut after 30 s without data or 1 h in all)`,
@@ -55,7 +57,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
   app.put<{ Params: { name: string }; Querystring: { path: string; mode?: string }; Body: Buffer }>(
     '/instances/:name/files',
-    { schema: { tags: ['instances'], summary: 'Write a file into a running container (body: the bytes, application/octet-stream)', params: Type.Object({ name: Name }), querystring: FileQuery, response: { 204: Type.Null(), ...errors } } },
+    { config: { access: { action: 'write', resource: 'instance' } }, schema: { tags: ['instances'], summary: 'Write a file into a running container (body: the bytes, application/octet-stream)', params: Type.Object({ name: Name }), querystring: FileQuery, response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       await containers().pushFile(await ctx.instances.record(req.params.name), req.query.path, req.body ?? Buffer.alloc(0), req.query.mode);
       return reply.code(204).send();
@@ -64,6 +66,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.post<{ Params: { name: string }; Body: ExecRequest; Querystring: { stream?: string } }>(
     '/instances/:name/exec',
     {
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: `Run a command in a running container: its exit code and output (at most ${EXEC_OUTPUT_CAP} bytes of each stream), or with ?stream=1 all of it as ${EXEC_STREAM_TYPE} frames`,

@@ -11,6 +11,7 @@ export async function copyRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.post<{ Params: { name: string }; Body: InstanceCopy }>(
     '/instances/:name/copy',
     {
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'Copy an instance (stopped, or one of its snapshots) to a new instance with its own addresses and ids',

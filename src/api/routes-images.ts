@@ -9,31 +9,31 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** /api/v1/images routes. */
 export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get<{ Querystring: PageParams }>('/images', { schema: { tags: ['images'], summary: `List images${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('images', Image), 400: ErrorBody } } }, async (req) =>
+  app.get<{ Querystring: PageParams }>('/images', { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: `List images${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('images', Image), 400: ErrorBody } } }, async (req) =>
     listPage('images', await ctx.images.list(), byName, req.query, (r) => ctx.images.view(r)),
   );
 
   app.get<{ Params: { name: string } }>(
     '/images/:name',
-    { schema: { tags: ['images'], summary: 'Show one image', params: Type.Object({ name: Name }), response: { 200: Image, ...errors } } },
+    { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: 'Show one image', params: Type.Object({ name: Name }), response: { 200: Image, ...errors } } },
     async (req) => ctx.images.view(await ctx.images.get(req.params.name)),
   );
 
   app.post<{ Body: ImageBuild }>(
     '/images',
-    { schema: { tags: ['images'], summary: 'Build a built-in image (tiny, debian-12)', body: ImageBuild, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: 'Build a built-in image (tiny, debian-12)', body: ImageBuild, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.images.build(req.body.name, req.body.builder ?? req.body.name)),
   );
 
   app.post<{ Body: ImageImport }>(
     '/images/import',
-    { schema: { tags: ['images'], summary: "Import a qcow2 or raw disk image from a file on the daemon's host", body: ImageImport, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: "Import a qcow2 or raw disk image from a file on the daemon's host", body: ImageImport, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.images.import(req.body.name, req.body.path)),
   );
 
   app.delete<{ Params: { name: string } }>(
     '/images/:name',
-    { schema: { tags: ['images'], summary: 'Delete an image', params: Type.Object({ name: Name }), response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: 'Delete an image', params: Type.Object({ name: Name }), response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.images.remove(req.params.name)),
   );
 }

@@ -27,6 +27,7 @@ export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext)
   app.patch<{ Params: { name: string }; Body: InstancePatch }>(
     '/instances/:name',
     {
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'Change an instance: rename it, its description, labels, autostart; CPUs and memory while it is stopped',

@@ -12,13 +12,14 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get<{ Querystring: PageParams }>(
     '/instances',
-    { schema: { tags: ['instances'], summary: `List instances${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('instances', Instance), 400: ErrorBody } } },
+    { config: { access: { action: 'read', resource: 'instance' } }, schema: { tags: ['instances'], summary: `List instances${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('instances', Instance), 400: ErrorBody } } },
     async (req) => listPage('instances', await ctx.instances.records(), byName, req.query, (r) => ctx.instances.view(r)),
   );
 
   app.post<{ Body: InstanceCreate }>(
     '/instances',
     {
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'Create (launch) an instance',
@@ -32,13 +33,14 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.get<{ Params: { name: string } }>(
     '/instances/:name',
-    { schema: { tags: ['instances'], summary: 'Show one instance', params: NameParams, response: { 200: Instance, ...errors } } },
+    { config: { access: { action: 'read', resource: 'instance' } }, schema: { tags: ['instances'], summary: 'Show one instance', params: NameParams, response: { 200: Instance, ...errors } } },
     async (req) => ctx.instances.view(await ctx.instances.record(req.params.name)),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: boolean } }>(
     '/instances/:name',
     {
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'Delete an instance (its disk, tap and address too)',
@@ -53,6 +55,7 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.post<{ Params: { name: string; action: ActionName }; Body: InstanceAction | undefined }>(
     '/instances/:name/:action',
     {
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'Start, stop, restart, pause or resume an instance',

@@ -6,12 +6,15 @@ import type { ChildProcess } from '../host/spawn.js';
 import { constants as osConstants } from 'node:os';
 import type { WebSocket } from 'ws';
 import { boundedSender, pipeToSocket } from './ws-flow.js';
+import { mayUse } from './item-access.js';
 
 /** WebSocket routes: /events (JSON events), /instances/:name/console (serial) and /exec (a pty in a container), plus the console log. */
 export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/events', { websocket: true, schema: { tags: ['events'], summary: 'WebSocket stream of events (JSON messages); a client more than 8 MiB behind is closed with code 4429' } }, (socket) => {
+  app.get('/events', { websocket: true, config: { access: { action: 'read', resource: 'event' } }, schema: { tags: ['events'], summary: 'WebSocket stream of events (JSON messages); a client more than 8 MiB behind is closed with code 4429' } }, (socket, req) => {
     const send = boundedSender(socket, 'events');
     const off = ctx.events.subscribe((ev) => {
+      // Only the request's project's events its role may read; platform ones to admins and operators.
+      if (!mayUse(req, 'event', ev.project)) return;
       if (!send(JSON.stringify(ev))) off();
     });
     socket.on('close', off);
@@ -19,7 +22,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.get<{ Params: { name: string } }>(
     '/instances/:name/console',
-    { websocket: true, schema: { tags: ['instances'], summary: 'WebSocket to the serial console of a VM, or a login shell on a pty in a container (binary frames both ways)', params: Type.Object({ name: Name }) } },
+    { websocket: true, config: { access: { action: 'write', resource: 'instance' } }, schema: { tags: ['instances'], summary: 'WebSocket to the serial console of a VM, or a login shell on a pty in a container (binary frames both ways)', params: Type.Object({ name: Name }) } },
     async (socket, req) => {
       const name = req.params.name;
       // Keystrokes may arrive while the console is looked up: keep them.
@@ -52,6 +55,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
     '/instances/:name/exec',
     {
       websocket: true,
+      config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'WebSocket to a command on a pty in a container (binary frames both ways); closed with reason "exit N" when it ends',
@@ -79,6 +83,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get<{ Params: { name: string }; Querystring: { bytes?: number } }>(
     '/instances/:name/console/log',
     {
+      config: { access: { action: 'read', resource: 'instance' } },
       schema: {
         tags: ['instances'],
         summary: 'Recent serial console output (text)',

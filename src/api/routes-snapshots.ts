@@ -19,12 +19,12 @@ const Schedule = Type.Object({ cron: Type.String(), expiry: Type.Optional(Type.S
 /** /api/v1/instances/{name}/snapshots and the snapshot schedule. */
 export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   const snaps = ctx.snapshots;
-  app.get<{ Params: { name: string }; Querystring: PageParams }>('/instances/:name/snapshots', { schema: { tags, summary: `List an instance's snapshots, oldest first,${PAGED}`, params: N, querystring: PageQuery, response: { 200: pageOfSchema('snapshots', InstanceSnapshot), ...errors } } }, async (req) =>
+  app.get<{ Params: { name: string }; Querystring: PageParams }>('/instances/:name/snapshots', { config: { access: { action: 'read', resource: 'snapshot' } }, schema: { tags, summary: `List an instance's snapshots, oldest first,${PAGED}`, params: N, querystring: PageQuery, response: { 200: pageOfSchema('snapshots', InstanceSnapshot), ...errors } } }, async (req) =>
     listPage('snapshots', await snaps.list(req.params.name), byCreation, req.query, (s) => s),
   );
   app.post<{ Params: { name: string }; Body: InstanceSnapshotCreate }>(
     '/instances/:name/snapshots',
-    { schema: { tags, summary: 'Snapshot all disks of a VM (stateful: with RAM, for a running VM) or all volumes of a container (frozen meanwhile)', params: N, body: InstanceSnapshotCreate, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Snapshot all disks of a VM (stateful: with RAM, for a running VM) or all volumes of a container (frozen meanwhile)', params: N, body: InstanceSnapshotCreate, response: { 202: Accepted, ...errors } } },
     async (req, reply) => {
       const b = req.body ?? {};
       const expiresAt = b.expiry ? new Date(Date.now() + InstanceSnapshots.parseDuration(b.expiry)).toISOString() : undefined;
@@ -33,17 +33,17 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
   app.post<{ Params: { name: string; snapshot: string } }>(
     '/instances/:name/snapshots/:snapshot/restore',
-    { schema: { tags, summary: 'Restore a snapshot (stateful: the VM comes back running where it was; others need the instance stopped)', params: NS, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Restore a snapshot (stateful: the VM comes back running where it was; others need the instance stopped)', params: NS, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await snaps.restore(req.params.name, req.params.snapshot)),
   );
   app.delete<{ Params: { name: string; snapshot: string } }>(
     '/instances/:name/snapshots/:snapshot',
-    { schema: { tags, summary: 'Delete a snapshot', params: NS, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Delete a snapshot', params: NS, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await snaps.remove(req.params.name, req.params.snapshot)),
   );
   app.get<{ Params: { name: string } }>(
     '/instances/:name/snapshot-schedule',
-    { schema: { tags, summary: 'Show the scheduled snapshots of an instance, with the next run (404 when none is set)', params: N, response: { 200: Schedule, ...errors } } },
+    { config: { access: { action: 'read', resource: 'snapshot' } }, schema: { tags, summary: 'Show the scheduled snapshots of an instance, with the next run (404 when none is set)', params: N, response: { 200: Schedule, ...errors } } },
     async (req) => {
       const sched = (await ctx.instances.record(req.params.name)).snapshotSchedule;
       if (!sched) throw notFound(`snapshot schedule of ${req.params.name}`);
@@ -52,7 +52,7 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
   app.put<{ Params: { name: string }; Body: SnapshotScheduleSet }>(
     '/instances/:name/snapshot-schedule',
-    { schema: { tags, summary: 'Set the scheduled snapshots of an instance (cron, expiry)', params: N, body: SnapshotScheduleSet, response: { 200: Schedule, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Set the scheduled snapshots of an instance (cron, expiry)', params: N, body: SnapshotScheduleSet, response: { 200: Schedule, ...errors } } },
     async (req) => {
       parseCron(req.body.cron);
       if (req.body.stateful && !ctx.instances.capabilities(await ctx.instances.record(req.params.name)).statefulSnapshots) {
@@ -65,7 +65,7 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
   app.delete<{ Params: { name: string } }>(
     '/instances/:name/snapshot-schedule',
-    { schema: { tags, summary: 'Stop scheduled snapshots (existing ones keep their expiry)', params: N, response: { 204: Type.Null(), ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Stop scheduled snapshots (existing ones keep their expiry)', params: N, response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       await ctx.instances.patch(req.params.name, { snapshotSchedule: undefined });
       return reply.code(204).send();

@@ -16,43 +16,44 @@ const tags = ['storage'];
 /** /api/v1/storage routes (pools, volumes, snapshots) and volume attachment to instances. */
 export async function storageRoutes(app: FastifyInstance, ctx: ApiContext) {
   const s = ctx.storage;
-  app.get<{ Querystring: PageParams }>('/storage/pools', { schema: { tags, summary: `List storage pools with usage${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('pools', Pool), 400: ErrorBody } } }, async (req) =>
+  app.get<{ Querystring: PageParams }>('/storage/pools', { config: { access: { action: 'read', resource: 'pool' } }, schema: { tags, summary: `List storage pools with usage${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('pools', Pool), 400: ErrorBody } } }, async (req) =>
     listPage('pools', await s.pools(), byName, req.query, (p) => s.poolView(p)),
   );
-  app.post<{ Body: PoolCreate }>('/storage/pools', { schema: { tags, summary: 'Create a storage pool', body: PoolCreate, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
+  app.post<{ Body: PoolCreate }>('/storage/pools', { config: { access: { action: 'write', resource: 'pool' } }, schema: { tags, summary: 'Create a storage pool', body: PoolCreate, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
     accepted(reply, await s.createPool(req.body)),
   );
-  app.get<{ Params: { pool: string } }>('/storage/pools/:pool', { schema: { tags, summary: 'Show a pool: size, used, provisioned, over-provisioning', params: P, response: { 200: Pool, ...errors } } }, async (req) =>
+  app.get<{ Params: { pool: string } }>('/storage/pools/:pool', { config: { access: { action: 'read', resource: 'pool' } }, schema: { tags, summary: 'Show a pool: size, used, provisioned, over-provisioning', params: P, response: { 200: Pool, ...errors } } }, async (req) =>
     s.poolView(await s.poolRecord(req.params.pool)),
   );
-  app.delete<{ Params: { pool: string } }>('/storage/pools/:pool', { schema: { tags, summary: 'Delete an empty pool', params: P, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
+  app.delete<{ Params: { pool: string } }>('/storage/pools/:pool', { config: { access: { action: 'write', resource: 'pool' } }, schema: { tags, summary: 'Delete an empty pool', params: P, response: { 202: Accepted, ...errors } } }, async (req, reply) =>
     accepted(reply, await s.deletePool(req.params.pool)),
   );
 
-  app.get<{ Params: { pool: string }; Querystring: PageParams }>('/storage/pools/:pool/volumes', { schema: { tags, summary: `List the volumes of a pool${PAGED}`, params: P, querystring: PageQuery, response: { 200: pageOfSchema('volumes', Volume), ...errors } } }, async (req) =>
+  app.get<{ Params: { pool: string }; Querystring: PageParams }>('/storage/pools/:pool/volumes', { config: { access: { action: 'read', resource: 'volume' } }, schema: { tags, summary: `List the volumes of a pool${PAGED}`, params: P, querystring: PageQuery, response: { 200: pageOfSchema('volumes', Volume), ...errors } } }, async (req) =>
     listPage('volumes', await s.volumes(req.params.pool), byName, req.query, (v) => v),
   );
   app.post<{ Params: { pool: string }; Body: VolumeCreate }>(
     '/storage/pools/:pool/volumes',
-    { schema: { tags, summary: 'Create a thin volume', params: P, body: VolumeCreate, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'volume' } }, schema: { tags, summary: 'Create a thin volume', params: P, body: VolumeCreate, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.createVolume(req.params.pool, req.body)),
   );
   app.post<{ Params: { pool: string }; Body: VolumeImport }>(
     '/storage/pools/:pool/import',
-    { schema: { tags, summary: "Import a qcow2/raw file on the daemon's host as a volume", params: P, body: VolumeImport, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags, summary: "Import a qcow2/raw file on the daemon's host as a volume", params: P, body: VolumeImport, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.importVolume(req.params.pool, req.body)),
   );
-  app.get<{ Params: PVParams }>('/storage/pools/:pool/volumes/:volume', { schema: { tags, summary: 'Show a volume', params: PV, response: { 200: Volume, ...errors } } }, async (req) =>
+  app.get<{ Params: PVParams }>('/storage/pools/:pool/volumes/:volume', { config: { access: { action: 'read', resource: 'volume' } }, schema: { tags, summary: 'Show a volume', params: PV, response: { 200: Volume, ...errors } } }, async (req) =>
     s.volume(req.params.pool, req.params.volume),
   );
   app.patch<{ Params: PVParams; Body: VolumePatch }>(
     '/storage/pools/:pool/volumes/:volume',
-    { schema: { tags, summary: 'Grow (live when attached to a running VM), rename, or set I/O limits (live)', params: PV, body: VolumePatch, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'volume' } }, schema: { tags, summary: 'Grow (live when attached to a running VM), rename, or set I/O limits (live)', params: PV, body: VolumePatch, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.instanceVolumes.patchVolume(req.params.pool, req.params.volume, req.body)),
   );
   app.delete<{ Params: PVParams; Querystring: { force?: boolean } }>(
     '/storage/pools/:pool/volumes/:volume',
     {
+      config: { access: { action: 'write', resource: 'volume' } },
       schema: {
         tags,
         summary: 'Delete a volume (refused while attached; force detaches it from a stopped instance first)',
@@ -69,42 +70,42 @@ export async function storageRoutes(app: FastifyInstance, ctx: ApiContext) {
   );
   app.post<{ Params: PVParams; Body: VolumeClone }>(
     '/storage/pools/:pool/volumes/:volume/clone',
-    { schema: { tags, summary: 'Clone a volume or one of its snapshots (linked or full)', params: PV, body: VolumeClone, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'volume' } }, schema: { tags, summary: 'Clone a volume or one of its snapshots (linked or full)', params: PV, body: VolumeClone, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.clone(req.params.pool, req.params.volume, req.body)),
   );
   app.post<{ Params: PVParams; Body: VolumeExport }>(
     '/storage/pools/:pool/volumes/:volume/export',
-    { schema: { tags, summary: "Export a volume to a new qcow2/raw file on the daemon's host", params: PV, body: VolumeExport, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags, summary: "Export a volume to a new qcow2/raw file on the daemon's host", params: PV, body: VolumeExport, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.exportVolume(req.params.pool, req.params.volume, req.body)),
   );
 
-  app.get<{ Params: PVParams; Querystring: PageParams }>('/storage/pools/:pool/volumes/:volume/snapshots', { schema: { tags, summary: `List snapshots of a volume, oldest first,${PAGED}`, params: PV, querystring: PageQuery, response: { 200: pageOfSchema('snapshots', Snapshot), ...errors } } }, async (req) =>
+  app.get<{ Params: PVParams; Querystring: PageParams }>('/storage/pools/:pool/volumes/:volume/snapshots', { config: { access: { action: 'read', resource: 'snapshot' } }, schema: { tags, summary: `List snapshots of a volume, oldest first,${PAGED}`, params: PV, querystring: PageQuery, response: { 200: pageOfSchema('snapshots', Snapshot), ...errors } } }, async (req) =>
     listPage('snapshots', await s.snapshots(req.params.pool, req.params.volume), byCreation, req.query, (x) => x),
   );
   app.post<{ Params: PVParams; Body: SnapshotCreate }>(
     '/storage/pools/:pool/volumes/:volume/snapshots',
-    { schema: { tags, summary: 'Snapshot a volume', params: PV, body: SnapshotCreate, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Snapshot a volume', params: PV, body: SnapshotCreate, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.snapshotAction(req.params.pool, req.params.volume, 'create', req.body.name)),
   );
   app.post<{ Params: PVParams & { snapshot: string } }>(
     '/storage/pools/:pool/volumes/:volume/snapshots/:snapshot/restore',
-    { schema: { tags, summary: 'Roll a volume back to a snapshot', params: PVS, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Roll a volume back to a snapshot', params: PVS, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.snapshotAction(req.params.pool, req.params.volume, 'restore', req.params.snapshot)),
   );
   app.delete<{ Params: PVParams & { snapshot: string } }>(
     '/storage/pools/:pool/volumes/:volume/snapshots/:snapshot',
-    { schema: { tags, summary: 'Delete a snapshot', params: PVS, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'snapshot' } }, schema: { tags, summary: 'Delete a snapshot', params: PVS, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await s.snapshotAction(req.params.pool, req.params.volume, 'delete', req.params.snapshot)),
   );
 
   app.post<{ Params: { name: string }; Body: VolumeAttach }>(
     '/instances/:name/volumes',
-    { schema: { tags: ['instances', 'storage'], summary: 'Attach a volume (hot-plugged into a running VM)', params: Type.Object({ name: Name }), body: VolumeAttach, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'instance' } }, schema: { tags: ['instances', 'storage'], summary: 'Attach a volume (hot-plugged into a running VM)', params: Type.Object({ name: Name }), body: VolumeAttach, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.instanceVolumes.attach(req.params.name, req.body.pool, req.body.volume, req.body.path)),
   );
   app.delete<{ Params: { name: string; pool: string; volume: string } }>(
     '/instances/:name/volumes/:pool/:volume',
-    { schema: { tags: ['instances', 'storage'], summary: 'Detach a volume (hot-unplugged from a running VM)', params: Type.Object({ name: Name, pool: Name, volume: Name }), response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'instance' } }, schema: { tags: ['instances', 'storage'], summary: 'Detach a volume (hot-unplugged from a running VM)', params: Type.Object({ name: Name, pool: Name, volume: Name }), response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.instanceVolumes.detach(req.params.name, req.params.pool, req.params.volume)),
   );
 }

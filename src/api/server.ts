@@ -1,9 +1,13 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import { HostInfo } from '../shared/api-types.js';
 import { installAuthentication } from './authn.js';
+import { installAuthorization } from './authz.js';
+import { WsTickets } from '../core/authz/ws-tickets.js';
+import type { Principal } from '../core/identity/principal.js';
+import { ticketRoutes } from './routes-tickets.js';
 import { errorHandler } from './errors.js';
 import type { ApiContext } from './context.js';
 import { instanceRoutes } from './routes-instances.js';
@@ -27,6 +31,8 @@ export interface ServerOptions {
   onRoute?: (route: RouteOptions) => void;
   /** Serve HTTPS with this PEM certificate chain and key (nimbod turns it on beyond loopback). */
   https?: { cert: string; key: string };
+  /** Tests only: the principal of each request, instead of checking its credential (undefined: 401). */
+  authenticate?: (req: FastifyRequest) => Principal | undefined;
 }
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
@@ -56,8 +62,10 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   });
   await app.register(websocket);
 
-  // Before any route: authentication is decided on the matched route, deny by default.
-  installAuthentication(app, () => ctx.store);
+  // Before any route: authentication, then authorization, decided on the matched route, deny by default.
+  const tickets = new WsTickets();
+  installAuthentication(app, () => ctx.store, { tickets, ...(opts.authenticate ? { authenticate: opts.authenticate } : {}) });
+  installAuthorization(app);
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
@@ -65,9 +73,10 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
-      api.get('/host', { schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
+      api.get('/host', { config: { access: { action: 'read', resource: 'host' } }, schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
       // The API's description is public, like /api/docs that renders it; it holds no state.
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+      await ticketRoutes(api, tickets);
       await instanceRoutes(api, ctx);
       await imageRoutes(api, ctx);
       await operationRoutes(api, ctx);
