@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { installAuthentication } from './authn.js';
+import { defaultProject, installAuthorization, queryProject } from './authz.js';
+import type { Principal } from '../core/identity/principal.js';
+import type { Store } from '../store/store.js';
+
+const mia: Principal = { userId: 'u1', userName: 'mia', via: 'session', projects: { web: 'member', db: 'viewer' } };
+
+test('a route that declares no access is refused (403, one sentence) and its handler never runs', async () => {
+  const app = Fastify();
+  installAuthentication(app, () => ({}) as Store, { authenticate: () => mia });
+  installAuthorization(app);
+  let ran = 0;
+  app.get('/forgot', async () => ++ran);
+  app.get('/declared', { config: { access: { action: 'read', resource: 'instance' } }, schema: { querystring: Type.Object({ n: Type.Optional(Type.Integer()) }, { additionalProperties: false }) } }, async (req) => ({ project: req.project, query: req.query }));
+  app.get('/open', { config: { public: true } }, async () => 'hi');
+  const forgot = await app.inject('/forgot');
+  assert.equal(forgot.statusCode, 403);
+  assert.deepEqual(forgot.json(), { error: { code: 'Forbidden', message: 'route GET /forgot declares no access' } });
+  assert.equal(ran, 0);
+  // A declared route runs in the chosen project; ?project= is gone before the strict query schema sees it.
+  assert.deepEqual((await app.inject('/declared?project=db&n=2')).json(), { project: 'db', query: { n: 2 } });
+  assert.deepEqual((await app.inject('/declared')).json(), { project: 'web', query: {} });
+  assert.equal((await app.inject('/open')).body, 'hi');
+  assert.equal((await app.inject('/nowhere')).statusCode, 404);
+  await app.close();
+});
+
+test('?project= is one valid name', () => {
+  assert.deepEqual(queryProject({ project: 'web' }), { project: 'web' });
+  assert.deepEqual(queryProject({}), {});
+  assert.deepEqual(queryProject(undefined), {});
+  assert.deepEqual(queryProject({ project: ['a', 'b'] }), { message: 'the project parameter was given more than once' });
+  assert.match((queryProject({ project: '../etc' }) as { message: string }).message, /is not a valid project name/);
+  assert.match((queryProject({ project: 'a'.repeat(64) }) as { message: string }).message, /is not a valid project name/);
+});
+
+test('without ?project=: the token project, else the first project, else default', () => {
+  assert.equal(defaultProject(mia), 'web');
+  assert.equal(defaultProject({ ...mia, token: { id: 't', access: 'write', project: 'db' } }), 'db');
+  assert.equal(defaultProject({ ...mia, platformRole: 'admin', projects: {} }), 'default');
+});
