@@ -20,7 +20,7 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     for (const path of ['/%61pi/v1/host', '/api/v1/%69nstances', '/api/v1/nowhere', '/']) {
       assert.equal((await fetch(`${d.url}${path}`)).status, 401, path);
     }
-    assert.equal((await fetch(`${d.url}/api/v1/instances?token=${d.token}`)).status, 401, 'query tokens only on WebSocket upgrades');
+    assert.equal((await fetch(`${d.url}/api/v1/instances?token=${d.token}`)).status, 401, 'tokens are never accepted in URLs');
   });
 
   test('the OpenAPI document describes the routes and their schemas', async () => {
