@@ -6,6 +6,7 @@ import type { ChildProcess } from '../host/spawn.js';
 import { constants as osConstants } from 'node:os';
 import type { WebSocket } from 'ws';
 import { boundedSender, pipeToSocket } from './ws-flow.js';
+import { projectOf } from './request-project.js';
 
 /** WebSocket routes: /events (JSON events), /instances/:name/console (serial) and /exec (a pty in a container), plus the console log. */
 export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
@@ -24,7 +25,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       const name = req.params.name;
       // Keystrokes may arrive while the console is looked up: keep them.
       const early = holdInput(socket);
-      const rec = await ctx.instances.record(name).catch(() => undefined);
+      const rec = await ctx.instances.record(projectOf(req), name).catch(() => undefined);
       const handle = rec ? await ctx.instances.console(rec).catch(() => undefined) : undefined;
       if (handle?.kind === 'pty') {
         // No serial line (a container): the console is a login shell on a pty inside it.
@@ -65,7 +66,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
     },
     async (socket, req) => {
       const early = holdInput(socket);
-      const rec = await ctx.instances.record(req.params.name).catch(() => undefined);
+      const rec = await ctx.instances.record(projectOf(req), req.params.name).catch(() => undefined);
       if (!rec) {
         socket.close(4404, `no container ${req.params.name}`);
         return;
@@ -87,7 +88,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       },
     },
     async (req, reply) => {
-      const rec = await ctx.instances.record(req.params.name);
+      const rec = await ctx.instances.record(projectOf(req), req.params.name);
       reply.type('text/plain; charset=utf-8');
       return ctx.instances.consoleLog(rec, req.query.bytes ?? 65536);
     },
