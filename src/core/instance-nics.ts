@@ -11,6 +11,7 @@ import type { InstanceRuntime } from './instance-runtime.js';
 import type { InstanceViews } from './instance-view.js';
 import { MAX_NICS, limitsFrom, nextNicName, tapName } from './instance-nics-plan.js';
 import { DEFAULT_GROUP } from './firewall-service.js';
+import { DEFAULT_NETWORK } from './network-service.js';
 
 /** Put a NIC's bandwidth limits on its host end (removes them when none). */
 export async function applyNicLimits(exec: HostExec, nic: Nic): Promise<void> {
@@ -29,6 +30,7 @@ export class InstanceNics implements NicsPort {
   async validateRequests(project: string, reqs: NicRequest[]): Promise<void> {
     if (reqs.length > MAX_NICS) throw invalid(`an instance has at most ${MAX_NICS} NICs`);
     for (const r of reqs) {
+      if (r.network === DEFAULT_NETWORK) await this.d.network.ensureProjectDefault(project);
       await this.d.network.record(project, r.network);
       await this.firewall.assertGroups(project, r.securityGroups ?? [DEFAULT_GROUP]);
       limitsFrom(r);

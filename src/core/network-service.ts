@@ -92,6 +92,30 @@ export class NetworkService {
     if (swept.length > 0) this.d.log.info({ swept }, 'removed bandwidth devices of taps that are gone');
   }
 
+  /**
+   * A project's own network `default` (made on its first use, outside the project 'default' whose one is made at
+   * daemon start): every project gets a bridge and subnet of its own, so projects' instances do not share a segment.
+   */
+  async ensureProjectDefault(project: string): Promise<void> {
+    if (project === DEFAULT_PROJECT || (await this.d.store.get(networkKey(project, DEFAULT_NETWORK)))) return;
+    const rec = await this.newRecord(project, { name: DEFAULT_NETWORK, description: `the default network of project ${project}` });
+    try {
+      await this.d.store.put(networkKey(project, rec.name), rec, { expectRevision: 0 });
+    } catch (e) {
+      if (isRevisionConflict(e) || (e instanceof NimboError && e.code === 'Conflict')) return; // a concurrent request made it
+      throw e;
+    }
+    const spec = networkSpec(rec, this.d.config, this.d.paths);
+    try {
+      await this.driver.ensure(spec, []);
+    } catch (e) {
+      await this.d.store.delete(networkKey(project, rec.name));
+      await this.driver.remove(spec).catch(() => undefined);
+      throw e;
+    }
+    this.d.events.publish('network', rec.name, { action: 'created' }, project);
+  }
+
   /** Tear every network down (tests and `nimbo down --purge`). */
   async removeAll(): Promise<void> {
     for (const s of await this.specs()) await this.driver.remove(s);
