@@ -4,6 +4,7 @@ import { ErrorBody, Name } from '../shared/api-types.js';
 import { EXEC_OUTPUT_CAP, FILE_PULL_MAX } from '../core/container-exec.js';
 import { EXEC_STREAM_TYPE } from '../shared/exec-frames.js';
 import type { ApiContext } from './context.js';
+import { projectOf } from './request-project.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
@@ -51,7 +52,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
       },
     },
     async (req, reply) => {
-      const data = await containers().pullFile(await ctx.instances.record(req.params.name), req.query.path);
+      const data = await containers().pullFile(await ctx.instances.record(projectOf(req), req.params.name), req.query.path);
       return reply.type('application/octet-stream').send(data);
     },
   );
@@ -59,7 +60,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
     '/instances/:name/files',
     { config: { access: { action: 'write', resource: 'instance' } }, schema: { tags: ['instances'], summary: 'Write a file into a running container (body: the bytes, application/octet-stream)', params: Type.Object({ name: Name }), querystring: FileQuery, response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
-      await containers().pushFile(await ctx.instances.record(req.params.name), req.query.path, req.body ?? Buffer.alloc(0), req.query.mode);
+      await containers().pushFile(await ctx.instances.record(projectOf(req), req.params.name), req.query.path, req.body ?? Buffer.alloc(0), req.query.mode);
       return reply.code(204).send();
     },
   );
@@ -77,7 +78,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
       },
     },
     async (req, reply) => {
-      const rec = await ctx.instances.record(req.params.name);
+      const rec = await ctx.instances.record(projectOf(req), req.params.name);
       const timeoutMs = (req.body.timeout ?? 60) * 1000;
       if (req.query.stream === '1' || req.query.stream === 'true') {
         const out = await containers().execStream(rec, req.body.command, req.body.input, timeoutMs);

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody, InstanceCopy, Name, Operation } from '../shared/api-types.js';
 import { accepted, type ApiContext } from './context.js';
+import { projectOf } from './request-project.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -20,6 +21,6 @@ export async function copyRoutes(app: FastifyInstance, ctx: ApiContext) {
         response: { 202: Accepted, ...errors },
       },
     },
-    async (req, reply) => accepted(reply, await ctx.copier.copy(req.params.name, req.body)),
+    async (req, reply) => accepted(reply, await ctx.copier.copy(projectOf(req), req.params.name, req.body)),
   );
 }

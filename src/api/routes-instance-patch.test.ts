@@ -37,8 +37,8 @@ test('PATCH /instances/{name}: 200 with the updated Instance; 409 for a taken na
   const app = await buildServer(ctx);
   const patch = (name: string, payload: unknown) => app.inject({ method: 'PATCH', url: `/api/v1/instances/${name}`, payload: payload as object, headers: { authorization: `Bearer ${token}` } });
   try {
-    await store.put(keys.instance('web'), rec('web', '0d4b7c1e-0000-4000-8000-000000000001', 'running'));
-    await store.put(keys.instance('db'), rec('db', '0d4b7c1e-0000-4000-8000-000000000002', 'stopped'));
+    await store.put(keys.instance('default', 'web'), rec('web', '0d4b7c1e-0000-4000-8000-000000000001', 'running'));
+    await store.put(keys.instance('default', 'db'), rec('db', '0d4b7c1e-0000-4000-8000-000000000002', 'stopped'));
 
     const ok = await patch('web', { name: 'www', description: 'front', autostart: 'never', labels: { tier: 'web' } });
     assert.equal(ok.statusCode, 200, ok.body);
@@ -63,7 +63,7 @@ test('PATCH /instances/{name}: 200 with the updated Instance; 409 for a taken na
     assert.equal((await patch('db', { name: 'Bad_Name' })).statusCode, 400);
     assert.equal((await patch('db', { autostart: 'sometimes' })).statusCode, 400);
     assert.equal((await app.inject({ method: 'PATCH', url: '/api/v1/instances/db', payload: { cpus: 3 } })).statusCode, 401, 'no token: refused');
-    assert.equal((await store.get<InstanceRecord>(keys.instance('db')))!.value.cpus, 2);
+    assert.equal((await store.get<InstanceRecord>(keys.instance('default', 'db')))!.value.cpus, 2);
   } finally {
     await app.close();
     await store.close();

@@ -6,6 +6,7 @@ import { StoreLocks } from '../core/locks.js';
 import { legacyHostIds } from '../core/host-ids.js';
 import { lockTarget } from '../store/keys.js';
 import type { ApiContext } from './context.js';
+import { projectOf } from './request-project.js';
 
 /** PATCH /api/v1/instances/{name}: rename, description, labels, autostart; CPUs and memory while stopped. */
 export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext) {
@@ -13,9 +14,9 @@ export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext)
   const update = new InstanceUpdate({
     store: ctx.store,
     locks: new StoreLocks(ctx.store),
-    refreshNetwork: (net) => ctx.network.refreshReservations(net),
+    refreshNetwork: (project, net) => ctx.network.refreshReservations(project, net),
     applyFirewall: () => ctx.firewall.apply(),
-    publish: (type, target, data) => ctx.events.publish(type, target, data),
+    publish: (type, target, data, project) => ctx.events.publish(type, target, data, project),
     legacyHostIds: (name) => legacyHostIds(ctx.paths, ctx.config.prefix, name),
     // The UUID lock is what instance operations take; the name too while some still lock by name.
     lockTargets: (rec) => [lockTarget.instance(rec.uuid)],
@@ -40,6 +41,6 @@ export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext)
         response: { 200: Instance, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
-    async (req) => ctx.instances.view(await update.patch(req.params.name, req.body)),
+    async (req) => ctx.instances.view(await update.patch(projectOf(req), req.params.name, req.body)),
   );
 }

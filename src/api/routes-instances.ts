@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ACTIONS, ErrorBody, Instance, InstanceAction, InstanceCreate, Name, Operation, type ActionName } from '../shared/api-types.js';
 import { accepted, type ApiContext } from './context.js';
 import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
+import { projectOf } from './request-project.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const NameParams = Type.Object({ name: Name });
@@ -13,7 +14,7 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get<{ Querystring: PageParams }>(
     '/instances',
     { config: { access: { action: 'read', resource: 'instance' } }, schema: { tags: ['instances'], summary: `List instances${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('instances', Instance), 400: ErrorBody } } },
-    async (req) => listPage('instances', await ctx.instances.records(), byName, req.query, (r) => ctx.instances.view(r)),
+    async (req) => listPage('instances', await ctx.instances.records(projectOf(req)), byName, req.query, (r) => ctx.instances.view(r)),
   );
 
   app.post<{ Body: InstanceCreate }>(
@@ -28,13 +29,13 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
         response: { 202: Accepted, ...errors },
       },
     },
-    async (req, reply) => accepted(reply, await ctx.instances.create(req.body)),
+    async (req, reply) => accepted(reply, await ctx.instances.create(projectOf(req), req.body)),
   );
 
   app.get<{ Params: { name: string } }>(
     '/instances/:name',
     { config: { access: { action: 'read', resource: 'instance' } }, schema: { tags: ['instances'], summary: 'Show one instance', params: NameParams, response: { 200: Instance, ...errors } } },
-    async (req) => ctx.instances.view(await ctx.instances.record(req.params.name)),
+    async (req) => ctx.instances.view(await ctx.instances.record(projectOf(req), req.params.name)),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: boolean } }>(
@@ -49,7 +50,7 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
         response: { 202: Accepted, ...errors },
       },
     },
-    async (req, reply) => accepted(reply, await ctx.actions.remove(req.params.name, req.query.force ?? false)),
+    async (req, reply) => accepted(reply, await ctx.actions.remove(projectOf(req), req.params.name, req.query.force ?? false)),
   );
 
   app.post<{ Params: { name: string; action: ActionName }; Body: InstanceAction | undefined }>(
@@ -64,6 +65,6 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
         response: { 202: Accepted, ...errors },
       },
     },
-    async (req, reply) => accepted(reply, await ctx.actions.act(req.params.name, req.params.action, req.body ?? {})),
+    async (req, reply) => accepted(reply, await ctx.actions.act(projectOf(req), req.params.name, req.params.action, req.body ?? {})),
   );
 }

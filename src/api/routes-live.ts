@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import type { WebSocket } from 'ws';
 import { boundedSender, pipeToSocket } from './ws-flow.js';
 import { mayUse } from './item-access.js';
+import { projectOf } from './request-project.js';
 
 /** WebSocket routes: /events (JSON events), /instances/:name/console (serial) and /exec (a pty in a container), plus the console log. */
 export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
@@ -27,7 +28,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       const name = req.params.name;
       // Keystrokes may arrive while the console is looked up: keep them.
       const early = holdInput(socket);
-      const rec = await ctx.instances.record(name).catch(() => undefined);
+      const rec = await ctx.instances.record(projectOf(req), name).catch(() => undefined);
       const handle = rec ? await ctx.instances.console(rec).catch(() => undefined) : undefined;
       if (handle?.kind === 'pty') {
         // No serial line (a container): the console is a login shell on a pty inside it.
@@ -69,7 +70,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
     },
     async (socket, req) => {
       const early = holdInput(socket);
-      const rec = await ctx.instances.record(req.params.name).catch(() => undefined);
+      const rec = await ctx.instances.record(projectOf(req), req.params.name).catch(() => undefined);
       if (!rec) {
         socket.close(4404, `no container ${req.params.name}`);
         return;
@@ -92,7 +93,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       },
     },
     async (req, reply) => {
-      const rec = await ctx.instances.record(req.params.name);
+      const rec = await ctx.instances.record(projectOf(req), req.params.name);
       reply.type('text/plain; charset=utf-8');
       return ctx.instances.consoleLog(rec, req.query.bytes ?? 65536);
     },

@@ -24,8 +24,8 @@ before(async () => {
   store = new SqliteStore(join(dir, 'state.db'));
   token = await ensureAdminToken(store, join(dir, 'admin.token'));
   const instances = {
-    record: async (n: string) => recs.get(n) ?? Promise.reject(notFound(`instance ${n}`)),
-    patch: async (n: string, change: Partial<InstanceRecord>) => Object.assign(recs.get(n)!, change),
+    record: async (_p: string, n: string) => recs.get(n) ?? Promise.reject(notFound(`instance ${n}`)),
+    patch: async (_p: string, n: string, change: Partial<InstanceRecord>) => Object.assign(recs.get(n)!, change),
     capabilities: () => ({ statefulSnapshots: true }),
   };
   app = await buildServer({ log: silentLogger(), store, instances, snapshots: {} } as unknown as ApiContext);

@@ -24,7 +24,7 @@ test('20 concurrent POST /instances/vmN/volumes of one volume: one 202, nineteen
     for (const r of refused) assert.deepEqual(r.json().error, { code: 'Conflict', message: `volume default/data is already attached to ${winner}` });
     const op = await t.ops.wait(accepted[0]!.json().operation.id, 5000);
     assert.equal(op.status, 'success', JSON.stringify(op.error));
-    assert.equal((await t.storage.meta('default', 'data')).attachedTo, winner);
+    assert.equal((await t.storage.meta('default', 'default', 'data')).attachedTo, winner);
   } finally {
     await app.close();
     await t.done();

@@ -233,3 +233,15 @@ test('operation show|wait|cancel take a unique id prefix; an ambiguous one lists
   assert.equal(n.code, 3);
   assert.equal(n.stderr, 'nimbo: error: operation zzz not found\n');
 });
+
+test('--project and $NIMBO_PROJECT are sent as ?project= on every request; the option wins over the variable', async () => {
+  const lastProject = () => fake.seen.filter((s) => s.path.startsWith('/api/v1/instances')).at(-1)?.query.get('project') ?? null;
+  assert.equal((await nimbo(['--project', 'acme', 'list'])).code, 0);
+  assert.equal(lastProject(), 'acme');
+  assert.equal((await nimbo(['info', 'vm1'], { NIMBO_PROJECT: 'umbrella' })).code, 0);
+  assert.equal(lastProject(), 'umbrella');
+  assert.equal((await nimbo(['--project', 'acme', 'info', 'vm1'], { NIMBO_PROJECT: 'umbrella' })).code, 0);
+  assert.equal(lastProject(), 'acme');
+  assert.equal((await nimbo(['list'])).code, 0);
+  assert.equal(lastProject(), null, 'none given: none sent (the daemon picks the token or user project)');
+});

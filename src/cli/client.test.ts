@@ -123,3 +123,15 @@ test('piped console: stdin EOF detaches once the guest is quiet', async () => {
 test('console of a missing instance fails with the server message', async () => {
   await assert.rejects(client.openConsole('ghost'), { message: 'instance ghost not found', status: 404 });
 });
+
+test('a client of a project sends ?project= on every request (a query of its own kept), one without none', async () => {
+  const acme = new ApiClient(fake.url, fake.token, { project: 'acme' });
+  await acme.listInstances();
+  assert.equal(fake.seen.at(-1)?.query.get('project'), 'acme');
+  await acme.getInstance('vm1');
+  assert.equal(fake.seen.at(-1)?.query.get('project'), 'acme');
+  assert.equal(new URL(acme.url('/operations/x/wait', { timeout: 5 })).search, '?timeout=5&project=acme');
+  assert.equal(new URL(acme.url('/instances', { project: 'other' })).searchParams.getAll('project').join(), 'other', 'an explicit one wins');
+  await client.listInstances();
+  assert.equal(fake.seen.at(-1)?.query.get('project'), null);
+});

@@ -39,6 +39,8 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** How an https daemon's certificate is trusted (pin, CA file, or the system's CAs when empty). */
   tls?: TlsTrust;
+  /** The project every request works in, sent as ?project= (--project, $NIMBO_PROJECT); none: the daemon's choice. */
+  project?: string;
 }
 
 interface RequestOpts {
@@ -90,6 +92,7 @@ export class ApiClient {
   url(path: string, query?: RequestOpts['query']): string {
     const u = new URL(`${this.baseUrl}/api/v1${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    if (this.opts.project !== undefined && !u.searchParams.has('project')) u.searchParams.set('project', this.opts.project);
     return u.toString();
   }
 

@@ -25,6 +25,7 @@ export function baseProgram(version = cliVersion()): Command {
     .option('--token <token>', 'API token (default: $NIMBO_TOKEN, else admin.token in the state dir)')
     .option('--tls-fingerprint <sha256>', "trust an https daemon whose certificate has this SHA-256 fingerprint (default: $NIMBO_TLS_FINGERPRINT, else daemon.json's for its own URL)")
     .option('--tls-ca <file>', 'trust an https daemon whose certificate this PEM CA file vouches for (default: $NIMBO_TLS_CA; else the system CAs)')
+    .option('--project <name>', "the project every request works in (default: $NIMBO_PROJECT, else the token's or the user's own)")
     .configureOutput({ outputError: (str, write) => write(`nimbo: ${oneLine(str)}\n`) })
     .showSuggestionAfterError(true)
     // Inherited by every subcommand: a stray extra argument is a mistake, not something to ignore.

@@ -8,9 +8,9 @@ export class EventBus {
     this.em.setMaxListeners(0);
   }
 
-  /** Publish an event to every subscriber. */
-  publish(type: string, target: string, data: unknown): void {
-    const ev: Event = { type, time: new Date().toISOString(), target, data };
+  /** Publish an event to every subscriber; `project` is the target's project (none: a platform event, e.g. a pool). */
+  publish(type: string, target: string, data: unknown, project?: string): void {
+    const ev: Event = { type, time: new Date().toISOString(), target, data, ...(project !== undefined ? { project } : {}) };
     this.em.emit('event', ev);
   }
 

@@ -6,19 +6,31 @@ import type { BaseDeps } from './deps.js';
 import type { InstanceRecord } from './instance-record.js';
 import { forwardPolicy } from './forward-service.js';
 import { casUpdate } from '../store/cas.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys, projectOfKey } from '../store/keys.js';
+import { createHash } from 'node:crypto';
 
-/** A security group as kept at /secgroups/NAME. */
+/** A security group as kept at /secgroups/PROJECT/NAME. */
 interface GroupRecord {
   name: string;
+  /** The owning project (absent on records older than projects: from the key). */
+  project?: string;
   description: string;
   rules: (Rule & { description?: string })[];
   createdAt: string;
 }
 
 const groupKey = keys.secgroup;
-/** The group every NIC gets unless told otherwise. */
+/** The group every NIC gets unless told otherwise (each project has its own). */
 export const DEFAULT_GROUP = 'default';
+
+/**
+ * The host-wide name of a project's group in the firewall model (one ruleset for the whole host): PROJECT_NAME,
+ * or, past the model's 63 characters, h + a hash. Injective: a project name has no '_', a hashed name none at all.
+ */
+export function modelGroupName(project: string, name: string): string {
+  const plain = `${project}_${name}`;
+  return plain.length <= 63 ? plain : `h${createHash('sha256').update(`${project}/${name}`).digest('hex').slice(0, 32)}`;
+}
 
 /** Translate an API rule (ports "80-90", peers "CIDR" or "group:NAME") into the model's rule. */
 export function ruleFromApi(r: SecurityRule, id: string): Rule & { description?: string } {
@@ -52,21 +64,21 @@ export class FirewallService {
 
   constructor(private d: BaseDeps, private driver: NetworkDriver) {}
 
-  private async records(): Promise<GroupRecord[]> {
-    return (await this.d.store.list<GroupRecord>(keys.secgroups)).map((k) => k.value);
+  private async records(project: string): Promise<GroupRecord[]> {
+    return (await this.d.store.list<GroupRecord>(keys.secgroups(project))).map((k) => k.value);
   }
 
-  private async recordOf(name: string): Promise<GroupRecord> {
+  private async recordOf(project: string, name: string): Promise<GroupRecord> {
     validateGroupName(name);
-    const kv = await this.d.store.get<GroupRecord>(groupKey(name));
+    const kv = await this.d.store.get<GroupRecord>(groupKey(project, name));
     if (!kv) throw notFound(`security group ${name}`);
     return kv.value;
   }
 
-  /** Create the default group on first start: members reach each other; SSH and ping from anywhere; all else inbound denied. */
-  async init(): Promise<void> {
-    if (await this.d.store.get(groupKey(DEFAULT_GROUP))) return;
-    await this.create({
+  /** Create a project's default group (first start, or a project's first use): members reach each other; SSH and ping from anywhere; all else inbound denied. */
+  async init(project = DEFAULT_PROJECT): Promise<void> {
+    if (await this.d.store.get(groupKey(project, DEFAULT_GROUP))) return;
+    await this.create(project, {
       name: DEFAULT_GROUP,
       description: 'members reach each other; SSH and ping from anywhere',
       rules: [
@@ -77,82 +89,90 @@ export class FirewallService {
     });
   }
 
-  private async instances(): Promise<InstanceRecord[]> {
-    return (await this.d.store.list<InstanceRecord>(keys.instances())).map((k) => k.value);
+  private async instances(project: string): Promise<InstanceRecord[]> {
+    return (await this.d.store.list<InstanceRecord>(keys.instances(project))).map((k) => k.value);
   }
 
-  private async attachments(name: string): Promise<string[]> {
-    return (await this.instances()).flatMap((i) => i.nics.filter((n) => (n.securityGroups ?? []).includes(name)).map((n) => `${i.name}/${n.name}`));
+  /** Every project's instances, with their project (the policy is host-wide). */
+  private async allInstances(): Promise<InstanceRecord[]> {
+    return (await this.d.store.list<InstanceRecord>(keys.allInstances)).map((k) => ({ ...k.value, project: projectOfKey(k.key) ?? DEFAULT_PROJECT }));
   }
 
-  async view(name: string): Promise<SecurityGroup> {
-    const g = await this.recordOf(name);
-    return { name: g.name, description: g.description, rules: g.rules.map(ruleToApi), attachedTo: await this.attachments(name), createdAt: g.createdAt };
+  private async attachments(project: string, name: string): Promise<string[]> {
+    return (await this.instances(project)).flatMap((i) => i.nics.filter((n) => (n.securityGroups ?? []).includes(name)).map((n) => `${i.name}/${n.name}`));
   }
 
-  async list(): Promise<SecurityGroup[]> {
-    return Promise.all((await this.records()).map((g) => this.view(g.name)));
+  /** One group of a project, with the NICs it is attached to. */
+  async view(project: string, name: string): Promise<SecurityGroup> {
+    const g = await this.recordOf(project, name);
+    return { name: g.name, description: g.description, rules: g.rules.map(ruleToApi), attachedTo: await this.attachments(project, name), createdAt: g.createdAt };
+  }
+
+  /** A project's groups (its default group is made on first look). */
+  async list(project: string): Promise<SecurityGroup[]> {
+    await this.init(project);
+    return Promise.all((await this.records(project)).map((g) => this.view(project, g.name)));
   }
 
   /** Create a group (rules validated; group peers must exist or be the group itself). */
-  async create(req: SecurityGroupCreate): Promise<SecurityGroup> {
+  async create(project: string, req: SecurityGroupCreate): Promise<SecurityGroup> {
     validateGroupName(req.name);
     const rules = this.withIds([], req.rules ?? []);
-    const existing = await this.records();
+    const existing = await this.records(project);
     this.checkPeers(rules, new Set([...existing.map((g) => g.name), req.name]));
-    const rec: GroupRecord = { name: req.name, description: req.description ?? '', rules, createdAt: new Date().toISOString() };
+    const rec: GroupRecord = { name: req.name, project, description: req.description ?? '', rules, createdAt: new Date().toISOString() };
     try {
-      await this.d.store.put(groupKey(rec.name), rec, { expectRevision: 0 });
+      await this.d.store.put(groupKey(project, rec.name), rec, { expectRevision: 0 });
     } catch (e) {
       if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`security group ${rec.name} already exists`);
       throw e;
     }
     await this.apply();
-    return this.view(rec.name);
+    return this.view(project, rec.name);
   }
 
   /** Delete a group that no NIC uses and no other group refers to. */
-  async delete(name: string): Promise<void> {
-    await this.recordOf(name);
+  async delete(project: string, name: string): Promise<void> {
+    await this.recordOf(project, name);
     if (name === DEFAULT_GROUP) throw conflict('the default security group cannot be deleted');
-    const users = await this.attachments(name);
+    const users = await this.attachments(project, name);
     if (users.length > 0) throw conflict(`security group ${name} is attached to ${users.join(', ')}; detach it first`);
-    for (const g of await this.records()) {
+    for (const g of await this.records(project)) {
       if (g.name !== name && g.rules.some((r) => peerGroup(r) === name)) throw conflict(`security group ${g.name} refers to ${name} in its rules`);
     }
-    await this.d.store.delete(groupKey(name));
+    await this.d.store.delete(groupKey(project, name));
     await this.apply();
   }
 
   /** Add rules to a group; applied live to every NIC that has it. */
-  async addRules(name: string, add: SecurityRule[]): Promise<SecurityGroup> {
-    const names = new Set((await this.records()).map((x) => x.name));
-    await casUpdate<GroupRecord>(this.d.store, groupKey(name), (g) => {
+  async addRules(project: string, name: string, add: SecurityRule[]): Promise<SecurityGroup> {
+    const names = new Set((await this.records(project)).map((x) => x.name));
+    await casUpdate<GroupRecord>(this.d.store, groupKey(project, name), (g) => {
       if (!g) throw notFound(`security group ${name}`);
       const rules = [...g.rules, ...this.withIds(g.rules, add)];
       this.checkPeers(rules, names);
       return { ...g, rules };
     });
     await this.apply();
-    return this.view(name);
+    return this.view(project, name);
   }
 
   /** Remove a rule by id; established connections it allowed go on, new ones are refused. */
-  async deleteRule(name: string, id: string): Promise<SecurityGroup> {
-    await casUpdate<GroupRecord>(this.d.store, groupKey(name), (g) => {
+  async deleteRule(project: string, name: string, id: string): Promise<SecurityGroup> {
+    await casUpdate<GroupRecord>(this.d.store, groupKey(project, name), (g) => {
       if (!g) throw notFound(`security group ${name}`);
       if (!g.rules.some((r) => r.id === id)) throw notFound(`rule ${id} in security group ${name}`);
       return { ...g, rules: g.rules.filter((r) => r.id !== id) };
     });
     await this.apply();
-    return this.view(name);
+    return this.view(project, name);
   }
 
-  /** Attach or detach a group on an instance's NICs (all of them, or one). */
-  async setAttached(name: string, instance: string, nic: string | undefined, attached: boolean): Promise<SecurityGroup> {
-    await this.recordOf(name);
+  /** Attach or detach a group on an instance's NICs (all of them, or one); group and instance are of one project. */
+  async setAttached(project: string, name: string, instance: string, nic: string | undefined, attached: boolean): Promise<SecurityGroup> {
+    await this.recordOf(project, name);
     // Compare-and-swap on the instance record: a NIC hot-plugged or a state written meanwhile is kept (retried).
-    await casUpdate<InstanceRecord>(this.d.store, keys.instance(instance), (rec) => {
+    await casUpdate<InstanceRecord>(this.d.store, keys.instance(project, instance), (rec) => {
       if (!rec) throw notFound(`instance ${instance}`);
       if (nic !== undefined && !rec.nics.some((n) => n.name === nic)) throw notFound(`NIC ${nic} of instance ${instance}`);
       let changed = false;
@@ -167,12 +187,13 @@ export class FirewallService {
       return { ...rec, nics };
     });
     await this.apply();
-    return this.view(name);
+    return this.view(project, name);
   }
 
-  /** Check that group names exist; a bad name is a 400, an unknown one a 404. */
-  async assertGroups(names: string[]): Promise<void> {
-    for (const n of names) await this.recordOf(n);
+  /** Check that group names exist in the project; a bad name is a 400, an unknown one a 404. */
+  async assertGroups(project: string, names: string[]): Promise<void> {
+    if (names.includes(DEFAULT_GROUP)) await this.init(project);
+    for (const n of names) await this.recordOf(project, n);
   }
 
   private withIds(existing: Rule[], add: SecurityRule[]): (Rule & { description?: string })[] {
@@ -198,10 +219,15 @@ export class FirewallService {
 
   /** The whole policy as the store has it now. */
   async policy(): Promise<FirewallPolicy> {
-    const groups: GroupModel[] = (await this.records()).map((g) => ({ name: g.name, rules: g.rules.map(({ description: _d, ...r }) => r) }));
-    const instances = await this.instances();
+    // One ruleset for the host: every project's groups, under host-wide names (a group peer is of the rule's project).
+    const groups: GroupModel[] = (await this.d.store.list<GroupRecord>(keys.allSecgroups)).map((k) => {
+      const project = projectOfKey(k.key) ?? DEFAULT_PROJECT;
+      const g = k.value;
+      return { name: modelGroupName(project, g.name), rules: g.rules.map(({ description: _d, ...r }) => inProject(project, r)) };
+    });
+    const instances = await this.allInstances();
     const ports = instances.flatMap((i) =>
-      i.nics.map((n) => ({ tap: n.tap, mac: n.mac, ipv4: [n.address.split('/')[0]!], ipv6: n.ipv6 ? [n.ipv6] : [], groups: n.securityGroups ?? [] })),
+      i.nics.map((n) => ({ tap: n.tap, mac: n.mac, ipv4: [n.address.split('/')[0]!], ipv6: n.ipv6 ? [n.ipv6] : [], groups: (n.securityGroups ?? []).map((g) => modelGroupName(i.project!, g)) })),
     );
     const v = validateFirewall(groups, ports);
     return { groups: v.groups, ports: v.ports, ...(await forwardPolicy(this.d.store, instances)) };
@@ -213,6 +239,12 @@ export class FirewallService {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** A rule with its group peers renamed to their host-wide names. */
+function inProject(project: string, r: Rule): Rule {
+  const peer = (p: Rule['source']) => (p === undefined || typeof p === 'string' ? p : { group: modelGroupName(project, p.group) });
+  return { ...r, ...(r.source !== undefined ? { source: peer(r.source)! } : {}), ...(r.destination !== undefined ? { destination: peer(r.destination)! } : {}) };
 }
 
 function peerGroup(r: Rule): string | undefined {

@@ -6,10 +6,10 @@ import { conflict, invalid, notFound } from '../lib/errors.js';
 import type { BaseDeps } from './deps.js';
 import type { InstanceRecord } from './instance-record.js';
 import { networkKey } from './network-record.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys, projectOfKey } from '../store/keys.js';
 
-/** A forward as kept at /forwards/NETWORK/ID (the target address is looked up from the instance each time). */
-type ForwardRecord = Omit<Forward, 'targetAddress'> & { createdAt: string };
+/** A forward as kept at /forwards/PROJECT/NETWORK/ID (target: an instance of that project; its address is looked up each time). */
+type ForwardRecord = Omit<Forward, 'targetAddress'> & { createdAt: string; project?: string };
 
 const forwardKey = keys.forward;
 
@@ -20,13 +20,13 @@ function nicOn(rec: InstanceRecord, network: string, nic?: string) {
   return n;
 }
 
-/** Forwards and floating IPs of every network, resolved to the instances' current addresses. */
+/** Forwards and floating IPs of every network of every project, resolved to the instances' current addresses. */
 export async function forwardPolicy(store: Store, instances: InstanceRecord[]): Promise<Pick<FirewallPolicy, 'forwards' | 'floating'>> {
-  const byName = new Map(instances.map((i) => [i.name, i]));
+  const byName = new Map(instances.map((i) => [`${i.project ?? DEFAULT_PROJECT}/${i.name}`, i]));
   const forwards: PortForward[] = [];
   const floating: FloatingIp[] = [];
-  for (const { value: f } of await store.list<ForwardRecord>(keys.allForwards)) {
-    const inst = byName.get(f.instance);
+  for (const { key, value: f } of await store.list<ForwardRecord>(keys.allForwards)) {
+    const inst = byName.get(`${projectOfKey(key) ?? DEFAULT_PROJECT}/${f.instance}`);
     const nic = inst?.nics.find((n) => n.name === f.nic);
     if (!nic) continue; // the instance or NIC went away; its forward is dropped with it
     const targetAddress = nic.address.split('/')[0]!;
@@ -55,35 +55,37 @@ export function listenersIn(ssOutput: string, addr: string, from: number, to: nu
 export class ForwardService {
   constructor(private d: BaseDeps, private apply: () => Promise<void>) {}
 
-  private async instance(name: string): Promise<InstanceRecord> {
-    const kv = await this.d.store.get<InstanceRecord>(keys.instance(name));
+  private async instance(project: string, name: string): Promise<InstanceRecord> {
+    const kv = await this.d.store.get<InstanceRecord>(keys.instance(project, name));
     if (!kv) throw notFound(`instance ${name}`);
     return kv.value;
   }
 
-  private async view(f: ForwardRecord): Promise<Forward> {
-    const { createdAt: _c, ...rest } = f;
-    const inst = await this.d.store.get<InstanceRecord>(keys.instance(f.instance));
+  private async view(project: string, f: ForwardRecord): Promise<Forward> {
+    const { createdAt: _c, project: _p, ...rest } = f;
+    const inst = await this.d.store.get<InstanceRecord>(keys.instance(project, f.instance));
     const nic = inst?.value.nics.find((n) => n.name === f.nic);
     return { ...rest, targetAddress: nic ? nic.address.split('/')[0]! : '' };
   }
 
-  async list(network: string): Promise<Forward[]> {
-    if (!(await this.d.store.get(networkKey(network)))) throw notFound(`network ${network}`);
-    return Promise.all((await this.d.store.list<ForwardRecord>(keys.forwards(network))).map((k) => this.view(k.value)));
+  /** The forwards of one network of a project. */
+  async list(project: string, network: string): Promise<Forward[]> {
+    if (!(await this.d.store.get(networkKey(project, network)))) throw notFound(`network ${network}`);
+    return Promise.all((await this.d.store.list<ForwardRecord>(keys.forwards(project, network))).map((k) => this.view(project, k.value)));
   }
 
   /** Validate, refuse clashes (with other forwards and with host services listening there), store, apply. */
-  async create(network: string, req: ForwardCreate): Promise<Forward> {
-    if (!(await this.d.store.get(networkKey(network)))) throw notFound(`network ${network}`);
-    const inst = await this.instance(req.instance);
+  async create(project: string, network: string, req: ForwardCreate): Promise<Forward> {
+    if (!(await this.d.store.get(networkKey(project, network)))) throw notFound(`network ${network}`);
+    const inst = await this.instance(project, req.instance);
     const nic = nicOn(inst, network, req.nic);
     const targetAddress = nic.address.split('/')[0]!;
-    const instances = (await this.d.store.list<InstanceRecord>(keys.instances())).map((k) => k.value);
+    // Host addresses and ports are host-wide: a clash with any project's forward is refused.
+    const instances = (await this.d.store.list<InstanceRecord>(keys.allInstances)).map((k) => ({ ...k.value, project: projectOfKey(k.key) ?? DEFAULT_PROJECT }));
     const existing = await forwardPolicy(this.d.store, instances);
     const state = { forwards: existing.forwards, floatingIps: existing.floating };
     let rec: ForwardRecord;
-    const base = { network, listenAddress: req.listenAddress, instance: inst.name, nic: nic.name, description: req.description ?? '', createdAt: new Date().toISOString() };
+    const base = { network, project, listenAddress: req.listenAddress, instance: inst.name, nic: nic.name, description: req.description ?? '', createdAt: new Date().toISOString() };
     if (req.listenPort === undefined) {
       if (req.protocol !== undefined || req.targetPort !== undefined || req.listenPortEnd !== undefined) {
         throw invalid('a floating IP maps all ports: give listenPort (and targetPort) for a port forward, or no ports at all');
@@ -107,29 +109,30 @@ export class ForwardService {
       const ports = f.hostPort === f.hostPortEnd ? `${f.hostPort}` : `${f.hostPort}-${f.hostPortEnd}`;
       rec = { ...base, id: `${f.protocol}-${f.hostAddress}-${ports}`, kind: 'port', listenAddress: f.hostAddress, protocol: f.protocol, listenPort: f.hostPort, ...(f.hostPortEnd !== f.hostPort ? { listenPortEnd: f.hostPortEnd } : {}), targetPort: f.targetPort };
     }
-    await this.d.store.put(forwardKey(network, rec.id), rec, { expectRevision: 0 });
+    await this.d.store.put(forwardKey(project, network, rec.id), rec, { expectRevision: 0 });
     try {
       await this.apply();
     } catch (e) {
-      await this.d.store.delete(forwardKey(network, rec.id));
+      await this.d.store.delete(forwardKey(project, network, rec.id));
       await this.apply().catch(() => undefined);
       throw e;
     }
-    this.d.events.publish('network', network, { action: 'forward-created', forward: rec.id });
-    return this.view(rec);
+    this.d.events.publish('network', network, { action: 'forward-created', forward: rec.id }, project);
+    return this.view(project, rec);
   }
 
-  async delete(network: string, id: string): Promise<void> {
-    const kv = await this.d.store.get<ForwardRecord>(forwardKey(network, id));
+  /** Delete a forward of a project's network. */
+  async delete(project: string, network: string, id: string): Promise<void> {
+    const kv = await this.d.store.get<ForwardRecord>(forwardKey(project, network, id));
     if (!kv) throw notFound(`forward ${id} on network ${network}`);
-    await this.d.store.delete(forwardKey(network, id));
+    await this.d.store.delete(forwardKey(project, network, id));
     await this.apply();
-    this.d.events.publish('network', network, { action: 'forward-deleted', forward: id });
+    this.d.events.publish('network', network, { action: 'forward-deleted', forward: id }, project);
   }
 
-  /** Forget the forwards of an instance (all, or those of one NIC): it or its NIC is being removed. */
-  async dropNic(instance: string, nic?: string): Promise<void> {
-    for (const kv of await this.d.store.list<ForwardRecord>(keys.allForwards)) {
+  /** Forget the forwards of an instance of `project` (all, or those of one NIC): it or its NIC is being removed. */
+  async dropNic(project: string, instance: string, nic?: string): Promise<void> {
+    for (const kv of await this.d.store.list<ForwardRecord>(keys.forwardsOfProject(project))) {
       if (kv.value.instance === instance && (nic === undefined || kv.value.nic === nic)) await this.d.store.delete(kv.key);
     }
   }

@@ -8,7 +8,7 @@ const ok = async (t: CoreFixture, op: Promise<{ id: string }>) => {
   assert.equal(end.status, 'success', JSON.stringify(end.error));
 };
 const stateOf = async (t: CoreFixture, name: string) => {
-  const r = await t.repo.record(name);
+  const r = await t.repo.record('default', name);
   return `${r.state}/${r.desired?.power}`;
 };
 
@@ -17,26 +17,26 @@ test('start, stop, restart, pause and resume set the desired power state and do 
   try {
     const vm = await t.launch({ name: 'vm1', image: 'tiny', start: false });
     assert.equal(await stateOf(t, 'vm1'), 'stopped/stopped');
-    await ok(t, t.actions.act('vm1', 'start'));
+    await ok(t, t.actions.act('default', 'vm1', 'start'));
     assert.equal(await stateOf(t, 'vm1'), 'running/running');
     const pid = t.qemu.host.processes.get(vm.uuid)!.pid;
-    await ok(t, t.actions.act('vm1', 'pause'));
+    await ok(t, t.actions.act('default', 'vm1', 'pause'));
     assert.equal(await stateOf(t, 'vm1'), 'paused/paused');
     assert.equal(t.qemu.host.processes.get(vm.uuid)!.state, 'paused');
-    await assert.rejects(t.actions.act('vm1', 'pause'), { message: 'instance vm1 is paused: only a running instance can be paused' });
-    await ok(t, t.actions.act('vm1', 'resume'));
+    await assert.rejects(t.actions.act('default', 'vm1', 'pause'), { message: 'instance vm1 is paused: only a running instance can be paused' });
+    await ok(t, t.actions.act('default', 'vm1', 'resume'));
     assert.equal(await stateOf(t, 'vm1'), 'running/running');
-    await assert.rejects(t.actions.act('vm1', 'resume'), { message: 'instance vm1 is running: only a paused instance can be resumed' });
-    await ok(t, t.actions.act('vm1', 'restart', { force: true }));
+    await assert.rejects(t.actions.act('default', 'vm1', 'resume'), { message: 'instance vm1 is running: only a paused instance can be resumed' });
+    await ok(t, t.actions.act('default', 'vm1', 'restart', { force: true }));
     assert.equal(await stateOf(t, 'vm1'), 'running/running');
     assert.notEqual(t.qemu.host.processes.get(vm.uuid)!.pid, pid, 'a new process');
-    await ok(t, t.actions.act('vm1', 'stop', { timeout: 5 }));
+    await ok(t, t.actions.act('default', 'vm1', 'stop', { timeout: 5 }));
     assert.equal(await stateOf(t, 'vm1'), 'stopped/stopped');
     assert.deepEqual(t.qemu.callsOf('stop').map((c) => c.detail), [{ force: true, timeoutMs: 30_000 }, { force: false, timeoutMs: 5000 }]);
     assert.equal(t.qemu.host.processes.has(vm.uuid), false);
-    await ok(t, t.actions.act('vm1', 'restart'));
+    await ok(t, t.actions.act('default', 'vm1', 'restart'));
     assert.equal(await stateOf(t, 'vm1'), 'running/running', 'restart of a stopped instance starts it');
-    await assert.rejects(t.actions.act('vm1', 'explode' as never), { message: 'unknown action explode' });
+    await assert.rejects(t.actions.act('default', 'vm1', 'explode' as never), { message: 'unknown action explode' });
   } finally {
     await t.done();
   }
@@ -47,13 +47,13 @@ test('a start that fails leaves the instance in state error with the reason, sti
   try {
     await t.launch({ name: 'vm1', image: 'tiny', start: false });
     t.qemu.failAt('start');
-    const end = await t.wait(await t.actions.act('vm1', 'start'));
+    const end = await t.wait(await t.actions.act('default', 'vm1', 'start'));
     assert.equal(end.status, 'failure');
-    const rec = await t.repo.record('vm1');
+    const rec = await t.repo.record('default', 'vm1');
     assert.equal(`${rec.state}/${rec.desired?.power}`, 'error/running');
     assert.equal(rec.error, 'injected failure in start');
-    await ok(t, t.actions.act('vm1', 'start'));
-    assert.equal((await t.repo.record('vm1')).error, undefined);
+    await ok(t, t.actions.act('default', 'vm1', 'start'));
+    assert.equal((await t.repo.record('default', 'vm1')).error, undefined);
   } finally {
     await t.done();
   }
@@ -64,11 +64,11 @@ test('delete of a running instance is refused without force', async () => {
   try {
     const vm = await t.launch({ name: 'vm1', image: 'tiny' });
     const before = await t.snapshot();
-    await assert.rejects(t.actions.remove('vm1'), { message: 'instance vm1 is running: stop it first or delete with --force' });
+    await assert.rejects(t.actions.remove('default', 'vm1'), { message: 'instance vm1 is running: stop it first or delete with --force' });
     assert.deepEqual(await t.snapshot(), before);
-    await ok(t, t.actions.remove('vm1', true));
+    await ok(t, t.actions.remove('default', 'vm1', true));
     assert.equal(t.qemu.host.processes.has(vm.uuid), false);
-    await assert.rejects(t.repo.record('vm1'), { message: 'instance vm1 not found' });
+    await assert.rejects(t.repo.record('default', 'vm1'), { message: 'instance vm1 not found' });
   } finally {
     await t.done();
   }
@@ -86,12 +86,12 @@ for (const [what, req, extra] of [
       const other = await t.launch({ name: 'other', image: 'tiny' });
       const before = withoutFreeVolumeMeta(await t.snapshot());
       await t.launch(req);
-      await ok(t, t.nics.attach('i1', { network: 'default' }));
-      await ok(t, t.volumes.attach('i1', 'default', extra, extra === 'files' ? '/data' : undefined));
-      if (extra === 'files') await ok(t, t.snapshots.create('i1', { name: 's1' }));
-      await ok(t, t.actions.remove('i1', true));
+      await ok(t, t.nics.attach('default', 'i1', { network: 'default' }));
+      await ok(t, t.volumes.attach('default', 'i1', 'default', extra, extra === 'files' ? '/data' : undefined));
+      if (extra === 'files') await ok(t, t.snapshots.create('default', 'i1', { name: 's1' }));
+      await ok(t, t.actions.remove('default', 'i1', true));
       assert.deepEqual(withoutFreeVolumeMeta(await t.snapshot()), before, 'as before the launch');
-      assert.equal((await t.storage.meta('default', extra)).attachedTo, null, 'the volume is free again');
+      assert.equal((await t.storage.meta('default', 'default', extra)).attachedTo, null, 'the volume is free again');
       assert.ok(t.pool.volumes.has(extra), 'the attached volume itself stays');
       assert.ok(t.qemu.host.processes.has(other.uuid), 'another instance is untouched');
     } finally {
@@ -104,9 +104,9 @@ test('a delete that fails at any step can be run again, and then removes everyth
   const prepare = async (t: CoreFixture) => {
     await t.pool.createVolume({ name: 'data', kind: 'block', sizeBytes: 1 << 20 });
     await t.launch({ name: 'i1', image: 'tiny' });
-    await ok(t, t.volumes.attach('i1', 'default', 'data'));
+    await ok(t, t.volumes.attach('default', 'i1', 'default', 'data'));
   };
-  const steps = await stepsOf(prepare, (t) => t.actions.remove('i1', true));
+  const steps = await stepsOf(prepare, (t) => t.actions.remove('default', 'i1', true));
   for (const w of ['qemu.stop#1', 'qemu.destroy#1', 'qemu.release#1', 'qemu.unplugVolume#1', 'pool:default.deleteVolume#1', 'network.release#1', 'repo.delete#1']) {
     assert.ok(steps.includes(w), `step ${w} is among ${steps.join(', ')}`);
   }
@@ -116,12 +116,12 @@ test('a delete that fails at any step can be run again, and then removes everyth
       await t.pool.createVolume({ name: 'data', kind: 'block', sizeBytes: 1 << 20 });
       const before = withoutFreeVolumeMeta(await t.snapshot());
       await t.launch({ name: 'i1', image: 'tiny' });
-      await ok(t, t.volumes.attach('i1', 'default', 'data'));
+      await ok(t, t.volumes.attach('default', 'i1', 'default', 'data'));
       const [name, nth] = step.split('#') as [string, string];
       t.failAt(name, Number(nth));
       // Some steps are allowed to fail (the root's path is only a hint to destroy); the rest fail the delete.
-      await t.wait(await t.actions.remove('i1', true));
-      const again = await t.repo.record('i1').then(() => t.actions.remove('i1', true)).then((op) => t.wait(op), () => undefined);
+      await t.wait(await t.actions.remove('default', 'i1', true));
+      const again = await t.repo.record('default', 'i1').then(() => t.actions.remove('default', 'i1', true)).then((op) => t.wait(op), () => undefined);
       assert.ok(again === undefined || again.status === 'success', `after a failure at ${step} the delete runs again: ${JSON.stringify(again?.error)}`);
       assert.deepEqual(withoutFreeVolumeMeta(await t.snapshot()), before, `nothing is left after a failure at ${step} and a second delete`);
     } finally {

@@ -71,19 +71,20 @@ export class InstanceCopier {
   }
 
   /** Check the request, reserve the new name and run the copy as an Operation (locked on the source, so it cannot start meanwhile). */
-  async copy(source: string, req: CopyRequest): Promise<Operation> {
+  async copy(project: string, source: string, req: CopyRequest): Promise<Operation> {
     validateName(source, 'instance name');
     const name = validateName(req.name, 'instance name');
     if (req.snapshot !== undefined) validateName(req.snapshot, 'snapshot name');
-    const src = await this.repo.record(source);
+    const src = await this.repo.record(project, source);
     if (name === source) throw conflict(`a copy needs a new name: ${name} is the source`);
     if (src.state === 'creating') throw conflict(`instance ${source} is still being created`);
     if (!src.root) throw conflict(`instance ${source} has no root volume in a storage pool: it cannot be copied`);
     const driver = this.runtime.driverOf(src);
     let snap: InstanceSnapshot | undefined;
-    if (req.snapshot !== undefined) snap = await this.snapshots.get(source, req.snapshot);
+    if (req.snapshot !== undefined) snap = await this.snapshots.get(project, source, req.snapshot);
     else await this.assertStopped(src, '(--snapshot)');
     const rec = copyRecord(src, name, randomUUID());
+    rec.project = project;
     rec.hostIds = newHostIds(this.d.paths, this.d.config.prefix, rec.uuid);
     rec.desired = { power: req.start ? 'running' : 'stopped', autostart: src.desired?.autostart ?? 'last-state' };
     const ids = idPort(this.d.store, rec.uuid);
@@ -98,9 +99,9 @@ export class InstanceCopier {
     return this.d.ops.start('instance.copy', source, async (ctx) => {
       const r = new Reverter(this.d.log, { instance: name, op: 'copy' });
       try {
-        r.add('record', () => this.repo.delete(name));
+        r.add('record', () => this.repo.delete(project, name));
         r.add('host ids', () => driver.release(this.runtime.refOf(rec), ids));
-        if (snap === undefined) await this.assertStopped(await this.repo.record(source), '');
+        if (snap === undefined) await this.assertStopped(await this.repo.record(project, source), '');
         const progress = (p: number, m: string) => ctx.progress(p, m);
         const root = { from: 'volume' as const, pool: src.root!.pool, volume: src.root!.volume, ...(snap ? { snapshot: snap.name } : {}) };
         await this.provisioner.provision(rec, src.nics.map(copyNicPlan), root, r, progress);
@@ -110,17 +111,17 @@ export class InstanceCopier {
           await this.runtime.start(rec);
           r.add('instance process', () => driver.stop(this.runtime.refOf(rec), { timeoutMs: 0, force: true }));
         }
-        const final = await this.repo.patch(name, { state: req.start ? 'running' : 'stopped', nics: rec.nics, ...(rec.root ? { root: rec.root } : {}) });
+        const final = await this.repo.patch(project, name, { state: req.start ? 'running' : 'stopped', nics: rec.nics, ...(rec.root ? { root: rec.root } : {}) });
         r.success();
         this.d.log.info({ instance: name, source, snapshot: snap?.name }, 'instance copied');
         return this.views.view(final);
       } catch (e) {
         await r.revert();
         await this.nics.applyFirewall().catch(() => undefined);
-        this.d.events.publish('instance', name, { state: 'deleted' });
+        this.d.events.publish('instance', name, { state: 'deleted' }, project);
         throw e;
       }
-    }, { lockAs: this.runtime.lockOf(src), locks: [this.runtime.lockOf(rec)] });
+    }, { lockAs: this.runtime.lockOf(src), locks: [this.runtime.lockOf(rec)], project });
   }
 
   private async assertStopped(src: InstanceRecord, hint: string): Promise<void> {

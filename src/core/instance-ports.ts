@@ -7,19 +7,19 @@ import type { InstanceRecord } from './instance-record.js';
 
 /** NIC checks, limits, counters and the firewall policy, as launches and copies use them. */
 export interface NicsPort {
-  validateRequests(reqs: NicRequest[]): Promise<void>;
+  validateRequests(project: string, reqs: NicRequest[]): Promise<void>;
   limitsOf(req: NicRequest): Pick<Nic, 'ingressBps' | 'egressBps'>;
   applyFirewall(): Promise<void>;
 }
 
 /** What goes with an instance when it is deleted: forwards, volume claims, snapshot records. */
 export interface InstanceLeftovers {
-  dropForwards(instance: string): Promise<void>;
+  dropForwards(project: string, instance: string): Promise<void>;
   releaseVolumes(rec: InstanceRecord): Promise<void>;
-  forgetSnapshots(instance: string): Promise<void>;
+  forgetSnapshots(project: string, instance: string): Promise<void>;
 }
 
 /** Instance snapshots, as copies use them. */
 export interface SnapshotsPort {
-  get(instance: string, name: string): Promise<InstanceSnapshot>;
+  get(project: string, instance: string, name: string): Promise<InstanceSnapshot>;
 }

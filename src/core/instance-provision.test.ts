@@ -16,7 +16,7 @@ for (const [kind, req, driver] of [
   ['container', { name: 'ct1', image: 'tiny', type: 'container', disk: '64MiB' }, 'runc'],
 ] as [string, InstanceCreate, string][]) {
   test(`create of a ${kind}: a failure at every step leaves no record, address, id, volume, host object or lock`, async () => {
-    const create = (t: CoreFixture) => t.instances.create(req);
+    const create = (t: CoreFixture) => t.instances.create('default', req);
     const steps = await stepsOf(none, create);
     const root = kind === 'VM' ? 'pool:default.cloneFromImage#1' : 'pool:default.createVolume#1';
     assertCovers(steps, [`${driver}.plan#1`, `${driver}.prepare#1`, `${driver}.plugNic#1`, `${driver}.start#1`, root, 'network.allocate#1', 'repo.create#1', 'repo.put#1', 'repo.patch#1', 'storage.setMeta#1', 'firewall.apply#1']);

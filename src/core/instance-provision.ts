@@ -7,7 +7,7 @@ import { extractImageTree, imageTreeDir } from '../images/rootfs/index.js';
 import type { Nic } from '../shared/api-types.js';
 import { NimboError } from '../lib/errors.js';
 import type { Reverter } from '../lib/reverter.js';
-import type { InstanceRecord } from './instance-record.js';
+import { projectOfRecord, type InstanceRecord } from './instance-record.js';
 import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
 import { tapName } from './instance-nics-plan.js';
@@ -84,9 +84,10 @@ export class InstanceProvisioner {
 
   /** IPAM addresses for every NIC (owner: the instance), into rec.nics. */
   private async allocate(rec: InstanceRecord, plans: NicPlan[], r: Reverter): Promise<void> {
-    r.add('addresses', () => this.d.network.release(rec.name));
+    const project = projectOfRecord(rec);
+    r.add('addresses', () => this.d.network.release(project, rec.name));
     for (const p of plans) {
-      const alloc = await this.d.network.allocate(p.network, rec.name, p.name, rec.name, p.address);
+      const alloc = await this.d.network.allocate(project, p.network, rec.name, p.name, rec.name, p.address);
       const nic: Nic = {
         name: p.name,
         network: p.network,
@@ -106,33 +107,35 @@ export class InstanceProvisioner {
   /** The root volume: a clone of the image's disk or a new filesystem volume, or a clone of another root (a copy). */
   private async makeRoot(rec: InstanceRecord, src: RootSource, r: Reverter): Promise<void> {
     const caps = this.runtime.caps(rec);
+    const project = projectOfRecord(rec);
     const root = { pool: src.pool, volume: this.rootVolume(rec) };
+    const host = (v: string) => this.d.storage.hostVolume(project, v);
     const dr = await this.d.storage.driver(root.pool);
     const poolCaps = await dr.capabilities();
     let limits = { ...NO_LIMITS };
     if (src.from === 'volume') {
-      const withSnapshots = src.snapshot !== undefined || (await dr.volumeInfo(src.volume)).snapshots > 0;
+      const withSnapshots = src.snapshot !== undefined || (await dr.volumeInfo(host(src.volume))).snapshots > 0;
       const linked = caps.root === 'filesystem' ? poolCaps.filesystemLinkedClones : poolCaps.linkedClones && (!withSnapshots || poolCaps.linkedClonesWithSnapshots);
-      await dr.cloneVolume(src.volume, root.volume, { mode: linked ? 'linked' : 'full', ...(src.snapshot ? { fromSnapshot: src.snapshot } : {}) });
+      await dr.cloneVolume(host(src.volume), host(root.volume), { mode: linked ? 'linked' : 'full', ...(src.snapshot ? { fromSnapshot: src.snapshot } : {}) });
       // The copy's root keeps the source root's I/O limits.
-      limits = { ...NO_LIMITS, ...(await this.d.storage.meta(src.pool, src.volume)).limits };
+      limits = { ...NO_LIMITS, ...(await this.d.storage.meta(project, src.pool, src.volume)).limits };
     } else if (caps.root === 'filesystem') {
-      await dr.createVolume({ name: root.volume, kind: 'filesystem', sizeBytes: rec.disk });
+      await dr.createVolume({ name: host(root.volume), kind: 'filesystem', sizeBytes: rec.disk });
     } else {
       const img = await this.d.images.ready(rec.image);
-      await dr.cloneFromImage(img.disk, img.format, root.volume, rec.disk);
+      await dr.cloneFromImage(img.disk, img.format, host(root.volume), rec.disk);
     }
-    r.add('root volume', () => this.dropRoot(root));
+    r.add('root volume', () => this.dropRoot(project, root));
     rec.root = root;
-    await this.d.storage.setMeta({ pool: root.pool, name: root.volume, attachedTo: rec.name, limits });
+    await this.d.storage.setMeta(project, { pool: root.pool, name: root.volume, attachedTo: rec.name, limits });
   }
 
   /** Delete an instance's root volume and its metadata. */
-  async dropRoot(root: { pool: string; volume: string }): Promise<void> {
-    await (await this.d.storage.driver(root.pool)).deleteVolume(root.volume).catch((e: unknown) => {
+  async dropRoot(project: string, root: { pool: string; volume: string }): Promise<void> {
+    await (await this.d.storage.driver(root.pool)).deleteVolume(this.d.storage.hostVolume(project, root.volume)).catch((e: unknown) => {
       if (!(e instanceof NimboError && e.code === 'NotFound')) throw e; // gone already: a delete run again after a failure
     });
-    await this.d.store.delete(keys.volumeMeta(root.pool, root.volume));
+    await this.d.store.delete(keys.volumeMeta(project, root.pool, root.volume));
   }
 
   /** The unpacked tree of an image (the overlay's lower dir of a filesystem root). */
@@ -144,7 +147,7 @@ export class InstanceProvisioner {
 
   /** The cloud-init NoCloud files: hostname, keys, addresses; the default route through the first NIC unless its network is isolated. */
   private async seed(rec: InstanceRecord): Promise<Record<string, string>> {
-    const nets = new Map((await this.d.network.records()).map((n) => [n.name, n]));
+    const nets = new Map((await this.d.network.records(projectOfRecord(rec))).map((n) => [n.name, n]));
     return renderSeed({
       instanceId: rec.uuid,
       hostname: rec.name,

@@ -1,5 +1,5 @@
 import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys } from '../store/keys.js';
 import type { ContainerInfo } from '../drivers/compute/runc/container-info.js';
 import type { HostIds } from '../drivers/compute/instance-driver.js';
 
@@ -7,6 +7,8 @@ import type { HostIds } from '../drivers/compute/instance-driver.js';
 export interface InstanceRecord {
   name: string;
   uuid: string;
+  /** The project that owns it (names are unique within it); absent only on records older than version 3 (= 'default'). */
+  project?: string;
   type: 'vm' | 'container';
   /** Record schema version (2: host ids pinned, desired state); absent = 1. */
   v?: number;
@@ -51,7 +53,10 @@ export interface InstanceRecord {
 export const driverNameOf = (rec: Pick<InstanceRecord, 'driver' | 'type'>): string => rec.driver ?? (rec.type === 'container' ? 'runc' : 'qemu');
 
 /** Store key of an instance. */
-export const instanceKey = (name: string) => keys.instance(name);
+export const instanceKey = (project: string, name: string) => keys.instance(project, name);
+
+/** The project of a record (records older than projects belong to 'default'). */
+export const projectOfRecord = (rec: { project?: string }): string => rec.project ?? DEFAULT_PROJECT;
 
 /** The API view of a record. */
 export function toInstance(rec: InstanceRecord, pid: number | null): Instance {

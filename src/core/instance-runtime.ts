@@ -9,7 +9,7 @@ import { lockTarget } from '../store/keys.js';
 import type { BaseDeps } from './deps.js';
 import { legacyHostIds } from './host-ids.js';
 import type { ImageService } from './image-service.js';
-import { driverNameOf, type InstanceRecord } from './instance-record.js';
+import { driverNameOf, projectOfRecord, type InstanceRecord } from './instance-record.js';
 import type { NetworkService } from './network-service.js';
 import type { StorageService } from './storage-service.js';
 
@@ -49,9 +49,9 @@ export class InstanceRuntime {
   }
 
   /** A pool volume with its host path, format, limits and id owner. */
-  async volumeSpec(pool: string, volume: string, mountPath?: string): Promise<VolumeSpec> {
-    const loc = await (await this.d.storage.driver(pool)).volumePath(volume);
-    const meta = await this.d.storage.meta(pool, volume);
+  async volumeSpec(project: string, pool: string, volume: string, mountPath?: string): Promise<VolumeSpec> {
+    const loc = await (await this.d.storage.driver(pool)).volumePath(this.d.storage.hostVolume(project, volume));
+    const meta = await this.d.storage.meta(project, pool, volume);
     return {
       pool,
       volume,
@@ -69,11 +69,12 @@ export class InstanceRuntime {
    */
   async specOf(rec: InstanceRecord, opts: { boot?: boolean } = {}): Promise<InstanceSpec> {
     if (!rec.root) throw conflict(`instance ${rec.name} has no root volume`);
-    const root = await this.volumeSpec(rec.root.pool, rec.root.volume);
+    const project = projectOfRecord(rec);
+    const root = await this.volumeSpec(project, rec.root.pool, rec.root.volume);
     const caps = this.caps(rec);
     const boot = opts.boot && caps.root === 'image-clone' ? (await this.d.images.ready(rec.image)).boot : undefined;
     const names = new Set(rec.nics.map((n) => n.network));
-    const nets = names.size ? await this.d.network.records() : [];
+    const nets = names.size ? await this.d.network.records(project) : [];
     const networks = new Map(nets.filter((n) => names.has(n.name)).map((n) => [n.name, { name: n.name, gateway: n.gateway, mode: n.mode }]));
     return {
       ...this.refOf(rec),
@@ -83,7 +84,7 @@ export class InstanceRuntime {
       ...(boot ? { boot } : {}),
       root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}) },
       nics: rec.nics,
-      volumes: await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(v.pool, v.volume, v.path))),
+      volumes: await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(project, v.pool, v.volume, v.path))),
       networks,
     };
   }

@@ -6,7 +6,8 @@ import { Reverter } from '../lib/reverter.js';
 import { readUserDb, resolveProcess } from '../images/oci/index.js';
 import type { ConsoleHandle, DriverCapabilities, InstanceKind, PlanInput } from '../drivers/compute/instance-driver.js';
 import type { AccelChoice } from './deps.js';
-import type { InstanceRecord } from './instance-record.js';
+import { projectOfRecord, type InstanceRecord } from './instance-record.js';
+import { DEFAULT_PROJECT } from '../store/keys.js';
 import type { InstanceViews } from './instance-view.js';
 import type { InstanceRepo, RecordChange } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
@@ -35,17 +36,24 @@ export class InstanceService {
     return this.runtime.d;
   }
 
-  record(name: string): Promise<InstanceRecord> {
-    return this.repo.record(name);
+  /** One instance of a project (NotFound when that project has none of the name). */
+  record(project: string, name: string): Promise<InstanceRecord> {
+    return this.repo.record(project, name);
   }
 
-  records(): Promise<InstanceRecord[]> {
-    return this.repo.records();
+  /** The instances of one project. */
+  records(project: string): Promise<InstanceRecord[]> {
+    return this.repo.records(project);
+  }
+
+  /** The instances of every project (host-wide loops: the snapshot scheduler, image users). */
+  allRecords(): Promise<InstanceRecord[]> {
+    return this.repo.allRecords();
   }
 
   /** Compare-and-swap update of a record (see InstanceRepo.patch). */
-  patch(name: string, change: RecordChange): Promise<InstanceRecord> {
-    return this.repo.patch(name, change);
+  patch(project: string, name: string, change: RecordChange): Promise<InstanceRecord> {
+    return this.repo.patch(project, name, change);
   }
 
   /** The API view, with the live pid, usage and NIC counters. */
@@ -68,13 +76,13 @@ export class InstanceService {
     return this.runtime.driverOf(rec).consoleLog(this.runtime.refOf(rec), bytes);
   }
 
-  /** Instances that use an image. */
+  /** Instances (of every project: an image is platform-wide) that use an image, as PROJECT/NAME outside 'default'. */
   async usersOf(image: string): Promise<string[]> {
-    return (await this.records()).filter((r) => r.image === image).map((r) => r.name);
+    return (await this.allRecords()).filter((r) => r.image === image).map((r) => (projectOfRecord(r) === DEFAULT_PROJECT ? r.name : `${projectOfRecord(r)}/${r.name}`));
   }
 
   /** Validate a create request, reserve the name, and run the create as an Operation. */
-  async create(req: InstanceCreate) {
+  async create(project: string, req: InstanceCreate) {
     validateName(req.name, 'instance name');
     validateName(req.image, 'image name');
     const labels = validateLabels(req.labels);
@@ -92,7 +100,7 @@ export class InstanceService {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
     const nicReqs = req.nics ?? [{ network: 'default' }];
-    await this.nics.validateRequests(nicReqs);
+    await this.nics.validateRequests(project, nicReqs);
     const pool = req.pool ?? 'default';
     const poolDriver = await this.d.storage.driver(pool);
     const poolCaps = await poolDriver.capabilities();
@@ -121,6 +129,7 @@ export class InstanceService {
       v: 2,
       name: req.name,
       uuid,
+      project,
       type: caps.kind,
       driver: driver.name,
       hostIds: newHostIds(this.d.paths, this.d.config.prefix, uuid),
@@ -150,7 +159,7 @@ export class InstanceService {
       // After a build, the create's own steps share the last 40% of the progress.
       let progress = (p: number, m?: string) => ctx.progress(p, m);
       try {
-        r.add('record', () => this.repo.delete(rec.name));
+        r.add('record', () => this.repo.delete(project, rec.name));
         r.add('host ids', () => driver.release(this.runtime.refOf(rec), ids));
         if (img.pending) {
           await this.d.images.ensure(req.image, (p, m) => ctx.progress(p * 0.6, m && `image ${req.image}: ${m}`), ctx.signal);
@@ -165,16 +174,16 @@ export class InstanceService {
           await this.runtime.start(rec);
           r.add('instance process', () => driver.stop(this.runtime.refOf(rec), { timeoutMs: 0, force: true }));
         }
-        const final = await this.repo.patch(rec.name, { state: start ? 'running' : 'stopped', nics: rec.nics, ...(rec.root ? { root: rec.root } : {}) });
+        const final = await this.repo.patch(project, rec.name, { state: start ? 'running' : 'stopped', nics: rec.nics, ...(rec.root ? { root: rec.root } : {}) });
         r.success();
         return this.view(final);
       } catch (e) {
         await r.revert();
         await this.nics.applyFirewall().catch(() => undefined); // its ports leave the ruleset
-        this.d.events.publish('instance', rec.name, { state: 'deleted' });
+        this.d.events.publish('instance', rec.name, { state: 'deleted' }, project);
         throw e;
       }
-    }, { lockAs: this.runtime.lockOf(rec) });
+    }, { lockAs: this.runtime.lockOf(rec), project });
   }
 
   /** The process of an application container: the image's OCI config with the request's overrides. */

@@ -32,7 +32,7 @@ export interface InstanceSnapshot {
 
 type VolumeRef = { pool: string; volume: string };
 
-const key = (inst: string, name: string) => keys.snapshot(inst, name);
+const key = (project: string, inst: string, name: string) => keys.snapshot(project, inst, name);
 
 /** Default snapshot name: snap-YYYYMMDD-HHMMSS (UTC). */
 export function snapshotName(prefix: string, at = new Date()): string {
@@ -48,16 +48,19 @@ export class InstanceSnapshots implements SnapshotsPort {
     return this.runtime.d;
   }
 
-  /** Pool snapshots lent to drivers whose snapshots are pool snapshots. */
-  private readonly vols: VolumeSnapshotPort = {
-    create: async (pool, volume, name) => (await this.storage.driver(pool)).createSnapshot(volume, name).then(() => undefined),
-    restore: async (pool, volume, name) => (await this.storage.driver(pool)).restoreSnapshot(volume, name).then(() => undefined),
-    remove: async (pool, volume, name) => {
-      await (await this.storage.driver(pool)).deleteSnapshot(volume, name).catch((e: unknown) => {
-        if (!(e instanceof NimboError && e.code === 'NotFound')) throw e;
-      });
-    },
-  };
+  /** Pool snapshots lent to drivers whose snapshots are pool snapshots (volumes of `project`, by their host names). */
+  private vols(project: string): VolumeSnapshotPort {
+    const host = (v: string) => this.storage.hostVolume(project, v);
+    return {
+      create: async (pool, volume, name) => (await this.storage.driver(pool)).createSnapshot(host(volume), name).then(() => undefined),
+      restore: async (pool, volume, name) => (await this.storage.driver(pool)).restoreSnapshot(host(volume), name).then(() => undefined),
+      remove: async (pool, volume, name) => {
+        await (await this.storage.driver(pool)).deleteSnapshot(host(volume), name).catch((e: unknown) => {
+          if (!(e instanceof NimboError && e.code === 'NotFound')) throw e;
+        });
+      },
+    };
+  }
 
   /** The qcow2 images of an instance: its root disk and attached qcow2 volumes (raw ones are refused). */
   private async checkDisks(rec: InstanceRecord): Promise<void> {
@@ -74,23 +77,25 @@ export class InstanceSnapshots implements SnapshotsPort {
     return [rec.root, ...(rec.volumes ?? [])].map((v) => ({ pool: v.pool, volume: v.volume }));
   }
 
-  async list(instance: string): Promise<InstanceSnapshot[]> {
-    await this.repo.record(instance);
-    return (await this.d.store.list<InstanceSnapshot>(keys.snapshots(instance))).map((k) => k.value).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  /** The snapshots of one instance of a project, oldest first. */
+  async list(project: string, instance: string): Promise<InstanceSnapshot[]> {
+    await this.repo.record(project, instance);
+    return (await this.d.store.list<InstanceSnapshot>(keys.snapshots(project, instance))).map((k) => k.value).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async get(instance: string, name: string): Promise<InstanceSnapshot> {
-    const kv = await this.d.store.get<InstanceSnapshot>(key(instance, name));
+  /** One snapshot of an instance of a project. */
+  async get(project: string, instance: string, name: string): Promise<InstanceSnapshot> {
+    const kv = await this.d.store.get<InstanceSnapshot>(key(project, instance, name));
     if (!kv) throw notFound(`snapshot ${name} of instance ${instance}`);
     return kv.value;
   }
 
   /** Take a snapshot as an Operation (a running VM pauses while QEMU writes it; a container is frozen meanwhile). */
-  async create(instance: string, opts: { name?: string; stateful?: boolean; expiresAt?: string; scheduled?: boolean } = {}) {
-    const rec = await this.repo.record(instance);
+  async create(project: string, instance: string, opts: { name?: string; stateful?: boolean; expiresAt?: string; scheduled?: boolean } = {}) {
+    const rec = await this.repo.record(project, instance);
     if (rec.state === 'creating') throw conflict(`instance ${instance} is still being created`);
     const name = validateName(opts.name ?? snapshotName('snap'), 'snapshot name');
-    if (await this.d.store.get(key(instance, name))) throw conflict(`snapshot ${name} of ${instance} already exists`);
+    if (await this.d.store.get(key(project, instance, name))) throw conflict(`snapshot ${name} of ${instance} already exists`);
     const caps = this.runtime.caps(rec);
     if (opts.stateful && !caps.statefulSnapshots) throw invalid(`${instance} is a container: containers have no stateful snapshots (saving processes would need CRIU); take a disk-only snapshot`);
     let volumes: VolumeRef[] | undefined;
@@ -105,63 +110,63 @@ export class InstanceSnapshots implements SnapshotsPort {
       await this.checkDisks(rec);
     }
     return this.d.ops.start('instance.snapshot.create', instance, async (ctx) => {
-      const cur = await this.repo.record(instance);
-      const data = await this.runtime.driverOf(cur).snapshot(await this.runtime.specOf(cur), { name, stateful: !!opts.stateful }, this.vols, (p, m) => ctx.progress(p, m));
+      const cur = await this.repo.record(project, instance);
+      const data = await this.runtime.driverOf(cur).snapshot(await this.runtime.specOf(cur), { name, stateful: !!opts.stateful }, this.vols(project), (p, m) => ctx.progress(p, m));
       const snap: InstanceSnapshot = {
         name, instance, createdAt: new Date().toISOString(), stateful: data.stateful, disks: data.disks,
         ...(data.vmDisks ? { vmDisks: data.vmDisks } : {}),
         ...(volumes ? { kind: 'volume' as const, volumes: data.volumes ?? volumes } : {}),
         ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}), ...(opts.scheduled ? { scheduled: true } : {}),
       };
-      await this.d.store.put(key(instance, name), snap);
+      await this.d.store.put(key(project, instance, name), snap);
       return snap;
-    }, { lockAs: this.runtime.lockOf(rec) });
+    }, { lockAs: this.runtime.lockOf(rec), project });
   }
 
   /**
    * Restore: a stateful snapshot brings the VM back running where it was (it is started first if
    * stopped); a disk-only snapshot needs the instance stopped and rolls back every disk/volume.
    */
-  async restore(instance: string, name: string) {
-    const snap = await this.get(instance, name);
-    const rec = await this.repo.record(instance);
+  async restore(project: string, instance: string, name: string) {
+    const snap = await this.get(project, instance, name);
+    const rec = await this.repo.record(project, instance);
     const live = await this.runtime.live(rec);
     if (snap.kind === 'volume') {
       if (live) throw conflict(`container ${instance} is running: stop it to restore a snapshot`);
       if (rec.state === 'creating' || rec.state === 'starting') throw conflict(`instance ${instance} is ${rec.state}`);
     } else if (!snap.stateful && live) throw conflict(`instance ${instance} is running: stop it to restore a disk-only snapshot (or take a --stateful one)`);
     return this.d.ops.start('instance.snapshot.restore', instance, async (ctx) => {
-      const cur = await this.repo.record(instance);
+      const cur = await this.repo.record(project, instance);
       const isLive = await this.runtime.live(cur);
       if (snap.kind === 'volume' && isLive) throw conflict(`container ${instance} is running: stop it to restore a snapshot`);
       if (snap.stateful && !isLive) {
         ctx.progress(20, 'starting the VM');
         await this.runtime.start(cur);
       }
-      await this.runtime.driverOf(cur).restoreSnapshot(await this.runtime.specOf(cur), snap.name, dataOf(snap), this.vols);
+      await this.runtime.driverOf(cur).restoreSnapshot(await this.runtime.specOf(cur), snap.name, dataOf(snap), this.vols(project));
       // Running again where it was saved: desired too, or the reconciler would stop it.
-      if (snap.stateful) await this.repo.patch(instance, (now) => ({ state: 'running', desired: { autostart: now.desired?.autostart ?? 'last-state', power: 'running' } }));
+      if (snap.stateful) await this.repo.patch(project, instance, (now) => ({ state: 'running', desired: { autostart: now.desired?.autostart ?? 'last-state', power: 'running' } }));
       return snap;
-    }, { lockAs: this.runtime.lockOf(rec) });
+    }, { lockAs: this.runtime.lockOf(rec), project });
   }
 
   /** Delete a snapshot from every disk it covers. */
-  async remove(instance: string, name: string) {
-    const snap = await this.get(instance, name);
-    const rec = await this.repo.record(instance);
-    return this.d.ops.start('instance.snapshot.delete', instance, async () => this.drop(snap), { lockAs: this.runtime.lockOf(rec) });
+  async remove(project: string, instance: string, name: string) {
+    const snap = await this.get(project, instance, name);
+    const rec = await this.repo.record(project, instance);
+    return this.d.ops.start('instance.snapshot.delete', instance, async () => this.drop(project, snap), { lockAs: this.runtime.lockOf(rec), project });
   }
 
   /** Delete without an Operation (used inside other operations: expiry, instance delete). */
-  async drop(snap: InstanceSnapshot): Promise<void> {
-    const rec = await this.repo.record(snap.instance);
-    await this.runtime.driverOf(rec).deleteSnapshot(await this.runtime.specOf(rec), snap.name, dataOf(snap), this.vols);
-    await this.d.store.delete(key(snap.instance, snap.name));
+  async drop(project: string, snap: InstanceSnapshot): Promise<void> {
+    const rec = await this.repo.record(project, snap.instance);
+    await this.runtime.driverOf(rec).deleteSnapshot(await this.runtime.specOf(rec), snap.name, dataOf(snap), this.vols(project));
+    await this.d.store.delete(key(project, snap.instance, snap.name));
   }
 
   /** Forget every snapshot record of a deleted instance (its disks are gone with it). */
-  async forget(instance: string): Promise<void> {
-    for (const kv of await this.d.store.list(keys.snapshots(instance))) await this.d.store.delete(kv.key);
+  async forget(project: string, instance: string): Promise<void> {
+    for (const kv of await this.d.store.list(keys.snapshots(project, instance))) await this.d.store.delete(kv.key);
   }
 
   /** Parse "30m", "12h", "7d", "2w" into milliseconds. */

@@ -25,16 +25,16 @@ const rec = (name: string, over: Partial<InstanceRecord> = {}): InstanceRecord =
 /** An in-memory store with instance web (and its snapshot, address, volume claims, forward, id slot) and instance db. */
 async function fixture(o: { busyWaitMs?: number } = {}) {
   const store = new SqliteStore(':memory:');
-  await store.put(keys.instance('web'), rec('web'));
-  await store.put(keys.instance('db'), rec('db', { uuid: '0d4b7c1e-0000-4000-8000-000000000002' }));
-  await store.put(keys.snapshot('web', 's1'), { name: 's1', instance: 'web', createdAt: 'x' });
-  await store.put(keys.snapshot('webx', 's9'), { name: 's9', instance: 'webx', createdAt: 'x' }); // a prefix look-alike: untouched
-  await store.put(keys.ipamEntry('default', '10.1.0.5'), { network: 'default', ip: '10.1.0.5', mac: 'm', owner: 'web', nic: 'eth0', hostname: 'web' });
-  await store.put(keys.ipamEntry('default', '10.1.0.6'), { network: 'default', ip: '10.1.0.6', mac: 'm2', owner: 'db', nic: 'eth0', hostname: 'db' });
-  await store.put(keys.volumeMeta('default', 'web-root'), { pool: 'default', name: 'web-root', attachedTo: 'web', limits: {} });
-  await store.put(keys.volumeMeta('default', 'data'), { pool: 'default', name: 'data', attachedTo: 'web', limits: {} });
-  await store.put(keys.volumeMeta('default', 'other'), { pool: 'default', name: 'other', attachedTo: 'db', limits: {} });
-  await store.put(keys.forward('default', 'tcp-1'), { id: 'tcp-1', network: 'default', instance: 'web', nic: 'eth0' });
+  await store.put(keys.instance('default', 'web'), rec('web'));
+  await store.put(keys.instance('default', 'db'), rec('db', { uuid: '0d4b7c1e-0000-4000-8000-000000000002' }));
+  await store.put(keys.snapshot('default', 'web', 's1'), { name: 's1', instance: 'web', createdAt: 'x' });
+  await store.put(keys.snapshot('default', 'webx', 's9'), { name: 's9', instance: 'webx', createdAt: 'x' }); // a prefix look-alike: untouched
+  await store.put(keys.ipamEntry('default', 'default', '10.1.0.5'), { network: 'default', ip: '10.1.0.5', mac: 'm', owner: 'web', nic: 'eth0', hostname: 'web' });
+  await store.put(keys.ipamEntry('default', 'default', '10.1.0.6'), { network: 'default', ip: '10.1.0.6', mac: 'm2', owner: 'db', nic: 'eth0', hostname: 'db' });
+  await store.put(keys.volumeMeta('default', 'default', 'web-root'), { pool: 'default', name: 'web-root', attachedTo: 'web', limits: {} });
+  await store.put(keys.volumeMeta('default', 'default', 'data'), { pool: 'default', name: 'data', attachedTo: 'web', limits: {} });
+  await store.put(keys.volumeMeta('default', 'default', 'other'), { pool: 'default', name: 'other', attachedTo: 'db', limits: {} });
+  await store.put(keys.forward('default', 'default', 'tcp-1'), { id: 'tcp-1', network: 'default', instance: 'web', nic: 'eth0' });
   await store.put(keys.idmap(3), { owner: 'web' });
   await store.put(keys.vmid(4), { owner: 'db' });
   const calls: string[] = [];
@@ -59,21 +59,21 @@ test('rename moves the record and every reference by name in one transaction; ho
   try {
     const revs = new Set<number>();
     t.store.watch('/', (ev) => void (ev.key.startsWith(keys.locks) || revs.add(ev.revision)));
-    const out = await t.update.rename('web', 'www');
+    const out = await t.update.rename('default', 'web', 'www');
     assert.equal(revs.size, 1, 'every record changed in one transaction (one revision)');
     assert.equal(out.name, 'www');
-    assert.equal(await t.store.get(keys.instance('web')), undefined);
-    const moved = (await t.store.get<InstanceRecord>(keys.instance('www')))!.value;
+    assert.equal(await t.store.get(keys.instance('default', 'web')), undefined);
+    const moved = (await t.store.get<InstanceRecord>(keys.instance('default', 'www')))!.value;
     assert.deepEqual(moved, { ...rec('web'), name: 'www' }, 'only the name changed: uuid, host ids, root volume, NICs stay');
-    assert.equal(await t.store.get(keys.snapshot('web', 's1')), undefined);
-    assert.deepEqual((await t.store.get(keys.snapshot('www', 's1')))!.value, { name: 's1', instance: 'www', createdAt: 'x' });
-    assert.deepEqual((await t.store.get(keys.snapshot('webx', 's9')))!.value, { name: 's9', instance: 'webx', createdAt: 'x' });
-    assert.deepEqual((await t.store.get(keys.ipamEntry('default', '10.1.0.5')))!.value, { network: 'default', ip: '10.1.0.5', mac: 'm', owner: 'www', nic: 'eth0', hostname: 'www' });
-    assert.equal((await t.store.get<{ owner: string }>(keys.ipamEntry('default', '10.1.0.6')))!.value.owner, 'db');
-    assert.equal((await t.store.get<{ attachedTo: string }>(keys.volumeMeta('default', 'web-root')))!.value.attachedTo, 'www');
-    assert.equal((await t.store.get<{ attachedTo: string }>(keys.volumeMeta('default', 'data')))!.value.attachedTo, 'www');
-    assert.equal((await t.store.get<{ attachedTo: string }>(keys.volumeMeta('default', 'other')))!.value.attachedTo, 'db');
-    assert.equal((await t.store.get<{ instance: string }>(keys.forward('default', 'tcp-1')))!.value.instance, 'www');
+    assert.equal(await t.store.get(keys.snapshot('default', 'web', 's1')), undefined);
+    assert.deepEqual((await t.store.get(keys.snapshot('default', 'www', 's1')))!.value, { name: 's1', instance: 'www', createdAt: 'x' });
+    assert.deepEqual((await t.store.get(keys.snapshot('default', 'webx', 's9')))!.value, { name: 's9', instance: 'webx', createdAt: 'x' });
+    assert.deepEqual((await t.store.get(keys.ipamEntry('default', 'default', '10.1.0.5')))!.value, { network: 'default', ip: '10.1.0.5', mac: 'm', owner: 'www', nic: 'eth0', hostname: 'www' });
+    assert.equal((await t.store.get<{ owner: string }>(keys.ipamEntry('default', 'default', '10.1.0.6')))!.value.owner, 'db');
+    assert.equal((await t.store.get<{ attachedTo: string }>(keys.volumeMeta('default', 'default', 'web-root')))!.value.attachedTo, 'www');
+    assert.equal((await t.store.get<{ attachedTo: string }>(keys.volumeMeta('default', 'default', 'data')))!.value.attachedTo, 'www');
+    assert.equal((await t.store.get<{ attachedTo: string }>(keys.volumeMeta('default', 'default', 'other')))!.value.attachedTo, 'db');
+    assert.equal((await t.store.get<{ instance: string }>(keys.forward('default', 'default', 'tcp-1')))!.value.instance, 'www');
     assert.deepEqual((await t.store.get(keys.idmap(3)))!.value, { owner: 'www' });
     assert.deepEqual((await t.store.get(keys.vmid(4)))!.value, { owner: 'db' });
     assert.deepEqual(t.calls, ['dhcp default', 'firewall'], 'DHCP/DNS learn the new hostname, the firewall is applied again');
@@ -88,9 +88,9 @@ test('rename to a taken name: 409 "instance db already exists", and nothing chan
   const t = await fixture();
   try {
     const snapshot = JSON.stringify(await t.store.list('/'));
-    await assert.rejects(t.update.rename('web', 'db'), (e: NimboError) => e.code === 'Conflict' && e.message === 'instance db already exists');
+    await assert.rejects(t.update.rename('default', 'web', 'db'), (e: NimboError) => e.code === 'Conflict' && e.message === 'instance db already exists');
     // Also when it is combined with other changes: the whole PATCH is refused.
-    await assert.rejects(t.update.patch('web', { name: 'db', description: 'x' }), /instance db already exists/);
+    await assert.rejects(t.update.patch('default', 'web', { name: 'db', description: 'x' }), /instance db already exists/);
     assert.equal(JSON.stringify(await t.store.list('/')), snapshot, 'every key as it was, at the same revision');
     assert.deepEqual(t.calls, []);
   } finally {
@@ -102,8 +102,8 @@ test('a bad new name is 400, an unknown instance 404; neither writes', async () 
   const t = await fixture();
   try {
     const rev = await t.store.revision();
-    await assert.rejects(t.update.rename('web', 'Bad_Name'), (e: NimboError) => e.code === 'InvalidArgument');
-    await assert.rejects(t.update.rename('nope', 'x'), (e: NimboError) => e.code === 'NotFound' && e.message === 'instance nope not found');
+    await assert.rejects(t.update.rename('default', 'web', 'Bad_Name'), (e: NimboError) => e.code === 'InvalidArgument');
+    await assert.rejects(t.update.rename('default', 'nope', 'x'), (e: NimboError) => e.code === 'NotFound' && e.message === 'instance nope not found');
     assert.equal(await t.store.revision(), rev);
   } finally {
     await t.done();
@@ -114,10 +114,10 @@ test('a rename waits for the operation holding the instance lock, and is 409 nam
   const t = await fixture({ busyWaitMs: 300 });
   try {
     const held = await t.locks.acquire(keys.lock(lockTarget.instance(UUID)), { op: 'op-123', daemon: 'd0', since: 'x' });
-    await assert.rejects(t.update.rename('web', 'www'), (e: NimboError) => e.code === 'Conflict' && e.message === 'instance web is busy with operation op-123');
-    assert.ok(await t.store.get(keys.instance('web')), 'not renamed');
+    await assert.rejects(t.update.rename('default', 'web', 'www'), (e: NimboError) => e.code === 'Conflict' && e.message === 'instance web is busy with operation op-123');
+    assert.ok(await t.store.get(keys.instance('default', 'web')), 'not renamed');
     // Released within the wait: the rename goes through after it.
-    const renamed = t.update.rename('web', 'www');
+    const renamed = t.update.rename('default', 'web', 'www');
     setTimeout(() => void t.locks.release(held), 50);
     assert.equal((await renamed).name, 'www');
   } finally {
@@ -131,17 +131,17 @@ test('references written between the read and the commit are not lost: a changed
     const realTxn = t.store.txn.bind(t.store);
     const results: boolean[] = [];
     t.store.txn = async (c, o) => {
-      if (results.length === 0) await t.store.put(keys.snapshot('web', 's1'), { name: 's1', instance: 'web', createdAt: 'changed' });
-      if (results.length === 1) await t.store.put(keys.snapshot('web', 's2'), { name: 's2', instance: 'web', createdAt: 'y' });
+      if (results.length === 0) await t.store.put(keys.snapshot('default', 'web', 's1'), { name: 's1', instance: 'web', createdAt: 'changed' });
+      if (results.length === 1) await t.store.put(keys.snapshot('default', 'web', 's2'), { name: 's2', instance: 'web', createdAt: 'y' });
       const ok = await realTxn(c, o);
       results.push(ok);
       return ok;
     };
-    await t.update.rename('web', 'www');
+    await t.update.rename('default', 'web', 'www');
     assert.deepEqual(results, [false, true, true], 'stale plan refused, re-planned txn, then the sweep of the new key');
-    assert.equal((await t.store.get<{ createdAt: string }>(keys.snapshot('www', 's1')))!.value.createdAt, 'changed');
-    assert.deepEqual((await t.store.list(keys.snapshots('www'))).map((k) => k.key), [keys.snapshot('www', 's1'), keys.snapshot('www', 's2')]);
-    assert.deepEqual(await t.store.list(keys.snapshots('web')), []);
+    assert.equal((await t.store.get<{ createdAt: string }>(keys.snapshot('default', 'www', 's1')))!.value.createdAt, 'changed');
+    assert.deepEqual((await t.store.list(keys.snapshots('default', 'www'))).map((k) => k.key), [keys.snapshot('default', 'www', 's1'), keys.snapshot('default', 'www', 's2')]);
+    assert.deepEqual(await t.store.list(keys.snapshots('default', 'web')), []);
   } finally {
     await t.done();
   }
@@ -150,22 +150,22 @@ test('references written between the read and the commit are not lost: a changed
 test('PATCH fields: description, labels, autostart any time; cpus and memory only while stopped (409 otherwise)', async () => {
   const t = await fixture();
   try {
-    const out = await t.update.patch('web', { description: 'front end', labels: { tier: 'web' }, autostart: 'always' });
+    const out = await t.update.patch('default', 'web', { description: 'front end', labels: { tier: 'web' }, autostart: 'always' });
     assert.equal(out.description, 'front end');
     assert.deepEqual(out.labels, { tier: 'web' });
     assert.deepEqual(out.desired, { power: 'running', autostart: 'always' });
-    const rev = JSON.stringify(await t.store.list(keys.instances()));
-    await assert.rejects(t.update.patch('web', { cpus: 2 }), (e: NimboError) => e.code === 'Conflict' && e.message === 'instance web is running: cpus and memory can be changed only while it is stopped');
-    await assert.rejects(t.update.patch('web', { memory: '1GiB', description: 'y' }), /only while it is stopped/);
-    assert.equal(JSON.stringify(await t.store.list(keys.instances())), rev, 'a refused PATCH writes nothing, not even its other fields');
-    await t.store.put(keys.instance('db'), { ...rec('db'), uuid: '0d4b7c1e-0000-4000-8000-000000000002', state: 'stopped' });
-    const db = await t.update.patch('db', { cpus: 4, memory: '1GiB' });
+    const rev = JSON.stringify(await t.store.list(keys.instances('default', )));
+    await assert.rejects(t.update.patch('default', 'web', { cpus: 2 }), (e: NimboError) => e.code === 'Conflict' && e.message === 'instance web is running: cpus and memory can be changed only while it is stopped');
+    await assert.rejects(t.update.patch('default', 'web', { memory: '1GiB', description: 'y' }), /only while it is stopped/);
+    assert.equal(JSON.stringify(await t.store.list(keys.instances('default', ))), rev, 'a refused PATCH writes nothing, not even its other fields');
+    await t.store.put(keys.instance('default', 'db'), { ...rec('db'), uuid: '0d4b7c1e-0000-4000-8000-000000000002', state: 'stopped' });
+    const db = await t.update.patch('default', 'db', { cpus: 4, memory: '1GiB' });
     assert.equal(db.cpus, 4);
     assert.equal(db.memory, 2 ** 30);
-    await assert.rejects(t.update.patch('db', { memory: '1MiB' }), (e: NimboError) => e.code === 'InvalidArgument' && /memory 1MiB is out of range/.test(e.message));
-    await assert.rejects(t.update.patch('db', { cpus: 65 }), (e: NimboError) => e.code === 'InvalidArgument');
-    await assert.rejects(t.update.patch('db', { labels: { 'Bad Key': 'x' } }), (e: NimboError) => e.code === 'InvalidArgument');
-    await assert.rejects(t.update.patch('db', { autostart: 'sometimes' as never }), (e: NimboError) => e.code === 'InvalidArgument');
+    await assert.rejects(t.update.patch('default', 'db', { memory: '1MiB' }), (e: NimboError) => e.code === 'InvalidArgument' && /memory 1MiB is out of range/.test(e.message));
+    await assert.rejects(t.update.patch('default', 'db', { cpus: 65 }), (e: NimboError) => e.code === 'InvalidArgument');
+    await assert.rejects(t.update.patch('default', 'db', { labels: { 'Bad Key': 'x' } }), (e: NimboError) => e.code === 'InvalidArgument');
+    await assert.rejects(t.update.patch('default', 'db', { autostart: 'sometimes' as never }), (e: NimboError) => e.code === 'InvalidArgument');
   } finally {
     await t.done();
   }
@@ -175,8 +175,8 @@ test('a record without pinned host ids gets the name-derived ones it was made wi
   const t = await fixture();
   try {
     const { hostIds: _h, v: _v, ...old } = rec('web');
-    await t.store.put(keys.instance('web'), old);
-    const out = await t.update.rename('web', 'www');
+    await t.store.put(keys.instance('default', 'web'), old);
+    const out = await t.update.rename('default', 'web', 'www');
     assert.deepEqual(out.hostIds, legacyHostIds(paths, 'nu', 'web'));
   } finally {
     await t.done();
@@ -187,10 +187,10 @@ test('an empty PATCH (or the same name) writes nothing and answers the record', 
   const t = await fixture();
   try {
     const rev = await t.store.revision();
-    assert.equal((await t.update.patch('web', {})).name, 'web');
-    assert.equal((await t.update.patch('web', { name: 'web' })).name, 'web');
+    assert.equal((await t.update.patch('default', 'web', {})).name, 'web');
+    assert.equal((await t.update.patch('default', 'web', { name: 'web' })).name, 'web');
     assert.equal(await t.store.revision(), rev);
-    await assert.rejects(t.update.patch('nope', {}), /instance nope not found/);
+    await assert.rejects(t.update.patch('default', 'nope', {}), /instance nope not found/);
   } finally {
     await t.done();
   }

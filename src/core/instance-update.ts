@@ -12,7 +12,7 @@ import { casUpdate } from '../store/cas.js';
 import { keys, lockTarget } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { HeldLock, LockHolder } from './locks.js';
-import type { InstanceRecord } from './instance-record.js';
+import { projectOfRecord, type InstanceRecord } from './instance-record.js';
 import { LIMITS } from './instance-service.js';
 import { validateLabels } from './labels.js';
 import { AUTOSTART } from './records/instance-schema.js';
@@ -31,10 +31,10 @@ export interface InstanceUpdatePorts {
   /** Store locks (core/locks.ts StoreLocks). */
   locks: { acquire(key: string, holder: LockHolder, signal?: AbortSignal): Promise<HeldLock>; release(lock: HeldLock): Promise<void> };
   /** Hand a network's reservations to DHCP/DNS again (the hostnames changed). */
-  refreshNetwork(network: string): Promise<void>;
+  refreshNetwork(project: string, network: string): Promise<void>;
   /** Render and apply the whole firewall policy. */
   applyFirewall(): Promise<void>;
-  publish(type: string, target: string, data: unknown): void;
+  publish(type: string, target: string, data: unknown, project?: string): void;
   /** The host ids a record without pinned ones was made with (core/host-ids.ts legacyHostIds). */
   legacyHostIds(name: string): HostIds;
   /** Lock targets that guard an instance (operations lock them too); default: instance/<uuid>. */
@@ -54,38 +54,38 @@ export class InstanceUpdate {
   constructor(private p: InstanceUpdatePorts) {}
 
   /** Apply a PATCH; returns the updated record (under its new name after a rename). Refused requests change nothing. */
-  async patch(name: string, req: InstancePatch): Promise<InstanceRecord> {
+  async patch(project: string, name: string, req: InstancePatch): Promise<InstanceRecord> {
     const change = validatePatch(req);
     const to = req.name !== undefined && req.name !== name ? validateName(req.name, 'instance name') : undefined;
-    const cur = await this.record(name);
+    const cur = await this.record(project, name);
     if (to === undefined && Object.keys(change).length === 0) return cur; // nothing to change: nothing written
     if (change.cpus !== undefined || change.memory !== undefined) assertStopped(cur);
     // Description, labels and autostart alone are plain compare-and-swap writes: no need to wait for an operation.
-    if (to === undefined && change.cpus === undefined && change.memory === undefined) return this.write(name, change);
-    return this.locked(cur, async () => (to === undefined ? this.write(name, change) : this.move(name, to, change)));
+    if (to === undefined && change.cpus === undefined && change.memory === undefined) return this.write(project, name, change);
+    return this.locked(cur, async () => (to === undefined ? this.write(project, name, change) : this.move(project, name, to, change)));
   }
 
   /** Rename an instance (a PATCH with only a name). */
-  rename(name: string, to: string): Promise<InstanceRecord> {
-    return this.patch(name, { name: to });
+  rename(project: string, name: string, to: string): Promise<InstanceRecord> {
+    return this.patch(project, name, { name: to });
   }
 
   /** The rename transaction, retried while a record that names the instance changes under it; 409 on a taken name. */
-  private async move(name: string, to: string, change: FieldChange): Promise<InstanceRecord> {
+  private async move(project: string, name: string, to: string, change: FieldChange): Promise<InstanceRecord> {
     for (let attempt = 0; ; attempt++) {
-      const kv = await this.p.store.get<InstanceRecord>(keys.instance(name));
+      const kv = await this.p.store.get<InstanceRecord>(keys.instance(project, name));
       if (!kv) throw notFound(`instance ${name}`);
       if (change.cpus !== undefined || change.memory !== undefined) assertStopped(kv.value);
       const next = applyChange({ ...kv.value, name: to, hostIds: kv.value.hostIds ?? this.p.legacyHostIds(name) }, change);
-      const txn = await renameTxn(this.p.store, { from: name, to, record: next, revision: kv.modRevision });
+      const txn = await renameTxn(this.p.store, { project, from: name, to, record: next, revision: kv.modRevision });
       if (await this.p.store.txn(txn.compares, txn.ops)) {
-        await this.sweep(name, to);
-        this.p.publish('instance', name, { state: 'deleted', renamedTo: to });
-        this.p.publish('instance', to, { state: next.state, renamedFrom: name });
+        await this.sweep(project, name, to);
+        this.p.publish('instance', name, { state: 'deleted', renamedTo: to }, project);
+        this.p.publish('instance', to, { state: next.state, renamedFrom: name }, project);
         await this.refreshHost(next);
         return next;
       }
-      if (await this.p.store.get(keys.instance(to))) throw conflict(`instance ${to} already exists`);
+      if (await this.p.store.get(keys.instance(project, to))) throw conflict(`instance ${to} already exists`);
       // A record that names the instance changed since it was read (a snapshot, an address): read again.
       if (attempt >= 10) throw conflict(`instance ${name} kept changing while it was renamed; try again`);
     }
@@ -95,31 +95,31 @@ export class InstanceUpdate {
    * References to the old name created while the rename was planned (new keys, which a txn cannot compare) were
    * written before the commit, so they are this instance's: move them too. Later ones may be a new instance's.
    */
-  private async sweep(from: string, to: string): Promise<void> {
+  private async sweep(project: string, from: string, to: string): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const committed = (await this.p.store.get(keys.instance(to)))?.createRevision;
+      const committed = (await this.p.store.get(keys.instance(project, to)))?.createRevision;
       if (committed === undefined) return; // renamed again or deleted meanwhile: nothing of ours to move
-      const late = await referenceMoves(this.p.store, from, to, committed);
+      const late = await referenceMoves(this.p.store, project, from, to, committed);
       if (late.ops.length === 0 || (await this.p.store.txn(late.compares, late.ops))) return;
     }
     this.p.log.warn({ from, to }, 'records naming a renamed instance kept changing; some may still name the old name');
   }
 
-  private async record(name: string): Promise<InstanceRecord> {
-    const kv = await this.p.store.get<InstanceRecord>(keys.instance(name));
+  private async record(project: string, name: string): Promise<InstanceRecord> {
+    const kv = await this.p.store.get<InstanceRecord>(keys.instance(project, name));
     if (!kv) throw notFound(`instance ${name}`);
     return kv.value;
   }
 
   /** Field changes as one compare-and-swap (the stopped check re-made on each try). */
-  private async write(name: string, change: FieldChange): Promise<InstanceRecord> {
-    const res = await casUpdate<InstanceRecord>(this.p.store, keys.instance(name), (cur) => {
+  private async write(project: string, name: string, change: FieldChange): Promise<InstanceRecord> {
+    const res = await casUpdate<InstanceRecord>(this.p.store, keys.instance(project, name), (cur) => {
       if (!cur) throw notFound(`instance ${name}`);
       if (change.cpus !== undefined || change.memory !== undefined) assertStopped(cur);
       return applyChange(cur, change);
     });
     const rec = res!.value;
-    this.p.publish('instance', name, { state: rec.state, updated: Object.keys(change) });
+    this.p.publish('instance', name, { state: rec.state, updated: Object.keys(change) }, project);
     return rec;
   }
 
@@ -148,7 +148,7 @@ export class InstanceUpdate {
   /** After a rename: DHCP/DNS learn the new hostname, the firewall is rendered again. Logged, not thrown: the rename stands. */
   private async refreshHost(rec: InstanceRecord): Promise<void> {
     for (const net of new Set(rec.nics.map((n) => n.network))) {
-      await this.p.refreshNetwork(net).catch((e: unknown) => this.p.log.warn({ instance: rec.name, network: net, err: String(e) }, 'refreshing DHCP/DNS after a rename failed'));
+      await this.p.refreshNetwork(projectOfRecord(rec), net).catch((e: unknown) => this.p.log.warn({ instance: rec.name, network: net, err: String(e) }, 'refreshing DHCP/DNS after a rename failed'));
     }
     await this.p.applyFirewall().catch((e: unknown) => this.p.log.warn({ instance: rec.name, err: String(e) }, 'applying the firewall after a rename failed'));
   }

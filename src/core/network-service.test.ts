@@ -45,7 +45,7 @@ async function setup(subnet = '10.50.0.0/29') {
 test('the default network derives bridge, gateway and table from the config', async () => {
   const t = await setup('10.60.1.0/24');
   await t.net.init();
-  const spec = await t.net.spec('default');
+  const spec = await t.net.spec('default', 'default');
   assert.equal(spec.bridge, 'tstbr0');
   assert.equal(spec.gateway, '10.60.1.1');
   assert.equal(spec.nftTable, 'tst');
@@ -57,15 +57,15 @@ test('the default network derives bridge, gateway and table from the config', as
 test('network create: bad input is refused before anything is made', async () => {
   const t = await setup('10.60.1.0/24');
   await t.net.init();
-  await assert.rejects(t.net.create({ name: 'tiny', subnet: '10.61.0.0/30' }), /too small/);
-  await assert.rejects(t.net.create({ name: 'clash', subnet: '10.60.0.0/16' }), /overlaps 10.60.1.0\/24 of network default/);
-  await assert.rejects(t.net.create({ name: 'v6', ipv6: 'fd00:1::/48' }), /64/);
-  await assert.rejects(t.net.create({ name: 'Bad_Name' }), /network name/);
-  await assert.rejects(t.net.create({ name: 'default' }), /overlaps|already exists/);
-  const op = await t.net.create({ name: 'blue', mode: 'isolated', ipv6: 'none' });
+  await assert.rejects(t.net.create('default', { name: 'tiny', subnet: '10.61.0.0/30' }), /too small/);
+  await assert.rejects(t.net.create('default', { name: 'clash', subnet: '10.60.0.0/16' }), /overlaps 10.60.1.0\/24 of network default/);
+  await assert.rejects(t.net.create('default', { name: 'v6', ipv6: 'fd00:1::/48' }), /64/);
+  await assert.rejects(t.net.create('default', { name: 'Bad_Name' }), /network name/);
+  await assert.rejects(t.net.create('default', { name: 'default' }), /overlaps|already exists/);
+  const op = await t.net.create('default', { name: 'blue', mode: 'isolated', ipv6: 'none' });
   assert.ok(op.id);
   await t.ops.wait(op.id, 10_000);
-  const blue = await t.net.record('blue');
+  const blue = await t.net.record('default', 'blue');
   assert.equal(blue.bridge, 'tstbr1');
   assert.equal(blue.ipv6, null);
   assert.match(blue.subnet, /^10\.\d+\.\d+\.0\/24$/);
@@ -75,7 +75,7 @@ test('network create: bad input is refused before anything is made', async () =>
 test('concurrent allocations never hand out an address twice, and the pool runs out cleanly', async () => {
   const t = await setup('10.50.0.0/29'); // 6 hosts: gateway + 5 for instances
   await t.net.init();
-  const results = await Promise.allSettled([1, 2, 3, 4, 5, 6, 7].map((i) => t.net.allocate('default', `vm${i}`, 'eth0', `vm${i}`)));
+  const results = await Promise.allSettled([1, 2, 3, 4, 5, 6, 7].map((i) => t.net.allocate('default', 'default', `vm${i}`, 'eth0', `vm${i}`)));
   const ok = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ ip: string; mac: string }>).value);
   assert.equal(ok.length, 5);
   assert.equal(new Set(ok.map((a) => a.ip)).size, 5, 'distinct addresses');
@@ -91,14 +91,14 @@ test('concurrent allocations never hand out an address twice, and the pool runs 
 test('release returns an instance\'s addresses to the pool', async () => {
   const t = await setup('10.50.0.0/29');
   await t.net.init();
-  const a = await t.net.allocate('default', 'a', 'eth0', 'a');
-  await t.net.allocate('default', 'b', 'eth0', 'b');
-  await t.net.release('a');
-  assert.deepEqual((await t.net.leases('default')).map((l) => l.instance), ['b']);
-  await assert.rejects(t.net.allocate('default', 'd', 'eth0', 'd', '10.50.0.3'), /already in use|not in/);
-  await assert.rejects(t.net.allocate('default', 'd', 'eth0', 'd', '10.50.0.1'), /gateway/);
-  await assert.rejects(t.net.allocate('default', 'd', 'eth0', 'd', '10.9.0.1'), /not in 10.50.0.0\/29/);
-  const c = await t.net.allocate('default', 'c', 'eth0', 'c');
+  const a = await t.net.allocate('default', 'default', 'a', 'eth0', 'a');
+  await t.net.allocate('default', 'default', 'b', 'eth0', 'b');
+  await t.net.release('default', 'a');
+  assert.deepEqual((await t.net.leases('default', 'default')).map((l) => l.instance), ['b']);
+  await assert.rejects(t.net.allocate('default', 'default', 'd', 'eth0', 'd', '10.50.0.3'), /already in use|not in/);
+  await assert.rejects(t.net.allocate('default', 'default', 'd', 'eth0', 'd', '10.50.0.1'), /gateway/);
+  await assert.rejects(t.net.allocate('default', 'default', 'd', 'eth0', 'd', '10.9.0.1'), /not in 10.50.0.0\/29/);
+  const c = await t.net.allocate('default', 'default', 'c', 'eth0', 'c');
   assert.equal(c.ip, a.ip, 'the freed address is reused');
   await t.done();
 });

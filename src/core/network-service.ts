@@ -8,7 +8,7 @@ import { conflict, invalid, isRevisionConflict, notFound, NimboError } from '../
 import type { BaseDeps } from './deps.js';
 import { validateName } from '../lib/validate.js';
 import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys, lockTarget, projectOfKey } from '../store/keys.js';
 
 export type { Allocation } from './network-record.js';
 
@@ -29,7 +29,15 @@ export function excludedFor(rec: Pick<NetworkRecord, 'subnet' | 'gateway' | 'typ
   return out;
 }
 
-/** Name of the network every daemon has. */
+/** A network record with its project (records from before projects carry none: it comes from the key). */
+function withProject(key: string, rec: NetworkRecord): NetworkRecord {
+  return rec.project ? rec : { ...rec, project: projectOfKey(key) ?? DEFAULT_PROJECT };
+}
+
+/** The project of a network record. */
+const projectOf = (rec: NetworkRecord): string => rec.project ?? DEFAULT_PROJECT;
+
+/** Name of the network every daemon has (in the project 'default'). */
 export const DEFAULT_NETWORK = 'default';
 
 /** Networks (records in the store, made real by the network driver) and nimbo's IPAM. */
@@ -39,23 +47,31 @@ export class NetworkService {
 
   constructor(private d: BaseDeps, readonly driver: NetworkDriver) {}
 
-  async records(): Promise<NetworkRecord[]> {
-    return (await this.d.store.list<NetworkRecord>(keys.networks)).map((k) => k.value);
+  /** The networks of one project. */
+  async records(project: string): Promise<NetworkRecord[]> {
+    return (await this.d.store.list<NetworkRecord>(keys.networks(project))).map((k) => withProject(k.key, k.value));
   }
 
-  async record(name: string): Promise<NetworkRecord> {
-    const kv = await this.d.store.get<NetworkRecord>(networkKey(name));
+  /** The networks of every project (host-wide: subnets and bridges are unique on the host, the firewall covers all). */
+  async allRecords(): Promise<NetworkRecord[]> {
+    return (await this.d.store.list<NetworkRecord>(keys.allNetworks)).map((k) => withProject(k.key, k.value));
+  }
+
+  /** One network of a project; NotFound when that project has none of the name. */
+  async record(project: string, name: string): Promise<NetworkRecord> {
+    const kv = await this.d.store.get<NetworkRecord>(networkKey(project, name));
     if (!kv) throw notFound(`network ${name}`);
-    return kv.value;
+    return withProject(kv.key, kv.value);
   }
 
   /** The driver spec of a network. */
-  async spec(name: string): Promise<NetworkSpec> {
-    return networkSpec(await this.record(name), this.d.config, this.d.paths);
+  async spec(project: string, name: string): Promise<NetworkSpec> {
+    return networkSpec(await this.record(project, name), this.d.config, this.d.paths);
   }
 
+  /** The driver specs of every network of every project. */
   async specs(): Promise<NetworkSpec[]> {
-    return (await this.records()).map((r) => networkSpec(r, this.d.config, this.d.paths));
+    return (await this.allRecords()).map((r) => networkSpec(r, this.d.config, this.d.paths));
   }
 
   /**
@@ -64,16 +80,40 @@ export class NetworkService {
    * so a restart never runs with a partial ruleset; then bridges and dnsmasq are repaired.
    */
   async init(policy?: () => Promise<FirewallPolicy>): Promise<void> {
-    if (!(await this.d.store.get(networkKey(DEFAULT_NETWORK)))) {
-      const rec = await this.newRecord({ name: DEFAULT_NETWORK, subnet: this.d.config.subnet }, 0);
-      await this.d.store.put(networkKey(rec.name), rec, { expectRevision: 0 });
+    if (!(await this.d.store.get(networkKey(DEFAULT_PROJECT, DEFAULT_NETWORK)))) {
+      const rec = await this.newRecord(DEFAULT_PROJECT, { name: DEFAULT_NETWORK, subnet: this.d.config.subnet }, 0);
+      await this.d.store.put(networkKey(DEFAULT_PROJECT, rec.name), rec, { expectRevision: 0 });
     }
     const specs = await this.specs();
     if (policy) await this.driver.setPolicy(this.d.config.prefix, await policy());
     await this.driver.applyFirewall(specs);
-    for (const s of specs) await this.driver.ensure(s, await this.reservations(s.name));
+    for (const rec of await this.allRecords()) await this.driver.ensure(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(projectOf(rec), rec.name));
     const swept = await sweepOrphanIfbs(this.d.exec);
     if (swept.length > 0) this.d.log.info({ swept }, 'removed bandwidth devices of taps that are gone');
+  }
+
+  /**
+   * A project's own network `default` (made on its first use, outside the project 'default' whose one is made at
+   * daemon start): every project gets a bridge and subnet of its own, so projects' instances do not share a segment.
+   */
+  async ensureProjectDefault(project: string): Promise<void> {
+    if (project === DEFAULT_PROJECT || (await this.d.store.get(networkKey(project, DEFAULT_NETWORK)))) return;
+    const rec = await this.newRecord(project, { name: DEFAULT_NETWORK, description: `the default network of project ${project}` });
+    try {
+      await this.d.store.put(networkKey(project, rec.name), rec, { expectRevision: 0 });
+    } catch (e) {
+      if (isRevisionConflict(e) || (e instanceof NimboError && e.code === 'Conflict')) return; // a concurrent request made it
+      throw e;
+    }
+    const spec = networkSpec(rec, this.d.config, this.d.paths);
+    try {
+      await this.driver.ensure(spec, []);
+    } catch (e) {
+      await this.d.store.delete(networkKey(project, rec.name));
+      await this.driver.remove(spec).catch(() => undefined);
+      throw e;
+    }
+    this.d.events.publish('network', rec.name, { action: 'created' }, project);
   }
 
   /** Tear every network down (tests and `nimbo down --purge`). */
@@ -83,24 +123,27 @@ export class NetworkService {
   }
 
   /** Validate a create request and build the record (bridge number, subnets, gateway). */
-  private async newRecord(req: NetworkCreate, bridgeNo?: number): Promise<NetworkRecord> {
+  private async newRecord(project: string, req: NetworkCreate, bridgeNo?: number): Promise<NetworkRecord> {
     validateName(req.name, 'network name');
-    const others = await this.records();
+    // Subnets and bridges are host objects: unique across every project's networks.
+    const others = await this.allRecords();
     const type = req.type ?? (req.vxlan ? 'vxlan' : 'bridge');
     if (type === 'vxlan' && !req.vxlan) throw invalid('a vxlan network needs vxlan settings (vni, local, peers)');
     if (type === 'bridge' && req.vxlan) throw invalid('vxlan settings are only for networks of type vxlan');
-    const subnet = req.subnet !== undefined ? validateCidr(req.subnet) : this.pickSubnet(req.name, others);
+    const subnet = req.subnet !== undefined ? validateCidr(req.subnet) : this.pickSubnet(`${project}/${req.name}`, others);
     if (parseCidr(subnet).prefix > 29) throw invalid(`subnet ${subnet} is too small: use /29 or larger (a network needs a gateway and room for instances)`);
-    for (const o of others) if (overlaps(o.subnet, subnet)) throw conflict(`subnet ${subnet} overlaps ${o.subnet} of network ${o.name}`);
+    // Another project's network is not named (its name is that project's business).
+    for (const o of others) if (overlaps(o.subnet, subnet)) throw conflict(`subnet ${subnet} overlaps ${o.subnet} of ${projectOf(o) === project ? `network ${o.name}` : 'a network of another project'}`);
     const gateway = req.gateway ?? nthHost(subnet, 1);
     const gwIndex = parseIpv4(gateway) - parseCidr(subnet).network;
     if (!contains(subnet, `${gateway}/32`) || gwIndex < 1 || gwIndex > hostCount(subnet)) throw invalid(`gateway ${gateway} is not a host address of ${subnet}`);
     if (type === 'vxlan' && gwIndex > VXLAN_GATEWAYS) throw invalid(`on a vxlan network the gateway must be one of the first ${VXLAN_GATEWAYS} addresses (one per host)`);
-    const ipv6 = req.ipv6 === 'none' ? null : this.ipv6Of(req.ipv6 ?? 'auto', req.name, others, gwIndex);
+    const ipv6 = req.ipv6 === 'none' ? null : this.ipv6Of(req.ipv6 ?? 'auto', `${project}/${req.name}`, others, gwIndex);
     const n = bridgeNo ?? this.freeBridgeNumber(others);
     const p = this.d.config.prefix;
     const rec: NetworkRecord = {
       name: req.name,
+      project,
       type,
       mode: req.mode ?? 'nat',
       bridge: `${p}br${n}`,
@@ -117,7 +160,7 @@ export class NetworkService {
 
   private ipv6Of(want: string, name: string, others: NetworkRecord[], hostIndex: number): { subnet: string; gateway: string } {
     const subnet = validateSubnet64(want === 'auto' ? ulaSubnet(`${this.d.config.prefix}/${name}/${Date.now()}/${Math.random()}`) : want);
-    for (const o of others) if (o.ipv6 && overlaps6(o.ipv6.subnet, subnet)) throw conflict(`IPv6 subnet ${subnet} overlaps ${o.ipv6.subnet} of network ${o.name}`);
+    for (const o of others) if (o.ipv6 && overlaps6(o.ipv6.subnet, subnet)) throw conflict(`IPv6 subnet ${subnet} overlaps ${o.ipv6.subnet} of another network`);
     return { subnet, gateway: hostIn6(subnet, hostIndex) };
   }
 
@@ -142,10 +185,10 @@ export class NetworkService {
   }
 
   /** Validate now (a bad request is a 400), then create the network as an Operation. */
-  async create(req: NetworkCreate) {
-    const rec = await this.newRecord(req);
+  async create(project: string, req: NetworkCreate) {
+    const rec = await this.newRecord(project, req);
     try {
-      await this.d.store.put(networkKey(rec.name), rec, { expectRevision: 0 });
+      await this.d.store.put(networkKey(project, rec.name), rec, { expectRevision: 0 });
     } catch (e) {
       if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`network ${rec.name} already exists`);
       throw e;
@@ -155,56 +198,58 @@ export class NetworkService {
       try {
         await this.driver.ensure(spec, []);
       } catch (e) {
-        await this.d.store.delete(networkKey(rec.name));
+        await this.d.store.delete(networkKey(project, rec.name));
         await this.driver.remove(spec).catch(() => undefined);
         throw e;
       }
-      this.d.events.publish('network', rec.name, { action: 'created' });
-      return this.view(rec.name);
-    });
+      this.d.events.publish('network', rec.name, { action: 'created' }, project);
+      return this.view(project, rec.name);
+    }, { lockAs: lockTarget.network(project, rec.name), project });
   }
 
   /** Delete a network nothing uses any more. */
-  async delete(name: string) {
-    const rec = await this.record(name);
-    if (name === DEFAULT_NETWORK) throw conflict('the default network cannot be deleted');
-    const users = await this.users(name);
+  async delete(project: string, name: string) {
+    const rec = await this.record(project, name);
+    if (name === DEFAULT_NETWORK && project === DEFAULT_PROJECT) throw conflict('the default network cannot be deleted');
+    const users = await this.users(project, name);
     if (users.length > 0) throw conflict(`network ${name} is used by ${users.join(', ')}; detach them first`);
-    const fwd = await this.d.store.list(keys.forwards(name));
+    const fwd = await this.d.store.list(keys.forwards(project, name));
     if (fwd.length > 0) throw conflict(`network ${name} has ${fwd.length} forward(s); delete them first`);
     return this.d.ops.start('network.delete', `network/${name}`, async () => {
       await this.driver.remove(networkSpec(rec, this.d.config, this.d.paths));
-      await this.d.store.delete(networkKey(name));
-      this.d.events.publish('network', name, { action: 'deleted' });
+      await this.d.store.delete(networkKey(project, name));
+      this.d.events.publish('network', name, { action: 'deleted' }, project);
       return null;
-    });
+    }, { lockAs: lockTarget.network(project, name), project });
   }
 
-  /** Instances with a NIC on the network. */
-  async users(name: string): Promise<string[]> {
-    return [...new Set((await this.allocations(name)).map((a) => a.owner))].sort();
+  /** Instances (of the network's project) with a NIC on the network. */
+  async users(project: string, name: string): Promise<string[]> {
+    return [...new Set((await this.allocations(project, name)).map((a) => a.owner))].sort();
   }
 
-  async view(name: string): Promise<Network> {
-    return toNetwork(await this.record(name), await this.users(name));
+  /** The API view of one network of a project. */
+  async view(project: string, name: string): Promise<Network> {
+    return toNetwork(await this.record(project, name), await this.users(project, name));
   }
 
-  async list(): Promise<Network[]> {
-    return Promise.all((await this.records()).map((r) => this.view(r.name)));
+  /** The API views of a project's networks. */
+  async list(project: string): Promise<Network[]> {
+    return Promise.all((await this.records(project)).map((r) => this.view(project, r.name)));
   }
 
-  private async allocations(net: string): Promise<Allocation[]> {
-    return (await this.d.store.list<Allocation>(ipamPrefix(net))).map((k) => k.value);
+  private async allocations(project: string, net: string): Promise<Allocation[]> {
+    return (await this.d.store.list<Allocation>(ipamPrefix(project, net))).map((k) => k.value);
   }
 
-  private async reservations(net: string): Promise<Reservation[]> {
-    return (await this.allocations(net)).map((a) => ({ mac: a.mac, ip: a.ip, hostname: a.hostname, ...(a.ipv6 ? { ipv6: a.ipv6 } : {}) }));
+  private async reservations(project: string, net: string): Promise<Reservation[]> {
+    return (await this.allocations(project, net)).map((a) => ({ mac: a.mac, ip: a.ip, hostname: a.hostname, ...(a.ipv6 ? { ipv6: a.ipv6 } : {}) }));
   }
 
   /** The leases (static reservations) of a network. */
-  async leases(net: string): Promise<Lease[]> {
-    await this.record(net);
-    return (await this.allocations(net))
+  async leases(project: string, net: string): Promise<Lease[]> {
+    await this.record(project, net);
+    return (await this.allocations(project, net))
       .sort((a, b) => parseIpv4(a.ip) - parseIpv4(b.ip))
       .map((a) => ({ ip: a.ip, ...(a.ipv6 ? { ipv6: a.ipv6 } : {}), mac: a.mac, instance: a.owner, nic: a.nic, hostname: a.hostname }));
   }
@@ -213,8 +258,8 @@ export class NetworkService {
    * Allocate an address on `net` (the requested one, or the first free) with compare-and-swap in the
    * store, so never twice, and a MAC; the IPv6 address is the SLAAC one of that MAC. Returns ip as CIDR.
    */
-  async allocate(net: string, owner: string, nic: string, hostname: string, requested?: string): Promise<Allocation> {
-    const rec = await this.record(net);
+  async allocate(project: string, net: string, owner: string, nic: string, hostname: string, requested?: string): Promise<Allocation> {
+    const rec = await this.record(project, net);
     if (requested !== undefined) {
       parseIpv4(requested);
       if (!contains(rec.subnet, `${requested}/32`)) throw invalid(`address ${requested} is not in ${rec.subnet} of network ${net}`);
@@ -225,52 +270,62 @@ export class NetworkService {
       }
     }
     for (let attempt = 0; attempt < 20; attempt++) {
-      const used = new Set((await this.allocations(net)).map((a) => a.ip));
+      const used = new Set((await this.allocations(project, net)).map((a) => a.ip));
       if (requested !== undefined && used.has(requested)) throw conflict(`address ${requested} on network ${net} is already in use`);
       const ip = requested ?? allocateAddress(rec.subnet, used, excludedFor(rec));
       const mac = randomMac();
       const alloc: Allocation = { network: net, ip, mac, owner, nic, hostname, ...(rec.ipv6 ? { ipv6: eui64Address(rec.ipv6.subnet, mac) } : {}) };
       try {
-        await this.d.store.put(keys.ipamEntry(net, ip), alloc, { expectRevision: 0 });
+        await this.d.store.put(keys.ipamEntry(project, net, ip), alloc, { expectRevision: 0 });
       } catch (e) {
         if (!isRevisionConflict(e)) throw e;
         continue; // another request took this address first: pick again
       }
-      await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(net));
+      await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(project, net));
       return { ...alloc, ip: `${ip}/${prefixOf(rec.subnet)}` };
     }
     throw new NimboError('Conflict', 'could not allocate an address: too much contention');
   }
 
   /** Hand a network's current reservations to its DHCP/DNS server again (a rename changed the hostnames). */
-  async refreshReservations(net: string): Promise<void> {
-    const rec = await this.record(net);
-    await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(net));
+  async refreshReservations(project: string, net: string): Promise<void> {
+    const rec = await this.record(project, net);
+    await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(project, net));
   }
 
-  /** Release the addresses an instance holds (all, or those of one NIC). */
-  async release(owner: string, nic?: string): Promise<void> {
-    for (const rec of await this.records()) {
+  /** Release the addresses an instance of `project` holds (all, or those of one NIC). */
+  async release(project: string, owner: string, nic?: string): Promise<void> {
+    for (const rec of await this.records(project)) {
       let changed = false;
-      for (const kv of await this.d.store.list<Allocation>(ipamPrefix(rec.name))) {
+      for (const kv of await this.d.store.list<Allocation>(ipamPrefix(project, rec.name))) {
         if (kv.value.owner === owner && (nic === undefined || kv.value.nic === nic)) {
           await this.d.store.delete(kv.key);
           changed = true;
         }
       }
-      if (changed) await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(rec.name));
+      if (changed) await this.driver.setReservations(networkSpec(rec, this.d.config, this.d.paths), await this.reservations(project, rec.name));
     }
   }
 
   /** Create a tap on a network's bridge, owned by `owner` (a VM's QEMU uid; default the shared QEMU user). */
   async createTap(tap: string, network: string, owner?: string): Promise<void> {
-    return this.driver.createTap(tap, (await this.record(network)).bridge, owner ?? this.d.config.qemuUser);
+    return this.driver.createTap(tap, await this.bridgeOf(tap, network), owner ?? this.d.config.qemuUser);
+  }
+
+  /**
+   * The bridge of network `network` of the instance whose NIC has host end `tap`. Drivers name a NIC's network
+   * only by name; the project is the instance's (its record holds the NIC before any host end is made).
+   */
+  private async bridgeOf(tap: string, network: string): Promise<string> {
+    const owner = (await this.d.store.list<{ project?: string; nics?: { tap: string }[] }>(keys.allInstances)).find((kv) => kv.value.nics?.some((n) => n.tap === tap));
+    const project = owner ? (projectOfKey(owner.key) ?? DEFAULT_PROJECT) : DEFAULT_PROJECT;
+    return (await this.record(project, network)).bridge;
   }
 
   /** Wire a container's namespace: a veth per NIC (host end `tap` on its network's bridge, peer `name` inside) and `setup`. */
   async plugNetns(netns: string, nics: { tap: string; network: string; name: string; mac: string }[], setup?: NetnsSetup): Promise<void> {
     const veths: VethSpec[] = [];
-    for (const n of nics) veths.push({ host: n.tap, bridge: (await this.record(n.network)).bridge, peer: n.name, mac: n.mac });
+    for (const n of nics) veths.push({ host: n.tap, bridge: await this.bridgeOf(n.tap, n.network), peer: n.name, mac: n.mac });
     return this.driver.plugNetns(netns, veths, setup);
   }
 

@@ -31,6 +31,8 @@ export interface StartOptions {
   lockAs?: string;
   /** Runs when the body never ran (cancelled while it waited for its locks): give back what the request reserved. */
   notRun?: () => Promise<unknown>;
+  /** The project of the target (recorded on the operation and its events); absent: a platform operation (a pool). */
+  project?: string;
 }
 
 /**
@@ -72,7 +74,7 @@ export class OperationManager {
   /** Start `body` as an operation on `target`; bodies that share a target (or a lock) run one after another. */
   async start(kind: string, target: string, body: (ctx: OpContext) => Promise<unknown>, opts: StartOptions = {}): Promise<Operation> {
     const now = new Date().toISOString();
-    const op: Operation = { id: randomUUID(), kind, target, status: 'pending', progress: 0, log: [], createdAt: now, updatedAt: now };
+    const op: Operation = { id: randomUUID(), kind, target, ...(opts.project !== undefined ? { project: opts.project } : {}), status: 'pending', progress: 0, log: [], createdAt: now, updatedAt: now };
     await this.save(op);
     const ctrl = new AbortController();
     const targets = [...new Set([opts.lockAs ?? target, ...(opts.locks ?? [])])].sort();
@@ -158,7 +160,7 @@ export class OperationManager {
   private async save(op: Operation): Promise<void> {
     op.updatedAt = new Date().toISOString();
     await this.store.put(KEY(op.id), op);
-    this.events.publish('operation', op.target, { ...op, log: op.log.slice(-1) });
+    this.events.publish('operation', op.target, { ...op, log: op.log.slice(-1) }, op.project);
   }
 
   /** One operation by id. */

@@ -11,14 +11,14 @@ function fakes(rec: Partial<InstanceRecord>, existing: InstanceSnapshot[] = []) 
   const created: { name?: string; stateful?: boolean; expiresAt?: string }[] = [];
   const removed: string[] = [];
   const svc = {
-    records: async () => recs,
-    patch: async (_n: string, change: Partial<InstanceRecord> | ((cur: InstanceRecord) => Partial<InstanceRecord>)) =>
+    allRecords: async () => recs,
+    patch: async (_p: string, _n: string, change: Partial<InstanceRecord> | ((cur: InstanceRecord) => Partial<InstanceRecord>)) =>
       Object.assign(recs[0]!, typeof change === 'function' ? change(recs[0]!) : change),
   } as unknown as InstanceService;
   const snaps = {
-    create: async (_i: string, o: { name?: string; stateful?: boolean; expiresAt?: string }) => void created.push(o),
+    create: async (_p: string, _i: string, o: { name?: string; stateful?: boolean; expiresAt?: string }) => void created.push(o),
     list: async () => existing,
-    remove: async (_i: string, n: string) => void removed.push(n),
+    remove: async (_p: string, _i: string, n: string) => void removed.push(n),
   } as unknown as InstanceSnapshots;
   return { sched: new SnapshotScheduler(svc, snaps, silentLogger()), created, removed, recs };
 }

@@ -1,5 +1,6 @@
 import { parseCron, nextFire } from '../lib/cron.js';
 import type { InstanceRepo } from './instance-repo.js';
+import { projectOfRecord } from './instance-record.js';
 import { InstanceSnapshots, snapshotName } from './instance-snapshots.js';
 import type { Logger } from '../lib/log.js';
 
@@ -31,7 +32,7 @@ export function scheduleView(sched: SnapshotSchedule, now = new Date()): Snapsho
 /** Runs every instance's snapshot schedule and removes expired snapshots. */
 export class SnapshotScheduler {
   private timer?: NodeJS.Timeout;
-  constructor(private svc: Pick<InstanceRepo, 'records' | 'patch'>, private snaps: InstanceSnapshots, private log: Logger) {}
+  constructor(private svc: Pick<InstanceRepo, 'allRecords' | 'patch'>, private snaps: InstanceSnapshots, private log: Logger) {}
 
   /** Check schedules every `ms`. */
   start(ms = 15_000): void {
@@ -45,19 +46,20 @@ export class SnapshotScheduler {
 
   /** One pass: take due snapshots, drop expired ones. */
   async tick(now = new Date()): Promise<void> {
-    for (const rec of await this.svc.records()) {
+    for (const rec of await this.svc.allRecords()) {
+      const project = projectOfRecord(rec);
       const sched = rec.snapshotSchedule;
       if (sched && rec.state !== 'creating') {
         const due = nextFire(parseCron(sched.cron), new Date(sched.lastRun), now);
         if (due) {
-          await this.svc.patch(rec.name, (cur) => (cur.snapshotSchedule ? { snapshotSchedule: { ...cur.snapshotSchedule, lastRun: now.toISOString() } } : {}));
+          await this.svc.patch(project, rec.name, (cur) => (cur.snapshotSchedule ? { snapshotSchedule: { ...cur.snapshotSchedule, lastRun: now.toISOString() } } : {}));
           const expiresAt = sched.expiry ? new Date(now.getTime() + InstanceSnapshots.parseDuration(sched.expiry)).toISOString() : undefined;
           const live = rec.state === 'running' || rec.state === 'paused';
-          await this.snaps.create(rec.name, { name: snapshotName('auto', now), stateful: !!sched.stateful && live, expiresAt, scheduled: true });
+          await this.snaps.create(project, rec.name, { name: snapshotName('auto', now), stateful: !!sched.stateful && live, expiresAt, scheduled: true });
         }
       }
-      for (const snap of await this.snaps.list(rec.name)) {
-        if (snap.expiresAt && snap.expiresAt <= now.toISOString()) await this.snaps.remove(rec.name, snap.name);
+      for (const snap of await this.snaps.list(project, rec.name)) {
+        if (snap.expiresAt && snap.expiresAt <= now.toISOString()) await this.snaps.remove(project, rec.name, snap.name);
       }
     }
   }

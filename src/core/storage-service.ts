@@ -9,7 +9,8 @@ import type { BaseDeps } from './deps.js';
 import { parseBoundedSize, validateName } from '../lib/validate.js';
 import { casUpdate } from '../store/cas.js';
 import { checkPoolPath, fsTypeAt, readMounts, resolvePoolPath } from './pool-paths.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys, lockTarget } from '../store/keys.js';
+import { createHash } from 'node:crypto';
 
 /** A pool as kept in the store. */
 export interface PoolRecord extends PoolSpec {
@@ -38,6 +39,8 @@ const MiB = 1024 ** 2;
 const VOLUME_SIZE = { min: MiB, max: 64 * 1024 ** 4 };
 const poolKey = keys.pool;
 const metaKey = keys.volumeMeta;
+/** Host names of other projects' volumes (StorageService.hostVolume): never a default-project volume's name. */
+export const HASHED_VOLUME = /^x[0-9a-f]{24}$/;
 /** The metadata of a volume nimbo has recorded nothing about yet: detached, no limits. */
 const defaultMeta = (pool: string, name: string): VolumeMeta => ({ pool, name, attachedTo: null, limits: { ...NO_LIMITS } });
 
@@ -168,42 +171,52 @@ export class StorageService {
     });
   }
 
-  async meta(pool: string, volume: string): Promise<VolumeMeta> {
-    return (await this.d.store.get<VolumeMeta>(metaKey(pool, volume)))?.value ?? defaultMeta(pool, volume);
+  /**
+   * The name a project's volume has in its pool (pools are host-wide; names are unique per project). The default
+   * project's volumes keep their own names (the files nimbo always made); another project's are x + a hash of
+   * PROJECT/NAME, a name no default volume may take (HASHED_VOLUME is refused at create).
+   */
+  hostVolume(project: string, name: string): string {
+    return project === DEFAULT_PROJECT ? name : `x${createHash('sha256').update(`${project}/${name}`).digest('hex').slice(0, 24)}`;
+  }
+
+  /** A volume's metadata in a project (its defaults when nothing was recorded yet). */
+  async meta(project: string, pool: string, volume: string): Promise<VolumeMeta> {
+    return (await this.d.store.get<VolumeMeta>(metaKey(project, pool, volume)))?.value ?? defaultMeta(pool, volume);
   }
 
   /** Write a volume's metadata as a whole (a new volume's; changes of an existing one go through updateMeta/claim). */
-  async setMeta(m: VolumeMeta): Promise<void> {
-    await this.d.store.put(metaKey(m.pool, m.name), m);
+  async setMeta(project: string, m: VolumeMeta): Promise<void> {
+    await this.d.store.put(metaKey(project, m.pool, m.name), m);
   }
 
   /** Change a volume's metadata from its current value (compare-and-swap, retried with `fn` recomputed). */
-  async updateMeta(pool: string, volume: string, fn: (cur: VolumeMeta) => VolumeMeta): Promise<VolumeMeta> {
-    const res = await casUpdate<VolumeMeta>(this.d.store, metaKey(pool, volume), (cur) => fn(cur ?? defaultMeta(pool, volume)));
+  async updateMeta(project: string, pool: string, volume: string, fn: (cur: VolumeMeta) => VolumeMeta): Promise<VolumeMeta> {
+    const res = await casUpdate<VolumeMeta>(this.d.store, metaKey(project, pool, volume), (cur) => fn(cur ?? defaultMeta(pool, volume)));
     return res!.value;
   }
 
   /**
-   * Claim a volume for `owner` atomically (attachedTo: none -> owner) before any host work, so of two requests
-   * for one volume exactly one wins and the other gets an immediate 409.
+   * Claim a volume for `owner` (an instance of the same project) atomically (attachedTo: none -> owner) before any
+   * host work, so of two requests for one volume exactly one wins and the other gets an immediate 409.
    */
-  async claim(pool: string, volume: string, owner: string): Promise<VolumeMeta> {
-    return this.updateMeta(pool, volume, (cur) => {
+  async claim(project: string, pool: string, volume: string, owner: string): Promise<VolumeMeta> {
+    return this.updateMeta(project, pool, volume, (cur) => {
       if (cur.attachedTo) throw conflict(`volume ${pool}/${volume} is already attached to ${cur.attachedTo}`);
       return { ...cur, attachedTo: owner };
     });
   }
 
   /** Give back `owner`'s claim on a volume; a claim held by someone else is left alone. */
-  async release(pool: string, volume: string, owner: string): Promise<void> {
-    await casUpdate<VolumeMeta>(this.d.store, metaKey(pool, volume), (cur) => (cur?.attachedTo === owner ? { ...cur, attachedTo: null } : undefined));
+  async release(project: string, pool: string, volume: string, owner: string): Promise<void> {
+    await casUpdate<VolumeMeta>(this.d.store, metaKey(project, pool, volume), (cur) => (cur?.attachedTo === owner ? { ...cur, attachedTo: null } : undefined));
   }
 
-  /** The API view of a volume. */
-  async volumeView(pool: string, info: VolumeInfo): Promise<Volume> {
-    const m = await this.meta(pool, info.name);
+  /** The API view of a project's volume `name` (the driver's `info` is of its host volume). */
+  async volumeView(project: string, pool: string, name: string, info: VolumeInfo): Promise<Volume> {
+    const m = await this.meta(project, pool, name);
     return {
-      name: info.name,
+      name,
       pool,
       kind: info.kind,
       ...(info.format ? { format: info.format } : {}),
@@ -216,29 +229,53 @@ export class StorageService {
     };
   }
 
-  async volumes(pool: string): Promise<Volume[]> {
+  /** A project's volumes in a pool (the default project: the pool's own names; another: those its metadata names). */
+  async volumes(project: string, pool: string): Promise<Volume[]> {
     const dr = await this.driver(pool);
-    return Promise.all((await dr.listVolumes()).map((v) => this.volumeView(pool, v)));
+    const all = await dr.listVolumes();
+    if (project === DEFAULT_PROJECT) return Promise.all(all.filter((v) => !HASHED_VOLUME.test(v.name)).map((v) => this.volumeView(project, pool, v.name, v)));
+    const byHost = new Map(all.map((v) => [v.name, v]));
+    const out: Volume[] = [];
+    for (const kv of await this.d.store.list<VolumeMeta>(keys.volumeMetaOf(project, pool))) {
+      const info = byHost.get(this.hostVolume(project, kv.value.name));
+      if (info) out.push(await this.volumeView(project, pool, kv.value.name, info));
+    }
+    return out;
   }
 
-  async volume(pool: string, name: string): Promise<Volume> {
+  /** One volume of a project. */
+  async volume(project: string, pool: string, name: string): Promise<Volume> {
     validateName(name, 'volume name');
-    return this.volumeView(pool, await (await this.driver(pool)).volumeInfo(name));
+    return this.volumeView(project, pool, name, await (await this.driver(pool)).volumeInfo(this.hostVolume(project, name)));
+  }
+
+  /** A new volume's name: valid, not of the form host names of other projects' volumes take. */
+  private newName(name: string): string {
+    validateName(name, 'volume name');
+    if (HASHED_VOLUME.test(name)) throw invalid(`volume name ${name} is reserved (x and 24 hex digits name other projects' volumes in a pool)`);
+    return name;
+  }
+
+  /** Record a new volume of a project (its metadata is what lists it outside the default project). */
+  private async recordNew(project: string, pool: string, name: string): Promise<void> {
+    if (project !== DEFAULT_PROJECT) await this.setMeta(project, defaultMeta(pool, name));
   }
 
   /** Create a thin volume (an Operation). */
-  async createVolume(pool: string, req: VolumeCreate) {
-    validateName(req.name, 'volume name');
+  async createVolume(project: string, pool: string, req: VolumeCreate) {
+    this.newName(req.name);
     const size = parseBoundedSize(req.size, VOLUME_SIZE.min, VOLUME_SIZE.max, 'size');
     const dr = await this.driver(pool);
-    return this.d.ops.start('storage.volume.create', `volume/${pool}/${req.name}`, async () =>
-      this.volumeView(pool, await dr.createVolume({ name: req.name, kind: req.kind ?? 'block', sizeBytes: size })),
-    );
+    return this.d.ops.start('storage.volume.create', `volume/${pool}/${req.name}`, async () => {
+      const info = await dr.createVolume({ name: this.hostVolume(project, req.name), kind: req.kind ?? 'block', sizeBytes: size });
+      await this.recordNew(project, pool, req.name);
+      return this.volumeView(project, pool, req.name, info);
+    }, { lockAs: lockTarget.volume(project, pool, req.name), project });
   }
 
   /** Refuse changes to a volume that a VM holds, unless the change can be made live. */
-  async assertDetached(pool: string, name: string, what: string): Promise<void> {
-    const m = await this.meta(pool, name);
+  async assertDetached(project: string, pool: string, name: string, what: string): Promise<void> {
+    const m = await this.meta(project, pool, name);
     if (m.attachedTo) throw conflict(`volume ${pool}/${name} is attached to ${m.attachedTo}: detach it before you ${what}`);
   }
 
@@ -246,89 +283,98 @@ export class StorageService {
    * Delete a volume: refused while attached, unless `force` and its instance is stopped
    * (`detachStopped` then removes it from that instance first).
    */
-  async deleteVolume(pool: string, name: string, force = false, detachStopped?: (instance: string) => Promise<void>) {
-    await this.volume(pool, name);
-    const holder = (await this.meta(pool, name)).attachedTo;
-    if (holder && !(force && detachStopped)) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
+  async deleteVolume(project: string, pool: string, name: string, force = false, detachStopped?: (instance: string) => Promise<void>) {
+    await this.volume(project, pool, name);
+    const holder = (await this.meta(project, pool, name)).attachedTo;
+    if (holder && !(force && detachStopped)) await this.assertDetached(project, pool, name, 'delete it (or use --force on a stopped instance)');
     const dr = await this.driver(pool);
     return this.d.ops.start('storage.volume.delete', `volume/${pool}/${name}`, async () => {
       // Checked again under the volume's lock: an attach may have claimed it since the request.
-      if ((await this.meta(pool, name)).attachedTo !== holder) await this.assertDetached(pool, name, 'delete it (or use --force on a stopped instance)');
+      if ((await this.meta(project, pool, name)).attachedTo !== holder) await this.assertDetached(project, pool, name, 'delete it (or use --force on a stopped instance)');
       if (holder && detachStopped) await detachStopped(holder);
-      await dr.deleteVolume(name);
-      await this.d.store.delete(metaKey(pool, name));
-    });
+      await dr.deleteVolume(this.hostVolume(project, name));
+      await this.d.store.delete(metaKey(project, pool, name));
+    }, { lockAs: lockTarget.volume(project, pool, name), project });
   }
 
   /** Rename a detached volume; its metadata follows. */
-  async rename(pool: string, name: string, to: string): Promise<void> {
-    validateName(to, 'volume name');
-    await this.assertDetached(pool, name, 'rename it');
-    await (await this.driver(pool)).renameVolume(name, to);
+  async rename(project: string, pool: string, name: string, to: string): Promise<void> {
+    this.newName(to);
+    await this.assertDetached(project, pool, name, 'rename it');
+    await (await this.driver(pool)).renameVolume(this.hostVolume(project, name), this.hostVolume(project, to));
     // The metadata moves in one transaction, and only if nobody claimed the volume since the check above.
-    const kv = await this.d.store.get<VolumeMeta>(metaKey(pool, name));
+    const kv = await this.d.store.get<VolumeMeta>(metaKey(project, pool, name));
     const m = kv?.value ?? defaultMeta(pool, name);
     if (m.attachedTo) throw conflict(`volume ${pool}/${name} was attached to ${m.attachedTo} while it was renamed`);
     const moved = await this.d.store.txn(
-      [{ key: metaKey(pool, name), modRevision: kv?.modRevision ?? 0 }],
-      [{ type: 'delete', key: metaKey(pool, name) }, { type: 'put', key: metaKey(pool, to), value: { ...m, name: to } }],
+      [{ key: metaKey(project, pool, name), modRevision: kv?.modRevision ?? 0 }],
+      [{ type: 'delete', key: metaKey(project, pool, name) }, { type: 'put', key: metaKey(project, pool, to), value: { ...m, name: to } }],
     );
     if (!moved) throw conflict(`volume ${pool}/${name} changed while it was renamed to ${to}`);
   }
 
   /** Grow a volume in its pool (offline path; live growth of an attached volume goes through the instance). */
-  async grow(pool: string, name: string, size: string | number): Promise<void> {
+  async grow(project: string, pool: string, name: string, size: string | number): Promise<void> {
     const bytes = parseBoundedSize(size, VOLUME_SIZE.min, VOLUME_SIZE.max, 'size');
-    const cur = await this.volume(pool, name);
+    const cur = await this.volume(project, pool, name);
     if (bytes < cur.size) throw invalid(`volume ${pool}/${name} is ${cur.size} bytes: shrinking to ${bytes} is not supported, only growing`);
-    await (await this.driver(pool)).resizeVolume(name, bytes);
+    await (await this.driver(pool)).resizeVolume(this.hostVolume(project, name), bytes);
   }
 
-  async snapshots(pool: string, volume: string): Promise<Snapshot[]> {
-    return (await this.driver(pool)).listSnapshots(volume);
+  /** The snapshots of a project's volume. */
+  async snapshots(project: string, pool: string, volume: string): Promise<Snapshot[]> {
+    await this.volume(project, pool, volume);
+    return (await this.driver(pool)).listSnapshots(this.hostVolume(project, volume));
   }
 
   /** Snapshot operations (create, restore, delete) on a detached volume. */
-  async snapshotAction(pool: string, volume: string, action: 'create' | 'restore' | 'delete', snapshot: string) {
+  async snapshotAction(project: string, pool: string, volume: string, action: 'create' | 'restore' | 'delete', snapshot: string) {
     validateName(snapshot, 'snapshot name');
-    await this.volume(pool, volume);
-    await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`);
+    await this.volume(project, pool, volume);
+    await this.assertDetached(project, pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`);
     const dr = await this.driver(pool);
+    const host = this.hostVolume(project, volume);
     return this.d.ops.start(`storage.snapshot.${action}`, `volume/${pool}/${volume}`, async () => {
-      await this.assertDetached(pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`); // claimed since the request?
-      if (action === 'create') return dr.createSnapshot(volume, snapshot);
-      if (action === 'restore') return void (await dr.restoreSnapshot(volume, snapshot));
-      await dr.deleteSnapshot(volume, snapshot);
-    });
+      await this.assertDetached(project, pool, volume, `${action} a snapshot (use an instance snapshot for a running VM)`); // claimed since the request?
+      if (action === 'create') return dr.createSnapshot(host, snapshot);
+      if (action === 'restore') return void (await dr.restoreSnapshot(host, snapshot));
+      await dr.deleteSnapshot(host, snapshot);
+    }, { lockAs: lockTarget.volume(project, pool, volume), project });
   }
 
-  /** Clone a volume (linked by default) into a new volume of the same pool. */
-  async clone(pool: string, volume: string, req: VolumeClone) {
-    await this.volume(pool, volume);
+  /** Clone a volume (linked by default) into a new volume of the same pool and project. */
+  async clone(project: string, pool: string, volume: string, req: VolumeClone) {
+    await this.volume(project, pool, volume);
+    this.newName(req.target);
     const dr = await this.driver(pool);
-    return this.d.ops.start('storage.volume.clone', `volume/${pool}/${req.target}`, async () =>
-      this.volumeView(pool, await dr.cloneVolume(volume, req.target, { mode: req.mode ?? 'linked', fromSnapshot: req.fromSnapshot })),
-    );
+    return this.d.ops.start('storage.volume.clone', `volume/${pool}/${req.target}`, async () => {
+      const info = await dr.cloneVolume(this.hostVolume(project, volume), this.hostVolume(project, req.target), { mode: req.mode ?? 'linked', fromSnapshot: req.fromSnapshot });
+      await this.recordNew(project, pool, req.target);
+      return this.volumeView(project, pool, req.target, info);
+    }, { lockAs: lockTarget.volume(project, pool, req.target), project });
   }
 
   /** Import a qcow2/raw file from the daemon's host as a new volume. */
-  async importVolume(pool: string, req: VolumeImport) {
+  async importVolume(project: string, pool: string, req: VolumeImport) {
+    this.newName(req.name);
     if (!existsSync(req.path)) throw invalid(`file ${req.path} does not exist on the daemon's host`);
     const dr = await this.driver(pool);
     return this.d.ops.start('storage.volume.import', `volume/${pool}/${req.name}`, async (ctx) => {
       const format: VolumeFormat = req.format ?? (await detectFormat(this.d, req.path));
-      return this.volumeView(pool, await dr.importVolume(req.path, format, req.name, { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal }));
-    });
+      const info = await dr.importVolume(req.path, format, this.hostVolume(project, req.name), { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal });
+      await this.recordNew(project, pool, req.name);
+      return this.volumeView(project, pool, req.name, info);
+    }, { lockAs: lockTarget.volume(project, pool, req.name), project });
   }
 
   /** Export a volume to a new file on the daemon's host. */
-  async exportVolume(pool: string, volume: string, req: VolumeExport) {
-    await this.volume(pool, volume);
+  async exportVolume(project: string, pool: string, volume: string, req: VolumeExport) {
+    await this.volume(project, pool, volume);
     if (existsSync(req.path)) throw conflict(`${req.path} already exists`);
     const dr = await this.driver(pool);
     return this.d.ops.start('storage.volume.export', `volume/${pool}/${volume}`, async (ctx) => {
-      await dr.exportVolume(volume, req.path, req.format ?? 'qcow2', { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal });
-    });
+      await dr.exportVolume(this.hostVolume(project, volume), req.path, req.format ?? 'qcow2', { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal });
+    }, { lockAs: lockTarget.volume(project, pool, volume), project });
   }
 }
 

@@ -37,6 +37,7 @@ import type { BaseDeps } from '../core/deps.js';
 import { prepareTls } from './tls.js';
 import { shutdownWithin } from './shutdown.js';
 import { makeReconciler } from './reconciler-wiring.js';
+import { DEFAULT_PROJECT } from '../store/keys.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -115,9 +116,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const copier = new InstanceCopier(runtime, repo, provisioner, views, instanceNics, snapshots);
   const instanceExec = new InstanceExec(runtime);
   const actions = new InstanceActions(runtime, repo, views, provisioner, instanceNics, {
-    dropForwards: (name) => forwards.dropNic(name),
+    dropForwards: (project, name) => forwards.dropNic(project, name),
     releaseVolumes: (rec) => instanceVolumes.releaseAll(rec),
-    forgetSnapshots: (name) => snapshots.forget(name),
+    forgetSnapshots: (project, name) => snapshots.forget(project, name),
   });
   const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
@@ -140,7 +141,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     storage,
     instanceVolumes,
     snapshots,
-    hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec('default')),
+    hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
   }, tls ? { https: { cert: tls.cert, key: tls.key } } : {});
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();

@@ -2,13 +2,13 @@
 import { Reconciler, storeBootSource } from '../core/reconcile/reconciler.js';
 import { lockKey } from '../core/locks.js';
 import type { EventBus } from '../core/events.js';
-import type { InstanceRecord } from '../core/instance-record.js';
+import { projectOfRecord, type InstanceRecord } from '../core/instance-record.js';
 import type { InstanceRepo } from '../core/instance-repo.js';
 import type { InstanceRuntime } from '../core/instance-runtime.js';
 import type { DriverRegistry } from '../drivers/compute/registry.js';
 import { isRevisionConflict, NimboError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys, projectOfKey } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 
 /** What the reconciler is wired from. */
@@ -24,19 +24,27 @@ export interface ReconcilerWiring {
 /** A reconciler over the daemon's records, drivers and store locks (not started). */
 export function makeReconciler(w: ReconcilerWiring): Reconciler {
   const { store, repo, runtime } = w;
+  // Where each instance was last seen (its project): the fast path of record(uuid, name) below.
+  const projects = new Map<string, string>();
+  const seen = (recs: InstanceRecord[]) => {
+    for (const r of recs) projects.set(r.uuid, projectOfRecord(r));
+    return recs;
+  };
   return new Reconciler(
     {
-      records: () => repo.records(),
+      // Host-wide: every project's instances run on this host.
+      records: async () => seen(await repo.allRecords()),
       record: async (uuid, name) => {
-        const byName = name ? await repo.record(name).catch(() => undefined) : undefined;
-        return byName?.uuid === uuid ? byName : (await repo.records()).find((r) => r.uuid === uuid);
+        const project = projects.get(uuid);
+        const byName = name && project ? await repo.record(project, name).catch(() => undefined) : undefined;
+        return byName?.uuid === uuid ? byName : seen(await repo.allRecords()).find((r) => r.uuid === uuid);
       },
       drivers: () => w.drivers.all(),
       driverOf: (rec) => runtime.driverOf(rec),
       refOf: (rec) => runtime.refOf(rec),
       patch: async (rec, fn) => {
         try {
-          return await repo.patch(rec.name, (cur) => fn(cur) ?? {});
+          return await repo.patch(projectOfRecord(rec), rec.name, (cur) => fn(cur) ?? {});
         } catch (e) {
           if (e instanceof NimboError && e.code === 'NotFound') return undefined;
           throw e;
@@ -54,8 +62,8 @@ export function makeReconciler(w: ReconcilerWiring): Reconciler {
         }
       },
       start: (rec) => runtime.start(rec),
-      watch: (cb) => store.watch(keys.instances(), (ev) => cb(ev.type === 'put' ? { record: ev.value as InstanceRecord } : {})),
-      publish: (rec, data) => w.events.publish('instance', rec.name, data),
+      watch: (cb) => store.watch(keys.allInstances, (ev) => cb(ev.type === 'put' ? { record: { ...(ev.value as InstanceRecord), project: projectOfKey(ev.key) ?? DEFAULT_PROJECT } } : {})),
+      publish: (rec, data) => w.events.publish('instance', rec.name, data, projectOfRecord(rec)),
       log: w.log,
     },
     { boot: storeBootSource(store) },

@@ -1,83 +1,111 @@
-// The one layout of nimbo's store keys. Every service builds its keys here, so moving a kind of record
-// (e.g. under a project, once there are projects) is a change of this file and a record migration.
-// Instance-scoped keys take a `project` that defaults to 'default'; the default project maps to the
-// keys nimbo has always used (/instances/NAME, ...), so no migration is needed until a second project exists.
+// The one layout of nimbo's store keys. Every service builds its keys here, so moving a kind of record is a
+// change of this file and a record migration (core/records/migrate.ts).
+//
+// Layout: kind first, then project, then the record's own path. A project's records of one kind share the
+// prefix `/<kind>/<project>/`; every project's share `/<kind>/` (the all* prefixes, for host-wide loops such as
+// the reconciler). Project-scoped: instances, snapshots, networks, ipam, secgroups, forwards, volume metadata
+// and private images. Host-global: pools, idmaps, vmids, locks, tokens, the records marker, host boot ids,
+// and public (built-in or imported by an operator) images at /images/public/<name>. Operations keep
+// /operations/<id> (ids are UUIDs) and carry their project in the record. IPAM is keyed by the network's
+// project and name, like the network itself.
 
-/** The project every record belongs to until projects exist. */
+/** The project that always exists; records from before projects were migrated into it. */
 export const DEFAULT_PROJECT = 'default';
 
-/** Refuse a project other than the default one: its key layout is not decided yet (kept here, in one place). */
-function projectRoot(project: string): string {
-  if (project !== DEFAULT_PROJECT) throw new Error(`project ${project}: only the default project exists`);
-  return '';
+/** A project's key segment; refuses what would escape its level of the layout (a project name never has a '/'). */
+function seg(project: string): string {
+  if (typeof project !== 'string' || project === '' || project.includes('/')) throw new Error(`store key: bad project ${JSON.stringify(project)}`);
+  return project;
 }
 
-/** The text of `key` after `prefix` (e.g. the NAME of /instances/NAME); undefined when it does not start so. */
+/** The text of `key` after `prefix` (e.g. the NAME of /instances/P/NAME); undefined when it does not start so. */
 export function keyTail(prefix: string, key: string): string | undefined {
   return key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
 }
 
+/** The project segment of a project-scoped key (`/<kind>/<project>/...`); undefined for a key of another shape. */
+export function projectOfKey(key: string): string | undefined {
+  const parts = key.split('/');
+  return parts.length >= 4 && parts[0] === '' && parts[2] ? parts[2] : undefined;
+}
+
 /** Store keys and prefixes, by kind of record. */
 export const keys = {
-  /** Prefix of every instance record of a project. */
-  instances: (project = DEFAULT_PROJECT) => `${projectRoot(project)}/instances/`,
-  /** An instance record (keyed by its name; host objects come from its UUID, see core/host-ids.ts). */
-  instance: (name: string, project = DEFAULT_PROJECT) => `${projectRoot(project)}/instances/${name}`,
-  /** Prefix of every instance snapshot record. */
-  allSnapshots: (project = DEFAULT_PROJECT) => `${projectRoot(project)}/snapshots/`,
+  /** Prefix of every instance record of every project (host-wide loops: reconciler, id slots). */
+  allInstances: '/instances/',
+  /** Prefix of the instance records of one project. */
+  instances: (project: string) => `/instances/${seg(project)}/`,
+  /** An instance record (keyed by project and name; host objects come from its UUID, see core/host-ids.ts). */
+  instance: (project: string, name: string) => `/instances/${seg(project)}/${name}`,
+  /** Prefix of every instance snapshot record of every project. */
+  allSnapshots: '/snapshots/',
   /** Prefix of the snapshot records of one instance. */
-  snapshots: (instance: string, project = DEFAULT_PROJECT) => `${projectRoot(project)}/snapshots/${instance}/`,
+  snapshots: (project: string, instance: string) => `/snapshots/${seg(project)}/${instance}/`,
   /** One snapshot record of an instance. */
-  snapshot: (instance: string, name: string, project = DEFAULT_PROJECT) => `${projectRoot(project)}/snapshots/${instance}/${name}`,
+  snapshot: (project: string, instance: string, name: string) => `/snapshots/${seg(project)}/${instance}/${name}`,
 
-  /** Prefix of every volume's metadata (attachedTo, limits). */
+  /** Prefix of every volume's metadata (attachedTo, limits), every project. */
   allVolumeMeta: '/volumes/',
-  /** Prefix of the volume metadata of one pool. */
-  volumeMetaOf: (pool: string) => `/volumes/${pool}/`,
+  /** Prefix of one project's volume metadata. */
+  volumeMetaOfProject: (project: string) => `/volumes/${seg(project)}/`,
+  /** Prefix of the volume metadata of one pool in a project. */
+  volumeMetaOf: (project: string, pool: string) => `/volumes/${seg(project)}/${pool}/`,
   /** Metadata of one volume. */
-  volumeMeta: (pool: string, volume: string) => `/volumes/${pool}/${volume}`,
-  /** Prefix of every storage pool. */
+  volumeMeta: (project: string, pool: string, volume: string) => `/volumes/${seg(project)}/${pool}/${volume}`,
+  /** Prefix of every storage pool (host-global). */
   pools: '/pools/',
   /** A storage pool. */
   pool: (name: string) => `/pools/${name}`,
 
-  /** Prefix of every address allocation. */
+  /** Prefix of every address allocation of every project. */
   allIpam: '/ipam/',
+  /** Prefix of one project's address allocations. */
+  ipamOfProject: (project: string) => `/ipam/${seg(project)}/`,
   /** Prefix of the address allocations of one network. */
-  ipam: (network: string) => `/ipam/${network}/`,
+  ipam: (project: string, network: string) => `/ipam/${seg(project)}/${network}/`,
   /** One allocated address. */
-  ipamEntry: (network: string, ip: string) => `/ipam/${network}/${ip}`,
-  /** Prefix of every network. */
-  networks: '/networks/',
+  ipamEntry: (project: string, network: string, ip: string) => `/ipam/${seg(project)}/${network}/${ip}`,
+  /** Prefix of every network of every project. */
+  allNetworks: '/networks/',
+  /** Prefix of one project's networks. */
+  networks: (project: string) => `/networks/${seg(project)}/`,
   /** A network. */
-  network: (name: string) => `/networks/${name}`,
-  /** Prefix of every security group. */
-  secgroups: '/secgroups/',
+  network: (project: string, name: string) => `/networks/${seg(project)}/${name}`,
+  /** Prefix of every security group of every project. */
+  allSecgroups: '/secgroups/',
+  /** Prefix of one project's security groups. */
+  secgroups: (project: string) => `/secgroups/${seg(project)}/`,
   /** A security group. */
-  secgroup: (name: string) => `/secgroups/${name}`,
-  /** Prefix of every port forward and floating IP. */
+  secgroup: (project: string, name: string) => `/secgroups/${seg(project)}/${name}`,
+  /** Prefix of every port forward and floating IP of every project. */
   allForwards: '/forwards/',
+  /** Prefix of one project's forwards. */
+  forwardsOfProject: (project: string) => `/forwards/${seg(project)}/`,
   /** Prefix of the forwards of one network. */
-  forwards: (network: string) => `/forwards/${network}/`,
+  forwards: (project: string, network: string) => `/forwards/${seg(project)}/${network}/`,
   /** One forward. */
-  forward: (network: string, id: string) => `/forwards/${network}/${id}`,
+  forward: (project: string, network: string, id: string) => `/forwards/${seg(project)}/${network}/${id}`,
 
-  /** Prefix of the container id-range slots. */
+  /** Prefix of the container id-range slots (host-global). */
   idmaps: '/idmaps/',
   /** One container id-range slot ({ owner }). */
   idmap: (slot: number) => `/idmaps/${slot}`,
-  /** Prefix of the QEMU uid slots. */
+  /** Prefix of the QEMU uid slots (host-global). */
   vmids: '/vmids/',
   /** One QEMU uid slot ({ owner }). */
   vmid: (slot: number) => `/vmids/${slot}`,
 
-  /** Prefix of every image record. */
-  images: '/images/',
-  /** An image record. */
-  image: (name: string) => `/images/${name}`,
+  /** Prefix of the public image records (platform-wide, readable by every project). */
+  images: '/images/public/',
+  /** A public image record. */
+  image: (name: string) => `/images/public/${name}`,
+  /** Prefix of one project's private images. */
+  privateImages: (project: string) => `/images/${seg(project) === 'public' ? '-public' : project}/`,
+  /** A private image of a project. */
+  privateImage: (project: string, name: string) => `/images/${seg(project) === 'public' ? '-public' : project}/${name}`,
   /** Prefix of every operation. */
   operations: '/operations/',
-  /** One operation. */
+  /** One operation (its record carries its project). */
   operation: (id: string) => `/operations/${id}`,
   /** Prefix of every operation lock. */
   locks: '/locks/',
@@ -98,7 +126,9 @@ export const keys = {
 export const lockTarget = {
   /** An instance, by its UUID: a rename does not change which lock guards it. */
   instance: (uuid: string) => `instance/${uuid}`,
-  volume: (pool: string, volume: string) => `volume/${pool}/${volume}`,
+  /** A volume of a project (the same name in two projects is two volumes). */
+  volume: (project: string, pool: string, volume: string) => `volume/${seg(project)}/${pool}/${volume}`,
   pool: (name: string) => `pool/${name}`,
-  network: (name: string) => `network/${name}`,
+  /** A network of a project. */
+  network: (project: string, name: string) => `network/${seg(project)}/${name}`,
 } as const;

@@ -253,6 +253,44 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     await run('storage', 'volume', 'delete', 'default', 'data1', '--quiet');
   });
 
+  test('two projects each run a container web on a network blue at once; lists stay apart and neither web reaches the other', async () => {
+    const inP = (project: string, ...args: string[]) => run('--project', project, ...args);
+    const projects = ['acme', 'umbrella'];
+    for (const p of projects) {
+      await inP(p, 'network', 'create', 'blue', '--quiet');
+      await inP(p, 'launch', 'tiny', 'web', '--container', '--network', 'blue', '--memory', '64MiB', '--quiet');
+    }
+    const webs = await Promise.all(projects.map((p) => d.cliJson<Inst & { id: string }>('--project', p, 'info', 'web')));
+    const nets = await Promise.all(projects.map((p) => d.cliJson<{ name: string; bridge: string; subnet: string; gateway: string }>('--project', p, 'network', 'info', 'blue')));
+    assert.notEqual(webs[0]!.id, webs[1]!.id, 'two instances named web');
+    assert.ok(webs.every((w) => w.state === 'running'), 'both run at once');
+    assert.notEqual(nets[0]!.bridge, nets[1]!.bridge, 'one bridge each');
+    for (const [i, p] of projects.entries()) {
+      const list = await d.cliJson<(Inst & { id: string })[]>('--project', p, 'list');
+      assert.deepEqual(list.map((x) => x.id), [webs[i]!.id], `${p} lists only its own web`);
+      const netNames = (await d.cliJson<{ name: string }[]>('--project', p, 'network', 'list')).map((n) => n.name);
+      assert.ok(netNames.includes('blue') && !netNames.includes('default'), `${p} networks: ${netNames.join(', ')}`);
+    }
+    assert.ok(!(await d.cliJson<Inst[]>('list')).some((x) => x.name === 'web'), 'the default project sees no web');
+    assert.equal((await d.cli('info', 'web')).code, 3, 'nor can it read one');
+    // Each web is up on its own network (it reaches its gateway) but not the other project's web, by ICMP or TCP.
+    for (const [i, p] of projects.entries()) {
+      const other = webs[1 - i]!.addresses[0]!;
+      const own = await d.cli('--project', p, 'exec', 'web', '--', 'ping', '-c', '1', '-W', '3', nets[i]!.gateway);
+      assert.equal(own.code, 0, `${p} web reaches its gateway: ${own.stdout}${own.stderr}`);
+      const ping = await d.cli('--project', p, 'exec', 'web', '--', 'ping', '-c', '2', '-W', '2', other);
+      assert.notEqual(ping.code, 0, `${p} web must not reach ${other}: ${ping.stdout}`);
+      const tcp = await d.cli('--project', p, 'exec', 'web', '--', 'sh', '-c', `echo | nc -w 3 ${other} 22`);
+      assert.ok(!/SSH-/.test(tcp.stdout), `${p} web must not reach SSH of ${other}: ${tcp.stdout}`);
+    }
+    const fromHost = await runArgv(['sh', '-c', `echo | timeout 5 nc -w 3 ${webs[1]!.addresses[0]} 22`], { allowFailure: true });
+    assert.match(fromHost.stdout, /SSH-/, 'the other web does answer SSH (from the host): the refusal above is the isolation');
+    for (const p of projects) {
+      await inP(p, 'delete', 'web', '--force', '--quiet');
+      await inP(p, 'network', 'delete', 'blue', '--quiet');
+    }
+  });
+
   test('delete removes the container, its netns, veth and root', async () => {
     const info = await d.cliJson<Inst>('info', 'ct1');
     await run('delete', 'ct1', '--force', '--quiet');

@@ -22,7 +22,7 @@ interface Inst { id: string; name: string; state: string; addresses: string[]; d
 async function makeOld(d: TestDaemon, name: string): Promise<void> {
   const store = new SqliteStore(join(d.stateDir, 'state.db'));
   try {
-    const kv = (await store.get<InstanceRecord>(keys.instance(name)))!;
+    const kv = (await store.get<InstanceRecord>(keys.instance('default', name)))!;
     const { v: _v, driver: _d, hostIds, desired: _s, description: _x, ...v1 } = kv.value;
     // Old nimbo: every host dir named after the instance.
     for (const [now, old] of [[hostIds?.runDir, join(d.stateDir, 'run', name)], [hostIds?.instanceDir, join(d.stateDir, 'instances', name)]] as const) {
@@ -35,6 +35,16 @@ async function makeOld(d: TestDaemon, name: string): Promise<void> {
     await store.put(kv.key, v1);
     for (const prefix of [keys.allIpam, keys.idmaps, keys.vmids]) {
       for (const o of await store.list<{ owner?: string }>(prefix)) if (o.value.owner === kv.value.uuid) await store.put(o.key, { ...o.value, owner: name });
+    }
+    // Old nimbo had no projects: every scoped record back at its key without one (/instances/NAME, /images/NAME, ...).
+    for (const prefix of [keys.allInstances, keys.allSnapshots, keys.allVolumeMeta, keys.allIpam, keys.allNetworks, keys.allSecgroups, keys.allForwards, '/images/']) {
+      for (const o of await store.list<Record<string, unknown>>(prefix)) {
+        const [, kind, project, ...rest] = o.key.split('/');
+        if (project !== 'default' && project !== 'public') continue;
+        const { project: _p, ...value } = o.value;
+        await store.delete(o.key);
+        await store.put(`/${kind}/${rest.join('/')}`, value);
+      }
     }
     await store.delete(keys.recordsVersion);
   } finally {
@@ -75,13 +85,13 @@ describe('upgrade in place, rename and PATCH (real daemon, containers)', { skip 
     assert.equal(info.description, '');
     assert.equal(info.autostart, 'last-state');
     const rec = records().find((r) => r.name === 'old1')!;
-    assert.doesNotThrow(() => checkInstanceRecord(keys.instance('old1'), rec), 'a real migrated record passes the schema');
+    assert.doesNotThrow(() => checkInstanceRecord(keys.instance('default', 'old1'), rec), 'a real migrated record passes the schema');
     assert.equal(rec.v, 2);
     assert.equal(rec.driver, 'runc');
     assert.deepEqual(rec.desired, { power: 'stopped', autostart: 'last-state' });
     assert.equal(rec.hostIds!.runDir, join(d.stateDir, 'run', 'old1'));
     assert.equal(rec.hostIds!.runtimeId, `${d.prefix}-old1`);
-    assert.ok(records().some((r) => r.version === 2), 'the marker /meta/records says 2');
+    assert.ok(records().some((r) => r.version === 3), 'the marker /meta/records says 3 (projects)');
   });
 
   test('the migrated container starts and runs under the runtime id it was made with', async () => {

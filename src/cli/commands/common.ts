@@ -13,6 +13,7 @@ export interface GlobalOptions {
   token?: string;
   tlsFingerprint?: string;
   tlsCa?: string;
+  project?: string;
 }
 
 /** Options of commands that start a long action. */
@@ -27,7 +28,8 @@ export interface WaitOptions {
 export function clientFor(cmd: Command): ApiClient {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const ep = resolveEndpoint({ url: g.url, token: g.token, tlsFingerprint: g.tlsFingerprint, tlsCa: g.tlsCa });
-  return new ApiClient(ep.url, ep.token, { tokenProblem: ep.tokenProblem, tls: ep.tls });
+  const project = g.project ?? (process.env.NIMBO_PROJECT || undefined);
+  return new ApiClient(ep.url, ep.token, { tokenProblem: ep.tokenProblem, tls: ep.tls, ...(project ? { project } : {}) });
 }
 
 /** The -o format of a command. */

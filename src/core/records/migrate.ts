@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/log.js';
 import type { StatePaths } from '../config.js';
 import { legacyHostIds } from '../host-ids.js';
 import type { InstanceRecord } from '../instance-record.js';
-import { keys } from '../../store/keys.js';
+import { DEFAULT_PROJECT, keys } from '../../store/keys.js';
 import type { Compare, Store, TxnOp } from '../../store/store.js';
 import { isInstanceRecordV2 } from './instance-schema.js';
 import { NimboError } from '../../lib/errors.js';
@@ -59,7 +59,8 @@ const STEPS: Step[] = [
       const compares: Compare[] = [];
       const ops: TxnOp[] = [];
       const changed: string[] = [];
-      for (const kv of await store.list<InstanceRecordV1 & { v?: number }>(keys.instances())) {
+      for (const kv of await store.list<InstanceRecordV1 & { v?: number }>(keys.allInstances)) {
+        if (kv.key.split('/').length !== 3) continue; // already under a project (written by a newer daemon)
         if (kv.value.v !== undefined && kv.value.v >= 2) continue; // written by a newer daemon meanwhile: leave it
         const next = instanceV1toV2(kv.value, o);
         // Not refused here: the daemon must start so the instance can be looked at; reads name the key.
@@ -71,7 +72,55 @@ const STEPS: Step[] = [
       return { compares, ops, changed };
     },
   },
+  {
+    to: 3,
+    plan: (store) => planIntoDefaultProject(store),
+  },
 ];
+
+/** Kinds that moved under a project in version 3: the prefix, and how many '/'-parts an old (v2) key has. */
+const SCOPED = [
+  { prefix: keys.allInstances, parts: 3, tag: true },
+  { prefix: keys.allSnapshots, parts: 4, tag: false },
+  { prefix: keys.allVolumeMeta, parts: 4, tag: false },
+  { prefix: keys.allIpam, parts: 4, tag: false },
+  { prefix: keys.allNetworks, parts: 3, tag: true },
+  { prefix: keys.allSecgroups, parts: 3, tag: true },
+  { prefix: keys.allForwards, parts: 4, tag: true },
+] as const;
+
+/** The v3 key of a v2 key of a scoped kind: the project 'default' after the kind (/instances/web -> /instances/default/web). */
+export function intoDefaultProject(key: string): string {
+  const [, kind, ...rest] = key.split('/');
+  return `/${kind}/${DEFAULT_PROJECT}/${rest.join('/')}`;
+}
+
+/**
+ * v2 -> v3: every project-scoped record moves under the project 'default' (instances, networks, security groups
+ * and forwards also get `project: 'default'` in the record, for the host-wide loops that list every project);
+ * image records move to /images/public/ (platform-wide). Keys already of the v3 shape are left alone.
+ */
+async function planIntoDefaultProject(store: Store): Promise<{ compares: Compare[]; ops: TxnOp[]; changed: string[] }> {
+  const compares: Compare[] = [];
+  const ops: TxnOp[] = [];
+  const changed: string[] = [];
+  const move = (from: string, modRevision: number, to: string, value: unknown) => {
+    compares.push({ key: from, modRevision }, { key: to, modRevision: 0 });
+    ops.push({ type: 'delete', key: from }, { type: 'put', key: to, value });
+    changed.push(from);
+  };
+  for (const kind of SCOPED) {
+    for (const kv of await store.list<Record<string, unknown>>(kind.prefix)) {
+      if (kv.key.split('/').length !== kind.parts) continue;
+      const value = kind.tag && kv.value && typeof kv.value === 'object' ? { ...kv.value, project: DEFAULT_PROJECT } : kv.value;
+      move(kv.key, kv.modRevision, intoDefaultProject(kv.key), value);
+    }
+  }
+  for (const kv of await store.list('/images/')) {
+    if (kv.key.split('/').length === 3) move(kv.key, kv.modRevision, keys.image(kv.key.slice('/images/'.length)), kv.value);
+  }
+  return { compares, ops, changed };
+}
 
 /** The latest record version a migration reaches. */
 export const RECORDS_VERSION = STEPS[STEPS.length - 1]!.to;

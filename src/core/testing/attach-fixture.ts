@@ -13,12 +13,12 @@ export async function attachFixture(count: number, opts: { failPatchFor?: string
     return del(n);
   };
   const names = Array.from({ length: count }, (_, i) => `vm${i}`);
-  for (const name of names) await t.repo.patch((await t.launch({ name, image: 'tiny', start: false })).name, { volumes: [] });
+  for (const name of names) await t.repo.patch('default', (await t.launch({ name, image: 'tiny', start: false })).name, { volumes: [] });
   const svc = t.repo;
   if (opts.failPatchFor) {
     // The attach operation's last step (the record write) fails for one instance: its claim must be given back.
     const patch = svc.patch.bind(svc);
-    svc.patch = async (name, change) => (name === opts.failPatchFor ? Promise.reject(new Error('record write failed')) : patch(name, change));
+    svc.patch = async (project, name, change) => (name === opts.failPatchFor ? Promise.reject(new Error('record write failed')) : patch(project, name, change));
   }
   return { dir: t.dir, store: t.store, ops: t.ops, svc, storage: t.storage, volumes: t.volumes, names, deleted, done: t.done };
 }

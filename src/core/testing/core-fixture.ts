@@ -37,6 +37,7 @@ import type { InstanceCreate, Operation } from '../../shared/api-types.js';
 import type { BuiltImage } from '../../images/types.js';
 import type { VolumeMeta } from '../storage-service.js';
 import { FakePoolDriver } from './fake-pool.js';
+import { DEFAULT_PROJECT, keys } from '../../store/keys.js';
 
 const MiB = 1024 ** 2;
 /** Size of the fixture's `tiny` image. */
@@ -112,7 +113,7 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const imgDir = join(paths.images, 'tiny');
   mkdirSync(join(imgDir, 'rootfs.tree', 'root'), { recursive: true });
   const tiny: BuiltImage = { name: 'tiny', dir: imgDir, disk: join(imgDir, 'disk.qcow2'), format: 'qcow2', virtualSizeBytes: TINY_BYTES, boot: { kind: 'disk' }, os: 'test' };
-  await store.put('/images/tiny', { name: 'tiny', source: 'builtin:tiny', status: 'ready', createdAt: new Date().toISOString(), built: tiny });
+  await store.put(keys.image('tiny'), { name: 'tiny', source: 'builtin:tiny', status: 'ready', createdAt: new Date().toISOString(), built: tiny });
   let instances!: InstanceService;
   const images = new ImageService(base, (img) => instances.usersOf(img), { names: [], get: () => undefined, blockers: async () => [] });
 
@@ -127,9 +128,9 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const snapshots = new InstanceSnapshots(runtime, repo, storage);
   const copier = new InstanceCopier(runtime, repo, provisioner, views, nics, snapshots);
   const actions = new InstanceActions(runtime, repo, views, provisioner, nics, {
-    dropForwards: (name) => forwards.dropNic(name),
+    dropForwards: (project, name) => forwards.dropNic(project, name),
     releaseVolumes: (rec) => volumes.releaseAll(rec),
-    forgetSnapshots: (name) => snapshots.forget(name),
+    forgetSnapshots: (project, name) => snapshots.forget(project, name),
   });
 
   // Failure injection into the real services: the nth call of a wrapped method from now throws.
@@ -180,11 +181,11 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   /** Wait for an operation; its final record. */
   const wait = (op: Operation | { id: string }) => ops.wait(op.id, 10_000);
 
-  /** Create an instance and wait: the final operation must succeed. */
-  const launch = async (req: InstanceCreate) => {
-    const end = await wait(await instances.create(req));
+  /** Create an instance (in `project`, default 'default') and wait: the final operation must succeed. */
+  const launch = async (req: InstanceCreate, project = DEFAULT_PROJECT) => {
+    const end = await wait(await instances.create(project, req));
     if (end.status !== 'success') throw new Error(`launch ${req.name}: ${end.status} ${JSON.stringify(end.error)}`);
-    return repo.record(req.name);
+    return repo.record(project, req.name);
   };
 
   return {
