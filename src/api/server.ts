@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { HostInfo } from '../shared/api-types.js';
 import { installAuthentication } from './authn.js';
 import { errorHandler } from './errors.js';
+import { installValidators } from './validators.js';
 import type { ApiContext } from './context.js';
 import { instanceRoutes } from './routes-instances.js';
 import { imageRoutes } from './routes-images.js';
@@ -35,10 +36,10 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
     ...(opts.https ? { https: opts.https } : {}),
     // Request lines are logged at info; the API logger keeps warnings and errors only.
     loggerInstance: ctx.log.child({ svc: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     bodyLimit: 1024 * 1024,
   });
   app.setErrorHandler(errorHandler);
+  installValidators(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
