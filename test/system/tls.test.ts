@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -84,6 +84,36 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
     ws.close();
     const bad = new ApiClient(d.url, d.token, { tls: { fingerprint: WRONG } });
     await assert.rejects(bad.openEvents(), /refusing to talk to/);
+  });
+
+  test('nimbo remote add shows and pins the certificate; commands then go to the current remote with its stored token', async () => {
+    const cfg = join(elsewhere, 'cfg');
+    const env = { NIMBO_CONFIG_DIR: cfg, NIMBO_TOKEN: '' };
+    const add = await cli(env, 'remote', 'add', 'sys', d.url, '--accept-fingerprint', fingerprint);
+    assert.equal(add.code, 0, add.stderr);
+    assert.ok(add.stderr.includes(`SHA-256 fingerprint: ${fingerprint}`), add.stderr);
+    assert.ok(add.stderr.includes(`CA SHA-256:          ${new X509Certificate(readFileSync(caFile)).fingerprint256}`), add.stderr);
+    assert.equal(statSync(join(cfg, 'config.json')).mode & 0o777, 0o600);
+    const sw = await cli(env, 'remote', 'switch', 'sys');
+    assert.equal(sw.code, 0, sw.stderr);
+    const noToken = await cli(env, 'list');
+    assert.equal(noToken.code, 6);
+    assert.match(noToken.stderr, /no API token for remote sys: log in with nimbo --remote sys login/);
+    mkdirSync(join(cfg, 'credentials'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(cfg, 'credentials', 'sys.token'), `${d.token}\n`, { mode: 0o600 });
+    const list = await cli(env, 'list', '-o', 'json');
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+    const wrong = await cli(env, 'remote', 'add', 'other', d.url, '--accept-fingerprint', WRONG);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /not the --accept-fingerprint .*; remote other was not added/);
+    const conf = JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8'));
+    assert.deepEqual(conf, { current: 'sys', remotes: { sys: { url: d.url, fingerprint } } });
+    conf.remotes.sys.fingerprint = WRONG;
+    writeFileSync(join(cfg, 'config.json'), JSON.stringify(conf));
+    const pinned = await cli(env, 'list');
+    assert.equal(pinned.code, 1);
+    assert.match(pinned.stderr, /refusing to talk to 127\.0\.0\.1:\d+: its certificate's SHA-256 fingerprint is/);
   });
 
   test('SIGTERM ends the daemon within --shutdown-timeout while a request hangs', async () => {
