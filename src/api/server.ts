@@ -9,6 +9,7 @@ import { WsTickets } from '../core/authz/ws-tickets.js';
 import type { Principal } from '../core/identity/principal.js';
 import { ticketRoutes } from './routes-tickets.js';
 import { errorHandler } from './errors.js';
+import { installValidators } from './validators.js';
 import type { ApiContext } from './context.js';
 import { instanceRoutes } from './routes-instances.js';
 import { imageRoutes } from './routes-images.js';
@@ -41,10 +42,10 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
     ...(opts.https ? { https: opts.https } : {}),
     // Request lines are logged at info; the API logger keeps warnings and errors only.
     loggerInstance: ctx.log.child({ svc: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     bodyLimit: 1024 * 1024,
   });
   app.setErrorHandler(errorHandler);
+  installValidators(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -107,7 +107,7 @@ export class ApiClient {
   /** Authorization headers, or a CliError when a token is needed and missing. */
   authHeaders(auth = true): Record<string, string> {
     if (!auth) return {};
-    if (!this.token) throw new CliError(this.opts.tokenProblem ?? 'no API token (set NIMBO_TOKEN or pass --token)', { exitCode: EXIT.auth });
+    if (!this.token) throw new CliError(this.opts.tokenProblem ?? 'no API token (set NIMBO_TOKEN or pass --token-file FILE)', { exitCode: EXIT.auth });
     return { authorization: `Bearer ${this.token}` };
   }
 
@@ -129,7 +129,7 @@ export class ApiClient {
       message = text.slice(0, 200);
     }
     message = oneLine(message) || `HTTP ${res.status} ${res.statusText}`;
-    if (res.status === 401 && !/token/i.test(message)) message += ' (check NIMBO_TOKEN / --token)';
+    if (res.status === 401 && !/token/i.test(message)) message += ' (check NIMBO_TOKEN / --token-file / nimbo login)';
     return new CliError(message, { kind: 'api', code, status: res.status });
   }
 

@@ -22,7 +22,7 @@ test('the table covers every command of the full program but completion (which n
 
 test('commandWord skips global options and their values', () => {
   assert.equal(commandWord(['list']), 'list');
-  assert.equal(commandWord(['--url', 'http://x', '--token', 't', 'info', 'vm1']), 'info');
+  assert.equal(commandWord(['--url', 'http://x', '--token-file', 't', '--remote', 'prod', 'info', 'vm1']), 'info');
   assert.equal(commandWord(['--url=http://x', '--tls-ca', 'ca.pem', '--tls-fingerprint', 'AB', 'ls']), 'ls');
   assert.equal(commandWord(['--help']), undefined);
   assert.equal(commandWord([]), undefined);

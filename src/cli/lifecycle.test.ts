@@ -36,5 +36,5 @@ test('half a TLS pair and a bad drain timeout are refused the same way', async (
 
 test('the daemon help explains TLS and the drain timeout', async () => {
   const r = await runArgv([process.execPath, MAIN, 'daemon', '--help']);
-  for (const s of ['--tls-cert <file>', '--tls-key <file>', '--no-tls', '--shutdown-timeout <seconds>', 'self-signed pair made on first start']) assert.ok(r.stdout.includes(s), s);
+  for (const s of ['--tls-cert <file>', '--tls-key <file>', '--no-tls', '--shutdown-timeout <seconds>', 'a server certificate it signs']) assert.ok(r.stdout.includes(s), s);
 });

@@ -27,7 +27,7 @@ export function registerLifecycle(program: Command): void {
     .option('--listen <host:port>', 'API address; beyond loopback (127.0.0.0/8, ::1) the API is served over HTTPS only', DEFAULTS.listen)
     .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--tls', 'serve HTTPS on loopback too (without --tls-cert/--tls-key: a self-signed certificate in the state dir)')
+    .option('--tls', 'serve HTTPS on loopback too (without --tls-cert/--tls-key: a certificate signed by a CA made in the state dir)')
     .option('--no-tls', 'serve plain HTTP (refused unless --listen is a loopback address)')
     .option('--shutdown-timeout <seconds>', 'on SIGTERM, how long to wait for requests and operations before exiting anyway', String(DEFAULTS.shutdownTimeoutS))
     .option('--prefix <prefix>', 'prefix of host objects (bridge, taps, nft table)', DEFAULTS.prefix)
@@ -38,8 +38,9 @@ export function registerLifecycle(program: Command): void {
     .addHelpText(
       'after',
       '\nTLS: on a loopback address the API is plain HTTP unless --tls is given. On any other address (0.0.0.0 and :: included)\n' +
-        'it is HTTPS: with --tls-cert/--tls-key, or else with a self-signed pair made on first start in STATE_DIR/tls and\n' +
-        'reused after; its SHA-256 fingerprint is printed at start. Clients pin it: nimbo --tls-fingerprint FP, or --tls-ca FILE.',
+        'it is HTTPS: with --tls-cert/--tls-key, or else with a CA (STATE_DIR/tls/ca.crt) and a server certificate it signs, made\n' +
+        'on first start and reused after; the certificate\'s SHA-256 fingerprint is printed at start. Clients pin it with\n' +
+        'nimbo remote add NAME URL (or --tls-fingerprint FP), or trust the CA with --tls-ca ca.crt.',
     )
     .action(async (o: DaemonFlags) => {
       if (o.accel && o.accel !== 'kvm' && o.accel !== 'tcg') throw new Error('--accel must be kvm or tcg');

@@ -21,8 +21,9 @@ export function baseProgram(version = cliVersion()): Command {
   return program
     .description('nimbo: the command-line client of nimbod (talks only to its REST API)')
     .version(version, '-V, --version')
-    .option('--url <url>', 'nimbod URL (default: $NIMBO_URL, else daemon.json in $NIMBO_STATE_DIR or /var/lib/nimbo)')
-    .option('--token <token>', 'API token (default: $NIMBO_TOKEN, else admin.token in the state dir)')
+    .option('--url <url>', 'nimbod URL (default: $NIMBO_URL, else the current remote, else daemon.json in $NIMBO_STATE_DIR or /var/lib/nimbo)')
+    .option('--remote <name>', 'talk to this remote (see nimbo remote list) instead of the current one; local is the daemon of this host')
+    .option('--token-file <file>', 'read the API token from this file (default: $NIMBO_TOKEN, else the remote\'s credentials from nimbo login, else admin.token in the state dir)')
     .option('--tls-fingerprint <sha256>', "trust an https daemon whose certificate has this SHA-256 fingerprint (default: $NIMBO_TLS_FINGERPRINT, else daemon.json's for its own URL)")
     .option('--tls-ca <file>', 'trust an https daemon whose certificate this PEM CA file vouches for (default: $NIMBO_TLS_CA; else the system CAs)')
     .option('--project <name>', "the project every request works in (default: $NIMBO_PROJECT, else the token's or the user's own)")
@@ -32,8 +33,8 @@ export function baseProgram(version = cliVersion()): Command {
     .allowExcessArguments(false)
     // Usage errors (unknown option, missing or extra argument, bad value) exit with EXIT.usage.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.usage))
-    .addHelpText('after', `\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_TLS_FINGERPRINT, NIMBO_TLS_CA, NIMBO_STATE_DIR, NIMBO_DEBUG=1 (stack traces).\n${EXIT_HELP}`);
+    .addHelpText('after', `\nEnvironment: NIMBO_URL, NIMBO_TOKEN, NIMBO_TLS_FINGERPRINT, NIMBO_TLS_CA, NIMBO_STATE_DIR, NIMBO_CONFIG_DIR (remotes, credentials), NIMBO_DEBUG=1 (stack traces).\n${EXIT_HELP}`);
 }
 
 /** Global options that take a value (skipped when looking for the command word). */
-export const VALUE_OPTIONS = new Set(['--url', '--token', '--tls-fingerprint', '--tls-ca']);
+export const VALUE_OPTIONS = new Set(['--url', '--remote', '--token-file', '--tls-fingerprint', '--tls-ca', '--project']);

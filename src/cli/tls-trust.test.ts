@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { RealExec } from '../host/exec.js';
-import { ensureSelfSigned, type TlsMaterial } from '../daemon/tls.js';
+import { ensureGenerated, type TlsMaterial } from '../daemon/tls.js';
 import { ApiClient } from './client.js';
 import { FakeDaemon } from './fake-daemon.js';
 import { normalizeFingerprint, tlsOptionsFor } from './tls-trust.js';
@@ -15,8 +15,8 @@ const fake = new FakeDaemon();
 let served: TlsMaterial;
 let other: TlsMaterial;
 before(async () => {
-  served = await ensureSelfSigned(new RealExec(), join(dir, 'served'), '127.0.0.1');
-  other = await ensureSelfSigned(new RealExec(), join(dir, 'other'), '127.0.0.1');
+  served = await ensureGenerated(new RealExec(), join(dir, 'served'), '127.0.0.1');
+  other = await ensureGenerated(new RealExec(), join(dir, 'other'), '127.0.0.1');
   await fake.start({ cert: served.cert, key: served.key });
 });
 after(async () => {
@@ -32,7 +32,7 @@ test('fingerprints are accepted in the usual spellings and refused otherwise', (
   assert.throws(() => normalizeFingerprint('AB:CD'), /is not a SHA-256 fingerprint/);
 });
 
-test('a pinned fingerprint lets the client talk to a self-signed daemon', async () => {
+test('a pinned fingerprint lets the client talk to a daemon with a generated certificate', async () => {
   const client = new ApiClient(fake.url, fake.token, { tls: { fingerprint: served.fingerprint.replace(/:/g, '').toLowerCase() } });
   assert.deepEqual(await client.health(), { status: 'ok' });
   assert.equal((await client.listInstances())[0]?.name, 'vm1');
@@ -55,20 +55,20 @@ test('a wrong fingerprint is refused before any request (or token) is sent', asy
   assert.equal(fake.seen.length, before);
 });
 
-test('without a pin or CA a self-signed daemon is not trusted, and the error says what to do', async () => {
+test('without a pin or CA a daemon with a generated certificate is not trusted, and the error says what to do', async () => {
   const before = fake.seen.length;
   const client = new ApiClient(fake.url, fake.token);
   await assert.rejects(client.listInstances(), {
-    message: `nimbod at ${fake.url} presented a certificate this client does not trust (self-signed certificate): pin it with --tls-fingerprint (or NIMBO_TLS_FINGERPRINT) set to the SHA-256 fingerprint nimbod printed at start, or pass --tls-ca FILE`,
+    message: `nimbod at ${fake.url} presented a certificate this client does not trust (self-signed certificate in certificate chain): pin it with --tls-fingerprint (or NIMBO_TLS_FINGERPRINT) set to the SHA-256 fingerprint nimbod printed at start, or pass --tls-ca FILE`,
   });
   await assert.rejects(client.openConsole('vm1'), /does not trust/);
   assert.equal(fake.seen.length, before);
 });
 
 test('a CA file that vouches for the certificate is trusted; another one is not', async () => {
-  const good = new ApiClient(fake.url, fake.token, { tls: { caFile: join(dir, 'served', 'server.crt') } });
+  const good = new ApiClient(fake.url, fake.token, { tls: { caFile: join(dir, 'served', 'ca.crt') } });
   assert.equal((await good.listInstances())[0]?.name, 'vm1');
-  const bad = new ApiClient(fake.url, fake.token, { tls: { caFile: join(dir, 'other', 'server.crt') } });
+  const bad = new ApiClient(fake.url, fake.token, { tls: { caFile: join(dir, 'other', 'ca.crt') } });
   await assert.rejects(bad.listInstances(), /does not trust/);
   const missing = new ApiClient(fake.url, fake.token, { tls: { caFile: join(dir, 'nope.pem') } });
   await assert.rejects(missing.listInstances(), { message: `TLS CA file ${join(dir, 'nope.pem')} cannot be read (ENOENT)` });

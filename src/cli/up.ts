@@ -21,7 +21,7 @@ export interface UpOptions {
 
 /** A client of the daemon on this state dir, from its daemon.json (URL, and certificate pin when TLS is on). */
 function localClient(o: UpOptions, withToken: boolean): ApiClient {
-  const ep = resolveEndpoint({}, { NIMBO_STATE_DIR: o.stateDir });
+  const ep = resolveEndpoint({ remote: 'local' }, { NIMBO_STATE_DIR: o.stateDir });
   return new ApiClient(ep.url, withToken ? readToken(statePaths(o.stateDir).token) : undefined, { tls: ep.tls });
 }
 

@@ -25,6 +25,8 @@ test('day-of-month and day-of-week are ORed when both are given', () => {
 
 test('bad expressions say what is wrong', () => {
   assert.throws(() => parseCron('* * *'), /5 fields/);
+  // Names of Object.prototype's members are not aliases (the fuzz test found these as 500s).
+  for (const x of ['constructor', '__proto__', 'toString', '@constructor']) assert.throws(() => parseCron(x), { code: 'InvalidArgument' });
   assert.throws(() => parseCron('61 * * * *'), /minute field "61" is out of range 0-59/);
   assert.throws(() => parseCron('x * * * *'), /minute field "x" is not valid/);
   assert.throws(() => parseCron('*/0 * * * *'), /out of range/);

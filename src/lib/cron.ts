@@ -56,8 +56,10 @@ function field(raw: string, i: number): Set<number> {
 /** Parse "M H DOM MON DOW" (names JAN-DEC, SUN-SAT allowed) or an @alias; throws InvalidArgument saying what is wrong. */
 export function parseCron(expr: string): Cron {
   const trimmed = expr.trim();
-  if (trimmed.startsWith('@') && !ALIASES[trimmed.toLowerCase()]) throw invalid(`cron ${JSON.stringify(expr)} is not one of ${Object.keys(ALIASES).join(', ')}`);
-  const text = ALIASES[trimmed.toLowerCase()] ?? trimmed;
+  // Own keys only: "constructor" or "__proto__" must not find Object.prototype's members.
+  const alias = Object.hasOwn(ALIASES, trimmed.toLowerCase()) ? ALIASES[trimmed.toLowerCase()] : undefined;
+  if (trimmed.startsWith('@') && !alias) throw invalid(`cron ${JSON.stringify(expr)} is not one of ${Object.keys(ALIASES).join(', ')}`);
+  const text = alias ?? trimmed;
   const parts = text.split(/\s+/);
   if (parts.length !== 5) throw invalid(`cron ${JSON.stringify(expr)} must have 5 fields (minute hour day-of-month month day-of-week) or be one of ${Object.keys(ALIASES).join(', ')}`);
   const [minute, hour, dom, month, dow] = parts.map((p, i) => field(p, i)) as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];

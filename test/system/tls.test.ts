@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -16,10 +16,12 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
   let d: TestDaemon;
   let fingerprint = '';
   let certFile = '';
+  let caFile = '';
   const elsewhere = mkdtempSync(join(tmpdir(), 'nimbo-tls-cli-')); // a state dir with no daemon.json: nothing to pin from
   before(async () => {
     d = await TestDaemon.start(['--tls', '--shutdown-timeout', '3']);
     certFile = join(d.stateDir, 'tls', 'server.crt');
+    caFile = join(d.stateDir, 'tls', 'ca.crt');
   });
   after(async () => {
     await d?.cleanup();
@@ -30,23 +32,25 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
   const cli = (env: Record<string, string>, ...args: string[]) =>
     runArgv([process.execPath, MAIN, ...args], { allowFailure: true, timeoutMs: 60_000, env: { PATH: process.env.PATH ?? '', NIMBO_STATE_DIR: elsewhere, NIMBO_TOKEN: d.token, ...env } });
 
-  test('daemon.json records an https URL and the fingerprint of the self-signed certificate in the state dir', () => {
+  test('daemon.json records an https URL and the fingerprint of the server certificate the state dir\'s CA signed', () => {
     const rec = JSON.parse(readFileSync(join(d.stateDir, 'daemon.json'), 'utf8')) as { url: string; fingerprint: string };
     assert.match(rec.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     fingerprint = new X509Certificate(readFileSync(certFile)).fingerprint256;
     assert.equal(rec.fingerprint, fingerprint);
     assert.equal(statSync(join(d.stateDir, 'tls', 'server.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(d.stateDir, 'tls', 'ca.key')).mode & 0o777, 0o600);
+    assert.ok(new X509Certificate(readFileSync(certFile)).checkIssued(new X509Certificate(readFileSync(caFile))));
     assert.equal(statSync(join(d.stateDir, 'tls')).mode & 0o777, 0o700);
   });
 
-  test("the CLI works with daemon.json's pin, an explicit pin, or the certificate as a CA file", async () => {
+  test("the CLI works with daemon.json's pin, an explicit pin, or the state dir's CA", async () => {
     const local = await d.cli('list', '-o', 'json');
     assert.equal(local.code, 0, local.stderr);
     assert.deepEqual(JSON.parse(local.stdout), []);
     const pinned = await cli({ NIMBO_URL: d.url, NIMBO_TLS_FINGERPRINT: fingerprint.replace(/:/g, '').toLowerCase() }, 'host', 'info', '-o', 'json');
     assert.equal(pinned.code, 0, pinned.stderr);
     assert.ok(JSON.parse(pinned.stdout).accelerator);
-    const byFlag = await cli({}, '--url', d.url, '--tls-ca', certFile, 'list');
+    const byFlag = await cli({}, '--url', d.url, '--tls-ca', caFile, 'list');
     assert.equal(byFlag.code, 0, byFlag.stderr);
   });
 
@@ -57,7 +61,7 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
     assert.equal(wrong.stderr, `nimbo: error: refusing to talk to 127.0.0.1:${port}: its certificate's SHA-256 fingerprint is ${fingerprint}, not the pinned ${WRONG} (if the daemon really got a new certificate, pin the fingerprint it prints at start)\n`);
     const none = await cli({ NIMBO_URL: d.url }, 'list');
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /^nimbo: error: nimbod at https:\/\/127\.0\.0\.1:\d+ presented a certificate this client does not trust \(self-signed certificate\): pin it with --tls-fingerprint/);
+    assert.match(none.stderr, /^nimbo: error: nimbod at https:\/\/127\.0\.0\.1:\d+ presented a certificate this client does not trust \(self-signed certificate in certificate chain\): pin it with --tls-fingerprint/);
     const otherCa = await cli({ NIMBO_URL: d.url, NIMBO_TLS_CA: '/etc/ssl/certs/ca-certificates.crt' }, 'list');
     assert.equal(otherCa.code, 1);
     assert.match(otherCa.stderr, /does not trust/);
@@ -82,9 +86,39 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
     await assert.rejects(bad.openEvents(), /refusing to talk to/);
   });
 
+  test('nimbo remote add shows and pins the certificate; commands then go to the current remote with its stored token', async () => {
+    const cfg = join(elsewhere, 'cfg');
+    const env = { NIMBO_CONFIG_DIR: cfg, NIMBO_TOKEN: '' };
+    const add = await cli(env, 'remote', 'add', 'sys', d.url, '--accept-fingerprint', fingerprint);
+    assert.equal(add.code, 0, add.stderr);
+    assert.ok(add.stderr.includes(`SHA-256 fingerprint: ${fingerprint}`), add.stderr);
+    assert.ok(add.stderr.includes(`CA SHA-256:          ${new X509Certificate(readFileSync(caFile)).fingerprint256}`), add.stderr);
+    assert.equal(statSync(join(cfg, 'config.json')).mode & 0o777, 0o600);
+    const sw = await cli(env, 'remote', 'switch', 'sys');
+    assert.equal(sw.code, 0, sw.stderr);
+    const noToken = await cli(env, 'list');
+    assert.equal(noToken.code, 6);
+    assert.match(noToken.stderr, /no API token for remote sys: log in with nimbo --remote sys login/);
+    mkdirSync(join(cfg, 'credentials'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(cfg, 'credentials', 'sys.token'), `${d.token}\n`, { mode: 0o600 });
+    const list = await cli(env, 'list', '-o', 'json');
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+    const wrong = await cli(env, 'remote', 'add', 'other', d.url, '--accept-fingerprint', WRONG);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /not the --accept-fingerprint .*; remote other was not added/);
+    const conf = JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8'));
+    assert.deepEqual(conf, { current: 'sys', remotes: { sys: { url: d.url, fingerprint } } });
+    conf.remotes.sys.fingerprint = WRONG;
+    writeFileSync(join(cfg, 'config.json'), JSON.stringify(conf));
+    const pinned = await cli(env, 'list');
+    assert.equal(pinned.code, 1);
+    assert.match(pinned.stderr, /refusing to talk to 127\.0\.0\.1:\d+: its certificate's SHA-256 fingerprint is/);
+  });
+
   test('SIGTERM ends the daemon within --shutdown-timeout while a request hangs', async () => {
     // A request whose body never finishes keeps Fastify's close waiting forever without the timeout.
-    const sock = connect({ host: '127.0.0.1', port: Number(new URL(d.url).port), ca: readFileSync(certFile), checkServerIdentity: () => undefined });
+    const sock = connect({ host: '127.0.0.1', port: Number(new URL(d.url).port), ca: readFileSync(caFile), checkServerIdentity: () => undefined });
     sock.on('error', () => {});
     await new Promise<void>((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
     sock.write(`POST /api/v1/instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":`);
@@ -102,8 +136,10 @@ describe('TLS on the API, and a bounded shutdown drain', { skip: systemSkipReaso
     assert.equal(existsSync(join(d.stateDir, 'nimbod.pid')), false, 'the release step ran after the timeout');
   });
 
-  test('a restarted daemon reuses its certificate, so pins stay valid', async () => {
+  test('a restarted daemon reuses its CA and certificate, so pins stay valid', async () => {
+    const caBefore = readFileSync(caFile, 'utf8');
     await d.launch();
+    assert.equal(readFileSync(caFile, 'utf8'), caBefore);
     const rec = JSON.parse(readFileSync(join(d.stateDir, 'daemon.json'), 'utf8')) as { fingerprint: string };
     assert.equal(rec.fingerprint, fingerprint);
     const r = await cli({ NIMBO_URL: d.url, NIMBO_TLS_FINGERPRINT: fingerprint }, 'list');

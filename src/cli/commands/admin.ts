@@ -99,7 +99,7 @@ async function stopInstances(stateDir: string): Promise<void> {
   const { ApiClient } = await import('../client.js');
   const { followOperation } = await import('../progress.js');
   if (!existsSync(join(stateDir, 'daemon.json'))) return;
-  const ep = resolveEndpoint({}, { NIMBO_STATE_DIR: stateDir });
+  const ep = resolveEndpoint({ remote: 'local' }, { NIMBO_STATE_DIR: stateDir });
   const client = new ApiClient(ep.url, ep.token, { tls: ep.tls, timeoutMs: 10_000 });
   let instances: { name: string; state: string }[];
   try {

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import type { Operation } from '../../shared/api-types.js';
 import { ApiClient } from '../client.js';
-import { resolveEndpoint } from '../endpoint.js';
+import { resolveEndpoint, type Endpoint } from '../endpoint.js';
 import { FORMATS, renderData, type OutputFormat } from '../output.js';
 import { followOperation } from '../progress.js';
 import { CliError, EXIT, oneLine } from '../errors.js';
@@ -10,7 +10,8 @@ import { CliError, EXIT, oneLine } from '../errors.js';
 /** Options every command sees (program-level). */
 export interface GlobalOptions {
   url?: string;
-  token?: string;
+  remote?: string;
+  tokenFile?: string;
   tlsFingerprint?: string;
   tlsCa?: string;
   project?: string;
@@ -24,11 +25,16 @@ export interface WaitOptions {
   output?: OutputFormat;
 }
 
-/** The API client for a command, honouring --url/--token/--tls-*, env vars and the state dir. */
-export function clientFor(cmd: Command): ApiClient {
+/** The endpoint of a command, honouring --url/--remote/--token-file/--tls-*, env vars, the remotes and the state dir. */
+export function endpointFor(cmd: Command): Endpoint {
   const g = cmd.optsWithGlobals<GlobalOptions>();
-  const ep = resolveEndpoint({ url: g.url, token: g.token, tlsFingerprint: g.tlsFingerprint, tlsCa: g.tlsCa });
-  const project = g.project ?? (process.env.NIMBO_PROJECT || undefined);
+  return resolveEndpoint({ url: g.url, remote: g.remote, tokenFile: g.tokenFile, tlsFingerprint: g.tlsFingerprint, tlsCa: g.tlsCa });
+}
+
+/** The API client for a command (see endpointFor); `--project`/$NIMBO_PROJECT goes on every request. */
+export function clientFor(cmd: Command): ApiClient {
+  const ep = endpointFor(cmd);
+  const project = cmd.optsWithGlobals<GlobalOptions>().project ?? (process.env.NIMBO_PROJECT || undefined);
   return new ApiClient(ep.url, ep.token, { tokenProblem: ep.tokenProblem, tls: ep.tls, ...(project ? { project } : {}) });
 }
 
