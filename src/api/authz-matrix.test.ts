@@ -30,7 +30,7 @@ type Who = keyof typeof PRINCIPALS;
 function expected(w: Who, { action, resource }: Access, project: string): boolean {
   const read = action === 'read';
   const scoped = isProjectResource(resource);
-  const anyone = (r: Resource) => (r === 'plan' && read) || r === 'self';
+  const anyone = (r: Resource) => ((r === 'plan' || r === 'project') && read) || r === 'self';
   const operatorMay = (r: Resource) => ['host', 'pool', 'plan'].includes(r) || (read && ['project', 'user', 'audit'].includes(r)) || r === 'self';
   const ownerMay = (r: Resource) => read || r !== 'quota';
   const memberMay = (r: Resource) => read || (r !== 'quota' && r !== 'member');
@@ -57,6 +57,8 @@ interface Route {
   method: string;
   url: string;
   access?: Access;
+  /** The path parameter that names the project (/projects/{name}/members), instead of ?project=. */
+  projectParam?: string;
   isPublic: boolean;
   websocket: boolean;
 }
@@ -75,8 +77,8 @@ before(async () => {
     authenticate: (req: FastifyRequest) => PRINCIPALS[req.headers['x-test-principal'] as Who],
     onRoute: (route) => {
       const method = String(route.method);
-      const config = (route.config ?? {}) as { public?: boolean; access?: Access };
-      routes.push({ method, url: route.url, ...(config.access ? { access: config.access } : {}), isPublic: config.public === true, websocket: route.websocket === true });
+      const config = (route.config ?? {}) as { public?: boolean; access?: Access; projectParam?: string };
+      routes.push({ method, url: route.url, ...(config.access ? { access: config.access } : {}), ...(config.projectParam ? { projectParam: config.projectParam } : {}), isPublic: config.public === true, websocket: route.websocket === true });
       const inner = route.handler;
       route.handler = function (this: FastifyInstance, ...args: Parameters<typeof inner>) {
         reached.push(`${method} ${route.url} ${(args[0] as FastifyRequest).project ?? '-'}`);
@@ -141,8 +143,7 @@ test('every route as every role, in its own project and another: 403 exactly whe
   for (const r of routes.filter((x) => x.access)) {
     for (const w of Object.keys(PRINCIPALS) as Who[]) {
       for (const project of [A, B]) {
-        const sep = r.url.includes('?') ? '&' : '?';
-        const target = `${fill(r.url)}${sep}project=${project}`;
+        const target = r.projectParam ? fill(r.url.replace(`:${r.projectParam}`, project)) : `${fill(r.url)}?project=${project}`;
         const headers = { 'x-test-principal': w, ...(r.websocket && r.method === 'GET' ? WS : {}) };
         reached.length = 0;
         const { status, body } = await call(r.method, target, headers);

@@ -11,11 +11,13 @@ const mia: Principal = { userId: 'u1', userName: 'mia', via: 'session', projects
 
 test('a route that declares no access is refused (403, one sentence) and its handler never runs', async () => {
   const app = Fastify();
-  installAuthentication(app, () => ({}) as Store, { authenticate: () => mia });
+  app.addHook('onRequest', async (req) => void (req.principal = mia));
+  installAuthentication(app, () => ({}) as Store);
   installAuthorization(app);
   let ran = 0;
   app.get('/forgot', async () => ++ran);
   app.get('/declared', { config: { access: { action: 'read', resource: 'instance' } }, schema: { querystring: Type.Object({ n: Type.Optional(Type.Integer()) }, { additionalProperties: false }) } }, async (req) => ({ project: req.project, query: req.query }));
+  app.get('/projects/:name/members', { config: { access: { action: 'write', resource: 'member' }, projectParam: 'name' } }, async (req) => ({ project: req.project }));
   app.get('/open', { config: { public: true } }, async () => 'hi');
   const forgot = await app.inject('/forgot');
   assert.equal(forgot.statusCode, 403);
@@ -25,6 +27,10 @@ test('a route that declares no access is refused (403, one sentence) and its han
   assert.deepEqual((await app.inject('/declared?project=db&n=2')).json(), { project: 'db', query: { n: 2 } });
   assert.deepEqual((await app.inject('/declared')).json(), { project: 'web', query: {} });
   assert.equal((await app.inject('/open')).body, 'hi');
+  // A project named in the path is the request's project: a member may not change members there, nor anything in others.
+  assert.equal((await app.inject('/projects/web/members')).json().error.message, 'user mia is a member in project web and may not change project members');
+  assert.equal((await app.inject('/projects/other/members?project=web')).json().error.message, 'you have no access to project other');
+  assert.equal((await app.inject('/projects/Bad/members')).statusCode, 400);
   assert.equal((await app.inject('/nowhere')).statusCode, 404);
   await app.close();
 });

@@ -10,6 +10,13 @@ import { NAME_PATTERN } from '../shared/api-types.js';
 import { DEFAULT_PROJECT } from '../store/keys.js';
 import { isPublicRoute, type RouteAccess } from './authn.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The path parameter that names the route's project (e.g. /projects/{name}/members), instead of ?project=. */
+    projectParam?: string;
+  }
+}
+
 /** `?project=` as documented on every project-scoped route. */
 const ProjectParam = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: "the project to work in (default: the token's project, else the user's first project)" });
 const PROJECT_RE = new RegExp(NAME_PATTERN);
@@ -19,11 +26,11 @@ export function defaultProject(principal: Principal): string {
   return principal.token?.project ?? Object.keys(principal.projects)[0] ?? DEFAULT_PROJECT;
 }
 
-/** `?project=` of a query: the name, none, or why it is refused. Pure. */
-export function queryProject(query: unknown): { project?: string } | { message: string } {
-  const p = query && typeof query === 'object' ? (query as Record<string, unknown>).project : undefined;
+/** `?project=` of a query (or the path parameter `param`): the name, none, or why it is refused. Pure. */
+export function queryProject(query: unknown, param = 'project'): { project?: string } | { message: string } {
+  const p = query && typeof query === 'object' ? (query as Record<string, unknown>)[param] : undefined;
   if (p === undefined) return {};
-  if (Array.isArray(p)) return { message: 'the project parameter was given more than once' };
+  if (Array.isArray(p)) return { message: `the ${param} parameter was given more than once` };
   if (typeof p !== 'string' || p.length > 63 || !PROJECT_RE.test(p)) return { message: `project ${JSON.stringify(String(p).slice(0, 80))} is not a valid project name` };
   return { project: p };
 }
@@ -38,18 +45,20 @@ function withProjectParam(querystring: unknown): TSchema {
 export function installAuthorization(app: FastifyInstance): void {
   app.decorateRequest('project', undefined);
   app.addHook('onRoute', (route: RouteOptions) => {
-    const access = (route.config as { access?: Access } | undefined)?.access;
-    if (access && isProjectResource(access.resource)) route.schema = { ...route.schema, querystring: withProjectParam(route.schema?.querystring) };
+    const config = route.config as { access?: Access; projectParam?: string } | undefined;
+    const access = config?.access;
+    if (access && isProjectResource(access.resource) && !config?.projectParam) route.schema = { ...route.schema, querystring: withProjectParam(route.schema?.querystring) };
   });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const config = req.routeOptions.config as (RouteAccess & { access?: Access }) | undefined;
+    const config = req.routeOptions.config as (RouteAccess & { access?: Access; projectParam?: string }) | undefined;
     // Public routes need nothing; the not-found handler answers 404 after authentication.
     if (isPublicRoute(req.routeOptions.url, config) || req.routeOptions.url === undefined) return;
     const principal = req.principal;
     if (!principal) return forbid(reply, 'the request has no authenticated principal');
     const access = config?.access;
     if (!access) return forbid(reply, `route ${req.routeOptions.method} ${req.routeOptions.url} declares no access`);
-    const asked = queryProject(req.query);
+    // A route under /projects/{name}/ names its project in the path; every other one may take ?project=.
+    const asked = config.projectParam ? queryProject(req.params, config.projectParam) : queryProject(req.query);
     if ('message' in asked) return reply.code(400).send({ error: { code: 'InvalidArgument', message: asked.message } });
     // Taken out before validation: routes with strict query schemas accept it, handlers never see it.
     if (req.query && typeof req.query === 'object') delete (req.query as Record<string, unknown>).project;

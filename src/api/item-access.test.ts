@@ -70,6 +70,9 @@ test('operations and events: own project only, platform ones to admins and opera
     assert.equal(await get('operator', 3, '', 'DELETE'), 200);
     assert.equal(await get('operator', 1, '', 'DELETE', '?project=a'), 404);
     assert.equal(await get('alice', 1, '', 'DELETE'), 403, 'a viewer may not cancel');
+    // By id, an operation counts in its own project: carl's request runs in a (his first), the operation is b's.
+    assert.equal(await get('both', 2), 200);
+    assert.equal(await get('both', 3), 404);
 
     // The events stream: each socket sees only what its principal may read in its project.
     const listen = async (w: string, q = '') => {

@@ -12,8 +12,12 @@ export function mayUse(req: FastifyRequest, resource: 'operation' | 'event', ite
   return req.principal !== undefined && mayUseItem(req.principal, { action, resource }, itemProject, projectOf(req));
 }
 
-/** The operation when the request may use it; else 404, the same answer as for one that does not exist. */
+/**
+ * The operation when the request may use it; else 404, the same answer as for one that does not exist.
+ * By id, an operation is looked at in its own project (a Location header carries no ?project=).
+ */
 export function usableOperation(req: FastifyRequest, op: Operation, action: Action = 'read'): Operation {
-  if (!mayUse(req, 'operation', op.project, action)) throw notFound(`operation ${op.id}`);
+  const ok = req.principal !== undefined && mayUseItem(req.principal, { action, resource: 'operation' }, op.project, op.project ?? projectOf(req));
+  if (!ok) throw notFound(`operation ${op.id}`);
   return op;
 }

@@ -6,6 +6,7 @@ import { HostInfo } from '../shared/api-types.js';
 import { installAuthentication } from './authn.js';
 import { installAuthorization } from './authz.js';
 import { WsTickets } from '../core/authz/ws-tickets.js';
+import { installTicketAuthentication } from './ws-ticket-auth.js';
 import type { Principal } from '../core/identity/principal.js';
 import { ticketRoutes } from './routes-tickets.js';
 import { errorHandler } from './errors.js';
@@ -65,7 +66,10 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
 
   // Before any route: authentication, then authorization, decided on the matched route, deny by default.
   const tickets = new WsTickets();
-  installAuthentication(app, () => ctx.store, { tickets, ...(opts.authenticate ? { authenticate: opts.authenticate } : {}) });
+  const authenticate = opts.authenticate;
+  if (authenticate) app.addHook('onRequest', async (req) => void (req.principal = authenticate(req)));
+  installTicketAuthentication(app, tickets);
+  installAuthentication(app, () => ctx.store);
   installAuthorization(app);
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));

@@ -15,8 +15,11 @@ const R: readonly Action[] = ['read'];
 
 /** What an operator may do on platform resources (no project resources: those are tenants' data). */
 const OPERATOR: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { host: RW, pool: RW, plan: RW, project: R, user: R, audit: R };
-/** What every authenticated user may do on platform resources: see plans (to choose one), manage itself. */
-const EVERYONE: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { plan: R, self: RW };
+/**
+ * What every authenticated user may do on platform resources: see plans (to choose one) and projects, manage
+ * itself. Project routes show a caller only the projects it has a role in (core/identity/project-access.ts).
+ */
+const EVERYONE: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { plan: R, project: R, self: RW };
 
 /** What each project role may do on the project's resources (absent: read and write). */
 const ROLE_LIMITS: Readonly<Record<ProjectRole, Readonly<Partial<Record<ProjectResource, readonly Action[]>>> | 'read-only'>> = {
