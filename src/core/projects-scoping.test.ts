@@ -58,6 +58,10 @@ test('two projects each have web, blue, data, group web and snapshot s1; lists a
     const policy = await t.firewall.policy();
     assert.equal(new Set(policy.groups.map((g) => g.name)).size, policy.groups.length, 'host-wide group names are unique');
     assert.ok(policy.groups.some((g) => g.name === 'acme_web') && policy.groups.some((g) => g.name === 'umbrella_web'));
+    // Every operation of the two projects (network, launch, volume, attach, snapshot) names its project.
+    const ops = await t.ops.list();
+    assert.ok(ops.length >= 10);
+    for (const op of ops) assert.ok(op.project === 'acme' || op.project === 'umbrella', `${op.kind} ${op.target}: project ${op.project}`);
   } finally {
     await t.done();
   }
