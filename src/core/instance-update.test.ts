@@ -43,7 +43,7 @@ async function fixture(o: { busyWaitMs?: number } = {}) {
   const update = new InstanceUpdate({
     store,
     locks,
-    refreshNetwork: async (net) => void calls.push(`dhcp ${net}`),
+    refreshNetwork: async (project, net) => void calls.push(`dhcp ${project}/${net}`),
     applyFirewall: async () => void calls.push('firewall'),
     publish: (_type, target, data) => void events.push({ target, data }),
     legacyHostIds: (name) => legacyHostIds(paths, 'nu', name),
@@ -76,7 +76,7 @@ test('rename moves the record and every reference by name in one transaction; ho
     assert.equal((await t.store.get<{ instance: string }>(keys.forward('default', 'default', 'tcp-1')))!.value.instance, 'www');
     assert.deepEqual((await t.store.get(keys.idmap(3)))!.value, { owner: 'www' });
     assert.deepEqual((await t.store.get(keys.vmid(4)))!.value, { owner: 'db' });
-    assert.deepEqual(t.calls, ['dhcp default', 'firewall'], 'DHCP/DNS learn the new hostname, the firewall is applied again');
+    assert.deepEqual(t.calls, ['dhcp default/default', 'firewall'], 'DHCP/DNS learn the new hostname, the firewall is applied again');
     assert.deepEqual(t.events.map((e) => e.target), ['web', 'www']);
     assert.deepEqual(await t.locks.list(), [], 'the instance lock was given back');
   } finally {

@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { coreFixture, type CoreFixture } from './testing/core-fixture.js';
 import { keys } from '../store/keys.js';
 import type { Operation } from '../shared/api-types.js';
+import { InstanceUpdate } from './instance-update.js';
+import { StoreLocks } from './locks.js';
+import { silentLogger } from '../lib/log.js';
 
 const ok = async (t: CoreFixture, op: Promise<Operation>) => assert.equal((await t.wait(await op)).status, 'success');
 
@@ -58,6 +61,10 @@ test('two projects each have web, blue, data, group web and snapshot s1; lists a
     const policy = await t.firewall.policy();
     assert.equal(new Set(policy.groups.map((g) => g.name)).size, policy.groups.length, 'host-wide group names are unique');
     assert.ok(policy.groups.some((g) => g.name === 'acme_web') && policy.groups.some((g) => g.name === 'umbrella_web'));
+    // Every operation of the two projects (network, launch, volume, attach, snapshot) names its project.
+    const ops = await t.ops.list();
+    assert.ok(ops.length >= 10);
+    for (const op of ops) assert.ok(op.project === 'acme' || op.project === 'umbrella', `${op.kind} ${op.target}: project ${op.project}`);
   } finally {
     await t.done();
   }
@@ -113,6 +120,32 @@ test('a project without networks gets its own default network (own bridge and su
     assert.equal(rec.nics[0]!.network, 'default');
     assert.deepEqual(own.instances, ['web']);
     assert.deepEqual(main.instances, []);
+  } finally {
+    await t.done();
+  }
+});
+
+test('a rename in one project moves only that project\'s references (snapshots, addresses, volume claims)', async () => {
+  const t = await coreFixture();
+  try {
+    await twoProjects(t);
+    const refreshed: string[] = [];
+    const update = new InstanceUpdate({
+      store: t.store, locks: new StoreLocks(t.store), refreshNetwork: async (p, n) => void refreshed.push(`${p}/${n}`), applyFirewall: async () => {},
+      publish: () => {}, legacyHostIds: () => { throw new Error('not a legacy record'); }, log: silentLogger(), daemonId: 'd1',
+    });
+    await update.rename('acme', 'web', 'www');
+    assert.deepEqual(refreshed, ['acme/blue']);
+    assert.deepEqual((await t.snapshots.list('acme', 'www')).map((s) => s.name), ['s1']);
+    assert.equal((await t.storage.volume('acme', 'default', 'data')).attachedTo, 'www');
+    assert.deepEqual((await t.network.leases('acme', 'blue')).map((l) => l.instance), ['www']);
+    // umbrella's web and everything naming it are untouched.
+    assert.deepEqual((await t.snapshots.list('umbrella', 'web')).map((s) => s.name), ['s1']);
+    assert.equal((await t.storage.volume('umbrella', 'default', 'data')).attachedTo, 'web');
+    assert.deepEqual((await t.network.leases('umbrella', 'blue')).map((l) => l.instance), ['web']);
+    // The same new name is free in the other project.
+    await update.rename('umbrella', 'web', 'www');
+    assert.notEqual((await t.instances.record('acme', 'www')).uuid, (await t.instances.record('umbrella', 'www')).uuid);
   } finally {
     await t.done();
   }
