@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACTIONS, ErrorBody, Instance, InstanceAction, InstanceCreate, Name, Operation, type ActionName } from '../shared/api-types.js';
+import { projectOf } from './request-project.js';
 import { accepted, type ApiContext } from './context.js';
 import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
@@ -27,7 +28,7 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
         response: { 202: Accepted, ...errors },
       },
     },
-    async (req, reply) => accepted(reply, await ctx.instances.create(req.body)),
+    async (req, reply) => accepted(reply, await ctx.instances.create(req.body, projectOf(req))),
   );
 
   app.get<{ Params: { name: string } }>(

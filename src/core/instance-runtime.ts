@@ -12,9 +12,12 @@ import type { ImageService } from './image-service.js';
 import { driverNameOf, type InstanceRecord } from './instance-record.js';
 import type { NetworkService } from './network-service.js';
 import type { StorageService } from './storage-service.js';
+import { dedicatedCores, sharedCores, type SliceState } from './plans/slices.js';
 
 /** What the runtime view of instances is built from. */
 export interface RuntimeDeps extends BaseDeps {
+  /** Dedicated slices of this host (core/quota/admission.ts); absent: no pinning at all. */
+  slices?: { slices(): Promise<SliceState>; hostFacts(): { cpus: number } };
   drivers: DriverRegistry;
   storage: StorageService;
   network: NetworkService;
@@ -81,11 +84,21 @@ export class InstanceRuntime {
       memoryBytes: rec.memory,
       ...(rec.accelerator === 'kvm' || rec.accelerator === 'tcg' ? { accelerator: rec.accelerator as Accelerator } : {}),
       ...(boot ? { boot } : {}),
-      root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}) },
+      root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },
+      ...(await this.cpusetOf(rec)),
       nics: rec.nics,
       volumes: await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(v.pool, v.volume, v.path))),
       networks,
     };
+  }
+
+  /** A dedicated instance's own cores; a shared one's: every core no dedicated instance has (none dedicated: no cpuset). */
+  async cpusetOf(rec: InstanceRecord): Promise<Pick<InstanceSpec, 'cpuset' | 'dedicated'>> {
+    if (rec.slice) return { cpuset: [...rec.slice.cores], dedicated: true };
+    if (!this.d.slices) return {};
+    const state = await this.d.slices.slices();
+    if (!dedicatedCores(state).length) return {};
+    return { cpuset: sharedCores(state, this.d.slices.hostFacts()) };
   }
 
   /** What the host says about the instance (cheap unless usage is asked for). */

@@ -124,6 +124,7 @@ export class RuncInstanceDriver implements InstanceDriver {
         rootPool: spec.root.pool,
         cpus: spec.cpus,
         memoryBytes: spec.memoryBytes,
+        ...(spec.cpuset?.length ? { cpuset: spec.cpuset } : {}),
         container: ct,
         nics: spec.nics,
         volumeMounts: spec.volumes.filter((v) => v.mountPath).map((v) => ({ source: v.path, destination: v.mountPath!, readonly: false })),
