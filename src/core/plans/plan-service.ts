@@ -34,7 +34,7 @@ export class PlanService {
     const kv = await this.store.get<PlanRecord>(keys.plan(name));
     if (!kv) {
       const names = (await this.list()).map((p) => p.name);
-      throw notFound(`plan ${name} (plans: ${names.join(', ') || 'none'})`);
+      throw new NimboError('NotFound', `plan ${name} not found (plans: ${names.join(', ') || 'none'})`);
     }
     return kv.value;
   }

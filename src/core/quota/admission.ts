@@ -60,10 +60,11 @@ export class Admission {
       if ((await read(key)) !== undefined) ops.push({ type: 'delete', key });
       if (charge) {
         const used = usageOf(await read<Partial<Usage>>(keys.quotaUsage(charge.project)));
-        ops.push({ type: 'put', key: keys.quotaUsage(charge.project), value: subtract(used, charge.counts) }, { type: 'delete', key: keys.quotaCharge(uuid) });
+        ops.push(usageWrite(charge.project, subtract(used, charge.counts)), { type: 'delete', key: keys.quotaCharge(uuid) });
         if (charge.sliceHost) {
           const cur = (await read<SliceState>(keys.hostSlices(charge.sliceHost))) ?? NO_SLICES;
-          ops.push({ type: 'put', key: keys.hostSlices(charge.sliceHost), value: releaseSlice(cur, uuid) });
+          const next = releaseSlice(cur, uuid);
+          ops.push(Object.keys(next.cores).length ? { type: 'put', key: keys.hostSlices(charge.sliceHost), value: next } : { type: 'delete', key: keys.hostSlices(charge.sliceHost) });
         }
       }
       return { ops, result: undefined };
@@ -83,7 +84,7 @@ export class Admission {
   async release(project: string, counts: Counts): Promise<void> {
     await casTxn(this.store, async (read) => {
       const used = usageOf(await read<Partial<Usage>>(keys.quotaUsage(project)));
-      return { ops: [{ type: 'put', key: keys.quotaUsage(project), value: subtract(used, counts) }], result: undefined };
+      return { ops: [usageWrite(project, subtract(used, counts))], result: undefined };
     });
   }
 
@@ -104,4 +105,9 @@ export class Admission {
     const next = addWithin(project, limits, used, counts);
     ops.push({ type: 'put', key: keys.quotaUsage(project), value: next });
   }
+}
+
+/** The write of a project's usage: nothing used leaves no record (a failed create leaves the store as it was). */
+function usageWrite(project: string, u: Usage): TxnOp {
+  return Object.values(u).every((v) => v === 0) ? { type: 'delete', key: keys.quotaUsage(project) } : { type: 'put', key: keys.quotaUsage(project), value: u };
 }
