@@ -7,6 +7,7 @@ import type { BaseDeps } from './deps.js';
 import type { InstanceRecord } from './instance-record.js';
 import { networkKey } from './network-record.js';
 import { keys } from '../store/keys.js';
+import { deleteCounted, putCounted } from './quota/charged.js';
 
 /** A forward as kept at /forwards/NETWORK/ID (the target address is looked up from the instance each time). */
 type ForwardRecord = Omit<Forward, 'targetAddress'> & { createdAt: string };
@@ -107,11 +108,12 @@ export class ForwardService {
       const ports = f.hostPort === f.hostPortEnd ? `${f.hostPort}` : `${f.hostPort}-${f.hostPortEnd}`;
       rec = { ...base, id: `${f.protocol}-${f.hostAddress}-${ports}`, kind: 'port', listenAddress: f.hostAddress, protocol: f.protocol, listenPort: f.hostPort, ...(f.hostPortEnd !== f.hostPort ? { listenPortEnd: f.hostPortEnd } : {}), targetPort: f.targetPort };
     }
-    await this.d.store.put(forwardKey(network, rec.id), rec, { expectRevision: 0 });
+    // A floating IP counts against its project's quota; a port forward does not.
+    await putCounted(this.d, forwardKey(network, rec.id), rec, 'default', rec.kind === 'floating' ? { floatingIps: 1 } : {}, `forward ${rec.id} already exists on network ${network}`);
     try {
       await this.apply();
     } catch (e) {
-      await this.d.store.delete(forwardKey(network, rec.id));
+      await deleteCounted(this.d, forwardKey(network, rec.id));
       await this.apply().catch(() => undefined);
       throw e;
     }
@@ -122,7 +124,7 @@ export class ForwardService {
   async delete(network: string, id: string): Promise<void> {
     const kv = await this.d.store.get<ForwardRecord>(forwardKey(network, id));
     if (!kv) throw notFound(`forward ${id} on network ${network}`);
-    await this.d.store.delete(forwardKey(network, id));
+    await deleteCounted(this.d, forwardKey(network, id));
     await this.apply();
     this.d.events.publish('network', network, { action: 'forward-deleted', forward: id });
   }
@@ -130,7 +132,7 @@ export class ForwardService {
   /** Forget the forwards of an instance (all, or those of one NIC): it or its NIC is being removed. */
   async dropNic(instance: string, nic?: string): Promise<void> {
     for (const kv of await this.d.store.list<ForwardRecord>(keys.allForwards)) {
-      if (kv.value.instance === instance && (nic === undefined || kv.value.nic === nic)) await this.d.store.delete(kv.key);
+      if (kv.value.instance === instance && (nic === undefined || kv.value.nic === nic)) await deleteCounted(this.d, kv.key);
     }
   }
 }

@@ -9,6 +9,7 @@ import type { BaseDeps } from './deps.js';
 import { validateName } from '../lib/validate.js';
 import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
 import { keys } from '../store/keys.js';
+import { deleteCounted, putCounted } from './quota/charged.js';
 
 export type { Allocation } from './network-record.js';
 
@@ -144,18 +145,13 @@ export class NetworkService {
   /** Validate now (a bad request is a 400), then create the network as an Operation. */
   async create(req: NetworkCreate) {
     const rec = await this.newRecord(req);
-    try {
-      await this.d.store.put(networkKey(rec.name), rec, { expectRevision: 0 });
-    } catch (e) {
-      if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`network ${rec.name} already exists`);
-      throw e;
-    }
+    await putCounted(this.d, networkKey(rec.name), rec, 'default', { networks: 1 }, `network ${rec.name} already exists`);
     return this.d.ops.start('network.create', `network/${rec.name}`, async () => {
       const spec = networkSpec(rec, this.d.config, this.d.paths);
       try {
         await this.driver.ensure(spec, []);
       } catch (e) {
-        await this.d.store.delete(networkKey(rec.name));
+        await deleteCounted(this.d, networkKey(rec.name));
         await this.driver.remove(spec).catch(() => undefined);
         throw e;
       }
@@ -174,7 +170,7 @@ export class NetworkService {
     if (fwd.length > 0) throw conflict(`network ${name} has ${fwd.length} forward(s); delete them first`);
     return this.d.ops.start('network.delete', `network/${name}`, async () => {
       await this.driver.remove(networkSpec(rec, this.d.config, this.d.paths));
-      await this.d.store.delete(networkKey(name));
+      await deleteCounted(this.d, networkKey(name));
       this.d.events.publish('network', name, { action: 'deleted' });
       return null;
     });

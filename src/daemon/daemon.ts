@@ -74,7 +74,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const ops = new OperationManager(store, events, log);
   await ops.recover();
   await ensureAdminToken(store, paths.token);
-  const base: BaseDeps = { config, paths, store, ops, events, log, exec };
+  // Quotas and the dedicated slices of this host: core 0 and 1 GiB stay the host's.
+  const admission = new Admission(store, { ...hostCapacity(), reserveCores: 1, reserveMiB: 1024 });
+  const base: BaseDeps = { config, paths, store, ops, events, log, exec, quota: admission };
 
   const accel = await chooseAccelerator(exec, join(paths.cache, 'accel.json'), log, config.accel);
   log.info({ accelerator: accel.accelerator, reason: accel.reason }, 'accelerator');
@@ -108,11 +110,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     accelerator: accel.accelerator,
     containerRuntime: config.containerRuntime ?? 'runc',
   });
-  // Plans (built-ins seeded at the first start), quotas, and the dedicated slices of this host: core 0 and 1 GiB stay the host's.
+  // Plans (built-ins seeded at the first start) and project quotas.
   const plans = new PlanService(store);
   await plans.seed();
   const quotas = new QuotaService(store);
-  const admission = new Admission(store, { ...hostCapacity(), reserveCores: 1, reserveMiB: 1024 });
   const repo = new InstanceRepo(store, events, admission);
   const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images, slices: admission });
   const views = new InstanceViews(runtime);

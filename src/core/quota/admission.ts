@@ -88,6 +88,38 @@ export class Admission {
     });
   }
 
+  /** QuotaExceeded when `counts` more would not fit now (nothing is written). */
+  async check(project: string, counts: Counts): Promise<void> {
+    const limits = (await this.store.get<QuotaLimits>(keys.quota(project)))?.value ?? {};
+    addWithin(project, limits, usageOf((await this.store.get<Partial<Usage>>(keys.quotaUsage(project)))?.value), counts);
+  }
+
+  /** Write `value` at `key` and charge its project in one transaction (with `exists`: the key must be absent). */
+  async putCharged(key: string, value: unknown, project: string, counts: Counts, exists?: string): Promise<void> {
+    await casTxn(this.store, async (read) => {
+      if (exists !== undefined && (await read(key)) !== undefined) throw conflict(exists);
+      const ops: TxnOp[] = [];
+      await this.charged(read, project, counts, ops);
+      const record: ChargeRecord = { project, counts };
+      ops.push({ type: 'put', key, value }, { type: 'put', key: keys.quotaCharge(`rec${key}`), value: record });
+      return { ops, result: undefined };
+    });
+  }
+
+  /** Delete `key` and give back its charge (a record from before quotas has none: only deleted). */
+  async deleteCharged(key: string): Promise<void> {
+    await casTxn(this.store, async (read) => {
+      const chargeKey = keys.quotaCharge(`rec${key}`);
+      const charge = await read<ChargeRecord>(chargeKey);
+      const ops: TxnOp[] = [{ type: 'delete', key }];
+      if (charge) {
+        const used = usageOf(await read<Partial<Usage>>(keys.quotaUsage(charge.project)));
+        ops.push(usageWrite(charge.project, subtract(used, charge.counts)), { type: 'delete', key: chargeKey });
+      }
+      return { ops, result: undefined };
+    });
+  }
+
   /** The host's dedicated slices now. */
   async slices(): Promise<SliceState> {
     return (await this.store.get<SliceState>(keys.hostSlices(this.hostName)))?.value ?? NO_SLICES;

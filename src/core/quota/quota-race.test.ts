@@ -52,3 +52,31 @@ test('quota: a delete gives its charge back, a failed create charges nothing, vC
     await t.done();
   }
 });
+
+test('quota: networks, floating IPs and snapshots are counted with their records and given back when deleted', async () => {
+  const t = await coreFixture();
+  try {
+    await t.quotas.set('default', { networks: 1, snapshots: 1, floatingIps: 1 });
+    assert.equal((await t.wait(await t.network.create({ name: 'back' }))).status, 'success');
+    await assert.rejects(t.network.create({ name: 'more' }), (e: NimboError) => e.code === 'QuotaExceeded' && /quota of 1 networks/.test(e.message));
+    assert.equal(await t.store.get(keys.network('more')), undefined);
+    await t.launch({ name: 'vm1', image: 'tiny' });
+    assert.equal((await t.wait(await t.snapshots.create('vm1', { name: 's1' }))).status, 'success');
+    await assert.rejects(t.snapshots.create('vm1', { name: 's2' }), (e: NimboError) => e.code === 'QuotaExceeded' && /quota of 1 snapshots/.test(e.message));
+    const fl = await t.forwards.create('default', { listenAddress: '203.0.113.9', instance: 'vm1' });
+    assert.equal(fl.kind, 'floating');
+    await t.launch({ name: 'vm2', image: 'tiny', start: false });
+    await assert.rejects(t.forwards.create('default', { listenAddress: '203.0.113.10', instance: 'vm2' }), (e: NimboError) => e.code === 'QuotaExceeded' && /floating IPs/.test(e.message));
+    // A port forward is not a floating IP: not counted.
+    await t.forwards.create('default', { listenAddress: '127.0.0.1', listenPort: 2222, instance: 'vm1', targetPort: 22 });
+    let q = await t.quotas.show('default');
+    assert.deepEqual([q.usage.networks, q.usage.snapshots, q.usage.floatingIps], [1, 1, 1]);
+    assert.equal((await t.wait(await t.snapshots.remove('vm1', 's1'))).status, 'success');
+    await t.forwards.delete('default', fl.id);
+    assert.equal((await t.wait(await t.network.delete('back'))).status, 'success');
+    q = await t.quotas.show('default');
+    assert.deepEqual([q.usage.networks, q.usage.snapshots, q.usage.floatingIps], [0, 0, 0]);
+  } finally {
+    await t.done();
+  }
+});

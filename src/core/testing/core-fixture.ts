@@ -89,7 +89,8 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const ops = new OperationManager(store, events, log);
   // tc and ip (NIC bandwidth limits) see no qdiscs and no devices.
   const exec = new FakeExec().on(['ip'], { stdout: '[]' }).on(['tc'], { stdout: '[]' });
-  const base: BaseDeps = { config, paths, store, ops, events, log, exec };
+  const admission = new Admission(store, opts.sliceHost ?? { cpus: 4, memoryMiB: 8192, reserveCores: 1, reserveMiB: 1024 });
+  const base: BaseDeps = { config, paths, store, ops, events, log, exec, quota: admission };
 
   const qemu = new FakeInstanceDriver({ preset: 'vm', name: 'qemu' });
   const runc = new FakeInstanceDriver({ preset: 'container', name: 'runc' });
@@ -126,7 +127,6 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const plans = new PlanService(store);
   await plans.seed();
   const quotas = new QuotaService(store);
-  const admission = new Admission(store, opts.sliceHost ?? { cpus: 4, memoryMiB: 8192, reserveCores: 1, reserveMiB: 1024 });
   const repo = new InstanceRepo(store, events, admission);
   const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images, slices: admission });
   const views = new InstanceViews(runtime);
