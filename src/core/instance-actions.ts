@@ -118,6 +118,7 @@ export class InstanceActions {
       ctx.progress(60, 'removing disk');
       if (cur.root) await this.provisioner.dropRoot(cur.root);
       await this.repo.delete(name);
+      if (cur.slice) await this.runtime.repinShared(await this.repo.records()); // its cores are shared again
       await this.nics.applyFirewall(); // its ports and forwards leave the ruleset
       this.d.events.publish('instance', name, { state: 'deleted' });
     }, { lockAs: this.runtime.lockOf(rec) });

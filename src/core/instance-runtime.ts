@@ -101,6 +101,21 @@ export class InstanceRuntime {
     return { cpuset: sharedCores(state, this.d.slices.hostFacts()) };
   }
 
+  /**
+   * Move every running shared instance onto the cores no dedicated instance has now (after a dedicated slice was
+   * given or given back), where its driver can do it live; a failure is logged, never thrown (it applies at next start).
+   */
+  async repinShared(records: InstanceRecord[]): Promise<void> {
+    if (!this.d.slices) return;
+    const state = await this.d.slices.slices();
+    const cores = sharedCores(state, this.d.slices.hostFacts());
+    for (const rec of records.filter((r) => !r.slice && r.state === 'running')) {
+      const driver = this.driverOf(rec);
+      if (!driver.setCpuset) continue;
+      await driver.setCpuset(this.refOf(rec), cores, false).catch((e: unknown) => this.d.log.warn({ instance: rec.name, err: String(e) }, 'could not move a shared instance off the dedicated cores'));
+    }
+  }
+
   /** What the host says about the instance (cheap unless usage is asked for). */
   status(rec: InstanceRecord, opts: { usage?: boolean } = {}): Promise<InstanceStatus> {
     return this.driverOf(rec).status(this.refOf(rec), opts);

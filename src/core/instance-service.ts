@@ -169,6 +169,8 @@ export class InstanceService {
           progress = (p, m) => ctx.progress(60 + p * 0.4, m);
         }
         const plans = nicReqs.map((n, i) => ({ name: `eth${i}`, network: n.network, ...(n.address ? { address: n.address } : {}), securityGroups: n.securityGroups ?? ['default'], ...this.nics.limitsOf(n) }));
+        // A new dedicated slice: running shared instances leave its cores now, not only at their next start.
+        if (rec.slice) await this.runtime.repinShared(await this.repo.records());
         await this.provisioner.provision(rec, plans, { from: 'image', pool, ...(launch ? { limits: launch.rootLimits } : {}) }, r, progress);
         ctx.checkCancelled();
         if (start) {

@@ -42,21 +42,24 @@ describe('plans on a real daemon: dedicated cores and shared neighbours (runc, q
     await d?.cleanup();
   });
 
-  test('a dedicated container gets a core of its own; a shared one launched next runs on the other cores with its weight', async () => {
+  test('a dedicated container gets a core of its own; a running shared neighbour is moved off it live (and back), with its weight', async () => {
     assert.ok(last >= 1, 'this test needs a host with 2 cores or more (core 0 is never dedicated)');
+    const all = last === 1 ? '0-1' : `0-${last}`;
+    const others = last === 1 ? '0' : last === 2 ? '0,2' : `0,2-${last}`;
+    await run('launch', 'tiny', 'sh', '--container', '--plan', 'pin-s', '--quiet');
+    const sh = await d.cliJson<Inst>('info', 'sh');
+    assert.equal(allowedCores(sh.pid!), all, 'nothing dedicated yet: every core');
+    assert.equal(readFileSync(`${cgroupDir(sh.pid!, 'cpu')}/cpu.shares`, 'utf8').trim(), String((300 * 1024) / 100));
+    const nic = (await d.api('GET', '/instances/sh')).body.nics[0];
+    assert.deepEqual([nic.ingressBps, nic.egressBps], [50e6, 20e6]);
+
     await run('launch', 'tiny', 'ded', '--container', '--plan', 'pin-d', '--quiet');
     const ded = await d.cliJson<Inst>('info', 'ded');
     assert.deepEqual([ded.plan, ded.cpus, ded.memory, ded.dedicatedCores], ['pin-d', 1, 128 * 1024 ** 2, [1]]);
     assert.equal(allowedCores(ded.pid!), '1');
     assert.equal(readFileSync(`${cgroupDir(ded.pid!, 'cpuset')}/cpuset.cpus`, 'utf8').trim(), '1');
-
-    await run('launch', 'tiny', 'sh', '--container', '--plan', 'pin-s', '--quiet');
-    const sh = await d.cliJson<Inst>('info', 'sh');
-    const others = last === 1 ? '0' : `0,2-${last}`.replace(/,2-2$/, ',2');
-    assert.equal(allowedCores(sh.pid!), others, 'the shared neighbour never runs on the dedicated core');
-    assert.equal(readFileSync(`${cgroupDir(sh.pid!, 'cpu')}/cpu.shares`, 'utf8').trim(), String((300 * 1024) / 100));
-    const nic = (await d.api('GET', '/instances/sh')).body.nics[0];
-    assert.deepEqual([nic.ingressBps, nic.egressBps], [50e6, 20e6]);
+    assert.equal(allowedCores(sh.pid!), others, 'the running shared neighbour left the dedicated core');
+    assert.equal(readFileSync(`${cgroupDir(sh.pid!, 'cpuset')}/cpuset.cpus`, 'utf8').trim(), others);
 
     // The only dedicatable core is taken (on a 2-core host): the next dedicated launch is refused, naming what is missing.
     if (last === 1) {
@@ -65,6 +68,7 @@ describe('plans on a real daemon: dedicated cores and shared neighbours (runc, q
       assert.match(r.stderr, /no room for a dedicated instance on this host: 1 dedicated core\(s\) asked, 0 left/);
     }
     await run('delete', 'ded', '--force', '--quiet');
+    assert.equal(allowedCores(sh.pid!), all, 'the freed core is shared again');
   });
 
   test('a dedicated VM: every QEMU thread pinned to its core (taskset through the host adapter); the core is given back on delete', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NimboError } from '../../lib/errors.js';
 import { keys } from '../../store/keys.js';
-import type { PlanInput } from '../../drivers/compute/instance-driver.js';
+import type { InstanceDriver, PlanInput } from '../../drivers/compute/instance-driver.js';
 import { coreFixture } from '../testing/core-fixture.js';
 
 const MiB = 1024 ** 2;
@@ -101,6 +101,24 @@ test('dedicated plans: memory is reserved and never overcommitted', async () => 
   try {
     await t.launch({ name: 'a', image: 'tiny', plan: 'd-2', start: false });
     await assert.rejects(t.instances.create({ name: 'b', image: 'tiny', plan: 'd-1' }), (e: NimboError) => e.code === 'Conflict' && /no room for a dedicated instance on this host: 1024 MiB of memory asked, 512 MiB left to reserve/.test(e.message));
+  } finally {
+    await t.done();
+  }
+});
+
+test('dedicated plans: running shared instances are moved off a new slice live, and back when it is deleted', async () => {
+  const t = await coreFixture();
+  try {
+    const moves: string[] = [];
+    const spy: InstanceDriver['setCpuset'] = async (ref, cores, dedicated) => void moves.push(`${ref.name} ${cores.join(',')} ${dedicated}`);
+    Object.assign(t.runc, { setCpuset: spy });
+    await t.launch({ name: 'sh', image: 'tiny', type: 'container', plan: 's-1' });
+    await t.launch({ name: 'off', image: 'tiny', type: 'container', plan: 's-1', start: false });
+    assert.deepEqual(moves, []);
+    await t.launch({ name: 'ded', image: 'tiny', type: 'container', plan: 'd-1', start: false });
+    assert.deepEqual(moves, ['sh 0,2,3 false'], 'only the running shared one, onto the cores left');
+    assert.equal((await t.wait(await t.actions.remove('ded'))).status, 'success');
+    assert.deepEqual(moves, ['sh 0,2,3 false', 'sh 0,1,2,3 false']);
   } finally {
     await t.done();
   }

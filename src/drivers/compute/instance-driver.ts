@@ -208,6 +208,8 @@ export interface InstanceDriver {
   stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void>;
   pause(ref: InstanceRef): Promise<void>;
   resume(ref: InstanceRef): Promise<void>;
+  /** Optional, live: run the instance on these host cores from now on (`dedicated`: each vCPU on one of its own). */
+  setCpuset?(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void>;
   /** Cheap: no process spawn unless `usage` is asked for. */
   status(ref: InstanceRef, opts?: { usage?: boolean }): Promise<InstanceStatus>;
   /** Remove host objects only (process, runtime state, run and instance dirs, netns, taps/veths, root mount); never volumes. */

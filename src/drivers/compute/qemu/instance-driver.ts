@@ -172,6 +172,14 @@ export class QemuInstanceDriver implements InstanceDriver {
     }
   }
 
+  /** Live: pin the running VM's threads to `cores` (see cpu-pin.ts); nothing when it does not run. */
+  async setCpuset(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void> {
+    const runDir = resolve(ref.hostIds.runDir);
+    const pid = await livePid(runDir, this.opts.proc);
+    if (pid === undefined) return;
+    await pinVm(this.hostExec, await this.qemu.qmp(runDir), pid, cores, dedicated);
+  }
+
   async pause(ref: InstanceRef): Promise<void> {
     await this.busy(ref, () => this.qemu.pause(ref.hostIds.runDir));
     const w = this.watcher.get(resolve(ref.hostIds.runDir));
