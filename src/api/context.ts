@@ -13,6 +13,8 @@ import type { InstanceVolumes } from '../core/instance-volumes.js';
 import type { InstanceSnapshots } from '../core/instance-snapshots.js';
 import type { InstanceCopier } from '../core/instance-copy.js';
 import type { InstanceExec } from '../core/instance-exec.js';
+import type { PlanService } from '../core/plans/plan-service.js';
+import type { QuotaService } from '../core/quota/quota-service.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -28,6 +30,8 @@ export interface ApiContext extends BaseDeps {
   storage: StorageService;
   instanceVolumes: InstanceVolumes;
   snapshots: InstanceSnapshots;
+  plans: PlanService;
+  quotas: QuotaService;
   hostInfo(): Promise<HostInfo>;
 }
 

@@ -97,7 +97,7 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
     config, paths: t.paths, store: t.store, ops: t.ops, events: t.events, log: silentLogger(), exec: t.exec,
     images: t.images, instances: t.instances, actions: t.actions, network: t.network, firewall: t.firewall, forwards: t.forwards,
     instanceNics: t.nics, copier: t.copier, instanceExec: new InstanceExec(t.runtime), storage: t.storage, instanceVolumes: t.volumes,
-    snapshots: t.snapshots, hostInfo: async () => ({ version: 'fuzz' }),
+    snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, hostInfo: async () => ({ version: 'fuzz' }),
   };
   // A context member the fixture lacks is reported by name (a new service must be added here), not as a mystery 500.
   const ctx = new Proxy(members, {

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACTIONS, ErrorBody, Instance, InstanceAction, InstanceCreate, Name, Operation, type ActionName } from '../shared/api-types.js';
+import { projectOf } from './request-project.js';
 import { accepted, type ApiContext } from './context.js';
 import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
-import { projectOf } from './request-project.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const NameParams = Type.Object({ name: Name });

@@ -23,6 +23,7 @@ import { instancePatchRoutes } from './routes-instance-patch.js';
 import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
+import { planRoutes } from './routes-plans.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
@@ -93,6 +94,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);
+      await planRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

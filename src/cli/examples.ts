@@ -51,6 +51,13 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'read it back', cmd: 'nimbo snapshot schedule show web' },
     { note: 'stop it', cmd: 'nimbo snapshot schedule web --off' },
   ],
+  'plan create': [
+    { note: 'a shared plan: 2 vCPUs, 2 GiB, 40 GiB, 200 Mbit/s each way, 100 MiB/s disk', cmd: 'nimbo plan create s-2x --vcpus 2 --memory 2048 --disk 40 --price 0.03 --net-in 200 --net-out 200 --disk-read-bps 104857600 --disk-write-bps 104857600' },
+    { note: 'a dedicated plan: 1 pinned core, 1 GiB reserved', cmd: 'nimbo plan create d-1x --class dedicated --vcpus 1 --memory 1024 --disk 20 --price 0.04' },
+  ],
+  'quota set': [
+    { note: "at most 10 instances and 16 vCPUs in the request's project; no limit on snapshots", cmd: 'nimbo quota set instances=10 vcpus=16 snapshots=unlimited' },
+  ],
   'network create': [
     { note: 'a NAT network with a free /24', cmd: 'nimbo network create back' },
     { note: 'an isolated network with a chosen subnet and no IPv6', cmd: 'nimbo network create lab --mode isolated --subnet 10.64.9.0/24 --ipv6 none' },

@@ -16,6 +16,7 @@ import { registerVersionCommand } from './commands/version.js';
 import { baseProgram, cliVersion } from './program-base.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerRemoteCommands } from './commands/remotes.js';
+import { registerPlanCommands } from './commands/plans.js';
 
 /**
  * Build the `nimbo` program with every command but the lifecycle ones (main.ts adds those).
@@ -40,5 +41,6 @@ export function buildProgram(): Command {
   registerVersionCommand(program, version);
   registerAdminCommands(program);
   registerRemoteCommands(program);
+  registerPlanCommands(program);
   return program;
 }

@@ -20,4 +20,19 @@ export interface BaseDeps {
   events: EventBus;
   log: Logger;
   exec: HostExec;
+  /** Project quotas of networks, floating IPs and snapshots (core/quota/admission.ts); absent: nothing is counted. */
+  quota?: QuotaPort;
 }
+
+/** Records counted against a project's quota: written and deleted in one transaction with its usage. */
+export interface QuotaPort {
+  /** QuotaExceeded when `counts` more would not fit now (a fast early answer; putCharged is the binding one). */
+  check(project: string, counts: Partial<Record<QuotaCountField, number>>): Promise<void>;
+  /** Write `value` at `key` and charge `counts` to `project`; with `exists`, Conflict(exists) when the key is taken. */
+  putCharged(key: string, value: unknown, project: string, counts: Partial<Record<QuotaCountField, number>>, exists?: string): Promise<void>;
+  /** Delete `key` and give back what it was charged. */
+  deleteCharged(key: string): Promise<void>;
+}
+
+/** What QuotaPort counts besides instances. */
+export type QuotaCountField = 'networks' | 'floatingIps' | 'snapshots';

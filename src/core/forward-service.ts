@@ -7,6 +7,7 @@ import type { BaseDeps } from './deps.js';
 import type { InstanceRecord } from './instance-record.js';
 import { networkKey } from './network-record.js';
 import { DEFAULT_PROJECT, keys, projectOfKey } from '../store/keys.js';
+import { deleteCounted, putCounted } from './quota/charged.js';
 
 /** A forward as kept at /forwards/PROJECT/NETWORK/ID (target: an instance of that project; its address is looked up each time). */
 type ForwardRecord = Omit<Forward, 'targetAddress'> & { createdAt: string; project?: string };
@@ -109,11 +110,12 @@ export class ForwardService {
       const ports = f.hostPort === f.hostPortEnd ? `${f.hostPort}` : `${f.hostPort}-${f.hostPortEnd}`;
       rec = { ...base, id: `${f.protocol}-${f.hostAddress}-${ports}`, kind: 'port', listenAddress: f.hostAddress, protocol: f.protocol, listenPort: f.hostPort, ...(f.hostPortEnd !== f.hostPort ? { listenPortEnd: f.hostPortEnd } : {}), targetPort: f.targetPort };
     }
-    await this.d.store.put(forwardKey(project, network, rec.id), rec, { expectRevision: 0 });
+    // A floating IP counts against its project's quota; a port forward does not.
+    await putCounted(this.d, forwardKey(project, network, rec.id), rec, project, rec.kind === 'floating' ? { floatingIps: 1 } : {}, `forward ${rec.id} already exists on network ${network}`);
     try {
       await this.apply();
     } catch (e) {
-      await this.d.store.delete(forwardKey(project, network, rec.id));
+      await deleteCounted(this.d, forwardKey(project, network, rec.id));
       await this.apply().catch(() => undefined);
       throw e;
     }
@@ -125,7 +127,7 @@ export class ForwardService {
   async delete(project: string, network: string, id: string): Promise<void> {
     const kv = await this.d.store.get<ForwardRecord>(forwardKey(project, network, id));
     if (!kv) throw notFound(`forward ${id} on network ${network}`);
-    await this.d.store.delete(forwardKey(project, network, id));
+    await deleteCounted(this.d, forwardKey(project, network, id));
     await this.apply();
     this.d.events.publish('network', network, { action: 'forward-deleted', forward: id }, project);
   }
@@ -133,7 +135,7 @@ export class ForwardService {
   /** Forget the forwards of an instance of `project` (all, or those of one NIC): it or its NIC is being removed. */
   async dropNic(project: string, instance: string, nic?: string): Promise<void> {
     for (const kv of await this.d.store.list<ForwardRecord>(keys.forwardsOfProject(project))) {
-      if (kv.value.instance === instance && (nic === undefined || kv.value.nic === nic)) await this.d.store.delete(kv.key);
+      if (kv.value.instance === instance && (nic === undefined || kv.value.nic === nic)) await deleteCounted(this.d, kv.key);
     }
   }
 }

@@ -118,6 +118,7 @@ export class InstanceActions {
       ctx.progress(60, 'removing disk');
       if (cur.root) await this.provisioner.dropRoot(project, cur.root);
       await this.repo.delete(project, name);
+      if (cur.slice) await this.runtime.repinShared(await this.repo.allRecords()); // its cores are shared again
       await this.nics.applyFirewall(); // its ports and forwards leave the ruleset
       this.d.events.publish('instance', name, { state: 'deleted' }, project);
     }, { lockAs: this.runtime.lockOf(rec), project });

@@ -12,6 +12,7 @@ import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
 import { tapName } from './instance-nics-plan.js';
 import { NO_LIMITS } from './storage-service.js';
+import type { IoLimits } from '../shared/storage-types.js';
 import { rootVolumeOf } from './host-ids.js';
 import { keys } from '../store/keys.js';
 
@@ -27,7 +28,7 @@ export interface NicPlan {
 }
 
 /** Where the root comes from: the image, or another instance's root volume (a copy; optionally at a snapshot). */
-export type RootSource = { from: 'image'; pool: string } | { from: 'volume'; pool: string; volume: string; snapshot?: string };
+export type RootSource = { from: 'image'; pool: string; /** The root's I/O limits (a plan's). */ limits?: IoLimits } | { from: 'volume'; pool: string; volume: string; snapshot?: string };
 
 /** The firewall as provisioning needs it: the new ports enter the ruleset before anything boots. */
 export interface FirewallPort {
@@ -112,7 +113,7 @@ export class InstanceProvisioner {
     const host = (v: string) => this.d.storage.hostVolume(project, v);
     const dr = await this.d.storage.driver(root.pool);
     const poolCaps = await dr.capabilities();
-    let limits = { ...NO_LIMITS };
+    let limits = { ...NO_LIMITS, ...(src.from === 'image' ? src.limits : {}) };
     if (src.from === 'volume') {
       const withSnapshots = src.snapshot !== undefined || (await dr.volumeInfo(host(src.volume))).snapshots > 0;
       const linked = caps.root === 'filesystem' ? poolCaps.filesystemLinkedClones : poolCaps.linkedClones && (!withSnapshots || poolCaps.linkedClonesWithSnapshots);

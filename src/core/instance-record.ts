@@ -47,6 +47,10 @@ export interface InstanceRecord {
   error?: string;
   /** Free KEY=VALUE labels, set at launch (core/labels.ts). */
   labels?: Record<string, string>;
+  /** The plan it was launched with (core/plans); its sizes and limits were copied in at launch. */
+  plan?: string;
+  /** Dedicated plans: the host cores it owns (core/plans/slices.ts), given at create. */
+  slice?: { cores: number[] };
 }
 
 /** The driver of a record (version-1 records name none: their type says it). */
@@ -77,6 +81,8 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     ...((rec.exitCode ?? rec.container?.exitCode) !== undefined ? { exitCode: rec.exitCode ?? rec.container?.exitCode } : {}),
     ...(rec.error ? { error: rec.error } : {}),
     ...(rec.labels ? { labels: rec.labels } : {}),
+    ...(rec.plan ? { plan: rec.plan } : {}),
+    ...(rec.slice ? { dedicatedCores: rec.slice.cores } : {}),
     description: rec.description ?? '',
     autostart: rec.desired?.autostart ?? 'last-state',
     createdAt: rec.createdAt,

@@ -9,6 +9,8 @@ import type { Store } from '../store/store.js';
 import type { EventBus } from './events.js';
 import { instanceKey, projectOfRecord, type InstanceRecord } from './instance-record.js';
 import { checkInstanceRecord } from './records/instance-schema.js';
+import type { Admission, InstanceCharge } from './quota/admission.js';
+import { instanceCounts } from './plans/launch-plan.js';
 
 /** A change to a record: fields to merge, or a function of the current record (recomputed on each retry). */
 export type RecordChange = Partial<InstanceRecord> | ((cur: InstanceRecord) => Partial<InstanceRecord>);
@@ -20,7 +22,8 @@ function withProject(key: string, rec: InstanceRecord): InstanceRecord {
 
 /** The instance records of this daemon's store. */
 export class InstanceRepo {
-  constructor(private store: Store, private events: EventBus) {}
+  /** With `admission`, a record is created and deleted in one transaction with its project's quota usage (and dedicated cores). */
+  constructor(private store: Store, private events: EventBus, private admission?: Admission) {}
 
   /** One instance of a project; NotFound when the project has none of that name. */
   async record(project: string, name: string): Promise<InstanceRecord> {
@@ -39,13 +42,24 @@ export class InstanceRepo {
     return (await this.store.list<InstanceRecord>(keys.allInstances)).map((k) => withProject(k.key, checkInstanceRecord(k.key, k.value)));
   }
 
-  /** Store a new record; Conflict when the name is taken (put-if-absent, so two creates never both win). */
-  async create(rec: InstanceRecord): Promise<void> {
-    try {
-      await this.store.put(instanceKey(projectOfRecord(rec), rec.name), rec, { expectRevision: 0 });
-    } catch (e) {
-      if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`instance ${rec.name} already exists`);
-      throw e;
+  /**
+   * Store a new record; Conflict when the name is taken (put-if-absent, so two creates never both win). With admission,
+   * the project's usage is raised in the same transaction (QuotaExceeded when over; default charge: the record's sizes),
+   * and a dedicated charge writes the host cores it got into rec.slice.
+   */
+  async create(rec: InstanceRecord, charge?: InstanceCharge): Promise<void> {
+    const exists = `instance ${rec.name} already exists`;
+    const key = instanceKey(projectOfRecord(rec), rec.name);
+    if (this.admission) {
+      const written = await this.admission.createRecord(key, rec, charge ?? { project: projectOfRecord(rec), counts: instanceCounts(rec) }, exists);
+      if (written.slice) rec.slice = written.slice;
+    } else {
+      try {
+        await this.store.put(key, rec, { expectRevision: 0 });
+      } catch (e) {
+        if (e instanceof NimboError && e.code === 'Conflict') throw conflict(exists);
+        throw e;
+      }
     }
     this.events.publish('instance', rec.name, { state: rec.state }, projectOfRecord(rec));
   }
@@ -55,9 +69,12 @@ export class InstanceRepo {
     await this.store.put(instanceKey(projectOfRecord(rec), rec.name), rec);
   }
 
-  /** Remove a record. */
+  /** Remove a record (with admission: and give back its quota charge and dedicated cores, in one transaction). */
   async delete(project: string, name: string): Promise<void> {
-    await this.store.delete(instanceKey(project, name));
+    const key = instanceKey(project, name);
+    const kv = this.admission ? await this.store.get<InstanceRecord>(key) : undefined;
+    if (this.admission && kv) await this.admission.deleteRecord(key, kv.value.uuid);
+    else await this.store.delete(key);
   }
 
   /**

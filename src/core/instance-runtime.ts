@@ -12,9 +12,12 @@ import type { ImageService } from './image-service.js';
 import { driverNameOf, projectOfRecord, type InstanceRecord } from './instance-record.js';
 import type { NetworkService } from './network-service.js';
 import type { StorageService } from './storage-service.js';
+import { dedicatedCores, sharedCores, type SliceState } from './plans/slices.js';
 
 /** What the runtime view of instances is built from. */
 export interface RuntimeDeps extends BaseDeps {
+  /** Dedicated slices of this host (core/quota/admission.ts); absent: no pinning at all. */
+  slices?: { slices(): Promise<SliceState>; hostFacts(): { cpus: number } };
   drivers: DriverRegistry;
   storage: StorageService;
   network: NetworkService;
@@ -82,11 +85,36 @@ export class InstanceRuntime {
       memoryBytes: rec.memory,
       ...(rec.accelerator === 'kvm' || rec.accelerator === 'tcg' ? { accelerator: rec.accelerator as Accelerator } : {}),
       ...(boot ? { boot } : {}),
-      root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}) },
+      root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },
+      ...(await this.cpusetOf(rec)),
       nics: rec.nics,
       volumes: await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(project, v.pool, v.volume, v.path))),
       networks,
     };
+  }
+
+  /** A dedicated instance's own cores; a shared one's: every core no dedicated instance has (none dedicated: no cpuset). */
+  async cpusetOf(rec: InstanceRecord): Promise<Pick<InstanceSpec, 'cpuset' | 'dedicated'>> {
+    if (rec.slice) return { cpuset: [...rec.slice.cores], dedicated: true };
+    if (!this.d.slices) return {};
+    const state = await this.d.slices.slices();
+    if (!dedicatedCores(state).length) return {};
+    return { cpuset: sharedCores(state, this.d.slices.hostFacts()) };
+  }
+
+  /**
+   * Move every running shared instance onto the cores no dedicated instance has now (after a dedicated slice was
+   * given or given back), where its driver can do it live; a failure is logged, never thrown (it applies at next start).
+   */
+  async repinShared(records: InstanceRecord[]): Promise<void> {
+    if (!this.d.slices) return;
+    const state = await this.d.slices.slices();
+    const cores = sharedCores(state, this.d.slices.hostFacts());
+    for (const rec of records.filter((r) => !r.slice && r.state === 'running')) {
+      const driver = this.driverOf(rec);
+      if (!driver.setCpuset) continue;
+      await driver.setCpuset(this.refOf(rec), cores, false).catch((e: unknown) => this.d.log.warn({ instance: rec.name, err: String(e) }, 'could not move a shared instance off the dedicated cores'));
+    }
   }
 
   /** What the host says about the instance (cheap unless usage is asked for). */

@@ -16,6 +16,13 @@ import type { NicsPort } from './instance-ports.js';
 import { validateLabels } from './labels.js';
 import { newHostIds } from './host-ids.js';
 import { idPort } from './instance-ids.js';
+import { instanceCounts, launchPlan, type LaunchPlan } from './plans/launch-plan.js';
+import type { PlanRecord } from './plans/plan-record.js';
+
+/** Where create finds a plan by name (core/plans/plan-service.ts). */
+export interface PlanLookup {
+  record(name: string): Promise<PlanRecord>;
+}
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -30,6 +37,7 @@ export class InstanceService {
     private views: InstanceViews,
     private nics: NicsPort,
     private accel: AccelChoice,
+    private plans?: PlanLookup,
   ) {}
 
   private get d() {
@@ -81,8 +89,9 @@ export class InstanceService {
     return (await this.allRecords()).filter((r) => r.image === image).map((r) => (projectOfRecord(r) === DEFAULT_PROJECT ? r.name : `${projectOfRecord(r)}/${r.name}`));
   }
 
-  /** Validate a create request, reserve the name, and run the create as an Operation. */
-  async create(project: string, req: InstanceCreate) {
+  /** Validate a create request, reserve the name (charged to `project`'s quota), and run the create as an Operation. */
+  async create(project: string, asked: InstanceCreate) {
+    const { req, launch, plan } = await this.withPlan(asked);
     validateName(req.name, 'instance name');
     validateName(req.image, 'image name');
     const labels = validateLabels(req.labels);
@@ -144,12 +153,13 @@ export class InstanceService {
       accelerator: caps.accelerator ? this.accel.accelerator : 'none',
       nics: [],
       ...(labels ? { labels } : {}),
+      ...(plan ? { plan: plan.name } : {}),
       createdAt: new Date().toISOString(),
     };
     // Driver-only fields are checked (and its host ids reserved) before the name is taken.
     rec.driverConfig = await driver.plan(planIn);
     try {
-      await this.repo.create(rec);
+      await this.repo.create(rec, { project, counts: instanceCounts(rec, plan), ...(launch?.dedicated ? { dedicated: launch.dedicated } : {}) });
     } catch (e) {
       await driver.release(this.runtime.refOf(rec), ids);
       throw e;
@@ -167,7 +177,9 @@ export class InstanceService {
           progress = (p, m) => ctx.progress(60 + p * 0.4, m);
         }
         const plans = nicReqs.map((n, i) => ({ name: `eth${i}`, network: n.network, ...(n.address ? { address: n.address } : {}), securityGroups: n.securityGroups ?? ['default'], ...this.nics.limitsOf(n) }));
-        await this.provisioner.provision(rec, plans, { from: 'image', pool }, r, progress);
+        // A new dedicated slice: running shared instances leave its cores now, not only at their next start.
+        if (rec.slice) await this.runtime.repinShared(await this.repo.allRecords());
+        await this.provisioner.provision(rec, plans, { from: 'image', pool, ...(launch ? { limits: launch.rootLimits } : {}) }, r, progress);
         ctx.checkCancelled();
         if (start) {
           progress(80, 'starting');
@@ -184,6 +196,18 @@ export class InstanceService {
         throw e;
       }
     }, { lockAs: this.runtime.lockOf(rec), project });
+  }
+
+  /** The request with its plan's sizes and limits filled in (unchanged without a plan). */
+  private async withPlan(req: InstanceCreate): Promise<{ req: InstanceCreate; launch?: LaunchPlan; plan?: PlanRecord }> {
+    if (req.plan === undefined) return { req };
+    if (!this.plans) throw invalid('this daemon has no plans');
+    const plan = await this.plans.record(req.plan);
+    const kind: InstanceKind = req.type === 'container' || req.app !== undefined ? 'container' : 'vm';
+    const caps = this.d.drivers.forKind(kind).capabilities();
+    const poolCaps = await (await this.d.storage.driver(req.pool ?? 'default')).capabilities();
+    const launch = launchPlan(req, plan, { processLimits: caps.processLimits, diskUnenforced: caps.root === 'filesystem' && (!caps.rootQuota || !poolCaps.quotas) });
+    return { req: launch.req, launch, plan };
   }
 
   /** The process of an application container: the image's OCI config with the request's overrides. */

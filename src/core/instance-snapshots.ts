@@ -7,6 +7,7 @@ import type { StorageService } from './storage-service.js';
 import { validateName } from '../lib/validate.js';
 import { keys } from '../store/keys.js';
 import type { SnapshotData, VolumeSnapshotPort } from '../drivers/compute/instance-driver.js';
+import { deleteCounted, putCounted } from './quota/charged.js';
 
 /**
  * An instance snapshot. disk-images drivers (VMs): qcow2 internal snapshots (same tag) of all its disks,
@@ -96,6 +97,7 @@ export class InstanceSnapshots implements SnapshotsPort {
     if (rec.state === 'creating') throw conflict(`instance ${instance} is still being created`);
     const name = validateName(opts.name ?? snapshotName('snap'), 'snapshot name');
     if (await this.d.store.get(key(project, instance, name))) throw conflict(`snapshot ${name} of ${instance} already exists`);
+    await this.d.quota?.check(project, { snapshots: 1 }); // early 403; the binding count is taken with the record
     const caps = this.runtime.caps(rec);
     if (opts.stateful && !caps.statefulSnapshots) throw invalid(`${instance} is a container: containers have no stateful snapshots (saving processes would need CRIU); take a disk-only snapshot`);
     let volumes: VolumeRef[] | undefined;
@@ -118,7 +120,13 @@ export class InstanceSnapshots implements SnapshotsPort {
         ...(volumes ? { kind: 'volume' as const, volumes: data.volumes ?? volumes } : {}),
         ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}), ...(opts.scheduled ? { scheduled: true } : {}),
       };
-      await this.d.store.put(key(project, instance, name), snap);
+      try {
+        await putCounted(this.d, key(project, instance, name), snap, project, { snapshots: 1 }, `snapshot ${name} of ${instance} already exists`);
+      } catch (e) {
+        // Over quota after all (a concurrent snapshot won the last one): the snapshot just made goes again.
+        await this.runtime.driverOf(cur).deleteSnapshot(await this.runtime.specOf(cur), name, dataOf(snap), this.vols(project)).catch(() => undefined);
+        throw e;
+      }
       return snap;
     }, { lockAs: this.runtime.lockOf(rec), project });
   }
@@ -161,12 +169,12 @@ export class InstanceSnapshots implements SnapshotsPort {
   async drop(project: string, snap: InstanceSnapshot): Promise<void> {
     const rec = await this.repo.record(project, snap.instance);
     await this.runtime.driverOf(rec).deleteSnapshot(await this.runtime.specOf(rec), snap.name, dataOf(snap), this.vols(project));
-    await this.d.store.delete(key(project, snap.instance, snap.name));
+    await deleteCounted(this.d, key(project, snap.instance, snap.name));
   }
 
   /** Forget every snapshot record of a deleted instance (its disks are gone with it). */
   async forget(project: string, instance: string): Promise<void> {
-    for (const kv of await this.d.store.list(keys.snapshots(project, instance))) await this.d.store.delete(kv.key);
+    for (const kv of await this.d.store.list(keys.snapshots(project, instance))) await deleteCounted(this.d, kv.key);
   }
 
   /** Parse "30m", "12h", "7d", "2w" into milliseconds. */

@@ -9,6 +9,7 @@ import type { BaseDeps } from './deps.js';
 import { validateName } from '../lib/validate.js';
 import { ipamPrefix, networkKey, networkSpec, toNetwork, type Allocation, type NetworkRecord } from './network-record.js';
 import { DEFAULT_PROJECT, keys, lockTarget, projectOfKey } from '../store/keys.js';
+import { deleteCounted, putCounted } from './quota/charged.js';
 
 export type { Allocation } from './network-record.js';
 
@@ -187,18 +188,13 @@ export class NetworkService {
   /** Validate now (a bad request is a 400), then create the network as an Operation. */
   async create(project: string, req: NetworkCreate) {
     const rec = await this.newRecord(project, req);
-    try {
-      await this.d.store.put(networkKey(project, rec.name), rec, { expectRevision: 0 });
-    } catch (e) {
-      if (e instanceof NimboError && e.code === 'Conflict') throw conflict(`network ${rec.name} already exists`);
-      throw e;
-    }
+    await putCounted(this.d, networkKey(project, rec.name), rec, project, { networks: 1 }, `network ${rec.name} already exists`);
     return this.d.ops.start('network.create', `network/${rec.name}`, async () => {
       const spec = networkSpec(rec, this.d.config, this.d.paths);
       try {
         await this.driver.ensure(spec, []);
       } catch (e) {
-        await this.d.store.delete(networkKey(project, rec.name));
+        await deleteCounted(this.d, networkKey(project, rec.name));
         await this.driver.remove(spec).catch(() => undefined);
         throw e;
       }
@@ -217,7 +213,7 @@ export class NetworkService {
     if (fwd.length > 0) throw conflict(`network ${name} has ${fwd.length} forward(s); delete them first`);
     return this.d.ops.start('network.delete', `network/${name}`, async () => {
       await this.driver.remove(networkSpec(rec, this.d.config, this.d.paths));
-      await this.d.store.delete(networkKey(project, name));
+      await deleteCounted(this.d, networkKey(project, name));
       this.d.events.publish('network', name, { action: 'deleted' }, project);
       return null;
     }, { lockAs: lockTarget.network(project, name), project });

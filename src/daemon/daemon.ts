@@ -19,6 +19,10 @@ import { InstanceNics } from '../core/instance-nics.js';
 import { DriverRegistry, type DriverPorts } from '../drivers/compute/registry.js';
 import { ImageService } from '../core/image-service.js';
 import { InstanceService } from '../core/instance-service.js';
+import { PlanService } from '../core/plans/plan-service.js';
+import { QuotaService } from '../core/quota/quota-service.js';
+import { Admission } from '../core/quota/admission.js';
+import { hostCapacity } from '../host/host-facts.js';
 import { InstanceActions } from '../core/instance-actions.js';
 import { InstanceRepo } from '../core/instance-repo.js';
 import { InstanceRuntime } from '../core/instance-runtime.js';
@@ -71,7 +75,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const ops = new OperationManager(store, events, log);
   await ops.recover();
   await ensureAdminToken(store, paths.token);
-  const base: BaseDeps = { config, paths, store, ops, events, log, exec };
+  // Quotas and the dedicated slices of this host: core 0 and 1 GiB stay the host's.
+  const admission = new Admission(store, { ...hostCapacity(), reserveCores: 1, reserveMiB: 1024 });
+  const base: BaseDeps = { config, paths, store, ops, events, log, exec, quota: admission };
 
   const accel = await chooseAccelerator(exec, join(paths.cache, 'accel.json'), log, config.accel);
   log.info({ accelerator: accel.accelerator, reason: accel.reason }, 'accelerator');
@@ -105,12 +111,16 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     accelerator: accel.accelerator,
     containerRuntime: config.containerRuntime ?? 'runc',
   });
-  const repo = new InstanceRepo(store, events);
-  const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images });
+  // Plans (built-ins seeded at the first start) and project quotas.
+  const plans = new PlanService(store);
+  await plans.seed();
+  const quotas = new QuotaService(store);
+  const repo = new InstanceRepo(store, events, admission);
+  const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images, slices: admission });
   const views = new InstanceViews(runtime);
   const instanceNics = new InstanceNics(runtime, repo, views, firewall, forwards);
   const provisioner = new InstanceProvisioner(runtime, repo, instanceNics);
-  instances = new InstanceService(runtime, repo, provisioner, views, instanceNics, accel);
+  instances = new InstanceService(runtime, repo, provisioner, views, instanceNics, accel, plans);
   const instanceVolumes = new InstanceVolumes(runtime, repo, storage);
   const snapshots = new InstanceSnapshots(runtime, repo, storage);
   const copier = new InstanceCopier(runtime, repo, provisioner, views, instanceNics, snapshots);
@@ -141,6 +151,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     storage,
     instanceVolumes,
     snapshots,
+    plans,
+    quotas,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
   }, tls ? { https: { cert: tls.cert, key: tls.key } } : {});
   await app.listen({ host: config.host, port: config.port });

@@ -116,6 +116,25 @@ export const keys = {
   /** One API token (its hash). */
   token: (id: string) => `/tokens/${id}`,
 
+  /** Prefix of every plan (platform-wide). */
+  plans: '/plans/',
+  /** A plan: sizes, price, class and limits (core/plans). */
+  plan: (name: string) => `/plans/${name}`,
+  /** Marks that the built-in plans were seeded once (deleting one keeps it deleted). */
+  plansSeeded: '/meta/plans-seeded',
+  /** Prefix of every project's quota. */
+  quotas: '/quotas/',
+  /** A project's quota (limits set by an admin; absent = unlimited). */
+  quota: (project: string) => `/quotas/${project}`,
+  /** Prefix of every project's usage counters. */
+  allQuotaUsage: '/quota-usage/',
+  /** A project's usage counters (changed only by compare-and-swap, with the record that uses them). */
+  quotaUsage: (project: string) => `/quota-usage/${project}`,
+  /** What one instance was charged ({ project, counts }), released with its record. */
+  quotaCharge: (uuid: string) => `/quota-charges/${uuid}`,
+  /** The dedicated cores and reserved memory of a host's dedicated instances (core/plans/slices.ts). */
+  hostSlices: (host = 'local') => `/hosts/${host}/slices`,
+
   /** The record schema version the store was migrated to (core/records/migrate.ts). */
   recordsVersion: '/meta/records',
   /** The boot id of a host when its daemon last started (a change means the host rebooted). */

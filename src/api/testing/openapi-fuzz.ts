@@ -137,7 +137,9 @@ const j = (v: unknown, label: string, content = false): Hostile => ({ json: JSON
 /** Hostile values for a field with schema `s`; `rand` adds a few random unicode strings. */
 export function hostileValues(doc: any, s0: Schema, rand: () => number): Hostile[] {
   const s = deref(doc, s0);
-  const types = new Set([s.type, ...(s.anyOf ?? s.oneOf ?? []).map((x) => deref(doc, x).type)].filter(Boolean));
+  const branches = [s, ...(s.anyOf ?? s.oneOf ?? []).map((x) => deref(doc, x))];
+  // OpenAPI 3.0 has no type null: @fastify/swagger writes a null branch as `nullable: true`.
+  const types = new Set([...branches.map((b) => b.type), ...(branches.some((b) => (b as { nullable?: boolean }).nullable) ? ['null'] : [])].filter(Boolean));
   const free = freeText(s);
   const out: Hostile[] = [
     j(null, 'null', types.has('null')),

@@ -30,6 +30,7 @@ interface LaunchOptions extends WaitOptions {
   cpus?: number;
   memory?: string;
   disk?: string;
+  plan?: string;
   sshKey?: string[];
   network?: string[];
   securityGroup?: string[];
@@ -69,6 +70,7 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.cpus !== undefined) body.cpus = o.cpus;
   if (o.memory !== undefined) body.memory = o.memory;
   if (o.disk !== undefined) body.disk = o.disk;
+  if (o.plan !== undefined) body.plan = o.plan;
   if (o.pool !== undefined) body.pool = o.pool;
   if (o.label?.length) body.labels = parseLabels(o.label);
   if (o.app && o.sshKey?.length) throw new CliError('--ssh-key is for VMs and system containers; an application container (--app) takes no keys', { exitCode: EXIT.usage });
@@ -102,6 +104,7 @@ export function registerInstanceCommands(program: Command): void {
       .argument('<image>', 'image name (see: nimbo image list); a missing built-in one (tiny, debian-12) is built first', (v: string) => parseName(v, 'image name'))
       .argument('<name>', 'instance name (DNS label)', (v: string) => parseName(v, 'instance name'))
       .argument('[command...]', 'app: the command (replaces the image cmd), after --')
+      .option('--plan <name>', 'a plan (nimbo plan list): its vCPUs, memory, disk and limits', (v: string) => parseName(v, 'plan name'))
       .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB (containers: a quota on what the container writes, refused on pools without quotas; no limit when omitted)', (v: string) => parseSize(v, 'disk'))

@@ -81,6 +81,8 @@ export const InstanceRecordV2 = Type.Object({
   driverConfig: Type.Optional(Type.Unknown()),
   oomKills: Type.Optional(Int()),
   exitCode: Type.Optional(Type.Integer()),
+  plan: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  slice: Type.Optional(Type.Object({ cores: Type.Array(Int(), { minItems: 1 }) })),
 });
 /** The static type of a version-2 record. */
 export type InstanceRecordV2 = Static<typeof InstanceRecordV2>;

@@ -38,6 +38,10 @@ import type { BuiltImage } from '../../images/types.js';
 import type { VolumeMeta } from '../storage-service.js';
 import { FakePoolDriver } from './fake-pool.js';
 import { DEFAULT_PROJECT, keys } from '../../store/keys.js';
+import { PlanService } from '../plans/plan-service.js';
+import { QuotaService } from '../quota/quota-service.js';
+import { Admission } from '../quota/admission.js';
+import type { SliceHost } from '../plans/slices.js';
 
 const MiB = 1024 ** 2;
 /** Size of the fixture's `tiny` image. */
@@ -46,6 +50,8 @@ export const TINY_BYTES = 64 * MiB;
 /** Options of the fixture: extra pools (name → capabilities). */
 export interface CoreFixtureOptions {
   pools?: Record<string, Partial<StorageCapabilities>>;
+  /** The host dedicated slices are carved from (default: 4 cores, 8 GiB, core 0 and 1 GiB kept). */
+  sliceHost?: SliceHost;
 }
 
 /** A network driver that changes nothing; taps "exist" when a fake instance driver made them. */
@@ -84,7 +90,8 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const ops = new OperationManager(store, events, log);
   // tc and ip (NIC bandwidth limits) see no qdiscs and no devices.
   const exec = new FakeExec().on(['ip'], { stdout: '[]' }).on(['tc'], { stdout: '[]' });
-  const base: BaseDeps = { config, paths, store, ops, events, log, exec };
+  const admission = new Admission(store, opts.sliceHost ?? { cpus: 4, memoryMiB: 8192, reserveCores: 1, reserveMiB: 1024 });
+  const base: BaseDeps = { config, paths, store, ops, events, log, exec, quota: admission };
 
   const qemu = new FakeInstanceDriver({ preset: 'vm', name: 'qemu' });
   const runc = new FakeInstanceDriver({ preset: 'container', name: 'runc' });
@@ -118,12 +125,15 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const images = new ImageService(base, (img) => instances.usersOf(img), { names: [], get: () => undefined, blockers: async () => [] });
 
   const drivers = DriverRegistry.of(qemu, runc);
-  const repo = new InstanceRepo(store, events);
-  const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images });
+  const plans = new PlanService(store);
+  await plans.seed();
+  const quotas = new QuotaService(store);
+  const repo = new InstanceRepo(store, events, admission);
+  const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images, slices: admission });
   const views = new InstanceViews(runtime);
   const nics = new InstanceNics(runtime, repo, views, firewall, forwards);
   const provisioner = new InstanceProvisioner(runtime, repo, nics);
-  instances = new InstanceService(runtime, repo, provisioner, views, nics, { accelerator: 'tcg', reason: 'test' });
+  instances = new InstanceService(runtime, repo, provisioner, views, nics, { accelerator: 'tcg', reason: 'test' }, plans);
   const volumes = new InstanceVolumes(runtime, repo, storage);
   const snapshots = new InstanceSnapshots(runtime, repo, storage);
   const copier = new InstanceCopier(runtime, repo, provisioner, views, nics, snapshots);
@@ -190,7 +200,7 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
 
   return {
     dir, paths, store, ops, events, exec, qemu, runc, pools, pool: pools.get('default')!, network, firewall, forwards, storage, images,
-    repo, runtime, views, nics, provisioner, instances, volumes, snapshots, copier, actions,
+    repo, runtime, views, nics, provisioner, instances, volumes, snapshots, copier, actions, plans, quotas, admission,
     calls, failAt, snapshot, wait, launch,
     done: async () => {
       await ops.drain();

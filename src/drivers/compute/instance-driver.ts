@@ -90,7 +90,11 @@ export interface InstanceSpec extends InstanceRef {
   accelerator?: Accelerator;
   /** How the image boots (VMs). */
   boot?: VmBoot;
-  root: { pool: string; volume: string; path: string; format?: 'qcow2' | 'raw' };
+  root: { pool: string; volume: string; path: string; format?: 'qcow2' | 'raw'; /** Its I/O limits (0 = unlimited). */ limits?: IoLimits };
+  /** Host cores it may run on: a dedicated slice's own, or the cores no dedicated instance has; absent = all. */
+  cpuset?: number[];
+  /** Its cores are its own (a dedicated slice): a driver that can pins each vCPU to one of them. */
+  dedicated?: boolean;
   nics: Nic[];
   volumes: VolumeSpec[];
   /** The networks of its NICs by name. */
@@ -204,6 +208,8 @@ export interface InstanceDriver {
   stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void>;
   pause(ref: InstanceRef): Promise<void>;
   resume(ref: InstanceRef): Promise<void>;
+  /** Optional, live: run the instance on these host cores from now on (`dedicated`: each vCPU on one of its own). */
+  setCpuset?(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void>;
   /** Cheap: no process spawn unless `usage` is asked for. */
   status(ref: InstanceRef, opts?: { usage?: boolean }): Promise<InstanceStatus>;
   /** Remove host objects only (process, runtime state, run and instance dirs, netns, taps/veths, root mount); never volumes. */

@@ -26,6 +26,7 @@ import { serialLogTail } from './serial-relay.js';
 import { qemuIdOf, VmDevices } from './vm-devices.js';
 import { VmWatcher, type WatchedVm } from './vm-events.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
+import { pinVm } from './cpu-pin.js';
 
 /** A VM's instance dir (seed ISO): root's, traversable by its QEMU (which opens the seed as root, before -runas). */
 const INSTANCE_DIR_MODE = 0o711;
@@ -141,6 +142,10 @@ export class QemuInstanceDriver implements InstanceDriver {
       w.paused = false;
       for (const vol of spec.volumes) await this.devices.plugVolume(spec, vol, true);
       for (const nic of spec.nics.filter((n) => n.hotplug)) await this.devices.hotplugNic(spec, nic);
+      // The root's I/O limits (a plan's, or set with volume set-limits) hold from every boot on, not only live.
+      const rl = spec.root.limits;
+      if (rl && Object.values(rl).some((v) => v > 0)) await this.devices.setVolumeLimits(spec, 'root', rl);
+      if (spec.cpuset?.length && w.pid !== undefined) await pinVm(this.hostExec, await this.qemu.qmp(runDir), w.pid, spec.cpuset, !!spec.dedicated);
     } catch (e) {
       this.watcher.forget(runDir, w);
       if ((await this.qemu.pid(runDir)) !== undefined) {
@@ -165,6 +170,14 @@ export class QemuInstanceDriver implements InstanceDriver {
     } finally {
       if (w) w.busy--;
     }
+  }
+
+  /** Live: pin the running VM's threads to `cores` (see cpu-pin.ts); nothing when it does not run. */
+  async setCpuset(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void> {
+    const runDir = resolve(ref.hostIds.runDir);
+    const pid = await livePid(runDir, this.opts.proc);
+    if (pid === undefined) return;
+    await pinVm(this.hostExec, await this.qemu.qmp(runDir), pid, cores, dedicated);
   }
 
   async pause(ref: InstanceRef): Promise<void> {

@@ -11,6 +11,8 @@ export interface ContainerSpecInput {
   name: string;
   cpus: number;
   memoryBytes: number;
+  /** Host cores it may run on (absent = all). */
+  cpuset?: number[];
   container: ContainerInfo;
   cgroupsPath: string;
   /** The mounted root (ContainerRoot.rootfs). */
@@ -46,6 +48,7 @@ export function containerSpec(i: ContainerSpecInput): ContainerSpec {
     limits: {
       cpus: i.cpus,
       memoryBytes: i.memoryBytes,
+      ...(i.cpuset?.length ? { cpuset: i.cpuset } : {}),
       pids: ct.pids,
       ...(ct.cpuWeight !== undefined ? { cpuWeight: ct.cpuWeight } : {}),
       ...(ct.swapBytes !== undefined ? { swapBytes: ct.swapBytes } : {}),

@@ -41,6 +41,8 @@ export interface BootRequest {
   rootPool: string;
   cpus: number;
   memoryBytes: number;
+  /** Host cores the container may run on (a dedicated slice, or the shared cores); absent = all. */
+  cpuset?: number[];
   container: ContainerInfo;
   nics: ContainerNic[];
   volumeMounts: BindMount[];
@@ -70,6 +72,7 @@ export async function bootContainer(deps: BootDeps, req: BootRequest): Promise<v
     name: req.name,
     cpus: req.cpus,
     memoryBytes: req.memoryBytes,
+    ...(req.cpuset?.length ? { cpuset: req.cpuset } : {}),
     container: ct,
     cgroupsPath: req.cgroupsPath,
     rootfs: root.rootfs,

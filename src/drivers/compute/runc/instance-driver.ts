@@ -31,6 +31,7 @@ import { checkRuncVersion } from './runc-version.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type SnapshotHost } from './snapshots.js';
 import { hostStatusPaths, readExitCode, readLiveState, type StatusPaths } from './status.js';
 import { assertVolumeFree, plugVolume, shiftVolume, unplugVolume } from './volumes.js';
+import { cpusetList } from '../../../lib/cpuset.js';
 
 /** What the runc instance driver is built from (host parts replaceable in unit tests). */
 export interface RuncInstanceDriverDeps {
@@ -124,6 +125,7 @@ export class RuncInstanceDriver implements InstanceDriver {
         rootPool: spec.root.pool,
         cpus: spec.cpus,
         memoryBytes: spec.memoryBytes,
+        ...(spec.cpuset?.length ? { cpuset: spec.cpuset } : {}),
         container: ct,
         nics: spec.nics,
         volumeMounts: spec.volumes.filter((v) => v.mountPath).map((v) => ({ source: v.path, destination: v.mountPath!, readonly: false })),
@@ -147,6 +149,11 @@ export class RuncInstanceDriver implements InstanceDriver {
     this.exits.expectStop(ref.uuid);
     if (opts.force) await this.lifecycle.killById({ id, netns: ct.netns });
     else await this.lifecycle.stopById({ id, stopSignal: ct.stopSignal, netns: ct.netns }, opts.timeoutMs);
+  }
+
+  /** Live: the container's cores (a shared one moved off cores that became dedicated, or back onto freed ones). */
+  async setCpuset(ref: InstanceRef, cores: number[]): Promise<void> {
+    await this.d.runtime.updateCpuset?.(idsOf(ref).id, cpusetList(cores));
   }
 
   async pause(ref: InstanceRef): Promise<void> {

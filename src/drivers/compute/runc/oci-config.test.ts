@@ -444,3 +444,12 @@ test('block I/O throttles: per device, each rate in its own OCI list (v1 blkio.t
     assert.throws(() => renderOciConfig({ ...systemSpec, limits: { blkioThrottle: t as never } }), re, JSON.stringify(t));
   }
 });
+
+test('a cpuset (dedicated slice or shared cores) becomes resources.cpu.cpus on v1 and v2; a bad one is refused', () => {
+  const withSet = { ...systemSpec, limits: { ...systemSpec.limits, cpuset: [3, 1, 2] } };
+  assert.equal(renderOciConfig(withSet, { cgroupVersion: 1 }).linux.resources.cpu?.cpus, '1-3');
+  assert.equal(renderOciConfig(withSet, { cgroupVersion: 2 }).linux.resources.cpu?.cpus, '1-3');
+  assert.equal(renderOciConfig(systemSpec, { cgroupVersion: 1 }).linux.resources.cpu?.cpus, undefined);
+  assert.throws(() => renderOciConfig({ ...systemSpec, limits: { cpuset: [] } }), /limits.cpuset must be a non-empty list/);
+  assert.throws(() => renderOciConfig({ ...systemSpec, limits: { cpuset: [-1] } }), /limits.cpuset/);
+});

@@ -1,5 +1,6 @@
 import { isAbsolute, posix } from 'node:path';
 import { invalid } from '../../../lib/errors.js';
+import { cpusetList } from '../../../lib/cpuset.js';
 import type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciSeccompRule, OciThrottle } from './oci-types.js';
 import { DEFAULT_CAPABILITIES, DEVICES, KNOWN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './oci-defaults.js';
 import { renderSeccomp, SECCOMP_ARCHES } from './oci-seccomp.js';
@@ -53,6 +54,8 @@ export interface ContainerLimits {
   cpus?: number;
   /** Relative CPU weight 1-10000, cgroup v2 scale (default 100). v1: shares = weight*1024/100. */
   cpuWeight?: number;
+  /** Host cores the container may run on (cpuset.cpus); absent = all. */
+  cpuset?: number[];
   /** Memory limit in bytes, >= 4 MiB. */
   memoryBytes?: number;
   /**
@@ -189,6 +192,7 @@ function validate(spec: ContainerSpec): void {
   const l = spec.limits ?? {};
   if (l.cpus !== undefined) check(typeof l.cpus === 'number' && Number.isFinite(l.cpus) && l.cpus >= 1 && l.cpus <= 4096, 'limits.cpus must be a number >= 1');
   if (l.cpuWeight !== undefined) check(isInt(l.cpuWeight, 1, 10000), 'limits.cpuWeight must be an integer 1-10000');
+  if (l.cpuset !== undefined) check(Array.isArray(l.cpuset) && l.cpuset.length > 0 && l.cpuset.every((c) => isInt(c, 0, 4095)), 'limits.cpuset must be a non-empty list of core numbers 0-4095');
   if (l.memoryBytes !== undefined) check(isInt(l.memoryBytes, 4 * MIB, MAX_BYTES), 'limits.memoryBytes must be an integer >= 4 MiB');
   if (l.swapBytes !== undefined) {
     check(l.memoryBytes !== undefined, 'limits.swapBytes needs limits.memoryBytes');
@@ -289,8 +293,9 @@ function resources(l: ContainerLimits, cgroupVersion: 1 | 2): OciConfig['linux']
     r.memory = { limit: l.memoryBytes };
     if (l.swapBytes !== undefined) r.memory.swap = l.memoryBytes + l.swapBytes;
   }
-  if (l.cpuWeight !== undefined || l.cpus !== undefined) {
+  if (l.cpuWeight !== undefined || l.cpus !== undefined || l.cpuset !== undefined) {
     r.cpu = {};
+    if (l.cpuset !== undefined) r.cpu.cpus = cpusetList(l.cpuset);
     if (l.cpuWeight !== undefined) r.cpu.shares = weightToShares(l.cpuWeight);
     if (l.cpus !== undefined) {
       r.cpu.quota = Math.round(l.cpus * CPU_PERIOD);

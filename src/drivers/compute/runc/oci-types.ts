@@ -84,7 +84,7 @@ export interface OciConfig {
     resources: {
       devices: OciDeviceRule[];
       memory?: { limit: number; swap?: number };
-      cpu?: { shares?: number; quota?: number; period?: number };
+      cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
       pids?: { limit: number };
       blockIO?: {
         weight?: number;

@@ -5,7 +5,7 @@ import type { NetnsSetup } from '../../network/types.js';
 import type { RuncDriver } from './runc-driver.js';
 
 /** The runtime calls the container code makes (RuncDriver; a fake in unit tests). */
-export type RuncRuntime = Pick<RuncDriver, 'state' | 'create' | 'start' | 'delete' | 'stop' | 'pause' | 'resume' | 'stats' | 'execSpawn'>;
+export type RuncRuntime = Pick<RuncDriver, 'state' | 'create' | 'start' | 'delete' | 'stop' | 'pause' | 'resume' | 'stats' | 'execSpawn'> & Partial<Pick<RuncDriver, 'updateCpuset'>>;
 
 /** A container NIC as the network plumbing needs it (the instance record's NIC). */
 export type ContainerNic = Nic;

@@ -302,6 +302,13 @@ export class RuncDriver {
     await this.runtimeCmd(id, ['pause', id]);
   }
 
+  /** Move a running container to other host cores (cgroup cpuset.cpus), live. */
+  async updateCpuset(id: string, cpus: string): Promise<void> {
+    checkId(id);
+    if (!/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/.test(cpus)) throw new Error(`bad cpuset ${JSON.stringify(cpus)}`);
+    await this.runtimeCmd(id, ['update', '--cpuset-cpus', cpus, id]);
+  }
+
   async resume(id: string): Promise<void> {
     checkId(id);
     await this.runtimeCmd(id, ['resume', id]);
