@@ -45,6 +45,9 @@ export interface InstanceRecord {
   error?: string;
   /** Free KEY=VALUE labels, set at launch (core/labels.ts). */
   labels?: Record<string, string>;
+  /** cloud-init user-data and vendor-data given at launch (core/metadata/). */
+  userData?: string;
+  vendorData?: string;
 }
 
 /** The driver of a record (version-1 records name none: their type says it). */

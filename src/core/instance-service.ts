@@ -15,6 +15,7 @@ import type { NicsPort } from './instance-ports.js';
 import { validateLabels } from './labels.js';
 import { newHostIds } from './host-ids.js';
 import { idPort } from './instance-ids.js';
+import { userDataOf } from './metadata/user-data-input.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -135,6 +136,7 @@ export class InstanceService {
       accelerator: caps.accelerator ? this.accel.accelerator : 'none',
       nics: [],
       ...(labels ? { labels } : {}),
+      ...userDataOf(req),
       createdAt: new Date().toISOString(),
     };
     // Driver-only fields are checked (and its host ids reserved) before the name is taken.

@@ -70,6 +70,10 @@ export const keys = {
   vmids: '/vmids/',
   /** One QEMU uid slot ({ owner }). */
   vmid: (slot: number) => `/vmids/${slot}`,
+  /** Prefix of the metadata service's per-NIC ports. */
+  metadataPorts: '/metadata-ports/',
+  /** One metadata port ({ owner: instance UUID, nic }). */
+  metadataPort: (port: number) => `/metadata-ports/${port}`,
 
   /** Prefix of every image record. */
   images: '/images/',

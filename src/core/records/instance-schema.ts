@@ -81,6 +81,9 @@ export const InstanceRecordV2 = Type.Object({
   driverConfig: Type.Optional(Type.Unknown()),
   oomKills: Type.Optional(Int()),
   exitCode: Type.Optional(Type.Integer()),
+  /** cloud-init user-data and vendor-data given at launch (served by the metadata service and the seed). */
+  userData: Type.Optional(Type.String({ maxLength: 65536 })),
+  vendorData: Type.Optional(Type.String({ maxLength: 65536 })),
 });
 /** The static type of a version-2 record. */
 export type InstanceRecordV2 = Static<typeof InstanceRecordV2>;

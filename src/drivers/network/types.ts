@@ -1,5 +1,6 @@
 import type { Port, SecurityGroup } from './firewall/sg-model.js';
 import type { FloatingIp, PortForward } from './firewall/fwd-model.js';
+import type { MetadataEndpoint } from './metadata-nft.js';
 
 /** How a bridge network reaches the outside: masquerade, plain routing, or not at all. */
 export type NetworkMode = 'nat' | 'routed' | 'isolated';
@@ -65,6 +66,8 @@ export interface FirewallPolicy {
   ports: Port[];
   forwards: PortForward[];
   floating: FloatingIp[];
+  /** Instance NICs' ways to the metadata service (metadata-nft.ts); absent = none. */
+  metadata?: MetadataEndpoint[];
 }
 
 /** An empty policy: no ports are filtered, nothing is forwarded. */
