@@ -63,7 +63,7 @@ export class MetadataService {
       if (!wanted.has(id) || byNic.has(id)) await releasePort(this.store, c.port);
       else byNic.set(id, c.port);
     }
-    const taken = new Set(claims.map((c) => c.port));
+    const taken = new Set(byNic.values());
     const served: ServedNic[] = [];
     const eps: MetadataEndpoint[] = [];
     for (const [id, { rec, nic }] of wanted) {
