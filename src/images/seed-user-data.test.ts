@@ -43,13 +43,13 @@ test('checkUserData: 64 KiB of text at most, not empty, no NUL', () => {
   assert.throws(() => checkUserData('user-data', ' \n'), /empty/);
 });
 
-test('renderSeed: user-data joins nimbo\'s cloud-config, vendor-data is its own file, seedfrom goes into meta-data', () => {
-  const files = renderSeed({ instanceId: 'i-1', hostname: 'web', sshKeys: ['ssh-ed25519 AAAA k'], nics: [], userData: '#!/bin/sh\ntrue\n', vendorData: '#cloud-config\n{}\n', seedFrom: 'http://169.254.169.254/nocloud/' });
+test('renderSeed: user-data joins nimbo\'s cloud-config, vendor-data is its own file', () => {
+  const files = renderSeed({ instanceId: 'i-1', hostname: 'web', sshKeys: ['ssh-ed25519 AAAA k'], nics: [], userData: '#!/bin/sh\ntrue\n', vendorData: '#cloud-config\n{}\n' });
   assert.match(files['user-data']!, /^Content-Type: multipart\/mixed/);
   assert.ok(files['user-data']!.includes('ssh_authorized_keys:\n  - "ssh-ed25519 AAAA k"'));
   assert.ok(files['user-data']!.includes('#!/bin/sh\ntrue\n'));
   assert.equal(files['vendor-data'], '#cloud-config\n{}\n');
-  assert.equal(files['meta-data'], 'instance-id: "i-1"\nlocal-hostname: "web"\nseedfrom: "http://169.254.169.254/nocloud/"\n');
-  assert.throws(() => renderSeed({ instanceId: 'i-1', hostname: 'web', sshKeys: [], nics: [], seedFrom: 'file:///etc/' }), /invalid seedfrom/);
+  assert.equal(files['meta-data'], 'instance-id: "i-1"\nlocal-hostname: "web"\n');
+  assert.throws(() => renderSeed({ instanceId: 'i-1', hostname: 'web', sshKeys: [], nics: [], userData: 'x'.repeat(70000) }), /user-data is 70000 bytes/);
   assert.equal(renderSeed({ instanceId: 'i-1', hostname: 'web', sshKeys: [], nics: [] })['vendor-data'], undefined);
 });

@@ -22,8 +22,6 @@ export interface SeedSpec {
   userData?: string;
   /** The customer's vendor-data, as the seed's `vendor-data` file. */
   vendorData?: string;
-  /** NoCloud `seedfrom` in meta-data: cloud-init then reads meta-data, user-data and vendor-data from this URL (NoCloud-net). */
-  seedFrom?: string;
 }
 
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -70,9 +68,6 @@ export function normalizeSeed(spec: SeedSpec): SeedSpec {
   }
   if (spec.userData !== undefined) checkUserData('user-data', spec.userData);
   if (spec.vendorData !== undefined) checkUserData('vendor-data', spec.vendorData);
-  if (spec.seedFrom !== undefined && !/^https?:\/\/[A-Za-z0-9.:[\]-]+\/[A-Za-z0-9._~/-]*\/$/.test(spec.seedFrom)) {
-    throw invalid(`invalid seedfrom URL ${JSON.stringify(spec.seedFrom)}: expected http://HOST/PATH/`);
-  }
   const macs = new Set<string>();
   const nics = spec.nics.map((n) => {
     const mac = n.mac.toLowerCase();
@@ -89,10 +84,9 @@ export function normalizeSeed(spec: SeedSpec): SeedSpec {
 
 const q = (s: string): string => JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
 
-/** NoCloud meta-data: instance id and host name (and `seedfrom` when the guest should read the rest over HTTP). */
-export function metaData(s: Pick<SeedSpec, 'instanceId' | 'hostname' | 'seedFrom'>): string {
-  const seed = s.seedFrom !== undefined ? `seedfrom: ${q(s.seedFrom)}\n` : '';
-  return `instance-id: ${q(s.instanceId)}\nlocal-hostname: ${q(s.hostname.split('.')[0]!)}\n${seed}`;
+/** NoCloud meta-data: instance id and host name. */
+export function metaData(s: Pick<SeedSpec, 'instanceId' | 'hostname'>): string {
+  return `instance-id: ${q(s.instanceId)}\nlocal-hostname: ${q(s.hostname.split('.')[0]!)}\n`;
 }
 
 /** nimbo's own cloud-config: host name, SSH keys (root too), optional console password. */

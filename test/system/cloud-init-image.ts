@@ -1,0 +1,54 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runArgv } from '../../src/host/exec.js';
+
+// Test-only: a copy of the built-in debian-12 disk with Debian's real cloud-init package added, told by
+// its own cloud.cfg.d to read everything from the metadata service (NoCloud-net). The built-in image
+// carries no cloud-init (its own seed units apply hostname, keys and network), so this is how the system
+// tests put the real cloud-init against nimbo's metadata service with one extra boot.
+
+/** What the derived image's cloud-init is told: NoCloud, seeded over HTTP from 169.254.169.254; networking left to the image. */
+export const CLOUD_CFG = `datasource_list: [ NoCloud, None ]
+datasource:
+  NoCloud:
+    seedfrom: http://169.254.169.254/nocloud/
+network:
+  config: disabled
+`;
+
+const PART_OFFSET = 1024 * 1024; // the debian-12 disk: MBR, one ext4 partition at 1 MiB (images/debian12.ts)
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' };
+
+/** Converts `qcow2` to `raw`, installs cloud-init into its root fs (loop mount at the partition's offset), writes CLOUD_CFG. */
+export async function makeCloudInitDisk(qcow2: string, raw: string, work: string): Promise<void> {
+  await runArgv(['qemu-img', 'convert', '-O', 'raw', qcow2, raw], { timeoutMs: 300_000 });
+  const mnt = join(work, 'mnt');
+  mkdirSync(mnt, { recursive: true });
+  const mounted: string[] = [];
+  try {
+    await runArgv(['mount', '-o', `loop,offset=${PART_OFFSET}`, raw, mnt]);
+    mounted.push(mnt);
+    for (const fs of ['proc', 'sys', 'dev']) {
+      await runArgv(['mount', '--bind', `/${fs}`, join(mnt, fs)]);
+      mounted.push(join(mnt, fs));
+    }
+    // apt inside: the host's resolver and only the image's main mirror line, both put back afterwards.
+    const keep = (p: string) => (existsSync(join(mnt, p)) ? readFileSync(join(mnt, p)) : undefined);
+    const resolv = keep('etc/resolv.conf');
+    const sources = keep('etc/apt/sources.list');
+    rmSync(join(mnt, 'etc/resolv.conf'), { force: true });
+    copyFileSync('/etc/resolv.conf', join(mnt, 'etc/resolv.conf'));
+    const main = (sources?.toString() ?? '').split('\n').find((l) => /^deb\s+\S+\s+bookworm\s+main/.test(l));
+    if (main) writeFileSync(join(mnt, 'etc/apt/sources.list'), `${main}\n`);
+    const chroot = (argv: string[]) => runArgv(['chroot', mnt, ...argv], { env: ENV, timeoutMs: 600_000 });
+    await chroot(['apt-get', 'update']);
+    await chroot(['apt-get', 'install', '-y', '--no-install-recommends', 'cloud-init']);
+    await chroot(['apt-get', 'clean']);
+    writeFileSync(join(mnt, 'etc/cloud/cloud.cfg.d/99-nimbo-metadata.cfg'), CLOUD_CFG);
+    rmSync(join(mnt, 'etc/resolv.conf'), { force: true });
+    if (resolv) writeFileSync(join(mnt, 'etc/resolv.conf'), resolv);
+    if (sources) writeFileSync(join(mnt, 'etc/apt/sources.list'), sources);
+  } finally {
+    for (const m of mounted.reverse()) await runArgv(['umount', m], { allowFailure: true }).then((r) => (r.code !== 0 ? runArgv(['umount', '-l', m], { allowFailure: true }) : r));
+  }
+}
