@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runArgv } from '../../src/host/exec.js';
+import type { TestDaemon } from './harness.js';
 
 // Test-only: a copy of the built-in debian-12 disk with Debian's real cloud-init package added, told by
 // its own cloud.cfg.d to read everything from the metadata service (NoCloud-net). The built-in image
@@ -50,5 +51,47 @@ export async function makeCloudInitDisk(qcow2: string, raw: string, work: string
     if (sources) writeFileSync(join(mnt, 'etc/apt/sources.list'), sources);
   } finally {
     for (const m of mounted.reverse()) await runArgv(['umount', m], { allowFailure: true }).then((r) => (r.code !== 0 ? runArgv(['umount', '-l', m], { allowFailure: true }) : r));
+  }
+}
+
+/** What the guest's user-data script reported on its serial console. */
+export interface CloudInitRun {
+  /** The instance's id (nimbo's UUID) and cloud-init's instance id and datasource, as the guest saw them. */
+  id: string;
+  guestInstanceId: string;
+  datasource: string;
+  /** Seconds from launch to the marker. */
+  seconds: number;
+}
+
+/**
+ * Derives a cloud-init disk from `qcow2`, imports it as image `deb-ci`, launches VM `ci1` with a
+ * --user-data script that prints cloud-init's instance id and datasource on ttyS0, waits for it, then
+ * deletes the VM and the image again (later tests list the images).
+ */
+export async function runCloudInitUserData(d: TestDaemon, qcow2: string, tmp: string, timeoutMs = 480_000): Promise<CloudInitRun> {
+  const raw = join(tmp, 'deb-ci.raw');
+  await makeCloudInitDisk(qcow2, raw, tmp);
+  const imp = await d.cli('image', 'import', raw, '--name', 'deb-ci', '--quiet');
+  rmSync(raw, { force: true });
+  if (imp.code !== 0) throw new Error(`import: ${imp.stderr}`);
+  const ud = join(tmp, 'user-data.sh');
+  writeFileSync(ud, [
+    '#!/bin/sh',
+    'ds=$(grep -o "DataSourceNoCloud[A-Za-z]* \\[seed=[^]]*\\]" /run/cloud-init/status.json | head -n 1)',
+    'echo "USERDATA-RAN $(cat /var/lib/cloud/data/instance-id) $ds" > /dev/ttyS0',
+    '',
+  ].join('\n'));
+  const t0 = Date.now();
+  try {
+    const l = await d.cli('launch', 'deb-ci', 'ci1', '--memory', '1GiB', '--user-data', ud, '--quiet');
+    if (l.code !== 0) throw new Error(`launch: ${l.stderr}`);
+    const log = await d.waitConsole('ci1', /USERDATA-RAN \S+.*\r?\n/, timeoutMs);
+    const m = /USERDATA-RAN (\S+) ?(.*?)\r?$/m.exec(log)!;
+    const id = (await d.cliJson<{ id: string }>('info', 'ci1')).id;
+    return { id, guestInstanceId: m[1]!, datasource: m[2]!, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    await d.cli('delete', 'ci1', '--force', '--quiet');
+    await d.cli('image', 'delete', 'deb-ci', '--quiet');
   }
 }

@@ -121,10 +121,16 @@ describe('metadata service at 169.254.169.254 (runc containers)', { skip }, () =
     try {
       assert.match(await spoofed(), new RegExp(a.id), 'without anti-spoofing the spoof works');
     } finally {
-      await run('firewall', 'group', 'create', 'again');
+      await run('firewall', 'group', 'create', 'tight');
     }
     assert.equal((await runArgv(['nft', 'list', 'table', 'bridge', d.prefix], { allowFailure: true })).code, 0, 'the bridge table is back');
-    // With its own source again, b is answered.
+    // With its own source again, b is answered, even when its groups allow almost no egress (as on EC2,
+    // security groups do not filter the metadata service) while other traffic to the host is cut.
+    const ping = () => d.cli('exec', 'mb', '--', 'sh', '-c', `ping -c 1 -W 2 ${gw} >/dev/null; echo " rc=$?"`).then((r) => r.stdout);
+    assert.match(await ping(), /rc=0/, 'the gateway answers ping before');
+    await run('firewall', 'group', 'rule', 'add', 'tight', '--direction', 'egress', '--protocol', 'tcp', '--port', '443', '--destination', '192.0.2.0/24');
+    await run('firewall', 'group', 'attach', 'tight', 'mb');
+    assert.match(await ping(), /rc=[1-9]/, 'egress rules in force: ping to the gateway is cut');
     assert.equal(await fetchIn('mb', `${MD}/latest/meta-data/instance-id`), b.id);
 
     // Deleted: its port leaves the ruleset.

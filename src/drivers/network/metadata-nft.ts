@@ -13,6 +13,8 @@ import type { Fragment } from './firewall/ruleset.js';
 // NICs of one bridge apart. nimbod then answers a request on PORT only with the owner of PORT, and only
 // when the peer address is that NIC's address. Anything else toward 169.254.0.0/16 from a nimbo
 // bridge is dropped before it can be routed out (a provider's own metadata service upstream, say).
+// Frames from a VXLAN port are anti-spoofed by the host their guest runs on, not here: every host of an
+// overlay must run nimbo's firewall for the source address to mean the NIC.
 
 /** The address guests ask (EC2's and OpenStack's link-local metadata address). */
 export const METADATA_ADDRESS = '169.254.169.254';
