@@ -1,5 +1,5 @@
 import type { FirewallPolicy, NetworkDriver } from '../drivers/network/types.js';
-import type { MetadataEndpoint } from '../drivers/network/metadata-nft.js';
+import type { MetadataEndpoint } from '../drivers/network/types.js';
 import { validateFirewall, validateGroupName, validateRule, type Rule, type SecurityGroup as GroupModel } from '../drivers/network/firewall/sg-model.js';
 import type { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
 import type { Store } from '../../store/store.js';
-import type { MetadataEndpoint } from '../../drivers/network/metadata-nft.js';
+import type { MetadataEndpoint } from '../../drivers/network/types.js';
 import type { InstanceRecord } from '../instance-record.js';
 import { claimPort, listClaims, releasePort } from './metadata-ports.js';
 import type { MetadataView } from './metadata-router.js';

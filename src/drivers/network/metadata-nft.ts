@@ -2,6 +2,8 @@ import { invalid } from '../../lib/errors.js';
 import { formatIpv4, parseIpv4 } from '../../lib/ip.js';
 import { validateIfName } from './ifname.js';
 import type { Fragment } from './firewall/ruleset.js';
+import type { MetadataEndpoint } from './types.js';
+
 
 // The metadata service's part of the daemon's ruleset (chains prefixed md_). A guest asks
 // http://169.254.169.254/; nimbod serves each instance NIC on a port of its own on the network's gateway
@@ -18,18 +20,6 @@ import type { Fragment } from './firewall/ruleset.js';
 
 /** The address guests ask (EC2's and OpenStack's link-local metadata address). */
 export const METADATA_ADDRESS = '169.254.169.254';
-
-/** One instance NIC's way to the metadata service. */
-export interface MetadataEndpoint {
-  /** The bridge the NIC is on. */
-  bridge: string;
-  /** The NIC's allocated IPv4 address (no prefix). */
-  address: string;
-  /** The network's gateway (the host's address on the bridge), where nimbod listens. */
-  gateway: string;
-  /** The port nimbod serves this NIC on. */
-  port: number;
-}
 
 const q = (s: string) => `"${s}"`;
 

@@ -1,6 +1,5 @@
 import type { Port, SecurityGroup } from './firewall/sg-model.js';
 import type { FloatingIp, PortForward } from './firewall/fwd-model.js';
-import type { MetadataEndpoint } from './metadata-nft.js';
 
 /** How a bridge network reaches the outside: masquerade, plain routing, or not at all. */
 export type NetworkMode = 'nat' | 'routed' | 'isolated';
@@ -58,6 +57,18 @@ export interface Reservation {
   hostname: string;
   /** The NIC's IPv6 address (SLAAC, from the MAC) for AAAA records; absent on IPv4-only networks. */
   ipv6?: string;
+}
+
+/** One instance NIC's way to the metadata service (rendered by metadata-nft.ts). */
+export interface MetadataEndpoint {
+  /** The bridge the NIC is on. */
+  bridge: string;
+  /** The NIC's allocated IPv4 address (no prefix). */
+  address: string;
+  /** The network's gateway (the host's address on the bridge), where nimbod listens. */
+  gateway: string;
+  /** The port nimbod serves this NIC on. */
+  port: number;
 }
 
 /** Everything above networks that the daemon's ruleset holds: security groups, ports, forwards, floating IPs. */
