@@ -1,4 +1,5 @@
 import type { FirewallPolicy, NetworkDriver } from '../drivers/network/types.js';
+import type { MetadataEndpoint } from '../drivers/network/types.js';
 import { validateFirewall, validateGroupName, validateRule, type Rule, type SecurityGroup as GroupModel } from '../drivers/network/firewall/sg-model.js';
 import type { SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import { conflict, invalid, notFound, NimboError } from '../lib/errors.js';
@@ -58,11 +59,17 @@ export function ruleToApi(r: Rule & { description?: string }): SecurityRule {
   };
 }
 
+/** The metadata service as the firewall needs it: its NICs' endpoints for the ruleset, and its listeners once applied. */
+export interface MetadataPort {
+  endpoints(instances: InstanceRecord[]): Promise<MetadataEndpoint[]>;
+  serve(): Promise<void>;
+}
+
 /** Security groups in the store, and the daemon's whole firewall policy rendered from the store and applied. */
 export class FirewallService {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private d: BaseDeps, private driver: NetworkDriver) {}
+  constructor(private d: BaseDeps, private driver: NetworkDriver, private metadata?: MetadataPort) {}
 
   private async records(project: string): Promise<GroupRecord[]> {
     return (await this.d.store.list<GroupRecord>(keys.secgroups(project))).map((k) => k.value);
@@ -230,12 +237,16 @@ export class FirewallService {
       i.nics.map((n) => ({ tap: n.tap, mac: n.mac, ipv4: [n.address.split('/')[0]!], ipv6: n.ipv6 ? [n.ipv6] : [], groups: (n.securityGroups ?? []).map((g) => modelGroupName(i.project!, g)) })),
     );
     const v = validateFirewall(groups, ports);
-    return { groups: v.groups, ports: v.ports, ...(await forwardPolicy(this.d.store, instances)) };
+    const metadata = this.metadata ? { metadata: await this.metadata.endpoints(instances) } : {};
+    return { groups: v.groups, ports: v.ports, ...(await forwardPolicy(this.d.store, instances)), ...metadata };
   }
 
-  /** Render the policy from the store and apply it atomically (calls run one after another). */
+  /** Render the policy from the store and apply it atomically (calls run one after another); then the metadata listeners follow. */
   apply(): Promise<void> {
-    const run = this.queue.then(async () => this.driver.setPolicy(this.d.config.prefix, await this.policy()));
+    const run = this.queue.then(async () => {
+      await this.driver.setPolicy(this.d.config.prefix, await this.policy());
+      await this.metadata?.serve();
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }

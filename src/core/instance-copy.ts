@@ -38,6 +38,9 @@ export function copyRecord(src: InstanceRecord, name: string, uuid: string, now 
     accelerator: src.accelerator,
     nics: [],
     ...(src.labels ? { labels: { ...src.labels } } : {}),
+    // A copy is a new instance (new id): cloud-init runs its user-data again there, as on a fresh launch.
+    ...(src.userData !== undefined ? { userData: src.userData } : {}),
+    ...(src.vendorData !== undefined ? { vendorData: src.vendorData } : {}),
     description: src.description ?? '',
     createdAt: now.toISOString(),
   };

@@ -153,6 +153,8 @@ export class InstanceProvisioner {
       instanceId: rec.uuid,
       hostname: rec.name,
       sshKeys: rec.sshKeys,
+      ...(rec.userData !== undefined ? { userData: rec.userData } : {}),
+      ...(rec.vendorData !== undefined ? { vendorData: rec.vendorData } : {}),
       nics: rec.nics.map((n, i) => {
         const net = nets.get(n.network)!;
         return { mac: n.mac, address: n.address, ...(i === 0 && net.mode !== 'isolated' ? { gateway: net.gateway } : {}), dns: [net.gateway] };

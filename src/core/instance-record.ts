@@ -51,6 +51,9 @@ export interface InstanceRecord {
   plan?: string;
   /** Dedicated plans: the host cores it owns (core/plans/slices.ts), given at create. */
   slice?: { cores: number[] };
+  /** cloud-init user-data and vendor-data given at launch (core/metadata/). */
+  userData?: string;
+  vendorData?: string;
 }
 
 /** The driver of a record (version-1 records name none: their type says it). */

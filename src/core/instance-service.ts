@@ -23,6 +23,7 @@ import type { PlanRecord } from './plans/plan-record.js';
 export interface PlanLookup {
   record(name: string): Promise<PlanRecord>;
 }
+import { userDataOf } from './metadata/user-data-input.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -154,6 +155,7 @@ export class InstanceService {
       nics: [],
       ...(labels ? { labels } : {}),
       ...(plan ? { plan: plan.name } : {}),
+      ...userDataOf(req),
       createdAt: new Date().toISOString(),
     };
     // Driver-only fields are checked (and its host ids reserved) before the name is taken.

@@ -15,6 +15,9 @@ import { BridgeNetworkDriver } from '../drivers/network/bridge/bridge-driver.js'
 import { NetworkService } from '../core/network-service.js';
 import { FirewallService } from '../core/firewall-service.js';
 import { ForwardService } from '../core/forward-service.js';
+import { MetadataService } from '../core/metadata/metadata-service.js';
+import type { InstanceRecord } from '../core/instance-record.js';
+import { keys } from '../store/keys.js';
 import { InstanceNics } from '../core/instance-nics.js';
 import { DriverRegistry, type DriverPorts } from '../drivers/compute/registry.js';
 import { ImageService } from '../core/image-service.js';
@@ -83,7 +86,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   log.info({ accelerator: accel.accelerator, reason: accel.reason }, 'accelerator');
   const netDriver = new BridgeNetworkDriver({ exec, logger: log });
   const network = new NetworkService(base, netDriver);
-  const firewall = new FirewallService(base, netDriver);
+  const metadata = new MetadataService(store, () => network.allRecords(), async () => (await store.list<InstanceRecord>(keys.allInstances)).map((kv) => kv.value), log);
+  const firewall = new FirewallService(base, netDriver, metadata);
   await network.init(() => firewall.policy());
   await firewall.init();
   const forwards = new ForwardService(base, () => firewall.apply());
@@ -172,6 +176,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       scheduler.stop();
       reconciler.close();
       await app.close();
+      await metadata.close();
       await ops.drain();
     },
     async release() {

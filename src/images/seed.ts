@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { invalid } from '../lib/errors.js';
+import { checkUserData, mergeUserData } from './seed-user-data.js';
 
 /** One NIC of the seed: matched by MAC in the guest. `address` is a CIDR, or '' for DHCP. */
 export interface SeedNic {
@@ -17,6 +18,10 @@ export interface SeedSpec {
   nics: SeedNic[];
   /** Root's console password (plain text; SSH stays key-only). */
   password?: string;
+  /** The customer's user-data (cloud-config, script, MIME...), joined with nimbo's cloud-config. */
+  userData?: string;
+  /** The customer's vendor-data, as the seed's `vendor-data` file. */
+  vendorData?: string;
 }
 
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -61,6 +66,8 @@ export function normalizeSeed(spec: SeedSpec): SeedSpec {
     checkText('password', spec.password);
     if (spec.password === '') throw invalid('invalid password: empty');
   }
+  if (spec.userData !== undefined) checkUserData('user-data', spec.userData);
+  if (spec.vendorData !== undefined) checkUserData('vendor-data', spec.vendorData);
   const macs = new Set<string>();
   const nics = spec.nics.map((n) => {
     const mac = n.mac.toLowerCase();
@@ -77,11 +84,13 @@ export function normalizeSeed(spec: SeedSpec): SeedSpec {
 
 const q = (s: string): string => JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
 
-function metaData(s: SeedSpec): string {
+/** NoCloud meta-data: instance id and host name. */
+export function metaData(s: Pick<SeedSpec, 'instanceId' | 'hostname'>): string {
   return `instance-id: ${q(s.instanceId)}\nlocal-hostname: ${q(s.hostname.split('.')[0]!)}\n`;
 }
 
-function userData(s: SeedSpec): string {
+/** nimbo's own cloud-config: host name, SSH keys (root too), optional console password. */
+export function nimboCloudConfig(s: Pick<SeedSpec, 'hostname' | 'sshKeys' | 'password'>): string {
   const out = ['#cloud-config', `hostname: ${q(s.hostname.split('.')[0]!)}`];
   if (s.hostname.includes('.')) out.push(`fqdn: ${q(s.hostname)}`);
   out.push('preserve_hostname: false', 'manage_etc_hosts: true');
@@ -131,7 +140,8 @@ export function renderSeed(spec: SeedSpec): Record<string, string> {
   const s = normalizeSeed(spec);
   const files: Record<string, string> = {
     'meta-data': metaData(s),
-    'user-data': userData(s),
+    'user-data': mergeUserData(nimboCloudConfig(s), s.userData),
+    ...(s.vendorData !== undefined ? { 'vendor-data': s.vendorData } : {}),
     'network-config': networkConfig(s),
     'nimbo/instance-id': `${s.instanceId}\n`,
     'nimbo/hostname': `${s.hostname}\n`,

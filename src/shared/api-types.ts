@@ -54,6 +54,8 @@ export const InstanceCreate = Type.Object(
     plan: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'a plan (nimbo plan list): its vCPUs, memory, disk and limits; sizes given too must agree' })),
     labels: Type.Optional(Labels),
     sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
+    userData: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: 'cloud-init user-data (cloud-config, a #! script, MIME multipart); at most 64 KiB; served by the metadata service and the seed' })),
+    vendorData: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: 'cloud-init vendor-data; at most 64 KiB' })),
     start: Type.Optional(Type.Boolean({ default: true })),
     nics: Type.Optional(
       Type.Array(

@@ -94,6 +94,10 @@ export const keys = {
   vmids: '/vmids/',
   /** One QEMU uid slot ({ owner }). */
   vmid: (slot: number) => `/vmids/${slot}`,
+  /** Prefix of the metadata service's per-NIC ports. */
+  metadataPorts: '/metadata-ports/',
+  /** One metadata port ({ owner: instance UUID, nic }). */
+  metadataPort: (port: number) => `/metadata-ports/${port}`,
 
   /** Prefix of the public image records (platform-wide, readable by every project). */
   images: '/images/public/',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { TestDaemon, makeSshKey, processAlive, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { RealExec, runArgv } from '../../src/host/exec.js';
 import { wholeDiskOf } from '../../src/drivers/compute/runc/runc-support.js';
+import { runCloudInitUserData } from './cloud-init-image.js';
 
 const skip = systemSkipReason();
 const GiB = 1024 * 1024 * 1024;
@@ -226,6 +227,14 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     // Stopped from here on (CPU for the next VM); it still uses debian-12.
     const stop = await d.cli('stop', 'vm1', '--force', '--quiet');
     assert.equal(stop.code, 0, stop.stderr);
+  });
+
+  test('the real cloud-init runs --user-data it read from the metadata service (NoCloud-net) in a debian-12 VM', { timeout: 12 * MIN }, async () => {
+    // debian-12 plus Debian's cloud-init package, its cloud.cfg.d pointing at http://169.254.169.254/nocloud/.
+    const run = await runCloudInitUserData(d, join(imageDir('debian-12'), 'disk.qcow2'), tmp);
+    assert.equal(run.guestInstanceId, run.id, 'cloud-init\'s instance id is the instance\'s own');
+    assert.match(run.datasource, /^DataSourceNoCloudNet \[seed=.*http:\/\/169\.254\.169\.254\/nocloud\/\]$/, 'seeded over HTTP from the metadata service');
+    process.stderr.write(`# cloud-init user-data ran ${run.seconds.toFixed(0)} s after launch (${run.datasource})\n`);
   });
 
   test('nimbo image import takes a raw and a qcow2 file; a VM boots from the imported raw disk', { timeout: 8 * MIN }, async () => {

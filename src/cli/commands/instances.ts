@@ -50,7 +50,21 @@ interface LaunchOptions extends WaitOptions {
   restart?: 'never' | 'on-failure' | 'always';
   pool?: string;
   label?: string[];
+  userData?: string;
+  vendorData?: string;
   start: boolean;
+}
+
+/** The text of a --user-data/--vendor-data file; a usage error when it cannot be read or is over 64 KiB. */
+function readDataFile(flag: string, file: string): string {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new CliError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { exitCode: EXIT.usage });
+  }
+  if (buf.length > 64 * 1024) throw new CliError(`${flag} ${file} is ${buf.length} bytes; the limit is 65536 bytes (64 KiB)`, { exitCode: EXIT.usage });
+  return buf.toString('utf8');
 }
 
 /** Build the POST /instances body from `launch` arguments. */
@@ -76,6 +90,8 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.app && o.sshKey?.length) throw new CliError('--ssh-key is for VMs and system containers; an application container (--app) takes no keys', { exitCode: EXIT.usage });
   const keys = o.app ? [] : resolveSshKeys(o.sshKey, home);
   if (keys.length > 0) body.sshKeys = keys;
+  if (o.userData !== undefined) body.userData = readDataFile('--user-data', o.userData);
+  if (o.vendorData !== undefined) body.vendorData = readDataFile('--vendor-data', o.vendorData);
   if (!o.start) body.start = false;
   if (o.container) body.type = 'container';
   if (o.pids !== undefined) body.pids = o.pids;
@@ -111,6 +127,8 @@ export function registerInstanceCommands(program: Command): void {
       .option('--pool <pool>', 'storage pool of the root volume (default: default); containers need one with filesystem volumes')
       .option('--label <key=value>', 'a label, for nimbo list --filter label.KEY=VALUE (repeatable)', collect)
       .option('--ssh-key <file>', 'public key file to inject (repeatable; default ~/.ssh/id_ed25519.pub or id_rsa.pub)', collect)
+      .option('--user-data <file>', 'cloud-init user-data: a #cloud-config file or a #! script (at most 64 KiB); see "Metadata and user-data" in the user guide')
+      .option('--vendor-data <file>', 'cloud-init vendor-data file (at most 64 KiB)')
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
       .option('--container', "a system container (the image's own init under runc) instead of a VM")

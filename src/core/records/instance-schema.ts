@@ -83,6 +83,9 @@ export const InstanceRecordV2 = Type.Object({
   exitCode: Type.Optional(Type.Integer()),
   plan: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
   slice: Type.Optional(Type.Object({ cores: Type.Array(Int(), { minItems: 1 }) })),
+  /** cloud-init user-data and vendor-data given at launch (served by the metadata service and the seed). */
+  userData: Type.Optional(Type.String({ maxLength: 65536 })),
+  vendorData: Type.Optional(Type.String({ maxLength: 65536 })),
 });
 /** The static type of a version-2 record. */
 export type InstanceRecordV2 = Static<typeof InstanceRecordV2>;

@@ -59,12 +59,26 @@ export interface Reservation {
   ipv6?: string;
 }
 
+/** One instance NIC's way to the metadata service (rendered by metadata-nft.ts). */
+export interface MetadataEndpoint {
+  /** The bridge the NIC is on. */
+  bridge: string;
+  /** The NIC's allocated IPv4 address (no prefix). */
+  address: string;
+  /** The network's gateway (the host's address on the bridge), where nimbod listens. */
+  gateway: string;
+  /** The port nimbod serves this NIC on. */
+  port: number;
+}
+
 /** Everything above networks that the daemon's ruleset holds: security groups, ports, forwards, floating IPs. */
 export interface FirewallPolicy {
   groups: SecurityGroup[];
   ports: Port[];
   forwards: PortForward[];
   floating: FloatingIp[];
+  /** Instance NICs' ways to the metadata service (metadata-nft.ts); absent = none. */
+  metadata?: MetadataEndpoint[];
 }
 
 /** An empty policy: no ports are filtered, nothing is forwarded. */

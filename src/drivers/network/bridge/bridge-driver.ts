@@ -13,6 +13,7 @@ import { apply, removeTable, renderNetworkFragment } from '../firewall/nft-nat.j
 import { renderRuleset } from '../firewall/ruleset.js';
 import { renderSecurityFragment } from '../firewall/sg-render.js';
 import { renderForwardFragment } from '../firewall/fwd-render.js';
+import { metadataInputRules, renderMetadataFragment } from '../metadata-nft.js';
 import {
   VXLAN_MTU,
   fdbAppendArgv,
@@ -202,7 +203,7 @@ export class BridgeNetworkDriver implements NetworkDriver {
 
   private async setPolicyNow(table: string, policy: FirewallPolicy): Promise<void> {
     validateNftTable(table);
-    const copy: FirewallPolicy = { groups: [...policy.groups], ports: [...policy.ports], forwards: [...policy.forwards], floating: [...policy.floating] };
+    const copy: FirewallPolicy = { groups: [...policy.groups], ports: [...policy.ports], forwards: [...policy.forwards], floating: [...policy.floating], ...(policy.metadata ? { metadata: [...policy.metadata] } : {}) };
     if (!this.declared && !this.rendered.has(table)) {
       renderTable(table, [...this.known.values()].filter((n) => n.nftTable === table), copy); // validates
       this.policies.set(table, copy);
@@ -401,12 +402,16 @@ export class BridgeNetworkDriver implements NetworkDriver {
   }
 }
 
-/** The complete ruleset of one table pair: networks, security groups, forwards (in this order). */
+/** The complete ruleset of one table pair: networks, security groups, forwards, metadata service (in this order). */
 export function renderTable(table: string, nets: NetworkSpec[], policy: FirewallPolicy): string {
+  // Only endpoints on this table's bridges (a NIC whose network is not known here yet waits for the next render).
+  const bridges = new Set(nets.map((n) => n.bridge));
+  const md = (policy.metadata ?? []).filter((e) => bridges.has(e.bridge));
   return renderRuleset(table, [
-    renderNetworkFragment(nets),
+    renderNetworkFragment(nets, metadataInputRules(md)),
     renderSecurityFragment(policy.groups, policy.ports),
     renderForwardFragment(policy.forwards, policy.floating, { guestSubnets: nets.map((n) => n.subnet) }),
+    renderMetadataFragment(md, [...bridges]),
   ]);
 }
 

@@ -46,8 +46,11 @@ const chain = (name: string, head: string | null, rules: string[]) => [
   '\t}',
 ];
 
-/** The networks' fragment of the daemon's ruleset (validates every spec; bridge part only for VXLAN networks). */
-export function renderNetworkFragment(nets: NetworkSpec[]): Fragment {
+/**
+ * The networks' fragment of the daemon's ruleset (validates every spec; bridge part only for VXLAN networks).
+ * `inputAccepts`: more guest-to-host accepts, placed before net_input's final drop (the metadata service's).
+ */
+export function renderNetworkFragment(nets: NetworkSpec[], inputAccepts: string[] = []): Fragment {
   const sorted = nets.map(validateSpec).sort(byBridge);
   if (sorted.length === 0) return { inet: [], bridge: [] };
   const all = sorted.map((n) => n.bridge);
@@ -99,6 +102,7 @@ export function renderNetworkFragment(nets: NetworkSpec[]): Fragment {
   if (v6.length > 0) {
     inp.push(`iifname ${ifset(v6.map((n) => n.bridge))} icmpv6 type { echo-request, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept`);
   }
+  inp.push(...inputAccepts);
   inp.push(`${on} drop`);
 
   const inet = [

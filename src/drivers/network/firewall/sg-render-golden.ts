@@ -272,12 +272,13 @@ table inet nimbo {
 		ip daddr @sg_addr4 jump sg_to_port
 		ip6 daddr @sg_addr6 jump sg_to_port
 	}
-	# a guest to the host: egress rules, except DHCP/DHCPv6 requests
+	# a guest to the host: egress rules, except DHCP/DHCPv6 requests and the metadata service (as on EC2)
 	chain sg_input {
 		type filter hook input priority filter; policy accept;
 		ct state established,related accept
 		udp sport 68 udp dport 67 accept
 		udp sport 546 udp dport 547 accept
+		ct status dnat ct original ip daddr 169.254.169.254 accept
 		ip saddr @sg_addr4 jump sg_from_port
 		ip6 saddr @sg_addr6 jump sg_from_port
 	}

@@ -154,11 +154,13 @@ export const INET_FIXED_CHAINS: Record<string, { head?: string; comment: string;
   },
   sg_input: {
     head: 'type filter hook input priority filter; policy accept;',
-    comment: 'a guest to the host: egress rules, except DHCP/DHCPv6 requests',
+    comment: 'a guest to the host: egress rules, except DHCP/DHCPv6 requests and the metadata service (as on EC2)',
     rules: [
       'ct state established,related accept',
       'udp sport 68 udp dport 67 accept',
       'udp sport 546 udp dport 547 accept',
+      // Only the metadata part's per-NIC DNAT makes such connections (metadata-nft.ts); net_input checks the NIC.
+      'ct status dnat ct original ip daddr 169.254.169.254 accept',
       'ip saddr @sg_addr4 jump sg_from_port',
       'ip6 saddr @sg_addr6 jump sg_from_port',
     ],
