@@ -68,7 +68,7 @@ export class InstanceActions {
   }
 
   /** Record the desired power state (the reconciler keeps the host there), with other fields. */
-  private desire(name: string, power: 'running' | 'stopped' | 'paused', more: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
+  desire(name: string, power: 'running' | 'stopped' | 'paused', more: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
     return this.repo.patch(name, (now) => ({ ...more, desired: { autostart: now.desired?.autostart ?? 'last-state', power } }));
   }
 
@@ -84,7 +84,7 @@ export class InstanceActions {
   }
 
   /** Stop: ACPI power-down / stop signal with a timeout then a hard stop, or a hard stop at once with force. */
-  private async halt(rec: InstanceRecord, opts: InstanceAction): Promise<void> {
+  async halt(rec: InstanceRecord, opts: InstanceAction): Promise<void> {
     if ((await this.runtime.status(rec)).state !== 'stopped') {
       await this.repo.patch(rec.name, { state: 'stopping' });
       await this.runtime.driverOf(rec).stop(this.runtime.refOf(rec), { force: !!opts.force, timeoutMs: (opts.timeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000 });

@@ -52,6 +52,7 @@ export const InstanceCreate = Type.Object(
     memory: Type.Optional(Size),
     disk: Type.Optional(Size),
     labels: Type.Optional(Labels),
+  rescue: Type.Optional(Type.Object({ image: Type.String(), since: Type.String() }, { description: 'set while it runs a rescue system with its own root as a second disk' })),
     sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
     start: Type.Optional(Type.Boolean({ default: true })),
     nics: Type.Optional(
@@ -75,9 +76,10 @@ export const InstanceCreate = Type.Object(
 export type InstanceCreate = Static<typeof InstanceCreate>;
 
 export const InstanceState = Type.Union(
-  ['creating', 'starting', 'running', 'stopping', 'stopped', 'paused', 'error'].map((s) => Type.Literal(s)),
+  ['creating', 'starting', 'running', 'stopping', 'stopped', 'paused', 'error', 'rescue'].map((s) => Type.Literal(s)),
 );
-export type InstanceState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'paused' | 'error';
+/** 'rescue': running a rescue system (POST /instances/{name}/actions rescue); only views show it, records keep 'running'. */
+export type InstanceState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'paused' | 'error' | 'rescue';
 
 export const Nic = Type.Object({
   name: Type.String(),

@@ -81,6 +81,8 @@ export const InstanceRecordV2 = Type.Object({
   driverConfig: Type.Optional(Type.Unknown()),
   oomKills: Type.Optional(Int()),
   exitCode: Type.Optional(Type.Integer()),
+  rescue: Type.Optional(Type.Object({ image: Type.String({ minLength: 1 }), root: VolumeRef, since: Type.String() })),
+  passwordHash: Type.Optional(Type.String({ pattern: '^\\$6\\$' })),
 });
 /** The static type of a version-2 record. */
 export type InstanceRecordV2 = Static<typeof InstanceRecordV2>;
