@@ -54,7 +54,7 @@ export class VpsRootSwap {
         r.add('the old root back in the record', () => this.d.repo.patch(name, { root: old, image: cur.image }));
         if (wasLive) {
           ctx.progress(80, 'starting');
-          await this.d.actions.startOrError(await this.d.repo.record(name));
+          await this.startSwapped(name, r);
         }
         r.success();
       } catch (e) {
@@ -98,7 +98,7 @@ export class VpsRootSwap {
         await this.d.actions.desire(name, 'running', { state: 'starting' });
         r.add('desired power as before', () => this.d.actions.desire(name, wasLive ? 'running' : 'stopped', { state: 'stopped' }));
         ctx.progress(70, 'booting the rescue system');
-        await this.d.actions.startOrError(await this.d.repo.record(name));
+        await this.startSwapped(name, r, true);
         r.success();
       } catch (e) {
         await r.revert();
@@ -135,10 +135,32 @@ export class VpsRootSwap {
     }, { lockAs: this.d.runtime.lockOf(rec) });
   }
 
+  /** Start on the swapped root; its undo (also after a start that failed half-way) stops it hard and, in rescue, takes the own root back. */
+  private async startSwapped(name: string, r: Reverter, rescue = false): Promise<void> {
+    const rec = await this.d.repo.record(name);
+    const driver = this.d.runtime.driverOf(rec);
+    const ref = this.d.runtime.refOf(rec);
+    const own = rescue ? (await this.d.runtime.specOf(rec)).volumes[0] : undefined;
+    r.add('stop the swapped root', async () => {
+      if (await this.d.runtime.live(rec)) await driver.stop(ref, { force: true, timeoutMs: 0 });
+      if (own) await driver.unplugVolume(ref, own, false);
+    });
+    await this.d.actions.startOrError(rec);
+  }
+
   /** Stop a live instance (graceful, then hard after the default timeout); its undo starts it again. Returns whether it was live. */
   private async stopFirst(rec: InstanceRecord, r: Reverter): Promise<boolean> {
     if (!(await this.d.runtime.live(rec))) return false;
-    await this.d.actions.halt(rec, {});
+    try {
+      await this.d.actions.halt(rec, {});
+    } catch (e) {
+      // Still running: the record says so again, not 'stopping'; stopped after all: it runs again, as it did.
+      const undo = (await this.d.runtime.live(rec).catch(() => true))
+        ? this.d.repo.patch(rec.name, { state: rec.state })
+        : this.d.repo.record(rec.name).then((cur) => this.d.actions.startOrError(cur));
+      await undo.catch((u: unknown) => this.base.log.warn({ instance: rec.name, err: String(u) }, 'undoing a failed stop failed'));
+      throw e;
+    }
     r.add('start it again', async () => this.d.actions.startOrError(await this.d.repo.record(rec.name)));
     return true;
   }
