@@ -13,6 +13,7 @@ import type { InstanceVolumes } from '../core/instance-volumes.js';
 import type { InstanceSnapshots } from '../core/instance-snapshots.js';
 import type { InstanceCopier } from '../core/instance-copy.js';
 import type { InstanceExec } from '../core/instance-exec.js';
+import type { VpsActions } from '../core/vps-actions.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -28,6 +29,8 @@ export interface ApiContext extends BaseDeps {
   storage: StorageService;
   instanceVolumes: InstanceVolumes;
   snapshots: InstanceSnapshots;
+  /** POST /instances/{name}/actions (VPS actions). */
+  vpsActions: VpsActions;
   hostInfo(): Promise<HostInfo>;
 }
 

@@ -17,6 +17,7 @@ import { instancePatchRoutes } from './routes-instance-patch.js';
 import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
+import { vpsActionRoutes } from './routes-vps-actions.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
@@ -79,6 +80,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);
+      await vpsActionRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -5,34 +5,13 @@
 import { conflict, invalid } from '../lib/errors.js';
 import type { Operation } from '../shared/api-types.js';
 import type { VpsAction, VpsActionResult, VpsActionType } from '../shared/vps-action-types.js';
-import type { InstanceActions } from './instance-actions.js';
-import type { InstanceExec } from './instance-exec.js';
 import type { InstanceRecord } from './instance-record.js';
-import type { InstanceProvisioner } from './instance-provision.js';
-import type { InstanceRepo } from './instance-repo.js';
-import type { InstanceRuntime } from './instance-runtime.js';
-import type { InstanceUpdate } from './instance-update.js';
-import type { InstanceViews } from './instance-view.js';
-import type { InstanceVolumes } from './instance-volumes.js';
 import { actionResult } from './vps-action-result.js';
-import { VpsResize, type PlanLookup } from './vps-resize.js';
+import type { VpsActionDeps } from './vps-action-deps.js';
+import { VpsResize } from './vps-resize.js';
 import { VpsRootSwap } from './vps-root-swap.js';
 
-export type { PlanLookup } from './vps-resize.js';
-
-/** What VPS actions are built from: the instance services they reuse (small ports, no copies of their logic). */
-export interface VpsActionDeps {
-  runtime: InstanceRuntime;
-  repo: InstanceRepo;
-  views: InstanceViews;
-  provisioner: InstanceProvisioner;
-  actions: InstanceActions;
-  update: Pick<InstanceUpdate, 'patch' | 'rename'>;
-  volumes: Pick<InstanceVolumes, 'patchVolume'>;
-  exec: Pick<InstanceExec, 'exec'>;
-  /** Plans by name (the plans service); without it `resize { plan }` is refused. */
-  plans?: PlanLookup;
-}
+export type { PlanLookup, VpsActionDeps } from './vps-action-deps.js';
 
 /** The arguments each type takes; any other field is refused (400). */
 const ARGS: Record<VpsActionType, (keyof VpsAction)[]> = {

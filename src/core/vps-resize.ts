@@ -4,18 +4,13 @@
 import { invalid, conflict, notFound, NimboError, type ErrorCode } from '../lib/errors.js';
 import type { Operation } from '../shared/api-types.js';
 import type { VpsAction } from '../shared/vps-action-types.js';
-import type { VpsActionDeps } from './vps-actions.js';
+import type { VpsActionDeps } from './vps-action-deps.js';
 import { actionResult } from './vps-action-result.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 /** How long resize waits for the disk's grow. */
 const GROW_WAIT_MS = 10 * 60_000;
-
-/** A plan's size as resize needs it (the plans service implements it; the daemon wires it). */
-export interface PlanLookup {
-  get(name: string): Promise<{ vcpus: number; memoryMiB: number; diskGiB: number } | undefined>;
-}
 
 /** The size a resize asks for. */
 type Want = { vcpus?: number; memoryMiB?: number; diskGiB?: number };

@@ -10,7 +10,7 @@ import { keys } from '../store/keys.js';
 import { rootVolumeOf } from './host-ids.js';
 import type { InstanceRecord } from './instance-record.js';
 import { driverNameOf } from './instance-record.js';
-import type { VpsActionDeps } from './vps-actions.js';
+import type { VpsActionDeps } from './vps-action-deps.js';
 import { actionResult } from './vps-action-result.js';
 
 /** The built-in image a rescue boots by default: busybox on Debian's kernel, with virtio-blk, so it sees the second disk. */

@@ -26,6 +26,10 @@ import { InstanceViews } from '../core/instance-view.js';
 import { InstanceProvisioner } from '../core/instance-provision.js';
 import { InstanceCopier } from '../core/instance-copy.js';
 import { InstanceExec } from '../core/instance-exec.js';
+import { InstanceUpdate } from '../core/instance-update.js';
+import { StoreLocks } from '../core/locks.js';
+import { legacyHostIds } from '../core/host-ids.js';
+import { VpsActions } from '../core/vps-actions.js';
 import { applyNicLimits } from '../core/instance-nics.js';
 import { StorageService } from '../core/storage-service.js';
 import { InstanceVolumes } from '../core/instance-volumes.js';
@@ -119,6 +123,18 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     releaseVolumes: (rec) => instanceVolumes.releaseAll(rec),
     forgetSnapshots: (name) => snapshots.forget(name),
   });
+  // VPS actions reuse the lifecycle actions, the PATCH path (rename, CPUs/memory) and the volume PATCH (disk grow).
+  // The plans port (resize { plan }) is wired when the plans service is there.
+  const vpsActions = new VpsActions({
+    runtime, repo, views, provisioner, actions, volumes: instanceVolumes, exec: instanceExec,
+    update: new InstanceUpdate({
+      store, locks: new StoreLocks(store), log, daemonId: ops.daemonId,
+      refreshNetwork: (net) => network.refreshReservations(net),
+      applyFirewall: () => firewall.apply(),
+      publish: (type, target, data) => events.publish(type, target, data),
+      legacyHostIds: (name) => legacyHostIds(paths, config.prefix, name),
+    }),
+  });
   const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
   await firewall.apply(); // the whole ruleset, once, from the store
@@ -140,6 +156,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     storage,
     instanceVolumes,
     snapshots,
+    vpsActions,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec('default')),
   }, tls ? { https: { cert: tls.cert, key: tls.key } } : {});
   await app.listen({ host: config.host, port: config.port });
