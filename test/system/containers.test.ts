@@ -273,6 +273,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
       assert.equal(op.status, 'success');
       const after = await d.cliJson<Inst & { id: string }>('info', 'ct1');
       assert.deepEqual([after.id, after.addresses, after.state], [info.id, info.addresses, 'running']);
+      assert.equal((await runcState('ct1'))?.status, 'running', 'the same runc container id runs the new root');
       const out = await sshUntil(key2.key, info.addresses[0]!, 60_000, 'cat /root/marker 2>/dev/null || echo fresh; hostname');
       assert.equal(out.stdout, 'fresh\nct1\n', out.stderr);
       const vols = (await d.api('GET', '/storage/pools/default/volumes')).body.volumes as { name: string }[];
