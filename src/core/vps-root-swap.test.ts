@@ -102,7 +102,8 @@ test('rescue of a VM: the rescue image boots from its own root volume with the i
     const rec = await t.repo.record('vm1');
     assert.deepEqual(rec.rescue?.root, { pool: 'default', volume: `rescue-${vm.uuid}` });
     assert.equal(rec.rescue?.image, 'tiny');
-    assert.equal((await t.views.view(rec)).state, 'rescue', 'the view says rescue');
+    const view = await t.views.view(rec);
+    assert.deepEqual([view.state, view.rescue?.image], ['rescue', 'tiny'], 'the view says rescue, and which image');
     assert.equal(`${rec.state}/${rec.desired?.power}`, 'running/running', 'the record stays running for the reconciler');
     checkInstanceRecord(keys.instance('vm1'), rec); // the stored record is a valid version-2 record
     // Any start (the reconciler's after a daemon restart too) boots the rescue root, the own root attached.

@@ -52,7 +52,6 @@ export const InstanceCreate = Type.Object(
     memory: Type.Optional(Size),
     disk: Type.Optional(Size),
     labels: Type.Optional(Labels),
-  rescue: Type.Optional(Type.Object({ image: Type.String(), since: Type.String() }, { description: 'set while it runs a rescue system with its own root as a second disk' })),
     sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
     start: Type.Optional(Type.Boolean({ default: true })),
     nics: Type.Optional(
@@ -122,6 +121,7 @@ export const Instance = Type.Object({
   exitCode: Type.Optional(Type.Integer({ description: "application containers: how the process ended last (128+N: signal N)" })),
   error: Type.Optional(Type.String()),
   labels: Type.Optional(Labels),
+  rescue: Type.Optional(Type.Object({ image: Type.String(), since: Type.String() }, { description: 'set while it runs a rescue system with its own root as a second disk' })),
   description: Type.String({ description: 'free text (nimbo update --description)' }),
   autostart: Autostart,
   createdAt: Type.String(),
