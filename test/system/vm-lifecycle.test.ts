@@ -240,6 +240,18 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.equal(shrink.code, 2, shrink.stderr);
     assert.match(shrink.stderr, /shrinking it to 2147483648 is refused/);
     assert.equal((await d.cli('resize', 'vm1', '--cpus', '2')).code, 4);
+
+    // reset-password: a generated password, shown once; the guest takes it at its next boot (a power cycle here).
+    const reset = await d.cli('reset-password', 'vm1');
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /applies at the next boot/);
+    const password = /New root password for vm1: (\S+)/.exec(reset.stderr)?.[1];
+    assert.ok(password, reset.stderr);
+    assert.equal((await d.cli('powercycle', 'vm1', '--quiet')).code, 0);
+    const shadow = (await sshUntil(key.key, addr, 90_000, 'grep ^root: /etc/shadow')).stdout.split(':')[1] ?? '';
+    const salt = shadow.split('$')[2] ?? '';
+    const again = await runArgv(['openssl', 'passwd', '-6', '-salt', salt, '-stdin'], { input: `${password}\n` });
+    assert.equal(shadow, again.stdout.trim(), "root's hash in the guest is the new password's");
   });
 
   test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
