@@ -117,6 +117,7 @@ export class InstanceActions {
       await this.leftovers.forgetSnapshots(name);
       ctx.progress(60, 'removing disk');
       if (cur.root) await this.provisioner.dropRoot(cur.root);
+      if (cur.rescue) await this.provisioner.dropRoot(cur.rescue.root); // deleted in rescue: its rescue disk goes too
       await this.repo.delete(name);
       await this.nics.applyFirewall(); // its ports and forwards leave the ruleset
       this.d.events.publish('instance', name, { state: 'deleted' });

@@ -127,6 +127,20 @@ test('rescue of a VM: the rescue image boots from its own root volume with the i
   }
 });
 
+test('delete of a VM in rescue removes its rescue disk too', async () => {
+  const t = await coreFixture();
+  try {
+    await t.launch({ name: 'vm1', image: 'tiny' });
+    await act(t, 'vm1', { type: 'rescue' });
+    assert.equal(t.pool.volumes.size, 2);
+    assert.equal((await t.wait(await t.actions.remove('vm1', true))).status, 'success');
+    assert.deepEqual([...t.pool.volumes.keys()], []);
+    assert.deepEqual((await t.store.list('/volumes/')).map((kv) => kv.key), []);
+  } finally {
+    await t.done();
+  }
+});
+
 test('rescue of a container is refused with a clear 409 (its root is a filesystem, not a disk); nothing changes', async () => {
   const t = await coreFixture();
   try {
