@@ -15,6 +15,7 @@ import type { InstanceCopier } from '../core/instance-copy.js';
 import type { InstanceExec } from '../core/instance-exec.js';
 import type { PlanService } from '../core/plans/plan-service.js';
 import type { QuotaService } from '../core/quota/quota-service.js';
+import type { VpsActions } from '../core/vps-actions.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -32,6 +33,8 @@ export interface ApiContext extends BaseDeps {
   snapshots: InstanceSnapshots;
   plans: PlanService;
   quotas: QuotaService;
+  /** POST /instances/{name}/actions (VPS actions). */
+  vpsActions: VpsActions;
   hostInfo(): Promise<HostInfo>;
 }
 

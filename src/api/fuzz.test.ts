@@ -10,6 +10,7 @@ import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
 import { ensureAdminToken } from '../core/auth.js';
 import { silentLogger } from '../lib/log.js';
+import { vpsOf } from '../core/testing/vps-fixture.js';
 import { InstanceExec } from '../core/instance-exec.js';
 import { coreFixture } from '../core/testing/core-fixture.js';
 import { fieldPaths, hostileValues, prng, routesOf, sample, withValueAt, type FuzzRequest, type FuzzRoute } from './testing/openapi-fuzz.js';
@@ -97,7 +98,7 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
     config, paths: t.paths, store: t.store, ops: t.ops, events: t.events, log: silentLogger(), exec: t.exec,
     images: t.images, instances: t.instances, actions: t.actions, network: t.network, firewall: t.firewall, forwards: t.forwards,
     instanceNics: t.nics, copier: t.copier, instanceExec: new InstanceExec(t.runtime), storage: t.storage, instanceVolumes: t.volumes,
-    snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, hostInfo: async () => ({ version: 'fuzz' }),
+    snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, vpsActions: vpsOf(t), hostInfo: async () => ({ version: 'fuzz' }),
   };
   // A context member the fixture lacks is reported by name (a new service must be added here), not as a mystery 500.
   const ctx = new Proxy(members, {

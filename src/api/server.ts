@@ -24,6 +24,7 @@ import { networkRoutes } from './routes-networks.js';
 import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
 import { planRoutes } from './routes-plans.js';
+import { vpsActionRoutes } from './routes-vps-actions.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
@@ -95,6 +96,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);
       await planRoutes(api, ctx);
+      await vpsActionRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

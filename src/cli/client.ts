@@ -25,6 +25,7 @@ import type {
   VolumeImport,
   VolumePatch,
 } from '../shared/storage-types.js';
+import type { VpsAction } from '../shared/vps-action-types.js';
 import { CliError, EXIT, oneLine } from './errors.js';
 import type { ApiSocket } from './socket.js';
 import { Transport, type Answer } from './transport.js';
@@ -249,6 +250,10 @@ export class ApiClient {
   /** POST /instances/{name}/{action} → Operation. */
   instanceAction(name: string, action: ActionName, body: InstanceAction = {}): Promise<Operation> {
     return this.operation('POST', `/instances/${enc(name)}/${action}`, { body });
+  }
+  /** POST /instances/{name}/actions (a VPS action) → its Operation. */
+  vpsAction(name: string, body: VpsAction): Promise<Operation> {
+    return this.operation('POST', `/instances/${enc(name)}/actions`, { body });
   }
   /** PATCH /instances/{name} (rename, description, labels, autostart; cpus/memory while stopped) → the updated Instance. */
   updateInstance(name: string, body: InstancePatch): Promise<Instance> {

@@ -25,6 +25,10 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['firewall'], register: async (p) => (await import('./commands/firewall.js')).registerFirewallCommands(p) },
   { names: ['snapshot', 'snap'], register: async (p) => (await import('./commands/snapshots.js')).registerSnapshotCommands(p) },
   { names: ['rename', 'update'], register: async (p) => (await import('./commands/update.js')).registerUpdateCommands(p) },
+  {
+    names: ['reboot', 'shutdown', 'poweroff', 'powercycle', 'rebuild', 'rescue', 'unrescue', 'resize', 'reset-password', 'set-keys'],
+    register: async (p) => (await import('./commands/vps-actions.js')).registerVpsActionCommands(p),
+  },
   { names: ['copy', 'cp'], register: async (p) => (await import('./commands/copy.js')).registerCopyCommand(p) },
   { names: ['operation', 'op'], register: async (p) => (await import('./commands/operations.js')).registerOperationCommands(p) },
   { names: ['host', 'doctor', 'events'], register: async (p) => (await import('./commands/host.js')).registerHostCommands(p) },

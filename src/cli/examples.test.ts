@@ -9,7 +9,7 @@ import { EXAMPLES, commandPath, examplesText } from './examples.js';
 import { registerLifecycle } from './lifecycle.js';
 import { buildProgram } from './program.js';
 
-const MAJOR = ['launch', 'list', 'exec', 'console', 'snapshot create', 'snapshot schedule', 'network create', 'network forward add', 'firewall group rule add', 'storage pool create', 'storage volume create', 'image build', 'copy', 'up'];
+const MAJOR = ['launch', 'list', 'exec', 'console', 'snapshot create', 'snapshot schedule', 'network create', 'network forward add', 'firewall group rule add', 'storage pool create', 'storage volume create', 'image build', 'copy', 'up', 'rebuild', 'rescue', 'resize'];
 
 function program(): Command {
   const p = buildProgram();

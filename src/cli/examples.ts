@@ -98,6 +98,21 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'start it after every host reboot, whatever it was doing', cmd: 'nimbo update web --autostart always' },
     { note: 'more CPUs and memory for a stopped instance, printing it as JSON', cmd: 'nimbo update db --cpus 4 --memory 8GiB -o json' },
   ],
+  rebuild: [{ note: 'a fresh Debian root for web; its addresses, keys and volumes stay', cmd: 'nimbo rebuild web debian-12' }],
+  rescue: [
+    { note: "boot the tiny rescue system with web's own disk as /dev/vdc (log in with nimbo console web)", cmd: 'nimbo rescue web' },
+    { note: 'a Debian rescue system instead', cmd: 'nimbo rescue web --image debian-12' },
+  ],
+  unrescue: [{ note: 'boot web from its own disk again', cmd: 'nimbo unrescue web' }],
+  resize: [
+    { note: 'grow the disk of a running instance', cmd: 'nimbo resize web --disk 40GiB' },
+    { note: 'a stopped instance to plan m2 (CPUs, memory and disk)', cmd: 'nimbo resize web --plan m2' },
+  ],
+  'reset-password': [
+    { note: 'a new random root password, printed once', cmd: 'nimbo reset-password web' },
+    { note: 'your own, read from stdin', cmd: 'nimbo reset-password web --password-stdin < root-password.txt' },
+  ],
+  'set-keys': [{ note: "replace root's SSH keys with two", cmd: 'nimbo set-keys web --ssh-key ~/.ssh/id_ed25519.pub --ssh-key team.pub' }],
   copy: [
     { note: 'copy a stopped instance', cmd: 'nimbo copy web web2' },
     { note: 'copy a snapshot of a running instance and start the copy', cmd: 'nimbo copy web web-test --snapshot before-upgrade --start' },

@@ -6,6 +6,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import { registerSnapshotCommands } from './commands/snapshots.js';
 import { registerCopyCommand } from './commands/copy.js';
 import { registerUpdateCommands } from './commands/update.js';
+import { registerVpsActionCommands } from './commands/vps-actions.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSnapshotCommands(program);
   registerCopyCommand(program);
   registerUpdateCommands(program);
+  registerVpsActionCommands(program);
   registerOperationCommands(program);
   registerHostCommands(program);
   registerCompletionCommand(program);

@@ -67,8 +67,8 @@ export class InstanceActions {
     }, { lockAs: this.runtime.lockOf(rec), project });
   }
 
-  /** Record the desired power state (the reconciler keeps the host there), with other fields. */
-  private desire(project: string, name: string, power: 'running' | 'stopped' | 'paused', more: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
+  /** Set the desired power state (and `more`) of an instance, compare-and-swap. */
+  desire(project: string, name: string, power: 'running' | 'stopped' | 'paused', more: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
     return this.repo.patch(project, name, (now) => ({ ...more, desired: { autostart: now.desired?.autostart ?? 'last-state', power } }));
   }
 
@@ -84,7 +84,7 @@ export class InstanceActions {
   }
 
   /** Stop: ACPI power-down / stop signal with a timeout then a hard stop, or a hard stop at once with force. */
-  private async halt(rec: InstanceRecord, opts: InstanceAction): Promise<void> {
+  async halt(rec: InstanceRecord, opts: InstanceAction): Promise<void> {
     if ((await this.runtime.status(rec)).state !== 'stopped') {
       await this.repo.patch(projectOfRecord(rec), rec.name, { state: 'stopping' });
       await this.runtime.driverOf(rec).stop(this.runtime.refOf(rec), { force: !!opts.force, timeoutMs: (opts.timeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000 });
@@ -117,6 +117,7 @@ export class InstanceActions {
       await this.leftovers.forgetSnapshots(project, name);
       ctx.progress(60, 'removing disk');
       if (cur.root) await this.provisioner.dropRoot(project, cur.root);
+      if (cur.rescue) await this.provisioner.dropRoot(project, cur.rescue.root); // deleted in rescue: its rescue disk goes too
       await this.repo.delete(project, name);
       if (cur.slice) await this.runtime.repinShared(await this.repo.allRecords()); // its cores are shared again
       await this.nics.applyFirewall(); // its ports and forwards leave the ruleset

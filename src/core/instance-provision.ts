@@ -83,6 +83,28 @@ export class InstanceProvisioner {
     await this.repo.put(rec);
   }
 
+  /**
+   * A new root for `rec` from image `image` in volume `volume` of `pool`, made ready by its driver (the seed is
+   * written again too); every step's undo on r. The record is not written: rebuild and rescue swap roots with it.
+   */
+  async freshRoot(rec: InstanceRecord, image: string, pool: string, volume: string, r: Reverter): Promise<{ pool: string; volume: string }> {
+    const tmp: InstanceRecord = { ...rec, image, rescue: undefined };
+    await this.makeRoot(tmp, { from: 'image', pool }, r, volume);
+    const driver = this.runtime.driverOf(rec);
+    const spec = await this.runtime.specOf(tmp);
+    const lowerDir = this.runtime.caps(rec).root === 'filesystem' ? await this.imageTree(image) : undefined;
+    await r.step('new root', async () => {
+      await driver.prepare(spec, { seed: await this.seed(rec), root: 'new', ...(lowerDir ? { lowerDir } : {}) });
+      return { value: undefined, undo: () => driver.removeRoot(spec, { path: spec.root.path }) };
+    });
+    return tmp.root!;
+  }
+
+  /** Write the instance's seed again from its record (keys, password hash, addresses): the guest applies it at its next boot. */
+  async reseed(rec: InstanceRecord): Promise<void> {
+    await this.runtime.driverOf(rec).prepare(await this.runtime.specOf(rec), { seed: await this.seed(rec), root: 'keep' });
+  }
+
   /** IPAM addresses for every NIC (owner: the instance), into rec.nics. */
   private async allocate(rec: InstanceRecord, plans: NicPlan[], r: Reverter): Promise<void> {
     const project = projectOfRecord(rec);
@@ -106,10 +128,10 @@ export class InstanceProvisioner {
   }
 
   /** The root volume: a clone of the image's disk or a new filesystem volume, or a clone of another root (a copy). */
-  private async makeRoot(rec: InstanceRecord, src: RootSource, r: Reverter): Promise<void> {
+  private async makeRoot(rec: InstanceRecord, src: RootSource, r: Reverter, volume = this.rootVolume(rec)): Promise<void> {
     const caps = this.runtime.caps(rec);
     const project = projectOfRecord(rec);
-    const root = { pool: src.pool, volume: this.rootVolume(rec) };
+    const root = { pool: src.pool, volume };
     const host = (v: string) => this.d.storage.hostVolume(project, v);
     const dr = await this.d.storage.driver(root.pool);
     const poolCaps = await dr.capabilities();
@@ -155,6 +177,7 @@ export class InstanceProvisioner {
       sshKeys: rec.sshKeys,
       ...(rec.userData !== undefined ? { userData: rec.userData } : {}),
       ...(rec.vendorData !== undefined ? { vendorData: rec.vendorData } : {}),
+      ...(rec.passwordHash ? { passwordHash: rec.passwordHash } : {}),
       nics: rec.nics.map((n, i) => {
         const net = nets.get(n.network)!;
         return { mac: n.mac, address: n.address, ...(i === 0 && net.mode !== 'isolated' ? { gateway: net.gateway } : {}), dns: [net.gateway] };

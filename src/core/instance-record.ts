@@ -45,6 +45,10 @@ export interface InstanceRecord {
   snapshotSchedule?: { cron: string; expiry?: string; stateful?: boolean; lastRun: string };
   createdAt: string;
   error?: string;
+  /** In rescue (core/vps-root-swap.ts): it boots `image` from the rescue root volume, its own root attached as a second disk. */
+  rescue?: { image: string; root: { pool: string; volume: string }; since: string };
+  /** Root's password as a SHA-512 crypt hash (password_reset), written into the seed: applied at the next boot. */
+  passwordHash?: string;
   /** Free KEY=VALUE labels, set at launch (core/labels.ts). */
   labels?: Record<string, string>;
   /** The plan it was launched with (core/plans); its sizes and limits were copied in at launch. */
@@ -72,7 +76,9 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     name: rec.name,
     type: rec.type,
     image: rec.image,
-    state: rec.state,
+    // A rescue boot shows as its own state; the record keeps running/stopped for the reconciler.
+    state: rec.rescue && rec.state === 'running' ? 'rescue' : rec.state,
+    ...(rec.rescue ? { rescue: { image: rec.rescue.image, since: rec.rescue.since } } : {}),
     accelerator: rec.accelerator,
     cpus: rec.cpus,
     memory: rec.memory,

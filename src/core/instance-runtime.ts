@@ -73,9 +73,12 @@ export class InstanceRuntime {
   async specOf(rec: InstanceRecord, opts: { boot?: boolean } = {}): Promise<InstanceSpec> {
     if (!rec.root) throw conflict(`instance ${rec.name} has no root volume`);
     const project = projectOfRecord(rec);
-    const root = await this.volumeSpec(project, rec.root.pool, rec.root.volume);
+    // In rescue the rescue image's root boots and the instance's own root is its first extra disk.
+    const bootRoot = rec.rescue?.root ?? rec.root;
+    const root = await this.volumeSpec(project, bootRoot.pool, bootRoot.volume);
     const caps = this.caps(rec);
-    const boot = opts.boot && caps.root === 'image-clone' ? (await this.d.images.ready(rec.image)).boot : undefined;
+    const boot = opts.boot && caps.root === 'image-clone' ? (await this.d.images.ready(rec.rescue?.image ?? rec.image)).boot : undefined;
+    const own = rec.rescue ? [await this.volumeSpec(project, rec.root.pool, rec.root.volume)] : [];
     const names = new Set(rec.nics.map((n) => n.network));
     const nets = names.size ? await this.d.network.records(project) : [];
     const networks = new Map(nets.filter((n) => names.has(n.name)).map((n) => [n.name, { name: n.name, gateway: n.gateway, mode: n.mode }]));
@@ -88,7 +91,7 @@ export class InstanceRuntime {
       root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },
       ...(await this.cpusetOf(rec)),
       nics: rec.nics,
-      volumes: await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(project, v.pool, v.volume, v.path))),
+      volumes: [...own, ...(await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(project, v.pool, v.volume, v.path))))],
       networks,
     };
   }

@@ -17,7 +17,8 @@ import { FirewallService } from '../core/firewall-service.js';
 import { ForwardService } from '../core/forward-service.js';
 import { MetadataService } from '../core/metadata/metadata-service.js';
 import type { InstanceRecord } from '../core/instance-record.js';
-import { keys } from '../store/keys.js';
+import { DEFAULT_PROJECT, keys, lockTarget } from '../store/keys.js';
+import { NimboError } from '../lib/errors.js';
 import { InstanceNics } from '../core/instance-nics.js';
 import { DriverRegistry, type DriverPorts } from '../drivers/compute/registry.js';
 import { ImageService } from '../core/image-service.js';
@@ -33,6 +34,10 @@ import { InstanceViews } from '../core/instance-view.js';
 import { InstanceProvisioner } from '../core/instance-provision.js';
 import { InstanceCopier } from '../core/instance-copy.js';
 import { InstanceExec } from '../core/instance-exec.js';
+import { InstanceUpdate } from '../core/instance-update.js';
+import { StoreLocks } from '../core/locks.js';
+import { legacyHostIds } from '../core/host-ids.js';
+import { VpsActions } from '../core/vps-actions.js';
 import { applyNicLimits } from '../core/instance-nics.js';
 import { StorageService } from '../core/storage-service.js';
 import { InstanceVolumes } from '../core/instance-volumes.js';
@@ -44,7 +49,6 @@ import type { BaseDeps } from '../core/deps.js';
 import { prepareTls } from './tls.js';
 import { shutdownWithin } from './shutdown.js';
 import { makeReconciler } from './reconciler-wiring.js';
-import { DEFAULT_PROJECT } from '../store/keys.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -134,6 +138,19 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     releaseVolumes: (rec) => instanceVolumes.releaseAll(rec),
     forgetSnapshots: (project, name) => snapshots.forget(project, name),
   });
+  // VPS actions reuse the lifecycle actions, the PATCH path (rename, CPUs/memory) and the volume PATCH (disk grow).
+  const vpsActions = new VpsActions({
+    runtime, repo, views, provisioner, actions, volumes: instanceVolumes, exec: instanceExec,
+    plans: { get: (name) => plans.record(name).catch((e: unknown) => { if (e instanceof NimboError && e.code === 'NotFound') return undefined; throw e; }) },
+    update: new InstanceUpdate({
+      store, locks: new StoreLocks(store), log, daemonId: ops.daemonId,
+      refreshNetwork: (project, net) => network.refreshReservations(project, net),
+      applyFirewall: () => firewall.apply(),
+      publish: (type, target, data, project) => events.publish(type, target, data, project),
+      legacyHostIds: (name) => legacyHostIds(paths, config.prefix, name),
+      lockTargets: (rec) => [lockTarget.instance(rec.uuid)],
+    }),
+  });
   const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
   await firewall.apply(); // the whole ruleset, once, from the store
@@ -157,6 +174,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     snapshots,
     plans,
     quotas,
+    vpsActions,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
   }, tls ? { https: { cert: tls.cert, key: tls.key } } : {});
   await app.listen({ host: config.host, port: config.port });

@@ -75,6 +75,8 @@ if [ -n "$found" ]; then
   fi
   pw=$(line password)
   [ -n "$pw" ] && printf 'root:%s\\n' "$pw" | chpasswd
+  pw=$(line password-hash)
+  [ -n "$pw" ] && printf 'root:%s\\n' "$pw" | chpasswd -e
   pw=
   for f in "$SEED"/nimbo/net-*; do
     [ -f "$f" ] || continue

@@ -22,7 +22,12 @@ export interface SeedSpec {
   userData?: string;
   /** The customer's vendor-data, as the seed's `vendor-data` file. */
   vendorData?: string;
+  /** Root's password as a SHA-512 crypt hash (`$6$...`): what password_reset keeps; wins over `password`. */
+  passwordHash?: string;
 }
+
+/** A SHA-512 crypt hash: `$6$`, an optional rounds= part, a salt, the 86-character hash. */
+export const SHA512_CRYPT = /^\$6\$(rounds=\d{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/;
 
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -68,6 +73,7 @@ export function normalizeSeed(spec: SeedSpec): SeedSpec {
   }
   if (spec.userData !== undefined) checkUserData('user-data', spec.userData);
   if (spec.vendorData !== undefined) checkUserData('vendor-data', spec.vendorData);
+  if (spec.passwordHash !== undefined && !SHA512_CRYPT.test(spec.passwordHash)) throw invalid('invalid password hash: expected a SHA-512 crypt hash ($6$...)');
   const macs = new Set<string>();
   const nics = spec.nics.map((n) => {
     const mac = n.mac.toLowerCase();
@@ -90,7 +96,7 @@ export function metaData(s: Pick<SeedSpec, 'instanceId' | 'hostname'>): string {
 }
 
 /** nimbo's own cloud-config: host name, SSH keys (root too), optional console password. */
-export function nimboCloudConfig(s: Pick<SeedSpec, 'hostname' | 'sshKeys' | 'password'>): string {
+export function nimboCloudConfig(s: Pick<SeedSpec, 'hostname' | 'sshKeys' | 'password' | 'passwordHash'>): string {
   const out = ['#cloud-config', `hostname: ${q(s.hostname.split('.')[0]!)}`];
   if (s.hostname.includes('.')) out.push(`fqdn: ${q(s.hostname)}`);
   out.push('preserve_hostname: false', 'manage_etc_hosts: true');
@@ -98,7 +104,9 @@ export function nimboCloudConfig(s: Pick<SeedSpec, 'hostname' | 'sshKeys' | 'pas
   out.push('disable_root: false', 'ssh_pwauth: false');
   out.push(s.sshKeys.length ? 'ssh_authorized_keys:' : 'ssh_authorized_keys: []');
   for (const k of s.sshKeys) out.push(`  - ${q(k)}`);
-  if (s.password !== undefined) {
+  if (s.passwordHash !== undefined) {
+    out.push('chpasswd:', '  expire: false', '  users:', '    - name: "root"', `      password: ${q(s.passwordHash)}`, '      type: "hash"');
+  } else if (s.password !== undefined) {
     out.push('chpasswd:', '  expire: false', '  users:', '    - name: "root"', `      password: ${q(s.password)}`, '      type: "text"');
   }
   return out.join('\n') + '\n';
@@ -147,7 +155,8 @@ export function renderSeed(spec: SeedSpec): Record<string, string> {
     'nimbo/hostname': `${s.hostname}\n`,
     'nimbo/authorized_keys': s.sshKeys.map((k) => `${k}\n`).join(''),
   };
-  if (s.password !== undefined) files['nimbo/password'] = `${s.password}\n`;
+  if (s.passwordHash !== undefined) files['nimbo/password-hash'] = `${s.passwordHash}\n`;
+  else if (s.password !== undefined) files['nimbo/password'] = `${s.password}\n`;
   s.nics.forEach((n, i) => (files[`nimbo/net-eth${i}`] = nimboNet(n)));
   return files;
 }

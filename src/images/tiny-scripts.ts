@@ -183,6 +183,9 @@ if find_seed; then
     hash=$(printf '%s\n' "$pw" | mkpasswd -m sha512 -P 0)
     [ -n "$hash" ] && sed -i "s|^root:[^:]*:|root:$hash:|" /etc/shadow
   fi
+  # A hash set by password_reset (SHA-512 crypt: no '|' in it) replaces root's.
+  hash=$(seed_line password-hash)
+  [ -n "$hash" ] && sed -i "s|^root:[^:]*:|root:$hash:|" /etc/shadow
   pw= hash=
   for f in "$SEED"/nimbo/net-*; do
     [ -f "$f" ] && configure_nic "$f"

@@ -78,9 +78,10 @@ export const InstanceCreate = Type.Object(
 export type InstanceCreate = Static<typeof InstanceCreate>;
 
 export const InstanceState = Type.Union(
-  ['creating', 'starting', 'running', 'stopping', 'stopped', 'paused', 'error'].map((s) => Type.Literal(s)),
+  ['creating', 'starting', 'running', 'stopping', 'stopped', 'paused', 'error', 'rescue'].map((s) => Type.Literal(s)),
 );
-export type InstanceState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'paused' | 'error';
+/** 'rescue': running a rescue system (POST /instances/{name}/actions rescue); only views show it, records keep 'running'. */
+export type InstanceState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'paused' | 'error' | 'rescue';
 
 export const Nic = Type.Object({
   name: Type.String(),
@@ -125,6 +126,7 @@ export const Instance = Type.Object({
   labels: Type.Optional(Labels),
   plan: Type.Optional(Type.String({ description: 'the plan it was launched with' })),
   dedicatedCores: Type.Optional(Type.Array(Type.Integer(), { description: 'dedicated plans: the host cores its vCPUs are pinned to' })),
+  rescue: Type.Optional(Type.Object({ image: Type.String(), since: Type.String() }, { description: 'set while it runs a rescue system with its own root as a second disk' })),
   description: Type.String({ description: 'free text (nimbo update --description)' }),
   autostart: Autostart,
   createdAt: Type.String(),

@@ -294,6 +294,45 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     }
   });
 
+  test('VPS actions: set-keys writes authorized_keys inside at once (never through a symlink to the host), rebuild keeps address and keys, rescue is refused', async () => {
+    const info = await d.cliJson<Inst & { id: string }>('info', 'ct1');
+    const key2 = await makeSshKey();
+    // A symlink inside the container that names a host path: the keys land in the container's tree, never on the host.
+    const lure = join(tmpdir(), `nimbo-${d.prefix}-lure`);
+    try {
+      assert.equal((await d.cli('exec', 'ct1', '--', 'sh', '-c', `rm -rf /root/.ssh && mkdir -p ${lure} && ln -s ${lure} /root/.ssh && echo old > /root/marker`)).code, 0);
+      const set = await d.cli('set-keys', 'ct1', '--ssh-key', `${key2.key}.pub`);
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout, /authorized_keys in ct1 now hold 1 key/);
+      assert.ok(!existsSync(lure), 'nothing was written on the host through the symlink');
+      assert.equal((await d.cli('exec', 'ct1', '--', 'cat', `${lure}/authorized_keys`)).stdout.trim(), key2.pub, 'the keys are in the container, behind its own symlink');
+      assert.equal((await sshUntil(key2.key, info.addresses[0]!, 30_000, 'true')).code, 0, 'the new key logs in at once');
+      assert.notEqual((await ssh(key.key, info.addresses[0]!, 'true')).code, 0, 'the old key no longer does');
+
+      // rebuild: a fresh root (the marker is gone), same id and address, the new key from the seed.
+      const rb = await d.cli('rebuild', 'ct1', 'tiny', '-o', 'json');
+      assert.equal(rb.code, 0, rb.stderr);
+      const op = JSON.parse(rb.stdout) as { status: string; result: { applies: string; instance: Inst & { id: string } } };
+      assert.equal(op.status, 'success');
+      const after = await d.cliJson<Inst & { id: string }>('info', 'ct1');
+      assert.deepEqual([after.id, after.addresses, after.state], [info.id, info.addresses, 'running']);
+      assert.equal((await runcState('ct1'))?.status, 'running', 'the same runc container id runs the new root');
+      const out = await sshUntil(key2.key, info.addresses[0]!, 60_000, 'cat /root/marker 2>/dev/null || echo fresh; hostname');
+      assert.equal(out.stdout, 'fresh\nct1\n', out.stderr);
+      const vols = (await d.api('GET', '/storage/pools/default/volumes')).body.volumes as { name: string }[];
+      assert.equal(vols.length, 1, `only the new root is left: ${JSON.stringify(vols)}`);
+
+      const rescue = await d.cli('rescue', 'ct1');
+      assert.equal(rescue.code, 4, rescue.stderr);
+      assert.match(rescue.stderr, /runs on the runc driver, whose root is a filesystem.*rescue is refused/);
+      // Keys back to the first one, for the tests after this one.
+      await run('set-keys', 'ct1', '--ssh-key', `${key.key}.pub`, '--quiet');
+    } finally {
+      rmSync(key2.dir, { recursive: true, force: true });
+      rmSync(lure, { recursive: true, force: true });
+    }
+  });
+
   test('delete removes the container, its netns, veth and root', async () => {
     const info = await d.cliJson<Inst>('info', 'ct1');
     await run('delete', 'ct1', '--force', '--quiet');

@@ -200,6 +200,60 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.equal(log.status, 200);
   });
 
+  test('VPS actions: rescue boots tiny with vm1\'s own disk as /dev/vdc (kept across a daemon restart), unrescue, rebuild, online disk resize', async () => {
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    const addr = info.addresses[0]!;
+    assert.equal((await sshUntil(key.key, addr, 90_000, 'echo mine > /root/marker && sync')).code, 0);
+    const rescue = await d.cli('rescue', 'vm1');
+    assert.equal(rescue.code, 0, rescue.stderr);
+    assert.match(rescue.stdout, /vm1 runs the rescue system tiny; its own root is its second disk/);
+    const inRescue = await d.cliJson<Inst & { rescue?: { image: string } }>('info', 'vm1');
+    assert.deepEqual([inRescue.state, inRescue.rescue?.image, inRescue.addresses], ['rescue', 'tiny', info.addresses]);
+    // The rescue system has the instance's address, name and keys (its seed), its own fresh root, and the instance's disk.
+    const look = await sshUntil(key.key, addr, 90_000, 'hostname; cat /root/marker 2>/dev/null || echo no-marker; for i in $(seq 30); do [ -b /dev/vdc ] && break; sleep 1; done; mkdir -p /mnt/own && mount /dev/vdc /mnt/own && cat /mnt/own/root/marker && umount /mnt/own');
+    assert.equal(look.stdout, 'vm1\nno-marker\nmine\n', look.stderr);
+    // Recorded in the instance: a SIGKILLed daemon comes back to the same rescue system.
+    await d.stop('SIGKILL');
+    await d.launch();
+    const adopted = await d.cliJson<Inst>('info', 'vm1');
+    assert.deepEqual([adopted.state, adopted.pid], ['rescue', inRescue.pid]);
+    assert.equal((await d.cli('rebuild', 'vm1', 'tiny')).code, 4, 'no rebuild while in rescue');
+
+    const un = await d.cli('unrescue', 'vm1', '--quiet');
+    assert.equal(un.code, 0, un.stderr);
+    assert.equal((await d.cliJson<Inst>('info', 'vm1')).state, 'running');
+    assert.equal((await sshUntil(key.key, addr, 90_000, 'cat /root/marker')).stdout, 'mine\n', 'its own root again');
+    assert.equal(((await d.api('GET', '/storage/pools/default/volumes')).body.volumes as unknown[]).length, 1, 'the rescue disk is deleted');
+
+    // rebuild: a fresh root from the image, same id, address and keys.
+    const rb = await d.cli('rebuild', 'vm1', 'tiny', '--quiet');
+    assert.equal(rb.code, 0, rb.stderr);
+    const rebuilt = await d.cliJson<Inst>('info', 'vm1');
+    assert.deepEqual([rebuilt.id, rebuilt.addresses, rebuilt.state], [info.id, info.addresses, 'running']);
+    assert.equal((await sshUntil(key.key, addr, 90_000, 'cat /root/marker 2>/dev/null || echo fresh; hostname')).stdout, 'fresh\nvm1\n');
+
+    // resize: the disk grows while it runs, and the guest sees it; shrinking and CPUs while running are refused.
+    const grow = await d.cli('resize', 'vm1', '--disk', '3GiB', '--quiet');
+    assert.equal(grow.code, 0, grow.stderr);
+    assert.equal((await ssh(key.key, addr, 'cat /sys/block/vda/size')).stdout.trim(), String((3 * 1024 ** 3) / 512));
+    const shrink = await d.cli('resize', 'vm1', '--disk', '2GiB');
+    assert.equal(shrink.code, 2, shrink.stderr);
+    assert.match(shrink.stderr, /shrinking it to 2147483648 is refused/);
+    assert.equal((await d.cli('resize', 'vm1', '--cpus', '2')).code, 4);
+
+    // reset-password: a generated password, shown once; the guest takes it at its next boot (a power cycle here).
+    const reset = await d.cli('reset-password', 'vm1');
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /applies at the next boot/);
+    const password = /New root password for vm1: (\S+)/.exec(reset.stderr)?.[1];
+    assert.ok(password, reset.stderr);
+    assert.equal((await d.cli('powercycle', 'vm1', '--quiet')).code, 0);
+    const shadow = (await sshUntil(key.key, addr, 90_000, 'grep ^root: /etc/shadow')).stdout.split(':')[1] ?? '';
+    const salt = shadow.split('$')[2] ?? '';
+    const again = await runArgv(['openssl', 'passwd', '-6', '-salt', salt, '-stdin'], { input: `${password}\n` });
+    assert.equal(shadow, again.stdout.trim(), "root's hash in the guest is the new password's");
+  });
+
   test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
     const info = await d.cliJson<Inst>('info', 'vm1');
     const refused = await d.cli('delete', 'vm1');

@@ -26,6 +26,8 @@ export interface MetadataView {
   sshKeys: string[];
   userData?: string;
   vendorData?: string;
+  /** root's password as a SHA-512 crypt hash (a VPS password_reset), set through cloud-init's chpasswd. */
+  passwordHash?: string;
 }
 
 /** One request as the router needs it. */
@@ -65,7 +67,7 @@ const short = (v: MetadataView) => v.hostname.split('.')[0]!;
 
 /** nimbo's cloud-config and the customer's user-data, as the seed ISO carries them. */
 export function nocloudUserData(v: MetadataView): string {
-  return mergeUserData(nimboCloudConfig({ hostname: v.hostname, sshKeys: keysOf(v) }), v.userData);
+  return mergeUserData(nimboCloudConfig({ hostname: v.hostname, sshKeys: keysOf(v), ...(v.passwordHash !== undefined ? { passwordHash: v.passwordHash } : {}) }), v.userData);
 }
 
 /** The EC2 meta-data tree: a string is a leaf, an object a directory. */

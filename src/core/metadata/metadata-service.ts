@@ -95,6 +95,7 @@ export class MetadataService {
       sshKeys: rec.sshKeys,
       ...(rec.userData !== undefined ? { userData: rec.userData } : {}),
       ...(rec.vendorData !== undefined ? { vendorData: rec.vendorData } : {}),
+      ...(rec.passwordHash !== undefined ? { passwordHash: rec.passwordHash } : {}),
     };
   }
 }

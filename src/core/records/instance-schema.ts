@@ -86,6 +86,8 @@ export const InstanceRecordV2 = Type.Object({
   /** cloud-init user-data and vendor-data given at launch (served by the metadata service and the seed). */
   userData: Type.Optional(Type.String({ maxLength: 65536 })),
   vendorData: Type.Optional(Type.String({ maxLength: 65536 })),
+  rescue: Type.Optional(Type.Object({ image: Type.String({ minLength: 1 }), root: VolumeRef, since: Type.String() })),
+  passwordHash: Type.Optional(Type.String({ pattern: '^\\$6\\$' })),
 });
 /** The static type of a version-2 record. */
 export type InstanceRecordV2 = Static<typeof InstanceRecordV2>;

@@ -175,8 +175,8 @@ export interface PrepareInput {
   seed: Record<string, string>;
   /** filesystem roots: the image's unpacked tree (the overlay's lower dir). */
   lowerDir?: string;
-  /** 'copy': the root volume is a clone of another instance's root (filesystem roots are re-targeted, not made). */
-  root: 'new' | 'copy';
+  /** 'copy': the root volume is a clone of another instance's root (filesystem roots are re-targeted, not made); 'keep': the root is there, only the seed is written again. */
+  root: 'new' | 'copy' | 'keep';
   /** copy: the source's first host id (filesystem roots are shifted from it). */
   fromIdOwner?: number;
 }
@@ -202,6 +202,8 @@ export interface InstanceDriver {
   release(ref: InstanceRef, ids: Pick<PlanInput, 'releaseId'>): Promise<void>;
   /** Write the seed and (filesystem roots) make the root inside spec.root.path. */
   prepare(spec: InstanceSpec, input: PrepareInput): Promise<void>;
+  /** Undo prepare()'s root in spec.root.path (unmount, remove a filesystem root's files; nothing for image clones); the volume and the instance's dirs stay. Rebuild and rescue swap roots with it. */
+  removeRoot(ref: InstanceRef, root: { path: string }): Promise<void>;
   /** Start (or re-create after a host reboot); boot-time NICs and volumes come from the spec, hot-plugged ones are plugged again. */
   start(spec: InstanceSpec): Promise<void>;
   /** ACPI power-down / stop signal, hard stop after timeoutMs; force: hard stop at once. */

@@ -129,6 +129,10 @@ export class QemuInstanceDriver implements InstanceDriver {
    * every volume and hot-plugged NIC plugged on hot-plug ports so they stay detachable. A failure after
    * QEMU started kills it again: a start either completes or leaves no process. Already running: adopted.
    */
+  async removeRoot(): Promise<void> {
+    // The root is a cloned disk image: the pool deletes it; nothing else on the host belongs to it.
+  }
+
   async start(spec: InstanceSpec): Promise<void> {
     const runDir = resolve(spec.hostIds.runDir);
     if ((await this.qemu.pid(runDir)) !== undefined) return this.adopt(spec);

@@ -23,7 +23,7 @@ import { HOST_NETNS_PATHS, plugLiveNic, type NetnsHostPaths } from './netns.js';
 import type { RenderOptions } from './oci-config.js';
 import { planContainer, RUNC_CAPABILITIES, slotOfHostId } from './plan.js';
 import type { NetnsPort, RuncRuntime } from './ports.js';
-import { makeRoot, retargetRoot, writeSeed } from './root.js';
+import { makeRoot, removeRoot, retargetRoot, writeSeed } from './root.js';
 import { mountHelper as hostMountHelper, type MountHelper } from './rootfs/mount-helper.js';
 import { unmountContainerRoot } from './rootfs/container-root.js';
 import { execExitCode, RuncDriver } from './runc-driver.js';
@@ -97,6 +97,7 @@ export class RuncInstanceDriver implements InstanceDriver {
     const { ct } = idsOf(spec);
     mkdirSync(spec.hostIds.instanceDir, { recursive: true, mode: 0o711 });
     await writeSeed(spec.hostIds.instanceDir, ct.hostId, input.seed);
+    if (input.root === 'keep') return;
     if (input.root === 'copy') {
       // A clone of another container's root: its state file names the range its files belong to; the next mount shifts them.
       await retargetRoot(this.d.exec, spec.root.path, ct.hostId);
@@ -105,6 +106,10 @@ export class RuncInstanceDriver implements InstanceDriver {
     if (!input.lowerDir) throw invalid(`container ${spec.name}: the image has no unpacked tree for its root`);
     const root = await makeRoot(this.d.exec, input.lowerDir, spec.root.path, ct.hostId);
     if (root.fallbackReason) this.d.log.warn({ instance: spec.name, mode: root.mode, reason: root.fallbackReason }, 'container root fell back');
+  }
+
+  async removeRoot(_ref: InstanceRef, root: { path: string }): Promise<void> {
+    await removeRoot(this.d.exec, root.path);
   }
 
   async start(spec: InstanceSpec): Promise<void> {

@@ -143,6 +143,10 @@ export class FakeInstanceDriver implements InstanceDriver {
     this.host.seeds.set(spec.uuid, { ...input.seed });
   }
 
+  async removeRoot(ref: InstanceRef, root: { path: string }): Promise<void> {
+    this.step('removeRoot', ref.uuid, root);
+  }
+
   async start(spec: InstanceSpec): Promise<void> {
     this.step('start', spec.uuid);
     if (this.host.processes.has(spec.uuid)) return;

@@ -1,0 +1,76 @@
+// resize: to a plan's size or to explicit vCPUs/memory/disk. CPUs and memory go through the PATCH path
+// (stopped only: no driver changes them live today); the root disk grows through the volume PATCH path
+// (online where the driver has liveDiskResize, else in the pool). Shrinking a disk is refused.
+import { invalid, conflict, notFound, NimboError, type ErrorCode } from '../lib/errors.js';
+import type { Operation } from '../shared/api-types.js';
+import type { VpsAction } from '../shared/vps-action-types.js';
+import type { VpsActionDeps } from './vps-action-deps.js';
+import { actionResult } from './vps-action-result.js';
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+/** How long resize waits for the disk's grow. */
+const GROW_WAIT_MS = 10 * 60_000;
+
+/** The size a resize asks for. */
+type Want = { vcpus?: number; memoryMiB?: number; diskGiB?: number };
+
+/** resize of instances. */
+export class VpsResize {
+  constructor(private d: Pick<VpsActionDeps, 'runtime' | 'repo' | 'views' | 'update' | 'volumes' | 'plans'>) {}
+
+  /** Check (400 shrink, 404 plan, 409 CPUs/memory while running), then an Operation that applies it. */
+  async resize(project: string, name: string, req: VpsAction): Promise<Operation> {
+    const want = await this.want(req);
+    const rec = await this.d.repo.record(project, name);
+    const cpus = want.vcpus !== undefined && want.vcpus !== rec.cpus ? want.vcpus : undefined;
+    const memory = want.memoryMiB !== undefined && want.memoryMiB * MiB !== rec.memory ? want.memoryMiB * MiB : undefined;
+    const disk = want.diskGiB !== undefined ? want.diskGiB * GiB : undefined;
+    if (disk !== undefined && disk < rec.disk) throw invalid(`instance ${name}'s disk is ${rec.disk} bytes: shrinking it to ${disk} is refused, only growing`);
+    if ((cpus !== undefined || memory !== undefined) && rec.state !== 'stopped') {
+      throw conflict(`instance ${name} is ${rec.state}: its CPUs and memory change only while it is stopped (shut it down first; a disk alone grows online)`);
+    }
+    const grow = disk !== undefined && disk > rec.disk ? disk : undefined;
+    const ops = this.d.runtime.d.ops;
+    return ops.start('instance.resize', name, async (ctx) => {
+      const before = { cpus: rec.cpus, memory: rec.memory };
+      const done: string[] = [];
+      if (cpus !== undefined || memory !== undefined) {
+        await this.d.update.patch(project, name, { ...(cpus !== undefined ? { cpus } : {}), ...(memory !== undefined ? { memory } : {}) });
+        if (cpus !== undefined) done.push(`${cpus} vCPUs`);
+        if (memory !== undefined) done.push(`${memory / MiB} MiB memory`);
+      }
+      if (grow !== undefined) {
+        try {
+          const cur = await this.d.repo.record(project, name);
+          ctx.progress(40, `growing the disk to ${grow / GiB} GiB`);
+          const op = await this.d.volumes.patchVolume(project, cur.root!.pool, cur.root!.volume, { size: grow });
+          const end = await ops.wait(op.id, GROW_WAIT_MS);
+          if (end.status !== 'success') throw new NimboError((end.error?.code ?? 'Internal') as ErrorCode, end.error?.message ?? `growing the disk ended ${end.status}`);
+          done.push(`a ${grow / GiB} GiB disk`);
+        } catch (e) {
+          // The disk did not grow: CPUs and memory go back, so the instance is as it was.
+          if (cpus !== undefined || memory !== undefined) await this.d.update.patch(project, name, before);
+          throw e;
+        }
+      }
+      const next = await this.d.repo.record(project, name);
+      const message = done.length ? `${name} now has ${done.join(', ')}` : `${name} has that size already: nothing changed`;
+      return actionResult(this.d.views, 'resize', 'now', message, next);
+    }, { lockAs: `resize/${rec.uuid}`, project });
+  }
+
+  /** The size asked for: a plan's, or the explicit fields (not both); 400 when there is nothing. */
+  private async want(req: VpsAction): Promise<Want> {
+    const explicit = req.vcpus !== undefined || req.memoryMiB !== undefined || req.diskGiB !== undefined;
+    if (req.plan !== undefined) {
+      if (explicit) throw invalid('resize takes a plan or vcpus/memoryMiB/diskGiB, not both');
+      if (!this.d.plans) throw invalid('this daemon has no plans: give vcpus, memoryMiB or diskGiB');
+      const plan = await this.d.plans.get(req.plan);
+      if (!plan) throw notFound(`plan ${req.plan}`);
+      return plan;
+    }
+    if (!explicit) throw invalid('resize needs a plan, or vcpus, memoryMiB or diskGiB');
+    return { ...(req.vcpus !== undefined ? { vcpus: req.vcpus } : {}), ...(req.memoryMiB !== undefined ? { memoryMiB: req.memoryMiB } : {}), ...(req.diskGiB !== undefined ? { diskGiB: req.diskGiB } : {}) };
+  }
+}
