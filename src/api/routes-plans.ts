@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 import { ErrorBody, Name } from '../shared/api-types.js';
 import { Plan, PlanCreate, PlanPatch, Quota, QuotaLimits } from '../shared/plan-types.js';
 import { NimboError } from '../lib/errors.js';
@@ -14,7 +15,9 @@ const write = { access: { action: 'write', resource: 'plan' } } as const;
 
 /** /api/v1/plans (everyone reads; operators and admins change) and /api/v1/quota (the request's project). */
 export async function planRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/plans', { config: read, schema: { tags, summary: 'List plans', response: { 200: Type.Object({ plans: Type.Array(Plan) }) } } }, async () => ({ plans: await ctx.plans.list() }));
+  app.get<{ Querystring: PageParams }>('/plans', { config: read, schema: { tags, summary: `List plans${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('plans', Plan), 400: ErrorBody } } }, async (req) =>
+    listPage('plans', await ctx.plans.list(), byName, req.query, (p) => p),
+  );
   app.get<{ Params: { name: string } }>('/plans/:name', { config: read, schema: { tags, summary: 'Show a plan', params: N, response: { 200: Plan, ...errors } } }, async (req) =>
     ctx.plans.show(req.params.name),
   );

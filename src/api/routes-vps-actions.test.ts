@@ -17,7 +17,7 @@ test('POST /instances/{name}/actions: 202 with the Operation and its Location; 4
   const store = new SqliteStore(join(dir, 'state.db'));
   const calls: [string, VpsAction][] = [];
   const op = { id: 'op-1', kind: 'instance.rebuild', target: 'web', status: 'running', progress: 0, log: [], createdAt: '2026-12-05T00:00:00.000Z', updatedAt: '2026-12-05T00:00:00.000Z' };
-  const ctx = { log: silentLogger(), store, vpsActions: { act: async (name: string, req: VpsAction) => (calls.push([name, req]), op) } } as unknown as ApiContext;
+  const ctx = { log: silentLogger(), store, vpsActions: { act: async (project: string, name: string, req: VpsAction) => (calls.push([`${project}/${name}`, req]), op) } } as unknown as ApiContext;
   const token = await ensureAdminToken(store, join(dir, 'admin.token'));
   const app = await buildServer(ctx);
   const post = (payload: unknown, name = 'web') => app.inject({ method: 'POST', url: `/api/v1/instances/${name}/actions`, payload: payload as object, headers: { authorization: `Bearer ${token}` } });
@@ -26,7 +26,7 @@ test('POST /instances/{name}/actions: 202 with the Operation and its Location; 4
     assert.equal(ok.statusCode, 202, ok.body);
     assert.equal(ok.headers.location, '/api/v1/operations/op-1');
     assert.equal(ok.json().operation.id, 'op-1');
-    assert.deepEqual(calls, [['web', { type: 'rebuild', image: 'debian-12' }]]);
+    assert.deepEqual(calls, [['default/web', { type: 'rebuild', image: 'debian-12' }]]);
     for (const bad of [
       { type: 'explode' },
       {},
