@@ -56,10 +56,10 @@ test('netns: PREFIX-8HEX only', () => {
   assert.deepEqual(netnsToPurge('t1', names), ['t1-0123abcd']);
 });
 
-test('isNimboTable: only tables whose every chain, set and map is net_*, sg_* or fwd_*', () => {
+test('isNimboTable: only tables whose every chain, set and map is net_*, sg_*, fwd_* or md_*', () => {
   const t = (...objs: object[]) => JSON.stringify({ nftables: [{ metainfo: {} }, { table: { family: 'inet', name: 'x' } }, ...objs] });
   assert.equal(isNimboTable(t()), true);
-  assert.equal(isNimboTable(t({ chain: { name: 'net_forward' } }, { set: { name: 'sg_addr_1' } }, { map: { name: 'fwd_tcp' } }, { rule: { chain: 'net_forward' } })), true);
+  assert.equal(isNimboTable(t({ chain: { name: 'net_forward' } }, { set: { name: 'sg_addr_1' } }, { map: { name: 'fwd_tcp' } }, { chain: { name: 'md_prerouting' } }, { rule: { chain: 'net_forward' } })), true);
   assert.equal(isNimboTable(t({ chain: { name: 'net_forward' } }, { chain: { name: 'input' } })), false);
   assert.equal(isNimboTable(t({ set: { name: 'blocklist' } })), false);
   assert.equal(isNimboTable('not json'), false);

@@ -72,7 +72,7 @@ export function parseNetnsList(text: string): string[] {
 
 /**
  * Whether `nft -j list table FAMILY NAME` output is a table nimbo rendered: every chain, set, map and
- * flowtable in it is named net_*, sg_* or fwd_* (ruleset.ts). A table someone else made under the same
+ * flowtable in it is named net_*, sg_*, fwd_* (ruleset.ts) or md_* (metadata-nft.ts). A table someone else made under the same
  * name is left alone.
  */
 export function isNimboTable(json: string): boolean {
@@ -86,7 +86,7 @@ export function isNimboTable(json: string): boolean {
   for (const e of data.nftables) {
     for (const k of ['chain', 'set', 'map', 'flowtable', 'counter', 'quota', 'ct helper', 'limit']) {
       const obj = e[k];
-      if (obj && !(typeof obj.name === 'string' && /^(net|sg|fwd)_/.test(obj.name))) return false;
+      if (obj && !(typeof obj.name === 'string' && /^(net|sg|fwd|md)_/.test(obj.name))) return false;
     }
   }
   return true;
