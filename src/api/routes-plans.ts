@@ -5,6 +5,7 @@ import { Plan, PlanCreate, PlanPatch, Quota, QuotaLimits } from '../shared/plan-
 import { NimboError } from '../lib/errors.js';
 import type { ApiContext } from './context.js';
 import { projectOf } from './request-project.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const errors = { 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const N = Type.Object({ name: Name });
@@ -14,7 +15,9 @@ const write = { access: { action: 'write', resource: 'plan' } } as const;
 
 /** /api/v1/plans (everyone reads; operators and admins change) and /api/v1/quota (the request's project). */
 export async function planRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get('/plans', { config: read, schema: { tags, summary: 'List plans', response: { 200: Type.Object({ plans: Type.Array(Plan) }) } } }, async () => ({ plans: await ctx.plans.list() }));
+  app.get<{ Querystring: PageParams }>('/plans', { config: read, schema: { tags, summary: `List plans${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('plans', Plan), 400: ErrorBody } } }, async (req) =>
+    listPage('plans', await ctx.plans.list(), byName, req.query, (p) => p),
+  );
   app.get<{ Params: { name: string } }>('/plans/:name', { config: read, schema: { tags, summary: 'Show a plan', params: N, response: { 200: Plan, ...errors } } }, async (req) =>
     ctx.plans.show(req.params.name),
   );

@@ -97,7 +97,7 @@ const int = (what: string, max: number) => intInRange(what, 0, max);
 export function registerPlanCommands(program: Command): void {
   const plan = program.command('plan').description('plans: vCPUs, memory, disk, transfer, price and limits an instance is launched with (--plan)');
   plan.command('list').alias('ls').description('list plans').addOption(outputOption()).action(async (_o: unknown, cmd: Command) => {
-    const { plans } = await clientFor(cmd).json<{ plans: Plan[] }>('GET', '/plans');
+    const plans = await clientFor(cmd).listAll<Plan>('/plans', 'plans');
     out(renderList(plans, planColumns(), formatOf(cmd)));
   });
   plan.command('show').alias('info').description('show a plan').argument('<name>', 'plan name', planName).addOption(outputOption()).action(async (n: string, _o: unknown, cmd: Command) => {
