@@ -138,5 +138,11 @@ describe('metadata service at 169.254.169.254 (runc containers)', { skip }, () =
     const after = (await runArgv(['nft', 'list', 'chain', 'inet', d.prefix, 'md_prerouting'])).stdout;
     assert.ok(!after.includes(`ip saddr ${a.addresses[0]} `), after);
     assert.equal(await fetchIn('mb', `${MD}/latest/meta-data/instance-id`), b.id);
+
+    // A daemon restart keeps b's port (recorded by UUID) and listens on it again; b keeps running meanwhile.
+    await d.stop();
+    await d.launch();
+    assert.equal((await runArgv(['nft', 'list', 'chain', 'inet', d.prefix, 'md_prerouting'])).stdout, after);
+    assert.equal(await fetchIn('mb', `${MD}/latest/meta-data/instance-id`), b.id);
   });
 });
