@@ -200,7 +200,9 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.equal(log.status, 200);
   });
 
-  test('VPS actions: rescue boots tiny with vm1\'s own disk as /dev/vdc (kept across a daemon restart), unrescue, rebuild, online disk resize', async () => {
+  test('VPS actions: rescue boots tiny with vm1\'s own disk as /dev/vdc (kept across a daemon restart), unrescue, rebuild, online disk resize', async (t) => {
+    const t0 = Date.now();
+    const lap = (what: string) => t.diagnostic(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const info = await d.cliJson<Inst>('info', 'vm1');
     const addr = info.addresses[0]!;
     assert.equal((await sshUntil(key.key, addr, 90_000, 'echo mine > /root/marker && sync')).code, 0);
@@ -212,6 +214,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     // The rescue system has the instance's address, name and keys (its seed), its own fresh root, and the instance's disk.
     const look = await sshUntil(key.key, addr, 90_000, 'hostname; cat /root/marker 2>/dev/null || echo no-marker; for i in $(seq 30); do [ -b /dev/vdc ] && break; sleep 1; done; mkdir -p /mnt/own && mount /dev/vdc /mnt/own && cat /mnt/own/root/marker && umount /mnt/own');
     assert.equal(look.stdout, 'vm1\nno-marker\nmine\n', look.stderr);
+    lap('in rescue');
     // Recorded in the instance: a SIGKILLed daemon comes back to the same rescue system.
     await d.stop('SIGKILL');
     await d.launch();
@@ -225,6 +228,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.equal((await sshUntil(key.key, addr, 90_000, 'cat /root/marker')).stdout, 'mine\n', 'its own root again');
     assert.equal(((await d.api('GET', '/storage/pools/default/volumes')).body.volumes as unknown[]).length, 1, 'the rescue disk is deleted');
 
+    lap('unrescued');
     // rebuild: a fresh root from the image, same id, address and keys.
     const rb = await d.cli('rebuild', 'vm1', 'tiny', '--quiet');
     assert.equal(rb.code, 0, rb.stderr);
@@ -232,6 +236,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.deepEqual([rebuilt.id, rebuilt.addresses, rebuilt.state], [info.id, info.addresses, 'running']);
     assert.equal((await sshUntil(key.key, addr, 90_000, 'cat /root/marker 2>/dev/null || echo fresh; hostname')).stdout, 'fresh\nvm1\n');
 
+    lap('rebuilt');
     // resize: the disk grows while it runs, and the guest sees it; shrinking and CPUs while running are refused.
     const grow = await d.cli('resize', 'vm1', '--disk', '3GiB', '--quiet');
     assert.equal(grow.code, 0, grow.stderr);
@@ -241,6 +246,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     assert.match(shrink.stderr, /shrinking it to 2147483648 is refused/);
     assert.equal((await d.cli('resize', 'vm1', '--cpus', '2')).code, 4);
 
+    lap('resized');
     // reset-password: a generated password, shown once; the guest takes it at its next boot (a power cycle here).
     const reset = await d.cli('reset-password', 'vm1');
     assert.equal(reset.code, 0, reset.stderr);
@@ -252,6 +258,7 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     const salt = shadow.split('$')[2] ?? '';
     const again = await runArgv(['openssl', 'passwd', '-6', '-salt', salt, '-stdin'], { input: `${password}\n` });
     assert.equal(shadow, again.stdout.trim(), "root's hash in the guest is the new password's");
+    lap('password applied');
   });
 
   test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
