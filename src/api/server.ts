@@ -20,6 +20,8 @@ import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
+import { identityRoutes } from './routes-identity.js';
+import { identityAdminRoutes } from './routes-identity-admin.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -79,6 +81,8 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);
+      await identityRoutes(api, ctx);
+      await identityAdminRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -8,7 +8,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { migrateRecords } from '../core/records/migrate.js';
 import { EventBus } from '../core/events.js';
 import { OperationManager } from '../core/operations.js';
-import { ensureAdminToken } from '../core/auth.js';
+import { ensureFirstAdmin } from '../core/identity/first-admin.js';
 import { RealExec } from '../host/exec.js';
 import { chooseAccelerator } from './accel.js';
 import { BridgeNetworkDriver } from '../drivers/network/bridge/bridge-driver.js';
@@ -69,7 +69,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const events = new EventBus();
   const ops = new OperationManager(store, events, log);
   await ops.recover();
-  await ensureAdminToken(store, paths.token);
+  await ensureFirstAdmin(store, paths.token, paths.adminCredentials, log);
   const base: BaseDeps = { config, paths, store, ops, events, log, exec };
 
   const accel = await chooseAccelerator(exec, join(paths.cache, 'accel.json'), log, config.accel);
