@@ -43,7 +43,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   // Bounds keep a damaged record from costing minutes or gigabytes per try.
   if (ln < 14 || ln > 20 || r < 1 || r > 32 || p < 1 || p > 16) return false;
   const want = Buffer.from(m[5]!, 'base64url');
-  if (want.length < 16 || want.length > 64) return false;
+  // At least 32 bytes: scrypt's output for a shorter length is a prefix of the longer one, so a cut key would still match.
+  if (want.length < KEY_BYTES || want.length > 64) return false;
   const got = await derive(password, Buffer.from(m[4]!, 'base64url'), ln, r, p, want.length);
   return timingSafeEqual(got, want);
 }

@@ -12,7 +12,8 @@ import type { MemberRecord, ProjectRecord, TokenRecord, UserRecord } from './rec
 /** Prefixes of the records a project owns; a project is deleted only when they are all empty. */
 function ownedPrefixes(project: string): string[] {
   try {
-    return [keys.instances(project), keys.allSnapshots(project)];
+    // Instances first: every other project-owned record (volume, network, ...) hangs off one or is checked by its service.
+    return [keys.instances(project)];
   } catch {
     // Until the store layout has per-project keys (store/keys.ts), only 'default' can own anything.
     return [];
