@@ -29,6 +29,10 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['operation', 'op'], register: async (p) => (await import('./commands/operations.js')).registerOperationCommands(p) },
   { names: ['host', 'doctor', 'events'], register: async (p) => (await import('./commands/host.js')).registerHostCommands(p) },
   { names: ['version'], register: async (p) => (await import('./commands/version.js')).registerVersionCommand(p, cliVersion()) },
+  { names: ['login', 'logout', 'whoami'], register: async (p) => (await import('./commands/auth.js')).registerAuthCommands(p) },
+  { names: ['token'], register: async (p) => (await import('./commands/tokens.js')).registerTokenCommands(p) },
+  { names: ['user'], register: async (p) => (await import('./commands/users.js')).registerUserCommands(p) },
+  { names: ['project'], register: async (p) => (await import('./commands/projects.js')).registerProjectCommands(p) },
   { names: ['admin'], register: async (p) => (await import('./commands/admin.js')).registerAdminCommands(p) },
   { names: ['daemon', 'up', 'down'], register: async (p) => (await import('./lifecycle.js')).registerLifecycle(p) },
 ];

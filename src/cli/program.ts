@@ -15,6 +15,10 @@ import { registerFirewallCommands } from './commands/firewall.js';
 import { registerVersionCommand } from './commands/version.js';
 import { baseProgram, cliVersion } from './program-base.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerAuthCommands } from './commands/auth.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerUserCommands } from './commands/users.js';
+import { registerProjectCommands } from './commands/projects.js';
 
 /**
  * Build the `nimbo` program with every command but the lifecycle ones (main.ts adds those).
@@ -38,5 +42,9 @@ export function buildProgram(): Command {
   registerCompletionCommand(program);
   registerVersionCommand(program, version);
   registerAdminCommands(program);
+  registerAuthCommands(program);
+  registerTokenCommands(program);
+  registerUserCommands(program);
+  registerProjectCommands(program);
   return program;
 }
