@@ -1,7 +1,6 @@
 /** `nimbo project create|list|show|delete` and `nimbo project member add|list|set-role|remove`. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Member, Project } from '../../shared/identity-types.js';
-import { CliError } from '../errors.js';
 import { attachExamples } from '../examples.js';
 import { formatAge } from '../format.js';
 import { addMember, createProject, deleteProject, getProject, identityClientFor, listMembers, listProjects, removeMember, setMemberRole } from '../identity-client.js';
@@ -11,7 +10,7 @@ import { eachName, formatOf, out, outResult } from './common.js';
 
 const ROLES = ['owner', 'member', 'viewer'] as const;
 function projectRole(v: string): Member['role'] {
-  if (!(ROLES as readonly string[]).includes(v)) throw new CliError(`role ${JSON.stringify(v)} must be one of ${ROLES.join(', ')}`);
+  if (!(ROLES as readonly string[]).includes(v)) throw new InvalidArgumentError(`role ${JSON.stringify(v)} must be one of ${ROLES.join(', ')}`);
   return v as Member['role'];
 }
 

@@ -1,7 +1,6 @@
 /** `nimbo token create|list|revoke`: the caller's API tokens (a secret is shown once, at creation). */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Token } from '../../shared/identity-types.js';
-import { CliError } from '../errors.js';
 import { attachExamples } from '../examples.js';
 import { formatAge } from '../format.js';
 import { createToken, identityClientFor, listTokens, revokeToken } from '../identity-client.js';
@@ -15,7 +14,7 @@ const UNIT_S: Record<string, number> = { m: 60, h: 3600, d: 86400, w: 7 * 86400,
 export function parseExpires(v: string): number {
   const m = /^([1-9][0-9]{0,4})([mhdwy])$/.exec(v);
   const s = m ? Number(m[1]) * UNIT_S[m[2]!]! : NaN;
-  if (!m || s < 60 || s > 10 * 366 * 86400) throw new CliError(`--expires ${JSON.stringify(v)} must look like 90m, 12h, 30d, 2w or 1y (at most 10 years)`);
+  if (!m || s < 60 || s > 10 * 366 * 86400) throw new InvalidArgumentError(`--expires ${JSON.stringify(v)} must look like 90m, 12h, 30d, 2w or 1y (at most 10 years)`);
   return s;
 }
 

@@ -1,7 +1,6 @@
 /** `nimbo user create|list|show|set-role|disable|enable|delete|passwd`: accounts (platform admins; passwd: anyone). */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { User } from '../../shared/identity-types.js';
-import { CliError } from '../errors.js';
 import { attachExamples } from '../examples.js';
 import { formatAge } from '../format.js';
 import { changeOwnPassword, createUser, deleteUser, getUser, identityClientFor, listUsers, patchUser } from '../identity-client.js';
@@ -13,7 +12,7 @@ import { eachName, formatOf, out, outResult } from './common.js';
 const ROLES = ['admin', 'operator', 'none'] as const;
 
 function platformRole(v: string): 'admin' | 'operator' | 'none' {
-  if (!(ROLES as readonly string[]).includes(v)) throw new CliError(`role ${JSON.stringify(v)} must be one of ${ROLES.join(', ')}`);
+  if (!(ROLES as readonly string[]).includes(v)) throw new InvalidArgumentError(`role ${JSON.stringify(v)} must be one of ${ROLES.join(', ')}`);
   return v as 'admin' | 'operator' | 'none';
 }
 
