@@ -64,6 +64,7 @@ export async function ensureFirstAdmin(store: Store, tokenFile: string, credenti
     const creds: AdminCredentials = { user: FIRST_ADMIN, password, token };
     writePrivate(credentialsFile, JSON.stringify(creds, null, 2) + '\n');
   }
+  else if (existsSync(credentialsFile)) chmodSync(credentialsFile, 0o600); // re-tightened at every start, like admin.token
   return token;
 }
 
