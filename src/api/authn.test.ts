@@ -30,3 +30,26 @@ test('only a matched route that declares public is public', () => {
   assert.equal(isPublicRoute('/api/v1/host', {}), false);
   assert.equal(isPublicRoute('/api/v1/host', undefined), false);
 });
+
+test('a cookie-authenticated write needs the session CSRF token; a WebSocket needs the same origin', async () => {
+  const { csrfProblem } = await import('./authn.js');
+  const req = (method: string, headers: Record<string, string>) => ({ method, headers }) as never;
+  assert.equal(csrfProblem(req('GET', {}), 'abc'), undefined);
+  assert.equal(csrfProblem(req('HEAD', {}), 'abc'), undefined);
+  assert.match(csrfProblem(req('POST', {}), 'abc')!, /must carry the X-CSRF-Token header/);
+  assert.match(csrfProblem(req('DELETE', { 'x-csrf-token': 'abd' }), 'abc')!, /does not match/);
+  assert.match(csrfProblem(req('PATCH', { 'x-csrf-token': 'ab' }), 'abc')!, /does not match/);
+  assert.equal(csrfProblem(req('POST', { 'x-csrf-token': 'abc' }), 'abc'), undefined);
+  const ws = { upgrade: 'websocket', host: 'nimbo.example:8443' };
+  assert.equal(csrfProblem(req('GET', { ...ws, origin: 'https://nimbo.example:8443' }), 'abc'), undefined);
+  assert.match(csrfProblem(req('GET', { ...ws, origin: 'https://evil.example' }), 'abc')!, /own origin/);
+});
+
+test('the session cookie is read only when given once and well-formed', async () => {
+  const { readCookie, sessionCookie } = await import('./cookies.js');
+  assert.equal(readCookie('a=1; nimbo_session=abc_-9; b=2'), 'abc_-9');
+  assert.equal(readCookie('nimbo_session=a; nimbo_session=b'), undefined);
+  assert.equal(readCookie('nimbo_session=a"b'), undefined);
+  assert.equal(readCookie(undefined), undefined);
+  assert.equal(sessionCookie('v', 60, true), 'nimbo_session=v; Path=/api; HttpOnly; SameSite=Strict; Max-Age=60; Secure');
+});

@@ -1,8 +1,12 @@
 // Authentication, decided in one place from the route the router matched, never from how the
 // request's URL was spelled: a route is public only when it declares `config: { public: true }`;
-// every other route, every unmatched path and every WebSocket upgrade needs a valid credential.
+// every other route, every unmatched path and every WebSocket upgrade needs a valid credential:
+// a bearer token, or the session cookie of a login (whose writes must carry the session's X-CSRF-Token).
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { verifyToken } from '../core/auth.js';
+import { authenticateSession, authenticateToken } from '../core/auth.js';
+import { NimboError } from '../lib/errors.js';
+import { hasCookie, readCookie } from './cookies.js';
 import type { Principal } from '../core/identity/principal.js';
 import type { Access } from '../core/authz/access.js';
 import type { Store } from '../store/store.js';
@@ -22,12 +26,16 @@ declare module 'fastify' {
     principal?: Principal;
     /** The project a project-scoped request runs in, set by the authorization hook. */
     project?: string;
+    /** With a session cookie: the session's CSRF token and expiry (whoami hands them to the panel). */
+    session?: { csrf: string; expiresAt: Date };
   }
   interface FastifyContextConfig {
     public?: boolean;
     websocket?: boolean;
     /** The action and resource the route needs (core/authz/access.ts); a route without one is refused. */
     access?: Access;
+    /** The path parameter that names the route's project (e.g. /projects/{name}/members), instead of ?project=. */
+    projectParam?: string;
   }
 }
 
@@ -65,6 +73,7 @@ export function isPublicRoute(url: string | undefined, config: RouteAccess | und
  */
 export function installAuthentication(app: FastifyInstance, store: () => Store): void {
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('session', undefined);
   app.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as RouteAccess;
     if (config.public === true) route.schema = { ...route.schema, security: [] };
@@ -77,15 +86,59 @@ export function installAuthentication(app: FastifyInstance, store: () => Store):
     if (req.principal) return; // proved before this hook, by a WebSocket ticket (ws-ticket-auth.ts)
     const upgrade = (req as FastifyRequest & { ws?: boolean }).ws === true && config?.websocket === true;
     const cred = findCredential(req.headers.authorization, req.query, upgrade);
-    if ('status' in cred) return refuse(reply, cred.status, cred.message);
-    const token = await verifyToken(store(), cred.token);
-    if (!token) return refuse(reply, 401, 'invalid bearer token');
-    // Until users exist, the one admin token stands for the platform admin.
-    req.principal = { userId: 'admin', userName: 'admin', via: 'token', platformRole: 'admin', projects: {}, token: { id: token.id, access: 'write' } };
+    try {
+      if (!('status' in cred)) {
+        req.principal = await authenticateToken(store(), cred.token);
+        return;
+      }
+      // No bearer token given at all: a login session's cookie may stand in for it.
+      const bearerGiven = req.headers.authorization !== undefined || (req.query as Record<string, unknown> | undefined)?.token !== undefined;
+      if (bearerGiven || !hasCookie(req.headers.cookie)) return refuse(reply, cred.status, cred.message);
+      const cookie = readCookie(req.headers.cookie);
+      if (!cookie) return refuse(reply, 401, 'the nimbo_session cookie is malformed or given twice: log in again');
+      const auth = await authenticateSession(store(), cookie);
+      const csrf = csrfProblem(req, auth.session.csrf);
+      if (csrf) return refuse(reply, 403, csrf);
+      req.principal = auth.principal;
+      req.session = { csrf: auth.session.csrf, expiresAt: auth.expiresAt };
+    } catch (e) {
+      if (e instanceof NimboError && e.code === 'Unauthorized') return refuse(reply, 401, e.message);
+      throw e;
+    }
   });
 }
 
-function refuse(reply: FastifyReply, status: 400 | 401, message: string) {
+/**
+ * Why a cookie-authenticated request must be refused as a possible cross-site request, or undefined.
+ * Anything but GET/HEAD must echo the session's CSRF token in X-CSRF-Token; a WebSocket upgrade (a GET
+ * a foreign page can start, cookies included) must come from the daemon's own origin.
+ */
+export function csrfProblem(req: Pick<FastifyRequest, 'method' | 'headers'>, want: string): string | undefined {
+  const upgrade = String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+  if (upgrade) {
+    const origin = req.headers.origin;
+    if (origin && !sameHost(origin, req.headers.host)) return `a WebSocket with a session cookie must come from this daemon's own origin, not ${origin.slice(0, 100)}`;
+    return undefined;
+  }
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  const got = req.headers['x-csrf-token'];
+  if (typeof got !== 'string' || got === '') return 'this request uses the session cookie, so it must carry the X-CSRF-Token header that the login returned';
+  const a = Buffer.from(got);
+  const b = Buffer.from(want);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) return 'the X-CSRF-Token header does not match this session (log in again to get a new one)';
+  return undefined;
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function refuse(reply: FastifyReply, status: 400 | 401 | 403, message: string) {
   if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="nimbo"');
-  return reply.code(status).send({ error: { code: status === 400 ? 'InvalidArgument' : 'Unauthorized', message } });
+  const code = status === 400 ? 'InvalidArgument' : status === 401 ? 'Unauthorized' : 'Forbidden';
+  return reply.code(status).send({ error: { code, message } });
 }

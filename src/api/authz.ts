@@ -21,9 +21,9 @@ declare module 'fastify' {
 const ProjectParam = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: "the project to work in (default: the token's project, else the user's first project)" });
 const PROJECT_RE = new RegExp(NAME_PATTERN);
 
-/** The project a principal works in when the request names none: the token's, else its first project, else `default`. */
+/** The project a principal works in when the request names none: the token's, else the user's default project, else its first, else `default`. */
 export function defaultProject(principal: Principal): string {
-  return principal.token?.project ?? Object.keys(principal.projects)[0] ?? DEFAULT_PROJECT;
+  return principal.token?.project ?? principal.defaultProject ?? Object.keys(principal.projects)[0] ?? DEFAULT_PROJECT;
 }
 
 /** `?project=` of a query (or the path parameter `param`): the name, none, or why it is refused. Pure. */

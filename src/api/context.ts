@@ -36,6 +36,8 @@ export interface ApiContext extends BaseDeps {
   /** POST /instances/{name}/actions (VPS actions). */
   vpsActions: VpsActions;
   hostInfo(): Promise<HostInfo>;
+  /** Called after each failed login with the name tried and the client address (rate limiting hooks in here). */
+  onLoginFailure?: (name: string, ip: string) => void | Promise<void>;
 }
 
 /** Answer 202 Accepted with the operation and its Location. */

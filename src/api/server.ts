@@ -28,6 +28,8 @@ import { vpsActionRoutes } from './routes-vps-actions.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
+import { identityRoutes } from './routes-identity.js';
+import { identityAdminRoutes } from './routes-identity-admin.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -97,6 +99,8 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await containerRoutes(api, ctx);
       await planRoutes(api, ctx);
       await vpsActionRoutes(api, ctx);
+      await identityRoutes(api, ctx);
+      await identityAdminRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

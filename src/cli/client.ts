@@ -44,13 +44,16 @@ export interface ApiClientOptions {
   project?: string;
 }
 
-interface RequestOpts {
+/** Options of one request. */
+export interface RequestOpts {
   body?: unknown;
   /** Raw bytes sent as application/octet-stream instead of a JSON body. */
   raw?: Buffer;
   query?: Record<string, string | number | boolean | undefined>;
   auth?: boolean;
   timeoutMs?: number;
+  /** Extra request headers (e.g. a login session's cookie and CSRF token). */
+  headers?: Record<string, string>;
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
@@ -162,7 +165,7 @@ export class ApiClient {
   private async send(method: string, path: string, o: RequestOpts = {}): Promise<Answer> {
     // Without a token, a stopped daemon is the likelier story: say "cannot reach" rather than "no token".
     if ((o.auth ?? true) && !this.token) await this.health();
-    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders(o.auth ?? true) };
+    const headers: Record<string, string> = { accept: 'application/json', ...o.headers, ...this.authHeaders(o.auth ?? true) };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     if (o.raw !== undefined) headers['content-type'] = 'application/octet-stream';
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;

@@ -39,6 +39,11 @@ const NO_OUTPUT: Record<string, string> = {
   up: 'local bring-up with progress',
   down: 'local: stops the daemon',
   'admin uninstall': 'local host sweep: prints each object it removes as it goes',
+  logout: 'revokes and forgets the stored token: the API answers with no object worth printing',
+  'user delete': 'the API answers 204: no object',
+  'user passwd': 'the API answers 204: no object',
+  'project delete': 'the API answers 204: no object',
+  'project member remove': 'the API answers 204: no object',
   help: "commander's help",
 };
 

@@ -122,6 +122,22 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'failed operations and image events, one JSON object per line', cmd: 'nimbo events --type operation.failure,image -o json' },
   ],
   'operation list': [{ note: 'operations that failed', cmd: 'nimbo operation list --filter status=failure' }],
+  login: [
+    { note: 'log in (the password is asked without echo); the token is stored for the current remote', cmd: 'nimbo login --user alice' },
+    { note: 'from a script: the password as a line on stdin, never as a flag', cmd: 'nimbo login --user ci --expires 30d < password.txt' },
+  ],
+  'token create': [
+    { note: 'a read-only token for monitoring, limited to one project, for 30 days', cmd: 'nimbo token create grafana --read-only --project shop --expires 30d' },
+    { note: 'a read-write token for CI, printed as JSON (the secret is in it, once)', cmd: 'nimbo token create ci -o json' },
+  ],
+  'user create': [
+    { note: 'a user whose requests run in project shop (the password is asked twice)', cmd: 'nimbo user create alice --default-project shop' },
+    { note: 'an operator (hosts, pools, plans; no tenant data)', cmd: 'nimbo user create ops1 --role operator' },
+  ],
+  'project member add': [
+    { note: 'make alice an owner of shop', cmd: 'nimbo project member add shop alice --role owner' },
+    { note: 'give bob read access', cmd: 'nimbo project member add shop bob --role viewer' },
+  ],
   up: [
     { note: 'daemon, tiny image and a demo VM', cmd: 'sudo ./nimbo up' },
     { note: 'without the demo VM, in another state dir', cmd: 'sudo ./nimbo up --no-demo --state-dir /srv/nimbo' },

@@ -18,6 +18,10 @@ import { baseProgram, cliVersion } from './program-base.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerRemoteCommands } from './commands/remotes.js';
 import { registerPlanCommands } from './commands/plans.js';
+import { registerAuthCommands } from './commands/auth.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerUserCommands } from './commands/users.js';
+import { registerProjectCommands } from './commands/projects.js';
 
 /**
  * Build the `nimbo` program with every command but the lifecycle ones (main.ts adds those).
@@ -44,5 +48,9 @@ export function buildProgram(): Command {
   registerAdminCommands(program);
   registerRemoteCommands(program);
   registerPlanCommands(program);
+  registerAuthCommands(program);
+  registerTokenCommands(program);
+  registerUserCommands(program);
+  registerProjectCommands(program);
   return program;
 }

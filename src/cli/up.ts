@@ -45,6 +45,12 @@ async function ensureDaemon(o: UpOptions): Promise<ApiClient> {
   throw new CliError(`nimbod did not come up; see ${join(paths.logs, 'nimbod.out')}`);
 }
 
+/** The line naming the first admin's credentials file (user, password, token; mode 0600), when it exists. */
+export function credentialsLine(stateDir: string): string[] {
+  const file = statePaths(stateDir).adminCredentials;
+  return existsSync(file) ? [`admin login: user admin, password and token in ${file} (mode 0600; log in with: nimbo login --user admin)`] : [];
+}
+
 function readToken(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
@@ -70,7 +76,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     await followOperation(client, await client.buildImage({ name: 'tiny' }));
   }
   const host = await client.host();
-  const lines = [`nimbod is up at ${client.baseUrl} (accelerator: ${host.accelerator})`, `admin token: ${statePaths(o.stateDir).token}`];
+  const lines = [`nimbod is up at ${client.baseUrl} (accelerator: ${host.accelerator})`, `admin token: ${statePaths(o.stateDir).token}`, ...credentialsLine(o.stateDir)];
   if (o.demo) {
     const key = await demoKey(o.stateDir);
     let demo = (await client.listInstances()).find((i) => i.name === 'demo');

@@ -1,41 +1,61 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import type { Store } from '../store/store.js';
+// Authentication: who a bearer token or a session cookie stands for, as a Principal (user, platform role,
+// project roles, token scope). The API's authentication hook (api/authn.ts) calls this and nothing else.
+import { dirname, join } from 'node:path';
+import { NimboError } from '../lib/errors.js';
 import { keys } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import type { Principal } from './identity/principal.js';
+import { ProjectService } from './identity/projects.js';
+import type { SessionRecord, TokenRecord, UserRecord } from './identity/records.js';
+import { SessionService, sessionExpiry } from './identity/sessions.js';
+import { TokenService } from './identity/tokens.js';
+import { ensureFirstAdmin } from './identity/first-admin.js';
 
-/** A stored API token (only its SHA-256 is kept). */
-export interface TokenRecord {
-  id: string;
-  name: string;
-  role: 'admin';
-  sha256: string;
-  createdAt: string;
+export type { TokenRecord };
+
+/** The principal of user `u` (its memberships read now), refused when the user is gone or disabled. */
+async function principalOf(store: Store, userId: string, userName: string, via: Principal['via']): Promise<{ principal: Principal; user: UserRecord }> {
+  const u = (await store.get<UserRecord>(keys.user(userName)))?.value;
+  if (!u || u.id !== userId) throw new NimboError('Unauthorized', `user ${userName} no longer exists`);
+  if (u.disabled) throw new NimboError('Unauthorized', `user ${userName} is disabled`);
+  const projects = await new ProjectService(store).rolesOf(u.name);
+  const principal: Principal = { userId: u.id, userName: u.name, via, ...(u.platformRole ? { platformRole: u.platformRole } : {}), defaultProject: u.defaultProject, projects };
+  return { principal, user: u };
 }
 
-const hash = (t: string) => createHash('sha256').update(t).digest('hex');
+/** The principal of a bearer token; an Unauthorized NimboError says why not (unknown, revoked, expired). */
+export async function authenticateToken(store: Store, token: string, now = new Date()): Promise<Principal> {
+  const tokens = new TokenService(store);
+  const t = await tokens.verify(token, now);
+  const { principal } = await principalOf(store, t.userId, t.userName, 'token');
+  await tokens.touch(t, now);
+  return { ...principal, token: { id: t.id, access: t.access, ...(t.project ? { project: t.project } : {}) } };
+}
 
-/** Ensure the admin token exists: read it from `file` or generate it (mode 0600) and record its hash. */
+/** A session found from its cookie: the principal, and what the panel needs (CSRF token, expiry). */
+export interface SessionAuth {
+  principal: Principal;
+  session: SessionRecord;
+  expiresAt: Date;
+}
+
+/** The principal of a session cookie; Unauthorized when the session is unknown, expired or its user gone. */
+export async function authenticateSession(store: Store, cookie: string, now = new Date()): Promise<SessionAuth> {
+  const session = await new SessionService(store).verify(cookie, now);
+  const { principal } = await principalOf(store, session.userId, session.userName, 'session');
+  return { principal: { ...principal, sessionId: cookie }, session, expiresAt: sessionExpiry({ ...session, lastSeenAt: now.toISOString() }) };
+}
+
+/**
+ * Ensure the first admin and its token exist (see identity/first-admin.ts); returns the token in `file`.
+ * The credentials file (admin.credentials) sits next to it.
+ */
 export async function ensureAdminToken(store: Store, file: string): Promise<string> {
-  let token: string;
-  if (existsSync(file)) token = readFileSync(file, 'utf8').trim();
-  else {
-    token = `nimbo_${randomBytes(24).toString('base64url')}`;
-    writeFileSync(file, token + '\n', { mode: 0o600 });
-  }
-  chmodSync(file, 0o600);
-  const rec: TokenRecord = { id: 'admin', name: 'admin', role: 'admin', sha256: hash(token), createdAt: new Date().toISOString() };
-  const cur = await store.get<TokenRecord>(keys.token('admin'));
-  if (cur?.value.sha256 !== rec.sha256) await store.put(keys.token('admin'), rec);
-  return token;
+  return ensureFirstAdmin(store, file, join(dirname(file), 'admin.credentials'));
 }
 
-/** Check a bearer token against the stored hashes; returns the token record or undefined. */
+/** Check a bearer token; returns its record or undefined (for callers that need no reason). */
 export async function verifyToken(store: Store, token: string | undefined): Promise<TokenRecord | undefined> {
   if (!token) return undefined;
-  const h = Buffer.from(hash(token), 'hex');
-  for (const kv of await store.list<TokenRecord>(keys.tokens)) {
-    const want = Buffer.from(kv.value.sha256, 'hex');
-    if (want.length === h.length && timingSafeEqual(want, h)) return kv.value;
-  }
-  return undefined;
+  return new TokenService(store).verify(token).catch(() => undefined);
 }

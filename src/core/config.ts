@@ -86,6 +86,8 @@ export function statePaths(stateDir: string) {
   return {
     db: join(stateDir, 'state.db'),
     token: join(stateDir, 'admin.token'),
+    /** The first admin's user, password and token (JSON, mode 0600), written at the first start. */
+    adminCredentials: join(stateDir, 'admin.credentials'),
     daemonJson: join(stateDir, 'daemon.json'),
     pidFile: join(stateDir, 'nimbod.pid'),
     logs: join(stateDir, 'logs'),

@@ -8,7 +8,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { migrateRecords } from '../core/records/migrate.js';
 import { EventBus } from '../core/events.js';
 import { OperationManager } from '../core/operations.js';
-import { ensureAdminToken } from '../core/auth.js';
+import { ensureFirstAdmin } from '../core/identity/first-admin.js';
 import { RealExec } from '../host/exec.js';
 import { chooseAccelerator } from './accel.js';
 import { BridgeNetworkDriver } from '../drivers/network/bridge/bridge-driver.js';
@@ -81,7 +81,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const events = new EventBus();
   const ops = new OperationManager(store, events, log);
   await ops.recover();
-  await ensureAdminToken(store, paths.token);
+  await ensureFirstAdmin(store, paths.token, paths.adminCredentials, log);
   // Quotas and the dedicated slices of this host: core 0 and 1 GiB stay the host's.
   const admission = new Admission(store, { ...hostCapacity(), reserveCores: 1, reserveMiB: 1024 });
   const base: BaseDeps = { config, paths, store, ops, events, log, exec, quota: admission };

@@ -119,6 +119,24 @@ export const keys = {
   tokens: '/tokens/',
   /** One API token (its hash). */
   token: (id: string) => `/tokens/${id}`,
+  /** Prefix of every user. */
+  users: '/users/',
+  /** A user, by its name (names never change; the record holds the UUID). */
+  user: (name: string) => `/users/${name}`,
+  /** Prefix of every login session. */
+  sessions: '/sessions/',
+  /** A login session, by the SHA-256 of its cookie (never the cookie itself). */
+  session: (sha256: string) => `/sessions/${sha256}`,
+  /** Prefix of every project. */
+  projects: '/projects/',
+  /** A project, by its name. */
+  project: (name: string) => `/projects/${name}`,
+  /** Prefix of every membership of every project. */
+  allMembers: '/members/',
+  /** Prefix of the memberships of one project. */
+  members: (project: string) => `/members/${project}/`,
+  /** One user's membership (role) in a project. */
+  member: (project: string, user: string) => `/members/${project}/${user}`,
 
   /** Prefix of every plan (platform-wide). */
   plans: '/plans/',

@@ -31,6 +31,8 @@ export interface Principal {
   via: AuthMethod;
   /** The user's platform role, if any. */
   platformRole?: PlatformRole;
+  /** The user's default project: where a request runs when neither `?project=` nor its token names one. */
+  defaultProject?: string;
   /** The user's role in each project it belongs to (project name -> role). */
   projects: Readonly<Record<string, ProjectRole>>;
   /** Present when the request came with an API token. */
