@@ -18,7 +18,7 @@ declare module 'fastify' {
 }
 
 /** `?project=` as documented on every project-scoped route. */
-const ProjectParam = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: "the project to work in (default: the token's project, else the user's first project)" });
+const ProjectParam = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: "the project to work in (default: the token's project, else the user's default project)" });
 const PROJECT_RE = new RegExp(NAME_PATTERN);
 
 /** The project a principal works in when the request names none: the token's, else the user's default project, else its first, else `default`. */

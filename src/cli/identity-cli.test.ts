@@ -1,6 +1,6 @@
 // nimbo login|whoami|token|user|project against the real API server (identity routes, authentication) over a real store.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -29,6 +29,9 @@ before(async () => {
   app = await buildServer({ log: silentLogger(), store } as unknown as ApiContext);
   await app.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  // The daemon's own record of its URL makes this URL the `local` remote, whose token login stores.
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'daemon.json'), JSON.stringify({ url }));
 });
 after(async () => {
   await app.close();
@@ -40,6 +43,9 @@ test('login reads the password from stdin (never a flag) and stores a token, mod
   const flag = await nimbo(['login', '--user', 'admin', '--password', admin.password]);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /unknown option '--password'/);
+  const bare = await runNimbo(url, '', home, ['login', '--user', 'admin'], { NIMBO_STATE_DIR: join(dir, 'elsewhere') }, `${admin.password}\n`);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /is not a remote: add it first \(nimbo remote add NAME http:/);
   const noUser = await nimbo(['login'], `${admin.password}\n`);
   assert.equal(noUser.code, 2);
   assert.match(noUser.stderr, /pass --user NAME/);
