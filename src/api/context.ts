@@ -13,6 +13,9 @@ import type { InstanceVolumes } from '../core/instance-volumes.js';
 import type { InstanceSnapshots } from '../core/instance-snapshots.js';
 import type { InstanceCopier } from '../core/instance-copy.js';
 import type { InstanceExec } from '../core/instance-exec.js';
+import type { AuditLog } from '../core/audit/audit-log.js';
+import type { WebhookService } from '../core/webhooks/webhook-service.js';
+import type { UsageService } from '../core/metering/usage-service.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -29,6 +32,9 @@ export interface ApiContext extends BaseDeps {
   instanceVolumes: InstanceVolumes;
   snapshots: InstanceSnapshots;
   hostInfo(): Promise<HostInfo>;
+  audit: AuditLog;
+  webhooks: WebhookService;
+  usage: UsageService;
 }
 
 /** Answer 202 Accepted with the operation and its Location. */

@@ -20,6 +20,12 @@ import { containerRoutes } from './routes-containers.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
+import { installAuditHook, type AuditSink } from './audit-hook.js';
+import { installRateLimit } from './rate-limit-hook.js';
+import type { RateLimits } from './rate-limit.js';
+import { auditRoutes } from './audit-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
+import { usageRoutes } from './usage-routes.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -27,6 +33,10 @@ export interface ServerOptions {
   onRoute?: (route: RouteOptions) => void;
   /** Serve HTTPS with this PEM certificate chain and key (nimbod turns it on beyond loopback). */
   https?: { cert: string; key: string };
+  /** Record mutating calls and logins here (core/audit); absent: no audit records. */
+  audit?: AuditSink;
+  /** Limit requests per caller and per address (api/rate-limit.ts); absent: no limits. */
+  rateLimits?: RateLimits;
 }
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
@@ -57,7 +67,10 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   await app.register(websocket);
 
   // Before any route: authentication is decided on the matched route, deny by default.
+  if (opts.rateLimits) installRateLimit(app, 'address', opts.rateLimits);
   installAuthentication(app, () => ctx.store);
+  if (opts.rateLimits) installRateLimit(app, 'caller', opts.rateLimits);
+  if (opts.audit) installAuditHook(app, opts.audit);
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
@@ -79,6 +92,9 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await networkRoutes(api, ctx);
       await firewallRoutes(api, ctx);
       await containerRoutes(api, ctx);
+      await auditRoutes(api, () => ctx.audit);
+      await webhookRoutes(api, () => ctx.webhooks);
+      await usageRoutes(api, () => ctx.usage);
     },
     { prefix: '/api/v1' },
   );

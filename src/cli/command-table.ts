@@ -29,6 +29,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['operation', 'op'], register: async (p) => (await import('./commands/operations.js')).registerOperationCommands(p) },
   { names: ['host', 'doctor', 'events'], register: async (p) => (await import('./commands/host.js')).registerHostCommands(p) },
   { names: ['version'], register: async (p) => (await import('./commands/version.js')).registerVersionCommand(p, cliVersion()) },
+  { names: ['audit', 'usage', 'webhook'], register: async (p) => (await import('./commands/trail.js')).registerTrailCommands(p) },
   { names: ['admin'], register: async (p) => (await import('./commands/admin.js')).registerAdminCommands(p) },
   { names: ['daemon', 'up', 'down'], register: async (p) => (await import('./lifecycle.js')).registerLifecycle(p) },
 ];

@@ -16,6 +16,10 @@ interface DaemonFlags {
   qemuUser: string;
   accel?: string;
   containerRuntime: string;
+  auditRetention: string;
+  rateLimitCaller: string;
+  rateLimitAddress: string;
+  webhookAllowInternal?: boolean;
 }
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
@@ -35,6 +39,10 @@ export function registerLifecycle(program: Command): void {
     .option('--qemu-user <user>', 'user QEMU runs as for VMs made before per-VM uids (each VM now gets its own)', DEFAULTS.qemuUser)
     .option('--accel <kvm|tcg>', 'force an accelerator instead of probing')
     .option('--container-runtime <path>', 'OCI runtime for containers (runc; crun on cgroup-v2 hosts)', 'runc')
+    .option('--audit-retention <days>', 'days the audit log keeps entries', '90')
+    .option('--rate-limit-caller <burst:per-second>', 'API requests per token, session or user (off: no limit)', '600:100')
+    .option('--rate-limit-address <burst:per-second>', 'API requests per source address (off: no limit)', '1200:200')
+    .option('--webhook-allow-internal', 'let webhooks reach loopback, private and link-local addresses (refused by default: SSRF)')
     .addHelpText(
       'after',
       '\nTLS: on a loopback address the API is plain HTTP unless --tls is given. On any other address (0.0.0.0 and :: included)\n' +
@@ -48,6 +56,15 @@ export function registerLifecycle(program: Command): void {
       const tls = planTls(host, { tls: o.tls, cert: o.tlsCert, key: o.tlsKey });
       const shutdownS = Number(o.shutdownTimeout);
       if (!Number.isFinite(shutdownS) || shutdownS <= 0) throw invalid(`--shutdown-timeout ${JSON.stringify(o.shutdownTimeout)} must be a positive number of seconds`);
+      const tc = await import('../core/trail-config.js');
+      const trail = {
+        auditRetentionDays: tc.parseRetentionDays(o.auditRetention),
+        rateLimits: {
+          ...(o.rateLimitCaller === 'off' ? {} : { perCaller: tc.parseBucket('--rate-limit-caller', o.rateLimitCaller) }),
+          ...(o.rateLimitAddress === 'off' ? {} : { perAddress: tc.parseBucket('--rate-limit-address', o.rateLimitAddress) }),
+        },
+        webhookAllowInternal: o.webhookAllowInternal === true,
+      };
       const { startDaemon } = await import('../daemon/daemon.js');
       const daemon = await startDaemon({
         stateDir: o.stateDir,
@@ -60,6 +77,7 @@ export function registerLifecycle(program: Command): void {
         containerRuntime: o.containerRuntime,
         tls,
         shutdownTimeoutMs: shutdownS * 1000,
+        trail,
       });
       if (daemon.fingerprint) process.stderr.write(`nimbod: serving ${daemon.url}; TLS certificate SHA-256 fingerprint ${daemon.fingerprint}\n`);
       let stopping = false;

@@ -15,6 +15,7 @@ import { registerFirewallCommands } from './commands/firewall.js';
 import { registerVersionCommand } from './commands/version.js';
 import { baseProgram, cliVersion } from './program-base.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerTrailCommands } from './commands/trail.js';
 
 /**
  * Build the `nimbo` program with every command but the lifecycle ones (main.ts adds those).
@@ -38,5 +39,6 @@ export function buildProgram(): Command {
   registerCompletionCommand(program);
   registerVersionCommand(program, version);
   registerAdminCommands(program);
+  registerTrailCommands(program);
   return program;
 }
