@@ -69,3 +69,20 @@ test('mutating calls and login attempts are audited; reads and secrets are not',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('calls without a credential are recorded up to 60 a minute per address; rate-limited answers not at all', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nimbo-audit-flood-'));
+  const store = new SqliteStore(join(dir, 'state.db'));
+  const got: { user: string; status: number }[] = [];
+  const sink = { append: (e: { user: string; status: number }) => void got.push(e) };
+  const app = await buildServer({ log: silentLogger(), store } as unknown as ApiContext, { audit: sink, rateLimits: { perAddress: { burst: 75, perSecond: 0.001 } } });
+  try {
+    for (let i = 0; i < 80; i++) await app.inject({ method: 'DELETE', url: '/api/v1/webhooks/00000000-0000-0000-0000-000000000000' });
+    assert.equal(got.length, 60);
+    assert.ok(got.every((e) => e.user === 'anonymous' && e.status === 401));
+  } finally {
+    await app.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

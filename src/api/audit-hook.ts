@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditEntry } from '../core/audit/audit-entry.js';
 import { LOGIN_ROUTE } from './rate-limit-login.js';
+import { RateLimiter } from './rate-limit.js';
 
 /** Where the hook writes (core/audit/audit-log.ts's AuditLog). */
 export interface AuditSink {
@@ -60,8 +61,15 @@ export function auditRecordOf(req: FastifyRequest, status: number, ms: number): 
   };
 }
 
-/** Install the audit hooks on `app` (before the routes are registered). */
-export function installAuditHook(app: FastifyInstance, sink: AuditSink): void {
+/**
+ * Install the audit hooks on `app` (before the routes are registered). Calls without a valid credential
+ * are recorded up to 60 a minute per source address (burst 60): beyond that a flood would only fill the
+ * disk, so the excess is counted in the daemon log instead. Answers of the rate limiter (429) are not recorded.
+ */
+export function installAuditHook(app: FastifyInstance, sink: AuditSink, now: () => number = Date.now): void {
+  const anonymous = new RateLimiter({ burst: 60, perSecond: 1 }, now);
+  let dropped = 0;
+  let droppedSince = now();
   app.decorateRequest('auditError', undefined);
   app.addHook('onSend', async (req, reply, payload) => {
     // The error code lives in the body of a refusal: read it while it passes by (bodies are small JSON).
@@ -77,7 +85,16 @@ export function installAuditHook(app: FastifyInstance, sink: AuditSink): void {
   });
   app.addHook('onResponse', async (req, reply) => {
     const rec = auditRecordOf(req, reply.statusCode, reply.elapsedTime);
-    if (!rec) return;
+    if (!rec || rec.error === 'RateLimited') return;
+    if (!req.principal && !anonymous.take(rec.source).allowed) {
+      dropped++;
+      if (now() - droppedSince >= 60_000) {
+        req.log.warn({ dropped }, 'audit: calls without a valid credential over 60 a minute from one address were not recorded');
+        dropped = 0;
+        droppedSince = now();
+      }
+      return;
+    }
     try {
       sink.append(rec);
     } catch (e) {

@@ -38,6 +38,11 @@ test('webhook and usage routes: SSRF refusal creates nothing, the secret is show
     assert.equal(shown.secret, undefined);
     assert.equal(shown.url, 'https://203.0.113.9/hook');
     assert.deepEqual((await call('GET', `/api/v1/webhooks/${hook.id}/deliveries`)).json(), { deliveries: [] });
+    const second = (await call('POST', '/api/v1/webhooks', { url: 'https://203.0.113.9/other' })).json() as { id: string };
+    const p1 = (await call('GET', '/api/v1/webhooks?limit=1')).json() as { webhooks: { id: string }[]; next: string };
+    const p2 = (await call('GET', `/api/v1/webhooks?limit=1&after=${p1.next}`)).json() as { webhooks: { id: string }[]; next?: string };
+    assert.deepEqual([p1.webhooks[0]!.id, p2.webhooks[0]!.id, p2.next], [hook.id, second.id, undefined]);
+    assert.equal((await call('DELETE', `/api/v1/webhooks/${second.id}`)).statusCode, 204);
     assert.equal((await call('DELETE', `/api/v1/webhooks/${hook.id}`)).statusCode, 204);
     assert.equal((await call('GET', `/api/v1/webhooks/${hook.id}`)).statusCode, 404);
 
@@ -51,10 +56,15 @@ test('webhook and usage routes: SSRF refusal creates nothing, the secret is show
       instances: [{ instance: 'a1b2', name: 'web', instanceHours: { small: 2 }, diskGbHours: 20, transferInBytes: 10, transferOutBytes: 20 }],
       totals: { instanceHours: { small: 2 }, diskGbHours: 20, transferInBytes: 10, transferOutBytes: 20 },
     });
+    await store.put(keys.usageRow('default', '2026-11', 'c3d4'), { ...row, uuid: 'c3d4', name: 'api' });
+    const page1 = (await call('GET', '/api/v1/usage?month=2026-11&limit=1')).json() as { instances: { name: string }[]; totals: { diskGbHours: number }; next: string };
+    assert.deepEqual([page1.instances.map((i) => i.name), page1.totals.diskGbHours], [['api'], 40]);
+    const page2 = (await call('GET', `/api/v1/usage?month=2026-11&limit=1&after=${page1.next}`)).json() as { instances: { name: string }[]; next?: string };
+    assert.deepEqual([page2.instances.map((i) => i.name), page2.next], [['web'], undefined]);
     const csv = await call('GET', '/api/v1/usage?month=2026-11&format=csv');
     assert.equal(csv.statusCode, 200);
     assert.match(String(csv.headers['content-type']), /^text\/csv/);
-    assert.equal(csv.body.split('\r\n')[1], 'default,2026-11,a1b2,web,small,2,20,10,20');
+    assert.equal(csv.body.split('\r\n')[2], 'default,2026-11,a1b2,web,small,2,20,10,20');
     assert.equal((await call('GET', '/api/v1/usage?month=2026-13')).statusCode, 400);
     assert.equal((await call('GET', '/api/v1/usage?format=xml')).statusCode, 400);
   } finally {

@@ -4,6 +4,7 @@ import { ErrorBody } from '../shared/api-types.js';
 import { Delivery, Webhook, WebhookCreate } from '../shared/trail-types.js';
 import type { WebhookService } from '../core/webhooks/webhook-service.js';
 import { projectOf } from './request-project.js';
+import { PAGED, PageQuery, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
 const read = { access: { action: 'read', resource: 'webhook' } } as const;
@@ -11,9 +12,11 @@ const write = { access: { action: 'write', resource: 'webhook' } } as const;
 
 /** /api/v1/webhooks: a project's webhooks and their delivery logs. */
 export async function webhookRoutes(app: FastifyInstance, hooks: () => WebhookService) {
-  app.get('/webhooks', { config: read, schema: { tags: ['webhooks'], summary: "List the project's webhooks (secrets are never shown again)", response: { 200: Type.Object({ webhooks: Type.Array(Webhook) }) } } }, async (req) => ({
-    webhooks: await hooks().list(projectOf(req)),
-  }));
+  app.get<{ Querystring: PageParams }>(
+    '/webhooks',
+    { config: read, schema: { tags: ['webhooks'], summary: `List the project's webhooks, oldest first (secrets are never shown again),${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('webhooks', Webhook), 400: ErrorBody } } },
+    async (req) => listPage('webhooks', await hooks().list(projectOf(req)), { key: (w) => `${w.createdAt}|${w.id}` }, req.query, (w) => w),
+  );
 
   app.post<{ Body: WebhookCreate }>(
     '/webhooks',
@@ -44,9 +47,12 @@ export async function webhookRoutes(app: FastifyInstance, hooks: () => WebhookSe
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: PageParams }>(
     '/webhooks/:id/deliveries',
-    { config: read, schema: { tags: ['webhooks'], summary: 'The delivery log of a webhook, newest first (the last 50)', params: IdParams, response: { 200: Type.Object({ deliveries: Type.Array(Delivery) }), 404: ErrorBody } } },
-    async (req) => ({ deliveries: await hooks().deliveries(projectOf(req), req.params.id) }),
+    {
+      config: read,
+      schema: { tags: ['webhooks'], summary: `The delivery log of a webhook (the last 50), newest first,${PAGED}`, params: IdParams, querystring: PageQuery, response: { 200: pageOfSchema('deliveries', Delivery), 400: ErrorBody, 404: ErrorBody } },
+    },
+    async (req) => listPage('deliveries', await hooks().deliveries(projectOf(req), req.params.id), { key: (d) => `${d.createdAt}|${d.id}`, descending: true }, req.query, (d) => d),
   );
 }

@@ -50,7 +50,14 @@ export function registerTrailCommands(program: Command): void {
         process.stdout.write((await client.bytes('GET', '/usage', { query: { month: o.month, format: 'csv' } })).toString('utf8'));
         return;
       }
-      const r = await client.json<UsageReport>('GET', '/usage', { query: { month: o.month } });
+      // Follow the pages of instance rows; the totals cover all of them on every page.
+      const r = await client.json<UsageReport & { next?: string }>('GET', '/usage', { query: { month: o.month, limit: 1000 } });
+      for (let next = r.next; next; ) {
+        const more = await client.json<UsageReport & { next?: string }>('GET', '/usage', { query: { month: o.month, limit: 1000, after: next } });
+        r.instances.push(...more.instances);
+        next = more.next;
+      }
+      delete r.next;
       const hours = (h: Record<string, number>) => Object.entries(h).map(([p, v]) => `${p}=${v}`).join(' ');
       show(cmd, r, ['INSTANCE', 'UUID', 'HOURS BY PLAN', 'DISK GB-H', 'IN BYTES', 'OUT BYTES'], [
         ...r.instances.map((i) => [i.name, i.instance, hours(i.instanceHours), String(i.diskGbHours), String(i.transferInBytes), String(i.transferOutBytes)]),

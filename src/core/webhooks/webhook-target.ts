@@ -44,7 +44,12 @@ export function parseWebhookUrl(raw: string): URL {
 /** The addresses `u`'s host resolves to, refused when one is internal and internal targets are not allowed. */
 export async function resolveTarget(u: URL, allowInternal: boolean): Promise<{ address: string; family: 4 | 6 }[]> {
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  const addrs = isIP(host) ? [{ address: host, family: isIP(host) as 4 | 6 }] : ((await lookup(host, { all: true, verbatim: true })) as { address: string; family: 4 | 6 }[]);
+  let addrs: { address: string; family: 4 | 6 }[];
+  try {
+    addrs = isIP(host) ? [{ address: host, family: isIP(host) as 4 | 6 }] : ((await lookup(host, { all: true, verbatim: true })) as { address: string; family: 4 | 6 }[]);
+  } catch (e) {
+    throw invalid(`webhook host ${host} does not resolve (${(e as { code?: string }).code ?? 'lookup failed'})`);
+  }
   if (addrs.length === 0) throw invalid(`webhook host ${host} has no address`);
   if (!allowInternal) {
     const bad = addrs.find((a) => isInternalAddress(a.address));
