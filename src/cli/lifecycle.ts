@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 // Only the small config module at startup: up.js (host exec, daemon start) and ip.js load inside their actions.
 import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.js';
 import { invalid } from '../lib/errors.js';
@@ -20,6 +20,7 @@ interface DaemonFlags {
   rateLimitCaller: string;
   rateLimitAddress: string;
   webhookAllowInternal?: boolean;
+  meterInterval: string;
 }
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
@@ -43,6 +44,7 @@ export function registerLifecycle(program: Command): void {
     .option('--rate-limit-caller <burst:per-second>', 'API requests per token, session or user (off: no limit)', '600:100')
     .option('--rate-limit-address <burst:per-second>', 'API requests per source address (off: no limit)', '1200:200')
     .option('--webhook-allow-internal', 'let webhooks reach loopback, private and link-local addresses (refused by default: SSRF)')
+    .addOption(new Option('--meter-interval <seconds>', 'seconds between metering samples (tests)').default('60').hideHelp())
     .addHelpText(
       'after',
       '\nTLS: on a loopback address the API is plain HTTP unless --tls is given. On any other address (0.0.0.0 and :: included)\n' +
@@ -64,7 +66,9 @@ export function registerLifecycle(program: Command): void {
           ...(o.rateLimitAddress === 'off' ? {} : { perAddress: tc.parseBucket('--rate-limit-address', o.rateLimitAddress) }),
         },
         webhookAllowInternal: o.webhookAllowInternal === true,
+        meterIntervalS: Number(o.meterInterval),
       };
+      if (!Number.isInteger(trail.meterIntervalS) || trail.meterIntervalS < 1 || trail.meterIntervalS > 3600) throw invalid(`--meter-interval ${JSON.stringify(o.meterInterval)} must be 1-3600 seconds`);
       const { startDaemon } = await import('../daemon/daemon.js');
       const daemon = await startDaemon({
         stateDir: o.stateDir,

@@ -15,6 +15,8 @@ export interface TrailConfig {
   rateLimits: { perCaller?: BucketConfig; perAddress?: BucketConfig };
   /** Let webhooks reach loopback, private and link-local addresses (off by default: SSRF). */
   webhookAllowInternal: boolean;
+  /** Seconds between metering samples (default 60; tests make it short). */
+  meterIntervalS: number;
 }
 
 /** Defaults: generous limits a CLI or panel in normal use never meets. */
@@ -22,6 +24,7 @@ export const TRAIL_DEFAULTS: TrailConfig = {
   auditRetentionDays: 90,
   rateLimits: { perCaller: { burst: 600, perSecond: 100 }, perAddress: { burst: 1200, perSecond: 200 } },
   webhookAllowInternal: false,
+  meterIntervalS: 60,
 };
 
 /** Parse `BURST:PER_SECOND` (e.g. 600:100) of flag `flag`. Pure. */

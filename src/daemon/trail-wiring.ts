@@ -34,7 +34,7 @@ export async function startTrail(d: TrailDeps) {
   await webhooks.start();
   const volumeSize = cachedSizes(async (pool, volume) => (await d.storage.volume(pool, volume)).size);
   const meter = new Meter(d.store, () => collectSamples({ records: () => d.repo.records(), volumeSize, counters: (dev) => readNetCounters(dev) }), d.log.child({ svc: 'metering' }));
-  meter.start();
+  meter.start(cfg.meterIntervalS * 1000);
   const server: Pick<ServerOptions, 'audit' | 'rateLimits'> = { audit, rateLimits: cfg.rateLimits };
   return {
     services: { audit, webhooks, usage: new UsageService(d.store) },
