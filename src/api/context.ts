@@ -16,6 +16,10 @@ import type { InstanceExec } from '../core/instance-exec.js';
 import type { PlanService } from '../core/plans/plan-service.js';
 import type { QuotaService } from '../core/quota/quota-service.js';
 import type { VpsActions } from '../core/vps-actions.js';
+import type { LoginThrottle } from './rate-limit-login.js';
+import type { AuditLog } from '../core/audit/audit-log.js';
+import type { WebhookService } from '../core/webhooks/webhook-service.js';
+import type { UsageService } from '../core/metering/usage-service.js';
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -36,8 +40,11 @@ export interface ApiContext extends BaseDeps {
   /** POST /instances/{name}/actions (VPS actions). */
   vpsActions: VpsActions;
   hostInfo(): Promise<HostInfo>;
-  /** Called after each failed login with the name tried and the client address (rate limiting hooks in here). */
-  onLoginFailure?: (name: string, ip: string) => void | Promise<void>;
+  /** The brake on password guessing (api/rate-limit-login.ts); absent: the login routes make their own. */
+  loginThrottle?: LoginThrottle;
+  audit: AuditLog;
+  webhooks: WebhookService;
+  usage: UsageService;
 }
 
 /** Answer 202 Accepted with the operation and its Location. */

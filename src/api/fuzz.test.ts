@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
+import { LoginThrottle } from './rate-limit-login.js';
+import { AuditLog } from '../core/audit/audit-log.js';
+import { WebhookService } from '../core/webhooks/webhook-service.js';
+import { UsageService } from '../core/metering/usage-service.js';
 import { ensureAdminToken } from '../core/auth.js';
 import { silentLogger } from '../lib/log.js';
 import { vpsOf } from '../core/testing/vps-fixture.js';
@@ -98,7 +102,9 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
     config, paths: t.paths, store: t.store, ops: t.ops, events: t.events, log: silentLogger(), exec: t.exec,
     images: t.images, instances: t.instances, actions: t.actions, network: t.network, firewall: t.firewall, forwards: t.forwards,
     instanceNics: t.nics, copier: t.copier, instanceExec: new InstanceExec(t.runtime), storage: t.storage, instanceVolumes: t.volumes,
-    snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, vpsActions: vpsOf(t), hostInfo: async () => ({ version: 'fuzz' }),
+    snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, vpsActions: vpsOf(t), loginThrottle: new LoginThrottle({ freeFailures: 1e9 }),
+    audit: new AuditLog(join(t.dir, 'audit')), webhooks: new WebhookService(t.store, t.events, silentLogger(), {}, async () => ({ ok: false, error: 'the fuzz sends nothing' })),
+    usage: new UsageService(t.store), hostInfo: async () => ({ version: 'fuzz' }),
   };
   // A context member the fixture lacks is reported by name (a new service must be added here), not as a mystery 500.
   const ctx = new Proxy(members, {

@@ -7,6 +7,7 @@ import { ErrorBody, Event, HostInfo, Image, ImageBuild, ImageImport, Instance, I
 import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import { Member, Project, Token, TokenCreate, User, UserCreate } from '../shared/identity-types.js';
 import { InstanceSnapshot, InstanceSnapshotCreate, Pool, PoolCreate, Snapshot, SnapshotCreate, Volume, VolumeAttach, VolumeCreate } from '../shared/storage-types.js';
+import { AuditEntry, Delivery, UsageRow, Webhook, WebhookCreate } from '../shared/trail-types.js';
 
 /** The resources that appear in `components.schemas`, by name; every use of one becomes a `$ref`. */
 export const NAMED_SCHEMAS: Record<string, TSchema> = {
@@ -15,6 +16,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   // The main request bodies, so generated clients get named types for them too.
   InstanceCreate, InstanceCopy, ImageBuild, ImageImport, NetworkCreate, ForwardCreate, NicAttach, SecurityGroupCreate,
   PoolCreate, VolumeCreate, VolumeAttach, SnapshotCreate, InstanceSnapshotCreate, UserCreate, TokenCreate,
+  AuditEntry, Webhook, WebhookCreate, Delivery, UsageRow,
 };
 
 const byIdentity = new Map<unknown, string>(Object.entries(NAMED_SCHEMAS).map(([n, s]) => [s, n]));

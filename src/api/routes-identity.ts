@@ -10,6 +10,8 @@ import type { Principal } from '../core/identity/principal.js';
 import { NimboError, invalid } from '../lib/errors.js';
 import { clearedCookie, sessionCookie } from './cookies.js';
 import type { ApiContext } from './context.js';
+import { LoginThrottle } from './rate-limit-login.js';
+import { tooManyRequests } from './rate-limit-hook.js';
 import { PAGED, PageQuery, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const byTokenAge = { key: (t: Token) => `${t.createdAt}|${t.id}` };
@@ -25,6 +27,7 @@ export function principalOf(req: FastifyRequest): Principal {
 /** /api/v1/auth and /api/v1/tokens routes. */
 export async function identityRoutes(app: FastifyInstance, ctx: ApiContext) {
   const id = () => identityServices(ctx.store);
+  const brake = ctx.loginThrottle ?? new LoginThrottle();
   const self = async (req: FastifyRequest) => {
     const u = await id().users.record(principalOf(req).userName);
     if (!u) throw new NimboError('Unauthorized', `user ${principalOf(req).userName} no longer exists`);
@@ -35,18 +38,22 @@ export async function identityRoutes(app: FastifyInstance, ctx: ApiContext) {
     '/auth/login',
     {
       config: { public: true },
-      schema: { tags: ['auth'], summary: 'Log in with a name and password: sets the session cookie, answers the CSRF token', body: Login, response: { 200: LoginResult, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody } },
+      schema: { tags: ['auth'], summary: 'Log in with a name and password: sets the session cookie, answers the CSRF token', body: Login, response: { 200: LoginResult, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody } },
     },
     async (req, reply) => {
       const svc = id();
-      const user = await svc.users.checkLogin(req.body.name, req.body.password).catch(async (e) => {
-        await ctx.onLoginFailure?.(req.body.name, req.ip);
+      // The brake comes before the password is checked: a locked-out name or address learns nothing.
+      const may = brake.check(req.body.name, req.ip);
+      if (!may.allowed) return tooManyRequests(reply, may.retryAfterS, `too many failed logins: try again in ${may.retryAfterS} s`);
+      const user = await svc.users.checkLogin(req.body.name, req.body.password).catch((e: unknown) => {
+        brake.failure(req.body.name, req.ip);
         throw e;
       });
       if (!user) {
-        await ctx.onLoginFailure?.(req.body.name, req.ip);
+        brake.failure(req.body.name, req.ip);
         throw new NimboError('Unauthorized', 'wrong user name or password');
       }
+      brake.success(req.body.name, req.ip);
       const s = await svc.sessions.create(user);
       reply.header('Set-Cookie', sessionCookie(s.id, SESSION_ABSOLUTE_MS / 1000, req.protocol === 'https'));
       reply.header('Cache-Control', 'no-store');

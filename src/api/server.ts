@@ -30,6 +30,12 @@ import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
 import { identityRoutes } from './routes-identity.js';
 import { identityAdminRoutes } from './routes-identity-admin.js';
+import { installAuditHook, type AuditSink } from './audit-hook.js';
+import { installRateLimit } from './rate-limit-hook.js';
+import type { RateLimits } from './rate-limit.js';
+import { auditRoutes } from './audit-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
+import { usageRoutes } from './usage-routes.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -39,6 +45,10 @@ export interface ServerOptions {
   https?: { cert: string; key: string };
   /** Tests only: the principal of each request, instead of checking its credential (undefined: 401). */
   authenticate?: (req: FastifyRequest) => Principal | undefined;
+  /** Record mutating calls and logins here (core/audit); absent: no audit records. */
+  audit?: AuditSink;
+  /** Limit requests per caller and per address (api/rate-limit.ts); absent: no limits. */
+  rateLimits?: RateLimits;
 }
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
@@ -68,12 +78,16 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   });
   await app.register(websocket);
 
-  // Before any route: authentication, then authorization, decided on the matched route, deny by default.
+  // Before any route: the address's rate limit, authentication, the caller's rate limit, the audit
+  // record, then authorization, decided on the matched route, deny by default.
   const tickets = new WsTickets();
+  if (opts.rateLimits) installRateLimit(app, 'address', opts.rateLimits);
   const authenticate = opts.authenticate;
   if (authenticate) app.addHook('onRequest', async (req) => void (req.principal = authenticate(req)));
   installTicketAuthentication(app, tickets);
   installAuthentication(app, () => ctx.store);
+  if (opts.rateLimits) installRateLimit(app, 'caller', opts.rateLimits);
+  if (opts.audit) installAuditHook(app, opts.audit);
   installAuthorization(app);
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
@@ -101,6 +115,9 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await vpsActionRoutes(api, ctx);
       await identityRoutes(api, ctx);
       await identityAdminRoutes(api, ctx);
+      await auditRoutes(api, () => ctx.audit);
+      await webhookRoutes(api, () => ctx.webhooks);
+      await usageRoutes(api, () => ctx.usage);
     },
     { prefix: '/api/v1' },
   );

@@ -121,7 +121,7 @@ export class ApiClient {
   }
 
   /** Turn a non-2xx answer into a CliError carrying the server's code and message. */
-  private async errorFrom(res: Answer): Promise<CliError> {
+  private async errorFrom(res: Answer, sentToken: boolean): Promise<CliError> {
     const text = await res.text().catch(() => '');
     let code: string | undefined;
     let message = '';
@@ -133,7 +133,7 @@ export class ApiClient {
       message = text.slice(0, 200);
     }
     message = oneLine(message) || `HTTP ${res.status} ${res.statusText}`;
-    if (res.status === 401 && !/token/i.test(message)) message += ' (check NIMBO_TOKEN / --token-file / nimbo login)';
+    if (res.status === 401 && sentToken && !/token/i.test(message)) message += ' (check NIMBO_TOKEN / --token-file / nimbo login)';
     return new CliError(message, { kind: 'api', code, status: res.status });
   }
 
@@ -182,7 +182,7 @@ export class ApiClient {
     } catch (e) {
       throw this.transportError(e, timeoutMs);
     }
-    if (res.status < 200 || res.status > 299) throw await this.errorFrom(res);
+    if (res.status < 200 || res.status > 299) throw await this.errorFrom(res, o.auth ?? true);
     return res;
   }
 

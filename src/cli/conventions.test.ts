@@ -34,6 +34,7 @@ const NO_OUTPUT: Record<string, string> = {
   'network forward delete': 'the API answers 204: no object',
   'firewall group delete': 'the API answers 204: no object',
   'plan delete': 'the API answers 204: no object',
+  'webhook delete': 'the API answers 204: no object',
   completion: 'prints a shell script',
   daemon: 'runs nimbod in the foreground',
   up: 'local bring-up with progress',

@@ -108,7 +108,7 @@ test('user and project commands: create, roles, members, disable, delete', async
   assert.equal(bobToken.code, 0, bobToken.stderr);
   const no = await nimbo(['project', 'member', 'add', 'shop', 'bob', '--role', 'owner']);
   assert.equal(no.code, 6, no.stderr);
-  assert.match(no.stderr, /only an owner of project shop/);
+  assert.match(no.stderr, /viewer in project shop and may not change project members/);
   const lo = await nimbo(['logout']);
   assert.match(lo.stdout, /^Logged out \(token [0-9a-f]{16} revoked\)\n$/);
   assert.equal(existsSync(tokenFile), false);

@@ -38,11 +38,7 @@ export function cliTokenName(host = hostname()): string {
  * login, create the token with the session's cookie and CSRF token, end the session.
  */
 export async function loginForToken(c: ApiClient, name: string, password: string, token: TokenCreate): Promise<TokenCreated & { user: User }> {
-  const res = await c.response('POST', '/auth/login', { auth: false, body: { name, password } }).catch((e: unknown) => {
-    // The client's hint about NIMBO_TOKEN does not apply to a password login.
-    if (e instanceof CliError && e.status === 401) throw new CliError(e.message.replace(/ \(check NIMBO_TOKEN \/ --token\)$/, ''), { kind: 'api', code: e.code, status: 401 });
-    throw e;
-  });
+  const res = await c.response('POST', '/auth/login', { auth: false, body: { name, password } });
   const login = JSON.parse(await res.text()) as LoginResult;
   const cookie = String(res.headers['set-cookie'] ?? '').split(';')[0];
   if (!cookie?.startsWith('nimbo_session=')) throw new CliError('nimbod answered the login without a session cookie', { exitCode: EXIT.failure });

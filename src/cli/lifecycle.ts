@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 // Only the small config module at startup: up.js (host exec, daemon start) and ip.js load inside their actions.
 import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.js';
 import { invalid } from '../lib/errors.js';
@@ -16,6 +16,11 @@ interface DaemonFlags {
   qemuUser: string;
   accel?: string;
   containerRuntime: string;
+  auditRetention: string;
+  rateLimitCaller: string;
+  rateLimitAddress: string;
+  webhookAllowInternal?: boolean;
+  meterInterval: string;
 }
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
@@ -35,6 +40,11 @@ export function registerLifecycle(program: Command): void {
     .option('--qemu-user <user>', 'user QEMU runs as for VMs made before per-VM uids (each VM now gets its own)', DEFAULTS.qemuUser)
     .option('--accel <kvm|tcg>', 'force an accelerator instead of probing')
     .option('--container-runtime <path>', 'OCI runtime for containers (runc; crun on cgroup-v2 hosts)', 'runc')
+    .option('--audit-retention <days>', 'days the audit log keeps entries', '90')
+    .option('--rate-limit-caller <burst:per-second>', 'API requests per token, session or user (off: no limit)', '600:100')
+    .option('--rate-limit-address <burst:per-second>', 'API requests per source address (off: no limit)', '1200:200')
+    .option('--webhook-allow-internal', 'let webhooks reach loopback, private and link-local addresses (refused by default: SSRF)')
+    .addOption(new Option('--meter-interval <seconds>', 'seconds between metering samples (tests)').default('60').hideHelp())
     .addHelpText(
       'after',
       '\nTLS: on a loopback address the API is plain HTTP unless --tls is given. On any other address (0.0.0.0 and :: included)\n' +
@@ -49,6 +59,17 @@ export function registerLifecycle(program: Command): void {
       const tls = planTls(host, { tls: o.tls, cert: o.tlsCert, key: o.tlsKey });
       const shutdownS = Number(o.shutdownTimeout);
       if (!Number.isFinite(shutdownS) || shutdownS <= 0) throw invalid(`--shutdown-timeout ${JSON.stringify(o.shutdownTimeout)} must be a positive number of seconds`);
+      const tc = await import('../core/trail-config.js');
+      const trail = {
+        auditRetentionDays: tc.parseRetentionDays(o.auditRetention),
+        rateLimits: {
+          ...(o.rateLimitCaller === 'off' ? {} : { perCaller: tc.parseBucket('--rate-limit-caller', o.rateLimitCaller) }),
+          ...(o.rateLimitAddress === 'off' ? {} : { perAddress: tc.parseBucket('--rate-limit-address', o.rateLimitAddress) }),
+        },
+        webhookAllowInternal: o.webhookAllowInternal === true,
+        meterIntervalS: Number(o.meterInterval),
+      };
+      if (!Number.isInteger(trail.meterIntervalS) || trail.meterIntervalS < 1 || trail.meterIntervalS > 3600) throw invalid(`--meter-interval ${JSON.stringify(o.meterInterval)} must be 1-3600 seconds`);
       const { startDaemon } = await import('../daemon/daemon.js');
       const daemon = await startDaemon({
         stateDir: o.stateDir,
@@ -61,6 +82,7 @@ export function registerLifecycle(program: Command): void {
         containerRuntime: o.containerRuntime,
         tls,
         shutdownTimeoutMs: shutdownS * 1000,
+        trail,
       });
       if (daemon.fingerprint) process.stderr.write(`nimbod: serving ${daemon.url}; TLS certificate SHA-256 fingerprint ${daemon.fingerprint}\n`);
       let stopping = false;

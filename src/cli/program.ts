@@ -22,6 +22,7 @@ import { registerAuthCommands } from './commands/auth.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerProjectCommands } from './commands/projects.js';
+import { registerTrailCommands } from './commands/trail.js';
 
 /**
  * Build the `nimbo` program with every command but the lifecycle ones (main.ts adds those).
@@ -52,5 +53,6 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerUserCommands(program);
   registerProjectCommands(program);
+  registerTrailCommands(program);
   return program;
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { invalid } from '../lib/errors.js';
+import type { TrailConfig } from './trail-config.js';
 
 /** How one nimbod instance is configured (flags of `nimbo daemon`). */
 export interface DaemonConfig {
@@ -20,6 +21,8 @@ export interface DaemonConfig {
   tls?: TlsPlan;
   /** How long SIGTERM waits for requests and operations to finish before the daemon exits anyway (ms). */
   shutdownTimeoutMs?: number;
+  /** Audit retention, rate limits and webhook targets (core/trail-config.ts; defaults when absent). */
+  trail?: Partial<TrailConfig>;
 }
 
 /** The TLS decision for one listen address (see planTls). */
@@ -97,6 +100,8 @@ export function statePaths(stateDir: string) {
     cache: join(stateDir, 'cache'),
     /** The self-signed TLS pair nimbod makes on first start (dir 0700, key 0600). */
     tlsDir: join(stateDir, 'tls'),
+    /** The audit log: one JSON-lines file per UTC day (dir 0700, files 0600). */
+    audit: join(stateDir, 'audit'),
     /** Per-instance runtime dir (unix sockets: keep it short). */
     run: (name: string) => join(stateDir, 'run', name),
     instance: (name: string) => join(stateDir, 'instances', name),

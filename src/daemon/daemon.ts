@@ -49,6 +49,7 @@ import type { BaseDeps } from '../core/deps.js';
 import { prepareTls } from './tls.js';
 import { shutdownWithin } from './shutdown.js';
 import { makeReconciler } from './reconciler-wiring.js';
+import { startTrail } from './trail-wiring.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -158,6 +159,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const reconciler = makeReconciler({ store, events, log, repo, runtime, drivers });
   await reconciler.start();
 
+  // Audit log, webhooks, metering; rate limits go to the API below.
+  const trail = await startTrail({ config, paths, store, events, log, repo, storage });
   const app = await buildServer({
     ...base,
     images,
@@ -176,7 +179,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     quotas,
     vpsActions,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
-  }, tls ? { https: { cert: tls.cert, key: tls.key } } : {});
+    ...trail.services,
+  }, { ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}), ...trail.server });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -196,6 +200,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       await app.close();
       await metadata.close();
       await ops.drain();
+      await trail.stop(); // the shutdown checkpoint of the meter
     },
     async release() {
       drivers.close();

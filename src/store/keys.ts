@@ -161,6 +161,23 @@ export const keys = {
   recordsVersion: '/meta/records',
   /** The boot id of a host when its daemon last started (a change means the host rebooted). */
   hostBoot: (host = 'local') => `/hosts/${host}/boot`,
+
+  /** Prefix of every webhook (kind first, then project). */
+  allWebhooks: '/webhooks/',
+  /** Prefix of the webhooks of one project. */
+  webhooks: (project: string) => `/webhooks/${project}/`,
+  /** One webhook. */
+  webhook: (project: string, id: string) => `/webhooks/${project}/${id}`,
+  /** The delivery log of one webhook (a capped list). */
+  webhookDeliveries: (id: string) => `/webhook-deliveries/${id}`,
+  /** Prefix of the metering checkpoints (one per instance UUID: last sample, counters, open hour). */
+  meterCheckpoints: '/meter/checkpoints/',
+  /** The metering checkpoint of one instance. */
+  meterCheckpoint: (uuid: string) => `/meter/checkpoints/${uuid}`,
+  /** Prefix of the monthly usage rollups of a project and month (YYYY-MM). */
+  usageMonth: (project: string, month: string) => `/usage/${project}/${month}/`,
+  /** The monthly usage rollup of one instance. */
+  usageRow: (project: string, month: string, uuid: string) => `/usage/${project}/${month}/${uuid}`,
 } as const;
 
 /** Operation lock targets (what OperationManager locks; the store key is keys.lock(target)). */

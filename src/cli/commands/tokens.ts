@@ -5,8 +5,7 @@ import { attachExamples } from '../examples.js';
 import { formatAge } from '../format.js';
 import { createToken, listTokens, revokeToken } from '../identity-client.js';
 import { outputOption, renderDetail, renderList, type Column } from '../output.js';
-import { parseName } from '../validate.js';
-import { clientFor, formatOf, out, outResult } from './common.js';
+import { clientFor, formatOf, out, outResult, type GlobalOptions } from './common.js';
 
 const UNIT_S: Record<string, number> = { m: 60, h: 3600, d: 86400, w: 7 * 86400, y: 365 * 86400 };
 
@@ -44,14 +43,15 @@ export function registerTokenCommands(program: Command): void {
 
   token
     .command('create')
-    .description('create an API token and print its secret (shown only this once)')
+    .description('create an API token and print its secret (shown only this once); with the global --project P it works only in project P')
     .argument('<name>', 'a name to recognise it by (letters, digits, space, . _ -)')
     .option('--read-only', 'the token can only read (GET-like calls)')
-    .option('--project <project>', 'the token works only in this project', (v) => parseName(v, 'project name'))
     .option('--expires <duration>', 'it expires after this long: 90m, 12h, 30d, 2w, 1y (default: never)', parseExpires)
     .addOption(outputOption())
-    .action(async (name: string, o: { readOnly?: boolean; project?: string; expires?: number }, cmd: Command) => {
-      const made = await createToken(clientFor(cmd), { name, access: o.readOnly ? 'read' : 'write', ...(o.project ? { project: o.project } : {}), ...(o.expires ? { expiresIn: o.expires } : {}) });
+    .action(async (name: string, o: { readOnly?: boolean; expires?: number }, cmd: Command) => {
+      // The global --project (not NIMBO_PROJECT: a limit is asked for on the command line only) scopes the token.
+      const project = cmd.optsWithGlobals<GlobalOptions>().project;
+      const made = await createToken(clientFor(cmd), { name, access: o.readOnly ? 'read' : 'write', ...(project ? { project } : {}), ...(o.expires ? { expiresIn: o.expires } : {}) });
       outResult(formatOf(cmd), made, `${made.secret}\n(token ${made.token.id}: keep the secret now, it is not shown again)`);
     });
 
