@@ -13,6 +13,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { AuditLog } from '../core/audit/audit-log.js';
 import { notFound } from '../lib/errors.js';
 import { LOGIN_ROUTE } from './rate-limit-login.js';
+import { identityServices } from '../core/identity/services.js';
 import type { AuditPage } from '../shared/trail-types.js';
 
 test('mutating calls and login attempts are audited; reads and secrets are not', async () => {
@@ -26,12 +27,10 @@ test('mutating calls and login attempts are audited; reads and secrets are not',
     webhooks: { delete: async () => { throw notFound('webhook 00000000-0000-0000-0000-000000000000'); }, list: async () => [] },
   } as unknown as ApiContext;
   const token = await ensureAdminToken(store, join(dir, 'admin.token'));
+  const ids = identityServices(store);
+  await ids.projects.ensureDefault();
+  await ids.users.create({ name: 'alice', password: 'right-horse-battery' });
   const app = await buildServer(ctx, { audit });
-  // The identity routes add the real login; a stub at its path stands for it here.
-  app.post(LOGIN_ROUTE, { config: { public: true } }, async (req, reply) => {
-    const b = req.body as { name: string; password: string };
-    return b.password === 'right-horse-battery' ? { ok: true } : reply.code(401).send({ error: { code: 'Unauthorized', message: 'wrong user name or password' } });
-  });
   const auth = { authorization: `Bearer ${token}` };
   try {
     const id = '00000000-0000-0000-0000-000000000000';
