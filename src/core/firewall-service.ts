@@ -8,6 +8,7 @@ import type { InstanceRecord } from './instance-record.js';
 import { forwardPolicy } from './forward-service.js';
 import { casUpdate } from '../store/cas.js';
 import { DEFAULT_PROJECT, keys, projectOfKey } from '../store/keys.js';
+import { PrefixCache } from '../store/prefix-cache.js';
 import { createHash } from 'node:crypto';
 
 /** A security group as kept at /secgroups/PROJECT/NAME. */
@@ -101,8 +102,12 @@ export class FirewallService {
   }
 
   /** Every project's instances, with their project (the policy is host-wide). */
+  private everyInstance?: PrefixCache<InstanceRecord>;
+
   private async allInstances(): Promise<InstanceRecord[]> {
-    return (await this.d.store.list<InstanceRecord>(keys.allInstances)).map((k) => ({ ...k.value, project: projectOfKey(k.key) ?? DEFAULT_PROJECT }));
+    // Read on every change of the ruleset: kept current by the store's watch rather than parsed again each time.
+    this.everyInstance ??= new PrefixCache<InstanceRecord>(this.d.store, keys.allInstances);
+    return (await this.everyInstance.entries()).map(([key, rec]) => ({ ...rec, project: projectOfKey(key) ?? DEFAULT_PROJECT }));
   }
 
   private async attachments(project: string, name: string): Promise<string[]> {

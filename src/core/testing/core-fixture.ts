@@ -52,6 +52,8 @@ export interface CoreFixtureOptions {
   pools?: Record<string, Partial<StorageCapabilities>>;
   /** The host dedicated slices are carved from (default: 4 cores, 8 GiB, core 0 and 1 GiB kept). */
   sliceHost?: SliceHost;
+  /** false: no quota admission at all (benchmarks compare against it); default true. */
+  quota?: boolean;
 }
 
 /** A network driver that changes nothing; taps "exist" when a fake instance driver made them. */
@@ -91,7 +93,7 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   // tc and ip (NIC bandwidth limits) see no qdiscs and no devices.
   const exec = new FakeExec().on(['ip'], { stdout: '[]' }).on(['tc'], { stdout: '[]' });
   const admission = new Admission(store, opts.sliceHost ?? { cpus: 4, memoryMiB: 8192, reserveCores: 1, reserveMiB: 1024 });
-  const base: BaseDeps = { config, paths, store, ops, events, log, exec, quota: admission };
+  const base: BaseDeps = { config, paths, store, ops, events, log, exec, ...(opts.quota === false ? {} : { quota: admission }) };
 
   const qemu = new FakeInstanceDriver({ preset: 'vm', name: 'qemu' });
   const runc = new FakeInstanceDriver({ preset: 'container', name: 'runc' });
@@ -128,7 +130,7 @@ export async function coreFixture(opts: CoreFixtureOptions = {}) {
   const plans = new PlanService(store);
   await plans.seed();
   const quotas = new QuotaService(store);
-  const repo = new InstanceRepo(store, events, admission);
+  const repo = new InstanceRepo(store, events, opts.quota === false ? undefined : admission);
   const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images, slices: admission });
   const views = new InstanceViews(runtime);
   const nics = new InstanceNics(runtime, repo, views, firewall, forwards);

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import { PrefixCache } from './prefix-cache.js';
+
+test('PrefixCache: lists once, then follows puts, deletes and transactions under its prefix only; values are copies', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nimbo-prefix-cache-'));
+  const store = new SqliteStore(join(dir, 'state.db'));
+  try {
+    await store.put('/a/1', { n: 1 });
+    await store.put('/b/1', { n: 9 });
+    const cache = new PrefixCache<{ n: number }>(store, '/a/');
+    assert.deepEqual(await cache.entries(), [['/a/1', { n: 1 }]]);
+    const obj = { n: 2 };
+    await store.put('/a/2', obj);
+    obj.n = 99; // the writer changes its object after the put
+    await store.txn([], [{ type: 'put', key: '/a/0', value: { n: 0 } }, { type: 'delete', key: '/a/1' }, { type: 'put', key: '/b/2', value: { n: 8 } }]);
+    assert.deepEqual(await cache.values(), [{ n: 0 }, { n: 2 }]);
+    await store.delete('/a/0');
+    assert.deepEqual(await cache.entries(), [['/a/2', { n: 2 }]]);
+    // A second cache over the same store agrees with a fresh list.
+    const fresh = (await store.list<{ n: number }>('/a/')).map((kv) => [kv.key, kv.value]);
+    assert.deepEqual(await new PrefixCache(store, '/a/').entries(), fresh);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
