@@ -44,8 +44,32 @@ test('?project= is one valid name', () => {
   assert.match((queryProject({ project: 'a'.repeat(64) }) as { message: string }).message, /is not a valid project name/);
 });
 
-test('without ?project=: the token project, else the first project, else default', () => {
+test('without ?project=: the token project, else the default project, else the first project, else default', () => {
   assert.equal(defaultProject(mia), 'web');
   assert.equal(defaultProject({ ...mia, token: { id: 't', access: 'write', project: 'db' } }), 'db');
+  assert.equal(defaultProject({ ...mia, defaultProject: 'db' }), 'db', "the user's default project");
+  assert.equal(defaultProject({ ...mia, defaultProject: 'db', token: { id: 't', access: 'write', project: 'web' } }), 'web', 'a token limited to a project wins');
   assert.equal(defaultProject({ ...mia, platformRole: 'admin', projects: {} }), 'default');
+});
+
+test("an admin's request in a project that does not exist is 404 before any handler runs; a member's is never looked up", async () => {
+  const app = Fastify();
+  const admin: Principal = { userId: 'u0', userName: 'root', via: 'token', platformRole: 'admin', projects: {} };
+  let who = admin;
+  app.addHook('onRequest', async (req) => void (req.principal = who));
+  installAuthentication(app, () => ({}) as Store);
+  const asked: string[] = [];
+  installAuthorization(app, async (name) => (asked.push(name), name === 'shop'));
+  let ran = 0;
+  app.post('/things', { config: { access: { action: 'write', resource: 'instance' } } }, async (req) => (++ran, { project: req.project }));
+  const typo = await app.inject({ method: 'POST', url: '/things?project=shpo' });
+  assert.equal(typo.statusCode, 404);
+  assert.deepEqual(typo.json(), { error: { code: 'NotFound', message: 'project shpo does not exist' } });
+  assert.equal(ran, 0);
+  assert.deepEqual((await app.inject({ method: 'POST', url: '/things?project=shop' })).json(), { project: 'shop' });
+  assert.deepEqual((await app.inject({ method: 'POST', url: '/things' })).json(), { project: 'default' }, 'default always exists');
+  who = mia;
+  assert.deepEqual((await app.inject({ method: 'POST', url: '/things?project=web' })).json(), { project: 'web' });
+  assert.deepEqual(asked, ['shpo', 'shop']);
+  await app.close();
 });

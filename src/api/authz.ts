@@ -41,8 +41,12 @@ function withProjectParam(querystring: unknown): TSchema {
   return { ...qs, properties: { ...qs.properties, project: ProjectParam } };
 }
 
-/** Install the authorization hook; call right after installAuthentication, before any route. */
-export function installAuthorization(app: FastifyInstance): void {
+/**
+ * Install the authorization hook; call right after installAuthentication, before any route. With
+ * `projectExists`, a caller who reaches a project by a platform role (an admin) gets 404 for one that
+ * does not exist, so no resource is made in a misspelt project (a member's role implies it exists).
+ */
+export function installAuthorization(app: FastifyInstance, projectExists?: (name: string) => Promise<boolean>): void {
   app.decorateRequest('project', undefined);
   app.addHook('onRoute', (route: RouteOptions) => {
     const config = route.config as { access?: Access; projectParam?: string } | undefined;
@@ -66,6 +70,9 @@ export function installAuthorization(app: FastifyInstance): void {
     const project = scoped ? (asked.project ?? defaultProject(principal)) : undefined;
     const decision = authorize(principal, access, project);
     if (!decision.allowed) return forbid(reply, decision.message);
+    if (project !== undefined && projectExists && !principal.projects[project] && project !== DEFAULT_PROJECT && !(await projectExists(project))) {
+      return reply.code(404).send({ error: { code: 'NotFound', message: `project ${project} does not exist` } });
+    }
     if (project !== undefined) req.project = project;
   });
 }

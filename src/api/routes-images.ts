@@ -21,7 +21,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.post<{ Body: ImageBuild }>(
     '/images',
-    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: 'Build a built-in image (tiny, debian-12)', body: ImageBuild, response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: 'Build a built-in image (tiny, debian-12); public images are the platform\'s (admin or operator)', body: ImageBuild, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.images.build(req.body.name, req.body.builder ?? req.body.name)),
   );
 
@@ -33,7 +33,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.delete<{ Params: { name: string } }>(
     '/images/:name',
-    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: 'Delete an image', params: Type.Object({ name: Name }), response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: 'Delete a public image (admin or operator)', params: Type.Object({ name: Name }), response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.images.remove(req.params.name)),
   );
 }

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { HostInfo } from '../shared/api-types.js';
 import { installAuthentication } from './authn.js';
 import { installAuthorization } from './authz.js';
+import { keys } from '../store/keys.js';
 import { WsTickets } from '../core/authz/ws-tickets.js';
 import { installTicketAuthentication } from './ws-ticket-auth.js';
 import type { Principal } from '../core/identity/principal.js';
@@ -88,7 +89,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   installAuthentication(app, () => ctx.store);
   if (opts.rateLimits) installRateLimit(app, 'caller', opts.rateLimits);
   if (opts.audit) installAuditHook(app, opts.audit);
-  installAuthorization(app);
+  installAuthorization(app, async (name) => (await ctx.store.get(keys.project(name))) !== undefined);
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 

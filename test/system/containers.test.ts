@@ -257,6 +257,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     const inP = (project: string, ...args: string[]) => run('--project', project, ...args);
     const projects = ['acme', 'umbrella'];
     for (const p of projects) {
+      await run('project', 'create', p);
       await inP(p, 'network', 'create', 'blue', '--quiet');
       await inP(p, 'launch', 'tiny', 'web', '--container', '--network', 'blue', '--memory', '64MiB', '--ssh-key', `${key.key}.pub`, '--quiet');
     }
@@ -291,6 +292,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     for (const p of projects) {
       await inP(p, 'delete', 'web', '--force', '--quiet');
       await inP(p, 'network', 'delete', 'blue', '--quiet');
+      await run('project', 'delete', p);
     }
   });
 
