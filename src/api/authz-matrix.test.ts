@@ -10,6 +10,7 @@ import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
 import type { Principal } from '../core/identity/principal.js';
 import { isProjectResource, type Access, type Resource } from '../core/authz/access.js';
+import { keys } from '../store/keys.js';
 import { silentLogger } from '../lib/log.js';
 
 const A = 'alpha';
@@ -72,7 +73,15 @@ const reached: string[] = [];
 before(async () => {
   // Every service is a trap: a handler that runs throws (500) after it was recorded.
   const trap = new Proxy({}, { get: () => { throw new Error('handler reached'); } });
-  const ctx = new Proxy({ log: silentLogger() } as unknown as ApiContext, { get: (t, p) => (p === 'log' ? (t as unknown as Record<string, unknown>).log : trap) });
+  // The store answers only whether a project exists (the authorization hook asks for an admin's project).
+  // Any other read is a handler's: it throws like the trap.
+  const store = {
+    get: async (key: string) => {
+      if ([keys.project(A), keys.project(B)].includes(key)) return { key, value: {} };
+      throw new Error('handler reached');
+    },
+  };
+  const ctx = new Proxy({ log: silentLogger(), store } as unknown as ApiContext, { get: (t, p) => (p === 'log' || p === 'store' ? (t as unknown as Record<string, unknown>)[p] : trap) });
   app = await buildServer(ctx, {
     authenticate: (req: FastifyRequest) => PRINCIPALS[req.headers['x-test-principal'] as Who],
     onRoute: (route) => {

@@ -16,6 +16,7 @@ import type { InstanceExec } from '../core/instance-exec.js';
 import type { PlanService } from '../core/plans/plan-service.js';
 import type { QuotaService } from '../core/quota/quota-service.js';
 import type { VpsActions } from '../core/vps-actions.js';
+import type { InstanceUpdate } from '../core/instance-update.js';
 import type { LoginThrottle } from './rate-limit-login.js';
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { WebhookService } from '../core/webhooks/webhook-service.js';
@@ -37,6 +38,8 @@ export interface ApiContext extends BaseDeps {
   snapshots: InstanceSnapshots;
   plans: PlanService;
   quotas: QuotaService;
+  /** PATCH /instances/{name} (the daemon's, with quotas); absent: the route makes one from the other members. */
+  instanceUpdate?: InstanceUpdate;
   /** POST /instances/{name}/actions (VPS actions). */
   vpsActions: VpsActions;
   hostInfo(): Promise<HostInfo>;

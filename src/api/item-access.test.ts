@@ -43,6 +43,7 @@ test('operations and events: own project only, platform ones to admins and opera
   const base = `127.0.0.1:${(app.server.address() as { port: number }).port}/api/v1`;
   try {
     // 1: project a, 2: project b, 3: platform (a pool), 4: project a.
+    for (const p of ['a', 'b']) await store.put(keys.project(p), { name: p, description: '', createdAt: new Date().toISOString() });
     for (const o of [op(1, 'a'), op(2, 'b'), op(3), op(4, 'a')]) await store.put(keys.operation(o.id), o);
     const list = async (w: string, q = '') => {
       const res = await fetch(`http://${base}/operations${q}`, { headers: { 'x-who': w } });

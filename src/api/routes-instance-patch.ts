@@ -10,8 +10,9 @@ import { projectOf } from './request-project.js';
 
 /** PATCH /api/v1/instances/{name}: rename, description, labels, autostart; CPUs and memory while stopped. */
 export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext) {
-  // Ports only, read when a request comes (services are not touched while routes are registered).
-  const update = new InstanceUpdate({
+  // The daemon's (it charges quotas); else one made from ports read when a request comes (tests).
+  let made: InstanceUpdate | undefined;
+  const update = (): InstanceUpdate => ctx.instanceUpdate ?? (made ??= new InstanceUpdate({
     store: ctx.store,
     locks: new StoreLocks(ctx.store),
     refreshNetwork: (project, net) => ctx.network.refreshReservations(project, net),
@@ -24,7 +25,7 @@ export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext)
     get daemonId() {
       return ctx.ops.daemonId;
     },
-  });
+  }));
   app.patch<{ Params: { name: string }; Body: InstancePatch }>(
     '/instances/:name',
     {
@@ -35,12 +36,12 @@ export async function instancePatchRoutes(app: FastifyInstance, ctx: ApiContext)
         description:
           'Answers the updated instance. A rename waits up to 5 s for an operation on the instance (else 409), then moves the record and everything ' +
           'that names it (snapshots, addresses, volume attachments, forwards) at once; the running instance is not touched and its DNS name follows. ' +
-          'A name that is taken is 409; cpus or memory of an instance that is not stopped is 409.',
+          'A name that is taken is 409; cpus or memory of an instance that is not stopped is 409; more cpus or memory than the project\'s quota leaves is 403.',
         params: Type.Object({ name: Name }),
         body: InstancePatch,
-        response: { 200: Instance, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        response: { 200: Instance, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
-    async (req) => ctx.instances.view(await update.patch(projectOf(req), req.params.name, req.body)),
+    async (req) => ctx.instances.view(await update().patch(projectOf(req), req.params.name, req.body)),
   );
 }

@@ -17,6 +17,10 @@ import { LIMITS } from './instance-service.js';
 import { validateLabels } from './labels.js';
 import { AUTOSTART } from './records/instance-schema.js';
 import { referenceMoves, renameTxn } from './instance-rename-txn.js';
+import type { QuotaPort } from './deps.js';
+import type { Counts } from './quota/quota.js';
+
+const MiB = 1024 ** 2;
 
 /** How long a rename or a CPU/memory change waits for an operation on the instance before it answers 409. */
 export const BUSY_WAIT_MS = 5000;
@@ -44,6 +48,8 @@ export interface InstanceUpdatePorts {
   daemonId: string;
   /** How long to wait for a busy instance (tests shorten it). */
   busyWaitMs?: number;
+  /** Project quotas: a CPU or memory change moves the instance's charge (core/quota/admission.ts); absent: not counted. */
+  quota?: Pick<QuotaPort, 'recharge'>;
 }
 
 /** Validated field changes of a PATCH (everything but the name). */
@@ -62,7 +68,15 @@ export class InstanceUpdate {
     if (change.cpus !== undefined || change.memory !== undefined) assertStopped(cur);
     // Description, labels and autostart alone are plain compare-and-swap writes: no need to wait for an operation.
     if (to === undefined && change.cpus === undefined && change.memory === undefined) return this.write(project, name, change);
-    return this.locked(cur, async () => (to === undefined ? this.write(project, name, change) : this.move(project, name, to, change)));
+    return this.locked(cur, async () => {
+      if (to === undefined) return this.write(project, name, change);
+      // New CPUs or memory are charged by write(); the rename then moves the record as it is.
+      if ((change.cpus !== undefined || change.memory !== undefined) && this.p.quota) {
+        await this.write(project, name, change);
+        return this.move(project, name, to, {});
+      }
+      return this.move(project, name, to, change);
+    });
   }
 
   /** Rename an instance (a PATCH with only a name). */
@@ -111,13 +125,27 @@ export class InstanceUpdate {
     return kv.value;
   }
 
-  /** Field changes as one compare-and-swap (the stopped check re-made on each try). */
+  /**
+   * Field changes as one compare-and-swap (the stopped check re-made on each try). New CPUs or memory are
+   * charged to the project's quota first (QuotaExceeded changes nothing) and given back if the write fails.
+   */
   private async write(project: string, name: string, change: FieldChange): Promise<InstanceRecord> {
-    const res = await casUpdate<InstanceRecord>(this.p.store, keys.instance(project, name), (cur) => {
-      if (!cur) throw notFound(`instance ${name}`);
-      if (change.cpus !== undefined || change.memory !== undefined) assertStopped(cur);
-      return applyChange(cur, change);
-    });
+    const sized = change.cpus !== undefined || change.memory !== undefined;
+    const before = sized ? await this.record(project, name) : undefined;
+    if (before?.slice) throw conflict(`instance ${name} has dedicated cores: its CPUs and memory change only with its plan (not yet supported for dedicated plans)`);
+    const charge = (rec: Pick<InstanceRecord, 'cpus' | 'memory'>) => (cur: Counts | undefined) => cur && { ...cur, vcpus: rec.cpus, memoryMiB: Math.ceil(rec.memory / MiB) };
+    if (before && this.p.quota) await this.p.quota.recharge(before.uuid, project, charge(applyChange(before, change)));
+    let res: Awaited<ReturnType<typeof casUpdate<InstanceRecord>>>;
+    try {
+      res = await casUpdate<InstanceRecord>(this.p.store, keys.instance(project, name), (cur) => {
+        if (!cur) throw notFound(`instance ${name}`);
+        if (sized) assertStopped(cur);
+        return applyChange(cur, change);
+      });
+    } catch (e) {
+      if (before && this.p.quota) await this.p.quota.recharge(before.uuid, project, charge(before)).catch(() => undefined);
+      throw e;
+    }
     const rec = res!.value;
     this.p.publish('instance', name, { state: rec.state, updated: Object.keys(change) }, project);
     return rec;

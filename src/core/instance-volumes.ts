@@ -129,8 +129,16 @@ export class InstanceVolumes {
       const isRoot = holder?.root?.pool === pool && holder.root.volume === volume;
       const disk = isRoot ? 'root' : { pool, volume };
       if (size !== undefined && size > vol.size) {
-        if (live) await this.runtime.driverOf(live).resizeVolume(this.runtime.refOf(live), disk, size);
-        else await this.storage.grow(project, pool, volume, size);
+        // The disk quota is charged the new size first (a root's in its instance's charge); back if it does not grow.
+        const owner = isRoot ? holder.uuid : undefined;
+        await this.storage.chargeVolume(project, pool, volume, size, owner);
+        try {
+          if (live) await this.runtime.driverOf(live).resizeVolume(this.runtime.refOf(live), disk, size);
+          else await this.storage.grow(project, pool, volume, size);
+        } catch (e) {
+          await this.storage.chargeVolume(project, pool, volume, vol.size, owner).catch(() => undefined);
+          throw e;
+        }
         if (isRoot) await this.repo.patch(project, holder.name, { disk: size }); // the instance's disk follows its root
       }
       if (patch.limits) {

@@ -45,6 +45,9 @@ export const HASHED_VOLUME = /^x[0-9a-f]{24}$/;
 const defaultMeta = (pool: string, name: string): VolumeMeta => ({ pool, name, attachedTo: null, limits: { ...NO_LIMITS } });
 
 /** Storage pools and volumes: records in the store, bytes through a StorageDriver per pool. */
+/** The quota charge id of a project's volume (not a root: those count in their instance's charge). */
+export const volumeChargeId = (project: string, pool: string, name: string) => `volume/${project}/${pool}/${name}`;
+
 export class StorageService {
   private drivers = new Map<string, StorageDriver>();
   /** Pools whose create operation has not finished yet, and the queue that checks new paths one at a time. */
@@ -256,6 +259,38 @@ export class StorageService {
     return name;
   }
 
+  /**
+   * Charge `bytes` of a project's volume to its disk quota (whole GiB; undefined gives the charge back); a root
+   * volume (`instance`: its UUID) counts in its instance's charge instead. QuotaExceeded changes nothing.
+   */
+  async chargeVolume(project: string, pool: string, name: string, bytes: number | undefined, instance?: string): Promise<void> {
+    const q = this.d.quota;
+    if (!q) return;
+    const gib = bytes === undefined ? undefined : Math.ceil(bytes / 1024 ** 3);
+    if (instance) await q.recharge(instance, project, (cur) => (cur && gib !== undefined ? { ...cur, diskGiB: gib } : cur));
+    else await q.recharge(volumeChargeId(project, pool, name), project, () => (gib === undefined ? undefined : { diskGiB: gib }));
+  }
+
+  /**
+   * Start the operation that makes volume `name` of `bytes`. Over the disk quota is a 403 before it starts (a
+   * fast check); the binding charge is taken in the operation, under the volume's lock, once the name is known
+   * to be free, and given back if the volume is not made.
+   */
+  private async startCharged(project: string, pool: string, name: string, bytes: number, type: string, make: () => Promise<Volume>) {
+    const gib = Math.ceil(bytes / 1024 ** 3);
+    await this.d.quota?.check(project, { diskGiB: gib });
+    return this.d.ops.start(type, `volume/${pool}/${name}`, async () => {
+      if (await this.volume(project, pool, name).then(() => true, () => false)) throw conflict(`volume ${pool}/${name} already exists`);
+      await this.chargeVolume(project, pool, name, bytes);
+      try {
+        return await make();
+      } catch (e) {
+        await this.chargeVolume(project, pool, name, undefined).catch(() => undefined);
+        throw e;
+      }
+    }, { lockAs: lockTarget.volume(project, pool, name), project });
+  }
+
   /** Record a new volume of a project (its metadata is what lists it outside the default project). */
   private async recordNew(project: string, pool: string, name: string): Promise<void> {
     if (project !== DEFAULT_PROJECT) await this.setMeta(project, defaultMeta(pool, name));
@@ -266,11 +301,11 @@ export class StorageService {
     this.newName(req.name);
     const size = parseBoundedSize(req.size, VOLUME_SIZE.min, VOLUME_SIZE.max, 'size');
     const dr = await this.driver(pool);
-    return this.d.ops.start('storage.volume.create', `volume/${pool}/${req.name}`, async () => {
+    return this.startCharged(project, pool, req.name, size, 'storage.volume.create', async () => {
       const info = await dr.createVolume({ name: this.hostVolume(project, req.name), kind: req.kind ?? 'block', sizeBytes: size });
       await this.recordNew(project, pool, req.name);
       return this.volumeView(project, pool, req.name, info);
-    }, { lockAs: lockTarget.volume(project, pool, req.name), project });
+    });
   }
 
   /** Refuse changes to a volume that a VM holds, unless the change can be made live. */
@@ -294,6 +329,7 @@ export class StorageService {
       if (holder && detachStopped) await detachStopped(holder);
       await dr.deleteVolume(this.hostVolume(project, name));
       await this.d.store.delete(metaKey(project, pool, name));
+      await this.chargeVolume(project, pool, name, undefined);
     }, { lockAs: lockTarget.volume(project, pool, name), project });
   }
 
@@ -311,6 +347,7 @@ export class StorageService {
       [{ type: 'delete', key: metaKey(project, pool, name) }, { type: 'put', key: metaKey(project, pool, to), value: { ...m, name: to } }],
     );
     if (!moved) throw conflict(`volume ${pool}/${name} changed while it was renamed to ${to}`);
+    await this.d.quota?.moveCharge(volumeChargeId(project, pool, name), volumeChargeId(project, pool, to));
   }
 
   /** Grow a volume in its pool (offline path; live growth of an attached volume goes through the instance). */
@@ -344,14 +381,15 @@ export class StorageService {
 
   /** Clone a volume (linked by default) into a new volume of the same pool and project. */
   async clone(project: string, pool: string, volume: string, req: VolumeClone) {
-    await this.volume(project, pool, volume);
+    const src = await this.volume(project, pool, volume);
     this.newName(req.target);
     const dr = await this.driver(pool);
-    return this.d.ops.start('storage.volume.clone', `volume/${pool}/${req.target}`, async () => {
+    // A clone counts its full size (a linked clone may be written full).
+    return this.startCharged(project, pool, req.target, src.size, 'storage.volume.clone', async () => {
       const info = await dr.cloneVolume(this.hostVolume(project, volume), this.hostVolume(project, req.target), { mode: req.mode ?? 'linked', fromSnapshot: req.fromSnapshot });
       await this.recordNew(project, pool, req.target);
       return this.volumeView(project, pool, req.target, info);
-    }, { lockAs: lockTarget.volume(project, pool, req.target), project });
+    });
   }
 
   /** Import a qcow2/raw file from the daemon's host as a new volume. */
@@ -362,6 +400,11 @@ export class StorageService {
     return this.d.ops.start('storage.volume.import', `volume/${pool}/${req.name}`, async (ctx) => {
       const format: VolumeFormat = req.format ?? (await detectFormat(this.d, req.path));
       const info = await dr.importVolume(req.path, format, this.hostVolume(project, req.name), { progress: (p, m) => ctx.progress(p, m), signal: ctx.signal });
+      // Its size is known only now: over the quota, the imported volume goes again.
+      await this.chargeVolume(project, pool, req.name, info.virtualSizeBytes).catch(async (e: unknown) => {
+        await dr.deleteVolume(this.hostVolume(project, req.name)).catch(() => undefined);
+        throw e;
+      });
       await this.recordNew(project, pool, req.name);
       return this.volumeView(project, pool, req.name, info);
     }, { lockAs: lockTarget.volume(project, pool, req.name), project });

@@ -10,7 +10,7 @@ import type { InstanceVolumes } from './instance-volumes.js';
 
 /** A plan's size as resize needs it (the plans service implements it; the daemon wires it). */
 export interface PlanLookup {
-  get(name: string): Promise<{ vcpus: number; memoryMiB: number; diskGiB: number } | undefined>;
+  get(name: string): Promise<{ vcpus: number; memoryMiB: number; diskGiB: number; class?: 'shared' | 'dedicated' } | undefined>;
 }
 
 /** What VPS actions are built from: the instance services they reuse (small ports, no copies of their logic). */

@@ -13,7 +13,7 @@ const GiB = 1024 ** 3;
 const GROW_WAIT_MS = 10 * 60_000;
 
 /** The size a resize asks for. */
-type Want = { vcpus?: number; memoryMiB?: number; diskGiB?: number };
+type Want = { vcpus?: number; memoryMiB?: number; diskGiB?: number; plan?: string; class?: 'shared' | 'dedicated' };
 
 /** resize of instances. */
 export class VpsResize {
@@ -23,6 +23,7 @@ export class VpsResize {
   async resize(project: string, name: string, req: VpsAction): Promise<Operation> {
     const want = await this.want(req);
     const rec = await this.d.repo.record(project, name);
+    if (rec.slice || want.class === 'dedicated') throw conflict(`instance ${name}: resizing to or from a dedicated plan is not supported yet (its cores are pinned at launch); launch a new instance with the plan`);
     const cpus = want.vcpus !== undefined && want.vcpus !== rec.cpus ? want.vcpus : undefined;
     const memory = want.memoryMiB !== undefined && want.memoryMiB * MiB !== rec.memory ? want.memoryMiB * MiB : undefined;
     const disk = want.diskGiB !== undefined ? want.diskGiB * GiB : undefined;
@@ -54,6 +55,11 @@ export class VpsResize {
           throw e;
         }
       }
+      // The new plan is the instance's from now on (metering counts its hours under it).
+      if (want.plan !== undefined && want.plan !== rec.plan) {
+        await this.d.repo.patch(project, name, { plan: want.plan });
+        done.push(`plan ${want.plan}`);
+      }
       const next = await this.d.repo.record(project, name);
       const message = done.length ? `${name} now has ${done.join(', ')}` : `${name} has that size already: nothing changed`;
       return actionResult(this.d.views, 'resize', 'now', message, next);
@@ -68,7 +74,7 @@ export class VpsResize {
       if (!this.d.plans) throw invalid('this daemon has no plans: give vcpus, memoryMiB or diskGiB');
       const plan = await this.d.plans.get(req.plan);
       if (!plan) throw notFound(`plan ${req.plan}`);
-      return plan;
+      return { vcpus: plan.vcpus, memoryMiB: plan.memoryMiB, diskGiB: plan.diskGiB, plan: req.plan, ...(plan.class ? { class: plan.class } : {}) };
     }
     if (!explicit) throw invalid('resize needs a plan, or vcpus, memoryMiB or diskGiB');
     return { ...(req.vcpus !== undefined ? { vcpus: req.vcpus } : {}), ...(req.memoryMiB !== undefined ? { memoryMiB: req.memoryMiB } : {}), ...(req.diskGiB !== undefined ? { diskGiB: req.diskGiB } : {}) };

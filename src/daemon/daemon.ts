@@ -139,18 +139,20 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     releaseVolumes: (rec) => instanceVolumes.releaseAll(rec),
     forgetSnapshots: (project, name) => snapshots.forget(project, name),
   });
+  // PATCH of instances (rename, CPUs/memory: charged to the quota), for the API and the VPS actions alike.
+  const instanceUpdate = new InstanceUpdate({
+    store, locks: new StoreLocks(store), log, daemonId: ops.daemonId, quota: admission,
+    refreshNetwork: (project, net) => network.refreshReservations(project, net),
+    applyFirewall: () => firewall.apply(),
+    publish: (type, target, data, project) => events.publish(type, target, data, project),
+    legacyHostIds: (name) => legacyHostIds(paths, config.prefix, name),
+    lockTargets: (rec) => [lockTarget.instance(rec.uuid)],
+  });
   // VPS actions reuse the lifecycle actions, the PATCH path (rename, CPUs/memory) and the volume PATCH (disk grow).
   const vpsActions = new VpsActions({
     runtime, repo, views, provisioner, actions, volumes: instanceVolumes, exec: instanceExec,
     plans: { get: (name) => plans.record(name).catch((e: unknown) => { if (e instanceof NimboError && e.code === 'NotFound') return undefined; throw e; }) },
-    update: new InstanceUpdate({
-      store, locks: new StoreLocks(store), log, daemonId: ops.daemonId,
-      refreshNetwork: (project, net) => network.refreshReservations(project, net),
-      applyFirewall: () => firewall.apply(),
-      publish: (type, target, data, project) => events.publish(type, target, data, project),
-      legacyHostIds: (name) => legacyHostIds(paths, config.prefix, name),
-      lockTargets: (rec) => [lockTarget.instance(rec.uuid)],
-    }),
+    update: instanceUpdate,
   });
   const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
@@ -178,6 +180,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     plans,
     quotas,
     vpsActions,
+    instanceUpdate,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
     ...trail.services,
   }, { ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}), ...trail.server });

@@ -120,6 +120,38 @@ export class Admission {
     });
   }
 
+  /**
+   * Change the charge kept under `id` (an instance's UUID, or a volume's chargeId) to `next(current)`
+   * (undefined: no charge), moving `project`'s usage by the difference in one transaction. A rise over the
+   * quota is QuotaExceeded and changes nothing; a fall never is.
+   */
+  async recharge(id: string, project: string, next: (cur: Counts | undefined) => Counts | undefined): Promise<void> {
+    await casTxn(this.store, async (read) => {
+      const cur = await read<ChargeRecord>(keys.quotaCharge(id));
+      const want = next(cur?.counts);
+      const delta: Counts = {};
+      for (const f of new Set([...Object.keys(cur?.counts ?? {}), ...Object.keys(want ?? {})]) as Set<keyof Counts>) {
+        const d = (want?.[f] ?? 0) - (cur?.counts[f] ?? 0);
+        if (d !== 0) delta[f] = d;
+      }
+      const owner = cur?.project ?? project;
+      const limits = (await read<QuotaLimits>(keys.quota(owner))) ?? {};
+      const used = addWithin(owner, limits, usageOf(await read<Partial<Usage>>(keys.quotaUsage(owner))), delta);
+      const record: ChargeRecord | undefined = want ? { ...(cur ?? {}), project: owner, counts: want } : undefined;
+      const ops: TxnOp[] = [usageWrite(owner, clampZero(used)), record ? { type: 'put', key: keys.quotaCharge(id), value: record } : { type: 'delete', key: keys.quotaCharge(id) }];
+      return { ops, result: undefined };
+    });
+  }
+
+  /** Keep a charge under another id (a renamed volume); nothing when there is none. */
+  async moveCharge(from: string, to: string): Promise<void> {
+    await casTxn(this.store, async (read) => {
+      const cur = await read<ChargeRecord>(keys.quotaCharge(from));
+      const ops: TxnOp[] = cur ? [{ type: 'delete', key: keys.quotaCharge(from) }, { type: 'put', key: keys.quotaCharge(to), value: cur }] : [];
+      return { ops, result: undefined };
+    });
+  }
+
   /** The host's dedicated slices now. */
   async slices(): Promise<SliceState> {
     return (await this.store.get<SliceState>(keys.hostSlices(this.hostName)))?.value ?? NO_SLICES;
@@ -140,6 +172,10 @@ export class Admission {
 }
 
 /** The write of a project's usage: nothing used leaves no record (a failed create leaves the store as it was). */
+function clampZero(u: Usage): Usage {
+  return Object.fromEntries(Object.entries(u).map(([k, v]) => [k, Math.max(0, v)])) as Usage;
+}
+
 function usageWrite(project: string, u: Usage): TxnOp {
   return Object.values(u).every((v) => v === 0) ? { type: 'delete', key: keys.quotaUsage(project) } : { type: 'put', key: keys.quotaUsage(project), value: u };
 }

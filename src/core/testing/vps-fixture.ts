@@ -12,22 +12,34 @@ import { VpsActions, type PlanLookup } from '../vps-actions.js';
 import { TINY_BYTES, type CoreFixture } from './core-fixture.js';
 
 const built = new WeakMap<CoreFixture, VpsActions>();
+const updates = new WeakMap<CoreFixture, InstanceUpdate>();
+
+/** The InstanceUpdate of a fixture (one per fixture), charging the fixture's quotas like the daemon's. */
+export function updateOf(t: CoreFixture): InstanceUpdate {
+  let u = updates.get(t);
+  if (!u) {
+    u = new InstanceUpdate({
+      store: t.store,
+      locks: new StoreLocks(t.store),
+      refreshNetwork: (project, net) => t.network.refreshReservations(project, net),
+      applyFirewall: () => t.firewall.apply(),
+      publish: (type, target, data, project) => t.events.publish(type, target, data, project),
+      legacyHostIds: (name) => legacyHostIds(t.paths, 'nt', name),
+      log: t.runtime.d.log,
+      daemonId: t.ops.daemonId,
+      busyWaitMs: 2000,
+      quota: t.admission,
+    });
+    updates.set(t, u);
+  }
+  return u;
+}
 
 /** The VpsActions of a fixture (one per fixture), with `plans` when given. */
 export function vpsOf(t: CoreFixture, plans?: PlanLookup): VpsActions {
   const have = built.get(t);
   if (have && !plans) return have;
-  const update = new InstanceUpdate({
-    store: t.store,
-    locks: new StoreLocks(t.store),
-    refreshNetwork: (project, net) => t.network.refreshReservations(project, net),
-    applyFirewall: () => t.firewall.apply(),
-    publish: (type, target, data, project) => t.events.publish(type, target, data, project),
-    legacyHostIds: (name) => legacyHostIds(t.paths, 'nt', name),
-    log: t.runtime.d.log,
-    daemonId: t.ops.daemonId,
-    busyWaitMs: 2000,
-  });
+  const update = updateOf(t);
   const vps = new VpsActions({
     runtime: t.runtime, repo: t.repo, views: t.views, provisioner: t.provisioner, actions: t.actions,
     update, volumes: t.volumes, exec: new InstanceExec(t.runtime), ...(plans ? { plans } : {}),
