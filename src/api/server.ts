@@ -97,6 +97,8 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+      // Every signed-in caller may learn the daemon's version (GET /host is for admins and operators).
+      api.get('/version', { config: { access: { action: 'read', resource: 'self' } }, schema: { tags: ['host'], summary: "The daemon's and the API's versions", response: { 200: Type.Object({ version: Type.String(), api: Type.Literal('v1') }) } } }, async () => ({ version: VERSION, api: 'v1' as const }));
       api.get('/host', { config: { access: { action: 'read', resource: 'host' } }, schema: { tags: ['host'], summary: 'Host facts, accelerator and checks', response: { 200: HostInfo } } }, () => ctx.hostInfo());
       // The API's description is public, like /api/docs that renders it; it holds no state.
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

@@ -234,6 +234,11 @@ export class ApiClient {
     return this.json('GET', '/host');
   }
 
+  /** GET /version: the daemon's version (any signed-in caller). */
+  async version(): Promise<{ version: string; api: string }> {
+    return this.json('GET', '/version');
+  }
+
   /** GET /instances. */
   listInstances(): Promise<Instance[]> {
     return this.listAll<Instance>('/instances', 'instances');

@@ -127,6 +127,8 @@ export class FakeDaemon {
     switch (key) {
       case 'GET /host':
         return this.host ? send(200, this.host) : fail(500, 'Internal', 'no host info');
+      case 'GET /version':
+        return this.host ? send(200, { version: this.host.version, api: 'v1' }) : fail(500, 'Internal', 'no version');
       case 'GET /instances':
         return send(200, { instances: this.instances });
       case 'POST /instances':

@@ -16,7 +16,7 @@ export function registerVersionCommand(program: Command, clientVersion: string):
     .action(async (_o: unknown, cmd: Command) => {
       const v: { client: string; server?: string; api: string; serverError?: string } = { client: clientVersion, api: API_VERSION };
       try {
-        v.server = (await clientFor(cmd).host()).version;
+        v.server = (await clientFor(cmd).version()).version;
       } catch (e) {
         // Still useful without a daemon: say why the server part is missing, and succeed.
         v.serverError = oneLine(e instanceof Error ? e.message : String(e));
