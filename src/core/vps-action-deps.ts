@@ -7,10 +7,11 @@ import type { InstanceRuntime } from './instance-runtime.js';
 import type { InstanceUpdate } from './instance-update.js';
 import type { InstanceViews } from './instance-view.js';
 import type { InstanceVolumes } from './instance-volumes.js';
+import type { InstanceNics } from './instance-nics.js';
 
 /** A plan's size as resize needs it (the plans service implements it; the daemon wires it). */
 export interface PlanLookup {
-  get(name: string): Promise<{ vcpus: number; memoryMiB: number; diskGiB: number; class?: 'shared' | 'dedicated' } | undefined>;
+  get(name: string): Promise<{ vcpus: number; memoryMiB: number; diskGiB: number; class?: 'shared' | 'dedicated'; network?: { inMbit?: number; outMbit?: number } } | undefined>;
 }
 
 /** What VPS actions are built from: the instance services they reuse (small ports, no copies of their logic). */
@@ -25,4 +26,6 @@ export interface VpsActionDeps {
   exec: Pick<InstanceExec, 'exec'>;
   /** Plans by name (the plans service); without it `resize { plan }` is refused. */
   plans?: PlanLookup;
+  /** NIC limits (a resize to a plan gives the NICs the plan's bandwidth); without it they stay. */
+  nics?: Pick<InstanceNics, 'patch'>;
 }

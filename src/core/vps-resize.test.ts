@@ -13,7 +13,10 @@ const act = async (t: CoreFixture, name: string, req: VpsAction) => {
   assert.equal(end.status, 'success', JSON.stringify(end.error));
   return end.result as VpsActionResult;
 };
-const plans = { get: async (name: string) => (name === 'm2' ? { vcpus: 2, memoryMiB: 1024, diskGiB: 4 } : undefined) };
+const plans = {
+  get: async (name: string) =>
+    name === 'm2' ? { vcpus: 2, memoryMiB: 1024, diskGiB: 4, network: { inMbit: 200, outMbit: 50 } } : name === 'd1' ? { vcpus: 1, memoryMiB: 512, diskGiB: 4, class: 'dedicated' as const } : undefined,
+};
 
 test('resize of a running VM: the disk grows online through the driver; CPUs and memory are refused while it runs; shrinking is refused', async () => {
   const t = await coreFixture();
@@ -34,7 +37,7 @@ test('resize of a running VM: the disk grows online through the driver; CPUs and
   }
 });
 
-test('resize of a stopped VM to a plan: vCPUs, memory and disk; an unknown plan is 404; a plan and sizes together are 400', async () => {
+test('resize of a stopped VM to a plan: vCPUs, memory, disk, bandwidth and the plan itself; to a dedicated plan is 409; an unknown plan is 404; a plan and sizes together are 400', async () => {
   const t = await coreFixture();
   try {
     await t.launch({ name: 'vm1', image: 'tiny', start: false });
@@ -44,7 +47,9 @@ test('resize of a stopped VM to a plan: vCPUs, memory and disk; an unknown plan 
     const end = await t.wait(await vps.act(P, 'vm1', { type: 'resize', plan: 'm2' }));
     assert.equal(end.status, 'success', JSON.stringify(end.error));
     const rec = await t.repo.record(P, 'vm1');
-    assert.deepEqual([rec.cpus, rec.memory, rec.disk], [2, 1024 ** 3, 4 * GiB]);
+    assert.deepEqual([rec.cpus, rec.memory, rec.disk, rec.plan], [2, 1024 ** 3, 4 * GiB, 'm2'], 'the instance is on the plan from now on');
+    assert.deepEqual([rec.nics[0]!.ingressBps, rec.nics[0]!.egressBps], [200e6, 50e6], "its NICs get the plan's bandwidth");
+    await assert.rejects(vps.act(P, 'vm1', { type: 'resize', plan: 'd1' }), { code: 'Conflict', message: /resizing to or from a dedicated plan is not supported yet/ });
     assert.equal(t.qemu.callsOf('resizeVolume').length, 0, 'a stopped VM grows in the pool');
     assert.equal(t.pool.volumes.get(rec.root!.volume)?.sizeBytes, 4 * GiB);
   } finally {

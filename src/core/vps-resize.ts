@@ -13,11 +13,11 @@ const GiB = 1024 ** 3;
 const GROW_WAIT_MS = 10 * 60_000;
 
 /** The size a resize asks for. */
-type Want = { vcpus?: number; memoryMiB?: number; diskGiB?: number; plan?: string; class?: 'shared' | 'dedicated' };
+type Want = { vcpus?: number; memoryMiB?: number; diskGiB?: number; plan?: string; class?: 'shared' | 'dedicated'; network?: { inMbit?: number; outMbit?: number } };
 
 /** resize of instances. */
 export class VpsResize {
-  constructor(private d: Pick<VpsActionDeps, 'runtime' | 'repo' | 'views' | 'update' | 'volumes' | 'plans'>) {}
+  constructor(private d: Pick<VpsActionDeps, 'runtime' | 'repo' | 'views' | 'update' | 'volumes' | 'plans' | 'nics'>) {}
 
   /** Check (400 shrink, 404 plan, 409 CPUs/memory while running), then an Operation that applies it. */
   async resize(project: string, name: string, req: VpsAction): Promise<Operation> {
@@ -59,6 +59,9 @@ export class VpsResize {
       if (want.plan !== undefined && want.plan !== rec.plan) {
         await this.d.repo.patch(project, name, { plan: want.plan });
         done.push(`plan ${want.plan}`);
+        // Its NICs get the plan's bandwidth, live (0: unlimited, as at launch).
+        const net = { ingress: (want.network?.inMbit ?? 0) * 1_000_000, egress: (want.network?.outMbit ?? 0) * 1_000_000 };
+        if (this.d.nics) for (const nic of rec.nics) await this.d.nics.patch(project, name, nic.name, net);
       }
       const next = await this.d.repo.record(project, name);
       const message = done.length ? `${name} now has ${done.join(', ')}` : `${name} has that size already: nothing changed`;
@@ -74,7 +77,7 @@ export class VpsResize {
       if (!this.d.plans) throw invalid('this daemon has no plans: give vcpus, memoryMiB or diskGiB');
       const plan = await this.d.plans.get(req.plan);
       if (!plan) throw notFound(`plan ${req.plan}`);
-      return { vcpus: plan.vcpus, memoryMiB: plan.memoryMiB, diskGiB: plan.diskGiB, plan: req.plan, ...(plan.class ? { class: plan.class } : {}) };
+      return { vcpus: plan.vcpus, memoryMiB: plan.memoryMiB, diskGiB: plan.diskGiB, plan: req.plan, ...(plan.class ? { class: plan.class } : {}), ...(plan.network ? { network: plan.network } : {}) };
     }
     if (!explicit) throw invalid('resize needs a plan, or vcpus, memoryMiB or diskGiB');
     return { ...(req.vcpus !== undefined ? { vcpus: req.vcpus } : {}), ...(req.memoryMiB !== undefined ? { memoryMiB: req.memoryMiB } : {}), ...(req.diskGiB !== undefined ? { diskGiB: req.diskGiB } : {}) };

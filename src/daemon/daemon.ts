@@ -150,7 +150,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   });
   // VPS actions reuse the lifecycle actions, the PATCH path (rename, CPUs/memory) and the volume PATCH (disk grow).
   const vpsActions = new VpsActions({
-    runtime, repo, views, provisioner, actions, volumes: instanceVolumes, exec: instanceExec,
+    runtime, repo, views, provisioner, actions, volumes: instanceVolumes, exec: instanceExec, nics: instanceNics,
     plans: { get: (name) => plans.record(name).catch((e: unknown) => { if (e instanceof NimboError && e.code === 'NotFound') return undefined; throw e; }) },
     update: instanceUpdate,
   });

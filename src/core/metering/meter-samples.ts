@@ -23,7 +23,8 @@ export async function collectSamples(src: SampleSources): Promise<MeterSample[]>
       const c = await src.counters(n.tap);
       if (c) nics[n.tap] = c;
     }
-    out.push({ uuid: rec.uuid, project, name: rec.name, plan: rec.plan ?? 'none', running: rec.state === 'running', diskBytes, nics, at: 0 });
+    // A paused instance still holds its memory (and a rescued one's record says running): both are billed hours.
+    out.push({ uuid: rec.uuid, project, name: rec.name, plan: rec.plan ?? 'none', running: rec.state === 'running' || rec.state === 'paused', diskBytes, nics, at: 0 });
   }
   return out;
 }

@@ -42,7 +42,7 @@ export function vpsOf(t: CoreFixture, plans?: PlanLookup): VpsActions {
   const update = updateOf(t);
   const vps = new VpsActions({
     runtime: t.runtime, repo: t.repo, views: t.views, provisioner: t.provisioner, actions: t.actions,
-    update, volumes: t.volumes, exec: new InstanceExec(t.runtime), ...(plans ? { plans } : {}),
+    update, volumes: t.volumes, nics: t.nics, exec: new InstanceExec(t.runtime), ...(plans ? { plans } : {}),
   });
   built.set(t, vps);
   return vps;
