@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { HostInfo } from '../shared/api-types.js';
 import { installAuthentication } from './authn.js';
 import { installAuthorization } from './authz.js';
+import { installWebSocketRecheck } from './ws-recheck.js';
 import { keys } from '../store/keys.js';
 import { WsTickets } from '../core/authz/ws-tickets.js';
 import { installTicketAuthentication } from './ws-ticket-auth.js';
@@ -46,6 +47,8 @@ export interface ServerOptions {
   https?: { cert: string; key: string };
   /** Tests only: the principal of each request, instead of checking its credential (undefined: 401). */
   authenticate?: (req: FastifyRequest) => Principal | undefined;
+  /** How often an open WebSocket's credential is checked again (default api/ws-recheck.ts RECHECK_MS; tests shorten it). */
+  wsRecheckMs?: number;
   /** Record mutating calls and logins here (core/audit); absent: no audit records. */
   audit?: AuditSink;
   /** Limit requests per caller and per address (api/rate-limit.ts); absent: no limits. */
@@ -87,6 +90,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   if (authenticate) app.addHook('onRequest', async (req) => void (req.principal = authenticate(req)));
   installTicketAuthentication(app, tickets);
   installAuthentication(app, () => ctx.store);
+  installWebSocketRecheck(app, () => ctx.store, () => ctx.log, opts.wsRecheckMs);
   if (opts.rateLimits) installRateLimit(app, 'caller', opts.rateLimits);
   if (opts.audit) installAuditHook(app, opts.audit);
   installAuthorization(app, async (name) => (await ctx.store.get(keys.project(name))) !== undefined);

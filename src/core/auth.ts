@@ -47,6 +47,22 @@ export async function authenticateSession(store: Store, cookie: string, now = ne
 }
 
 /**
+ * Whether what `p` was proved with still holds now: its user exists and is enabled, its API token is not
+ * revoked or expired, its login session has not ended. Unauthorized saying why otherwise (long-lived
+ * WebSockets ask this again and again: api/ws-recheck.ts).
+ */
+export async function recheckPrincipal(store: Store, p: Principal, now = new Date()): Promise<void> {
+  await principalOf(store, p.userId, p.userName, p.via);
+  if (p.token) {
+    const t = (await store.get<TokenRecord>(keys.token(p.token.id)))?.value;
+    if (!t) throw new NimboError('Unauthorized', `token ${p.token.id} no longer exists`);
+    if (t.revokedAt) throw new NimboError('Unauthorized', `token ${p.token.id} was revoked at ${t.revokedAt}`);
+    if (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime()) throw new NimboError('Unauthorized', `token ${p.token.id} expired at ${t.expiresAt}`);
+  }
+  if (p.sessionId) await new SessionService(store).verify(p.sessionId, now);
+}
+
+/**
  * Ensure the first admin and its token exist (see identity/first-admin.ts); returns the token in `file`.
  * The credentials file (admin.credentials) sits next to it.
  */
