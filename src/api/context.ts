@@ -17,6 +17,7 @@ import type { PlanService } from '../core/plans/plan-service.js';
 import type { QuotaService } from '../core/quota/quota-service.js';
 import type { VpsActions } from '../core/vps-actions.js';
 import type { InstanceUpdate } from '../core/instance-update.js';
+import type { PrivateImages } from '../core/private-images.js';
 import type { LoginThrottle } from './rate-limit-login.js';
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { WebhookService } from '../core/webhooks/webhook-service.js';
@@ -40,6 +41,8 @@ export interface ApiContext extends BaseDeps {
   quotas: QuotaService;
   /** PATCH /instances/{name} (the daemon's, with quotas); absent: the route makes one from the other members. */
   instanceUpdate?: InstanceUpdate;
+  /** Projects' private images (made from their VMs). */
+  privateImages: PrivateImages;
   /** POST /instances/{name}/actions (VPS actions). */
   vpsActions: VpsActions;
   hostInfo(): Promise<HostInfo>;

@@ -3,7 +3,7 @@
 // so the schemas that validate and serialize requests are never changed, only their description.
 import type { RouteOptions } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
-import { ErrorBody, Event, HostInfo, Image, ImageBuild, ImageImport, Instance, InstanceCopy, InstanceCreate, Nic, Operation } from '../shared/api-types.js';
+import { ErrorBody, Event, HostInfo, Image, ImageBuild, ImageImport, ImagePublish, Instance, InstanceCopy, InstanceCreate, Nic, Operation } from '../shared/api-types.js';
 import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import { Member, Project, Token, TokenCreate, User, UserCreate } from '../shared/identity-types.js';
 import { InstanceSnapshot, InstanceSnapshotCreate, Pool, PoolCreate, Snapshot, SnapshotCreate, Volume, VolumeAttach, VolumeCreate } from '../shared/storage-types.js';
@@ -14,7 +14,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   Instance, Nic, Image, Operation, HostInfo, Event, Network, Lease, Forward, SecurityGroup, SecurityRule,
   Pool, Volume, Snapshot, InstanceSnapshot, Error: ErrorBody, User, Project, Member, Token,
   // The main request bodies, so generated clients get named types for them too.
-  InstanceCreate, InstanceCopy, ImageBuild, ImageImport, NetworkCreate, ForwardCreate, NicAttach, SecurityGroupCreate,
+  InstanceCreate, InstanceCopy, ImageBuild, ImageImport, ImagePublish, NetworkCreate, ForwardCreate, NicAttach, SecurityGroupCreate,
   PoolCreate, VolumeCreate, VolumeAttach, SnapshotCreate, InstanceSnapshotCreate, UserCreate, TokenCreate,
   AuditEntry, Webhook, WebhookCreate, Delivery, UsageRow,
 };

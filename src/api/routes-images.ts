@@ -1,22 +1,44 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Image, ImageBuild, ImageImport, Name, Operation } from '../shared/api-types.js';
+import { ErrorBody, Image, ImageBuild, ImageImport, ImagePublish, Name, Operation } from '../shared/api-types.js';
+import { projectOf } from './request-project.js';
 import { accepted, type ApiContext } from './context.js';
-import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
+import { PAGED, PageQuery, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** /api/v1/images routes. */
 export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
-  app.get<{ Querystring: PageParams }>('/images', { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: `List images${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('images', Image), 400: ErrorBody } } }, async (req) =>
-    listPage('images', await ctx.images.list(), byName, req.query, (r) => ctx.images.view(r)),
-  );
+  app.get<{ Querystring: PageParams }>('/images', { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: `List the public images and the project's private ones, by name,${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('images', Image), 400: ErrorBody } } }, async (req) => {
+    const all = [
+      ...(await ctx.images.list()).map((r) => ctx.images.view(r)),
+      ...(await ctx.privateImages.list(projectOf(req))).map((r) => ctx.images.view(r, 'private')),
+    ];
+    // A private image and a public one may share a name: the page key tells them apart.
+    return listPage('images', all, { key: (i: Image) => `${i.name}|${i.visibility}` }, req.query, (i) => i);
+  });
 
   app.get<{ Params: { name: string } }>(
     '/images/:name',
-    { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: 'Show one image', params: Type.Object({ name: Name }), response: { 200: Image, ...errors } } },
-    async (req) => ctx.images.view(await ctx.images.get(req.params.name)),
+    { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: "Show one image: the project's private one of that name, else the public one", params: Type.Object({ name: Name }), response: { 200: Image, ...errors } } },
+    async (req) => {
+      const p = projectOf(req);
+      const own = await ctx.privateImages.get(p, req.params.name).catch(() => undefined);
+      return own ? ctx.images.view(own, 'private') : ctx.images.view(await ctx.images.get(req.params.name));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: ImagePublish }>(
+    '/instances/:name/publish',
+    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: "Make a private image of the project from a stopped VM's root disk (flattened; the VM stays locked while it is copied)", params: Type.Object({ name: Name }), body: ImagePublish, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await ctx.privateImages.publish(projectOf(req), req.params.name, req.body.image)),
+  );
+
+  app.delete<{ Params: { name: string } }>(
+    '/images/private/:name',
+    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: "Delete one of the project's private images (refused while an instance uses it)", params: Type.Object({ name: Name }), response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await ctx.privateImages.remove(projectOf(req), req.params.name)),
   );
 
   app.post<{ Body: ImageBuild }>(

@@ -304,6 +304,18 @@ export class ApiClient {
   deleteImage(name: string): Promise<Operation> {
     return this.operation('DELETE', `/images/${enc(name)}`);
   }
+  /** DELETE /images/private/{name}: one of the project's private images → Operation. */
+  deletePrivateImage(name: string): Promise<Operation> {
+    return this.operation('DELETE', `/images/private/${enc(name)}`);
+  }
+  /** POST /instances/{name}/publish: a private image from a stopped VM → Operation. */
+  publishImage(instance: string, image: string): Promise<Operation> {
+    return this.operation('POST', `/instances/${enc(instance)}/publish`, { body: { image } });
+  }
+  /** GET /images/{name}: the project's private image of that name, else the public one. */
+  getImage(name: string): Promise<Image> {
+    return this.json('GET', `/images/${enc(name)}`);
+  }
 
   /** GET /storage/pools. */
   listPools(): Promise<Pool[]> {

@@ -77,6 +77,7 @@ export function imageColumns(now = Date.now()): Column<Image>[] {
   return [
     { header: 'NAME', value: (i) => i.name },
     { header: 'STATUS', value: (i) => i.status },
+    { header: 'VISIBILITY', value: (i) => i.visibility },
     { header: 'OS', value: (i) => i.os || '-' },
     { header: 'BOOT', value: (i) => i.boot },
     { header: 'FORMAT', value: (i) => i.format },
@@ -93,6 +94,7 @@ export const imageFilterKeys: FilterKeys<Image> = {
   os: (i) => i.os,
   boot: (i) => i.boot,
   format: (i) => i.format,
+  visibility: (i) => i.visibility,
 };
 
 /** Columns of `nimbo operation list`. */

@@ -24,7 +24,17 @@ export interface ImageRecord {
   error?: string;
 }
 
-const key = keys.image;
+/**
+ * The store key of an image reference: `NAME` is a public image, `PROJECT/NAME` a project's private one
+ * (names never hold a slash, so the two cannot be confused).
+ */
+const key = (ref: string): string => {
+  const slash = ref.indexOf('/');
+  return slash < 0 ? keys.image(ref) : keys.privateImage(ref.slice(0, slash), ref.slice(slash + 1));
+};
+
+/** The reference of a project's private image. */
+export const privateRef = (project: string, name: string) => `${project}/${name}`;
 
 /** What a launch knows of its image before the create Operation runs (the image may be built first). */
 export interface LaunchImage {
@@ -67,8 +77,8 @@ export class ImageService {
     }
   }
 
-  /** The API view of a record. */
-  view(r: ImageRecord): Image {
+  /** The API view of a record (a private one's name is the project's, without the PROJECT/ of its reference). */
+  view(r: ImageRecord, visibility: Image['visibility'] = 'public'): Image {
     const b = r.built;
     return {
       name: r.name,
@@ -79,11 +89,17 @@ export class ImageService {
       size: b?.virtualSizeBytes ?? 0,
       status: r.status,
       createdAt: r.createdAt,
+      visibility,
     };
   }
 
   async list(): Promise<ImageRecord[]> {
     return (await this.d.store.list<ImageRecord>(keys.images)).map((k) => k.value);
+  }
+
+  /** What `name` means in `project`: its private image when it has one (PROJECT/NAME), else the public image NAME. */
+  async resolve(project: string, name: string): Promise<string> {
+    return (await this.d.store.get(keys.privateImage(project, name))) ? privateRef(project, name) : name;
   }
 
   async get(name: string): Promise<ImageRecord> {

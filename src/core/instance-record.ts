@@ -75,7 +75,8 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     id: rec.uuid,
     name: rec.name,
     type: rec.type,
-    image: rec.image,
+    // A private image (PROJECT/NAME) is shown by its name, as its project knows it.
+    image: rec.image.startsWith(`${projectOfRecord(rec)}/`) ? rec.image.slice(projectOfRecord(rec).length + 1) : rec.image,
     // A rescue boot shows as its own state; the record keeps running/stopped for the reconciler.
     state: rec.rescue && rec.state === 'running' ? 'rescue' : rec.state,
     ...(rec.rescue ? { rescue: { image: rec.rescue.image, since: rec.rescue.since } } : {}),

@@ -95,9 +95,11 @@ export class InstanceService {
     const { req, launch, plan } = await this.withPlan(asked);
     validateName(req.name, 'instance name');
     validateName(req.image, 'image name');
+    // The project's own image of that name, else the public one: from here on the image is that reference.
+    const image = await this.d.images.resolve(project, req.image);
     const labels = validateLabels(req.labels);
     // A missing built-in image (tiny, debian-12) is built by the create Operation, before anything else.
-    const img = await this.d.images.forLaunch(req.image);
+    const img = await this.d.images.forLaunch(image);
     const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
     const kind: InstanceKind = req.type === 'container' || req.app !== undefined ? 'container' : 'vm';
     const driver = this.d.drivers.forKind(kind);
@@ -127,12 +129,12 @@ export class InstanceService {
     const uuid = randomUUID();
     const ids = idPort(this.d.store, uuid);
     const planIn: PlanInput = {
-      uuid, name: req.name, image: req.image, ...ids,
+      uuid, name: req.name, image, ...ids,
       ...(req.pids !== undefined ? { pids: req.pids } : {}),
       ...(req.cpuWeight !== undefined ? { cpuWeight: req.cpuWeight } : {}),
       ...(req.swap !== undefined ? { swap: req.swap } : {}),
       ...(Object.values(diskRates).some((v) => v !== undefined) ? { diskRates: Object.fromEntries(Object.entries(diskRates).filter(([, v]) => v !== undefined)) } : {}),
-      ...(req.app ? { app: await this.appProcess(req.image, req.app), appUser: req.app.user ?? (await this.d.images.ready(req.image)).oci?.config.user ?? 'root' } : {}),
+      ...(req.app ? { app: await this.appProcess(image, req.app), appUser: req.app.user ?? (await this.d.images.ready(image)).oci?.config.user ?? 'root' } : {}),
     };
     const start = req.start !== false;
     const rec: InstanceRecord = {
@@ -145,7 +147,7 @@ export class InstanceService {
       hostIds: newHostIds(this.d.paths, this.d.config.prefix, uuid),
       desired: { power: start ? 'running' : 'stopped', autostart: 'last-state' },
       description: '',
-      image: req.image,
+      image,
       cpus: req.cpus ?? 1,
       memory,
       disk,
@@ -174,7 +176,7 @@ export class InstanceService {
         r.add('record', () => this.repo.delete(project, rec.name));
         r.add('host ids', () => driver.release(this.runtime.refOf(rec), ids));
         if (img.pending) {
-          await this.d.images.ensure(req.image, (p, m) => ctx.progress(p * 0.6, m && `image ${req.image}: ${m}`), ctx.signal);
+          await this.d.images.ensure(image, (p, m) => ctx.progress(p * 0.6, m && `image ${req.image}: ${m}`), ctx.signal);
           ctx.checkCancelled();
           progress = (p, m) => ctx.progress(60 + p * 0.4, m);
         }

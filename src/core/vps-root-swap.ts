@@ -38,6 +38,7 @@ export class VpsRootSwap {
     const rec = await this.d.repo.record(project, name);
     if (!rec.root) throw conflict(`instance ${name} has no root volume`);
     if ((await this.base.store.list(keys.snapshots(project, name))).length) throw conflict(`instance ${name} has snapshots of its current root: delete them before a rebuild`);
+    image = await this.base.images.resolve(project, image);
     await this.checkImage(rec, image);
     return this.base.ops.start('instance.rebuild', name, async (ctx) => {
       await this.base.images.ensure(image, (p, m) => ctx.progress(p * 0.3, m && `image ${image}: ${m}`), ctx.signal);
@@ -84,6 +85,7 @@ export class VpsRootSwap {
       throw conflict(`instance ${name} runs on the ${driverNameOf(rec)} driver, whose root is a filesystem, not a disk a rescue system can attach: rescue is refused (use exec or the console)`);
     }
     if (rec.rescue) throw conflict(`instance ${name} is in rescue already`);
+    image = await this.base.images.resolve(project, image);
     await this.checkImage(rec, image);
     return this.base.ops.start('instance.rescue', name, async (ctx) => {
       await this.base.images.ensure(image, (p, m) => ctx.progress(p * 0.3, m && `image ${image}: ${m}`), ctx.signal);

@@ -20,6 +20,7 @@ import type { InstanceRecord } from '../core/instance-record.js';
 import { DEFAULT_PROJECT, keys, lockTarget } from '../store/keys.js';
 import { NimboError } from '../lib/errors.js';
 import { InstanceNics } from '../core/instance-nics.js';
+import { PrivateImages } from '../core/private-images.js';
 import { DriverRegistry, type DriverPorts } from '../drivers/compute/registry.js';
 import { ImageService } from '../core/image-service.js';
 import { InstanceService } from '../core/instance-service.js';
@@ -128,6 +129,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const runtime = new InstanceRuntime({ ...base, drivers, storage, network, images, slices: admission });
   const views = new InstanceViews(runtime);
   const instanceNics = new InstanceNics(runtime, repo, views, firewall, forwards);
+  const privateImages = new PrivateImages(base, images, repo, runtime, (ref) => instances.usersOf(ref));
   const provisioner = new InstanceProvisioner(runtime, repo, instanceNics);
   instances = new InstanceService(runtime, repo, provisioner, views, instanceNics, accel, plans);
   const instanceVolumes = new InstanceVolumes(runtime, repo, storage);
@@ -181,6 +183,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     quotas,
     vpsActions,
     instanceUpdate,
+    privateImages,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
     ...trail.services,
   }, { ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}), ...trail.server });

@@ -157,15 +157,20 @@ export type InstanceAction = Static<typeof InstanceAction>;
 /** An image as the API shows it. */
 export const Image = Type.Object({
   name: Type.String(),
-  source: Type.String({ description: 'builtin:tiny, builtin:debian-12 or import:FILE' }),
+  source: Type.String({ description: 'builtin:tiny, builtin:debian-12, import:FILE or instance:NAME' }),
   format: Type.String(),
   boot: Type.String({ description: 'direct or disk' }),
   os: Type.String(),
   size: Type.Integer({ description: 'virtual size in bytes' }),
   status: Type.Union([Type.Literal('building'), Type.Literal('ready'), Type.Literal('error')]),
   createdAt: Type.String(),
+  visibility: Type.Union([Type.Literal('public'), Type.Literal('private')], { description: "public: the platform's, for every project; private: this project's own (made with POST /instances/{name}/publish)" }),
 });
 export type Image = Static<typeof Image>;
+
+/** Body of POST /api/v1/instances/{name}/publish: the private image to make from the stopped VM. */
+export const ImagePublish = Type.Object({ image: Name }, strict);
+export type ImagePublish = Static<typeof ImagePublish>;
 
 /** Body of POST /api/v1/images (build a built-in image). */
 export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12'] })) }, strict);

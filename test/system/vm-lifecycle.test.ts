@@ -261,6 +261,29 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
     lap('password applied');
   });
 
+  test('image publish: a private image from the stopped vm1 boots with vm1\'s files; it is deleted when unused', async () => {
+    const info = await d.cliJson<Inst>('info', 'vm1');
+    assert.equal((await sshUntil(key.key, info.addresses[0]!, 90_000, 'echo golden > /root/golden && sync')).code, 0);
+    assert.equal((await d.cli('image', 'publish', 'vm1', 'gold', '--quiet')).code, 4, 'a running VM is refused');
+    assert.equal((await d.cli('stop', 'vm1', '--quiet')).code, 0);
+    const pub = await d.cli('image', 'publish', 'vm1', 'gold', '--quiet');
+    assert.equal(pub.code, 0, pub.stderr);
+    const list = await d.cliJson<{ name: string; visibility: string; source: string }[]>('image', 'list');
+    assert.deepEqual(list.filter((i) => i.name === 'gold').map((i) => [i.visibility, i.source]), [['private', 'instance:vm1']]);
+    const l = await d.cli('launch', 'gold', 'vm9', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--quiet');
+    assert.equal(l.code, 0, l.stderr);
+    const vm9 = await d.cliJson<Inst & { image: string }>('info', 'vm9');
+    assert.equal(vm9.image, 'gold');
+    assert.equal((await sshUntil(key.key, vm9.addresses[0]!, 90_000, 'cat /root/golden; hostname')).stdout, 'golden\nvm9\n');
+    assert.equal((await d.cli('image', 'delete', 'gold')).code, 4, 'in use by vm9');
+    assert.equal((await d.cli('delete', 'vm9', '--force', '--quiet')).code, 0);
+    const del = await d.cli('image', 'delete', 'gold', '--quiet');
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(d.files('images/.private/default'), [], 'its files are gone');
+    assert.equal((await d.cli('start', 'vm1', '--quiet')).code, 0);
+    assert.equal((await sshUntil(key.key, info.addresses[0]!, 90_000, 'hostname')).stdout.trim(), 'vm1');
+  });
+
   test('delete refuses a running VM without --force, then removes tap, disk and lease', async () => {
     const info = await d.cliJson<Inst>('info', 'vm1');
     const refused = await d.cli('delete', 'vm1');

@@ -61,11 +61,24 @@ export function registerImageCommands(program: Command): void {
   });
 
   withWaitOptions(
-    image.command('delete').alias('rm').description('delete an image').argument('<name>', 'image name'),
+    image.command('delete').alias('rm').description("delete an image: the project's private one of that name, else the public one (admins and operators)").argument('<name>', 'image name'),
   ).action(async (name: string, o: WaitOptions, cmd: Command) => {
     const client = clientFor(cmd);
-    const op = await client.deleteImage(name);
-    await finishOperation(op, client, o, () => `Deleted image ${name}`);
+    const priv = (await client.getImage(name)).visibility === 'private';
+    const op = priv ? await client.deletePrivateImage(name) : await client.deleteImage(name);
+    await finishOperation(op, client, o, () => `Deleted ${priv ? 'private ' : ''}image ${name}`);
+  });
+
+  withWaitOptions(
+    image
+      .command('publish')
+      .description("make a private image of the project from a stopped VM's disk; launch it by name in this project")
+      .argument('<instance>', 'a stopped VM', (v: string) => parseName(v, 'instance name'))
+      .argument('<name>', 'the image name', (v: string) => parseName(v, 'image name')),
+  ).action(async (instance: string, name: string, o: WaitOptions, cmd: Command) => {
+    const client = clientFor(cmd);
+    const op = await client.publishImage(instance, name);
+    await finishOperation(op, client, o, () => `Published image ${name} from ${instance}`);
   });
   attachExamples(image);
 }
