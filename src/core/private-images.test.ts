@@ -33,6 +33,11 @@ test('publish a stopped VM as a private image; launch it in its project only; de
     await assert.rejects(images.publish(P, 'ct', 'gold'), /is a container: an image is made from a VM's disk/);
     await assert.rejects(images.publish(P, 'vm1', 'Bad Name'), /image name/);
 
+    // Its disk counts against the disk quota: one GiB short of room for it is refused.
+    const disk = Math.ceil((await t.repo.record(P, 'vm1')).disk / 1024 ** 3);
+    await t.quotas.set(P, { diskGiB: (await t.quotas.show(P)).usage.diskGiB + disk - 1 });
+    await assert.rejects(images.publish(P, 'vm1', 'gold'), (e: NimboError) => e.code === 'QuotaExceeded');
+    await t.quotas.set(P, { diskGiB: null });
     const end = await t.wait(await images.publish(P, 'vm1', 'gold'));
     assert.equal(end.status, 'success', JSON.stringify(end.error));
     const root = (await t.runtime.specOf(await t.repo.record(P, 'vm1'))).root;
@@ -66,6 +71,7 @@ test('publish a stopped VM as a private image; launch it in its project only; de
     assert.equal((await t.wait(await images.remove(P, 'gold'))).status, 'success');
     assert.equal(existsSync(rec.dir), false);
     assert.equal(await t.store.get(keys.privateImage(P, 'gold')), undefined);
+    assert.equal(await t.store.get(keys.quotaCharge('image/default/gold')), undefined, 'its disk charge went with it');
   } finally {
     await t.done();
   }

@@ -13,6 +13,9 @@ import { privateRef } from './image-service.js';
 import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
 
+/** The quota charge id of a private image (its disk, in whole GiB). */
+const chargeId = (project: string, name: string) => `image/${project}/${name}`;
+
 /** Private images of projects. */
 export class PrivateImages {
   constructor(
@@ -51,6 +54,9 @@ export class PrivateImages {
     const ref = privateRef(project, name);
     if (await this.d.store.get(keys.privateImage(project, name))) throw conflict(`image ${name} already exists in project ${project}`);
     const source = await this.images.ready(rec.image);
+    // Its disk counts against the project's disk quota like a volume: 403 before anything is copied.
+    const gib = Math.ceil(rec.disk / 1024 ** 3);
+    await this.d.quota?.check(project, { diskGiB: gib });
     return this.d.ops.start('image.publish', `image/${name}`, async (ctx) => {
       const now = new Date().toISOString();
       const building: ImageRecord = { name, source: `instance:${instance}`, status: 'building', createdAt: now };
@@ -59,6 +65,7 @@ export class PrivateImages {
       });
       const dir = this.dir(project, name);
       try {
+        await this.d.quota?.recharge(chargeId(project, name), project, () => ({ diskGiB: gib }));
         const cur = await this.repo.record(project, instance);
         if (cur.state !== 'stopped') throw conflict(`instance ${instance} is ${cur.state}: stop it first, so its disk is consistent`);
         const root = (await this.runtime.specOf(cur)).root;
@@ -84,6 +91,7 @@ export class PrivateImages {
       } catch (e) {
         rmSync(dir, { recursive: true, force: true });
         await this.d.store.delete(keys.privateImage(project, name));
+        await this.d.quota?.recharge(chargeId(project, name), project, () => undefined).catch(() => undefined);
         throw e;
       }
     }, { lockAs: this.runtime.lockOf(rec), project });
@@ -97,6 +105,7 @@ export class PrivateImages {
     return this.d.ops.start('image.delete', `image/${name}`, async () => {
       rmSync(this.dir(project, name), { recursive: true, force: true });
       await this.d.store.delete(keys.privateImage(project, name));
+      await this.d.quota?.recharge(chargeId(project, name), project, () => undefined);
       this.d.events.publish('image', name, { status: 'deleted' }, project);
     }, { project });
   }
