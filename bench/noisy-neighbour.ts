@@ -5,7 +5,9 @@
  * - CPU: a fixed shell loop (iterations per second);
  * - disk: `dd oflag=direct` of DISK_MIB MiB to its own root volume (MiB/s);
  * - network: a download of NET_MIB MiB from a peer in a network namespace this bench creates, on the
- *   instances' bridge (MiB/s).
+ *   instances' bridge (MiB/s). The peer stands for the far end on the internet, so it must not share a core
+ *   with the neighbour's CPU hog: it runs on the measured instance's cores (a dedicated victim's own core, a
+ *   shared victim's shared cores), and the neighbour downloads from a peer of its own on the shared cores.
  * The neighbour has a shared plan with disk and network limits; the victims: `nn-ded` (dedicated: a host
  * core of its own) and `nn-sh` (shared: CPU weight, the same cores as the neighbour). Ratios = with / alone,
  * medians of RUNS (default 3). Needs root and runc (run: npm run bench:noisy-neighbour). Other load on
@@ -76,6 +78,7 @@ async function main() {
   const d = await TestDaemon.start();
   const ns = `${d.prefix}-peer`;
   let peerProc: ChildProcess | undefined;
+  let nbPeerProc: ChildProcess | undefined;
   try {
     const ok = async (...args: string[]) => {
       const r = await d.cli(...args);
@@ -90,15 +93,22 @@ async function main() {
     for (const [name, plan] of [['vd', 'nn-ded'], ['vs', 'nn-sh'], ['nb', 'nn-nb']] as const) await ok('launch', 'tiny', name, '--container', '--plan', plan, '--quiet');
     const net = (await d.api('GET', '/networks/default')).body as { bridge: string; subnet: string };
     const peer = net.subnet.replace(/\.0\/24$/, '.250');
+    const nbPeer = net.subnet.replace(/\.0\/24$/, '.251');
     peerProc = await startPeer(ns, net.bridge, `${peer}/24`);
-    const cores = ((await d.api('GET', '/instances/vd')).body as { dedicatedCores?: number[] }).dedicatedCores;
+    nbPeerProc = await startPeer(`${ns}2`, net.bridge, `${nbPeer}/24`);
+    const cores = ((await d.api('GET', '/instances/vd')).body as { dedicatedCores?: number[] }).dedicatedCores ?? [];
+    const nproc = Number((await runArgv(['nproc'])).stdout.trim());
+    const shared = Array.from({ length: nproc }, (_, i) => i).filter((c) => !cores.includes(c));
+    const pin = (p: ChildProcess, on: number[]) => runArgv(['taskset', '-a', '-p', '-c', on.join(','), String(p.pid)]);
+    await pin(nbPeerProc, shared);
     console.log(`noisy-neighbour: host ${(await runArgv(['nproc'])).stdout.trim()} cores; vd (nn-ded) on core(s) ${cores?.join(',')}; vs (nn-sh) and nb (nn-nb: 32 MiB/s disk, 200 Mbit/s) on the rest; ${RUNS} runs, medians`);
 
     const rows: Record<string, { alone: { cpu: number; disk: number; net: number }[]; noisy: { cpu: number; disk: number; net: number }[] }> = { vd: { alone: [], noisy: [] }, vs: { alone: [], noisy: [] } };
     for (let i = 0; i < RUNS; i++) {
-      for (const v of ['vd', 'vs']) rows[v]!.alone.push(await measure(d, v, peer));
-      await hogsOn(d, peer);
-      for (const v of ['vd', 'vs']) rows[v]!.noisy.push(await measure(d, v, peer));
+      const on = async (v: string) => (await pin(peerProc!, v === 'vd' ? cores : shared), v);
+      for (const v of ['vd', 'vs']) rows[v]!.alone.push(await measure(d, await on(v), peer));
+      await hogsOn(d, nbPeer);
+      for (const v of ['vd', 'vs']) rows[v]!.noisy.push(await measure(d, await on(v), peer));
       await hogsOff(d);
     }
     const fig = (v: string, k: 'cpu' | 'disk' | 'net', w: 'alone' | 'noisy') => median(rows[v]![w].map((m) => m[k]));
@@ -115,7 +125,9 @@ async function main() {
     console.log(`noisy-neighbour ratios (with/alone): dedicated: ${ratios('vd')} | shared: ${ratios('vs')}`);
   } finally {
     peerProc?.kill('SIGKILL');
+    nbPeerProc?.kill('SIGKILL');
     await runArgv(['ip', 'netns', 'del', ns], { allowFailure: true });
+    await runArgv(['ip', 'netns', 'del', `${ns}2`], { allowFailure: true });
     await d.cleanup();
   }
 }
