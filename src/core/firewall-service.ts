@@ -106,8 +106,8 @@ export class FirewallService {
 
   private async allInstances(): Promise<InstanceRecord[]> {
     // Read on every change of the ruleset: kept current by the store's watch rather than parsed again each time.
-    this.everyInstance ??= new PrefixCache<InstanceRecord>(this.d.store, keys.allInstances);
-    return (await this.everyInstance.entries()).map(([key, rec]) => ({ ...rec, project: projectOfKey(key) ?? DEFAULT_PROJECT }));
+    this.everyInstance ??= new PrefixCache<InstanceRecord>(this.d.store, keys.allInstances, (key, rec) => ({ ...rec, project: projectOfKey(key) ?? DEFAULT_PROJECT }));
+    return this.everyInstance.values();
   }
 
   private async attachments(project: string, name: string): Promise<string[]> {

@@ -23,10 +23,14 @@ function nicOn(rec: InstanceRecord, network: string, nic?: string) {
 
 /** Forwards and floating IPs of every network of every project, resolved to the instances' current addresses. */
 export async function forwardPolicy(store: Store, instances: InstanceRecord[]): Promise<Pick<FirewallPolicy, 'forwards' | 'floating'>> {
-  const byName = new Map(instances.map((i) => [`${i.project ?? DEFAULT_PROJECT}/${i.name}`, i]));
+  const all = await store.list<ForwardRecord>(keys.allForwards);
+  // Only the instances some forward names are looked up (the host may hold many more).
+  const wanted = new Set(all.map(({ key, value: f }) => `${projectOfKey(key) ?? DEFAULT_PROJECT}/${f.instance}`));
+  const byName = new Map<string, InstanceRecord>();
+  if (wanted.size) for (const i of instances) if (wanted.has(`${i.project ?? DEFAULT_PROJECT}/${i.name}`)) byName.set(`${i.project ?? DEFAULT_PROJECT}/${i.name}`, i);
   const forwards: PortForward[] = [];
   const floating: FloatingIp[] = [];
-  for (const { key, value: f } of await store.list<ForwardRecord>(keys.allForwards)) {
+  for (const { key, value: f } of all) {
     const inst = byName.get(`${projectOfKey(key) ?? DEFAULT_PROJECT}/${f.instance}`);
     const nic = inst?.nics.find((n) => n.name === f.nic);
     if (!nic) continue; // the instance or NIC went away; its forward is dropped with it
