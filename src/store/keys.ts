@@ -137,6 +137,10 @@ export const keys = {
   members: (project: string) => `/members/${project}/`,
   /** One user's membership (role) in a project. */
   member: (project: string, user: string) => `/members/${project}/${user}`,
+  /** Prefix of the index of one user's memberships (written with each membership: a request reads only its user's). */
+  userProjects: (user: string) => `/user-projects/${user}/`,
+  /** The index entry of a membership ({ role }). */
+  userProject: (user: string, project: string) => `/user-projects/${user}/${project}`,
 
   /** Prefix of every plan (platform-wide). */
   plans: '/plans/',

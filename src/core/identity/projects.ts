@@ -4,7 +4,7 @@ import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { validateName } from '../../lib/validate.js';
 import { casUpdate } from '../../store/cas.js';
 import { DEFAULT_PROJECT, keys } from '../../store/keys.js';
-import type { Store } from '../../store/store.js';
+import type { Store, TxnOp } from '../../store/store.js';
 import type { Member, Project } from '../../shared/identity-types.js';
 import type { ProjectRole } from './principal.js';
 import type { MemberRecord, ProjectRecord, TokenRecord, UserRecord } from './records.js';
@@ -24,6 +24,19 @@ function ownedPrefixes(project: string): { prefix: string; what: string }[] {
 /** The security group every project gets on first use; it goes with its project. */
 const DEFAULT_GROUP = 'default';
 
+/** The writes of a membership: its record and its entry in the user's index (both, or neither). */
+export function memberWrites(m: MemberRecord): TxnOp[] {
+  return [
+    { type: 'put', key: keys.member(m.project, m.user), value: m },
+    { type: 'put', key: keys.userProject(m.user, m.project), value: { role: m.role } },
+  ];
+}
+
+/** The deletes of a membership. */
+function memberDeletes(project: string, user: string): TxnOp[] {
+  return [{ type: 'delete', key: keys.member(project, user) }, { type: 'delete', key: keys.userProject(user, project) }];
+}
+
 /** Projects and their memberships, in the store. */
 export class ProjectService {
   constructor(private readonly store: Store) {}
@@ -32,6 +45,11 @@ export class ProjectService {
   async ensureDefault(): Promise<void> {
     await casUpdate<ProjectRecord>(this.store, keys.project(DEFAULT_PROJECT), (cur) =>
       cur ? undefined : { name: DEFAULT_PROJECT, description: 'the project every user starts in', createdAt: new Date().toISOString() });
+    // Memberships written before the per-user index existed get their entries (once; later ones are written together).
+    for (const kv of await this.store.list<MemberRecord>(keys.allMembers)) {
+      const m = kv.value;
+      if (!(await this.store.get(keys.userProject(m.user, m.project)))) await this.store.put(keys.userProject(m.user, m.project), { role: m.role });
+    }
   }
 
   /** Every project, by name. */
@@ -57,10 +75,7 @@ export class ProjectService {
     const now = new Date().toISOString();
     const rec: ProjectRecord = { name, description, createdAt: now };
     const m: MemberRecord = { project: name, user: owner, role: 'owner', addedAt: now };
-    const ok = await this.store.txn([{ key: keys.project(name), modRevision: 0 }], [
-      { type: 'put', key: keys.project(name), value: rec },
-      { type: 'put', key: keys.member(name, owner), value: m },
-    ]);
+    const ok = await this.store.txn([{ key: keys.project(name), modRevision: 0 }], [{ type: 'put', key: keys.project(name), value: rec }, ...memberWrites(m)]);
     if (!ok) throw conflict(`project ${name} already exists`);
     return rec;
   }
@@ -73,9 +88,9 @@ export class ProjectService {
       const owned = (await this.store.list(prefix)).filter((kv) => kv.key !== keys.secgroup(name, DEFAULT_GROUP));
       if (owned.length > 0) throw conflict(`project ${name} still owns ${owned.length} ${what}(s), e.g. ${owned[0]!.key.slice(prefix.length)}: delete them first`);
     }
-    const members = await this.store.list(keys.members(name));
-    const gone = [keys.project(name), keys.secgroup(name, DEFAULT_GROUP), keys.quota(name), keys.quotaUsage(name), ...members.map((kv) => kv.key)];
-    await this.store.txn([], gone.map((key) => ({ type: 'delete' as const, key })));
+    const members = await this.store.list<MemberRecord>(keys.members(name));
+    const gone = [keys.project(name), keys.secgroup(name, DEFAULT_GROUP), keys.quota(name), keys.quotaUsage(name)];
+    await this.store.txn([], [...gone.map((key) => ({ type: 'delete' as const, key })), ...members.flatMap((kv) => memberDeletes(name, kv.value.user))]);
     const now = new Date().toISOString();
     // A project made again under the same name must not be reachable with the old one's tokens.
     for (const kv of await this.store.list<TokenRecord>(keys.tokens)) {
@@ -92,7 +107,8 @@ export class ProjectService {
   /** Every project role of user `user` (project name -> role). */
   async rolesOf(user: string): Promise<Record<string, ProjectRole>> {
     const out: Record<string, ProjectRole> = {};
-    for (const kv of await this.store.list<MemberRecord>(keys.allMembers)) if (kv.value.user === user) out[kv.value.project] = kv.value.role;
+    const prefix = keys.userProjects(user);
+    for (const kv of await this.store.list<{ role: ProjectRole }>(prefix)) out[kv.key.slice(prefix.length)] = kv.value.role;
     return out;
   }
 
@@ -101,7 +117,7 @@ export class ProjectService {
     await this.get(project);
     if (!(await this.store.get<UserRecord>(keys.user(validateName(user, 'user name'))))) throw notFound(`user ${user}`);
     const m: MemberRecord = { project, user, role, addedAt: new Date().toISOString() };
-    const ok = await this.store.txn([{ key: keys.member(project, user), modRevision: 0 }], [{ type: 'put', key: keys.member(project, user), value: m }]);
+    const ok = await this.store.txn([{ key: keys.member(project, user), modRevision: 0 }], memberWrites(m));
     if (!ok) throw conflict(`user ${user} is a member of project ${project} already: change the role instead`);
     return m;
   }
@@ -118,7 +134,9 @@ export class ProjectService {
 
   /** Drop every membership of `user` (the user is being deleted). */
   async forgetUser(user: string): Promise<void> {
-    for (const kv of await this.store.list<MemberRecord>(keys.allMembers)) if (kv.value.user === user) await this.store.delete(kv.key);
+    for (const kv of await this.store.list<{ role: ProjectRole }>(keys.userProjects(user))) {
+      await this.store.txn([], memberDeletes(kv.key.slice(keys.userProjects(user).length), user));
+    }
   }
 
   /** Set (or with undefined, remove) a membership, in one transaction that also checks an owner remains. */
@@ -135,8 +153,7 @@ export class ProjectService {
       const next: MemberRecord = { ...cur.value, role: role ?? cur.value.role };
       // Comparing every owner's revision makes two concurrent demotions unable to remove both owners.
       const compares = [cur, ...owners].map((kv) => ({ key: kv.key, modRevision: kv.modRevision }));
-      const op = role ? { type: 'put' as const, key: cur.key, value: next } : { type: 'delete' as const, key: cur.key };
-      if (await this.store.txn(compares, [op])) return next;
+      if (await this.store.txn(compares, role ? memberWrites(next) : memberDeletes(project, user))) return next;
     }
     throw conflict(`the members of project ${project} are being changed by others too often; try again`);
   }

@@ -8,7 +8,7 @@ import { DEFAULT_PROJECT, keys } from '../../store/keys.js';
 import type { Store } from '../../store/store.js';
 import type { User, UserCreate, UserPatch } from '../../shared/identity-types.js';
 import { checkPasswordPolicy, dummyHash, hashPassword, verifyPassword } from './passwords.js';
-import type { ProjectService } from './projects.js';
+import { memberWrites, type ProjectService } from './projects.js';
 import { userView, type MemberRecord, type SessionRecord, type TokenRecord, type UserRecord } from './records.js';
 
 /** Users and their passwords, in the store. */
@@ -50,7 +50,7 @@ export class UserService {
     const member: MemberRecord = { project, user: input.name, role: 'member', addedAt: now };
     const ok = await this.store.txn([{ key: keys.user(input.name), modRevision: 0 }, { key: keys.member(project, input.name), modRevision: 0 }], [
       { type: 'put', key: keys.user(input.name), value: rec },
-      { type: 'put', key: keys.member(project, input.name), value: member },
+      ...memberWrites(member),
     ]);
     if (!ok) throw conflict(`user ${input.name} already exists`);
     return userView(rec);
