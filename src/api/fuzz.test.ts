@@ -18,7 +18,8 @@ import { PrivateImages } from '../core/private-images.js';
 import { updateOf, vpsOf } from '../core/testing/vps-fixture.js';
 import { InstanceExec } from '../core/instance-exec.js';
 import { coreFixture } from '../core/testing/core-fixture.js';
-import { fieldPaths, hostileValues, prng, routesOf, sample, withValueAt, type FuzzRequest, type FuzzRoute } from './testing/openapi-fuzz.js';
+import { prng } from '../lib/prng.js';
+import { fieldPaths, hostileValues, routesOf, sample, withValueAt, type FuzzRequest, type FuzzRoute } from './testing/openapi-fuzz.js';
 
 const SEED = Number(process.env.NIMBO_FUZZ_SEED ?? 20261205);
 const ABSENT_ID = '00000000-0000-4000-8000-00000000f022';

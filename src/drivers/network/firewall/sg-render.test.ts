@@ -6,7 +6,8 @@ import { canonicalIpv6, formatIpv6, parseIpv6, validateAddressBlock, validateFir
 import { renderSecurityFragment } from './sg-render.js';
 import { BRIDGE_PREROUTING_RULES } from './sg-render-bridge.js';
 import { INET_FIXED_CHAINS } from './sg-render-inet.js';
-import { bigCase, prng, randomRules, smallCase } from './sg-test-fixtures.js';
+import { bigCase, randomRules, smallCase } from './sg-test-fixtures.js';
+import { prng } from '../../../lib/prng.js';
 import { GOLDEN } from './sg-render-golden.js';
 
 const code = (re: RegExp) => (e: unknown) => e instanceof NimboError && e.code === 'InvalidArgument' && re.test(e.message);

@@ -1,4 +1,5 @@
 import { formatIpv6, type Port, type Rule, type SecurityGroup } from './sg-model.js';
+import { prng } from '../../../lib/prng.js';
 
 // Test data for the security-group renderer (unit and system tests): a small reviewed case and a
 // seeded generator of large, overlapping rule sets.
@@ -35,17 +36,6 @@ export function smallCase(): { groups: SecurityGroup[]; ports: Port[] } {
   };
 }
 
-/** A deterministic PRNG (mulberry32) so that generated cases are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `n` random rules (mixed protocols, nested and overlapping IPv4 and IPv6 CIDRs and port ranges, group peers, no peer). */
 export function randomRules(n: number, seed: number, peers: string[] = []): Rule[] {
