@@ -6,6 +6,7 @@ import type { ChildProcess } from '../../host/spawn.js';
 import type { IoLimits } from '../../shared/storage-types.js';
 import type { Nic } from '../../shared/api-types.js';
 import type { Accelerator, VmBoot } from './types.js';
+import type { BlockBackupRequest, BlockBackupSession, FsBackupSession } from '../../shared/backup-source.js';
 
 /** The API's instance type; only the registry maps it to a driver. */
 export type InstanceKind = 'vm' | 'container';
@@ -45,6 +46,8 @@ export interface DriverCapabilities {
   /** 'disk-images': qcow2 internal snapshots of its disks (stateful possible); 'pool-volumes': pool snapshots of its volumes. */
   snapshots: 'disk-images' | 'pool-volumes';
   statefulSnapshots: boolean;
+  /** How a backup reads it: 'block' = its disks at one instant (openBlockBackup), 'filesystem' = its root tree (openFsBackup). */
+  backup: 'block' | 'filesystem';
   /** 'serial': a relayed serial console (sockets in the run dir); 'pty': a login shell on a pty. */
   console: 'serial' | 'pty';
   /** exec and file push/pull inside the instance. */
@@ -233,6 +236,10 @@ export interface InstanceDriver {
   snapshot(spec: InstanceSpec, req: { name: string; stateful: boolean }, vols: VolumeSnapshotPort, progress?: (pct: number, msg: string) => void): Promise<SnapshotData>;
   restoreSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void>;
   deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void>;
+  /** Capability backup 'block': open every disk at one instant (fleecing when it runs, its images when stopped), with dirty bitmaps. */
+  openBlockBackup?(spec: InstanceSpec, req: BlockBackupRequest, log: (line: string) => void): Promise<BlockBackupSession>;
+  /** Capability backup 'filesystem': open the root tree (mounted if it was not) for reading. */
+  openFsBackup?(spec: InstanceSpec, log: (line: string) => void): Promise<FsBackupSession>;
   /** The instance's console (capability console); Conflict when it is not running. */
   console(ref: InstanceRef): Promise<ConsoleHandle>;
   /** The last `bytes` of the console log (also after it stopped; '' when it has none). */

@@ -14,6 +14,7 @@ export const QEMU_CAPABILITIES: DriverCapabilities = {
   unplugBootNics: false,
   snapshots: 'disk-images',
   statefulSnapshots: true,
+  backup: 'block',
   console: 'serial',
   exec: false,
   execHint: 'use ssh or the console',

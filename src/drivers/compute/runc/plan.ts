@@ -19,6 +19,7 @@ export const RUNC_CAPABILITIES: Readonly<DriverCapabilities> = Object.freeze({
   unplugBootNics: true,
   snapshots: 'pool-volumes',
   statefulSnapshots: false,
+  backup: 'filesystem',
   console: 'pty',
   exec: true,
   execHint: 'use ssh or the console',
