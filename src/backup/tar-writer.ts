@@ -1,0 +1,240 @@
+// A container's root tree as a pax tar stream, plus a catalog (one JSON line per entry, with the
+// byte offsets of its header and data in the stream) for listing and single-file restore.
+// Walks with lstat and never follows a symlink; owners are mapped back from the container's host
+// range to container ids. Pull-driven: a file is read only as fast as the consumer takes bytes,
+// and never held whole. GNU tar reads the output (`tar -tvf`, `tar --xattrs -xf`).
+import { once } from 'node:events';
+import { constants, type BigIntStats } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import type { HostExec } from '../host/exec.js';
+import { encodeHeader, END_OF_ARCHIVE, paddingOf, type TarEntryType } from './tar-format.js';
+import { readTreeXattrs } from './tree-xattrs.js';
+
+/** One catalog line: a tree entry and where it lies in the tar stream. */
+export interface CatalogEntry {
+  /** Absolute path inside the container ('/' is the root). */
+  path: string;
+  type: TarEntryType;
+  /** Data bytes (hardlinks: those of the file they link to). */
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  /** Symlinks: the link's text; hardlinks: the catalog path of the first name. */
+  linkTarget?: string;
+  /** Offset of the entry's first header block (its pax header, when it has one). */
+  headerOffset: number;
+  /** Offset of its data (regular files; hardlinks: the linked file's data). */
+  dataOffset: number;
+}
+
+/** How to tar a tree. */
+export interface TarTreeOptions {
+  /** Host id of container id 0, and how many ids the container has. */
+  idBase: number;
+  idCount: number;
+  /** Runs the xattr reader (python3). */
+  exec: HostExec;
+  /** Receives the catalog as JSON lines (backpressure respected); ended when the tar ends. */
+  catalog?: Writable;
+  /** Keep security.capability and user.* xattrs (default true). */
+  xattrs?: boolean;
+  /** Warnings (unmapped ids, skipped sockets, files that changed while read). */
+  log?: (line: string) => void;
+}
+
+/** What a finished tar holds. */
+export interface TarTreeStats {
+  entries: number;
+  files: number;
+  /** Bytes of file data, and of the whole stream. */
+  dataBytes: number;
+  tarBytes: number;
+  socketsSkipped: number;
+  /** Entries whose owner was outside the container's range (stored as 65534). */
+  unmappedIds: number;
+  /** Entries skipped: names that are not UTF-8, entries gone or changed type while walked. */
+  skipped: number;
+  /** Files whose size changed while read (their tail is zero-filled or cut). */
+  changed: number;
+}
+
+const NOBODY = 65534;
+const CHUNK = 1024 * 1024;
+const BATCH = 64 * 1024;
+
+/** rdev -> major/minor as glibc's gnu_dev_major/minor split it. */
+const devMajor = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+const devMinor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+
+function typeOf(st: BigIntStats): TarEntryType | 'socket' | undefined {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return undefined;
+}
+
+/**
+ * Tars the tree at `root` (host path) as a pull-driven stream. `done` settles when the stream
+ * ended (with its counts) or failed; a stream destroyed early rejects it.
+ */
+export function tarTree(root: string, opts: TarTreeOptions): { stream: Readable; done: Promise<TarTreeStats> } {
+  let settle!: (s: TarTreeStats) => void;
+  let fail!: (e: unknown) => void;
+  const done = new Promise<TarTreeStats>((res, rej) => ((settle = res), (fail = rej)));
+  done.catch(() => undefined); // the caller may only watch the stream
+  const stream = Readable.from(walk(root, opts, settle, fail), { objectMode: false, highWaterMark: BATCH });
+  return { stream, done };
+}
+
+async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) => void, fail: (e: unknown) => void): AsyncGenerator<Buffer> {
+  const stats: TarTreeStats = { entries: 0, files: 0, dataBytes: 0, tarBytes: 0, socketsSkipped: 0, unmappedIds: 0, skipped: 0, changed: 0 };
+  const log = o.log ?? (() => undefined);
+  const unmappedExamples: string[] = [];
+  const links = new Map<string, { path: string; dataOffset: number; size: number }>();
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  let pos = 0;
+  let finished = false;
+  const put = (b: Buffer) => {
+    if (!b.length) return;
+    pending.push(b);
+    pendingLen += b.length;
+    pos += b.length;
+  };
+  const take = () => {
+    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+    pending = [];
+    pendingLen = 0;
+    return b;
+  };
+  const catalogLine = async (e: CatalogEntry) => {
+    if (o.catalog && !o.catalog.write(JSON.stringify(e) + '\n')) await once(o.catalog, 'drain');
+  };
+  const mapId = (id: bigint, rel: string) => {
+    const n = Number(id);
+    if (n >= o.idBase && n < o.idBase + o.idCount) return n - o.idBase;
+    stats.unmappedIds++;
+    if (unmappedExamples.length < 5) unmappedExamples.push(`/${rel} (${n})`);
+    return NOBODY;
+  };
+  try {
+    const xattrs = o.xattrs === false ? new Map<string, Map<string, Buffer>>() : await readTreeXattrs(o.exec, root);
+    // Depth first, names in byte order: the same tree gives the same stream (better dedup).
+    const stack: Array<{ rel: string; names: Buffer[]; i: number }> = [];
+    const visit = async function* (rel: string): AsyncGenerator<Buffer> {
+      const full = rel ? join(root, rel) : root;
+      const st = await lstat(full, { bigint: true }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+      if (!st) {
+        stats.skipped++; // removed while we walked (a running container)
+        return;
+      }
+      const type = typeOf(st);
+      if (type === 'socket' || type === undefined) {
+        stats.socketsSkipped++;
+        return;
+      }
+      const headerOffset = pos;
+      const name = rel ? (type === 'dir' ? `./${rel}/` : `./${rel}`) : './';
+      const common = {
+        mode: Number(st.mode) & 0o7777, uid: mapId(st.uid, rel), gid: mapId(st.gid, rel), mtime: Number(st.mtimeMs / 1000n),
+      };
+      const path = `/${rel}`;
+      const x = type === 'file' || type === 'dir' ? xattrs.get(rel) : undefined;
+      const xa = x && x.size ? { xattrs: x } : {};
+      const key = `${st.dev}:${st.ino}`;
+      const first = type !== 'dir' && st.nlink > 1n ? links.get(key) : undefined;
+      stats.entries++;
+      if (first) {
+        put(encodeHeader({ name, type: 'hardlink', size: 0, linkname: `.${first.path}`, ...common }));
+        await catalogLine({ path, type: 'hardlink', size: first.size, ...common, linkTarget: first.path, headerOffset, dataOffset: first.dataOffset });
+      } else if (type === 'file') {
+        const fh = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+        const fst = fh ? await fh.stat({ bigint: true }) : null;
+        if (!fh || !fst || !fst.isFile() || fst.ino !== st.ino) {
+          await fh?.close();
+          stats.entries--;
+          stats.skipped++; // replaced while we walked
+          return;
+        }
+        try {
+          const size = Number(fst.size);
+          put(encodeHeader({ name, type, size, ...common, ...xa }));
+          const dataOffset = pos;
+          if (st.nlink > 1n) links.set(key, { path, dataOffset, size });
+          await catalogLine({ path, type, size, ...common, headerOffset, dataOffset });
+          let left = size;
+          while (left > 0) {
+            const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
+            const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+            if (bytesRead === 0) {
+              stats.changed++; // shrank while read: keep the archive well-formed
+              put(Buffer.alloc(left));
+              log(`/${rel} shrank while it was read; its tail is zero-filled`);
+              break;
+            }
+            put(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+            left -= bytesRead;
+            if (pendingLen >= BATCH) yield take();
+          }
+          put(paddingOf(size));
+          stats.files++;
+          stats.dataBytes += size;
+        } finally {
+          await fh.close();
+        }
+      } else {
+        const linkname = type === 'symlink' ? await readlink(full, 'utf8') : undefined;
+        const dev = type === 'char' || type === 'block' ? { devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) } : {};
+        put(encodeHeader({ name, type, size: 0, ...common, ...xa, ...dev, ...(linkname !== undefined ? { linkname } : {}) }));
+        await catalogLine({ path: rel ? path : '/', type, size: 0, ...common, ...(linkname !== undefined ? { linkTarget: linkname } : {}), headerOffset, dataOffset: pos });
+        if (type !== 'dir' && st.nlink > 1n) links.set(key, { path, dataOffset: pos, size: 0 });
+        if (type === 'dir') {
+          const names = (await readdir(full, { encoding: 'buffer' }).catch(() => [] as Buffer[])).sort(Buffer.compare);
+          stack.push({ rel, names, i: 0 });
+        }
+      }
+      if (pendingLen >= BATCH) yield take();
+    };
+    yield* visit('');
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      if (top.i >= top.names.length) {
+        stack.pop();
+        continue;
+      }
+      const raw = top.names[top.i++]!;
+      const s = raw.toString('utf8');
+      if (!Buffer.from(s, 'utf8').equals(raw)) {
+        stats.skipped++;
+        log(`skipped a name that is not UTF-8 in /${top.rel}: ${JSON.stringify(raw.toString('latin1'))}`);
+        continue;
+      }
+      yield* visit(top.rel ? `${top.rel}/${s}` : s);
+    }
+    put(END_OF_ARCHIVE);
+    stats.tarBytes = pos;
+    yield take();
+    if (stats.unmappedIds) log(`${stats.unmappedIds} entries were owned by ids outside the container's range and are stored as ${NOBODY}, e.g. ${unmappedExamples.join(', ')}`);
+    if (stats.socketsSkipped) log(`${stats.socketsSkipped} sockets were skipped`);
+    o.catalog?.end();
+    finished = true;
+    settle(stats);
+  } catch (e) {
+    fail(e);
+    o.catalog?.destroy(e instanceof Error ? e : new Error(String(e)));
+    throw e;
+  } finally {
+    if (!finished) fail(new Error('tar stream closed before its end'));
+  }
+}
