@@ -27,6 +27,8 @@ import { makeRoot, removeRoot, retargetRoot, writeSeed } from './root.js';
 import { mountHelper as hostMountHelper, type MountHelper } from './rootfs/mount-helper.js';
 import { unmountContainerRoot } from './rootfs/container-root.js';
 import { execExitCode, RuncDriver } from './runc-driver.js';
+import { openRootForBackup, restoreRootTree, type FsBackupHost } from './fs-backup.js';
+import type { FsBackupSession } from '../../../shared/backup-source.js';
 import { checkRuncVersion } from './runc-version.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type SnapshotHost } from './snapshots.js';
 import { hostStatusPaths, readExitCode, readLiveState, type StatusPaths } from './status.js';
@@ -290,6 +292,18 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void> {
     return deleteSnapshot(spec, name, data, vols);
+  }
+
+  private get fsHost(): FsBackupHost {
+    return { exec: this.d.exec, state: async (spec) => (await this.live(spec)).state };
+  }
+
+  openFsBackup(spec: InstanceSpec, log: (line: string) => void): Promise<FsBackupSession> {
+    return openRootForBackup(this.fsHost, spec, idsOf(spec).ct.hostId, log);
+  }
+
+  restoreFsRoot(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<void>, log: (line: string) => void): Promise<void> {
+    return restoreRootTree(this.fsHost, spec, idsOf(spec).ct.hostId, fill, log);
   }
 
   /** A process in the running container; Conflict naming the instance when it is not running. */
