@@ -4,13 +4,15 @@
 // range to container ids. Pull-driven: a file is read only as fast as the consumer takes bytes,
 // and never held whole. GNU tar reads the output (`tar -tvf`, `tar --xattrs -xf`).
 import { once } from 'node:events';
-import { constants, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { close, closeSync, read, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import type { HostExec } from '../host/exec.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingOf, type TarEntryType } from './tar-format.js';
 import { readTreeXattrs } from './tree-xattrs.js';
+import { readEntry, type TreeEntry } from './tree-entry.js';
 
 /** One catalog line: a tree entry and where it lies in the tar stream. */
 export interface CatalogEntry {
@@ -65,6 +67,10 @@ export interface TarTreeStats {
 const NOBODY = 65534;
 const CHUNK = 1024 * 1024;
 const BATCH = 64 * 1024;
+/** Longest stretch of synchronous calls before the event loop gets a turn. */
+const SLICE_MS = 5;
+const readAsync = async (fd: number, buf: Buffer, off: number, len: number, pos: null) => (await promisify(read)(fd, buf, off, len, pos)).bytesRead;
+const closeAsync = promisify(close);
 
 /** rdev -> major/minor as glibc's gnu_dev_major/minor split it. */
 const devMajor = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
@@ -99,6 +105,9 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
   const log = o.log ?? (() => undefined);
   const unmappedExamples: string[] = [];
   const links = new Map<string, { path: string; dataOffset: number; size: number }>();
+  // Depth first, names in byte order: the same tree gives the same stream (better dedup).
+  const stack: Array<{ rel: string; names: string[]; i: number }> = [];
+  let sliceStart = Date.now();
   let pending: Buffer[] = [];
   let pendingLen = 0;
   let pos = 0;
@@ -109,12 +118,21 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
     pendingLen += b.length;
     pos += b.length;
   };
-  const take = () => {
-    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+  /** What is pending, small pieces joined, big ones (file data) passed on without a copy. */
+  function* drain(): Generator<Buffer> {
+    let group: Buffer[] = [];
+    for (const b of pending) {
+      if (b.length < BATCH) group.push(b);
+      else {
+        if (group.length) yield Buffer.concat(group);
+        group = [];
+        yield b;
+      }
+    }
+    if (group.length) yield Buffer.concat(group);
     pending = [];
     pendingLen = 0;
-    return b;
-  };
+  }
   const catalogLine = async (e: CatalogEntry) => {
     if (o.catalog && !o.catalog.write(JSON.stringify(e) + '\n')) await once(o.catalog, 'drain');
   };
@@ -127,16 +145,11 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
   };
   try {
     const xattrs = o.xattrs === false ? new Map<string, Map<string, Buffer>>() : await readTreeXattrs(o.exec, root);
-    // Depth first, names in byte order: the same tree gives the same stream (better dedup).
-    const stack: Array<{ rel: string; names: Buffer[]; i: number }> = [];
-    const visit = async function* (rel: string): AsyncGenerator<Buffer> {
+    const emit = async function* (p: TreeEntry): AsyncGenerator<Buffer> {
+      const { rel, st } = p;
       const full = rel ? join(root, rel) : root;
-      const st = await lstat(full, { bigint: true }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return null;
-        throw e;
-      });
-      if (!st) {
-        stats.skipped++; // removed while we walked (a running container)
+      if (!st || p.replaced) {
+        stats.skipped++; // removed or replaced while we walked (a running container)
         return;
       }
       const type = typeOf(st);
@@ -146,9 +159,7 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
       }
       const headerOffset = pos;
       const name = rel ? (type === 'dir' ? `./${rel}/` : `./${rel}`) : './';
-      const common = {
-        mode: Number(st.mode) & 0o7777, uid: mapId(st.uid, rel), gid: mapId(st.gid, rel), mtime: Number(st.mtimeMs / 1000n),
-      };
+      const common = { mode: Number(st.mode) & 0o7777, uid: mapId(st.uid, rel), gid: mapId(st.gid, rel), mtime: Number(st.mtimeMs / 1000n) };
       const path = `/${rel}`;
       const x = type === 'file' || type === 'dir' ? xattrs.get(rel) : undefined;
       const xa = x && x.size ? { xattrs: x } : {};
@@ -156,75 +167,73 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
       const first = type !== 'dir' && st.nlink > 1n ? links.get(key) : undefined;
       stats.entries++;
       if (first) {
+        if (p.fd !== undefined) closeSync(p.fd);
         put(encodeHeader({ name, type: 'hardlink', size: 0, linkname: `.${first.path}`, ...common }));
         await catalogLine({ path, type: 'hardlink', size: first.size, ...common, linkTarget: first.path, headerOffset, dataOffset: first.dataOffset });
       } else if (type === 'file') {
-        const fh = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
-        const fst = fh ? await fh.stat({ bigint: true }) : null;
-        if (!fh || !fst || !fst.isFile() || fst.ino !== st.ino) {
-          await fh?.close();
-          stats.entries--;
-          stats.skipped++; // replaced while we walked
-          return;
+        const size = Number(p.fst!.size);
+        put(encodeHeader({ name, type, size, ...common, ...xa }));
+        const dataOffset = pos;
+        if (st.nlink > 1n) links.set(key, { path, dataOffset, size });
+        await catalogLine({ path, type, size, ...common, headerOffset, dataOffset });
+        if (p.data) put(p.data);
+        else yield* fileData(p.fd!, size, rel);
+        if (p.short) {
+          stats.changed++;
+          log(`/${rel} shrank while it was read; its tail is zero-filled`);
         }
-        try {
-          const size = Number(fst.size);
-          put(encodeHeader({ name, type, size, ...common, ...xa }));
-          const dataOffset = pos;
-          if (st.nlink > 1n) links.set(key, { path, dataOffset, size });
-          await catalogLine({ path, type, size, ...common, headerOffset, dataOffset });
-          let left = size;
-          while (left > 0) {
-            const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
-            const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-            if (bytesRead === 0) {
-              stats.changed++; // shrank while read: keep the archive well-formed
-              put(Buffer.alloc(left));
-              log(`/${rel} shrank while it was read; its tail is zero-filled`);
-              break;
-            }
-            put(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-            left -= bytesRead;
-            if (pendingLen >= BATCH) yield take();
-          }
-          put(paddingOf(size));
-          stats.files++;
-          stats.dataBytes += size;
-        } finally {
-          await fh.close();
-        }
+        put(paddingOf(size));
+        stats.files++;
+        stats.dataBytes += size;
       } else {
-        const linkname = type === 'symlink' ? await readlink(full, 'utf8') : undefined;
+        const linkname = type === 'symlink' ? readlinkSync(full, 'utf8') : undefined;
         const dev = type === 'char' || type === 'block' ? { devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) } : {};
         put(encodeHeader({ name, type, size: 0, ...common, ...xa, ...dev, ...(linkname !== undefined ? { linkname } : {}) }));
         await catalogLine({ path: rel ? path : '/', type, size: 0, ...common, ...(linkname !== undefined ? { linkTarget: linkname } : {}), headerOffset, dataOffset: pos });
         if (type !== 'dir' && st.nlink > 1n) links.set(key, { path, dataOffset: pos, size: 0 });
-        if (type === 'dir') {
-          const names = (await readdir(full, { encoding: 'buffer' }).catch(() => [] as Buffer[])).sort(Buffer.compare);
-          stack.push({ rel, names, i: 0 });
-        }
+        if (type === 'dir') stack.push({ rel, names: listDir(full, rel, stats, log), i: 0 });
       }
-      if (pendingLen >= BATCH) yield take();
+      if (pendingLen >= BATCH) yield* drain();
     };
-    yield* visit('');
+    /** A big file's data, read as the consumer takes it; a file that shrank meanwhile is zero-filled to its header's size. */
+    const fileData = async function* (fd: number, size: number, rel: string): AsyncGenerator<Buffer> {
+      try {
+        let left = size;
+        while (left > 0) {
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
+          const bytesRead = await readAsync(fd, buf, 0, buf.length, null);
+          if (bytesRead === 0) {
+            stats.changed++;
+            put(Buffer.alloc(left));
+            log(`/${rel} shrank while it was read; its tail is zero-filled`);
+            break;
+          }
+          put(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+          left -= bytesRead;
+          if (pendingLen >= BATCH) yield* drain();
+        }
+      } finally {
+        await closeAsync(fd);
+      }
+    };
+    yield* emit(readEntry(root, ''));
     while (stack.length) {
       const top = stack[stack.length - 1]!;
       if (top.i >= top.names.length) {
         stack.pop();
         continue;
       }
-      const raw = top.names[top.i++]!;
-      const s = raw.toString('utf8');
-      if (!Buffer.from(s, 'utf8').equals(raw)) {
-        stats.skipped++;
-        log(`skipped a name that is not UTF-8 in /${top.rel}: ${JSON.stringify(raw.toString('latin1'))}`);
-        continue;
+      const rel = top.rel ? `${top.rel}/${top.names[top.i++]}` : top.names[top.i++]!;
+      yield* emit(readEntry(join(root, rel), rel));
+      // Synchronous calls hold the event loop: give it a turn every few milliseconds.
+      if (Date.now() - sliceStart >= SLICE_MS) {
+        await nextTurn();
+        sliceStart = Date.now();
       }
-      yield* visit(top.rel ? `${top.rel}/${s}` : s);
     }
     put(END_OF_ARCHIVE);
     stats.tarBytes = pos;
-    yield take();
+    yield* drain();
     if (stats.unmappedIds) log(`${stats.unmappedIds} entries were owned by ids outside the container's range and are stored as ${NOBODY}, e.g. ${unmappedExamples.join(', ')}`);
     if (stats.socketsSkipped) log(`${stats.socketsSkipped} sockets were skipped`);
     o.catalog?.end();
@@ -237,4 +246,24 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
   } finally {
     if (!finished) fail(new Error('tar stream closed before its end'));
   }
+}
+
+/** A directory's names in byte order; names that are not UTF-8 are skipped (and counted). */
+function listDir(full: string, rel: string, stats: TarTreeStats, log: (line: string) => void): string[] {
+  let raw: Buffer[];
+  try {
+    raw = readdirSync(full, { encoding: 'buffer' }).sort(Buffer.compare);
+  } catch {
+    return []; // removed while we walked
+  }
+  const names: string[] = [];
+  for (const b of raw) {
+    const s = b.toString('utf8');
+    if (Buffer.from(s, 'utf8').equals(b)) names.push(s);
+    else {
+      stats.skipped++;
+      log(`skipped a name that is not UTF-8 in /${rel}: ${JSON.stringify(b.toString('latin1'))}`);
+    }
+  }
+  return names;
 }
