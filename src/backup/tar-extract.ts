@@ -4,8 +4,9 @@
 // symlink the archive planted), hardlinks only point at earlier non-directory entries, files are
 // created O_EXCL|O_NOFOLLOW. Nothing outside the target is touched; on an error the target holds a
 // partial tree the caller removes.
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, symlink } from 'node:fs/promises';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { HostExec } from '../host/exec.js';
 import { invalid } from '../lib/errors.js';
@@ -34,6 +35,8 @@ export interface ExtractStats {
 const NOBODY = 65534;
 const META_MAX = 1024 * 1024;
 const XATTR_BATCH = 2000;
+/** Longest stretch of synchronous calls before the event loop gets a turn. */
+const SLICE_MS = 5;
 
 /** Pulls exact byte counts out of a chunked source without holding more than one chunk ahead. */
 class ByteSource {
@@ -108,23 +111,37 @@ export async function extractTar(src: AsyncIterable<Buffer | string>, target: st
   const full = (rel: string) => (rel ? join(target, rel) : target);
 
   /** Makes missing parents (as directories of the container's root); refuses a parent that is anything else. */
-  const parentOf = async (parts: string[], name: string): Promise<void> => {
+  const parentOf = (parts: string[], name: string): void => {
     for (let i = 1; i < parts.length; i++) {
       const rel = parts.slice(0, i).join('/');
       if (dirs.has(rel)) continue;
-      const there = await lstat(full(rel)).catch(() => null);
-      if (there) throw invalid(`archive entry ${JSON.stringify(name)}: its parent /${rel} is not a directory (a symlink or file in the archive)`);
-      await mkdir(full(rel), { mode: 0o755 });
-      await lchown(full(rel), o.idBase, o.idBase);
+      if (lstatSync(full(rel), { throwIfNoEntry: false })) throw invalid(`archive entry ${JSON.stringify(name)}: its parent /${rel} is not a directory (a symlink or file in the archive)`);
+      mkdirSync(full(rel), { mode: 0o755 });
+      lchownSync(full(rel), o.idBase, o.idBase);
       dirs.add(rel);
     }
   };
+  /** Runs a creating call; an entry that is already there (EEXIST) is an archive naming it twice. */
+  const create = <T>(name: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw invalid(`archive entry ${JSON.stringify(name)} appears twice`);
+      throw e;
+    }
+  };
+  let sliceStart = Date.now();
 
   try {
     let pax = new Map<string, Buffer>();
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
+      // Synchronous file calls hold the event loop (ten times faster than the thread pool here): give it a turn every few ms.
+      if (Date.now() - sliceStart >= SLICE_MS) {
+        await nextTurn();
+        sliceStart = Date.now();
+      }
       const block = await source.exact(BLOCK);
       if (!block || block.every((b) => b === 0)) break;
       const { flag, header } = decodeHeader(block);
@@ -149,33 +166,30 @@ export async function extractTar(src: AsyncIterable<Buffer | string>, target: st
       const gid = hostId(h.gid);
       const mode = h.mode & 0o7777;
       stats.entries++;
-      if (rel) await parentOf(parts, h.name);
+      if (rel) parentOf(parts, h.name);
       if (h.type === 'dir') {
         if (!dirs.has(rel)) {
-          const there = await lstat(path).catch(() => null);
-          if (there) throw invalid(`archive entry ${JSON.stringify(h.name)} is a directory over an entry of another type`);
-          await mkdir(path, { mode: 0o700 });
+          create(h.name, () => mkdirSync(path, { mode: 0o700 }));
           dirs.add(rel);
         }
         dirAttrs.push({ full: path, mode, uid, gid, mtime: h.mtime }); // after the children: they change its mtime
         if (h.xattrs?.size) dirXattrs.push([path, h.xattrs]); // after its owner, at the end
       } else {
-        if (await lstat(path).catch(() => null)) throw invalid(`archive entry ${JSON.stringify(h.name)} appears twice`);
         if (h.type === 'file') {
-          const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          const fd = create(h.name, () => openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
           try {
             let left = h.size;
             while (left > 0) {
               const chunk = await source.some(Math.min(left, 1024 * 1024));
-              await fh.write(chunk);
+              for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off);
               left -= chunk.length;
             }
             await source.skip(padOf(h.size));
-            await fh.chown(uid, gid);
-            await fh.chmod(mode); // after chown, which clears setuid/setgid
-            await fh.utimes(h.mtime, h.mtime);
+            fchownSync(fd, uid, gid);
+            fchmodSync(fd, mode); // after chown, which clears setuid/setgid
+            futimesSync(fd, h.mtime, h.mtime);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
           stats.files++;
           stats.dataBytes += h.size;
@@ -185,21 +199,22 @@ export async function extractTar(src: AsyncIterable<Buffer | string>, target: st
           if (h.type === 'hardlink') {
             const to = safeParts(h.linkname ?? '');
             const toRel = to.join('/');
-            const toSt = toRel ? await lstat(full(toRel)).catch(() => null) : null;
+            const toSt = toRel ? lstatSync(full(toRel), { throwIfNoEntry: false }) : undefined;
             if (!toRel || !toSt || toSt.isDirectory() || !dirs.has(to.slice(0, -1).join('/'))) {
               throw invalid(`archive entry ${JSON.stringify(h.name)} is a hardlink to ${JSON.stringify(h.linkname)}, which is not an earlier file of the archive`);
             }
-            await link(full(toRel), path); // linkat without AT_SYMLINK_FOLLOW: never through a symlink
+            create(h.name, () => linkSync(full(toRel), path)); // linkat without AT_SYMLINK_FOLLOW: never through a symlink
             continue; // a hardlink shares its inode's owner and mode
           }
-          if (h.type === 'symlink') await symlink(h.linkname ?? '', path);
+          if (h.type === 'symlink') create(h.name, () => symlinkSync(h.linkname ?? '', path));
           else {
+            if (lstatSync(path, { throwIfNoEntry: false })) throw invalid(`archive entry ${JSON.stringify(h.name)} appears twice`);
             const kind = h.type === 'char' ? ['c', String(h.devmajor ?? 0), String(h.devminor ?? 0)] : h.type === 'block' ? ['b', String(h.devmajor ?? 0), String(h.devminor ?? 0)] : ['p'];
             await o.exec.run(['mknod', '-m', '0600', path, ...kind]);
           }
-          await lchown(path, uid, gid);
-          if (h.type !== 'symlink') await chmod(path, mode); // not a symlink (checked above): chmod cannot follow one
-          await lutimes(path, h.mtime, h.mtime);
+          lchownSync(path, uid, gid);
+          if (h.type !== 'symlink') chmodSync(path, mode); // a device or FIFO just made here: chmod follows no symlink
+          lutimesSync(path, h.mtime, h.mtime);
         }
       }
       if (fileXattrs.length >= XATTR_BATCH) {
@@ -209,9 +224,9 @@ export async function extractTar(src: AsyncIterable<Buffer | string>, target: st
     }
     for (let i = dirAttrs.length - 1; i >= 0; i--) {
       const d = dirAttrs[i]!;
-      await lchown(d.full, d.uid, d.gid);
-      await chmod(d.full, d.mode);
-      await lutimes(d.full, d.mtime, d.mtime);
+      lchownSync(d.full, d.uid, d.gid);
+      chmodSync(d.full, d.mode);
+      lutimesSync(d.full, d.mtime, d.mtime);
     }
     await writeXattrs(o.exec, [...fileXattrs, ...dirXattrs]);
     if (stats.unmappedIds) o.log?.(`${stats.unmappedIds} entries had owners outside the container's ${o.idCount} ids and now belong to its ${NOBODY}`);
