@@ -241,11 +241,11 @@ function applyPax(h: TarHeader, pax: Map<string, Buffer>, longName?: string, lon
   const out: TarHeader = { ...h };
   if (longName !== undefined) out.name = longName;
   if (longLink !== undefined) out.linkname = longLink;
-  const num = (k: string) => {
+  const num = (k: string, signed = false) => {
     const v = pax.get(k)?.toString('latin1');
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw invalid(`archive pax record ${k}=${JSON.stringify(v)} is not a number`);
+    if (!Number.isFinite(n) || (n < 0 && !signed)) throw invalid(`archive pax record ${k}=${JSON.stringify(v)} is not a number`);
     return n;
   };
   const path = pax.get('path');
@@ -256,7 +256,7 @@ function applyPax(h: TarHeader, pax: Map<string, Buffer>, longName?: string, lon
   out.gid = num('gid') ?? out.gid;
   out.size = num('size') ?? out.size;
   if (!Number.isSafeInteger(out.size)) throw invalid(`archive entry ${JSON.stringify(out.name)} has a bad size`);
-  const mt = num('mtime');
+  const mt = num('mtime', true); // files from before 1970 exist
   if (mt !== undefined) out.mtime = Math.floor(mt);
   const x = new Map<string, Buffer>();
   for (const [k, v] of pax) {

@@ -68,6 +68,7 @@ async function makeTree(root: string): Promise<void> {
   await setXattr(join(root, 'etc/sub'), 'user.dir', '00ff');
   await setXattr(join(root, 'etc/empty'), 'trusted.secret', '01'); // never travels
   await lutimes(join(root, 'etc/abs-link'), 1_600_000_000, 1_600_000_000);
+  await lutimes(join(root, 'etc/empty'), -86_400 * 400, -86_400 * 400); // before 1970: a pax mtime record
 }
 
 interface Seen { type: string; mode: number; uid: number; gid: number; mtime: number; size: number; sha?: string; link?: string; rdev?: number; ino: number; xattrs: string }
