@@ -27,7 +27,7 @@ import { makeRoot, removeRoot, retargetRoot, writeSeed } from './root.js';
 import { mountHelper as hostMountHelper, type MountHelper } from './rootfs/mount-helper.js';
 import { unmountContainerRoot } from './rootfs/container-root.js';
 import { execExitCode, RuncDriver } from './runc-driver.js';
-import { openRootForBackup, restoreRootTree, type FsBackupHost } from './fs-backup.js';
+import { openRootForBackup, RESTORE_STAGING, restoreRootTree, type FsBackupHost } from './fs-backup.js';
 import type { FsBackupSession } from '../../../shared/backup-source.js';
 import { checkRuncVersion } from './runc-version.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type SnapshotHost } from './snapshots.js';
@@ -112,6 +112,7 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   async removeRoot(_ref: InstanceRef, root: { path: string }): Promise<void> {
     await removeRoot(this.d.exec, root.path);
+    rmSync(join(root.path, RESTORE_STAGING), { recursive: true, force: true }); // left by a restore the daemon did not finish
   }
 
   async start(spec: InstanceSpec): Promise<void> {

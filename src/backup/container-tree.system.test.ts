@@ -10,16 +10,16 @@ import { chmodSync, createReadStream, createWriteStream, existsSync, lstatSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { RealExec } from '../../../host/exec.js';
-import { silentLogger } from '../../../lib/log.js';
-import { extractTar } from '../../../backup/tar-extract.js';
-import { tarTree } from '../../../backup/tar-writer.js';
-import type { InstanceSpec } from '../instance-driver.js';
-import { ID_SIZE } from './container-info.js';
-import { RuncInstanceDriver } from './instance-driver.js';
-import { RuncDriver } from './runc-driver.js';
-import { isContainerRootMounted, unmountContainerRoot } from './rootfs/container-root.js';
-import { buildImageTree } from './test-image-tree.js';
+import { RealExec } from '../host/exec.js';
+import { silentLogger } from '../lib/log.js';
+import { extractTar } from './tar-extract.js';
+import { tarTree } from './tar-writer.js';
+import type { InstanceSpec } from '../drivers/compute/instance-driver.js';
+import { ID_SIZE } from '../drivers/compute/runc/container-info.js';
+import { RuncInstanceDriver } from '../drivers/compute/runc/instance-driver.js';
+import { RuncDriver } from '../drivers/compute/runc/runc-driver.js';
+import { isContainerRootMounted, unmountContainerRoot } from '../drivers/compute/runc/rootfs/container-root.js';
+import { buildImageTree } from '../drivers/compute/runc/test-image-tree.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
 const ci = process.env.CI === 'true';
