@@ -11,21 +11,27 @@ export const keptXattr = (name: string) => name === 'security.capability' || nam
 const READ_SCRIPT = `
 import os, sys, json, base64
 root = sys.argv[1]
-def keep(n): return n == 'security.capability' or n.startswith('user.')
-def emit(rel, full):
-    try: names = os.listxattr(full, follow_symlinks=False)
+out = sys.stdout
+def emit(rel, path):
+    try: names = [n for n in os.listxattr(path, follow_symlinks=False) if n == 'security.capability' or n.startswith('user.')]
     except OSError: return
+    if not names: return
     x = {}
     for n in names:
-        if keep(n):
-            try: x[n] = base64.b64encode(os.getxattr(full, n, follow_symlinks=False)).decode()
-            except OSError: pass
-    if x: sys.stdout.write(json.dumps([rel, x]) + '\\n')
+        try: x[n] = base64.b64encode(os.getxattr(path, n, follow_symlinks=False)).decode()
+        except OSError: pass
+    if x: out.write(json.dumps([rel, x]) + '\\n')
 emit('', root)
-for d, dirs, files in os.walk(root):
-    for n in dirs + files:
-        full = os.path.join(d, n)
-        emit(os.path.relpath(full, root), full)
+stack = [(root, '')]
+while stack:
+    d, rel = stack.pop()
+    try: it = os.scandir(d)
+    except OSError: continue
+    with it:
+        for e in it:
+            r = rel + e.name
+            emit(r, e.path)
+            if e.is_dir(follow_symlinks=False): stack.append((e.path, r + '/'))
 `;
 
 // Reads JSON lines [absolute path, {name: base64}] on stdin and sets them, never through a symlink.
