@@ -60,7 +60,7 @@ export interface TarTreeStats {
   unmappedIds: number;
   /** Entries skipped: names that are not UTF-8, entries gone or changed type while walked. */
   skipped: number;
-  /** Files whose size changed while read (their tail is zero-filled or cut). */
+  /** Files that shrank while read (their tail is zero-filled; a file that grew is cut at its size when opened). */
   changed: number;
 }
 
@@ -186,7 +186,14 @@ async function* walk(root: string, o: TarTreeOptions, settle: (s: TarTreeStats) 
         stats.files++;
         stats.dataBytes += size;
       } else {
-        const linkname = type === 'symlink' ? readlinkSync(full, 'utf8') : undefined;
+        let linkname: string | undefined;
+        try {
+          if (type === 'symlink') linkname = readlinkSync(full, 'utf8');
+        } catch {
+          stats.entries--;
+          stats.skipped++; // removed or replaced since the lstat (a running container)
+          return;
+        }
         const dev = type === 'char' || type === 'block' ? { devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) } : {};
         put(encodeHeader({ name, type, size: 0, ...common, ...xa, ...dev, ...(linkname !== undefined ? { linkname } : {}) }));
         await catalogLine({ path: rel ? path : '/', type, size: 0, ...common, ...(linkname !== undefined ? { linkTarget: linkname } : {}), headerOffset, dataOffset: pos });
@@ -253,8 +260,10 @@ function listDir(full: string, rel: string, stats: TarTreeStats, log: (line: str
   let raw: Buffer[];
   try {
     raw = readdirSync(full, { encoding: 'buffer' }).sort(Buffer.compare);
-  } catch {
-    return []; // removed while we walked
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return []; // removed while we walked (a running container)
+    throw e;
   }
   const names: string[] = [];
   for (const b of raw) {

@@ -26,7 +26,14 @@ export const SMALL_FILE = 64 * 1024;
 
 /** lstat's the entry and, for a regular file, opens it (never through a symlink, never blocking on a FIFO) and reads it if small. */
 export function readEntry(full: string, rel: string): TreeEntry {
-  const st = lstatSync(full, { bigint: true, throwIfNoEntry: false }) ?? null;
+  let st: BigIntStats | null;
+  try {
+    st = lstatSync(full, { bigint: true });
+  } catch (e) {
+    // Gone, or a parent turned into a non-directory, while a running container changed its tree.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return { rel, st: null };
+    throw e;
+  }
   if (!st?.isFile()) return { rel, st };
   let fd: number;
   try {
