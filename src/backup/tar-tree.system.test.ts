@@ -223,3 +223,44 @@ test('tree extraction refuses hostile archives and writes nothing outside the ta
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a tree that changes while it is tarred (a running container) still gives a well-formed archive', { skip, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nimbo-tarc-'));
+  try {
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'b-dir'), { recursive: true });
+    writeFileSync(join(src, 'a-big'), randomBytes(3 * 1024 * 1024));
+    writeFileSync(join(src, 'b-dir/x'), 'x');
+    writeFileSync(join(src, 'c-file'), 'c');
+    writeFileSync(join(src, 'd-file'), 'd');
+    const { stream, done } = tarTree(src, { idBase: 0, idCount: N, exec, xattrs: false });
+    const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const chunks: Buffer[] = [];
+    let got = 0;
+    while (got < 1024 * 1024) {
+      const r = await it.next();
+      assert.ok(!r.done);
+      chunks.push(r.value);
+      got += r.value.length;
+    }
+    // The walk waits for the consumer: a-big is open and partly read, the rest not yet looked at.
+    await exec.run(['truncate', '-s', String(1024 * 1024), join(src, 'a-big')]);
+    rmSync(join(src, 'b-dir'), { recursive: true });
+    rmSync(join(src, 'c-file'));
+    for (let r = await it.next(); !r.done; r = await it.next()) chunks.push(r.value);
+    const stats = await done;
+    assert.deepEqual([stats.changed, stats.skipped, stats.entries], [1, 2, 3]);
+    const tarFile = join(dir, 'c.tar');
+    writeFileSync(tarFile, Buffer.concat(chunks));
+    const listing = (await exec.run(['tar', '-tvf', tarFile])).stdout;
+    assert.match(listing, / 3145728 .* \.\/a-big\n.* \.\/d-file\n$/);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    await exec.run(['tar', '-xf', tarFile, '-C', out]);
+    const big = readFileSync(join(out, 'a-big'));
+    // The stream reads at most one 1 MiB chunk ahead of the consumer: the last MiB was read after the truncation.
+    assert.ok(big.subarray(2 * 1024 * 1024).equals(Buffer.alloc(1024 * 1024)), 'the shrunk tail is zeros');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
