@@ -114,7 +114,7 @@ test('container tree backup: live tar of a running container, same tree in anoth
     // Restore in place (after a change), refused while running; a failed fill leaves the root.
     await driver.start(a);
     await sh(a, 'rm /root/marker && echo after > /root/later');
-    const fill = (dest: string, ids: { idBase: number; idCount: number }) => extractTar(createReadStream(tarFile), dest, { ...ids, exec }).then(() => undefined);
+    const fill = (dest: string, ids: { idBase: number; idCount: number }) => extractTar(createReadStream(tarFile), dest, { ...ids, exec });
     await assert.rejects(driver.restoreFsRoot(a, fill, () => undefined), /is running: stop it/);
     await driver.stop(a, { timeoutMs: 10_000, force: false });
     await assert.rejects(driver.restoreFsRoot(a, async (dest) => {

@@ -36,7 +36,7 @@ export async function openRootForBackup(host: FsBackupHost, spec: InstanceSpec, 
     if (mountedHere) log(`mounted the root of stopped container ${spec.name} for the backup`);
   }
   if (!(await stat(rootfs).catch(() => null))?.isDirectory()) throw notFound(`root tree of container ${spec.name} (${rootfs})`);
-  if (state !== 'stopped') log(`container ${spec.name} is ${state}: its root is read live (crash-consistent)`);
+  if (state !== 'stopped') log(`container ${spec.name} is ${state}: its root is read live (crash-consistent: a file changed during the backup is caught at some moment of it)`);
   return {
     root: rootfs,
     idBase: hostId,
@@ -58,7 +58,7 @@ export async function openRootForBackup(host: FsBackupHost, spec: InstanceSpec, 
  */
 export async function restoreRootTree(
   host: FsBackupHost, spec: InstanceSpec, hostId: number,
-  fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<void>, log: (line: string) => void,
+  fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<unknown>, log: (line: string) => void,
 ): Promise<void> {
   const state = await host.state(spec);
   if (state !== 'stopped') throw conflict(`container ${spec.name} is ${state}: stop it before its root is restored`);

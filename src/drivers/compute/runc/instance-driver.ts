@@ -303,7 +303,7 @@ export class RuncInstanceDriver implements InstanceDriver {
     return openRootForBackup(this.fsHost, spec, idsOf(spec).ct.hostId, log);
   }
 
-  restoreFsRoot(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<void>, log: (line: string) => void): Promise<void> {
+  restoreFsRoot(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<unknown>, log: (line: string) => void): Promise<void> {
     return restoreRootTree(this.fsHost, spec, idsOf(spec).ct.hostId, fill, log);
   }
 
