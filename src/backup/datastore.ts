@@ -50,6 +50,8 @@ export function newBackupId(date = new Date()): string {
 
 /** One datastore directory. */
 export class Datastore {
+  private readonly inserting = new Map<string, Promise<boolean>>();
+
   private constructor(
     readonly dir: string,
     readonly marker: DatastoreMarker,
@@ -146,6 +148,19 @@ export class Datastore {
 
   /** Store a chunk atomically (temp file + rename); an existing one is only touched. True when it was new. */
   async insertChunk(digest: string, blob: Buffer): Promise<boolean> {
+    // Two backups (or two chunks of one disk) writing the same new chunk at once: one writes, the other waits.
+    const running = this.inserting.get(digest);
+    if (running) return running.then(() => false);
+    const p = this.insertOnce(digest, blob);
+    this.inserting.set(digest, p);
+    try {
+      return await p;
+    } finally {
+      this.inserting.delete(digest);
+    }
+  }
+
+  private async insertOnce(digest: string, blob: Buffer): Promise<boolean> {
     const target = this.chunkPath(digest);
     if (await this.touchChunk(digest)) return false;
     const tmp = join(this.dir, 'tmp', `chunk-${digest}-${randomBytes(4).toString('hex')}`);

@@ -2,51 +2,59 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isoWeek, selectRetention, validatePolicy } from './retention.js';
 
-/** One snapshot a day at 02:30 UTC for `n` days ending 2026-12-05 (newest first in ids: d0 is the newest). */
-const daily = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `d${i}`, time: new Date(Date.UTC(2026, 11, 5 - i, 2, 30)).toISOString() }));
+const day = (d: string, h = '12') => ({ id: `s-${d}T${h}`, time: `${d}T${h}:00:00Z` });
+// 30 daily snapshots, 2026-11-01 .. 2026-11-30 (Nov 30 2026 is a Monday).
+const november = Array.from({ length: 30 }, (_, i) => day(`2026-11-${String(i + 1).padStart(2, '0')}`));
 
-test('keep-last keeps the N newest whatever their times', () => {
-  const r = selectRetention(daily(5), { keepLast: 2 });
-  assert.deepEqual(r.keep, [{ id: 'd0', reasons: ['last'] }, { id: 'd1', reasons: ['last'] }]);
-  assert.deepEqual(r.remove, ['d2', 'd3', 'd4']);
-});
-
-test('30 daily snapshots with keep-daily 7 and keep-weekly 4: the 7 newest days, then the newest of each older ISO week', () => {
-  const r = selectRetention(daily(30), { keepDaily: 7, keepWeekly: 4 });
-  // 2026-12-05 is a Saturday: d0..d5 are Sat..Mon of week 49, d6 is Sunday of week 48.
-  assert.deepEqual(r.keep.map((k) => [k.id, k.reasons.join('+')]), [
-    ['d0', 'daily+weekly'], ['d1', 'daily'], ['d2', 'daily'], ['d3', 'daily'], ['d4', 'daily'], ['d5', 'daily'],
-    ['d6', 'daily+weekly'], ['d13', 'weekly'], ['d20', 'weekly'],
+test('30 daily snapshots with keepDaily 7 and keepWeekly 4 keep exactly these', () => {
+  const r = selectRetention([...november].reverse(), { keepDaily: 7, keepWeekly: 4 });
+  assert.deepEqual(r.keep, [
+    { id: 's-2026-11-30T12', reasons: ['daily', 'weekly'] },
+    { id: 's-2026-11-29T12', reasons: ['daily', 'weekly'] },
+    { id: 's-2026-11-28T12', reasons: ['daily'] },
+    { id: 's-2026-11-27T12', reasons: ['daily'] },
+    { id: 's-2026-11-26T12', reasons: ['daily'] },
+    { id: 's-2026-11-25T12', reasons: ['daily'] },
+    { id: 's-2026-11-24T12', reasons: ['daily'] },
+    { id: 's-2026-11-22T12', reasons: ['weekly'] },
+    { id: 's-2026-11-15T12', reasons: ['weekly'] },
   ]);
-  assert.equal(r.keep.length + r.remove.length, 30);
+  assert.equal(r.remove.length, 21);
+  assert.ok(r.remove.includes('s-2026-11-23T12') && r.remove.includes('s-2026-11-01T12'));
 });
 
-test('hourly, monthly and yearly buckets; several snapshots in one period keep only the newest', () => {
-  const snaps = [
-    { id: 'a', time: '2026-12-05T10:50:00Z' },
-    { id: 'b', time: '2026-12-05T10:10:00Z' },
-    { id: 'c', time: '2026-12-05T09:00:00Z' },
-    { id: 'd', time: '2026-11-30T23:00:00Z' },
-    { id: 'e', time: '2025-06-01T00:00:00Z' },
-    { id: 'f', time: '2024-01-01T00:00:00Z' },
-  ];
-  assert.deepEqual(selectRetention(snaps, { keepHourly: 2 }).keep.map((k) => k.id), ['a', 'c']);
-  assert.deepEqual(selectRetention(snaps, { keepMonthly: 3 }).keep.map((k) => k.id), ['a', 'd', 'e']);
-  assert.deepEqual(selectRetention(snaps, { keepYearly: 10 }).keep.map((k) => k.id), ['a', 'e', 'f']);
-  // Order of the input does not matter.
-  assert.deepEqual(selectRetention([...snaps].reverse(), { keepYearly: 10 }).keep.map((k) => k.id), ['a', 'e', 'f']);
+test('keepLast counts snapshots; hourly/daily take the newest of each period', () => {
+  const snaps = [day('2026-12-01', '10'), day('2026-12-01', '11'), { id: 'b', time: '2026-12-01T11:30:00Z' }, day('2026-12-02', '09'), day('2026-12-02', '23')];
+  assert.deepEqual(selectRetention(snaps, { keepLast: 2 }).keep.map((k) => k.id), ['s-2026-12-02T23', 's-2026-12-02T09']);
+  assert.deepEqual(selectRetention(snaps, { keepHourly: 3 }).keep.map((k) => k.id), ['s-2026-12-02T23', 's-2026-12-02T09', 'b']);
+  const d = selectRetention(snaps, { keepDaily: 5 });
+  assert.deepEqual(d.keep.map((k) => k.id), ['s-2026-12-02T23', 'b']);
+  assert.deepEqual(d.remove, ['s-2026-12-02T09', 's-2026-12-01T11', 's-2026-12-01T10']);
 });
 
-test('ISO weeks: the week-year of early January and late December', () => {
-  assert.equal(isoWeek(new Date('2026-12-05T00:00:00Z')), '2026-W49');
-  assert.equal(isoWeek(new Date('2027-01-01T00:00:00Z')), '2026-W53');
-  assert.equal(isoWeek(new Date('2024-12-30T00:00:00Z')), '2025-W01');
+test('monthly and yearly over two years; fewer periods than asked keeps what exists', () => {
+  const snaps = ['2025-01-15', '2025-06-01', '2025-06-20', '2025-12-31', '2026-01-01', '2026-03-05'].map((d) => day(d));
+  assert.deepEqual(selectRetention(snaps, { keepMonthly: 3 }).keep.map((k) => k.id), ['s-2026-03-05T12', 's-2026-01-01T12', 's-2025-12-31T12']);
+  assert.deepEqual(selectRetention(snaps, { keepYearly: 5 }).keep.map((k) => k.id), ['s-2026-03-05T12', 's-2025-12-31T12']);
+  assert.deepEqual(selectRetention(snaps, { keepMonthly: 1, keepYearly: 2 }).keep, [
+    { id: 's-2026-03-05T12', reasons: ['monthly', 'yearly'] },
+    { id: 's-2025-12-31T12', reasons: ['yearly'] },
+  ]);
 });
 
-test('a policy that keeps nothing, or a bad count, is refused', () => {
-  assert.throws(() => validatePolicy({}), { code: 'InvalidArgument' });
-  assert.throws(() => validatePolicy({ keepLast: 0 }), { code: 'InvalidArgument' });
-  assert.throws(() => validatePolicy({ keepDaily: -1 }), { code: 'InvalidArgument' });
-  assert.throws(() => validatePolicy({ keepDaily: 1.5 }), { code: 'InvalidArgument' });
-  assert.throws(() => selectRetention(daily(3), {}), { code: 'InvalidArgument' });
+test('ISO weeks: the week-numbering year differs from the calendar year at the edges', () => {
+  assert.equal(isoWeek(new Date('2026-12-05T00:00:00Z')), 202649);
+  assert.equal(isoWeek(new Date('2021-01-03T23:00:00Z')), 202053);
+  assert.equal(isoWeek(new Date('2024-12-30T00:00:00Z')), 202501);
+  assert.equal(isoWeek(new Date('2026-01-01T00:00:00Z')), 202601);
+  assert.equal(isoWeek(new Date('2027-01-01T00:00:00Z')), 202653);
+});
+
+test('an empty policy keeps everything, and validatePolicy refuses it and bad counts', () => {
+  assert.equal(selectRetention(november, {}).remove.length, 0);
+  assert.throws(() => validatePolicy({}), /empty policy would keep everything/);
+  assert.throws(() => validatePolicy({ keepDaily: 0 }), /at least one/);
+  assert.throws(() => validatePolicy({ keepDaily: -1 }), /non-negative integer/);
+  assert.throws(() => validatePolicy({ keepLast: 1.5 }), /non-negative integer/);
+  assert.deepEqual(validatePolicy({ keepLast: 3 }), { keepLast: 3 });
 });

@@ -1,10 +1,10 @@
-// Retention as restic (`forget --keep-*`) and Proxmox define it: walking the snapshots newest first,
-// each rule keeps a snapshot when it is the first one seen of a new period (hour, day, ISO week, month,
-// year; keep-last: every snapshot) until the rule has kept its N. A snapshot any rule keeps is kept, with
-// the rules as reasons. Periods are in UTC. Pure.
+// Retention (prune) policy with restic's `forget --keep-*` semantics: snapshots newest first; each bucket (last,
+// hourly, daily, weekly, monthly, yearly) keeps the newest snapshot of each distinct period until it has counted N
+// periods; a snapshot is kept if any bucket keeps it. Periods are computed in UTC (restic uses the snapshot's local
+// time); weeks are ISO 8601 weeks (Monday first, week-numbering year).
 import { invalid } from '../lib/errors.js';
 
-/** How many of each period to keep. */
+/** How many of each period to keep (0 or absent: that bucket keeps nothing). */
 export interface RetentionPolicy {
   keepLast?: number;
   keepHourly?: number;
@@ -14,65 +14,79 @@ export interface RetentionPolicy {
   keepYearly?: number;
 }
 
-/** The decision: what stays (and why), what goes. */
+/** What a policy keeps (with reasons, newest first) and removes. */
 export interface RetentionResult {
   keep: { id: string; reasons: string[] }[];
   remove: string[];
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+const BUCKETS = [
+  ['keepLast', 'last'],
+  ['keepHourly', 'hourly'],
+  ['keepDaily', 'daily'],
+  ['keepWeekly', 'weekly'],
+  ['keepMonthly', 'monthly'],
+  ['keepYearly', 'yearly'],
+] as const;
 
-/** ISO 8601 week-year and week of a UTC date. */
-export function isoWeek(d: Date): string {
-  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-  const day = t.getUTCDay() || 7; // Monday = 1 ... Sunday = 7
-  t.setUTCDate(t.getUTCDate() + 4 - day); // the Thursday of this week decides its year
-  const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
-  const week = Math.ceil(((t.getTime() - yearStart) / 86_400_000 + 1) / 7);
-  return `${t.getUTCFullYear()}-W${pad(week)}`;
+/** ISO 8601 week of a UTC date as year*100 + week. */
+export function isoWeek(d: Date): number {
+  const day = (d.getUTCDay() + 6) % 7; // Monday = 0
+  const thursday = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 3 - day);
+  const year = new Date(thursday).getUTCFullYear();
+  return year * 100 + Math.floor((thursday - Date.UTC(year, 0, 1)) / 86_400_000 / 7) + 1;
 }
 
-const RULES: { key: keyof RetentionPolicy; reason: string; period: (d: Date, id: string) => string }[] = [
-  { key: 'keepLast', reason: 'last', period: (_d, id) => id },
-  { key: 'keepHourly', reason: 'hourly', period: (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}` },
-  { key: 'keepDaily', reason: 'daily', period: (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}` },
-  { key: 'keepWeekly', reason: 'weekly', period: (d) => isoWeek(d) },
-  { key: 'keepMonthly', reason: 'monthly', period: (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}` },
-  { key: 'keepYearly', reason: 'yearly', period: (d) => String(d.getUTCFullYear()) },
-];
-
-/** Refuse a policy that keeps nothing (it would remove every backup) or has a bad count. */
-export function validatePolicy(p: RetentionPolicy): RetentionPolicy {
-  for (const r of RULES) {
-    const v = p[r.key];
-    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 100_000)) throw invalid(`${r.key} must be a whole number from 0 to 100000`);
+function period(kind: string, d: Date, nr: number): number {
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth() + 1;
+  switch (kind) {
+    case 'last': return nr;
+    case 'hourly': return ((y * 100 + m) * 100 + d.getUTCDate()) * 100 + d.getUTCHours();
+    case 'daily': return (y * 100 + m) * 100 + d.getUTCDate();
+    case 'weekly': return isoWeek(d);
+    case 'monthly': return y * 100 + m;
+    default: return y;
   }
-  if (!RULES.some((r) => (p[r.key] ?? 0) > 0)) throw invalid('a retention policy must keep something: give at least one keep-last/hourly/daily/weekly/monthly/yearly above 0');
+}
+
+/** Refuse a policy that keeps everything (all counts empty) or has a count that is not a non-negative integer. */
+export function validatePolicy(p: RetentionPolicy): RetentionPolicy {
+  for (const [k] of BUCKETS) {
+    const v = p[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw invalid(`${k} must be a non-negative integer (got ${String(v)})`);
+  }
+  if (!BUCKETS.some(([k]) => (p[k] ?? 0) > 0)) {
+    throw invalid('a retention policy needs at least one of keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly (an empty policy would keep everything)');
+  }
   return p;
 }
 
-/** Which snapshots a policy keeps and removes (their order in the result: newest first). */
-export function selectRetention(snaps: { id: string; time: string }[], policy: RetentionPolicy): RetentionResult {
-  validatePolicy(policy);
-  const sorted = [...snaps].sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id));
-  const left = new Map(RULES.map((r) => [r.key, policy[r.key] ?? 0]));
-  const last = new Map<string, string>();
-  const keep: RetentionResult['keep'] = [];
-  const remove: string[] = [];
-  for (const s of sorted) {
-    const d = new Date(s.time);
-    if (Number.isNaN(d.getTime())) throw invalid(`snapshot ${s.id} has no valid time (${s.time})`);
-    const reasons: string[] = [];
-    for (const r of RULES) {
-      if ((left.get(r.key) ?? 0) <= 0) continue;
-      const p = r.period(d, s.id);
-      if (last.get(r.key) === p) continue;
-      last.set(r.key, p);
-      left.set(r.key, left.get(r.key)! - 1);
-      reasons.push(r.reason);
+/** Apply `policy` to snapshots (any order); an empty policy keeps everything (validatePolicy refuses it). */
+export function selectRetention(snaps: { id: string; time: string | Date }[], policy: RetentionPolicy): RetentionResult {
+  const list = snaps
+    .map((s) => ({ id: s.id, t: new Date(s.time) }))
+    .sort((a, b) => b.t.getTime() - a.t.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const buckets = BUCKETS.map(([k, reason]) => ({ count: policy[k] ?? 0, last: Number.NaN, reason }));
+  const empty = buckets.every((b) => b.count <= 0);
+  const out: RetentionResult = { keep: [], remove: [] };
+  list.forEach((s, nr) => {
+    if (empty) {
+      out.keep.push({ id: s.id, reasons: ['policy is empty'] });
+      return;
     }
-    if (reasons.length) keep.push({ id: s.id, reasons });
-    else remove.push(s.id);
-  }
-  return { keep, remove };
+    const reasons: string[] = [];
+    for (const b of buckets) {
+      if (b.count <= 0) continue;
+      const val = period(b.reason, s.t, nr);
+      if (val !== b.last) {
+        b.last = val;
+        b.count--;
+        reasons.push(b.reason);
+      }
+    }
+    if (reasons.length) out.keep.push({ id: s.id, reasons });
+    else out.remove.push(s.id);
+  });
+  return out;
 }
