@@ -12,7 +12,9 @@ export interface QemuNbdServer {
 
 /** argv of a read-only qemu-nbd for one image, exporting `bitmap` as qemu:dirty-bitmap:BITMAP when given. */
 export function qemuNbdArgv(image: string, format: 'qcow2' | 'raw', socket: string, bitmap?: string): string[] {
-  const argv = ['qemu-nbd', '--read-only', '--persistent', '--shared=8', `--socket=${socket}`, `--format=${format}`, '--cache=none', '--aio=native'];
+  // setpriv --pdeathsig: a daemon killed mid-backup takes its qemu-nbd along (it would hold the image and block the VM's start).
+  // The page cache stays on (no --cache=none): O_DIRECT fails on tmpfs, and a backup reads each block once anyway.
+  const argv = ['setpriv', '--pdeathsig', 'KILL', '--', 'qemu-nbd', '--read-only', '--persistent', '--shared=8', `--socket=${socket}`, `--format=${format}`];
   if (bitmap) argv.push(`--bitmap=${bitmap}`);
   // `--` keeps an image path from ever becoming an option.
   argv.push('--', image);

@@ -77,3 +77,26 @@ test('real qemu-nbd: handshake, allocation + dirty-bitmap extents, pipelined rea
   }
   assert.equal(existsSync(join(dir, 'nbd.sock')), false);
 });
+
+test('real qemu-nbd: dies with the process that started it (a daemon killed mid-backup leaves no server holding the image)', { skip, timeout: 60_000 }, async () => {
+  const exec = new RealExec();
+  const dir = mkdtempSync(join(tmpdir(), `nbd-sys-${process.pid}-`));
+  const img = join(dir, 'disk.qcow2');
+  const sock = join(dir, 'nbd.sock');
+  try {
+    await exec.run(['qemu-img', 'create', '-q', '-f', 'qcow2', img, '1M']);
+    const mod = new URL('./backup-qemu-nbd.js', import.meta.url).href;
+    const script = `const m = await import(${JSON.stringify(mod)}); await m.startQemuNbd(${JSON.stringify(img)}, 'qcow2', ${JSON.stringify(sock)}); console.log('up'); process.kill(process.pid, 'SIGKILL');`;
+    const r = await exec.run([process.execPath, '--input-type=module', '-e', script], { allowFailure: true });
+    assert.match(r.stdout, /up/, r.stderr);
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      alive = (await exec.run(['pgrep', '-f', sock], { allowFailure: true })).code === 0;
+      if (alive) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(alive, false, 'qemu-nbd is gone with its parent');
+    await exec.run(['qemu-img', 'bitmap', '-f', 'qcow2', '--add', img, 'b1']); // the image is free again (write lock)
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
