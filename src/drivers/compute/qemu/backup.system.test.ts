@@ -226,6 +226,24 @@ test('real QEMU: block backups by fleecing and from images, incrementals across 
     assert.deepEqual(await dirtySpans(disk(s, 'root').reader), [[16 * M, 64 * K], [18 * M, 64 * K]], 'the failed backup\'s changes and the ones since are all there');
     await s.finish(true);
 
+    // 5b. The daemon dies mid-backup (the session is never finished): a new driver clears the leftovers, and
+    // the base that backup froze gets the changes since merged back from the bitmap that backup started.
+    await write(0x57, 20 * M, 64 * K);
+    await open(req(r7.newBitmap)); // abandoned
+    driver.close();
+    driver = mkDriver();
+    await driver.adopt(spec);
+    relay = (await driver.console(spec) as unknown as { relay: SerialRelay }).relay;
+    await write(0x58, 22 * M, 64 * K);
+    const rb = req(r7.newBitmap);
+    logs.length = 0;
+    s = await open(rb);
+    assert.equal(disk(s, 'root').mode, 'incremental');
+    assert.ok(logs.some((l) => /left disabled by an interrupted backup; merging/.test(l)), logs.join('\n'));
+    assert.deepEqual(await dirtySpans(disk(s, 'root').reader), [[20 * M, 64 * K], [22 * M, 64 * K]]);
+    await s.finish(true);
+    await leftovers();
+
     // 6. QEMU killed: a bitmap made in that run was never saved (missing), one loaded from the image was
     // not saved cleanly (inconsistent); either way the next backup reads everything, says why, and drops it.
     const kill = async () => {
@@ -234,10 +252,10 @@ test('real QEMU: block backups by fleecing and from images, incrementals across 
       await boot();
     };
     await kill();
-    const r8 = req(r7.newBitmap);
+    const r8 = req(rb.newBitmap);
     s = await open(r8);
     assert.deepEqual(s.disks.map((d) => d.mode), ['full', 'full']);
-    assert.match(disk(s, 'root').reason ?? '', /bitmap nimbo-t-b7 is missing on disk root/);
+    assert.match(disk(s, 'root').reason ?? '', new RegExp(`bitmap ${rb.newBitmap} is missing on disk root`));
     await s.finish(true);
     await stop();
     await boot(); // loads b8 from the image (marked in use there)
@@ -247,7 +265,7 @@ test('real QEMU: block backups by fleecing and from images, incrementals across 
     s = await open(r9);
     assert.deepEqual(s.disks.map((d) => d.mode), ['full', 'full']);
     assert.match(disk(s, 'root').reason ?? '', /inconsistent/);
-    assert.ok(logs.some((l) => /disk root: full read: bitmap nimbo-t-b8 on disk root is inconsistent/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => new RegExp(`disk root: full read: bitmap ${r8.newBitmap} on disk root is inconsistent`).test(l)), logs.join('\n'));
     assert.ok((await dirtySpans(disk(s, 'root').reader)).length > 0);
     await s.finish(true);
     await leftovers();
