@@ -352,9 +352,14 @@ export class NbdClient {
       const at = Number(body.readBigUInt64BE(0)) - p.offset;
       const n = type === REPLY_TYPE.OFFSET_DATA ? len - 8 : body.readUInt32BE(8);
       if (at < 0 || at + n > p.length) throw this.err(`read chunk [${at + p.offset}, +${n}) outside the request [${p.offset}, +${p.length})`);
-      p.buf ??= Buffer.alloc(p.length);
-      if (type === REPLY_TYPE.OFFSET_DATA) body.copy(p.buf, at, 8);
-      else p.buf.fill(0, at, at + n);
+      // One data chunk for the whole request (the usual case): its bytes are the result, no copy.
+      if (!p.buf && type === REPLY_TYPE.OFFSET_DATA && at === 0 && n === p.length) {
+        p.buf = body.subarray(8);
+      } else {
+        p.buf ??= Buffer.alloc(p.length);
+        if (type === REPLY_TYPE.OFFSET_DATA) body.copy(p.buf, at, 8);
+        else p.buf.fill(0, at, at + n);
+      }
     } else if (type === REPLY_TYPE.BLOCK_STATUS) {
       if (p.kind !== 'status') throw this.err(`block status chunk for a ${p.kind} request`);
       if (body.readUInt32BE(0) === p.contextId) {
