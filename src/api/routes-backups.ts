@@ -18,7 +18,7 @@ const write = { access: { action: 'write' as const, resource: 'backup' as const 
 const IdParams = Type.Object({ id: BackupId });
 const StoreQuery = Type.Object({ store: Type.Optional(Name) }, { additionalProperties: false });
 const PathQuery = Type.Object(
-  { store: Type.Optional(Name), path: Type.String({ minLength: 1, maxLength: 4096 }), part: Type.Optional(Type.Integer({ minimum: 1, maximum: 128, description: 'VM disks: the partition (default: the first with ext4 or XFS)' })) },
+  { store: Type.Optional(Name), path: Type.String({ minLength: 1, maxLength: 4096 }), part: Type.Optional(Type.Integer({ minimum: 0, maximum: 128, description: 'VM disks: the partition (0: a filesystem on the whole disk; default: the first with ext4 or XFS)' })) },
   { additionalProperties: false },
 );
 const ExportQuery = Type.Object(

@@ -1,177 +1,160 @@
-// Files inside a VM disk restored from a backup, without kernel NBD: the partition table (MBR or GPT) is
-// read from the raw file, a partition is attached to a read-only loop device and mounted read-only
-// (ext4: noload, XFS: norecovery; nosuid, nodev, noexec) in a private directory, and paths are resolved
-// inside that filesystem as if it were the root: symlinks are followed with the mount as "/", and ".."
-// never climbs above it, so nothing outside the guest's filesystem is ever reached.
-import { createReadStream } from 'node:fs';
-import { lstat, mkdtemp, open, readdir, readlink, rmdir } from 'node:fs/promises';
+// Single-file restore from a restored (sparse, raw) VM disk: partitions from its table, a partition
+// mounted read-only through a loop device (no kernel NBD needed), paths resolved strictly inside it.
+import { createReadStream, type ReadStream } from 'node:fs';
+import { lstat, mkdtemp, open as openFile, readdir, readlink, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { join, posix } from 'node:path';
 import type { HostExec } from '../host/exec.js';
-import { invalid, notFound } from '../lib/errors.js';
+import { conflict, invalid, notFound } from '../lib/errors.js';
+import { Reverter } from '../lib/reverter.js';
+import { detectFs, parsePartitionTable, PARTITION_TABLE_BYTES, SUPERBLOCK_BYTES, type DiskPartition } from './disk-partitions.js';
 
-/** A partition (or the whole disk, index 1, when the filesystem starts at byte 0) and the filesystem found there. */
-export interface DiskPartition {
-  index: number;
-  start: number;
-  size: number;
-  fs: 'ext4' | 'xfs' | null;
-}
-
-/** One directory entry. */
+/** One entry of a directory listing inside a partition. */
 export interface DiskFileEntry {
   name: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   size: number;
   mode: number;
-  mtime: string;
+  mtimeMs: number;
 }
 
-/** An open restored disk. */
+/** An opened disk image: its partitions, each mounted read-only on first use; close() undoes every mount. */
 export interface DiskFiles {
   partitions(): DiskPartition[];
+  /** Entries of the directory at `path` (absolute inside the partition). */
   list(part: number, path: string): Promise<DiskFileEntry[]>;
-  open(part: number, path: string): Promise<{ size: number; stream: Readable }>;
+  /** A regular file's size and a stream of its bytes. */
+  open(part: number, path: string): Promise<{ size: number; stream: NodeJS.ReadableStream }>;
   close(): Promise<void>;
 }
 
-const SECTOR = 512;
 const MAX_LINKS = 40;
 
-/** Partitions of an MBR or GPT table in the disk's first bytes (`head`: at least 34 sectors); [] when there is none. Pure. */
-export function parsePartitionTable(head: Buffer, diskSize: number): { index: number; start: number; size: number }[] {
-  if (head.length < 1024 || head.readUInt16LE(510) !== 0xaa55) return [];
-  const mbr = [0, 1, 2, 3].map((i) => {
-    const e = 446 + i * 16;
-    return { index: i + 1, type: head[e + 4]!, start: head.readUInt32LE(e + 8) * SECTOR, size: head.readUInt32LE(e + 12) * SECTOR };
-  });
-  if (mbr.some((p) => p.type === 0xee) && head.subarray(SECTOR, SECTOR + 8).toString('latin1') === 'EFI PART') {
-    const lba = Number(head.readBigUInt64LE(SECTOR + 72));
-    const count = head.readUInt32LE(SECTOR + 80);
-    const size = head.readUInt32LE(SECTOR + 84);
-    const out: { index: number; start: number; size: number }[] = [];
-    for (let i = 0; i < Math.min(count, 128); i++) {
-      const off = lba * SECTOR + i * size;
-      if (off + 48 > head.length) break;
-      if (head.subarray(off, off + 16).every((b) => b === 0)) continue;
-      const first = Number(head.readBigUInt64LE(off + 32));
-      const last = Number(head.readBigUInt64LE(off + 40));
-      if (last >= first) out.push({ index: i + 1, start: first * SECTOR, size: (last - first + 1) * SECTOR });
-    }
-    return out.filter((p) => p.start + p.size <= diskSize);
-  }
-  return mbr.filter((p) => p.type !== 0 && p.type !== 0x05 && p.type !== 0x0f && p.size > 0 && p.start + p.size <= diskSize).map(({ index, start, size }) => ({ index, start, size }));
-}
-
-/** Which filesystem a superblock region (the first 2 KiB of a partition) holds. Pure. */
-export function fsOf(sb: Buffer): 'ext4' | 'xfs' | null {
-  if (sb.length >= 4 && sb.subarray(0, 4).toString('latin1') === 'XFSB') return 'xfs';
-  if (sb.length >= 1082 && sb.readUInt16LE(1024 + 56) === 0xef53) return 'ext4';
-  return null;
-}
-
-/** Where `path` (absolute, inside the filesystem) leads, following symlinks with `root` as "/"; never leaves root. */
-export async function resolveInside(root: string, path: string, followLast = true): Promise<string> {
-  let todo = path.split('/').filter((x) => x && x !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length) {
-    const part = todo.shift()!;
-    if (part === '..') {
-      done.pop(); // at the root, ".." stays at the root
-      continue;
-    }
-    const here = join(root, ...done, part);
-    const st = await lstat(here).catch(() => undefined);
-    if (!st) throw notFound(`${'/' + [...done, part].join('/')} in the backup's filesystem`);
-    if (st.isSymbolicLink() && (todo.length > 0 || followLast)) {
-      if (++links > MAX_LINKS) throw invalid(`too many symbolic links under ${path}`);
-      const target = await readlink(here);
-      const parts = target.split('/').filter((x) => x && x !== '.');
-      if (target.startsWith('/')) done.length = 0;
-      todo = [...parts, ...todo];
-      continue;
-    }
-    done.push(part);
-  }
-  return join(root, ...done);
-}
-
-/** Open a restored raw disk file for listing and reading files (close() unmounts and detaches everything). */
+/** Open the raw disk image at `rawPath` for single-file restore (reads its partition table; mounts nothing yet). */
 export async function openDiskFiles(rawPath: string, exec: HostExec): Promise<DiskFiles> {
-  const fh = await open(rawPath, 'r');
+  const size = (await stat(rawPath)).size;
+  const fh = await openFile(rawPath, 'r');
   let parts: DiskPartition[];
   try {
-    const size = (await fh.stat()).size;
-    const head = Buffer.alloc(Math.min(size, 34 * SECTOR + 128 * 128));
-    await fh.read(head, 0, head.length, 0);
-    const table = parsePartitionTable(head, size);
-    const found = table.length ? table : [{ index: 1, start: 0, size }];
+    const read = async (at: number, n: number) => {
+      const b = Buffer.alloc(n);
+      const { bytesRead } = await fh.read(b, 0, n, at);
+      return b.subarray(0, bytesRead);
+    };
+    const table = parsePartitionTable(await read(0, PARTITION_TABLE_BYTES), size);
+    const found = table.length ? table : [{ index: 0, start: 0, size }];
     parts = [];
-    for (const p of found) {
-      const sb = Buffer.alloc(2048);
-      await fh.read(sb, 0, sb.length, p.start);
-      parts.push({ ...p, fs: fsOf(sb) });
-    }
+    for (const p of found) parts.push({ ...p, fs: detectFs(await read(p.start, SUPERBLOCK_BYTES)) });
   } finally {
     await fh.close();
   }
-  const mounted = new Map<number, Promise<{ dir: string; loop: string }>>();
-  const mount = (index: number) => {
-    let m = mounted.get(index);
-    if (!m) {
-      const p = parts.find((x) => x.index === index);
-      if (!p) throw notFound(`partition ${index} (the disk has ${parts.map((x) => x.index).join(', ')})`);
-      if (!p.fs) throw invalid(`partition ${index} holds no ext4 or XFS filesystem`);
-      m = (async () => {
-        const loop = (await exec.run(['losetup', '--find', '--show', '--read-only', '--offset', String(p.start), '--sizelimit', String(p.size), '--', rawPath])).stdout.trim();
-        const dir = await mkdtemp(join(tmpdir(), 'nimbo-bkfiles-'));
-        try {
-          await exec.run(['mount', '-t', p.fs!, '-o', `ro,nosuid,nodev,noexec,${p.fs === 'xfs' ? 'norecovery,nouuid' : 'noload'}`, '--', loop, dir]);
-        } catch (e) {
-          await exec.run(['losetup', '-d', loop], { allowFailure: true });
-          await rmdir(dir).catch(() => undefined);
-          throw e;
-        }
-        return { dir, loop };
-      })();
-      mounted.set(index, m);
-      m.catch(() => mounted.delete(index));
+  const mounts = new Map<number, { dir: string; undo: Reverter }>();
+  const streams = new Set<ReadStream>();
+  let closed = false;
+
+  const mountOf = async (index: number): Promise<string> => {
+    if (closed) throw conflict('the disk image is closed');
+    const m = mounts.get(index);
+    if (m) return m.dir;
+    const p = parts.find((x) => x.index === index);
+    if (!p) throw notFound(`partition ${index} (the disk has ${parts.map((x) => x.index).join(', ') || 'none'})`);
+    if (!p.fs) throw invalid(`partition ${index} has no ext4 or XFS filesystem`);
+    // Kept after success: these same steps are how close() unmounts.
+    const undo = new Reverter();
+    let dir: string;
+    try {
+      const loop = (await exec.run(['losetup', '--find', '--show', '--read-only', '--offset', String(p.start), '--sizelimit', String(p.size), '--', rawPath])).stdout.trim();
+      undo.add(`detach ${loop}`, () => exec.run(['losetup', '-d', loop]));
+      dir = await mkdtemp(join(tmpdir(), 'nimbo-diskfiles-'));
+      const mp = dir;
+      undo.add(`remove ${mp}`, () => rmdir(mp));
+      // No journal replay (the image stays untouched) and nothing on it can act on the host.
+      const opts = `ro,nodev,nosuid,noexec,${p.fs === 'xfs' ? 'norecovery' : 'noload'}`;
+      await exec.run(['mount', '-t', p.fs, '-o', opts, '--', loop, mp]);
+      undo.add(`unmount ${mp}`, () => exec.run(['umount', '--', mp]));
+    } catch (e) {
+      await undo.revert();
+      throw e;
     }
-    return m;
+    mounts.set(index, { dir, undo });
+    return dir;
   };
+
   return {
     partitions: () => parts.map((p) => ({ ...p })),
     async list(part, path) {
-      const { dir } = await mount(part);
-      const at = await resolveInside(dir, path);
-      if (!(await lstat(at)).isDirectory()) throw invalid(`${path} in the backup is not a directory`);
+      const root = await mountOf(part);
+      const dir = await resolveInside(root, path);
+      if (!(await lstat(dir)).isDirectory()) throw invalid(`${path} is not a directory`);
       const out: DiskFileEntry[] = [];
-      for (const e of await readdir(at, { withFileTypes: true })) {
-        const st = await lstat(join(at, e.name)).catch(() => undefined);
-        if (!st) continue;
+      for (const name of (await readdir(dir)).sort()) {
+        const st = await lstat(join(dir, name));
         const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-        out.push({ name: e.name, type, size: st.size, mode: st.mode & 0o7777, mtime: st.mtime.toISOString() });
+        out.push({ name, type, size: st.size, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs });
       }
-      return out.sort((a, b) => a.name.localeCompare(b.name));
+      return out;
     },
     async open(part, path) {
-      const { dir } = await mount(part);
-      const at = await resolveInside(dir, path);
-      const st = await lstat(at);
-      if (!st.isFile()) throw invalid(`${path} in the backup is not a regular file`);
-      return { size: st.size, stream: createReadStream(at) };
+      const root = await mountOf(part);
+      const file = await resolveInside(root, path);
+      const st = await lstat(file);
+      if (!st.isFile()) throw invalid(`${path} is not a regular file`);
+      const stream = createReadStream(file);
+      streams.add(stream);
+      stream.on('close', () => streams.delete(stream));
+      return { size: st.size, stream };
     },
     async close() {
-      for (const m of mounted.values()) {
-        const got = await m.catch(() => undefined);
-        if (!got) continue;
-        await exec.run(['umount', got.dir], { allowFailure: true });
-        await exec.run(['losetup', '-d', got.loop], { allowFailure: true });
-        await rmdir(got.dir).catch(() => undefined);
-      }
-      mounted.clear();
+      if (closed) return;
+      closed = true;
+      for (const s of streams) s.destroy();
+      await Promise.all([...streams].map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))));
+      const failed: string[] = [];
+      for (const m of mounts.values()) failed.push(...(await m.undo.revert()));
+      mounts.clear();
+      if (failed.length) throw conflict(`disk image ${rawPath}: cleanup failed: ${failed.join('; ')}`);
     },
   };
+}
+
+/**
+ * The host path of `path` inside the mount at `root`, resolved component by component with lstat: `..`
+ * never climbs above the root, a relative symlink is followed only while it stays inside, and an absolute
+ * one is refused (where it points depends on where the guest mounts this partition).
+ */
+export async function resolveInside(root: string, path: string): Promise<string> {
+  if (!path.startsWith('/') || path.includes('\0')) throw invalid(`path must be absolute inside the partition: ${JSON.stringify(path)}`);
+  const todo = path.split('/').filter((c) => c !== '' && c !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const c = todo.shift()!;
+    if (c === '..') {
+      if (done.length === 0) throw invalid(`${path} climbs above the partition's root`);
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, c);
+    const st = await lstat(here).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') throw notFound(`${posix.join('/', ...done, c)} in the partition`);
+      throw e;
+    });
+    if (!st.isSymbolicLink()) {
+      if (todo.length && !st.isDirectory()) throw invalid(`${posix.join('/', ...done, c)} is not a directory`);
+      done.push(c);
+      continue;
+    }
+    if (++links > MAX_LINKS) throw invalid(`${path}: too many levels of symbolic links`);
+    const target = await readlink(here);
+    if (target.startsWith('/')) throw invalid(`${posix.join('/', ...done, c)} is a symlink to the absolute path ${target}: refused (it may point outside this partition)`);
+    const rest = target.split('/').filter((x) => x !== '' && x !== '.');
+    // Climbing out through the link is an escape, not a path to clamp.
+    let depth = done.length;
+    for (const x of rest) {
+      depth += x === '..' ? -1 : 1;
+      if (depth < 0) throw invalid(`${posix.join('/', ...done, c)} is a symlink to ${target}, outside the partition: refused`);
+    }
+    todo.unshift(...rest);
+  }
+  return join(root, ...done);
 }

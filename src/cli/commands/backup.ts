@@ -82,10 +82,10 @@ export function registerBackupCommands(program: Command): void {
       if (file !== '-') out(`Wrote ${humanBytes(n)} to ${file}`);
     });
 
-  const part = (cmdr: Command) => cmdr.option('--part <n>', 'VM disks: the partition (default: the first with ext4 or XFS)', intInRange('--part', 1, 128)).option('--store <store>', 'the store holding it', name('store name'));
+  const part = (cmdr: Command) => cmdr.option('--part <n>', 'VM disks: the partition (default: the first with ext4 or XFS)', intInRange('--part', 0, 128)).option('--store <store>', 'the store holding it', name('store name'));
   part(backup.command('files').description('list a directory inside a backup (container tree, or a VM disk with ext4/XFS)').argument('<id>', 'backup id').argument('[path]', 'directory', '/')).addOption(outputOption())
     .action(async (id: string, path: string, o: { part?: number; store?: string }, cmd: Command) => {
-      const res = await clientFor(cmd).json<{ entries: { name: string; type: string; size: number; mtime?: string }[]; truncated: boolean }>('GET', `/backups/${enc(id)}/tree`, { query: { path, ...(o.part ? { part: String(o.part) } : {}), ...(o.store ? { store: o.store } : {}) } });
+      const res = await clientFor(cmd).json<{ entries: { name: string; type: string; size: number; mtime?: string }[]; truncated: boolean }>('GET', `/backups/${enc(id)}/tree`, { query: { path, ...(o.part !== undefined ? { part: String(o.part) } : {}), ...(o.store ? { store: o.store } : {}) } });
       const format = formatOf(cmd);
       if (format !== 'table') return outResult(format, res, '');
       out(renderTable(['NAME', 'TYPE', 'SIZE', 'MODIFIED'], res.entries.map((e) => [e.name, e.type, String(e.size), e.mtime ?? ''])));
@@ -93,7 +93,7 @@ export function registerBackupCommands(program: Command): void {
     });
   part(backup.command('file').description('copy one file out of a backup').argument('<id>', 'backup id').argument('<path>', 'file inside the backup').argument('<local>', 'local file, or - for stdout'))
     .action(async (id: string, path: string, local: string, o: { part?: number; store?: string }, cmd: Command) => {
-      const n = await download(clientFor(cmd), `/backups/${enc(id)}/file`, { path, ...(o.part ? { part: String(o.part) } : {}), ...(o.store ? { store: o.store } : {}) }, local);
+      const n = await download(clientFor(cmd), `/backups/${enc(id)}/file`, { path, ...(o.part !== undefined ? { part: String(o.part) } : {}), ...(o.store ? { store: o.store } : {}) }, local);
       if (local !== '-') out(`Wrote ${n} bytes to ${local}`);
     });
 

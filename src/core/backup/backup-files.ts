@@ -96,7 +96,7 @@ export class BackupFiles {
     const part = opts.part ?? parts.find((p) => p.fs)?.index;
     if (part === undefined) throw conflict(`backup ${id}: its root disk has no ext4 or XFS filesystem nimbo can read`);
     const entries = await files.list(part, path);
-    return { entries: entries.slice(0, MAX_LIST), truncated: entries.length > MAX_LIST, partitions: parts.map((p) => ({ index: p.index, fs: p.fs, size: p.size })) };
+    return { entries: entries.slice(0, MAX_LIST).map((e) => ({ name: e.name, type: e.type, size: e.size, mode: e.mode, mtime: new Date(e.mtimeMs).toISOString() })), truncated: entries.length > MAX_LIST, partitions: parts.map((p) => ({ index: p.index, fs: p.fs, size: p.size })) };
   }
 
   /** One regular file inside a backup, streamed. */
@@ -113,7 +113,7 @@ export class BackupFiles {
     const part = opts.part ?? files.partitions().find((p) => p.fs)?.index;
     if (part === undefined) throw conflict(`backup ${id}: its root disk has no ext4 or XFS filesystem nimbo can read`);
     const f = await files.open(part, path);
-    return { stream: f.stream, filename: name, size: f.size };
+    return { stream: f.stream as Readable, filename: name, size: f.size };
   }
 
   /** The catalog of a container backup as a stream (read line by line, never whole). */

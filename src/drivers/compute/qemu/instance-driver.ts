@@ -27,6 +27,8 @@ import { qemuIdOf, VmDevices } from './vm-devices.js';
 import { VmWatcher, type WatchedVm } from './vm-events.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
 import { pinVm } from './cpu-pin.js';
+import { openVmBlockBackup } from './backup-session.js';
+import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
 
 /** A VM's instance dir (seed ISO): root's, traversable by its QEMU (which opens the seed as root, before -runas). */
 const INSTANCE_DIR_MODE = 0o711;
@@ -286,6 +288,11 @@ export class QemuInstanceDriver implements InstanceDriver {
 
   deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData): Promise<void> {
     return deleteSnapshot(this.snaps, spec, name, data);
+  }
+
+  /** Every disk at one instant with dirty bitmaps: fleecing while it runs (the guest keeps running), its images when stopped. */
+  openBlockBackup(spec: InstanceSpec, req: BlockBackupRequest, log: (line: string) => void): Promise<BlockBackupSession> {
+    return openVmBlockBackup({ qemu: this.qemu, exec: this.hostExec, live: (s) => this.live(s) }, spec, req, log);
   }
 
   async console(ref: InstanceRef): Promise<ConsoleHandle> {
