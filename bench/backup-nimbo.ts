@@ -47,8 +47,9 @@ export async function nimboStart(raw: string, size: number): Promise<NimboVm> {
 
 /** Whether this build's CLI has `nimbo backup` (the service may not have landed yet). */
 export async function nimboHasBackup(d: TestDaemon): Promise<boolean> {
-  const r = await d.cli('backup', 'store', '--help');
-  return r.code === 0;
+  // commander answers --help of an unknown command with the top-level help (exit 0): look for the option
+  const r = await d.cli('backup', 'store', 'create', '--help');
+  return r.code === 0 && r.stdout.includes('--passphrase-file');
 }
 
 /** Makes datastore `name` in `dir`, encrypted with the passphrase in `passFile`. */
@@ -84,17 +85,19 @@ export async function nimboRestoreAs(v: NimboVm, id: string, name: string): Prom
  */
 export async function nimboWrite(v: NimboVm, regions: Region[], files: string[]): Promise<number> {
   const runDir = await v.d.runDirOf(v.vm);
+  // the virtio-blk-pci proxy has no BlockBackend of its own; its virtio-backend child holds the disk's
+  const dev = `/machine/peripheral/${diskDeviceId('root')}/virtio-backend`;
   const t0 = performance.now();
   await v.d.stop('SIGTERM');
   try {
     await withQmp(runDir, async (q) => {
       for (const [i, r] of regions.entries()) {
         const out = await q.execute<string>('human-monitor-command', {
-          'command-line': `qemu-io -d ${diskDeviceId('root')} "write -q -s ${files[i]} ${r.offset} ${r.length}"`,
+          'command-line': `qemu-io -d ${dev} "write -q -s ${files[i]} ${r.offset} ${r.length}"`,
         });
         if (out.trim() !== '') throw new Error(`qemu-io write at ${r.offset}: ${out.trim()}`);
       }
-      const out = await q.execute<string>('human-monitor-command', { 'command-line': `qemu-io -d ${diskDeviceId('root')} "flush"` });
+      const out = await q.execute<string>('human-monitor-command', { 'command-line': `qemu-io -d ${dev} "flush"` });
       if (out.trim() !== '') throw new Error(`qemu-io flush: ${out.trim()}`);
     });
   } finally {

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -91,11 +91,21 @@ async function debianTree(tree: string): Promise<string> {
   return how;
 }
 
+/** Drops the downloaded packages and package lists, as nimbo's debian-12 image build does (configureRootfs). */
+async function trimTree(tree: string): Promise<void> {
+  for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+    for (const f of await readdir(join(tree, d)).catch(() => [] as string[])) {
+      if (f !== 'partial' && f !== 'lock') await rm(join(tree, d, f), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Builds the disk; returns its path and a description. */
 async function buildData(dir: string): Promise<{ raw: string; what: string }> {
   const tree = join(dir, 'tree');
   await mkdir(tree);
   const how = await debianTree(tree);
+  await trimTree(tree);
   const debian = await duBytes(tree);
   const nRandom = await writeRandomFiles(join(tree, 'srv/bench/blobs'), RANDOM, SEED);
   const nText = await writeTextFiles(join(tree, 'var/log/bench'), TEXT, SEED + 1);
