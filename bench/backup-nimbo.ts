@@ -60,21 +60,25 @@ export async function nimboCreateStore(v: NimboVm, name: string, dir: string, pa
 /** One backup of the running VM into `store` (`full`: --full); returns the wall time of the CLI call and nimbo's Backup. */
 export async function nimboBackup(v: NimboVm, store: string, full: boolean): Promise<{ seconds: number; backup: NimboBackup }> {
   const t0 = performance.now();
-  const backup = await v.d.cliJson<NimboBackup>('backup', 'create', v.vm, '--store', store, ...(full ? ['--full'] : []));
-  return { seconds: (performance.now() - t0) / 1000, backup };
+  // -o json prints the finished Operation, whose result is the Backup
+  const res = await v.d.cliJson<{ status?: string; result?: NimboBackup; error?: unknown } & Partial<NimboBackup>>('backup', 'create', v.vm, '--store', store, ...(full ? ['--full'] : []));
+  const seconds = (performance.now() - t0) / 1000;
+  const backup = res.result ?? (res.stats ? (res as NimboBackup) : undefined);
+  if (!backup?.stats) throw new Error(`nimbo backup create gave no Backup: ${JSON.stringify(res).slice(0, 500)}`);
+  return { seconds, backup };
 }
 
-/** Exports backup `id` as a raw disk file; returns seconds. */
-export async function nimboExport(v: NimboVm, id: string, file: string): Promise<number> {
+/** Exports backup `id` of `store` as a raw disk file (downloaded through the API); returns seconds. */
+export async function nimboExport(v: NimboVm, store: string, id: string, file: string): Promise<number> {
   const t0 = performance.now();
-  await cliOk(v.d, 'backup', 'export', id, '--format', 'raw', '-O', file, '--quiet');
+  await cliOk(v.d, 'backup', 'export', id, file, '--format', 'raw', '--store', store);
   return (performance.now() - t0) / 1000;
 }
 
-/** Restores backup `id` as a new instance `name`; returns seconds. */
-export async function nimboRestoreAs(v: NimboVm, id: string, name: string): Promise<number> {
+/** Restores backup `id` of `store` as a new instance `name` (not started); returns seconds. */
+export async function nimboRestoreAs(v: NimboVm, store: string, id: string, name: string): Promise<number> {
   const t0 = performance.now();
-  await cliOk(v.d, 'backup', 'restore', id, '--as', name, '--quiet');
+  await cliOk(v.d, 'backup', 'restore', id, '--as', name, '--store', store, '--quiet');
   return (performance.now() - t0) / 1000;
 }
 

@@ -220,10 +220,10 @@ try {
   let nimboAs: number | undefined;
   if (nimboIncr && nimbo) {
     const file = join(work, 'nimbo-export.raw');
-    const seconds = await nimboExport(nimbo, nimboIncr.id, file);
+    const seconds = await nimboExport(nimbo, 'bench', nimboIncr.id, file);
     restored.set('nimbo', { seconds, same: (await sha256File(file)) === sha });
     await rm(file, { force: true });
-    nimboAs = await nimboRestoreAs(nimbo, nimboIncr.id, 'bk2');
+    nimboAs = await nimboRestoreAs(nimbo, 'bench', nimboIncr.id, 'bk2');
   }
   for (const p of peers) {
     const dir = join(work, `${p.name}-restore`);
