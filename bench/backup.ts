@@ -120,6 +120,17 @@ async function buildData(dir: string): Promise<{ raw: string; what: string }> {
   };
 }
 
+/** Runs a nimbo step; a failure is printed and ends nimbo's part of the run (the peers go on), and the exit code is 1. */
+async function tryNimbo<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    console.log(`backup: nimbo ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+    return undefined;
+  }
+}
+
 /** One row of a step across the tools ("-" where a tool did not run). */
 function row(cells: { name: string; text?: string }[]): string {
   return cells.map((c) => `${c.name} ${c.text ?? 'n/a'}`).join(' | ');
@@ -162,7 +173,7 @@ try {
     nimbo = await nimboStart(raw, DISK);
     nimboOk = await nimboHasBackup(nimbo.d);
     if (nimboOk) {
-      await nimboCreateStore(nimbo, 'bench', storeDir, passFile);
+      nimboOk = (await tryNimbo('store create', () => nimboCreateStore(nimbo!, 'bench', storeDir, passFile))) !== undefined;
       log('backup: settings nimbo: encrypted datastore (AES-256-GCM, key wrapped by the passphrase), zstd, fixed 4 MiB chunks, SHA-256; a running VM');
     } else {
       log('backup: nimbo: this build has no `nimbo backup`; its columns read n/a (the VM runs and gets the same changes)');
@@ -173,9 +184,10 @@ try {
   const full = new Map<string, Step>();
   let nimboFull: NimboBackup | undefined;
   if (nimboOk && nimbo) {
-    const r = await nimboBackup(nimbo, 'bench', true);
-    nimboFull = r.backup;
-    full.set('nimbo', { seconds: r.seconds, bytes: await duBytes(storeDir) });
+    const r = await tryNimbo('full backup', () => nimboBackup(nimbo!, 'bench', true));
+    nimboFull = r?.backup;
+    if (r) full.set('nimbo', { seconds: r.seconds, bytes: await duBytes(storeDir) });
+    else nimboOk = false;
   }
   for (const p of peers) full.set(p.name, await p.backup('full'));
   const fn = full.get('nimbo');
@@ -197,9 +209,9 @@ try {
   const incr = new Map<string, Step>();
   let nimboIncr: NimboBackup | undefined;
   if (nimboOk && nimbo) {
-    const r = await nimboBackup(nimbo, 'bench', false);
-    nimboIncr = r.backup;
-    incr.set('nimbo', { seconds: r.seconds, bytes: await duBytes(storeDir) });
+    const r = await tryNimbo('incremental backup', () => nimboBackup(nimbo!, 'bench', false));
+    nimboIncr = r?.backup;
+    if (r) incr.set('nimbo', { seconds: r.seconds, bytes: await duBytes(storeDir) });
   }
   for (const p of peers) incr.set(p.name, await p.backup('incremental'));
   const growth = (n: string) => (incr.get(n) && full.get(n) ? incr.get(n)!.bytes - full.get(n)!.bytes : undefined);
@@ -220,10 +232,11 @@ try {
   let nimboAs: number | undefined;
   if (nimboIncr && nimbo) {
     const file = join(work, 'nimbo-export.raw');
-    const seconds = await nimboExport(nimbo, 'bench', nimboIncr.id, file);
-    restored.set('nimbo', { seconds, same: (await sha256File(file)) === sha });
+    const id = nimboIncr.id;
+    const seconds = await tryNimbo('export', () => nimboExport(nimbo!, 'bench', id, file));
+    if (seconds !== undefined) restored.set('nimbo', { seconds, same: existsSync(file) && (await sha256File(file)) === sha });
     await rm(file, { force: true });
-    nimboAs = await nimboRestoreAs(nimbo, 'bench', nimboIncr.id, 'bk2');
+    nimboAs = await tryNimbo('restore --as', () => nimboRestoreAs(nimbo!, 'bench', id, 'bk2'));
   }
   for (const p of peers) {
     const dir = join(work, `${p.name}-restore`);
