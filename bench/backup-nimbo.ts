@@ -57,15 +57,28 @@ export async function nimboCreateStore(v: NimboVm, name: string, dir: string, pa
   await cliOk(v.d, 'backup', 'store', 'create', name, '--path', dir, '--encrypt', '--passphrase-file', passFile, '--quiet');
 }
 
-/** One backup of the running VM into `store` (`full`: --full); returns the wall time of the CLI call and nimbo's Backup. */
-export async function nimboBackup(v: NimboVm, store: string, full: boolean): Promise<{ seconds: number; backup: NimboBackup }> {
+/** Bytes the VM's QEMU process has read through read syscalls so far (/proc/PID/io rchar): its disk reads, the guest being idle. */
+export async function qemuReadBytes(v: NimboVm): Promise<number> {
+  const info = (await v.d.api('GET', `/instances/${v.vm}`)).body as { pid?: number };
+  if (!info.pid) throw new Error(`${v.vm} is not running`);
+  const m = /^rchar:\s*(\d+)$/m.exec(readFileSync(`/proc/${info.pid}/io`, 'utf8'));
+  if (!m) throw new Error(`no rchar in /proc/${info.pid}/io`);
+  return Number(m[1]);
+}
+
+/**
+ * One backup of the running VM into `store` (`full`: --full); returns the wall time of the CLI call, nimbo's
+ * Backup, and what QEMU read meanwhile (an independent check of the Backup's bytesRead).
+ */
+export async function nimboBackup(v: NimboVm, store: string, full: boolean): Promise<{ seconds: number; backup: NimboBackup; qemuRead: number }> {
+  const r0 = await qemuReadBytes(v);
   const t0 = performance.now();
   // -o json prints the finished Operation, whose result is the Backup
   const res = await v.d.cliJson<{ status?: string; result?: NimboBackup; error?: unknown } & Partial<NimboBackup>>('backup', 'create', v.vm, '--store', store, ...(full ? ['--full'] : []));
   const seconds = (performance.now() - t0) / 1000;
   const backup = res.result ?? (res.stats ? (res as NimboBackup) : undefined);
   if (!backup?.stats) throw new Error(`nimbo backup create gave no Backup: ${JSON.stringify(res).slice(0, 500)}`);
-  return { seconds, backup };
+  return { seconds, backup, qemuRead: (await qemuReadBytes(v)) - r0 };
 }
 
 /** Exports backup `id` of `store` as a raw disk file (downloaded through the API); returns seconds. */

@@ -208,9 +208,11 @@ try {
   // Incrementals
   const incr = new Map<string, Step>();
   let nimboIncr: NimboBackup | undefined;
+  let qemuRead: number | undefined;
   if (nimboOk && nimbo) {
     const r = await tryNimbo('incremental backup', () => nimboBackup(nimbo!, 'bench', false));
     nimboIncr = r?.backup;
+    qemuRead = r?.qemuRead;
     if (r) incr.set('nimbo', { seconds: r.seconds, bytes: await duBytes(storeDir) });
   }
   for (const p of peers) incr.set(p.name, await p.backup('incremental'));
@@ -222,7 +224,7 @@ try {
   if (nimboIncr) {
     const read = nimboIncr.stats.bytesRead;
     log(`backup: incremental read nimbo ${mib(read)} of ${mib(changeBytes)} changed (${(read / changeBytes).toFixed(2)}x, target <= 1.2; mode ${nimboIncr.mode}, ` +
-      `full read ${mib(nimboFull?.stats.bytesRead ?? 0)}); restic and borg read the whole ${mib(DISK)}`);
+      `full read ${mib(nimboFull?.stats.bytesRead ?? 0)}; QEMU's own read syscalls meanwhile ${mib(qemuRead ?? 0)}); restic and borg read the whole ${mib(DISK)}`);
   } else {
     log(`backup: incremental read nimbo n/a of ${mib(changeBytes)} changed; restic and borg read the whole ${mib(DISK)}`);
   }
