@@ -131,7 +131,7 @@ function fileSizes(rnd: () => number, total: number, min: number, max: number): 
   return out;
 }
 
-/** `count` files of random bytes (the kernel's CSPRNG, as /dev/urandom) totalling `bytes`, 4 KiB .. 32 MiB each. */
+/** Files of random bytes (the kernel's CSPRNG, as /dev/urandom) totalling `bytes`, 4 KiB .. 32 MiB each; returns how many. */
 export async function writeRandomFiles(dir: string, bytes: number, seed: number): Promise<number> {
   await mkdir(dir, { recursive: true });
   const sizes = fileSizes(prng(seed), bytes, 4 * KiB, 32 * MiB);
@@ -162,7 +162,7 @@ function logLine(rnd: () => number, t: number): string {
   return `${t},${ts},${pick(HOSTS)},${Math.floor(rnd() * 1e6)},${(rnd() * 1000).toFixed(2)},${pick(WORDS)},${ip}\n`;
 }
 
-/** Compressible text (syslog, access logs, CSV lines) totalling `bytes`, files of 256 KiB .. 64 MiB; deterministic. */
+/** Compressible text (syslog, access logs, CSV lines) totalling `bytes`, files of 256 KiB .. 64 MiB, deterministic; returns how many. */
 export async function writeTextFiles(dir: string, bytes: number, seed: number): Promise<number> {
   await mkdir(dir, { recursive: true });
   const rnd = prng(seed);

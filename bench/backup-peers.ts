@@ -2,7 +2,7 @@
  * The peers of bench/backup: restic (Debian 0.14, repository v2, --compression auto) and borg (Debian
  * 1.2), both encrypted, each backing up one raw disk file, then again after it changed, then restoring it.
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runArgv, type ExecOptions } from '../src/host/exec.js';
@@ -103,12 +103,3 @@ export function borg(work: string, disk: string, passphrase: string, chunker: st
 export async function rmTree(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
-
-/** Whether a restored file exists and has `size` bytes (a cheap check before the checksum). */
-export async function sizeIs(file: string, size: number): Promise<boolean> {
-  const st = await stat(file).catch(() => null);
-  return st?.size === size;
-}
-
-/** Names in a directory, or [] when it is missing. */
-export const listDir = (dir: string) => readdir(dir).catch(() => [] as string[]);
