@@ -31,8 +31,8 @@ type Who = keyof typeof PRINCIPALS;
 function expected(w: Who, { action, resource }: Access, project: string): boolean {
   const read = action === 'read';
   const scoped = isProjectResource(resource);
-  const anyone = (r: Resource) => ((r === 'plan' || r === 'project') && read) || r === 'self';
-  const operatorMay = (r: Resource) => ['host', 'pool', 'plan'].includes(r) || (read && ['project', 'user', 'audit'].includes(r)) || r === 'self';
+  const anyone = (r: Resource) => ((r === 'plan' || r === 'project' || r === 'backup-store') && read) || r === 'self';
+  const operatorMay = (r: Resource) => ['host', 'pool', 'plan', 'backup-store'].includes(r) || (read && ['project', 'user', 'audit', 'backup-sync'].includes(r)) || r === 'self';
   const ownerMay = (r: Resource) => read || r !== 'quota';
   const memberMay = (r: Resource) => read || (r !== 'quota' && r !== 'member');
   switch (w) {
@@ -138,11 +138,11 @@ test('every route of the table declares its access, or that it is public', () =>
   assert.ok(routes.length >= 70, `route table has ${routes.length} routes`);
   const undeclared = routes.filter((r) => !r.isPublic && !r.access).map((r) => `${r.method} ${r.url}`);
   assert.deepEqual(undeclared, [], 'routes without config.access (deny by default: they answer 403 to everyone)');
-  // Exec and console are writes, though GET; the rule of thumb holds for every other route.
+  // Exec and console are writes, though GET, and so is reading a backup store's (wrapped) key; the rule of thumb holds for every other route.
   const odd = routes.filter((r) => r.access && (r.access.action === 'read') !== (r.method === 'GET' || r.method === 'HEAD'));
   assert.deepEqual(odd.map((r) => `${r.method} ${r.url} ${r.access!.action}`).sort(), [
-    'GET /api/v1/instances/:name/console write', 'GET /api/v1/instances/:name/exec write', 'GET /api/v1/instances/:name/files write',
-    'HEAD /api/v1/instances/:name/console write', 'HEAD /api/v1/instances/:name/exec write', 'HEAD /api/v1/instances/:name/files write', 'POST /api/v1/auth/ticket read',
+    'GET /api/v1/backup-stores/:store/key write', 'GET /api/v1/instances/:name/console write', 'GET /api/v1/instances/:name/exec write', 'GET /api/v1/instances/:name/files write',
+    'HEAD /api/v1/backup-stores/:store/key write', 'HEAD /api/v1/instances/:name/console write', 'HEAD /api/v1/instances/:name/exec write', 'HEAD /api/v1/instances/:name/files write', 'POST /api/v1/auth/ticket read',
   ]);
 });
 

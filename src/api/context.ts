@@ -22,6 +22,24 @@ import type { LoginThrottle } from './rate-limit-login.js';
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { WebhookService } from '../core/webhooks/webhook-service.js';
 import type { UsageService } from '../core/metering/usage-service.js';
+import type { BackupStores } from '../core/backup/backup-stores.js';
+import type { BackupService } from '../core/backup/backup-service.js';
+import type { BackupRestorer } from '../core/backup/backup-restore.js';
+import type { BackupFiles } from '../core/backup/backup-files.js';
+import type { BackupMaintenance } from '../core/backup/backup-maintenance.js';
+import type { BackupJobs } from '../core/backup/backup-jobs.js';
+import type { BackupSyncer } from '../core/backup/backup-sync.js';
+
+/** The backup services the routes call. */
+export interface BackupApi {
+  stores: BackupStores;
+  service: BackupService;
+  restorer: BackupRestorer;
+  files: BackupFiles;
+  maintenance: BackupMaintenance;
+  jobs: BackupJobs;
+  syncer: BackupSyncer;
+}
 
 /** The services the API routes call. */
 export interface ApiContext extends BaseDeps {
@@ -51,6 +69,7 @@ export interface ApiContext extends BaseDeps {
   audit: AuditLog;
   webhooks: WebhookService;
   usage: UsageService;
+  backups: BackupApi;
 }
 
 /** Answer 202 Accepted with the operation and its Location. */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
+import { makeBackups } from '../daemon/backup-wiring.js';
 import { LoginThrottle } from './rate-limit-login.js';
 import { AuditLog } from '../core/audit/audit-log.js';
 import { WebhookService } from '../core/webhooks/webhook-service.js';
@@ -107,6 +108,7 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
     snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, vpsActions: vpsOf(t), instanceUpdate: updateOf(t), privateImages: new PrivateImages(t.runtime.d, t.images, t.repo, t.runtime, (ref) => t.instances.usersOf(ref)), loginThrottle: new LoginThrottle({ freeFailures: 1e9 }),
     audit: new AuditLog(join(t.dir, 'audit')), webhooks: new WebhookService(t.store, t.events, silentLogger(), {}, async () => ({ ok: false, error: 'the fuzz sends nothing' })),
     usage: new UsageService(t.store), hostInfo: async () => ({ version: 'fuzz' }),
+    backups: makeBackups({ base: t.runtime.d, runtime: t.runtime, repo: t.repo, provisioner: t.provisioner, views: t.views, nics: t.nics, actions: t.actions }).api,
   };
   // A context member the fixture lacks is reported by name (a new service must be added here), not as a mystery 500.
   const ctx = new Proxy(members, {

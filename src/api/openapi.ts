@@ -85,7 +85,7 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
       ? { description: 'Switching Protocols: the WebSocket is open; each text message is one Event', content: { 'application/json': { schema: ref('Event') } } }
       : { description: 'Switching Protocols: the WebSocket is open', type: 'null' };
     response.default = { description: 'The upgrade was refused', content: { 'application/json': { schema: ref('Error') } } };
-  } else if (method === 'GET' && /\/files$/.test(route.url)) {
+  } else if (method === 'GET' && (/\/(files|file|export)$/.test(route.url) || /\/sync\/(chunks|snapshots)\//.test(route.url))) {
     response['200'] = { description: 'The file bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
   }
   for (const [code, sch] of Object.entries(given)) response[code] = describeResponse(code, sch);

@@ -27,6 +27,8 @@ import { firewallRoutes } from './routes-firewall.js';
 import { containerRoutes } from './routes-containers.js';
 import { planRoutes } from './routes-plans.js';
 import { vpsActionRoutes } from './routes-vps-actions.js';
+import { backupRoutes } from './routes-backups.js';
+import { backupStoreRoutes } from './routes-backup-stores.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
@@ -120,6 +122,8 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await containerRoutes(api, ctx);
       await planRoutes(api, ctx);
       await vpsActionRoutes(api, ctx);
+      await backupRoutes(api, ctx);
+      await backupStoreRoutes(api, ctx);
       await identityRoutes(api, ctx);
       await identityAdminRoutes(api, ctx);
       await auditRoutes(api, () => ctx.audit);

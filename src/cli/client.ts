@@ -396,12 +396,12 @@ export class ApiClient {
   }
 
   /** GET a paged list route: follows each page's `next` cursor until the end (or until `limit` items). */
-  async listAll<T>(path: string, key: string, limit?: number): Promise<T[]> {
+  async listAll<T>(path: string, key: string, limit?: number, filter: Record<string, string> = {}): Promise<T[]> {
     const all: T[] = [];
     let after: string | undefined;
     do {
       const want = limit === undefined ? 1000 : Math.min(1000, limit - all.length);
-      const page = await this.json<Record<string, unknown> & { next?: string }>('GET', path, { query: { limit: want, after } });
+      const page = await this.json<Record<string, unknown> & { next?: string }>('GET', path, { query: { ...filter, limit: want, after } });
       all.push(...((page[key] as T[] | undefined) ?? []));
       after = page.next;
     } while (after && (limit === undefined || all.length < limit));

@@ -4,6 +4,7 @@ import { registerConsoleCommand } from './commands/console.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerSnapshotCommands } from './commands/snapshots.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerCopyCommand } from './commands/copy.js';
 import { registerUpdateCommands } from './commands/update.js';
 import { registerVpsActionCommands } from './commands/vps-actions.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerNetworkCommands(program);
   registerFirewallCommands(program);
   registerSnapshotCommands(program);
+  registerBackupCommands(program);
   registerCopyCommand(program);
   registerUpdateCommands(program);
   registerVpsActionCommands(program);

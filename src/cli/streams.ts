@@ -37,7 +37,12 @@ export async function streamExec(client: ApiClient, name: string, body: { comman
 
 /** GET /instances/{name}/files: the file written to `local` (through a temporary file, renamed at the end) or to stdout for '-'. */
 export async function pullFile(client: ApiClient, name: string, path: string, local: string): Promise<number> {
-  const res = await client.response('GET', `/instances/${encodeURIComponent(name)}/files`, { query: { path }, timeoutMs: 3700_000 });
+  return download(client, `/instances/${encodeURIComponent(name)}/files`, { path }, local);
+}
+
+/** Stream the bytes of GET `apiPath` into `local` (written as local.nimbo-part, renamed when complete) or stdout ('-'); returns the byte count. */
+export async function download(client: ApiClient, apiPath: string, query: Record<string, string>, local: string): Promise<number> {
+  const res = await client.response('GET', apiPath, { query, timeoutMs: 3700_000 });
   const tmp = `${local}.nimbo-part`;
   const w = local === '-' ? process.stdout : createWriteStream(tmp, { mode: 0o644 });
   let n = 0;

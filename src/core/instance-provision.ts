@@ -12,6 +12,7 @@ import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
 import { tapName } from './instance-nics-plan.js';
 import { NO_LIMITS } from './storage-service.js';
+import type { InstanceSpec } from '../drivers/compute/instance-driver.js';
 import type { IoLimits } from '../shared/storage-types.js';
 import { rootVolumeOf } from './host-ids.js';
 import { keys } from '../store/keys.js';
@@ -28,7 +29,18 @@ export interface NicPlan {
 }
 
 /** Where the root comes from: the image, or another instance's root volume (a copy; optionally at a snapshot). */
-export type RootSource = { from: 'image'; pool: string; /** The root's I/O limits (a plan's). */ limits?: IoLimits } | { from: 'volume'; pool: string; volume: string; snapshot?: string };
+export type RootSource =
+  | { from: 'image'; pool: string; /** The root's I/O limits (a plan's). */ limits?: IoLimits }
+  | { from: 'volume'; pool: string; volume: string; snapshot?: string }
+  | { from: 'restore'; pool: string; fill: RootFill };
+
+/** A root restored from a backup: block roots from a raw disk file, filesystem roots from a tree of container-id files. */
+export interface RootFill {
+  /** Block roots: make a raw file holding the disk (sparse), import it, then clean it up. */
+  rawFile?: () => Promise<{ path: string; cleanup(): Promise<void> }>;
+  /** Filesystem roots: write the tree into `dir` (an empty dir of the root volume), owners shifted to host ids from idBase. */
+  tree?: (dir: string, ids: { idBase: number; idCount: number }) => Promise<void>;
+}
 
 /** The firewall as provisioning needs it: the new ports enter the ruleset before anything boots. */
 export interface FirewallPort {
@@ -62,11 +74,10 @@ export class InstanceProvisioner {
     progress(30, 'seed, root and NICs');
     const driver = this.runtime.driverOf(rec);
     const spec = await this.runtime.specOf(rec);
-    const lowerDir = root.from === 'image' && this.runtime.caps(rec).root === 'filesystem' ? await this.imageTree(rec.image) : undefined;
     const ref = this.runtime.refOf(rec);
     const more = await Promise.allSettled([
       r.step('driver host objects', async () => {
-        await driver.prepare(spec, { seed: await this.seed(rec), root: root.from === 'image' ? 'new' : 'copy', ...(lowerDir ? { lowerDir } : {}) });
+        await this.prepareRoot(rec, spec, root, rec.image);
         return { value: undefined, undo: () => driver.destroy(ref, [], { path: spec.root.path }) };
       }),
       ...rec.nics.map((nic) =>
@@ -87,17 +98,33 @@ export class InstanceProvisioner {
    * A new root for `rec` from image `image` in volume `volume` of `pool`, made ready by its driver (the seed is
    * written again too); every step's undo on r. The record is not written: rebuild and rescue swap roots with it.
    */
-  async freshRoot(rec: InstanceRecord, image: string, pool: string, volume: string, r: Reverter): Promise<{ pool: string; volume: string }> {
+  async freshRoot(rec: InstanceRecord, image: string, pool: string, volume: string, r: Reverter, fill?: RootFill): Promise<{ pool: string; volume: string }> {
     const tmp: InstanceRecord = { ...rec, image, rescue: undefined };
-    await this.makeRoot(tmp, { from: 'image', pool }, r, volume);
+    await this.makeRoot(tmp, fill ? { from: 'restore', pool, fill } : { from: 'image', pool }, r, volume);
     const driver = this.runtime.driverOf(rec);
     const spec = await this.runtime.specOf(tmp);
-    const lowerDir = this.runtime.caps(rec).root === 'filesystem' ? await this.imageTree(image) : undefined;
     await r.step('new root', async () => {
-      await driver.prepare(spec, { seed: await this.seed(rec), root: 'new', ...(lowerDir ? { lowerDir } : {}) });
+      await this.prepareRoot(rec, spec, fill ? { from: 'restore', pool, fill } : { from: 'image', pool }, image);
       return { value: undefined, undo: () => driver.removeRoot(spec, { path: spec.root.path }) };
     });
     return tmp.root!;
+  }
+
+  /**
+   * The driver's seed and root for a new root: from the image (its tree as the lower dir of a filesystem
+   * root), a copy, or a backup (a filesystem root filled by the driver from the backup's tree, then seeded).
+   */
+  private async prepareRoot(rec: InstanceRecord, spec: InstanceSpec, root: RootSource, image: string): Promise<void> {
+    const driver = this.runtime.driverOf(rec);
+    const seed = await this.seed(rec);
+    if (root.from === 'restore' && this.runtime.caps(rec).root === 'filesystem') {
+      if (!root.fill.tree || !driver.restoreFsRoot) throw new Error('a filesystem root is restored by its driver from a tree');
+      await driver.restoreFsRoot(spec, root.fill.tree, (line) => this.d.log.info({ instance: rec.name }, line));
+      await driver.prepare(spec, { seed, root: 'keep' });
+      return;
+    }
+    const lowerDir = root.from === 'image' && this.runtime.caps(rec).root === 'filesystem' ? await this.imageTree(image) : undefined;
+    await driver.prepare(spec, { seed, root: root.from === 'volume' ? 'copy' : 'new', ...(lowerDir ? { lowerDir } : {}) });
   }
 
   /** Write the instance's seed again from its record (keys, password hash, addresses): the guest applies it at its next boot. */
@@ -136,7 +163,18 @@ export class InstanceProvisioner {
     const dr = await this.d.storage.driver(root.pool);
     const poolCaps = await dr.capabilities();
     let limits = { ...NO_LIMITS, ...(src.from === 'image' ? src.limits : {}) };
-    if (src.from === 'volume') {
+    if (src.from === 'restore') {
+      if (caps.root === 'filesystem') await dr.createVolume({ name: host(root.volume), kind: 'filesystem', sizeBytes: rec.disk });
+      else {
+        if (!src.fill.rawFile) throw new Error('a block root is restored from a raw file');
+        const raw = await src.fill.rawFile();
+        try {
+          await dr.importVolume(raw.path, 'raw', host(root.volume));
+        } finally {
+          await raw.cleanup();
+        }
+      }
+    } else if (src.from === 'volume') {
       const withSnapshots = src.snapshot !== undefined || (await dr.volumeInfo(host(src.volume))).snapshots > 0;
       const linked = caps.root === 'filesystem' ? poolCaps.filesystemLinkedClones : poolCaps.linkedClones && (!withSnapshots || poolCaps.linkedClonesWithSnapshots);
       await dr.cloneVolume(host(src.volume), host(root.volume), { mode: linked ? 'linked' : 'full', ...(src.snapshot ? { fromSnapshot: src.snapshot } : {}) });

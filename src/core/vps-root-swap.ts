@@ -12,6 +12,8 @@ import type { InstanceRecord } from './instance-record.js';
 import { driverNameOf, projectOfRecord } from './instance-record.js';
 import type { VpsActionDeps } from './vps-action-deps.js';
 import { actionResult } from './vps-action-result.js';
+import type { RootFill } from './instance-provision.js';
+import type { OpContext } from './operations.js';
 
 /** The built-in image a rescue boots by default: busybox on Debian's kernel, with virtio-blk, so it sees the second disk. */
 export const DEFAULT_RESCUE_IMAGE = 'tiny';
@@ -40,20 +42,43 @@ export class VpsRootSwap {
     if ((await this.base.store.list(keys.snapshots(project, name))).length) throw conflict(`instance ${name} has snapshots of its current root: delete them before a rebuild`);
     image = await this.base.images.resolve(project, image);
     await this.checkImage(rec, image);
-    return this.base.ops.start('instance.rebuild', name, async (ctx) => {
+    return this.swap(rec, 'instance.rebuild', `rebuilt ${name} from ${image}`, { image }, async (ctx) => {
       await this.base.images.ensure(image, (p, m) => ctx.progress(p * 0.3, m && `image ${image}: ${m}`), ctx.signal);
+    });
+  }
+
+  /**
+   * Replace an instance's root with one restored from a backup (`fill`), keeping everything else; stopped first,
+   * started again if it ran (or when `start`); on failure the old root is back. The instance's snapshots of the
+   * old root go with it.
+   */
+  async replaceRoot(project: string, name: string, req: { kind: string; what: string; fill: RootFill; start?: boolean }): Promise<Operation> {
+    const rec = await this.d.repo.record(project, name);
+    if (!rec.root) throw conflict(`instance ${name} has no root volume`);
+    if (rec.rescue) throw conflict(`instance ${name} is in rescue: unrescue it first`);
+    if ((await this.base.store.list(keys.snapshots(project, name))).length) throw conflict(`instance ${name} has snapshots of its current root: delete them before restoring over it`);
+    return this.swap(rec, req.kind, `restored ${name} from ${req.what}`, { fill: req.fill, start: req.start });
+  }
+
+  /** The one root swap of rebuild and restore. */
+  private async swap(rec: InstanceRecord, kind: string, done: string, src: { image?: string; fill?: RootFill; start?: boolean }, before?: (ctx: OpContext) => Promise<void>): Promise<Operation> {
+    const project = projectOfRecord(rec);
+    const name = rec.name;
+    return this.base.ops.start(kind, name, async (ctx) => {
+      await before?.(ctx);
       const cur = await this.d.repo.record(project, name);
       const old = cur.root!;
+      const image = src.image ?? cur.image;
       const oldPath = (await this.d.runtime.specOf(cur)).root.path;
-      const r = new Reverter(this.base.log, { instance: name, action: 'rebuild' });
+      const r = new Reverter(this.base.log, { instance: name, action: kind });
       try {
         const wasLive = await this.stopFirst(cur, r);
-        ctx.progress(40, `making a new root from ${image}`);
+        ctx.progress(40, src.fill ? 'restoring the root' : `making a new root from ${image}`);
         const volume = `${rootVolumeOf(cur.uuid)}-${randomBytes(3).toString('hex')}`;
-        const root = await this.d.provisioner.freshRoot(cur, image, old.pool, volume, r);
+        const root = await this.d.provisioner.freshRoot(cur, image, old.pool, volume, r, src.fill);
         await this.d.repo.patch(project, name, { root, image });
         r.add('the old root back in the record', () => this.d.repo.patch(project, name, { root: old, image: cur.image }));
-        if (wasLive) {
+        if (wasLive || src.start) {
           ctx.progress(80, 'starting');
           await this.startSwapped(project, name, r);
         }
@@ -69,10 +94,11 @@ export class VpsRootSwap {
         await this.d.runtime.driverOf(next).removeRoot(this.d.runtime.refOf(next), { path: oldPath });
         await this.d.provisioner.dropRoot(project, old);
       } catch (e) {
-        this.base.log.warn({ instance: name, volume: `${old.pool}/${old.volume}`, err: String(e) }, 'removing the old root after a rebuild failed');
+        this.base.log.warn({ instance: name, volume: `${old.pool}/${old.volume}`, err: String(e) }, `removing the old root after ${kind} failed`);
         note = `; the old root volume ${old.pool}/${old.volume} could not be removed: ${e instanceof Error ? e.message : String(e)}`;
       }
-      return actionResult(this.d.views, 'rebuild', 'now', `rebuilt ${name} from ${image}${note}`, next);
+      if (kind !== 'instance.rebuild') return this.d.views.view(next);
+      return actionResult(this.d.views, 'rebuild', 'now', `${done}${note}`, next);
     }, { lockAs: this.d.runtime.lockOf(rec), project });
   }
 

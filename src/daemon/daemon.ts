@@ -44,6 +44,7 @@ import { StorageService } from '../core/storage-service.js';
 import { InstanceVolumes } from '../core/instance-volumes.js';
 import { InstanceSnapshots } from '../core/instance-snapshots.js';
 import { SnapshotScheduler } from '../core/snapshot-scheduler.js';
+import { makeBackups } from './backup-wiring.js';
 import { collectHostInfo } from '../core/host-info.js';
 import { buildServer } from '../api/server.js';
 import type { BaseDeps } from '../core/deps.js';
@@ -158,6 +159,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   });
   const scheduler = new SnapshotScheduler(repo, snapshots, log);
   scheduler.start();
+  const backups = makeBackups({ base, runtime, repo, provisioner, views, nics: instanceNics, actions });
+  backups.start();
   await firewall.apply(); // the whole ruleset, once, from the store
   // The reconciler: desired state at daemon start / after a host reboot, on driver events, record changes and a slow resync.
   const reconciler = makeReconciler({ store, events, log, repo, runtime, drivers });
@@ -184,6 +187,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     vpsActions,
     instanceUpdate,
     privateImages,
+    backups: backups.api,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
     ...trail.services,
   }, { ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}), ...trail.server });
@@ -202,6 +206,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const steps = {
     async drain() {
       scheduler.stop();
+      await backups.stop();
       reconciler.close();
       await app.close();
       await metadata.close();

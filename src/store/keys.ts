@@ -174,6 +174,16 @@ export const keys = {
   webhook: (project: string, id: string) => `/webhooks/${project}/${id}`,
   /** The delivery log of one webhook (a capped list). */
   webhookDeliveries: (id: string) => `/webhook-deliveries/${id}`,
+  /** Prefix of every backup datastore (host-global: an operator adds them; backups inside carry their project). */
+  backupStores: '/backup-stores/',
+  /** One backup datastore (name, path, id, key fingerprint). */
+  backupStore: (name: string) => `/backup-stores/${name}`,
+  /** Prefix of every backup job (schedule + retention) of every project. */
+  allBackupJobs: '/backup-jobs/',
+  /** Prefix of the backup jobs of one project. */
+  backupJobs: (project: string) => `/backup-jobs/${seg(project)}/`,
+  /** One backup job of a project. */
+  backupJob: (project: string, name: string) => `/backup-jobs/${seg(project)}/${name}`,
   /** Prefix of the metering checkpoints (one per instance UUID: last sample, counters, open hour). */
   meterCheckpoints: '/meter/checkpoints/',
   /** The metering checkpoint of one instance. */
@@ -191,6 +201,8 @@ export const lockTarget = {
   /** A volume of a project (the same name in two projects is two volumes). */
   volume: (project: string, pool: string, volume: string) => `volume/${seg(project)}/${pool}/${volume}`,
   pool: (name: string) => `pool/${name}`,
+  /** A backup datastore (verify, prune and GC of the whole store; backups take it shared through their own lock). */
+  backupStore: (name: string) => `backup-store/${name}`,
   /** A network of a project. */
   network: (project: string, name: string) => `network/${seg(project)}/${name}`,
 } as const;

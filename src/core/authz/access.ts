@@ -8,10 +8,10 @@ export type Action = 'read' | 'write';
 /** Resources that live inside a project: a request on them runs in one project (`?project=`). */
 export const PROJECT_RESOURCES = [
   'instance', 'volume', 'network', 'secgroup', 'forward', 'image', 'snapshot', 'operation', 'event',
-  'usage', 'quota', 'member', 'webhook',
+  'usage', 'quota', 'member', 'webhook', 'backup',
 ] as const;
 /** Resources of the whole platform (no project). `self` is the caller's own account, tokens and session. */
-export const PLATFORM_RESOURCES = ['host', 'pool', 'plan', 'user', 'project', 'audit', 'self'] as const;
+export const PLATFORM_RESOURCES = ['host', 'pool', 'plan', 'user', 'project', 'audit', 'self', 'backup-store', 'backup-sync'] as const;
 
 /** A resource inside a project. */
 export type ProjectResource = (typeof PROJECT_RESOURCES)[number];

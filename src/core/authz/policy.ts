@@ -14,12 +14,12 @@ const RW: readonly Action[] = ['read', 'write'];
 const R: readonly Action[] = ['read'];
 
 /** What an operator may do on platform resources (no project resources: those are tenants' data). */
-const OPERATOR: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { host: RW, pool: RW, plan: RW, project: R, user: R, audit: R };
+const OPERATOR: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { host: RW, pool: RW, plan: RW, project: R, user: R, audit: R, 'backup-store': RW, 'backup-sync': R };
 /**
- * What every authenticated user may do on platform resources: see plans (to choose one) and projects, manage
+ * What every authenticated user may do on platform resources: see plans (to choose one), projects and backup stores (to choose one; paths are shown to platform roles only), manage
  * itself. Project routes show a caller only the projects it has a role in (core/identity/project-access.ts).
  */
-const EVERYONE: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { plan: R, project: R, self: RW };
+const EVERYONE: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { plan: R, project: R, self: RW, 'backup-store': R };
 
 /** What each project role may do on the project's resources (absent: read and write). */
 const ROLE_LIMITS: Readonly<Record<ProjectRole, Readonly<Partial<Record<ProjectResource, readonly Action[]>>> | 'read-only'>> = {
@@ -39,7 +39,7 @@ const PLATFORM_ITEMS: ReadonlySet<Resource> = new Set<Resource>(['operation', 'e
 const NOUN: Readonly<Record<Resource, string>> = {
   instance: 'instances', volume: 'volumes', network: 'networks', secgroup: 'security groups', forward: 'port forwards',
   image: 'images', snapshot: 'snapshots', operation: 'operations', event: 'events', usage: 'usage', quota: 'quotas',
-  member: 'project members', webhook: 'webhooks', host: 'the host', pool: 'storage pools', plan: 'plans', user: 'users',
+  member: 'project members', webhook: 'webhooks', backup: 'backups', 'backup-store': 'backup stores', 'backup-sync': 'the chunks and indexes of backup stores', host: 'the host', pool: 'storage pools', plan: 'plans', user: 'users',
   project: 'projects', audit: 'the audit log', self: 'its own account',
 };
 

@@ -240,6 +240,11 @@ export interface InstanceDriver {
   openBlockBackup?(spec: InstanceSpec, req: BlockBackupRequest, log: (line: string) => void): Promise<BlockBackupSession>;
   /** Capability backup 'filesystem': open the root tree (mounted if it was not) for reading. */
   openFsBackup?(spec: InstanceSpec, log: (line: string) => void): Promise<FsBackupSession>;
+  /**
+   * Capability backup 'filesystem': replace the stopped instance's root (a new instance's empty root volume too) with the tree
+   * `fill` writes into an empty dir on the root volume, owners as host ids from idBase; a failed fill leaves the old root.
+   */
+  restoreFsRoot?(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<unknown>, log: (line: string) => void): Promise<void>;
   /** The instance's console (capability console); Conflict when it is not running. */
   console(ref: InstanceRef): Promise<ConsoleHandle>;
   /** The last `bytes` of the console log (also after it stopped; '' when it has none). */

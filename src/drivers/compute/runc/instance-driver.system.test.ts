@@ -5,13 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { RealExec, type ExecOptions, type ExecResult, type HostExec } from '../../../host/exec.js';
 import { silentLogger } from '../../../lib/log.js';
 import type { DriverEvent, InstanceSpec } from '../instance-driver.js';
 import { RuncInstanceDriver } from './instance-driver.js';
 import { RuncDriver } from './runc-driver.js';
+import { buildImageTree } from './test-image-tree.js';
 import { isContainerRootMounted } from './rootfs/container-root.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
@@ -27,23 +28,6 @@ class CountingExec implements HostExec {
     this.n++;
     return this.real.run(argv, opts);
   }
-}
-
-/** An image tree as the image service unpacks one: busybox, root-owned, an inittab that logs. */
-async function buildImageTree(exec: HostExec, tree: string): Promise<void> {
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'etc', 'root', 'tmp', 'run']) mkdirSync(join(tree, d), { recursive: true });
-  chmodSync(join(tree, 'tmp'), 0o1777);
-  copyFileSync('/bin/busybox', join(tree, 'bin/busybox'));
-  chmodSync(join(tree, 'bin/busybox'), 0o755);
-  for (const a of (await exec.run(['/bin/busybox', '--list-full'])).stdout.split('\n').filter(Boolean)) {
-    const link = join(tree, a);
-    if (a === 'bin/busybox' || existsSync(link)) continue;
-    mkdirSync(dirname(link), { recursive: true });
-    symlinkSync('/bin/busybox', link);
-  }
-  writeFileSync(join(tree, 'etc/inittab'), '::sysinit:/bin/echo nimbo-sysinit\n::shutdown:/bin/echo nimbo-shutdown\n');
-  writeFileSync(join(tree, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(tree, 'etc/group'), 'root:x:0:\n');
 }
 
 async function waitFor<T>(what: string, ms: number, f: () => T | undefined | Promise<T | undefined>): Promise<T> {

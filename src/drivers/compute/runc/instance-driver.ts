@@ -27,6 +27,8 @@ import { makeRoot, removeRoot, retargetRoot, writeSeed } from './root.js';
 import { mountHelper as hostMountHelper, type MountHelper } from './rootfs/mount-helper.js';
 import { unmountContainerRoot } from './rootfs/container-root.js';
 import { execExitCode, RuncDriver } from './runc-driver.js';
+import { openRootForBackup, RESTORE_STAGING, restoreRootTree, type FsBackupHost } from './fs-backup.js';
+import type { FsBackupSession } from '../../../shared/backup-source.js';
 import { checkRuncVersion } from './runc-version.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type SnapshotHost } from './snapshots.js';
 import { hostStatusPaths, readExitCode, readLiveState, type StatusPaths } from './status.js';
@@ -110,6 +112,7 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   async removeRoot(_ref: InstanceRef, root: { path: string }): Promise<void> {
     await removeRoot(this.d.exec, root.path);
+    rmSync(join(root.path, RESTORE_STAGING), { recursive: true, force: true }); // left by a restore the daemon did not finish
   }
 
   async start(spec: InstanceSpec): Promise<void> {
@@ -290,6 +293,18 @@ export class RuncInstanceDriver implements InstanceDriver {
 
   deleteSnapshot(spec: InstanceSpec, name: string, data: SnapshotData, vols: VolumeSnapshotPort): Promise<void> {
     return deleteSnapshot(spec, name, data, vols);
+  }
+
+  private get fsHost(): FsBackupHost {
+    return { exec: this.d.exec, state: async (spec) => (await this.live(spec)).state };
+  }
+
+  openFsBackup(spec: InstanceSpec, log: (line: string) => void): Promise<FsBackupSession> {
+    return openRootForBackup(this.fsHost, spec, idsOf(spec).ct.hostId, log);
+  }
+
+  restoreFsRoot(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<unknown>, log: (line: string) => void): Promise<void> {
+    return restoreRootTree(this.fsHost, spec, idsOf(spec).ct.hostId, fill, log);
   }
 
   /** A process in the running container; Conflict naming the instance when it is not running. */

@@ -22,6 +22,8 @@ import type {
   VolumeSpec,
 } from '../instance-driver.js';
 import { FakeHost } from './fake-host.js';
+import { FakeDisks } from './fake-disks.js';
+import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
 import { QEMU_CAPABILITIES } from '../qemu/capabilities.js';
 import { RUNC_CAPABILITIES } from '../runc/plan.js';
 
@@ -65,6 +67,8 @@ export class FakeInstanceDriver implements InstanceDriver {
   private failures = new Map<string, { nth: number; error: Error }>();
   private calls = new Map<string, number>();
   private relays = new Map<string, FakeRelay>();
+  /** VM-like fakes: their disks' bytes and dirty bitmaps (backups read them; tests write them). */
+  readonly disks = new FakeDisks();
 
   constructor(private opts: FakeDriverOptions = {}) {
     const base = opts.preset === 'container' ? CONTAINER_LIKE : VM_LIKE;
@@ -265,6 +269,12 @@ export class FakeInstanceDriver implements InstanceDriver {
     this.step('setVolumeLimits', ref.uuid, { vol, limits });
     if (!this.caps.liveDiskResize) throw conflict('this driver cannot change disk limits while the instance runs');
     this.running(ref, 'change disk limits');
+  }
+
+  async openBlockBackup(spec: InstanceSpec, req: BlockBackupRequest): Promise<BlockBackupSession> {
+    this.step('openBlockBackup', spec.uuid);
+    if (this.caps.backup !== 'block') throw invalid('a container backs up its files, not disks');
+    return this.disks.open(spec.uuid, req, this.host.processes.has(spec.uuid));
   }
 
   async snapshot(spec: InstanceSpec, req: { name: string; stateful: boolean }, vols: VolumeSnapshotPort, progress?: (pct: number, msg: string) => void): Promise<SnapshotData> {

@@ -350,3 +350,23 @@ export async function removeContainerRoot(exec: HostExec, workDir: string): Prom
   await rm(join(dir, ROOT_LAYOUT.state), { force: true });
   await rm(join(dir, `${ROOT_LAYOUT.state}.tmp`), { force: true });
 }
+
+/**
+ * Makes `tree` (a whole root, every owner already in the range, on workDir's filesystem) workDir's
+ * container root, in copy mode: the old root (mounts, upper, rootfs, state) is removed, the tree
+ * renamed into place. No image is needed afterwards: the state names the rootfs itself as its
+ * source, so nothing is ever copied over it. Conflict while the old root is busy (the tree stays).
+ */
+export async function installRootTree(exec: HostExec, workDir: string, tree: string, shift: IdShift): Promise<ContainerRoot> {
+  const t0 = Date.now();
+  checkShift(shift);
+  const dir = resolve(workDir);
+  await removeContainerRoot(exec, dir);
+  const rootfs = join(dir, ROOT_LAYOUT.rootfs);
+  await rename(tree, rootfs);
+  await writeState(dir, { version: 1, lowerDir: rootfs, hostId: shift.hostId, size: shift.size, mode: 'copy', shifted: false });
+  // Owners are in the range already (the extraction shifted them): only the seed's mount point is missing.
+  await mountHelper.mkdirsInRoot(rootfs, CONTAINER_SEED_DIR, shift.hostId);
+  await writeState(dir, { version: 1, lowerDir: rootfs, hostId: shift.hostId, size: shift.size, mode: 'copy', shifted: true });
+  return { rootfs, mode: 'copy', shifted: 0, ms: Date.now() - t0 };
+}
