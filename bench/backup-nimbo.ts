@@ -54,7 +54,7 @@ export async function nimboHasBackup(d: TestDaemon): Promise<boolean> {
 
 /** Makes datastore `name` in `dir`, encrypted with the passphrase in `passFile`. */
 export async function nimboCreateStore(v: NimboVm, name: string, dir: string, passFile: string): Promise<void> {
-  await cliOk(v.d, 'backup', 'store', 'create', name, '--path', dir, '--encrypt', '--passphrase-file', passFile, '--quiet');
+  await cliOk(v.d, 'backup', 'store', 'create', name, '--path', dir, '--encrypt', '--passphrase-file', passFile);
 }
 
 /** Bytes the VM's QEMU process has read through read syscalls so far (/proc/PID/io rchar): its disk reads, the guest being idle. */

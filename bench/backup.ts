@@ -125,7 +125,7 @@ async function tryNimbo<T>(what: string, fn: () => Promise<T>): Promise<T | unde
   try {
     return await fn();
   } catch (e) {
-    console.log(`backup: nimbo ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+    console.log(`backup: nimbo ${what} failed: ${(e instanceof Error ? e.message : String(e)).trim()}`);
     process.exitCode = 1;
     return undefined;
   }
@@ -173,8 +173,8 @@ try {
     nimbo = await nimboStart(raw, DISK);
     nimboOk = await nimboHasBackup(nimbo.d);
     if (nimboOk) {
-      nimboOk = (await tryNimbo('store create', () => nimboCreateStore(nimbo!, 'bench', storeDir, passFile))) !== undefined;
-      log('backup: settings nimbo: encrypted datastore (AES-256-GCM, key wrapped by the passphrase), zstd, fixed 4 MiB chunks, SHA-256; a running VM');
+      nimboOk = (await tryNimbo('store create', () => nimboCreateStore(nimbo!, 'bench', storeDir, passFile).then(() => true))) === true;
+      if (nimboOk) log('backup: settings nimbo: encrypted datastore (AES-256-GCM, key wrapped by the passphrase), zstd, fixed 4 MiB chunks, SHA-256; a running VM');
     } else {
       log('backup: nimbo: this build has no `nimbo backup`; its columns read n/a (the VM runs and gets the same changes)');
     }
