@@ -225,6 +225,8 @@ try {
     const read = nimboIncr.stats.bytesRead;
     log(`backup: incremental read nimbo ${mib(read)} of ${mib(changeBytes)} changed (${(read / changeBytes).toFixed(2)}x, target <= 1.2; mode ${nimboIncr.mode}, ` +
       `full read ${mib(nimboFull?.stats.bytesRead ?? 0)}; QEMU's own read syscalls meanwhile ${mib(qemuRead ?? 0)}); restic and borg read the whole ${mib(DISK)}`);
+    log(`backup: nimbo's own seconds (Backup stats): full ${secs(nimboFull?.stats.seconds ?? 0)}, incremental ${secs(nimboIncr.stats.seconds)}; ` +
+      `chunks new/reused: full ${nimboFull?.stats.chunksNew ?? 0}/${nimboFull?.stats.chunksReused ?? 0}, incremental ${nimboIncr.stats.chunksNew}/${nimboIncr.stats.chunksReused}`);
   } else {
     log(`backup: incremental read nimbo n/a of ${mib(changeBytes)} changed; restic and borg read the whole ${mib(DISK)}`);
   }
