@@ -5,6 +5,7 @@ import { BackupId, BackupPrune, BackupStore, BackupStoreCreate, BackupSync, Prun
 import { notFound } from '../lib/errors.js';
 import { syncListing } from '../core/backup/backup-sync.js';
 import { accepted, type ApiContext } from './context.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 
 const Accepted = Type.Object({ operation: Operation });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -18,9 +19,9 @@ const S = Type.Object({ store: Name });
 export async function backupStoreRoutes(app: FastifyInstance, ctx: ApiContext) {
   const b = () => ctx.backups;
   const platform = (req: { principal?: { platformRole?: string } }) => req.principal === undefined || req.principal.platformRole !== undefined;
-  app.get('/backup-stores', { config: read, schema: { tags, summary: 'The backup stores (paths shown to admins and operators only)', response: { 200: Type.Object({ stores: Type.Array(BackupStore) }) } } }, async (req) => ({
-    stores: await Promise.all((await b().stores.list()).map((r) => b().stores.view(r, { showPath: platform(req) }))),
-  }));
+  app.get<{ Querystring: PageParams }>('/backup-stores', { config: read, schema: { tags, summary: `The backup stores (paths shown to admins and operators only),${PAGED}`, querystring: PageQuery, response: { 200: pageOfSchema('stores', BackupStore) } } }, async (req) =>
+    listPage('stores', await b().stores.list(), byName, req.query, (r) => b().stores.view(r, { showPath: platform(req) })),
+  );
   app.post<{ Body: BackupStoreCreate }>(
     '/backup-stores',
     { config: write, schema: { tags, summary: 'Create a backup store in an empty directory (encrypt: AES-256-GCM, the key wrapped by the passphrase), or attach the datastore a directory holds', body: BackupStoreCreate, response: { 201: BackupStore, ...errors } } },

@@ -4,9 +4,9 @@ import { ErrorBody, Name, Operation } from '../shared/api-types.js';
 import { Backup, BackupCreate, BackupId, BackupJob, BackupJobSet, BackupPrune, BackupRestore, PruneResult } from '../shared/backup-types.js';
 import { NimboError } from '../lib/errors.js';
 import { authorize } from '../core/authz/policy.js';
-import type { Download } from '../core/backup/backup-files.js';
+import { MAX_LIST, type Download } from '../core/backup/backup-files.js';
 import { accepted, type ApiContext } from './context.js';
-import { PAGED, PageQuery, listPage, pageOfSchema, type PageParams } from './paging.js';
+import { PAGED, PageQuery, byName, listPage, pageOfSchema, type PageParams } from './paging.js';
 import { projectOf } from './request-project.js';
 import { keys } from '../store/keys.js';
 
@@ -28,6 +28,7 @@ const ExportQuery = Type.Object(
 const Entry = Type.Object({ name: Type.String(), type: Type.String(), size: Type.Integer(), mode: Type.Optional(Type.Integer()), mtime: Type.Optional(Type.String()) });
 const Tree = Type.Object({
   entries: Type.Array(Entry),
+  next: Type.Optional(Type.String({ description: 'cursor of the next page (pass it as "after"); absent on the last page' })),
   truncated: Type.Boolean(),
   partitions: Type.Optional(Type.Array(Type.Object({ index: Type.Integer(), fs: Type.Union([Type.String(), Type.Null()]), size: Type.Integer() }))),
 });
@@ -83,10 +84,15 @@ export async function backupRoutes(app: FastifyInstance, ctx: ApiContext) {
     { config: read, schema: { tags, summary: 'Download a backup: a VM disk as raw or qcow2, a container tree as tar (application/octet-stream, streamed)', params: IdParams, querystring: ExportQuery, response: errors } },
     async (req, reply) => send(reply, await b().files.export(projectOf(req), req.params.id, req.query.format, { store: req.query.store, disk: req.query.disk })),
   );
-  app.get<{ Params: { id: string }; Querystring: { store?: string; path: string; part?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: PageParams & { store?: string; path: string; part?: number } }>(
     '/backups/:id/tree',
-    { config: read, schema: { tags, summary: 'List a directory inside a backup (a container tree, or the filesystem of a VM disk: ext4 or XFS)', params: IdParams, querystring: PathQuery, response: { 200: Tree, ...errors } } },
-    async (req) => b().files.list(projectOf(req), req.params.id, req.query.path, { store: req.query.store, part: req.query.part }),
+    { config: read, schema: { tags, summary: `List a directory inside a backup (a container tree, or the filesystem of a VM disk: ext4 or XFS; at most ${MAX_LIST} entries),${PAGED}`, params: IdParams, querystring: Type.Composite([PageQuery, PathQuery], { additionalProperties: false }), response: { 200: Tree, ...errors } } },
+    async (req) => {
+      const { limit, after, ...q } = req.query;
+      const res = await b().files.list(projectOf(req), req.params.id, q.path, { store: q.store, part: q.part });
+      const page = await listPage('entries', res.entries, byName, { limit, after }, (e) => e);
+      return { ...page, truncated: res.truncated, ...(res.partitions ? { partitions: res.partitions } : {}) };
+    },
   );
   app.get<{ Params: { id: string }; Querystring: { store?: string; path: string; part?: number } }>(
     '/backups/:id/file',

@@ -39,6 +39,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['user'], register: async (p) => (await import('./commands/users.js')).registerUserCommands(p) },
   { names: ['project'], register: async (p) => (await import('./commands/projects.js')).registerProjectCommands(p) },
   { names: ['audit', 'usage', 'webhook'], register: async (p) => (await import('./commands/trail.js')).registerTrailCommands(p) },
+  { names: ['backup'], register: async (p) => (await import('./commands/backup.js')).registerBackupCommands(p) },
   { names: ['admin'], register: async (p) => (await import('./commands/admin.js')).registerAdminCommands(p) },
   { names: ['remote'], register: async (p) => (await import('./commands/remotes.js')).registerRemoteCommands(p) },
   { names: ['daemon', 'up', 'down'], register: async (p) => (await import('./lifecycle.js')).registerLifecycle(p) },

@@ -45,6 +45,13 @@ const NO_OUTPUT: Record<string, string> = {
   'user passwd': 'the API answers 204: no object',
   'project delete': 'the API answers 204: no object',
   'project member remove': 'the API answers 204: no object',
+  'backup delete': 'the API answers 204: no object',
+  'backup export': 'streams the disk or tar bytes to a file',
+  'backup file': 'streams the file bytes',
+  'backup job run': 'prints the run result line',
+  'backup job delete': 'the API answers 204: no object',
+  'backup store key': 'prints the wrapped key as JSON (always)',
+  'backup store delete': 'the API answers 204: no object',
   help: "commander's help",
 };
 

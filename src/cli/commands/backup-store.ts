@@ -59,7 +59,7 @@ export function registerBackupStoreCommands(backup: Command): void {
     });
   store.command('list').alias('ls').description('backup stores').addOption(outputOption())
     .action(async (_o: unknown, cmd: Command) => {
-      const { stores } = await clientFor(cmd).json<{ stores: BackupStore[] }>('GET', '/backup-stores');
+      const stores = await clientFor(cmd).listAll<BackupStore>('/backup-stores', 'stores');
       out(renderList(stores, [
         { header: 'NAME', value: (s) => s.name }, { header: 'PATH', value: (s) => s.path ?? '' },
         { header: 'ENCRYPTED', value: (s) => (s.encrypted ? 'yes' : 'no') }, { header: 'CREATED', value: (s) => s.createdAt },

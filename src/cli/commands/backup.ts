@@ -85,11 +85,10 @@ export function registerBackupCommands(program: Command): void {
   const part = (cmdr: Command) => cmdr.option('--part <n>', 'VM disks: the partition (default: the first with ext4 or XFS)', intInRange('--part', 0, 128)).option('--store <store>', 'the store holding it', name('store name'));
   part(backup.command('files').description('list a directory inside a backup (container tree, or a VM disk with ext4/XFS)').argument('<id>', 'backup id').argument('[path]', 'directory', '/')).addOption(outputOption())
     .action(async (id: string, path: string, o: { part?: number; store?: string }, cmd: Command) => {
-      const res = await clientFor(cmd).json<{ entries: { name: string; type: string; size: number; mtime?: string }[]; truncated: boolean }>('GET', `/backups/${enc(id)}/tree`, { query: { path, ...(o.part !== undefined ? { part: String(o.part) } : {}), ...(o.store ? { store: o.store } : {}) } });
-      const format = formatOf(cmd);
-      if (format !== 'table') return outResult(format, res, '');
-      out(renderTable(['NAME', 'TYPE', 'SIZE', 'MODIFIED'], res.entries.map((e) => [e.name, e.type, String(e.size), e.mtime ?? ''])));
-      if (res.truncated) out('(more entries: the list is cut)');
+      const entries = await clientFor(cmd).listAll<{ name: string; type: string; size: number; mtime?: string }>(`/backups/${enc(id)}/tree`, 'entries', undefined, { path, ...(o.part !== undefined ? { part: String(o.part) } : {}), ...(o.store ? { store: o.store } : {}) });
+      out(renderList(entries, [
+        { header: 'NAME', value: (e) => e.name }, { header: 'TYPE', value: (e) => e.type }, { header: 'SIZE', value: (e) => String(e.size) }, { header: 'MODIFIED', value: (e) => e.mtime ?? '' },
+      ], formatOf(cmd)));
     });
   part(backup.command('file').description('copy one file out of a backup').argument('<id>', 'backup id').argument('<path>', 'file inside the backup').argument('<local>', 'local file, or - for stdout'))
     .action(async (id: string, path: string, local: string, o: { part?: number; store?: string }, cmd: Command) => {
