@@ -3,6 +3,7 @@
 // so the schemas that validate and serialize requests are never changed, only their description.
 import type { RouteOptions } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
+import { Backup, BackupCreate, BackupJob, BackupJobSet, BackupRestore, BackupStore, BackupStoreCreate } from '../shared/backup-types.js';
 import { ErrorBody, Event, HostInfo, Image, ImageBuild, ImageImport, ImagePublish, Instance, InstanceCopy, InstanceCreate, Nic, Operation } from '../shared/api-types.js';
 import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, SecurityGroup, SecurityGroupCreate, SecurityRule } from '../shared/network-types.js';
 import { Member, Project, Token, TokenCreate, User, UserCreate } from '../shared/identity-types.js';
@@ -17,6 +18,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   InstanceCreate, InstanceCopy, ImageBuild, ImageImport, ImagePublish, NetworkCreate, ForwardCreate, NicAttach, SecurityGroupCreate,
   PoolCreate, VolumeCreate, VolumeAttach, SnapshotCreate, InstanceSnapshotCreate, UserCreate, TokenCreate,
   AuditEntry, Webhook, WebhookCreate, Delivery, UsageRow,
+  Backup, BackupStore, BackupJob, BackupStoreCreate, BackupCreate, BackupRestore, BackupJobSet,
 };
 
 const byIdentity = new Map<unknown, string>(Object.entries(NAMED_SCHEMAS).map(([n, s]) => [s, n]));

@@ -50,10 +50,10 @@ export async function backupStoreRoutes(app: FastifyInstance, ctx: ApiContext) {
     { config: write, schema: { tags, summary: 'Verify every chunk of a store (re-read, digest checked); the result names the backups a bad chunk breaks', params: S, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await b().maintenance.verify(req.params.store)),
   );
-  app.post<{ Params: { store: string } }>(
+  app.post<{ Params: { store: string }; Querystring: { graceSeconds?: number } }>(
     '/backup-stores/:store/gc',
-    { config: write, schema: { tags, summary: 'Garbage collection: remove the chunks no backup uses (mark and sweep; safe while backups run)', params: S, response: { 202: Accepted, ...errors } } },
-    async (req, reply) => accepted(reply, await b().maintenance.gc(req.params.store)),
+    { config: write, schema: { tags, summary: 'Garbage collection: remove the chunks no backup uses (mark and sweep; safe while backups run); chunks written or reused in the last graceSeconds (default 60) stay', params: S, querystring: Type.Object({ graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })) }, { additionalProperties: false }), response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await b().maintenance.gc(req.params.store, req.query.graceSeconds !== undefined ? { graceMs: req.query.graceSeconds * 1000 } : {})),
   );
   app.post<{ Params: { store: string }; Body: BackupPrune }>(
     '/backup-stores/:store/prune',

@@ -12,10 +12,21 @@ export const BackupId = Type.String({ pattern: '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4,1
 const Passphrase = Type.String({ minLength: 8, maxLength: 1024, description: 'passphrase that wraps the store key (at least 8 characters)' });
 
 /** A store key wrapped by its passphrase (GET /backup-stores/{name}/key): what makes another store with the same key. */
-export const WrappedKeyBody = Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Integer(), Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Integer()]), { maxProperties: 16 })]), {
-  maxProperties: 16,
-  description: 'a wrapped key as `nimbo backup store key` prints it (with encrypt: the new store uses that key; its passphrase is needed)',
-});
+export const WrappedKeyBody = Type.Object(
+  {
+    format: Type.Literal(1),
+    kdf: Type.Literal('scrypt'),
+    N: Type.Integer({ minimum: 1024, maximum: 1 << 22 }),
+    r: Type.Integer({ minimum: 1, maximum: 64 }),
+    p: Type.Integer({ minimum: 1, maximum: 16 }),
+    salt: Type.String({ maxLength: 256, pattern: '^[A-Za-z0-9+/=]+$' }),
+    iv: Type.String({ maxLength: 256, pattern: '^[A-Za-z0-9+/=]+$' }),
+    tag: Type.String({ maxLength: 256, pattern: '^[A-Za-z0-9+/=]+$' }),
+    data: Type.String({ maxLength: 4096, pattern: '^[A-Za-z0-9+/=]+$' }),
+    fingerprint: Type.String({ maxLength: 128, pattern: '^[0-9a-f:]+$' }),
+  },
+  { additionalProperties: false, description: 'a wrapped key as `nimbo backup store key` prints it (with encrypt: the new store uses that key; its passphrase is needed)' },
+);
 
 /** Create a datastore in an empty directory, or attach one that is there already. */
 export const BackupStoreCreate = Type.Object(

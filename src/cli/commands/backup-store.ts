@@ -80,11 +80,11 @@ export function registerBackupStoreCommands(backup: Command): void {
       .argument('<name>', 'local store', (v: string) => parseName(v, 'store name'))
       .requiredOption('--from <url>', "the other daemon's URL, e.g. https://backup-host:8443")
       .requiredOption('--remote-store <name>', 'the store there', (v: string) => parseName(v, 'store name'))
-      .requiredOption('--token-file <file>', 'a file holding an API token of the other daemon (admin or operator)')
+      .requiredOption('--remote-token-file <file>', 'a file holding an API token of the other daemon (admin or operator)')
       .option('--fingerprint <sha256>', "the other daemon's certificate fingerprint (https)"),
-  ).action(async (name: string, o: WaitOptions & { from: string; remoteStore: string; tokenFile: string; fingerprint?: string }, cmd: Command) => {
+  ).action(async (name: string, o: WaitOptions & { from: string; remoteStore: string; remoteTokenFile: string; fingerprint?: string }, cmd: Command) => {
     const client = clientFor(cmd);
-    const body = { url: o.from, store: o.remoteStore, token: secretFile(o.tokenFile, 'token'), ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}) };
+    const body = { url: o.from, store: o.remoteStore, token: secretFile(o.remoteTokenFile, 'token'), ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}) };
     const op = await client.operation('POST', `/backup-stores/${enc(name)}/sync`, { body });
     await finishOperation(op, client, o, (f) => {
       const r = f.result as { backups: number; chunks: number; bytes: number; skipped: number } | undefined;

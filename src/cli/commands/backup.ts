@@ -130,10 +130,11 @@ export function registerBackupCommands(program: Command): void {
       out(renderTable(['ID', 'INSTANCE', 'ACTION', 'WHY'], rows));
     });
 
-  withWaitOptions(backup.command('gc').description('garbage collection: remove chunks no backup uses (admins and operators)').requiredOption('--store <store>', 'backup store', name('store name')))
-    .action(async (o: WaitOptions & { store: string }, cmd: Command) => {
+  withWaitOptions(backup.command('gc').description('garbage collection: remove chunks no backup uses (admins and operators)').requiredOption('--store <store>', 'backup store', name('store name'))
+    .option('--grace <seconds>', 'keep chunks written or reused in the last N seconds (default 60)', intInRange('--grace', 0, 86_400)))
+    .action(async (o: WaitOptions & { store: string; grace?: number }, cmd: Command) => {
       const client = clientFor(cmd);
-      const op = await client.operation('POST', `/backup-stores/${enc(o.store)}/gc`);
+      const op = await client.operation('POST', `/backup-stores/${enc(o.store)}/gc`, { ...(o.grace !== undefined ? { query: { graceSeconds: String(o.grace) } } : {}) });
       await finishOperation(op, client, o, (f) => {
         const r = f.result as { removed: number; removedBytes: number } | undefined;
         return r ? `Removed ${r.removed} chunks (${humanBytes(r.removedBytes)})` : undefined;

@@ -52,7 +52,7 @@ test('the policy table: each role, token scope and project as the issue defines 
 test('every authenticated user may see plans and projects and manage itself, and nothing else of the platform', () => {
   for (const p of [P.owner, P.member, P.viewer, P.nobody]) {
     for (const r of PLATFORM_RESOURCES) {
-      for (const a of ['read', 'write'] as const) assert.equal(ok(p, a, r), ((r === 'plan' || r === 'project') && a === 'read') || r === 'self', `${p.userName} ${a} ${r}`);
+      for (const a of ['read', 'write'] as const) assert.equal(ok(p, a, r), ((r === 'plan' || r === 'project' || r === 'backup-store') && a === 'read') || r === 'self', `${p.userName} ${a} ${r}`);
     }
   }
 });
