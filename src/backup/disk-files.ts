@@ -30,8 +30,8 @@ export interface DiskFiles {
 
 const MAX_LINKS = 40;
 
-/** Open the raw disk image at `rawPath` for single-file restore (reads its partition table; mounts nothing yet). */
-export async function openDiskFiles(rawPath: string, exec: HostExec): Promise<DiskFiles> {
+/** Open the raw disk image at `rawPath` for single-file restore (reads its partition table; mounts nothing yet); mount points go in `mountDir` (default the temp dir). */
+export async function openDiskFiles(rawPath: string, exec: HostExec, mountDir = tmpdir()): Promise<DiskFiles> {
   const size = (await stat(rawPath)).size;
   const fh = await openFile(rawPath, 'r');
   let parts: DiskPartition[];
@@ -65,7 +65,7 @@ export async function openDiskFiles(rawPath: string, exec: HostExec): Promise<Di
     try {
       const loop = (await exec.run(['losetup', '--find', '--show', '--read-only', '--offset', String(p.start), '--sizelimit', String(p.size), '--', rawPath])).stdout.trim();
       undo.add(`detach ${loop}`, () => exec.run(['losetup', '-d', loop]));
-      dir = await mkdtemp(join(tmpdir(), 'nimbo-diskfiles-'));
+      dir = await mkdtemp(join(mountDir, 'nimbo-diskfiles-'));
       const mp = dir;
       undo.add(`remove ${mp}`, () => rmdir(mp));
       // No journal replay (the image stays untouched) and nothing on it can act on the host.

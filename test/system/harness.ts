@@ -125,6 +125,9 @@ export class TestDaemon {
     const roots = [this.stateDir, ...extraMountRoots.map((r) => `${r}/`)];
     const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
     for (const m of mounts.filter((m) => roots.some((r) => m.startsWith(r))).reverse()) await runArgv(['umount', '-l', m], { allowFailure: true });
+    // Loop devices over files of the state dir (a backup disk mounted for single-file reads): detached.
+    const loops = (await runArgv(['losetup', '-a'], { allowFailure: true })).stdout;
+    for (const m of loops.matchAll(/^(\/dev\/loop\d+):.*\((.*)\)/gm)) if (m[2]!.startsWith(this.stateDir)) await runArgv(['losetup', '-d', m[1]!], { allowFailure: true });
     const ns = (await runArgv(['ip', 'netns', 'list'], { allowFailure: true })).stdout;
     for (const m of ns.matchAll(new RegExp(`^(${this.prefix}-[0-9a-f]+)`, 'gm'))) await runArgv(['ip', 'netns', 'del', m[1]!], { allowFailure: true });
     await this.stop('SIGKILL');

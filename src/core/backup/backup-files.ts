@@ -131,7 +131,8 @@ export class BackupFiles {
         await mkdir(this.scratch, { recursive: true, mode: 0o700 });
         const index = parseFixedIndex(await readIndex(st, m, diskArchive('root')));
         await restoreBlockToFile(st.ds, st.codec, index, raw, {});
-        return openDiskFiles(raw, this.d.exec);
+        // Mount points inside the daemon's state: whatever stops the daemon hard finds and unmounts them there.
+        return openDiskFiles(raw, this.d.exec, this.scratch);
       })();
       e = { files, raw };
       this.mounted.set(key, e);
