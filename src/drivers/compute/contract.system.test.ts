@@ -1,8 +1,9 @@
 // The instance-driver contract against the real drivers: qemu (TCG, a kernel + busybox initramfs) and
 // runc (a busybox system container). Every host object carries a per-run prefix and is removed after.
+import { buildImageTree } from './runc/test-image-tree.js';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { RealExec } from '../../host/exec.js';
 import { silentLogger } from '../../lib/log.js';
 import type { Nic } from '../../shared/api-types.js';
@@ -175,21 +176,7 @@ const ctDir = join(dir, 'ct');
 const slot = 1000 + randomInt(0, 2000);
 
 /** A busybox tree (the image's unpacked tree: root-owned; the driver shifts it for the container). */
-async function busyboxTree(tree: string): Promise<void> {
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'etc', 'root', 'tmp', 'run', 'mnt']) mkdirSync(join(tree, d), { recursive: true });
-  chmodSync(join(tree, 'tmp'), 0o1777);
-  copyFileSync('/bin/busybox', join(tree, 'bin/busybox'));
-  chmodSync(join(tree, 'bin/busybox'), 0o755);
-  for (const a of (await exec.run(['/bin/busybox', '--list-full'])).stdout.split('\n').filter(Boolean)) {
-    const link = join(tree, a);
-    if (a === 'bin/busybox' || existsSync(link)) continue;
-    mkdirSync(dirname(link), { recursive: true });
-    symlinkSync('/bin/busybox', link);
-  }
-  writeFileSync(join(tree, 'etc/inittab'), '::sysinit:/bin/echo nimbo-sysinit\n::shutdown:/bin/echo nimbo-shutdown\n');
-  writeFileSync(join(tree, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(tree, 'etc/group'), 'root:x:0:\n');
-}
+const busyboxTree = (tree: string) => buildImageTree(exec, tree);
 
 let ctDriver: InstanceDriver | undefined;
 /** Output of a command inside the container under test. */

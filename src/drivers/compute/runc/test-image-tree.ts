@@ -5,7 +5,7 @@ import type { HostExec } from '../../../host/exec.js';
 
 /** busybox (from busybox-static) with every applet linked, root-owned, an inittab that logs. */
 export async function buildImageTree(exec: HostExec, tree: string): Promise<void> {
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'etc', 'root', 'tmp', 'run']) mkdirSync(join(tree, d), { recursive: true });
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'etc', 'root', 'tmp', 'run', 'mnt']) mkdirSync(join(tree, d), { recursive: true });
   chmodSync(join(tree, 'tmp'), 0o1777);
   copyFileSync('/bin/busybox', join(tree, 'bin/busybox'));
   chmodSync(join(tree, 'bin/busybox'), 0o755);
