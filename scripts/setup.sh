@@ -29,6 +29,12 @@ if [[ ! -f dist/.built ]] || [[ -n "$(find src test bench scripts/bundle-cli.mjs
   node scripts/bundle-cli.mjs || echo "setup: bundling the CLI failed; ./nimbo runs dist/src/cli/main.js" >&2
   touch dist/.built
 fi
+# The web panel (web/, Vite) into web/dist, served by nimbod at /.
+if [[ ! -f web/dist/.built ]] || [[ -n "$(find web/src web/index.html web/vite.config.ts web/tsconfig.json src/shared src/core/authz package.json -newer web/dist/.built 2>/dev/null | head -n1)" ]]; then
+  echo "setup: building the web panel" >&2
+  npm run --silent build:web >&2
+  touch web/dist/.built
+fi
 if [[ $(id -u) -eq 0 ]] && ! id -u nimbo-qemu >/dev/null 2>&1; then
   getent group kvm >/dev/null || groupadd --system kvm
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --groups kvm nimbo-qemu

@@ -25,3 +25,14 @@ export function sessionCookie(value: string, maxAgeS: number, secure: boolean): 
 export function clearedCookie(secure: boolean): string {
   return sessionCookie('', 0, secure);
 }
+
+/** The name of the panel's marker cookie: readable by scripts, it says only "a login happened here" (no secret). */
+export const PANEL_MARK_COOKIE = 'nimbo_login';
+
+/**
+ * Set-Cookie values of the panel's marker (Path=/, not HttpOnly): the panel asks whoami only when it is there, so
+ * a first visit does not start with a refused request. It grants nothing; the HttpOnly session cookie does.
+ */
+export function panelMarkCookie(maxAgeS: number, secure: boolean): string {
+  return `${PANEL_MARK_COOKIE}=1; Path=/; SameSite=Strict; Max-Age=${Math.max(0, Math.floor(maxAgeS))}${secure ? '; Secure' : ''}`;
+}

@@ -48,7 +48,7 @@ const msg = (res: LightMyRequestResponse) => (res.json() as { error: { message: 
 async function login(name: string, password: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
   const res = await call({ method: 'POST', url: '/auth/login', body: { name, password } });
   assert.equal(res.statusCode, 200, res.body);
-  const setCookie = String(res.headers['set-cookie']);
+  const setCookie = (res.headers['set-cookie'] as string[])[0]!;
   return { cookie: setCookie.split(';')[0]!, csrf: (res.json() as { csrfToken: string }).csrfToken, setCookie };
 }
 
@@ -119,7 +119,10 @@ test('a write with the session cookie needs the X-CSRF-Token of the session (403
   // Logout ends the session: the cookie no longer works and is cleared.
   const out = await call({ method: 'POST', url: '/auth/logout', cookie, csrf });
   assert.equal(out.statusCode, 204, out.body);
-  assert.match(String(out.headers['set-cookie']), /^nimbo_session=; Path=\/api; HttpOnly; SameSite=Strict; Max-Age=0$/);
+  const cleared = out.headers['set-cookie'] as string[];
+  assert.match(cleared[0]!, /^nimbo_session=; Path=\/api; HttpOnly; SameSite=Strict; Max-Age=0$/);
+  // The panel's marker goes too (it holds no secret, so it is readable by scripts).
+  assert.match(cleared[1]!, /^nimbo_login=1; Path=\/; SameSite=Strict; Max-Age=0$/);
   const after = await call({ method: 'GET', url: '/auth/whoami', cookie });
   assert.equal(after.statusCode, 401);
   assert.match(msg(after), /session is not valid/);

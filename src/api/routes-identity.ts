@@ -8,7 +8,7 @@ import { SESSION_ABSOLUTE_MS } from '../core/identity/sessions.js';
 import { userView } from '../core/identity/records.js';
 import type { Principal } from '../core/identity/principal.js';
 import { NimboError, invalid } from '../lib/errors.js';
-import { clearedCookie, sessionCookie } from './cookies.js';
+import { clearedCookie, panelMarkCookie, sessionCookie } from './cookies.js';
 import type { ApiContext } from './context.js';
 import { LoginThrottle } from './rate-limit-login.js';
 import { tooManyRequests } from './rate-limit-hook.js';
@@ -55,7 +55,8 @@ export async function identityRoutes(app: FastifyInstance, ctx: ApiContext) {
       }
       brake.success(req.body.name, req.ip);
       const s = await svc.sessions.create(user);
-      reply.header('Set-Cookie', sessionCookie(s.id, SESSION_ABSOLUTE_MS / 1000, req.protocol === 'https'));
+      const secure = req.protocol === 'https';
+      reply.header('Set-Cookie', [sessionCookie(s.id, SESSION_ABSOLUTE_MS / 1000, secure), panelMarkCookie(SESSION_ABSOLUTE_MS / 1000, secure)]);
       reply.header('Cache-Control', 'no-store');
       return { user: userView(user), csrfToken: s.csrf, expiresAt: s.expiresAt.toISOString() };
     },
@@ -68,7 +69,8 @@ export async function identityRoutes(app: FastifyInstance, ctx: ApiContext) {
       const p = principalOf(req);
       if (p.via !== 'session' || !p.sessionId) throw invalid('logout ends a login session; a token is revoked with DELETE /api/v1/tokens/{id}');
       await id().sessions.end(p.sessionId);
-      return reply.code(204).header('Set-Cookie', clearedCookie(req.protocol === 'https')).send();
+      const secure = req.protocol === 'https';
+      return reply.code(204).header('Set-Cookie', [clearedCookie(secure), panelMarkCookie(0, secure)]).send();
     },
   );
 

@@ -32,6 +32,7 @@ import { backupStoreRoutes } from './routes-backup-stores.js';
 import { VERSION } from '../shared/version.js';
 import { componentSchemas, transformRoute } from './openapi.js';
 import { apiDocsRoutes } from './api-docs.js';
+import { webPanelRoutes } from './web-panel.js';
 import { identityRoutes } from './routes-identity.js';
 import { identityAdminRoutes } from './routes-identity-admin.js';
 import { installAuditHook, type AuditSink } from './audit-hook.js';
@@ -55,6 +56,8 @@ export interface ServerOptions {
   audit?: AuditSink;
   /** Limit requests per caller and per address (api/rate-limit.ts); absent: no limits. */
   rateLimits?: RateLimits;
+  /** The built web panel's folder (default web/dist of this checkout). */
+  webRoot?: string;
 }
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
@@ -100,6 +103,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
   await apiDocsRoutes(app);
+  await webPanelRoutes(app, opts.webRoot);
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
