@@ -83,8 +83,8 @@ test('every route of the table needs a credential except those that declare publ
   assert.ok(routes.length >= 60, `route table has ${routes.length} routes`);
   const publicOnes = routes.filter((r) => r.isPublic).map((r) => `${r.method} ${r.url}`);
   assert.deepEqual(publicOnes.sort(), [
-    'GET /api/docs', 'GET /api/docs/redoc.standalone.js', 'GET /api/v1/health', 'GET /api/v1/openapi.json',
-    'HEAD /api/docs', 'HEAD /api/docs/redoc.standalone.js', 'HEAD /api/v1/health', 'HEAD /api/v1/openapi.json', 'POST /api/v1/auth/login',
+    'GET /', 'GET /api/docs', 'GET /api/docs/redoc.standalone.js', 'GET /api/v1/health', 'GET /api/v1/openapi.json', 'GET /assets/:file',
+    'HEAD /', 'HEAD /api/docs', 'HEAD /api/docs/redoc.standalone.js', 'HEAD /api/v1/health', 'HEAD /api/v1/openapi.json', 'HEAD /assets/:file', 'POST /api/v1/auth/login',
   ]);
   const failures: string[] = [];
   for (const r of routes.filter((x) => !x.isPublic)) {
@@ -161,7 +161,8 @@ test('the public routes answer without a credential', async () => {
 });
 
 /** Paths that no route matches. */
-const UNMATCHED = ['/', '/api', '/api/', '/api/v1', '/api/v1/', '/api/v2/host', '/api/v1/hosts', '/api/v1/health/x', '/static/app.js', '/openapi.json'];
+// / is the web panel's public page (api/web-panel.ts); /assets/x/y and /index.html are not routes.
+const UNMATCHED = ['/assets/x/y', '/index.html', '/api', '/api/', '/api/v1', '/api/v1/', '/api/v2/host', '/api/v1/hosts', '/api/v1/health/x', '/static/app.js', '/openapi.json'];
 
 const enc = (c: string) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 

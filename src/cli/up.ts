@@ -51,6 +51,19 @@ export function credentialsLine(stateDir: string): string[] {
   return existsSync(file) ? [`admin login: user admin, password and token in ${file} (mode 0600; log in with: nimbo login --user admin)`] : [];
 }
 
+/** The web panel's address and the first admin's login, read from the credentials file (root's terminal only). */
+export function panelLine(baseUrl: string, stateDir: string): string[] {
+  const file = statePaths(stateDir).adminCredentials;
+  let login = '';
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { user?: string; password?: string };
+    if (c.user && c.password) login = `  (user ${c.user}, password ${c.password})`;
+  } catch {
+    login = '';
+  }
+  return [`web panel: ${baseUrl.replace(/\/$/, '')}/${login}`];
+}
+
 function readToken(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
@@ -76,7 +89,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     await followOperation(client, await client.buildImage({ name: 'tiny' }));
   }
   const host = await client.host();
-  const lines = [`nimbod is up at ${client.baseUrl} (accelerator: ${host.accelerator})`, `admin token: ${statePaths(o.stateDir).token}`, ...credentialsLine(o.stateDir)];
+  const lines = [`nimbod is up at ${client.baseUrl} (accelerator: ${host.accelerator})`, ...panelLine(client.baseUrl, o.stateDir), `admin token: ${statePaths(o.stateDir).token}`, ...credentialsLine(o.stateDir)];
   if (o.demo) {
     const key = await demoKey(o.stateDir);
     let demo = (await client.listInstances()).find((i) => i.name === 'demo');
@@ -91,7 +104,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     const addr = demo.addresses[0] ?? '(none)';
     lines.push(
       `demo VM: ${demo.state}${ready ? ', booted' : ', still booting'}, address ${addr}`,
-      `  console: ./nimbo console demo   (detach with Ctrl-])`,
+      `  console: ./nimbo console demo   (detach with Ctrl-]), or in the web panel: Instances > demo > Console`,
       `  ssh:     ssh ${key.identity ? `-i ${key.identity} ` : ''}root@${addr}`,
     );
   }
