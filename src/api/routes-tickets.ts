@@ -39,7 +39,7 @@ export async function ticketRoutes(app: FastifyInstance, tickets: WsTickets) {
       },
       // No body at all (what older clients send) is the same as {}: a ticket for the events stream.
       preValidation: async (req) => {
-        if (req.body === undefined || req.body === null) req.body = {};
+        if (req.body === undefined) req.body = {};
       },
     },
     async (req, reply) => {
