@@ -40,6 +40,7 @@ import type { RateLimits } from './rate-limit.js';
 import { auditRoutes } from './audit-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 import { usageRoutes } from './usage-routes.js';
+import { metricsExpositionRoute, metricsHistoryRoutes } from './routes-metrics.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -100,6 +101,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NotFound', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }));
 
   await apiDocsRoutes(app);
+  await metricsExpositionRoute(app, ctx);
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
@@ -129,6 +131,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await auditRoutes(api, () => ctx.audit);
       await webhookRoutes(api, () => ctx.webhooks);
       await usageRoutes(api, () => ctx.usage);
+      await metricsHistoryRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
