@@ -113,6 +113,9 @@ describe('metrics scraped by the real Prometheus', { skip }, () => {
       const state = await query('nimbo_instance_state{instance="m1"}');
       assert.equal(state[0]?.metric.state, 'running');
       assert.ok((await query('nimbo_host_memory_total_bytes'))[0]);
+      // Disk counters come only from the cgroup's files (the runtime's stats have none): read without a spawn.
+      assert.equal((await query('nimbo_instance_disk_reads_total{instance="m1"}')).length, 1);
+      assert.equal((await query('nimbo_instance_memory_bytes{instance="m1"}')).length, 1);
     } catch (e) {
       throw new Error(`${String(e)}\nprometheus said: ${promLog}`);
     }
