@@ -34,6 +34,21 @@ test('an operation records progress, log and result', async () => {
   await t.done();
 });
 
+test('ended operations are told to listeners with their seconds; a throwing listener changes nothing', async () => {
+  const t = await setup();
+  const seen: string[] = [];
+  t.ops.onEnded(() => {
+    throw new Error('a broken listener');
+  });
+  t.ops.onEnded((op, seconds) => seen.push(`${op.kind} ${op.status} ${op.status === 'success' ? seconds >= 0.05 && seconds < 5 : seconds >= 0}`));
+  const ok = await t.ops.start('build', 'img', async () => new Promise((r) => setTimeout(r, 60)));
+  const bad = await t.ops.start('build', 'img2', async () => { throw invalid('no'); });
+  assert.equal((await t.ops.wait(ok.id, 5000)).status, 'success');
+  assert.equal((await t.ops.wait(bad.id, 5000)).status, 'failure');
+  assert.deepEqual(seen.sort(), ['build failure true', 'build success true']);
+  await t.done();
+});
+
 test('a failing operation keeps the error code and message', async () => {
   const t = await setup();
   const op = await t.ops.start('x', 'y', async () => { throw invalid('bad thing'); });

@@ -2,6 +2,9 @@
 // GET /api/v1/host/metrics. The Prometheus exposition at GET /metrics is text, not JSON.
 import { Type, type Static } from '@sinclair/typebox';
 
+/** The most points one answer holds (24 h of 10-s points; 30 days of 5-min points): the range fixes the size, no paging. */
+export const METRICS_MAX_POINTS = 8640;
+
 /** The ranges a history answer covers: 1h/6h/24h at 10-s steps, 7d/30d at 5-min steps. */
 export const METRICS_RANGES = ['1h', '6h', '24h', '7d', '30d'] as const;
 /** One range of METRICS_RANGES. */
@@ -15,12 +18,12 @@ export const MetricsQuery = Type.Object(
 export type MetricsQuery = Static<typeof MetricsQuery>;
 
 /** A series: one value per point of `t`; null where nothing was sampled (the daemon was down, the instance did not exist). */
-const Series = (description: string) => Type.Array(Type.Union([Type.Number(), Type.Null()]), { description });
+const Series = (description: string) => Type.Array(Type.Union([Type.Number(), Type.Null()]), { description, maxItems: METRICS_MAX_POINTS });
 
 const head = {
   range: Type.Union(METRICS_RANGES.map((r) => Type.Literal(r))),
   step: Type.Integer({ description: 'seconds between points (10 or 300)' }),
-  t: Type.Array(Type.Integer(), { description: 'unix seconds of each point, oldest first, each the end of its step' }),
+  t: Type.Array(Type.Integer(), { description: 'unix seconds of each point (the start of its step), oldest first', maxItems: METRICS_MAX_POINTS }),
 };
 
 /** GET /api/v1/instances/{name}/metrics. */

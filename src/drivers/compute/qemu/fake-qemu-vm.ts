@@ -138,6 +138,7 @@ function runFakeVm(pidfile: string, spec: FakeVmSpec): void {
     switch (cmd) {
       case 'qmp_capabilities': return { ret: {} };
       case 'query-status': return { ret: { status: running ? 'running' : 'paused', running } };
+      case 'query-blockstats': return { ret: [{ qdev: 'disk-root', stats: { rd_bytes: 4096, wr_bytes: 512, rd_operations: 2, wr_operations: 1 } }, { qdev: 'cd0', stats: { rd_bytes: 100, wr_bytes: 0, rd_operations: 1, wr_operations: 0 } }] };
       case 'stop': running = false; ev('STOP'); return { ret: {} };
       case 'cont': running = true; ev('RESUME'); return { ret: {} };
       case 'query-chardev': return { ret: [{ label: 'serial0', filename: `${serialClient ? '' : 'disconnected:'}unix:${spec.serial},server=on`, 'frontend-open': true }] };

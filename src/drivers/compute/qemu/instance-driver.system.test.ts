@@ -93,6 +93,7 @@ test('real QEMU: start with a hot-plugged volume, console, status, guest powerof
     const st = await driver.status(spec, { usage: true });
     assert.equal(st.state, 'running');
     assert.ok(st.usage && st.usage.memoryBytes > 0 && st.usage.pids > 1, JSON.stringify(st.usage));
+    assert.ok(st.usage.disk && st.usage.disk.readBytes >= 0 && st.usage.disk.reads >= 0, `QEMU's blockstats: ${JSON.stringify(st.usage)}`);
     await driver.pause(spec);
     assert.equal((await driver.status(spec)).state, 'paused');
     await driver.resume(spec);

@@ -132,6 +132,8 @@ test('status is cheap: no spawn, no new QMP connection, no query once events tol
     assert.equal(st.state, 'running');
     assert.equal(st.pid, t.pid());
     assert.ok(st.usage && st.usage.memoryBytes > 0 && st.usage.pids >= 1 && st.usage.cpuSeconds >= 0, JSON.stringify(st.usage));
+    // Disk counters: QEMU's blockstats of every backend, summed, over the same connection.
+    assert.deepEqual(st.usage.disk, { readBytes: 4196, writeBytes: 512, reads: 3, writes: 1 });
     assert.deepEqual({ exec: t.exec.calls.length, connects: count(/^qmp connect$/), queries: count(/^qmp query-status$/) }, before);
     assert.deepEqual(t.events, [], 'pause and resume asked of the driver are no events');
   } finally {

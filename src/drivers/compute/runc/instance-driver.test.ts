@@ -211,6 +211,14 @@ test('status: from runc\'s state.json, /proc and the cgroup only — no process 
   // usage: one stats call
   assert.deepEqual((await driver.status(ref, { usage: true })).usage, { cpuSeconds: 2.5, memoryBytes: 4096, pids: 2 });
   assert.deepEqual(rt.log, [`stats p-${UUID}`]);
+  // With the cgroup's own files there, usage (and disk I/O) comes from them: no runtime call (the metrics sampler asks every 10 s).
+  const cgDir = join(dirs.cg, 'nimbo-p', UUID);
+  writeFileSync(join(cgDir, 'cpu.stat'), 'usage_usec 1500000\n');
+  writeFileSync(join(cgDir, 'memory.current'), '8192\n');
+  writeFileSync(join(cgDir, 'pids.current'), '3\n');
+  writeFileSync(join(cgDir, 'io.stat'), '8:0 rbytes=10 wbytes=20 rios=1 wios=2\n');
+  assert.deepEqual((await driver.status(ref, { usage: true })).usage, { cpuSeconds: 1.5, memoryBytes: 8192, pids: 3, disk: { readBytes: 10, writeBytes: 20, reads: 1, writes: 2 } });
+  assert.deepEqual(rt.log, [`stats p-${UUID}`]);
   // pid reused by another process (other start time) or a zombie: stopped; the exit file gives the code.
   writeFileSync(join(dirs.proc, '4242', 'stat'), `4242 (other) S 1 ${Array.from({ length: 17 }, () => '0').join(' ')} 999 0 0\n`);
   mkdirSync(dirs.exits);
