@@ -125,7 +125,7 @@ async function main() {
         req.end();
       });
     const first = await scrape();
-    const shown = new Set([...first.matchAll(/^nimbo_instance_cpu_seconds_total\{[^}]*instance="([^"]+)"/gm)].map((m) => m[1]));
+    const shown = new Set([...first.matchAll(/^nimbo_instance_cpu_seconds_total\{[^}]*name="([^"]+)"/gm)].map((m) => m[1]));
     if (shown.size !== N) throw new Error(`the exposition shows ${shown.size} instances, not ${N}`);
     const scrapeMs: number[] = [];
     for (let i = 0; i < SCRAPES; i++) {

@@ -80,13 +80,12 @@ describe('metrics scraped by the real Prometheus', { skip }, () => {
     writeFileSync(tokenFile, d.token + '\n', { mode: 0o600 });
     const port = await freePort();
     const target = new URL(base).host;
-    // honor_labels: nimbo's own `instance` label (the instance name) is kept instead of becoming exported_instance.
+    // No honor_labels needed: nimbo names an instance with `name`, Prometheus keeps `instance` for the scrape target.
     writeFileSync(join(dir, 'prometheus.yml'), [
       'global:',
       '  scrape_interval: 2s',
       'scrape_configs:',
       '  - job_name: nimbo',
-      '    honor_labels: true',
       '    authorization:',
       `      credentials_file: ${tokenFile}`,
       '    static_configs:',
@@ -105,17 +104,19 @@ describe('metrics scraped by the real Prometheus', { skip }, () => {
       const up = await until('the nimbo target up', 60_000, async () => ((await query('up{job="nimbo"}'))[0]?.value[1] === '1' ? true : undefined));
       assert.ok(up);
       const cpu = await until('the CPU series of m1', 60_000, async () => {
-        const r = await query('nimbo_instance_cpu_seconds_total{instance="m1",project="default",type="container"}');
+        const r = await query('nimbo_instance_cpu_seconds_total{name="m1",project="default",type="container"}');
         return r.length ? r : undefined;
       });
       assert.equal(cpu.length, 1);
       assert.ok(Number(cpu[0]!.value[1]) > 0, `cpu seconds ${cpu[0]!.value[1]}`);
-      const state = await query('nimbo_instance_state{instance="m1"}');
+      const state = await query('nimbo_instance_state{name="m1"}');
       assert.equal(state[0]?.metric.state, 'running');
+      // Prometheus's own instance label still names the scrape target.
+      assert.equal(state[0]?.metric.instance, target);
       assert.ok((await query('nimbo_host_memory_total_bytes'))[0]);
       // Disk counters come only from the cgroup's files (the runtime's stats have none): read without a spawn.
-      assert.equal((await query('nimbo_instance_disk_reads_total{instance="m1"}')).length, 1);
-      assert.equal((await query('nimbo_instance_memory_bytes{instance="m1"}')).length, 1);
+      assert.equal((await query('nimbo_instance_disk_reads_total{name="m1"}')).length, 1);
+      assert.equal((await query('nimbo_instance_memory_bytes{name="m1"}')).length, 1);
     } catch (e) {
       throw new Error(`${String(e)}\nprometheus said: ${promLog}`);
     }

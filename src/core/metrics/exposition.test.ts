@@ -50,7 +50,7 @@ test('the exposition: every family typed and described once, instance series wit
   ops.record('instance.start', 'failure', 700);
   const { values, types, helps } = parse(renderExposition(SNAP, ops.snapshot()));
   for (const name of types.keys()) assert.ok(helps.has(name), `HELP of ${name}`);
-  const who = 'project="default",instance="web \\"1\\"\\\\x\\nz",type="vm"';
+  const who = 'project="default",name="web \\"1\\"\\\\x\\nz",type="vm"';
   assert.equal(values.get(`nimbo_instance_cpu_seconds_total{${who}}`), '12.5');
   assert.equal(values.get(`nimbo_instance_memory_bytes{${who}}`), '4096');
   assert.equal(values.get(`nimbo_instance_disk_write_bytes_total{${who}}`), '2');
@@ -58,9 +58,9 @@ test('the exposition: every family typed and described once, instance series wit
   assert.equal(values.get(`nimbo_instance_network_receive_bytes_total{${who},nic="eth0"}`), '100');
   assert.equal(values.get(`nimbo_instance_network_transmit_packets_total{${who},nic="eth0"}`), '6');
   assert.equal(values.get(`nimbo_instance_state{${who},state="running"}`), '1');
-  assert.equal(values.get('nimbo_instance_state{project="p2",instance="db",type="container",state="stopped"}'), '1');
+  assert.equal(values.get('nimbo_instance_state{project="p2",name="db",type="container",state="stopped"}'), '1');
   // A stopped instance has no counters.
-  assert.equal([...values.keys()].filter((k) => k.includes('instance="db"')).length, 1);
+  assert.equal([...values.keys()].filter((k) => k.includes('name="db"')).length, 1);
   assert.equal(values.get('nimbo_instances{state="running"}'), '1');
   assert.equal(values.get('nimbo_host_cpu_seconds_total{mode="idle"}'), '100');
   assert.equal(values.get('nimbo_host_memory_available_bytes'), '1024');

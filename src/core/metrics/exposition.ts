@@ -53,7 +53,7 @@ class Writer {
   }
 }
 
-const who = (i: InstanceSample): Labels => ({ project: i.project, instance: i.name, type: i.type });
+const who = (i: InstanceSample): Labels => ({ project: i.project, name: i.name, type: i.type });
 
 /** Render the latest sample and the operation statistics as the text exposition. Pure. */
 export function renderExposition(snap: MetricsSnapshot, ops: OpStatsSnapshot): string {

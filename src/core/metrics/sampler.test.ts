@@ -116,7 +116,7 @@ test('a stuck instance gets nulls and is not asked again while stuck; the others
     f.src.records_ = [rec('a')];
     await f.sampler.tick();
     assert.ok(f.service.instance('uuid-c', '1h').series.memory.every((v) => v === null));
-    assert.ok(f.service.exposition().includes('nimbo_instance_memory_bytes{project="p",instance="a",type="vm"} 1000\n'));
+    assert.ok(f.service.exposition().includes('nimbo_instance_memory_bytes{project="p",name="a",type="vm"} 1000\n'));
   } finally {
     f.done();
   }
