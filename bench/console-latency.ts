@@ -21,7 +21,8 @@ import { runArgv } from '../src/host/exec.js';
 const N = Number(process.env.KEYS ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const WARMUP = 20;
-const PROMPT = /# $/;
+// The shell's prompt ends in "# ", maybe followed by the line editor's terminal queries (ESC [ 6 n).
+const PROMPT = /# (\x1b\[[0-9;]*[A-Za-z])*$/;
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
@@ -104,12 +105,15 @@ async function viaNimbo(d: TestDaemon, name: string): Promise<number[]> {
 /** socat on the serial socket of a QEMU run by hand. */
 async function viaSocat(socket: string): Promise<number[]> {
   const p = spawn('socat', ['-', `UNIX-CONNECT:${socket}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let done = false;
+  p.on('exit', (code) => !done && console.error(`socat exited early (${code})`));
   const c = new Console((s) => p.stdin.write(s));
   p.stdout.on('data', (b: Buffer) => c.push(b));
   try {
     await c.keystrokes(WARMUP);
     return await c.keystrokes(N);
   } finally {
+    done = true;
     p.kill();
   }
 }
@@ -140,7 +144,11 @@ try {
     const argv = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).filter((a) => a !== '-S');
     await op(d, await d.api('POST', `/instances/${name}/stop`, { force: true }));
     await runArgv(argv); // -daemonize: back once QEMU is up
-    const r = await viaSocat(join(runDir, 'serial.sock'));
+    const r = await viaSocat(join(runDir, 'serial.sock')).catch(async (e: Error) => {
+      const ss = await runArgv(['ss', '-xp'], { allowFailure: true });
+      console.error(`${e.message}\nwho holds ${runDir}/serial.sock:\n${ss.stdout.split('\n').filter((l) => l.includes(runDir)).join('\n')}`);
+      throw e;
+    });
     raw.push(...r);
     const pid = Number(readFileSync(join(runDir, 'qemu.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
