@@ -136,7 +136,7 @@ try {
   const raw: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     // (Later rounds boot it again; the first keystrokes wait for the prompt.)
-    if (round > 0) await op(d, await d.api('POST', `/instances/${name}/start`));
+    if (round > 0) await op(d, await d.api('POST', `/instances/${name}/start`, {}));
     const n = await viaNimbo(d, name);
     nimbo.push(...n);
     const info = (await d.api('GET', `/instances/${name}`)).body as { pid: number };

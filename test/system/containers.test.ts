@@ -114,7 +114,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
 
   test('the console of a container is a login shell on a pty', async () => {
     // As a browser does it: a single-use ticket in the URL, never the token.
-    const { ticket } = (await d.api('POST', '/auth/ticket')).body as { ticket: string };
+    const { ticket } = (await d.api('POST', '/auth/ticket', { instance: 'ct1' })).body as { ticket: string };
     const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/ct1/console?ticket=${ticket}`);
     let out = '';
     ws.on('message', (b: Buffer) => (out += b.toString()));
