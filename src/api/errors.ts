@@ -7,6 +7,8 @@ const STATUS: Record<ErrorCode, number> = {
   Conflict: 409,
   InvalidArgument: 400,
   QuotaExceeded: 403,
+  TooLarge: 413,
+  LengthRequired: 411,
   Forbidden: 403,
   Unauthorized: 401,
   HostCommandFailed: 500,

@@ -55,7 +55,7 @@ export function operationIdOf(method: string, url: string, websocket = false): s
 const DESCRIPTIONS: Record<string, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted: the action runs as the Operation in the body', 204: 'Done, no content',
   400: 'The request is invalid', 401: 'Missing or invalid bearer token', 403: 'Not allowed (e.g. over a quota)',
-  404: 'No such object or route', 409: 'Conflicts with the current state', 429: 'Too many requests',
+  404: 'No such object or route', 409: 'Conflicts with the current state', 411: 'Content-Length required', 413: 'Too large', 429: 'Too many requests',
   500: 'Internal error', 503: 'A needed service is unavailable',
 };
 
@@ -99,6 +99,10 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
   s.response = response;
   if (s.body) s.body = withRefs(s.body, false);
   for (const k of ['querystring', 'params', 'headers']) if (s[k]) s[k] = withRefs(s[k]);
+  if (method === 'POST' && route.url.endsWith('/images/upload')) {
+    s.consumes = ['application/octet-stream'];
+    s.body = { type: 'string', format: 'binary', description: 'The disk image (qcow2 or raw), with its Content-Length' };
+  }
   if (method === 'PUT' && /\/files$/.test(route.url)) {
     delete s.body;
     s.consumes = ['application/octet-stream'];

@@ -46,8 +46,16 @@ export async function liveRoutes(app: FastifyInstance, ctx: ApiContext) {
       const off = relay.onData((chunk: Buffer) => {
         if (!send(chunk)) off();
       });
-      for (const data of early.release()) relay.write(data);
-      socket.on('message', (data: Buffer) => relay.write(data));
+      // A keystroke while QEMU restarts (the relay reconnects) is lost, never thrown out of the socket's handler.
+      const type = (data: Buffer) => {
+        try {
+          relay.write(data);
+        } catch {
+          /* not attached right now */
+        }
+      };
+      for (const data of early.release()) type(data);
+      socket.on('message', type);
       socket.on('close', off);
     },
   );

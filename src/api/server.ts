@@ -19,6 +19,7 @@ import { imageRoutes } from './routes-images.js';
 import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
 import { vncRoutes } from './routes-vnc.js';
+import { imageUploadRoutes } from './routes-image-upload.js';
 import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { copyRoutes } from './routes-copy.js';
@@ -120,6 +121,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await ticketRoutes(api, tickets);
       await instanceRoutes(api, ctx);
       await imageRoutes(api, ctx);
+      await imageUploadRoutes(api, ctx);
       await operationRoutes(api, ctx);
       await liveRoutes(api, ctx);
       await vncRoutes(api, ctx);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import { boundedSender, pipeToSocket, WS_TOO_SLOW, type FlowSocket } from './ws-flow.js';
+import { Duplex, Readable } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { boundedSender, pipeToSocket, relayDuplex, WS_TOO_SLOW, type FlowSocket } from './ws-flow.js';
 
 /** A socket whose peer reads only when told to: sent bytes wait in bufferedAmount until flush(). */
 class SlowSocket implements FlowSocket {
@@ -75,4 +76,42 @@ test('a broadcast sender closes a client that falls behind with a clear code, an
     fast.flush();
   }
   assert.equal(fast.closed, undefined);
+});
+
+test("a two-way relay (VNC) stops reading the client's frames while the stream's buffer is full, and closes each end with the other", async () => {
+  // The stream: QEMU's VNC socket, here one whose writes wait until the test takes them.
+  const taken: Buffer[] = [];
+  let release: (() => void) | undefined;
+  const vnc = new Duplex({
+    highWaterMark: 1024,
+    read() {},
+    write(chunk: Buffer, _enc, done) {
+      taken.push(chunk);
+      release = done;
+    },
+  });
+  const ws = Object.assign(new EventEmitter(), new SlowSocket(), { paused: 0, resumed: 0 }) as EventEmitter & SlowSocket & { paused: number; resumed: number; pause(): void; resume(): void };
+  ws.pause = () => void ws.paused++;
+  ws.resume = () => void ws.resumed++;
+  ws.send = SlowSocket.prototype.send.bind(ws);
+  ws.close = SlowSocket.prototype.close.bind(ws);
+  relayDuplex(ws, vnc, 'the VGA console');
+  vnc.push(Buffer.from('RFB 003.008\n'));
+  await tick();
+  assert.equal(ws.bufferedAmount, 12, 'the server side reaches the client');
+  ws.emit('message', Buffer.alloc(2000));
+  ws.emit('message', Buffer.alloc(10));
+  assert.equal(ws.paused, 1, 'past the stream\'s high-water mark the client is not read');
+  while (release) {
+    const r = release;
+    release = undefined;
+    r();
+    await tick();
+  }
+  assert.equal(ws.resumed, 1, 'read again once the stream drained');
+  assert.deepEqual(taken.map((b) => b.length), [2000, 10]);
+  ws.emit('close');
+  await tick();
+  assert.ok(vnc.destroyed, "the client's close ends the VNC connection");
+  assert.deepEqual(ws.closed, { code: 1000, reason: 'the VGA console closed' });
 });

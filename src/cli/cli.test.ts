@@ -163,6 +163,20 @@ test('image import sends an absolute path', async () => {
   assert.equal(missing.stderr, 'nimbo: error: /nonexistent/x.qcow2: no such file\n');
 });
 
+test('image upload streams the file with its Content-Length and shows progress on stderr', async () => {
+  const file = join(home, 'up.qcow2');
+  writeFileSync(file, Buffer.alloc(300_000, 7));
+  const r = await nimbo(['image', 'upload', file, '--name', 'up']);
+  assert.equal(r.code, 0, r.stderr);
+  const seen = fake.seen.find((s) => s.path === '/api/v1/images/upload');
+  assert.equal(seen?.query.get('name'), 'up');
+  assert.deepEqual(seen?.body, { bytes: 300_000, contentLength: '300000' });
+  assert.match(r.stderr, /uploading: 100% \(293KiB of 293KiB\)\n/);
+  assert.match(r.stdout, /Uploaded image up from /);
+  const missing = await nimbo(['image', 'upload', '/nonexistent/x.qcow2', '--name', 'x']);
+  assert.equal(missing.stderr, 'nimbo: error: /nonexistent/x.qcow2: no such file\n');
+});
+
 test('doctor exits non-zero when a check fails', async () => {
   fake.host = {
     hostname: 'h', version: '0.1.0', accelerator: 'tcg', acceleratorReason: 'no /dev/kvm', kernel: '6.1', cpus: 4, memory: 2 ** 33,

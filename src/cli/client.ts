@@ -31,6 +31,7 @@ import type { ApiSocket } from './socket.js';
 import { Transport, type Answer } from './transport.js';
 import type { TlsTrust } from './tls-trust.js';
 import type { ConnectionOptions } from 'node:tls';
+import type { Readable } from 'node:stream';
 
 /** Options of an ApiClient. */
 export interface ApiClientOptions {
@@ -49,6 +50,8 @@ export interface RequestOpts {
   body?: unknown;
   /** Raw bytes sent as application/octet-stream instead of a JSON body. */
   raw?: Buffer;
+  /** A stream of `length` bytes sent as application/octet-stream (an upload), read as it is sent. */
+  stream?: { body: Readable; length: number };
   query?: Record<string, string | number | boolean | undefined>;
   auth?: boolean;
   timeoutMs?: number;
@@ -167,14 +170,15 @@ export class ApiClient {
     if ((o.auth ?? true) && !this.token) await this.health();
     const headers: Record<string, string> = { accept: 'application/json', ...o.headers, ...this.authHeaders(o.auth ?? true) };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
-    if (o.raw !== undefined) headers['content-type'] = 'application/octet-stream';
+    if (o.raw !== undefined || o.stream) headers['content-type'] = 'application/octet-stream';
+    if (o.stream) headers['content-length'] = String(o.stream.length);
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
     let res: Answer;
     try {
       const init = {
         method,
         headers,
-        body: o.raw !== undefined ? o.raw : o.body === undefined ? undefined : JSON.stringify(o.body),
+        body: o.stream ? o.stream.body : o.raw !== undefined ? o.raw : o.body === undefined ? undefined : JSON.stringify(o.body),
         timeoutMs,
       };
       const url = this.url(path, o.query);
@@ -299,6 +303,10 @@ export class ApiClient {
   /** POST /images/import (a file on the daemon's host, absolute path) → Operation. */
   importImage(body: ImageImport): Promise<Operation> {
     return this.operation('POST', '/images/import', { body });
+  }
+  /** POST /images/upload?name=: `length` bytes of a disk image from `body`, streamed (no time limit while it sends) → Operation. */
+  uploadImage(name: string, body: Readable, length: number): Promise<Operation> {
+    return this.operation('POST', '/images/upload', { query: { name }, stream: { body, length }, timeoutMs: 7 * 24 * 3600_000 });
   }
   /** DELETE /images/{name} → Operation. */
   deleteImage(name: string): Promise<Operation> {

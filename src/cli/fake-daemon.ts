@@ -109,8 +109,11 @@ export class FakeDaemon {
     const u = new URL(req.url ?? '/', 'http://x');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString();
-    const body = text ? JSON.parse(text) : undefined;
+    const raw = Buffer.concat(chunks);
+    const text = raw.toString();
+    // An upload: what arrived, and what it declared.
+    const octets = req.headers['content-type'] === 'application/octet-stream';
+    const body = octets ? { bytes: raw.length, contentLength: req.headers['content-length'] } : text ? JSON.parse(text) : undefined;
     this.seen.push({ method: req.method ?? '', path: u.pathname, query: u.searchParams, auth: req.headers.authorization, body });
     const send = (status: number, data: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -123,7 +126,7 @@ export class FakeDaemon {
     if (req.headers.authorization !== `Bearer ${this.token}`) return fail(401, 'Unauthorized', 'missing or invalid token');
     const seg = p.split('/').filter(Boolean).map(decodeURIComponent);
     const inst = seg[0] === 'instances' && seg[1] ? this.instances.find((i) => i.name === seg[1]) : undefined;
-    const key = p === '/images/import' ? 'POST /images/import' : `${req.method} /${seg[0] ?? ''}${seg.length > 1 ? '/:x' : ''}${seg.slice(2).map((s) => `/${s}`).join('')}`;
+    const key = p === '/images/import' || p === '/images/upload' ? `POST ${p}` : `${req.method} /${seg[0] ?? ''}${seg.length > 1 ? '/:x' : ''}${seg.slice(2).map((s) => `/${s}`).join('')}`;
     switch (key) {
       case 'GET /host':
         return this.host ? send(200, this.host) : fail(500, 'Internal', 'no host info');
@@ -165,6 +168,8 @@ export class FakeDaemon {
       case 'POST /images/import':
       case 'DELETE /images/:x':
         return accepted(this.newOp(`image.${seg[1] === 'import' ? 'import' : req.method === 'DELETE' ? 'delete' : 'build'}`, body?.name ?? seg[1]));
+      case 'POST /images/upload':
+        return accepted(this.newOp('image.build', u.searchParams.get('name') ?? ''));
       case 'GET /operations': {
         // Pages like the daemon: newest first, ?limit= (default 100), ?after= the previous page's next.
         const all = [...this.ops.values()].reverse();

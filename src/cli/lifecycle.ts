@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 // Only the small config module at startup: up.js (host exec, daemon start) and ip.js load inside their actions.
 import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.js';
 import { invalid } from '../lib/errors.js';
+import { parseSize } from '../lib/validate.js';
 import { attachExamples } from './examples.js';
 
 interface DaemonFlags {
@@ -21,6 +22,7 @@ interface DaemonFlags {
   rateLimitAddress: string;
   webhookAllowInternal?: boolean;
   meterInterval: string;
+  uploadMax: string;
 }
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
@@ -43,6 +45,7 @@ export function registerLifecycle(program: Command): void {
     .option('--audit-retention <days>', 'days the audit log keeps entries', '90')
     .option('--rate-limit-caller <burst:per-second>', 'API requests per token, session or user (off: no limit)', '600:100')
     .option('--rate-limit-address <burst:per-second>', 'API requests per source address (off: no limit)', '1200:200')
+    .option('--upload-max <size>', 'largest disk image a browser or `nimbo image upload` may send (e.g. 16GiB)', '16GiB')
     .option('--webhook-allow-internal', 'let webhooks reach loopback, private and link-local addresses (refused by default: SSRF)')
     .addOption(new Option('--meter-interval <seconds>', 'seconds between metering samples (tests)').default('60').hideHelp())
     .addHelpText(
@@ -82,6 +85,7 @@ export function registerLifecycle(program: Command): void {
         containerRuntime: o.containerRuntime,
         tls,
         shutdownTimeoutMs: shutdownS * 1000,
+        uploadMaxBytes: parseSize(o.uploadMax, '--upload-max'),
         trail,
       });
       if (daemon.fingerprint) process.stderr.write(`nimbod: serving ${daemon.url}; TLS certificate SHA-256 fingerprint ${daemon.fingerprint}\n`);

@@ -5,12 +5,14 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { ConnectionOptions } from 'node:tls';
+import { Readable } from 'node:stream';
 
 /** What a request sends. */
 export interface RequestInit {
   method: string;
   headers: Record<string, string>;
-  body?: string | Uint8Array;
+  /** The body: bytes, or a stream piped as it is read (an upload; its Content-Length set by the caller). */
+  body?: string | Uint8Array | Readable;
   /** Time limit of the whole exchange, body included; past it the request fails with an error named TimeoutError. */
   timeoutMs?: number;
 }
@@ -87,7 +89,11 @@ export class Transport {
         }
         reject(e);
       });
-      req.end(init.body);
+      if (init.body instanceof Readable) {
+        // An upload: a refusal may come (and the daemon close) before all is sent; the answer says why.
+        init.body.once('error', (e) => req.destroy(e));
+        init.body.pipe(req);
+      } else req.end(init.body);
     });
   }
 }

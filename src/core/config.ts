@@ -21,6 +21,8 @@ export interface DaemonConfig {
   tls?: TlsPlan;
   /** How long SIGTERM waits for requests and operations to finish before the daemon exits anyway (ms). */
   shutdownTimeoutMs?: number;
+  /** The largest disk image a browser may upload (POST /images/upload), in bytes (default core/image-upload.ts: 16 GiB). */
+  uploadMaxBytes?: number;
   /** Audit retention, rate limits and webhook targets (core/trail-config.ts; defaults when absent). */
   trail?: Partial<TrailConfig>;
 }

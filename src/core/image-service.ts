@@ -1,5 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Image } from '../shared/api-types.js';
 import type { VmBoot } from '../drivers/compute/types.js';
 import { NimboError, conflict, invalid, notFound } from '../lib/errors.js';
@@ -10,6 +12,7 @@ import { BUILTIN_NAMES, builtinImage, getBuilder, type BuiltinImage } from '../i
 import { buildBlockers, probeBuildHost } from '../images/build-preflight.js';
 import { SharedBuilds, cannotBuild, nextStep } from './image-on-demand.js';
 import { importImage } from '../images/import.js';
+import { freeBytes, receiveUpload, uploadSize, UPLOAD_MAX_BYTES } from './image-upload.js';
 import { detectOciSource, unpackOciImage, type OciImageConfig } from '../images/oci/index.js';
 import type { BuiltImage } from '../images/types.js';
 import { keys } from '../store/keys.js';
@@ -196,6 +199,33 @@ export class ImageService {
     return this.produce(name, `import:${file}`, (outDir, ctx) =>
       importImage({ exec: this.d.exec, file, name, outDir, progress: (p: number, m: string) => ctx.progress(p, m) }),
     );
+  }
+
+  /**
+   * Import a disk image uploaded as `body` (declared `contentLength` bytes) as image `name`: refused before a byte
+   * is written when it cannot fit (image-upload.ts), streamed to a file in the images dir, then imported like
+   * `import` (qemu-img validation, qcow2 or raw) as an Operation. No file is left behind, whatever fails.
+   */
+  async upload(name: string, contentLength: string | undefined, body: Readable) {
+    validateName(name, 'image name');
+    const existing = await this.d.store.get<ImageRecord>(key(name));
+    if (existing && existing.value.status !== 'error') throw conflict(`image ${name} already exists`);
+    const size = uploadSize(contentLength, this.d.config.uploadMaxBytes ?? UPLOAD_MAX_BYTES, await freeBytes(this.d.paths.images));
+    // Named like a build folder: recover() removes what a daemon stopped mid-upload left.
+    const tmp = join(this.d.paths.images, `.build-upload-${randomUUID()}`);
+    await receiveUpload(body, tmp, size);
+    const drop = () => rmSync(tmp, { force: true });
+    try {
+      const op = await this.produce(name, 'upload', (outDir, ctx) =>
+        importImage({ exec: this.d.exec, file: tmp, name, outDir, progress: (p: number, m: string) => ctx.progress(p, m) }).finally(drop),
+      );
+      // Cancelled before its body ran: the body's finally never comes.
+      void this.d.ops.wait(op.id, 2 ** 31 - 1).then(drop, drop);
+      return op;
+    } catch (e) {
+      drop();
+      throw e;
+    }
   }
 
   private async produce(name: string, source: string, make: (outDir: string, ctx: OpContext) => Promise<BuiltImage>) {

@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'Conflict'
   | 'InvalidArgument'
   | 'QuotaExceeded'
+  | 'TooLarge'
+  | 'LengthRequired'
   | 'Forbidden'
   | 'Unauthorized'
   | 'HostCommandFailed'

@@ -1,11 +1,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestDaemon, systemSkipReason } from './harness.js';
+import { runArgv } from '../../src/host/exec.js';
 
 describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason() }, () => {
   let d: TestDaemon;
   before(async () => {
-    d = await TestDaemon.start();
+    // A small upload limit, so an over-limit upload is cheap to send.
+    d = await TestDaemon.start(['--upload-max', '8MiB']);
   });
   after(async () => d?.cleanup());
 
@@ -108,4 +114,66 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     assert.equal(waited.body.status, 'success');
     assert.equal((await d.api('DELETE', '/instances/dup')).status, 202);
   });
+
+  test('image upload: a qcow2 streamed from the CLI is imported and listed; over the limit 413, short or broken bodies leave no file', { timeout: 120_000 }, async () => {
+    const work = mkdtempSync(join(tmpdir(), `nimbo-${d.prefix}-up-`));
+    const leftovers = () => readdirSync(join(d.stateDir, 'images')).filter((f) => f.startsWith('.build-'));
+    try {
+      const small = join(work, 'small.qcow2');
+      await runArgv(['qemu-img', 'create', '-q', '-f', 'qcow2', small, '64M']);
+      const up = await d.cli('image', 'upload', small, '--name', 'up1');
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stderr, /uploading: 100%/);
+      const listed = await d.cliJson<{ name: string; status: string; format: string }[]>('image', 'list');
+      assert.deepEqual(listed.filter((i) => i.name === 'up1').map((i) => i.status), ['ready']);
+      // Over --upload-max: refused from its Content-Length, before a byte is written.
+      const big = join(work, 'big.raw');
+      await runArgv(['qemu-img', 'create', '-q', '-f', 'raw', big, '9M']);
+      const r = await d.cli('image', 'upload', big, '--name', 'big');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /the upload is 9437184 bytes \(9MiB\), above this daemon's limit of 8388608 bytes \(8MiB; nimbo daemon --upload-max\)/);
+      const direct = await rawUpload(d.url, d.token, 'big', { 'content-length': String(9 * 1024 * 1024) }, Buffer.alloc(0));
+      assert.match(direct, /^HTTP\/1\.1 413 /);
+      assert.match(direct, /above this daemon's limit/);
+      const noLength = await rawUpload(d.url, d.token, 'big', { 'transfer-encoding': 'chunked' }, Buffer.from('5\r\nhello\r\n0\r\n\r\n'));
+      assert.match(noLength, /^HTTP\/1\.1 411 /);
+      // A body that ends short (the client went away) and a file that is no disk image: nothing stays.
+      await rawUpload(d.url, d.token, 'short', { 'content-length': String(4 * 1024 * 1024) }, Buffer.alloc(1000), true);
+      const junk = join(work, 'junk.raw');
+      writeFileSync(junk, Buffer.alloc(2 * 1024 * 1024, 1));
+      const bad = await d.cli('image', 'upload', junk, '--name', 'junk');
+      assert.equal(bad.code, 2, 'the import refused it as invalid input');
+      assert.match(bad.stderr, /does not look like a bootable disk image/);
+      const names = (await d.cliJson<{ name: string }[]>('image', 'list')).map((i) => i.name);
+      assert.deepEqual(names.filter((n) => ['big', 'short', 'junk'].includes(n)), []);
+      for (let i = 0; i < 50 && leftovers().length; i++) await new Promise((ok) => setTimeout(ok, 100));
+      assert.deepEqual(leftovers(), []);
+      assert.deepEqual(readdirSync(join(d.stateDir, 'images')).filter((f) => ['big', 'short', 'junk'].includes(f)), []);
+      assert.equal((await d.cli('image', 'delete', 'up1', '-q')).code, 0);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
 });
+
+/** POST /images/upload?name= over a raw socket (headers exactly as given); the answer's text ('' when cut off first). */
+function rawUpload(url: string, token: string, name: string, headers: Record<string, string>, body: Buffer, hangUp = false): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(u.port), u.hostname);
+    let got = '';
+    sock.on('connect', () => {
+      const lines = [`POST /api/v1/images/upload?name=${name} HTTP/1.1`, `Host: ${u.host}`, `Authorization: Bearer ${token}`, 'Content-Type: application/octet-stream', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      sock.write(`${lines.join('\r\n')}\r\n\r\n`);
+      sock.write(body);
+      if (hangUp) setTimeout(() => sock.destroy(), 300);
+    });
+    sock.on('data', (c) => {
+      got += c.toString();
+      if (/\r\n\r\n[\s\S]*\}$/.test(got)) sock.destroy();
+    });
+    sock.on('close', () => resolve(got));
+    sock.on('error', (e) => (hangUp ? resolve(got) : reject(e)));
+    sock.setTimeout(20_000, () => sock.destroy());
+  });
+}

@@ -114,7 +114,7 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
 
   test('the console of a container is a login shell on a pty', async () => {
     // As a browser does it: a single-use ticket in the URL, never the token.
-    const { ticket } = (await d.api('POST', '/auth/ticket')).body as { ticket: string };
+    const { ticket } = (await d.api('POST', '/auth/ticket', { instance: 'ct1' })).body as { ticket: string };
     const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/ct1/console?ticket=${ticket}`);
     let out = '';
     ws.on('message', (b: Buffer) => (out += b.toString()));
@@ -125,6 +125,14 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     ws.close();
     assert.match(out, /CONSOLE-42/);
     assert.match(out, /\/dev\/pts\/\d+/);
+  });
+
+  test('a container has no VGA console: /vnc closes with 4404 and says so', async () => {
+    const { ticket } = (await d.api('POST', '/auth/ticket', { instance: 'ct1' })).body as { ticket: string };
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/ct1/vnc?ticket=${ticket}`);
+    const [code, reason] = await new Promise<[number, string]>((r, j) => (ws.once('close', (c, why) => r([c, why.toString()])), ws.once('error', j)));
+    assert.equal(code, 4404);
+    assert.equal(reason, 'instance ct1 has no VGA console (only VMs have one): use its console or exec');
   });
 
   test('user namespace and limits, seen from the host', async () => {

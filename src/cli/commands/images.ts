@@ -1,6 +1,8 @@
-/** `nimbo image list|build|import|delete`. */
+/** `nimbo image list|build|import|upload|delete|publish`. */
 import { isAbsolute, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { uploadProgress } from '../upload-progress.js';
 import type { Command } from 'commander';
 import type { ImageBuild } from '../../shared/api-types.js';
 import { CliError } from '../errors.js';
@@ -58,6 +60,21 @@ export function registerImageCommands(program: Command): void {
     if (isLocalUrl(client.baseUrl) && !existsSync(path)) throw new CliError(`${path}: no such file`);
     const op = await client.importImage({ name: o.name, path });
     await finishOperation(op, client, o, () => `Imported image ${o.name} from ${path}`);
+  });
+
+  withWaitOptions(
+    image
+      .command('upload')
+      .description("send a qcow2/raw disk file from this machine to nimbod (streamed, progress on stderr), imported as a public image; the daemon's --upload-max caps its size")
+      .argument('<file>', 'disk image file (qcow2 or raw)')
+      .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name')),
+  ).action(async (file: string, o: WaitOptions & { name: string }, cmd: Command) => {
+    const client = clientFor(cmd);
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) throw new CliError(`${file}: no such file`);
+    const body = createReadStream(file).pipe(uploadProgress(st.size, process.stderr));
+    const op = await client.uploadImage(o.name, body, st.size);
+    await finishOperation(op, client, o, () => `Uploaded image ${o.name} from ${file}`);
   });
 
   withWaitOptions(

@@ -4,7 +4,7 @@
 // the WebSocket it was asked for: one instance's consoles (console, exec, vnc) or, without an instance,
 // the events stream. The API's edge (api/ws-ticket-auth.ts) also binds it to the session or token that
 // got it: a ticket is worth nothing once what it was traded for has ended.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Principal } from '../identity/principal.js';
 
 /** How long a ticket stays redeemable. */
@@ -44,7 +44,7 @@ export class WsTickets {
     const ticket = `nwt_${randomBytes(32).toString('base64url')}`;
     const expires = this.now() + this.ttlMs;
     // The ticket stands for the same user and the same narrowing; only how it was proved changes.
-    this.waiting.set(ticket, { principal: { ...principal, via: 'ticket' }, scope: { ...scope }, expires });
+    this.waiting.set(digest(ticket), { principal: { ...principal, via: 'ticket' }, scope: { ...scope }, expires });
     return { ticket, expiresAt: new Date(expires).toISOString(), project: scope.project, ...(scope.instance ? { instance: scope.instance } : {}) };
   }
 
@@ -54,9 +54,10 @@ export class WsTickets {
    * without a project (no ?project= on the upgrade) is in the project `defaultOf` gives for the principal.
    */
   redeem(ticket: string, asked: { project?: string; instance?: string }, defaultOf: (p: Principal) => string): Redeemed {
-    const t = this.waiting.get(ticket);
+    const key = digest(ticket);
+    const t = this.waiting.get(key);
     if (!t) return { refused: 'the ticket is unknown or was used already (a ticket opens one WebSocket, once): get a new one from POST /api/v1/auth/ticket' };
-    this.waiting.delete(ticket);
+    this.waiting.delete(key);
     if (t.expires <= this.now()) return { refused: `the ticket expired (tickets last ${this.ttlMs / 1000} s): get a new one from POST /api/v1/auth/ticket` };
     const want = t.scope;
     const target: TicketScope = { project: asked.project ?? defaultOf(t.principal), ...(asked.instance !== undefined ? { instance: asked.instance } : {}) };
@@ -77,6 +78,11 @@ export class WsTickets {
     const now = this.now();
     for (const [k, t] of this.waiting) if (t.expires <= now) this.waiting.delete(k);
   }
+}
+
+/** Tickets are kept by their SHA-256 only, like tokens and sessions: a heap dump holds no usable ticket. */
+function digest(ticket: string): string {
+  return createHash('sha256').update(ticket).digest('hex');
 }
 
 function describe(s: TicketScope): string {

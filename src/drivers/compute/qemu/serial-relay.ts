@@ -128,17 +128,18 @@ export class SerialRelay {
   }
 
   private onGuestData(d: Buffer): void {
-    try {
-      this.appendLog(d);
-    } catch {
-      this.fd = undefined; // the log broke (removed dir, full disk): keep relaying without it
-    }
+    // Viewers first, the log after: a keystroke's echo does not wait for the log's synchronous write.
     for (const cb of this.listeners) {
       try {
         cb(d);
       } catch {
         /* a failing subscriber must not break the relay */
       }
+    }
+    try {
+      this.appendLog(d);
+    } catch {
+      this.fd = undefined; // the log broke (removed dir, full disk): keep relaying without it
     }
   }
 

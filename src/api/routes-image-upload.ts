@@ -1,0 +1,46 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { ErrorBody, Name, Operation } from '../shared/api-types.js';
+import { accepted, type ApiContext } from './context.js';
+
+/**
+ * POST /images/upload?name=NAME: a disk image as the raw request body (application/octet-stream), streamed to
+ * the images dir, never held in memory. Registered in a plugin of its own: there the octet-stream parser hands
+ * over the request stream, while elsewhere (container file pushes) it buffers a bounded body.
+ */
+export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser('application/octet-stream');
+    scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+    scope.post<{ Querystring: { name: string }; Body: Readable }>(
+      '/images/upload',
+      {
+        config: { access: { action: 'write', resource: 'host' } },
+        schema: {
+          tags: ['images'],
+          summary: 'Upload a qcow2 or raw disk image as the request body (application/octet-stream, Content-Length required), imported as a public image',
+          description:
+            "Refused before a byte is written (411 without Content-Length, 413 above the daemon's --upload-max, default 16 GiB, or above the free space); " +
+            'a body that runs past its Content-Length is cut off and deleted. The import (qemu-img validation) runs as the Operation answered.',
+          querystring: Type.Object({ name: Name }, { additionalProperties: false }),
+          consumes: ['application/octet-stream'],
+          response: { 202: Type.Object({ operation: Operation }), 411: ErrorBody, 413: ErrorBody, 409: ErrorBody, 404: ErrorBody },
+        },
+      },
+      async (req, reply) => {
+        const body = req.body as Readable | undefined;
+        if (!body || typeof body.pipe !== 'function') {
+          return reply.code(400).send({ error: { code: 'InvalidArgument', message: 'send the disk image as the body, with Content-Type: application/octet-stream' } });
+        }
+        try {
+          return accepted(reply, await ctx.images.upload(req.query.name, req.headers['content-length'], body));
+        } catch (e) {
+          // What the client still sends is not read: end the connection rather than drain gigabytes.
+          if (!body.readableEnded) reply.header('connection', 'close');
+          throw e;
+        }
+      },
+    );
+  });
+}
