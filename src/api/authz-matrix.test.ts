@@ -141,8 +141,8 @@ test('every route of the table declares its access, or that it is public', () =>
   // Exec and console are writes, though GET, and so is reading a backup store's (wrapped) key; the rule of thumb holds for every other route.
   const odd = routes.filter((r) => r.access && (r.access.action === 'read') !== (r.method === 'GET' || r.method === 'HEAD'));
   assert.deepEqual(odd.map((r) => `${r.method} ${r.url} ${r.access!.action}`).sort(), [
-    'GET /api/v1/backup-stores/:store/key write', 'GET /api/v1/instances/:name/console write', 'GET /api/v1/instances/:name/exec write', 'GET /api/v1/instances/:name/files write',
-    'HEAD /api/v1/backup-stores/:store/key write', 'HEAD /api/v1/instances/:name/console write', 'HEAD /api/v1/instances/:name/exec write', 'HEAD /api/v1/instances/:name/files write', 'POST /api/v1/auth/ticket read',
+    'GET /api/v1/backup-stores/:store/key write', 'GET /api/v1/instances/:name/console write', 'GET /api/v1/instances/:name/exec write', 'GET /api/v1/instances/:name/files write', 'GET /api/v1/instances/:name/vnc write',
+    'HEAD /api/v1/backup-stores/:store/key write', 'HEAD /api/v1/instances/:name/console write', 'HEAD /api/v1/instances/:name/exec write', 'HEAD /api/v1/instances/:name/files write', 'HEAD /api/v1/instances/:name/vnc write', 'POST /api/v1/auth/ticket read',
   ]);
 });
 

@@ -18,6 +18,7 @@ import { instanceRoutes } from './routes-instances.js';
 import { imageRoutes } from './routes-images.js';
 import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
+import { vncRoutes } from './routes-vnc.js';
 import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { copyRoutes } from './routes-copy.js';
@@ -58,6 +59,8 @@ export interface ServerOptions {
   rateLimits?: RateLimits;
   /** The built web panel's folder (default web/dist of this checkout). */
   webRoot?: string;
+  /** The WebSocket tickets (tests pass one with their own clock); default: a fresh WsTickets. */
+  tickets?: WsTickets;
 }
 
 /** Build the HTTP API (REST + WebSocket) on top of the core services. */
@@ -89,11 +92,11 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
 
   // Before any route: the address's rate limit, authentication, the caller's rate limit, the audit
   // record, then authorization, decided on the matched route, deny by default.
-  const tickets = new WsTickets();
+  const tickets = opts.tickets ?? new WsTickets();
   if (opts.rateLimits) installRateLimit(app, 'address', opts.rateLimits);
   const authenticate = opts.authenticate;
   if (authenticate) app.addHook('onRequest', async (req) => void (req.principal = authenticate(req)));
-  installTicketAuthentication(app, tickets);
+  installTicketAuthentication(app, tickets, () => ctx.store);
   installAuthentication(app, () => ctx.store);
   installWebSocketRecheck(app, () => ctx.store, () => ctx.log, opts.wsRecheckMs);
   if (opts.rateLimits) installRateLimit(app, 'caller', opts.rateLimits);
@@ -117,6 +120,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await imageRoutes(api, ctx);
       await operationRoutes(api, ctx);
       await liveRoutes(api, ctx);
+      await vncRoutes(api, ctx);
       await storageRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
       await copyRoutes(api, ctx);

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /*
  * Backpressure on WebSocket senders: what the daemon queues for one client is bounded. A relay of
@@ -57,4 +57,36 @@ export function boundedSender(socket: FlowSocket, what: string, dropAt = WS_DROP
     socket.send(data);
     return true;
   };
+}
+
+/** The part of a ws WebSocket a two-way relay uses beyond FlowSocket. */
+export interface DuplexFlowSocket extends FlowSocket {
+  on(ev: 'message', cb: (data: Buffer) => void): unknown;
+  on(ev: 'close', cb: () => void): unknown;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Relay binary frames both ways between a WebSocket and a byte stream (a VM's VNC socket), bounded both ways:
+ * the stream pauses while the client lags (pipeToSocket), and the client's frames stop being read while the
+ * stream does not take them (its write buffer is full). Either end closing closes the other.
+ */
+export function relayDuplex(socket: DuplexFlowSocket, stream: Duplex, what: string): void {
+  pipeToSocket(stream, socket);
+  let waiting = false;
+  socket.on('message', (data: Buffer) => {
+    if (stream.destroyed) return;
+    if (!stream.write(data) && !waiting) {
+      waiting = true;
+      socket.pause();
+      stream.once('drain', () => {
+        waiting = false;
+        socket.resume();
+      });
+    }
+  });
+  socket.on('close', () => stream.destroy());
+  stream.on('error', () => undefined); // the close that follows tells the client
+  stream.on('close', () => socket.close(1000, `${what} closed`));
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { Instance, InstanceCreate } from '../shared/api-types.js';
 import { invalid, NimboError } from '../lib/errors.js';
 import { formatSize, parseBoundedSize, validateName } from '../lib/validate.js';
@@ -78,6 +79,13 @@ export class InstanceService {
   /** The instance's console (a serial relay, or a login shell on a pty); Conflict when it does not run. */
   console(rec: InstanceRecord): Promise<ConsoleHandle> {
     return this.runtime.driverOf(rec).console(this.runtime.refOf(rec));
+  }
+
+  /** A connection to the instance's VGA console (RFB); Conflict when its driver has none (containers) or it does not run. */
+  openVnc(rec: InstanceRecord): Promise<Duplex> {
+    const driver = this.runtime.driverOf(rec);
+    if (!driver.openVnc) throw new NimboError('Conflict', `instance ${rec.name} has no VGA console (only VMs have one): use its console or exec`);
+    return driver.openVnc(this.runtime.refOf(rec));
   }
 
   /** The last `bytes` of the instance's console log. */

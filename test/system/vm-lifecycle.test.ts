@@ -9,6 +9,7 @@ import { runArgv } from '../../src/host/exec.js';
 import { isVmId } from '../../src/core/vm-ids.js';
 import { probeAs, reachable } from '../../src/drivers/compute/qemu/access-probe.js';
 import { exposedTo, walk } from './state-access.js';
+import { rfbHandshake } from './rfb-client.js';
 
 const skip = systemSkipReason();
 
@@ -128,6 +129,31 @@ describe('VM lifecycle on a real daemon (TCG)', { skip }, () => {
       s.once('error', reject);
     });
     assert.match(banner, /^RFB 003\.008/);
+  });
+
+  test('VGA console: RFB over the /vnc WebSocket with an instance ticket, as noVNC does it', async () => {
+    const ticket = async (instance?: string) => ((await d.api('POST', '/auth/ticket', instance ? { instance } : undefined)).body as { ticket: string }).ticket;
+    const open = async (name: string, t: string) => {
+      const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/${name}/vnc?ticket=${t}`, ['binary']);
+      await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
+      return ws;
+    };
+    const ws = await open('vm1', await ticket('vm1'));
+    assert.equal(ws.protocol, 'binary', "noVNC's subprotocol is accepted");
+    const init = await rfbHandshake(ws);
+    ws.close();
+    assert.equal(init.version, 'RFB 003.008');
+    assert.ok(init.width > 0 && init.height > 0, `framebuffer ${init.width}x${init.height}`);
+    // The ticket was vm1's: another instance's VGA console does not open with it, and a missing one closes with 4404.
+    const refused = await new Promise<number>((resolve) => {
+      const w = new WebSocket(`${d.url.replace('http', 'ws')}/api/v1/instances/ghost/vnc?ticket=${'x'}`);
+      w.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+      w.on('error', () => undefined);
+    });
+    assert.equal(refused, 401);
+    const ghost = await open('ghost', await ticket('ghost'));
+    const [code, reason] = await new Promise<[number, string]>((resolve) => ghost.once('close', (c, r) => resolve([c, r.toString()])));
+    assert.deepEqual([code, reason], [4404, 'no instance ghost']);
   });
 
   test('virtio devices: net, blk and rng', async () => {

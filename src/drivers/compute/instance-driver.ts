@@ -2,6 +2,7 @@
 // folder plus a line in registry.ts). Drivers are stateless per instance: each call gets the instance's
 // spec, already resolved by core (pools, networks, images), and never reads the store. Core chooses
 // behaviour from capabilities(), never from the instance type.
+import type { Duplex } from 'node:stream';
 import type { ChildProcess } from '../../host/spawn.js';
 import type { IoLimits } from '../../shared/storage-types.js';
 import type { Nic } from '../../shared/api-types.js';
@@ -247,6 +248,12 @@ export interface InstanceDriver {
   restoreFsRoot?(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<unknown>, log: (line: string) => void): Promise<void>;
   /** The instance's console (capability console); Conflict when it is not running. */
   console(ref: InstanceRef): Promise<ConsoleHandle>;
+  /**
+   * Optional (VMs): a connection to the running instance's VNC server (RFB, no password: it listens only on a unix
+   * socket in the daemon's runtime dir, reached by users only through the authenticated WebSocket); Conflict when it
+   * is not running. Absent: the instance has no VGA console.
+   */
+  openVnc?(ref: InstanceRef): Promise<Duplex>;
   /** The last `bytes` of the console log (also after it stopped; '' when it has none). */
   consoleLog(ref: InstanceRef, bytes: number): string;
   /** A process inside the running instance (capability exec): pipes, or a pty with `tty`. */

@@ -2,6 +2,8 @@
 // and keeps the one QMP connection and serial relay per VM; this adds what an instance needs
 // around them (taps, volumes, hot-plugs, seed, snapshots, events) from the spec core resolved.
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { mkdir, rm } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
@@ -299,6 +301,18 @@ export class QemuInstanceDriver implements InstanceDriver {
     const runDir = resolve(ref.hostIds.runDir);
     if ((await this.qemu.pid(runDir)) === undefined) throw conflict(`instance ${ref.name} has no running console`);
     return { kind: 'serial', relay: this.qemu.serial(runDir) };
+  }
+
+  /** A connection to the VM's VNC server on RUNDIR/vnc.sock (QEMU's -vnc unix:, no password: only the daemon reaches it). */
+  async openVnc(ref: InstanceRef): Promise<Duplex> {
+    const runDir = resolve(ref.hostIds.runDir);
+    if ((await this.qemu.pid(runDir)) === undefined) throw conflict(`instance ${ref.name} is not running: its VGA console opens once it runs`);
+    const sock = connect(runPaths(runDir).vnc);
+    await new Promise<void>((ok, fail) => {
+      sock.once('connect', ok);
+      sock.once('error', (e) => fail(conflict(`instance ${ref.name}: its VNC server does not answer (${e.message})`)));
+    });
+    return sock;
   }
 
   /** The serial log (the relay writes it; the rotated part continues it), also after the VM stopped. */
