@@ -32,7 +32,7 @@ function expected(w: Who, { action, resource }: Access, project: string): boolea
   const read = action === 'read';
   const scoped = isProjectResource(resource);
   const anyone = (r: Resource) => ((r === 'plan' || r === 'project' || r === 'backup-store') && read) || r === 'self';
-  const operatorMay = (r: Resource) => ['host', 'pool', 'plan', 'backup-store'].includes(r) || (read && ['project', 'user', 'audit', 'backup-sync'].includes(r)) || r === 'self';
+  const operatorMay = (r: Resource) => ['host', 'pool', 'plan', 'backup-store'].includes(r) || (read && ['project', 'user', 'audit', 'backup-sync', 'metrics'].includes(r)) || r === 'self';
   const ownerMay = (r: Resource) => read || r !== 'quota';
   const memberMay = (r: Resource) => read || (r !== 'quota' && r !== 'member');
   switch (w) {

@@ -22,6 +22,7 @@ import type { LoginThrottle } from './rate-limit-login.js';
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { WebhookService } from '../core/webhooks/webhook-service.js';
 import type { UsageService } from '../core/metering/usage-service.js';
+import type { MetricsService } from '../core/metrics/metrics-service.js';
 import type { BackupStores } from '../core/backup/backup-stores.js';
 import type { BackupService } from '../core/backup/backup-service.js';
 import type { BackupRestorer } from '../core/backup/backup-restore.js';
@@ -70,6 +71,8 @@ export interface ApiContext extends BaseDeps {
   webhooks: WebhookService;
   usage: UsageService;
   backups: BackupApi;
+  /** GET /metrics and the history routes (core/metrics). */
+  metrics: MetricsService;
 }
 
 /** Answer 202 Accepted with the operation and its Location. */

@@ -10,6 +10,7 @@ import { buildServer } from './server.js';
 import type { ApiContext } from './context.js';
 import { rmSync } from 'node:fs';
 import { makeBackups } from '../daemon/backup-wiring.js';
+import { makeMetrics } from '../daemon/metrics-wiring.js';
 import { LoginThrottle } from './rate-limit-login.js';
 import { AuditLog } from '../core/audit/audit-log.js';
 import { WebhookService } from '../core/webhooks/webhook-service.js';
@@ -110,6 +111,7 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
     audit: new AuditLog(join(t.dir, 'audit')), webhooks: new WebhookService(t.store, t.events, silentLogger(), {}, async () => ({ ok: false, error: 'the fuzz sends nothing' })),
     usage: new UsageService(t.store), hostInfo: async () => ({ version: 'fuzz' }),
     backups: makeBackups({ base: t.runtime.d, runtime: t.runtime, repo: t.repo, provisioner: t.provisioner, views: t.views, nics: t.nics, actions: t.actions }).api,
+    metrics: makeMetrics({ stateDir: t.dir, repo: t.repo, runtime: t.runtime, storage: t.storage, ops: t.ops, log: silentLogger() }).service,
   };
   // A context member the fixture lacks is reported by name (a new service must be added here), not as a mystery 500.
   const ctx = new Proxy(members, {

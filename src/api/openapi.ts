@@ -9,6 +9,7 @@ import { Forward, ForwardCreate, Lease, Network, NetworkCreate, NicAttach, Secur
 import { Member, Project, Token, TokenCreate, User, UserCreate } from '../shared/identity-types.js';
 import { InstanceSnapshot, InstanceSnapshotCreate, Pool, PoolCreate, Snapshot, SnapshotCreate, Volume, VolumeAttach, VolumeCreate } from '../shared/storage-types.js';
 import { AuditEntry, Delivery, UsageRow, Webhook, WebhookCreate } from '../shared/trail-types.js';
+import { HostMetrics, InstanceMetrics } from '../shared/metrics-types.js';
 
 /** The resources that appear in `components.schemas`, by name; every use of one becomes a `$ref`. */
 export const NAMED_SCHEMAS: Record<string, TSchema> = {
@@ -19,6 +20,7 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
   PoolCreate, VolumeCreate, VolumeAttach, SnapshotCreate, InstanceSnapshotCreate, UserCreate, TokenCreate,
   AuditEntry, Webhook, WebhookCreate, Delivery, UsageRow,
   Backup, BackupStore, BackupJob, BackupStoreCreate, BackupCreate, BackupRestore, BackupJobSet,
+  InstanceMetrics, HostMetrics,
 };
 
 const byIdentity = new Map<unknown, string>(Object.entries(NAMED_SCHEMAS).map(([n, s]) => [s, n]));

@@ -42,6 +42,7 @@ import type { RateLimits } from './rate-limit.js';
 import { auditRoutes } from './audit-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 import { usageRoutes } from './usage-routes.js';
+import { metricsExpositionRoute, metricsHistoryRoutes } from './routes-metrics.js';
 
 /** Options of buildServer beyond the services. */
 export interface ServerOptions {
@@ -107,6 +108,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
 
   await apiDocsRoutes(app);
   await webPanelRoutes(app, opts.webRoot);
+  await metricsExpositionRoute(app, ctx);
   await app.register(
     async (api) => {
       api.get('/health', { config: { public: true }, schema: { tags: ['host'], summary: 'Liveness (no auth)', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
@@ -137,6 +139,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await auditRoutes(api, () => ctx.audit);
       await webhookRoutes(api, () => ctx.webhooks);
       await usageRoutes(api, () => ctx.usage);
+      await metricsHistoryRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

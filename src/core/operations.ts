@@ -46,6 +46,7 @@ export class OperationManager {
   private endedSincePrune = 0;
   private pruning?: Promise<void>;
   private locks: StoreLocks;
+  private enders: ((op: Operation, seconds: number) => void)[] = [];
   /** This daemon run, written into the locks it holds. */
   readonly daemonId = randomUUID();
 
@@ -150,10 +151,23 @@ export class OperationManager {
     }
   }
 
+  /** Call `cb` (synchronously, errors ignored) when an operation ends, with its seconds from creation to end (the metrics). */
+  onEnded(cb: (op: Operation, seconds: number) => void): void {
+    this.enders.push(cb);
+  }
+
   private async finish(op: Operation, status: Operation['status'], error?: Operation['error']): Promise<void> {
     op.status = status;
     if (error) op.error = error;
     await this.save(op);
+    const seconds = (Date.parse(op.updatedAt) - Date.parse(op.createdAt)) / 1000;
+    for (const cb of this.enders) {
+      try {
+        cb(op, seconds);
+      } catch {
+        /* a listener never fails an operation */
+      }
+    }
     if (++this.endedSincePrune >= PRUNE_EVERY) void this.prune().catch((e: unknown) => this.log.warn({ err: String(e) }, 'pruning operations failed'));
   }
 

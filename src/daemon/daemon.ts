@@ -52,6 +52,7 @@ import { prepareTls } from './tls.js';
 import { shutdownWithin } from './shutdown.js';
 import { makeReconciler } from './reconciler-wiring.js';
 import { startTrail } from './trail-wiring.js';
+import { makeMetrics } from './metrics-wiring.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -168,6 +169,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
   // Audit log, webhooks, metering; rate limits go to the API below.
   const trail = await startTrail({ config, paths, store, events, log, repo, storage });
+  // Metrics: a sample every 10 s (GET /metrics renders the latest), history files under STATE/metrics.
+  const metrics = makeMetrics({ stateDir: config.stateDir, repo, runtime, storage, ops, log });
+  metrics.start();
   const app = await buildServer({
     ...base,
     images,
@@ -190,6 +194,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     backups: backups.api,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
     ...trail.services,
+    metrics: metrics.service,
   }, { ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}), ...trail.server });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
@@ -212,6 +217,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       await metadata.close();
       await ops.drain();
       await trail.stop(); // the shutdown checkpoint of the meter
+      await metrics.stop(); // the history files, up to the last sample
     },
     async release() {
       drivers.close();

@@ -10,8 +10,11 @@ export const PROJECT_RESOURCES = [
   'instance', 'volume', 'network', 'secgroup', 'forward', 'image', 'snapshot', 'operation', 'event',
   'usage', 'quota', 'member', 'webhook', 'backup',
 ] as const;
-/** Resources of the whole platform (no project). `self` is the caller's own account, tokens and session. */
-export const PLATFORM_RESOURCES = ['host', 'pool', 'plan', 'user', 'project', 'audit', 'self', 'backup-store', 'backup-sync'] as const;
+/**
+ * Resources of the whole platform (no project). `self` is the caller's own account, tokens and session;
+ * `metrics` is the Prometheus exposition of every instance (all projects), for admins and operators.
+ */
+export const PLATFORM_RESOURCES = ['host', 'pool', 'plan', 'user', 'project', 'audit', 'self', 'backup-store', 'backup-sync', 'metrics'] as const;
 
 /** A resource inside a project. */
 export type ProjectResource = (typeof PROJECT_RESOURCES)[number];

@@ -14,7 +14,7 @@ const RW: readonly Action[] = ['read', 'write'];
 const R: readonly Action[] = ['read'];
 
 /** What an operator may do on platform resources (no project resources: those are tenants' data). */
-const OPERATOR: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { host: RW, pool: RW, plan: RW, project: R, user: R, audit: R, 'backup-store': RW, 'backup-sync': R };
+const OPERATOR: Readonly<Partial<Record<PlatformResource, readonly Action[]>>> = { host: RW, pool: RW, plan: RW, project: R, user: R, audit: R, 'backup-store': RW, 'backup-sync': R, metrics: R };
 /**
  * What every authenticated user may do on platform resources: see plans (to choose one), projects and backup stores (to choose one; paths are shown to platform roles only), manage
  * itself. Project routes show a caller only the projects it has a role in (core/identity/project-access.ts).
@@ -40,7 +40,7 @@ const NOUN: Readonly<Record<Resource, string>> = {
   instance: 'instances', volume: 'volumes', network: 'networks', secgroup: 'security groups', forward: 'port forwards',
   image: 'images', snapshot: 'snapshots', operation: 'operations', event: 'events', usage: 'usage', quota: 'quotas',
   member: 'project members', webhook: 'webhooks', backup: 'backups', 'backup-store': 'backup stores', 'backup-sync': 'the chunks and indexes of backup stores', host: 'the host', pool: 'storage pools', plan: 'plans', user: 'users',
-  project: 'projects', audit: 'the audit log', self: 'its own account',
+  project: 'projects', audit: 'the audit log', self: 'its own account', metrics: 'the metrics of all projects',
 };
 
 const deny = (message: string): Decision => ({ allowed: false, status: 403, message });

@@ -108,11 +108,20 @@ export interface InstanceSpec extends InstanceRef {
 /** Observed power state. */
 export type PowerState = 'running' | 'paused' | 'stopped';
 
+/** Block I/O counters of an instance since it started (VMs: QEMU's blockstats of its disks; containers: the cgroup's). */
+export interface DiskCounters {
+  readBytes: number;
+  writeBytes: number;
+  reads: number;
+  writes: number;
+}
+
 /** What the host says about an instance. */
 export interface InstanceStatus {
   state: PowerState;
   pid: number | null;
-  usage?: { cpuSeconds: number; memoryBytes: number; pids: number };
+  /** `disk` when the driver can count it cheaply (optional: a driver may leave it out). */
+  usage?: { cpuSeconds: number; memoryBytes: number; pids: number; disk?: DiskCounters };
   /** How the main process last ended (runc: the exit shim's file), or null when unknown. */
   exitCode?: number | null;
   /** Processes the kernel killed for the memory limit. */
@@ -216,7 +225,7 @@ export interface InstanceDriver {
   resume(ref: InstanceRef): Promise<void>;
   /** Optional, live: run the instance on these host cores from now on (`dedicated`: each vCPU on one of its own). */
   setCpuset?(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void>;
-  /** Cheap: no process spawn unless `usage` is asked for. */
+  /** Cheap: no process spawn unless `usage` is asked for (qemu and runc read /proc, QMP and cgroup files: none then either). */
   status(ref: InstanceRef, opts?: { usage?: boolean }): Promise<InstanceStatus>;
   /** Remove host objects only (process, runtime state, run and instance dirs, netns, taps/veths, root mount); never volumes. */
   destroy(ref: InstanceRef, nics: Nic[], root?: { path: string }): Promise<void>;

@@ -19,7 +19,7 @@ import type { Accelerator, VmSpec } from '../types.js';
 import { DEFAULT_QEMU_BINARY } from './argv.js';
 import { QEMU_CAPABILITIES } from './capabilities.js';
 import { QemuDriver, type QemuDriverOptions } from './driver.js';
-import { procUsage } from './proc-usage.js';
+import { procUsage, sumBlockStats } from './proc-usage.js';
 import { livePid, type ProcOptions } from './qemu-process.js';
 import type { QemuFactoryOptions, QemuPorts } from './ports.js';
 import { runPaths } from './run-paths.js';
@@ -31,6 +31,9 @@ import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } fr
 import { pinVm } from './cpu-pin.js';
 import { openVmBlockBackup } from './backup-session.js';
 import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
+
+/** How long a status() with usage waits for QEMU's block statistics. */
+const BLOCKSTATS_TIMEOUT_MS = 2000;
 
 /** A VM's instance dir (seed ISO): root's, traversable by its QEMU (which opens the seed as root, before -runas). */
 const INSTANCE_DIR_MODE = 0o711;
@@ -217,6 +220,11 @@ export class QemuInstanceDriver implements InstanceDriver {
       }
     }
     const usage = opts.usage ? await procUsage(pid, this.opts.proc) : undefined;
+    if (usage) {
+      // Disk counters over the VM's one cached QMP connection (no spawn), bounded: a busy QMP leaves them out.
+      const stats = await this.qemu.qmp(runDir).then((c) => c.execute('query-blockstats', undefined, { timeoutMs: BLOCKSTATS_TIMEOUT_MS })).catch(() => undefined);
+      if (stats !== undefined) return { state: paused ? 'paused' : 'running', pid, usage: { ...usage, disk: sumBlockStats(stats) } };
+    }
     return { state: paused ? 'paused' : 'running', pid, ...(usage ? { usage } : {}) };
   }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ProcOptions } from './qemu-process.js';
+import type { DiskCounters } from '../instance-driver.js';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every Linux architecture nimbo runs on). */
 const USER_HZ = 100;
@@ -19,4 +20,23 @@ export async function procUsage(pid: number, opts: ProcOptions = {}): Promise<{ 
   } catch {
     return undefined;
   }
+}
+
+/** One entry of QMP query-blockstats (the fields summed here). */
+interface BlockStatsEntry {
+  stats?: { rd_bytes?: number; wr_bytes?: number; rd_operations?: number; wr_operations?: number };
+}
+
+/** Sum QMP query-blockstats over the VM's block backends (each disk, the seed CD-ROM), as the guest's I/O. Pure. */
+export function sumBlockStats(reply: unknown): DiskCounters {
+  const d: DiskCounters = { readBytes: 0, writeBytes: 0, reads: 0, writes: 0 };
+  for (const e of Array.isArray(reply) ? (reply as BlockStatsEntry[]) : []) {
+    const s = e?.stats;
+    if (!s) continue;
+    d.readBytes += s.rd_bytes ?? 0;
+    d.writeBytes += s.wr_bytes ?? 0;
+    d.reads += s.rd_operations ?? 0;
+    d.writes += s.wr_operations ?? 0;
+  }
+  return d;
 }

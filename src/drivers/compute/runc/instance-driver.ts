@@ -15,6 +15,7 @@ import type {
 } from '../instance-driver.js';
 import { bootContainer } from './boot.js';
 import { CGROUP_ROOT, readOomKills } from './cgroups.js';
+import { readCgroupUsage } from './cgroup-usage.js';
 import { boundedLogTail } from './console-log.js';
 import { cgroupParentOf, EXIT_FILE, ID_SIZE, readMarker, type ContainerInfo } from './container-info.js';
 import { ExitWatcher } from './exits.js';
@@ -197,11 +198,16 @@ export class RuncInstanceDriver implements InstanceDriver {
       oomKills: readOomKills(cgroup, this.cgroupRoot),
     };
     if (opts.usage && live.state !== 'stopped') {
-      try {
-        const s = await this.d.runtime.stats(id);
-        out.usage = { cpuSeconds: Math.round(s.cpuNs / 1e6) / 1e3, memoryBytes: s.memoryBytes, pids: s.pids };
-      } catch {
-        /* it ended meanwhile: no usage */
+      // The cgroup's files first (no spawn: the metrics sampler asks every 10 s); the runtime when they are not there.
+      const cg = await readCgroupUsage(cgroup, this.cgroupRoot);
+      if (cg) out.usage = cg;
+      else {
+        try {
+          const s = await this.d.runtime.stats(id);
+          out.usage = { cpuSeconds: Math.round(s.cpuNs / 1e6) / 1e3, memoryBytes: s.memoryBytes, pids: s.pids };
+        } catch {
+          /* it ended meanwhile: no usage */
+        }
       }
     }
     return out;
