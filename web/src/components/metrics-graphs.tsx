@@ -17,6 +17,9 @@ const RANGES = [
   ['30d', 'Last 30 days'],
 ] as const;
 
+/** Tick steps of byte axes: 1, 2, 4 ... 512 times each power of 1024, so ticks fall on round KiB/MiB/GiB. */
+const BYTE_STEPS = [0, 1, 2, 3, 4, 5].flatMap((k) => [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((m) => m * 1024 ** k));
+
 /** CPU, memory, disk and network graphs of `instance` (or of the host when absent); `compact`: smaller, for the dashboard. */
 export function MetricsGraphs(props: { instance?: string; compact?: boolean }) {
   const [range, setRange] = useState<string>('1h');
@@ -84,7 +87,7 @@ function Graph(props: { spec: GraphSpec; data: History; height: number }) {
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
       scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{}, { size: 80, values: (_u, splits) => splits.map((v) => fmt(v)) }],
+      axes: [{}, { size: 80, values: (_u, splits) => splits.map((v) => fmt(v)), ...(spec.unit === 'bytes' || spec.unit === 'bytes/s' ? { incrs: BYTE_STEPS } : {}) }],
       series: [{}, ...spec.series.map((s) => ({ label: s.name, stroke: s.color, width: 1.5, value: (_u: uPlot, v: number | null) => fmt(v) }))],
     };
     const u = new uPlot(opts, columns(data, spec) as uPlot.AlignedData, el);
@@ -106,7 +109,8 @@ function Graph(props: { spec: GraphSpec; data: History; height: number }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [data]);
 
-  const now = spec.series.map((s) => `${s.name} ${formatValue(spec.unit, latest(data, s.key))}`).join(' · ');
+  const one = spec.series.length === 1;
+  const now = spec.series.map((s) => `${one ? '' : `${s.name} `}${formatValue(spec.unit, latest(data, s.key))}`).join(' · ');
   return (
     <figure class="graph" aria-label={spec.label} data-points={points}>
       <figcaption>

@@ -57,11 +57,15 @@ export function VncConsole(props: { instance: string }) {
       const r = new RFB(box.current, ws, { shared: true });
       r.scaleViewport = true;
       r.background = '#222';
+      // The desktop's name ("QEMU (vm1)") comes just before the connect event.
+      let desktop = '';
+      r.addEventListener('desktopname', (e) => {
+        desktop = (e as CustomEvent<{ name: string }>).detail.name;
+      });
       r.addEventListener('connect', () => {
         setConnected(true);
-        setStatus('connected');
+        setStatus(desktop ? `connected to ${desktop}` : 'connected');
       });
-      r.addEventListener('desktopname', (e) => setStatus(`connected: ${(e as CustomEvent<{ name: string }>).detail.name}`));
       r.addEventListener('securityfailure', (e) => setStatus(`disconnected (security: ${(e as CustomEvent<{ reason?: string }>).detail.reason ?? 'refused'})`));
       rfb.current = r;
       ws.onmessage?.(first);

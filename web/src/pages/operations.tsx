@@ -19,6 +19,8 @@ export function OperationsPage(_props: { params: Record<string, string> }) {
   const [error, setError] = useState<string>();
   const [open, setOpen] = useState<string>();
   const cancel = useAction();
+  // Cancel asks the operation to stop; it ends (cancelled) when its body next checks, so say it was asked.
+  const [asked, setAsked] = useState<Set<string>>(new Set());
   const mayCancel = can('write', 'operation');
 
   const load = () =>
@@ -69,18 +71,23 @@ export function OperationsPage(_props: { params: Record<string, string> }) {
             title: 'Actions',
             cell: (o) =>
               mayCancel && isActive(o) ? (
-                <Button
-                  kind="danger"
-                  disabled={cancel.pending}
-                  onClick={() =>
-                    void cancel.run(async () => {
-                      await api.del(`/operations/${encodeURIComponent(o.id)}`);
-                      await load();
-                    })
-                  }
-                >
-                  Cancel
-                </Button>
+                asked.has(o.id) ? (
+                  <span class="muted">cancelling…</span>
+                ) : (
+                  <Button
+                    kind="danger"
+                    disabled={cancel.pending}
+                    onClick={() =>
+                      void cancel.run(async () => {
+                        await api.del(`/operations/${encodeURIComponent(o.id)}`);
+                        setAsked((a) => new Set(a).add(o.id));
+                        await load();
+                      })
+                    }
+                  >
+                    Cancel
+                  </Button>
+                )
               ) : null,
           },
         ]}
