@@ -51,7 +51,7 @@ export function eventSummary(ev: Event): string {
   return parts.join(', ') || ev.type;
 }
 
-/** `list` with `ev` first, at most `max` kept. */
-export function pushEvent(list: Event[], ev: Event, max = 20): Event[] {
-  return [ev, ...list].slice(0, max);
+/** `list` with `item` first, at most `max` kept. */
+export function pushEvent<T>(list: T[], item: T, max = 20): T[] {
+  return [item, ...list].slice(0, max);
 }

@@ -17,23 +17,34 @@ import { Badge, ErrorBox, Facts, Loading, Page, Progress, Section, Table } from 
 
 /** Dashboard. */
 export function DashboardPage(_props: { params: Record<string, string> }) {
+  // One subscription for the page, shared by its blocks: subscribing several times at once would race to open
+  // the events socket more than once (lib/events.ts opens asynchronously), and each event would come twice.
+  const [listeners] = useState(() => new Set<(ev: Event) => void>());
+  useEffect(() => (can('read', 'event') ? onEvent((ev) => listeners.forEach((l) => l(ev))) : undefined), [listeners]);
+  const listen: Listen = (fn) => {
+    listeners.add(fn);
+    return () => void listeners.delete(fn);
+  };
   return (
     <Page title="Dashboard">
-      {can('read', 'instance') ? <InstancesBlock /> : null}
+      {can('read', 'instance') ? <InstancesBlock listen={listen} /> : null}
       {can('read', 'host') ? <HostBlock /> : null}
       {can('read', 'quota') ? <QuotaBlock /> : null}
-      {can('read', 'operation') ? <OperationsBlock /> : null}
-      {can('read', 'event') ? <EventsBlock /> : null}
+      {can('read', 'operation') ? <OperationsBlock listen={listen} /> : null}
+      {can('read', 'event') ? <EventsBlock listen={listen} /> : null}
     </Page>
   );
 }
 
-function InstancesBlock() {
+/** Listen to the page's events; returns the function that stops listening. */
+type Listen = (fn: (ev: Event) => void) => () => void;
+
+function InstancesBlock(props: { listen: Listen }) {
   const list = useLoad(() => listAll<Instance>('/instances', 'instances'));
   // A state change elsewhere shows here at once (reloads are coalesced: a burst of events costs one list).
   useEffect(() => {
     let t: ReturnType<typeof setTimeout> | undefined;
-    const off = onEvent((ev) => {
+    const off = props.listen((ev) => {
       if (ev.type !== 'instance' || t) return;
       t = setTimeout(() => {
         t = undefined;
@@ -175,7 +186,7 @@ function QuotaBlock() {
   );
 }
 
-function OperationsBlock() {
+function OperationsBlock(props: { listen: Listen }) {
   const [ops, setOps] = useState<Operation[]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
@@ -183,10 +194,11 @@ function OperationsBlock() {
       (r) => setOps((cur) => (cur ?? []).reduce((l, o) => mergeOperation(l, o, 8), r.operations)),
       (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
     );
-    return onEvent((ev) => {
+    return props.listen((ev) => {
       const op = operationOf(ev);
       if (op) setOps((cur) => mergeOperation(cur ?? [], op, 8));
     });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   return (
     <Section title="Recent operations" actions={<a href={href('/operations')}>All operations</a>}>
@@ -208,21 +220,26 @@ function OperationsBlock() {
   );
 }
 
-function EventsBlock() {
-  const [events, setEvents] = useState<Event[]>([]);
-  useEffect(() => onEvent((ev) => setEvents((cur) => pushEvent(cur, ev, 20))), []);
+function EventsBlock(props: { listen: Listen }) {
+  // Numbered as they come, so equal events (same time, target and change) still get their own rows.
+  const [events, setEvents] = useState<{ n: number; ev: Event }[]>([]);
+  useEffect(() => {
+    let n = 0;
+    return props.listen((ev) => setEvents((cur) => pushEvent(cur, { n: ++n, ev }, 20)));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
   return (
     <Section title="Recent events">
-      <Table<Event>
+      <Table<{ n: number; ev: Event }>
         label="Recent events"
-        rowKey={(e) => `${e.time}:${e.type}:${e.target}:${eventSummary(e)}`}
+        rowKey={(e) => String(e.n)}
         rows={events}
         empty="No events since this page opened; they appear here as they happen."
         columns={[
-          { title: 'Time', cell: (e) => <time dateTime={e.time}>{new Date(e.time).toLocaleTimeString()}</time> },
-          { title: 'Type', cell: (e) => e.type },
-          { title: 'Target', cell: (e) => e.target },
-          { title: 'What', cell: (e) => eventSummary(e) },
+          { title: 'Time', cell: ({ ev }) => <time dateTime={ev.time}>{new Date(ev.time).toLocaleTimeString()}</time> },
+          { title: 'Type', cell: ({ ev }) => ev.type },
+          { title: 'Target', cell: ({ ev }) => ev.target },
+          { title: 'What', cell: ({ ev }) => eventSummary(ev) },
         ]}
       />
     </Section>
