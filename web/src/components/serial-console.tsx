@@ -7,5 +7,5 @@ import { closeText } from '../lib/live-text.js';
 /** The serial console of a VM, or a login shell of a container. */
 export function SerialConsole(props: { instance: string }) {
   const name = props.instance;
-  return <TerminalSession label="Serial console" open={() => socketUrl(`/instances/${encodeURIComponent(name)}/console`, { instance: name })} closed={closeText} />;
+  return <TerminalSession label="Serial console" replayFirst open={() => socketUrl(`/instances/${encodeURIComponent(name)}/console`, { instance: name })} closed={closeText} />;
 }

@@ -17,11 +17,17 @@ export interface TermSize {
 /** How a socket's close reads in the status line. */
 export type CloseText = (ev: { code: number; reason: string }) => string;
 
-/** A terminal wired to the WebSocket at `open(size)`'s URL; `label` names its box for screen readers and tests. */
-export function TerminalSession(props: { label: string; open: (size: TermSize) => Promise<string>; closed: CloseText }) {
+/**
+ * A terminal wired to the WebSocket at `open(size)`'s URL; `label` names its box for screen readers and tests.
+ * `replayFirst`: the first frame repeats past output (a VM console sends its recent output on connect), so the
+ * terminal must not answer the queries in it (a shell's cursor-position requests): the answers would reach the
+ * guest as typed text.
+ */
+export function TerminalSession(props: { label: string; open: (size: TermSize) => Promise<string>; closed: CloseText; replayFirst?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   const term = useRef<{ t: Terminal; fit: FitAddon }>();
   const sock = useRef<WebSocket>();
+  const muted = useRef(false);
   const [status, setStatus] = useState('connecting…');
   const [ended, setEnded] = useState(false);
   const openRef = useRef(props.open);
@@ -52,7 +58,15 @@ export function TerminalSession(props: { label: string; open: (size: TermSize) =
       setStatus('connected');
       tm.t.focus();
     };
-    ws.onmessage = (m) => tm.t.write(typeof m.data === 'string' ? m.data : new Uint8Array(m.data as ArrayBuffer));
+    let first = props.replayFirst === true;
+    ws.onmessage = (m) => {
+      const data = typeof m.data === 'string' ? m.data : new Uint8Array(m.data as ArrayBuffer);
+      if (!first) return tm.t.write(data);
+      first = false;
+      // xterm answers queries while it parses a write, before its callback: mute replies for just that span.
+      muted.current = true;
+      tm.t.write(data, () => (muted.current = false));
+    };
     ws.onclose = (ev) => {
       if (sock.current !== ws) return;
       sock.current = undefined;
@@ -71,7 +85,7 @@ export function TerminalSession(props: { label: string; open: (size: TermSize) =
     const enc = new TextEncoder();
     const send = (data: Uint8Array) => {
       const ws = sock.current;
-      if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
+      if (ws && ws.readyState === WebSocket.OPEN && !muted.current) ws.send(data);
     };
     const d1 = t.onData((d) => send(enc.encode(d)));
     // onBinary: bytes that are not UTF-8 text (some mouse reports).
