@@ -93,7 +93,8 @@ export function VncConsole(props: { instance: string }) {
           </Button>
         ) : null}
       </div>
-      <div class="vnc" ref={box} aria-label="VGA console" role="group" />
+      {/* Tab to the box gives noVNC the keyboard (a click does too). */}
+      <div class="vnc" ref={box} aria-label="VGA console" role="group" tabIndex={0} onFocus={(e) => e.target === e.currentTarget && rfb.current?.focus()} />
     </div>
   );
 }
