@@ -60,7 +60,7 @@ export function BackupsTab(props: { inst: Instance; reload: () => void }) {
           <p class="muted">There is no backup store yet{can('write', 'backup-store') ? ': create one on the Backups page.' : '.'}</p>
         )
       ) : null}
-      {write ? (
+      {write && backups.data?.length ? (
         <div class="inline">
           <Field label="Restore as" hint="empty: over this instance (it is stopped first); a name: as a new instance">
             {(id) => <input id={id} value={restoreAs} onInput={(e) => setRestoreAs(e.currentTarget.value)} />}

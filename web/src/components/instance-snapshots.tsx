@@ -95,19 +95,20 @@ export function SnapshotsTab(props: { inst: Instance; reload: () => void }) {
 }
 
 function ScheduleSection(props: { base: string; vm: boolean }) {
-  const sched = useLoad(() => api.get<Schedule>(`${props.base}/snapshot-schedule`).catch((e: unknown) => (isNotFound(e) ? null : Promise.reject(e))), [props.base]);
+  // GET answers 404 when no schedule is set, which the browser logs as a console error: read it on demand only.
+  const [sched, setSched] = useState<Schedule | null>();
   const write = can('write', 'snapshot');
   const op = useOp();
   const [cron, setCron] = useState('');
   const [expiry, setExpiry] = useState('');
-  const s = sched.data;
+  const s = sched;
+  const show = () => void op.run(() => api.get<Schedule>(`${props.base}/snapshot-schedule`).then(setSched, (e: unknown) => (isNotFound(e) ? setSched(null) : Promise.reject(e))));
   const save = (e: Event) => {
     e.preventDefault();
-    void op.run(() => api.put(`${props.base}/snapshot-schedule`, { cron: cron.trim() || s?.cron || '@daily', ...(expiry.trim() ? { expiry: expiry.trim() } : {}) }), sched.reload);
+    void op.run(() => api.put<Schedule>(`${props.base}/snapshot-schedule`, { cron: cron.trim() || s?.cron || '@daily', ...(expiry.trim() ? { expiry: expiry.trim() } : {}) }).then(setSched));
   };
   return (
-    <Section title="Snapshot schedule">
-      <ErrorBox error={sched.error} />
+    <Section title="Snapshot schedule" actions={s === undefined ? <Button onClick={show} disabled={op.pending}>Show schedule</Button> : null}>
       {s ? (
         <Facts
           items={[
@@ -120,19 +121,19 @@ function ScheduleSection(props: { base: string; vm: boolean }) {
       ) : s === null ? (
         <p class="muted">No scheduled snapshots.</p>
       ) : null}
-      {write && s !== undefined ? (
+      {write ? (
         <form class="inline" onSubmit={save}>
           <Field label="Schedule" hint="5-field cron (UTC) or @hourly, @daily, @weekly">
             {(id) => <input id={id} value={cron} placeholder={s?.cron ?? '@daily'} onInput={(e) => setCron(e.currentTarget.value)} />}
           </Field>
-          <Field label="Keep for" hint="e.g. 7d">
+          <Field label="Keep for" hint="e.g. 7d; empty: forever">
             {(id) => <input id={id} value={expiry} size={8} placeholder={s?.expiry ?? ''} onInput={(e) => setExpiry(e.currentTarget.value)} />}
           </Field>
           <Button type="submit" disabled={op.pending}>
             Save schedule
           </Button>
           {s ? (
-            <Button kind="danger" disabled={op.pending} onClick={() => void op.run(() => api.del(`${props.base}/snapshot-schedule`), sched.reload)}>
+            <Button kind="danger" disabled={op.pending} onClick={() => void op.run(() => api.del(`${props.base}/snapshot-schedule`).then(() => setSched(null)))}>
               Stop schedule
             </Button>
           ) : null}

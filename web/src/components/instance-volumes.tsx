@@ -42,20 +42,21 @@ export function VolumesTab(props: { inst: Instance }) {
         rowKey={(v) => `${v.pool}/${v.name}`}
         empty="No volumes attached."
         columns={[
-          { title: 'Volume', cell: (v) => v.name },
+          { title: 'Volume', cell: (v) => (isRoot(v, i) ? `${v.name} (root)` : v.name) },
           { title: 'Pool', cell: (v) => v.pool },
           { title: 'Kind', cell: (v) => v.kind },
-          { title: 'Size', cell: (v) => bytes(v.size), class: 'num' },
+          { title: 'Size', cell: (v) => (v.size ? bytes(v.size) : 'no limit'), class: 'num' },
           { title: 'Used', cell: (v) => bytes(v.allocated), class: 'num' },
           ...(write
             ? [
                 {
                   title: 'Actions',
-                  cell: (v: Volume) => (
+                  cell: (v: Volume) =>
+                    isRoot(v, i) ? null : (
                     <Button disabled={op.pending} onClick={() => void op.run(() => api.del(`${base}/${encodeURIComponent(v.pool)}/${encodeURIComponent(v.name)}`), vols.reload)}>
                       Detach {v.name}
                     </Button>
-                  ),
+                    ),
                 },
               ]
             : []),
@@ -91,4 +92,9 @@ export function VolumesTab(props: { inst: Instance }) {
       <OpStatus op={op} label="Volume" />
     </Section>
   );
+}
+
+/** The root volume (named after the instance's id) is part of the instance: it is not detached here. */
+function isRoot(v: Volume, i: Instance): boolean {
+  return v.name === `root-${i.id}`;
 }
