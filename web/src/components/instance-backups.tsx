@@ -85,8 +85,8 @@ export function BackupsTab(props: { inst: Instance; reload: () => void }) {
                 {
                   title: 'Actions',
                   cell: (b: Backup) => (
-                    <Button disabled={op.pending} onClick={() => restore(b)}>
-                      Restore {b.id.slice(0, 8)}
+                    <Button disabled={op.pending} onClick={() => restore(b)} aria-label={`Restore backup ${b.id}`}>
+                      Restore
                     </Button>
                   ),
                 },

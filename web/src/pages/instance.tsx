@@ -6,9 +6,10 @@ import { api } from '../lib/api.js';
 import { onEvent } from '../lib/events.js';
 import { useInterval, useLoad } from '../lib/hooks.js';
 import { href } from '../lib/router.js';
-import { can } from '../lib/session.js';
+import { can, project } from '../lib/session.js';
 import { Badge, ErrorBox, Loading, Page } from '../components/ui.js';
 import { PowerActions } from '../components/instance-power.js';
+import { isNotFound } from '../components/instance-op.js';
 import { InstanceOverview } from '../components/instance-overview.js';
 import { ConsoleTab, GraphsTab, VgaTab } from '../components/instance-lazy.js';
 import { SnapshotsTab } from '../components/instance-snapshots.js';
@@ -37,23 +38,31 @@ function tabsOf(inst: Instance): Tab[] {
 /** Instance. */
 export function InstancePage(props: { params: Record<string, string> }) {
   const name = props.params.name!;
-  const inst = useLoad(() => api.get<Instance>(`/instances/${encodeURIComponent(name)}`), [name]);
+  // null: it is gone (404, or a "deleted" event): the page stops asking (each 404 is a console error).
+  const [gone, setGone] = useState(false);
+  const inst = useLoad(() => api.get<Instance>(`/instances/${encodeURIComponent(name)}`).catch((e: unknown) => (isNotFound(e) ? (setGone(true), null) : Promise.reject(e))), [name]);
   const [tab, setTab] = useState<Tab>('Overview');
   useEffect(() => {
+    setGone(false);
     if (!can('read', 'event')) return undefined;
     return onEvent((ev) => {
-      if (ev.type === 'instance' && ev.target === name) inst.reload();
+      if (ev.type !== 'instance' || ev.target !== name) return;
+      if ((ev.data as { state?: string } | undefined)?.state === 'deleted') setGone(true);
+      else {
+        setGone(false);
+        inst.reload();
+      }
     });
   }, [name, inst.reload]);
-  useInterval(inst.reload, 10_000);
+  useInterval(() => !gone && inst.reload(), 10_000);
 
   const i = inst.data;
-  if (!i) {
+  if (gone || !i) {
     return (
       <Page title={name}>
-        {inst.error ? (
+        {gone || inst.error ? (
           <>
-            <ErrorBox error={inst.error} />
+            <ErrorBox error={gone ? `there is no instance ${name} in project ${project.value} (any more)` : inst.error} />
             <p>
               <a href={href('/instances')}>Back to the instances</a>
             </p>
