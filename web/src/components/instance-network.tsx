@@ -18,7 +18,9 @@ export function NetworkTab(props: { inst: Instance; reload: () => void }) {
   const [net, setNet] = useState('');
   const [addr, setAddr] = useState('');
   const base = `/instances/${encodeURIComponent(i.name)}/nics`;
-  const chosen = net || networks.data?.[0]?.name || '';
+  // One NIC per network: the API refuses a second one (its host name is reserved once per network).
+  const free = (networks.data ?? []).filter((n) => !i.nics.some((x) => x.network === n.name));
+  const chosen = net || free[0]?.name || '';
   const add = (e: Event) => {
     e.preventDefault();
     void op.run(() => api.post(base, { network: chosen, ...(addr.trim() ? { address: addr.trim() } : {}) }), props.reload);
@@ -52,12 +54,12 @@ export function NetworkTab(props: { inst: Instance; reload: () => void }) {
             : []),
         ]}
       />
-      {write && networks.data?.length ? (
+      {write && free.length ? (
         <form class="inline" onSubmit={add}>
           <Field label="Add NIC on network">
             {(id) => (
               <select id={id} value={chosen} onChange={(e) => setNet(e.currentTarget.value)}>
-                {networks.data!.map((n) => (
+                {free.map((n) => (
                   <option value={n.name}>
                     {n.name} ({n.subnet})
                   </option>
