@@ -71,7 +71,7 @@ export function CreatePage(_props: { params: Record<string, string> }) {
             <Field label="Memory" hint="MiB, or with a unit: 1GiB">
               {(id) => <input id={id} value={noPlan ? f.memory : `${plan?.memoryMiB ?? ''}MiB`} disabled={!noPlan} onInput={(e) => set({ memory: e.currentTarget.value })} />}
             </Field>
-            <Field label="Disk" hint="GiB, or with a unit; empty: the image's size">
+            <Field label="Disk" hint={f.type === 'container' ? 'GiB: a quota on what it writes; empty: no limit' : "GiB, or with a unit; empty: the image's size"}>
               {(id) => <input id={id} value={noPlan ? f.disk : `${plan?.diskGiB ?? ''}GiB`} disabled={!noPlan} onInput={(e) => set({ disk: e.currentTarget.value })} />}
             </Field>
           </div>
@@ -128,6 +128,7 @@ export function CreatePage(_props: { params: Record<string, string> }) {
             </Field>
           </div>
         </Section>
+        {images.data && !ready.length ? <p class="error">No image is ready yet{can('write', 'host') ? ': build or import one on the Images page.' : ': ask an administrator for one.'}</p> : null}
         <ErrorBox error={act.error} />
         {op && act.pending ? (
           <div aria-live="polite">
