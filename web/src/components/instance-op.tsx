@@ -11,6 +11,8 @@ export interface OpRunner {
   pending: boolean;
   error?: string;
   op?: Operation;
+  /** The last successful operation's own sentence (VPS actions say when the change applies). */
+  done?: string;
   /** Run `fn`; when it answers { operation }, wait for it; then `after` (e.g. reload). True when it succeeded. */
   run: (fn: () => Promise<unknown>, after?: () => void) => Promise<boolean>;
 }
@@ -19,14 +21,18 @@ export interface OpRunner {
 export function useOp(): OpRunner {
   const act = useAction();
   const [op, setOp] = useState<Operation>();
+  const [done, setDone] = useState<string>();
   const run = (fn: () => Promise<unknown>, after?: () => void) =>
     act
       .run(async () => {
         setOp(undefined);
+        setDone(undefined);
         const r = (await fn()) as { operation?: Operation } | undefined;
         if (r && typeof r === 'object' && r.operation?.id) {
           setOp(r.operation);
-          await waitOperation(r.operation, setOp);
+          const end = await waitOperation(r.operation, setOp);
+          const said = (end.result as { message?: unknown } | undefined)?.message;
+          if (typeof said === 'string') setDone(said);
         }
       })
       .then((ok) => {
@@ -34,7 +40,7 @@ export function useOp(): OpRunner {
         after?.();
         return ok;
       });
-  return { pending: act.pending, error: act.error, op, run };
+  return { pending: act.pending, error: act.error, op, done, run };
 }
 
 /** The progress of the running operation and the last error. */
@@ -50,6 +56,7 @@ export function OpStatus(props: { op: OpRunner; label: string }) {
           </span>
         </div>
       ) : null}
+      {!op.pending && op.done ? <p class="muted">{op.done}</p> : null}
       <ErrorBox error={op.error} />
     </div>
   );

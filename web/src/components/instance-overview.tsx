@@ -8,6 +8,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { Button, Facts, Field, Section } from './ui.js';
 import { OpStatus, useOp } from './instance-op.js';
+import { InstanceSettings } from './instance-settings.js';
 
 /** Facts and maintenance actions of `inst`. */
 export function InstanceOverview(props: { inst: Instance; reload: () => void }) {
@@ -36,6 +37,7 @@ export function InstanceOverview(props: { inst: Instance; reload: () => void }) 
       </Section>
       {write ? <ResizeForm inst={i} reload={props.reload} /> : null}
       {write && i.type === 'vm' ? <RebuildRescue inst={i} reload={props.reload} /> : null}
+      {write ? <InstanceSettings inst={i} reload={props.reload} /> : null}
     </>
   );
 }
