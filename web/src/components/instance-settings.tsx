@@ -61,6 +61,8 @@ export function InstanceSettings(props: { inst: Instance; reload: () => void }) 
         </Button>
       </form>
       <form class="inline settings-access" onSubmit={(e) => (e.preventDefault(), action({ type: 'password_reset', password }, () => setPassword('')))}>
+        {/* the account the password is for, for password managers (hidden) */}
+        <input type="text" name="username" autoComplete="username" value="root" readOnly hidden />
         <Field label="New root password" hint="at least 8 characters; applies at the next boot">
           {(id) => <input id={id} type="password" autoComplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />}
         </Field>
