@@ -1,0 +1,77 @@
+// Pure helpers of the instance pages: search and filters of the list, live patches from events, the create body.
+import type { Instance, InstanceCreate, Event } from '../../../src/shared/api-types.js';
+
+/** The list's filters: free text (name, image, address, plan, label), type and state ('' = any). */
+export interface InstanceFilter {
+  search: string;
+  type: '' | 'vm' | 'container';
+  state: string;
+}
+
+/** The instances that match `f`, in name order. */
+export function filterInstances(list: readonly Instance[], f: InstanceFilter): Instance[] {
+  const words = f.search.toLowerCase().split(/\s+/).filter(Boolean);
+  return list
+    .filter((i) => (!f.type || i.type === f.type) && (!f.state || i.state === f.state))
+    .filter((i) => {
+      if (!words.length) return true;
+      const hay = [i.name, i.image, i.plan ?? '', i.description, ...i.addresses, ...Object.entries(i.labels ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ').toLowerCase();
+      return words.every((w) => hay.includes(w));
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Apply an instance event to the list: a deleted one goes, a known one takes the event's state.
+ * `reload` says the list should be read again (a new or renamed instance, or details the event lacks).
+ */
+export function applyInstanceEvent(list: readonly Instance[], ev: Event): { rows: Instance[]; reload: boolean } {
+  if (ev.type !== 'instance') return { rows: [...list], reload: false };
+  const data = (ev.data ?? {}) as { state?: string; renamedTo?: string; renamedFrom?: string };
+  if (data.state === 'deleted') return { rows: list.filter((i) => i.name !== ev.target), reload: data.renamedTo !== undefined };
+  const known = list.some((i) => i.name === ev.target);
+  const rows = list.map((i) => (i.name === ev.target && data.state ? { ...i, state: data.state as Instance['state'] } : i));
+  return { rows, reload: !known || data.state === 'running' };
+}
+
+/** The create wizard's fields as typed. */
+export interface CreateForm {
+  name: string;
+  type: 'vm' | 'container';
+  image: string;
+  plan: string;
+  cpus: string;
+  memory: string;
+  disk: string;
+  sshKey: string;
+  network: string;
+  securityGroups: string[];
+  userData: string;
+}
+
+/** The body of POST /instances from the wizard's fields: only what was given (the API fills defaults and checks the rest). */
+export function createBody(f: CreateForm): InstanceCreate {
+  const body: InstanceCreate = { name: f.name.trim(), image: f.image, type: f.type };
+  if (f.plan && f.plan !== 'none') body.plan = f.plan;
+  else {
+    if (f.cpus.trim()) body.cpus = Number(f.cpus.trim());
+    if (f.memory.trim()) body.memory = sizeText(f.memory, 'MiB');
+    if (f.disk.trim()) body.disk = sizeText(f.disk, 'GiB');
+  }
+  const keys = f.sshKey.split('\n').map((k) => k.trim()).filter(Boolean);
+  if (keys.length) body.sshKeys = keys;
+  if (f.network || f.securityGroups.length) body.nics = [{ network: f.network || 'default', ...(f.securityGroups.length ? { securityGroups: f.securityGroups } : {}) }];
+  if (f.userData.trim()) body.userData = f.userData;
+  return body;
+}
+
+/** A size field: a bare number is in `unit` (MiB for memory, GiB for disks, as people type them); anything else goes to the API as written. */
+export function sizeText(text: string, unit: 'MiB' | 'GiB'): string {
+  const t = text.trim();
+  return /^\d+(\.\d+)?$/.test(t) ? `${t}${unit}` : t;
+}
+
+/** The instance's operations and events among recent ones: those whose target is the instance. */
+export function targetsInstance(target: string, name: string): boolean {
+  return target === name || target.startsWith(`${name}/`);
+}
