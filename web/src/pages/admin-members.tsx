@@ -6,7 +6,7 @@ import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago } from '../lib/format.js';
 import { Button, ErrorBox, Field, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, enc } from './res-common.js';
+import { ConfirmButton, Form, enc, when } from './res-common.js';
 
 type Role = Member['role'];
 const ROLES: Role[] = ['owner', 'member', 'viewer'];
@@ -48,7 +48,7 @@ export function Members(props: { project: string }) {
               ),
           },
           { title: 'Added', cell: (m) => ago(m.addedAt) },
-          { title: 'Actions', cell: (m) => (write ? <ConfirmButton label="Remove" confirm="Confirm remove" disabled={act.pending} onConfirm={() => void act.run(() => api.del(`${base}/${enc(m.user)}`)).then(list.reload)} /> : null) },
+          ...when<Member>(write, { title: 'Actions', cell: (m) => (write ? <ConfirmButton label="Remove" confirm="Confirm remove" disabled={act.pending} onConfirm={() => void act.run(() => api.del(`${base}/${enc(m.user)}`)).then(list.reload)} /> : null) }),
         ]}
       />
       {write ? (

@@ -5,7 +5,7 @@ import { api, listAll } from '../lib/api.js';
 import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { Button, ErrorBox, Page, Section, Table } from '../components/ui.js';
-import { ConfirmButton, enc } from './res-common.js';
+import { ConfirmButton, enc, when } from './res-common.js';
 import { PlanForm } from './admin-plan-form.js';
 
 /** Plans. */
@@ -33,7 +33,7 @@ export function PlansPage(_props: { params: Record<string, string> }) {
             { title: 'Transfer', cell: (p) => (p.transferGiBPerMonth ? `${p.transferGiBPerMonth} GiB/month` : '—'), class: 'num' },
             { title: 'Price per hour', cell: (p) => p.pricePerHour, class: 'num' },
             { title: 'Description', cell: (p) => p.description || (p.builtin ? 'built in' : '') },
-            {
+            ...when<Plan>(write, {
               title: 'Actions',
               cell: (p) =>
                 write ? (
@@ -42,7 +42,7 @@ export function PlansPage(_props: { params: Record<string, string> }) {
                     <ConfirmButton disabled={act.pending} onConfirm={() => void act.run(() => api.del(`/plans/${enc(p.name)}`)).then(list.reload)} />
                   </span>
                 ) : null,
-            },
+            }),
           ]}
         />
       </Section>

@@ -6,7 +6,7 @@ import { useAction, useLoad } from '../lib/hooks.js';
 import { can, me } from '../lib/session.js';
 import { ago } from '../lib/format.js';
 import { Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, enc } from './res-common.js';
+import { ConfirmButton, Form, enc, when } from './res-common.js';
 
 /** Users. */
 export function UsersPage(_props: { params: Record<string, string> }) {
@@ -37,7 +37,7 @@ export function UsersPage(_props: { params: Record<string, string> }) {
             { title: 'Default project', cell: (u) => u.defaultProject },
             { title: 'State', cell: (u) => (u.disabled ? 'disabled' : 'active') },
             { title: 'Created', cell: (u) => ago(u.createdAt) },
-            {
+            ...when<User>(write, {
               title: 'Actions',
               cell: (u) =>
                 write && u.name !== self ? (
@@ -49,7 +49,7 @@ export function UsersPage(_props: { params: Record<string, string> }) {
                     <ConfirmButton disabled={act.pending} onConfirm={() => void act.run(() => api.del(`/users/${enc(u.name)}`)).then(list.reload)} />
                   </span>
                 ) : null,
-            },
+            }),
           ]}
         />
         {reset ? <PasswordReset key={reset} user={reset} done={(msg) => (setReset(undefined), setNote(msg))} /> : null}
@@ -64,7 +64,7 @@ function PasswordReset(props: { user: string; done: (msg: string) => void }) {
   const act = useAction();
   return (
     <>
-      <Form label={`New password for ${props.user}`} onSubmit={() => void act.run(() => api.patch(`/users/${enc(props.user)}`, { password: pw })).then((ok) => ok && props.done(`${props.user}: password changed`))}>
+      <Form label={`Reset the password of ${props.user}`} onSubmit={() => void act.run(() => api.patch(`/users/${enc(props.user)}`, { password: pw })).then((ok) => ok && props.done(`${props.user}: password changed`))}>
         <Field label={`New password for ${props.user}`}>{(id) => <input id={id} type="password" autoComplete="new-password" required value={pw} onInput={(e) => setPw(e.currentTarget.value)} />}</Field>
         <Button kind="primary" type="submit" disabled={act.pending}>
           Set password

@@ -6,7 +6,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago, bytes } from '../lib/format.js';
 import { Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, OpResult, OpStatus, enc, useOp } from './res-common.js';
+import { ConfirmButton, Form, OpResult, OpStatus, enc, useOp, when } from './res-common.js';
 import { BackupList } from './res-backup-list.js';
 import { BackupJobs } from './res-backup-jobs.js';
 
@@ -43,7 +43,7 @@ function Stores(props: { stores?: BackupStore[]; error?: string; reload: () => v
           { title: 'Encrypted', cell: (s) => (s.encrypted ? `yes (${(s.keyFingerprint ?? '').slice(0, 23)}…)` : 'no') },
           { title: 'Used', cell: (s) => (s.usage ? `${bytes(s.usage.bytes)} in ${s.usage.chunks} chunks, ${bytes(s.usage.available)} free` : '—') },
           { title: 'Created', cell: (s) => ago(s.createdAt) },
-          {
+          ...when<BackupStore>(admin || verifyMine, {
             title: 'Actions',
             cell: (s) => (
               <span class="row-actions">
@@ -65,7 +65,7 @@ function Stores(props: { stores?: BackupStore[]; error?: string; reload: () => v
                 ) : null}
               </span>
             ),
-          },
+          }),
         ]}
       />
       {admin ? <StoreCreate reload={props.reload} /> : null}
@@ -81,10 +81,12 @@ function StoreCreate(props: { reload: () => void }) {
   const [pass, setPass] = useState('');
   const op = useOp();
   const submit = () =>
-    op.run(() => api.post('/backup-stores', { name: name.trim(), path: path.trim(), ...(encrypt ? { encrypt: true, passphrase: pass } : {}) }), () => {
-      setPass('');
-      props.reload();
-    });
+    op
+      .run(() => api.post('/backup-stores', { name: name.trim(), path: path.trim(), ...(encrypt ? { encrypt: true, passphrase: pass } : {}) }), props.reload)
+      .then((ok) => {
+        setPass('');
+        if (ok) (setName(''), setPath(''), setEncrypt(false));
+      });
   return (
     <>
       <h3>Create a backup store</h3>

@@ -1,5 +1,5 @@
-// Images: the public images and the project's private ones; build, import from the host and upload (platform
-// roles), delete (public: platform roles; private: the project's writers).
+// Images: the public images and the project's private ones; build, import from the host and upload as public
+// images (platform roles), delete (public: platform roles; private: the project's writers).
 import { useState } from 'preact/hooks';
 import type { Image } from '../../../src/shared/api-types.js';
 import { api, listAll } from '../lib/api.js';
@@ -7,7 +7,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { bytes, ago } from '../lib/format.js';
 import { Badge, Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, OpStatus, enc, useOp } from './res-common.js';
+import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
 import { ImageUpload } from './res-image-upload.js';
 
 /** Images. */
@@ -37,12 +37,12 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
             { title: 'Size', cell: (i) => bytes(i.size), class: 'num' },
             { title: 'Source', cell: (i) => i.source },
             { title: 'Created', cell: (i) => ago(i.createdAt) },
-            { title: 'Actions', cell: (i) => (mayDelete(i) ? <ConfirmButton disabled={op.pending} onConfirm={() => void remove(i)} /> : null) },
+            ...when<Image>(host || can('write', 'image'), { title: 'Actions', cell: (i) => (mayDelete(i) ? <ConfirmButton disabled={op.pending} onConfirm={() => void remove(i)} /> : null) }),
           ]}
         />
       </Section>
       {host ? <BuildImport reload={list.reload} /> : null}
-      {can('write', 'image') ? (
+      {host ? (
         <Section title="Upload from this computer">
           <ImageUpload onDone={list.reload} />
         </Section>
@@ -79,7 +79,7 @@ function BuildImport(props: { reload: () => void }) {
       </Section>
       <Section title="Import from the host">
         <Form label="Import an image" onSubmit={() => void imp.run(() => api.post('/images/import', { name: iname.trim(), path: path.trim() }), props.reload)}>
-          <Field label="Image name">{(id) => <input id={id} required value={iname} onInput={(e) => setIname(e.currentTarget.value)} />}</Field>
+          <Field label="Imported image name">{(id) => <input id={id} required value={iname} onInput={(e) => setIname(e.currentTarget.value)} />}</Field>
           <Field label="Path on the host" hint="a qcow2 or raw file">
             {(id) => <input id={id} required value={path} placeholder="/var/lib/images/disk.qcow2" onInput={(e) => setPath(e.currentTarget.value)} />}
           </Field>

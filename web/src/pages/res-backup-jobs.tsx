@@ -6,7 +6,7 @@ import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago } from '../lib/format.js';
 import { Button, ErrorBox, Field, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, enc, num } from './res-common.js';
+import { ConfirmButton, Form, enc, num, when } from './res-common.js';
 
 const KEEP: [keyof RetentionPolicy, string][] = [
   ['keepLast', 'Keep last'],
@@ -26,6 +26,8 @@ export function BackupJobs(props: { stores: string[] }) {
   const act = useAction();
   const [note, setNote] = useState<string>();
   const [edit, setEdit] = useState<BackupJob>();
+  // A new key empties the form after each save.
+  const [saved, setSaved] = useState(0);
   const write = can('write', 'backup');
   const runNow = (j: BackupJob) =>
     act.run(async () => {
@@ -49,8 +51,8 @@ export function BackupJobs(props: { stores: string[] }) {
           { title: 'Store', cell: (j) => j.store },
           { title: 'Retention', cell: (j) => keepText(j.keep) },
           { title: 'Last run', cell: (j) => (j.lastRun ? `${ago(j.lastRun)}${j.lastResult ? `: ${j.lastResult}` : ''}` : 'never') },
-          { title: 'Next run', cell: (j) => j.nextRun ?? '—' },
-          {
+          { title: 'Next run', cell: (j) => (j.nextRun ? new Date(j.nextRun).toLocaleString() : '—') },
+          ...when<BackupJob>(write, {
             title: 'Actions',
             cell: (j) =>
               write ? (
@@ -62,10 +64,10 @@ export function BackupJobs(props: { stores: string[] }) {
                   <ConfirmButton disabled={act.pending} onConfirm={() => void act.run(() => api.del(`/backup-jobs/${enc(j.name)}`)).then(list.reload)} />
                 </span>
               ) : null,
-          },
+          }),
         ]}
       />
-      {write ? <JobForm key={edit?.name ?? 'new'} job={edit} stores={props.stores} reload={() => (setEdit(undefined), list.reload())} /> : null}
+      {write ? <JobForm key={edit?.name ?? `new${saved}`} job={edit} stores={props.stores} reload={() => (setEdit(undefined), setSaved(saved + 1), list.reload())} /> : null}
     </Section>
   );
 }
@@ -84,7 +86,7 @@ function JobForm(props: { job?: BackupJob; stores: string[]; reload: () => void 
   const submit = () => {
     const keep: RetentionPolicy = {};
     for (const [k] of KEEP) if (num(f[k]!) !== undefined) keep[k] = num(f[k]!);
-    const body = { store: f.store, cron: f.cron!.trim(), ...(f.instance!.trim() ? { instance: f.instance!.trim() } : {}), ...(Object.keys(keep).length ? { keep } : {}) };
+    const body = { store: f.store || props.stores[0] || '', cron: f.cron!.trim(), ...(f.instance!.trim() ? { instance: f.instance!.trim() } : {}), ...(Object.keys(keep).length ? { keep } : {}) };
     return act.run(() => api.put(`/backup-jobs/${enc(f.name!.trim())}`, body)).then((ok) => ok && props.reload());
   };
   return (

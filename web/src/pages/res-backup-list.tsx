@@ -6,7 +6,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago, bytes } from '../lib/format.js';
 import { Button, ErrorBox, Field, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, OpStatus, enc, useOp } from './res-common.js';
+import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
 
 /** The project's backups in every store. */
 export function BackupList(props: { stores: string[] }) {
@@ -47,7 +47,7 @@ export function BackupList(props: { stores: string[] }) {
           { title: 'Size', cell: (b) => bytes(b.archives.reduce((n, a) => n + a.size, 0)), class: 'num' },
           { title: 'New data', cell: (b) => bytes(b.stats.bytesNew), class: 'num' },
           { title: 'Verified', cell: (b) => (b.verified ? `${b.verified.ok ? 'ok' : 'BAD'} ${ago(b.verified.time)}` : '—') },
-          {
+          ...when<Backup>(write, {
             title: 'Actions',
             cell: (b) =>
               write ? (
@@ -56,7 +56,7 @@ export function BackupList(props: { stores: string[] }) {
                   <ConfirmButton disabled={op.pending} onConfirm={() => void op.run(() => api.del(`/backups/${enc(b.id)}`, { store: b.store }), list.reload)} />
                 </span>
               ) : null,
-          },
+          }),
         ]}
       />
       {restoring ? <Restore key={restoring.id} backup={restoring} close={() => setRestoring(undefined)} /> : null}

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import type { Operation } from '../../../src/shared/api-types.js';
 import { useAction, waitOperation } from '../lib/hooks.js';
-import { Button, ErrorBox, Progress } from '../components/ui.js';
+import { Button, ErrorBox, Progress, type Column } from '../components/ui.js';
 
 /** What a long route answers: 202 with the Operation that does the work. */
 export interface Accepted {
@@ -113,3 +113,8 @@ export function num(text: string): number | undefined {
 
 /** Component of a path, escaped. */
 export const enc = encodeURIComponent;
+
+/** A column only when `show` (an Actions column for a caller who may act; none for a viewer). */
+export function when<T>(show: boolean, col: Column<T>): Column<T>[] {
+  return show ? [col] : [];
+}

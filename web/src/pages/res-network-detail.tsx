@@ -5,7 +5,7 @@ import { api, listAll } from '../lib/api.js';
 import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { Button, ErrorBox, Field, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, enc, num } from './res-common.js';
+import { ConfirmButton, Form, enc, num, when } from './res-common.js';
 
 /** Leases and forwards of `network`. */
 export function NetworkDetail(props: { network: Network }) {
@@ -43,10 +43,10 @@ export function NetworkDetail(props: { network: Network }) {
               { title: 'Listen', cell: (f) => (f.kind === 'floating' ? `${f.listenAddress} (floating IP)` : `${f.listenAddress}:${f.listenPort}${f.listenPortEnd ? `-${f.listenPortEnd}` : ''}/${f.protocol}`) },
               { title: 'Target', cell: (f) => `${f.instance} ${f.nic} ${f.targetAddress}${f.targetPort ? `:${f.targetPort}` : ''}` },
               { title: 'Description', cell: (f) => f.description || '—' },
-              {
+              ...when<Forward>(can('write', 'forward'), {
                 title: 'Actions',
                 cell: (f) => (can('write', 'forward') ? <ConfirmButton disabled={act.pending} onConfirm={() => void act.run(() => api.del(`${base}/forwards/${enc(f.id)}`)).then(fwds.reload)} /> : null),
-              },
+              }),
             ]}
           />
           {can('write', 'forward') ? <ForwardAdd base={base} reload={fwds.reload} /> : null}

@@ -6,7 +6,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago, bytes } from '../lib/format.js';
 import { Button, ErrorBox, Field, Table } from '../components/ui.js';
-import { ConfirmButton, Form, OpStatus, enc, useOp } from './res-common.js';
+import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
 
 /** The actions and snapshots of one volume. */
 export function VolumeDetail(props: { pool: string; volume: Volume; reload: () => void }) {
@@ -87,7 +87,7 @@ export function VolumeDetail(props: { pool: string; volume: Volume; reload: () =
           { title: 'Name', cell: (s) => s.name },
           { title: 'Taken', cell: (s) => ago(s.createdAt) },
           { title: 'RAM state', cell: (s) => (s.vmStateBytes ? bytes(s.vmStateBytes) : '—') },
-          {
+          ...when<Snapshot>(writeSnap, {
             title: 'Actions',
             cell: (s) =>
               writeSnap ? (
@@ -96,7 +96,7 @@ export function VolumeDetail(props: { pool: string; volume: Volume; reload: () =
                   <ConfirmButton disabled={op.pending} onConfirm={() => void op.run(() => api.del(`${base}/snapshots/${enc(s.name)}`), after)} />
                 </span>
               ) : null,
-          },
+          }),
         ]}
       />
       <Button onClick={snaps.reload}>Refresh snapshots</Button>

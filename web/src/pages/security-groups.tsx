@@ -6,7 +6,7 @@ import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago } from '../lib/format.js';
 import { Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, enc } from './res-common.js';
+import { ConfirmButton, Form, enc, when } from './res-common.js';
 import { RuleAdd } from './res-rule-add.js';
 
 /** Security groups and rules. */
@@ -41,13 +41,13 @@ export function SecurityGroupsPage(_props: { params: Record<string, string> }) {
               { title: 'Source', cell: (r) => r.source ?? 'any' },
               { title: 'Destination', cell: (r) => r.destination ?? 'any' },
               { title: 'Description', cell: (r) => r.description ?? '' },
-              {
+              ...when<SecurityRule>(write, {
                 title: 'Actions',
                 cell: (r) =>
                   write && r.id ? (
                     <ConfirmButton label="Delete rule" confirm="Confirm delete" disabled={act.pending} onConfirm={() => void act.run(() => api.del(`/security-groups/${enc(g.name)}/rules/${enc(r.id!)}`)).then(list.reload)} />
                   ) : null,
-              },
+              }),
             ]}
           />
           {write ? <RuleAdd group={g.name} reload={list.reload} /> : null}

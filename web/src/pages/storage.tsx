@@ -6,7 +6,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { bytes } from '../lib/format.js';
 import { Button, ErrorBox, Field, Page, Progress, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, OpStatus, enc, useOp } from './res-common.js';
+import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
 import { Volumes } from './res-volumes.js';
 
 /** Storage pools and volumes. */
@@ -72,7 +72,7 @@ function Pools(props: { pools?: Pool[]; error?: string; reload: () => void }) {
           },
           { title: 'Provisioned', cell: (p) => `${bytes(p.provisioned)} (×${p.overProvisioning.toFixed(2)})` },
           { title: 'Volumes', cell: (p) => p.volumes, class: 'num' },
-          { title: 'Actions', cell: (p) => (write ? <ConfirmButton disabled={op.pending} onConfirm={() => void op.run(() => api.del(`/storage/pools/${enc(p.name)}`), props.reload)} /> : null) },
+          ...when<Pool>(write, { title: 'Actions', cell: (p) => (write ? <ConfirmButton disabled={op.pending} onConfirm={() => void op.run(() => api.del(`/storage/pools/${enc(p.name)}`), props.reload)} /> : null) }),
         ]}
       />
       {write ? <PoolCreate reload={props.reload} /> : null}
