@@ -8,6 +8,7 @@ import { ago } from '../lib/format.js';
 import { Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
 import { ConfirmButton, Form, enc, when } from './res-common.js';
 import { RuleAdd } from './res-rule-add.js';
+import { SecGroupAttach } from './res-secgroup-attach.js';
 
 /** Security groups and rules. */
 export function SecurityGroupsPage(_props: { params: Record<string, string> }) {
@@ -26,9 +27,8 @@ export function SecurityGroupsPage(_props: { params: Record<string, string> }) {
           actions={write ? <ConfirmButton label="Delete group" confirm="Confirm delete" disabled={act.pending} onConfirm={() => void act.run(() => api.del(`/security-groups/${enc(g.name)}`)).then(list.reload)} /> : null}
         >
           {g.description ? <p>{g.description}</p> : null}
-          <p class="muted">
-            Attached to: {g.attachedTo.length ? g.attachedTo.join(', ') : 'no instance'} · created {ago(g.createdAt)}
-          </p>
+          <p class="muted">Created {ago(g.createdAt)}</p>
+          <SecGroupAttach group={g} write={write} reload={list.reload} />
           <Table<SecurityRule>
             label={`Rules of ${g.name}`}
             rows={g.rules}
