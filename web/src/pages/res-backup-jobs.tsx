@@ -96,7 +96,7 @@ function JobForm(props: { job?: BackupJob; stores: string[]; reload: () => void 
         <Field label="Job name">{(id) => <input id={id} required readOnly={!!j} value={f.name} onInput={set('name')} />}</Field>
         <Field label="Job store">
           {(id) => (
-            <select id={id} required value={f.store} onChange={set('store')}>
+            <select id={id} required value={f.store || props.stores[0] || ''} onChange={set('store')}>
               {props.stores.map((s) => (
                 <option value={s}>{s}</option>
               ))}
