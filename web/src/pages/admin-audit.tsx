@@ -5,15 +5,9 @@ import { api } from '../lib/api.js';
 import { useAction } from '../lib/hooks.js';
 import { Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
 import { Form } from './res-common.js';
+import { auditCall, localToIso } from '../lib/res-values.js';
 
 type Entry = AuditAnswer['entries'][number];
-
-/** datetime-local text (local time) to an ISO time, or undefined. */
-function iso(local: string): string | undefined {
-  if (!local) return undefined;
-  const t = new Date(local);
-  return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
-}
 
 /** The audit log. */
 export function AuditPage(_props: { params: Record<string, string> }) {
@@ -24,7 +18,7 @@ export function AuditPage(_props: { params: Record<string, string> }) {
   const act = useAction();
   const load = (after?: string) =>
     act.run(async () => {
-      const page = await api.get<AuditAnswer>('/audit', { user: applied.user.trim() || undefined, since: iso(applied.since), until: iso(applied.until), limit: 100, after });
+      const page = await api.get<AuditAnswer>('/audit', { user: applied.user.trim() || undefined, since: localToIso(applied.since), until: localToIso(applied.until), limit: 100, after });
       setRows((r) => (after ? [...(r ?? []), ...page.entries] : page.entries));
       setNext(page.next);
     });
@@ -57,7 +51,7 @@ export function AuditPage(_props: { params: Record<string, string> }) {
             { title: 'Time', cell: (e) => new Date(e.time).toLocaleString() },
             { title: 'User', cell: (e) => `${e.user}${e.via ? ` (${e.via})` : ''}${e.loginName ? ` login as ${e.loginName}` : ''}` },
             { title: 'Action', cell: (e) => e.action },
-            { title: 'Call', cell: (e) => <code>{`${e.method} ${e.route}`}</code> },
+            { title: 'Call', cell: (e) => <code>{`${e.method} ${auditCall(e.route, e.params)}`}</code> },
             { title: 'Project', cell: (e) => e.project ?? '—' },
             { title: 'Status', cell: (e) => `${e.status}${e.error ? ` ${e.error}` : ''}` },
             { title: 'Source', cell: (e) => e.source },

@@ -4,7 +4,8 @@ import type { Plan } from '../../../src/shared/plan-types.js';
 import { api } from '../lib/api.js';
 import { useAction } from '../lib/hooks.js';
 import { Button, ErrorBox, Field } from '../components/ui.js';
-import { Form, enc, num } from './res-common.js';
+import { Form, enc } from './res-common.js';
+import { changed } from '../lib/res-values.js';
 
 const NUMS: [keyof Plan & string, string, string][] = [
   ['vcpus', 'vCPUs', '1'],
@@ -28,10 +29,9 @@ export function PlanForm(props: { plan?: Plan; done: () => void }) {
   const act = useAction();
   const set = (k: string) => (e: { currentTarget: { value: string } }) => setF({ ...f, [k]: e.currentTarget.value });
   const submit = () => {
-    const body: Record<string, unknown> = {};
-    for (const [k] of NUMS) if (num(f[k]!) !== undefined && (!p || f[k] !== init[k])) body[k] = num(f[k]!);
-    for (const k of ['class', 'pricePerHour', 'description']) if (!p || f[k] !== init[k]) body[k] = f[k]!.trim();
-    return act.run(() => (p ? api.patch(`/plans/${enc(p.name)}`, body) : api.post('/plans', { name: f.name!.trim(), ...body }))).then((ok) => ok && props.done());
+    // A change sends only what changed; a new plan sends every field that is filled in.
+    const body = changed(p ? init : {}, f, NUMS.map(([k]) => k));
+    return act.run(() => (p ? api.patch(`/plans/${enc(p.name)}`, body) : api.post('/plans', body))).then((ok) => ok && props.done());
   };
   return (
     <>

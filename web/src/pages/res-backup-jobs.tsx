@@ -6,6 +6,7 @@ import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago } from '../lib/format.js';
 import { Button, ErrorBox, Field, Section, Table } from '../components/ui.js';
+import { keepText } from '../lib/res-values.js';
 import { ConfirmButton, Form, enc, num, when } from './res-common.js';
 
 const KEEP: [keyof RetentionPolicy, string][] = [
@@ -14,11 +15,6 @@ const KEEP: [keyof RetentionPolicy, string][] = [
   ['keepWeekly', 'Keep weekly'],
   ['keepMonthly', 'Keep monthly'],
 ];
-
-function keepText(k?: RetentionPolicy): string {
-  if (!k) return 'all';
-  return Object.entries(k).map(([a, n]) => `${a.replace('keep', '').toLowerCase()} ${n}`).join(', ') || 'all';
-}
 
 /** Backup jobs with their last and next runs. */
 export function BackupJobs(props: { stores: string[] }) {

@@ -103,13 +103,8 @@ export function Form(props: { onSubmit: () => void; label: string; children: Com
   );
 }
 
-/** A number from a form field, or undefined when it is empty (the API's default applies). */
-export function num(text: string): number | undefined {
-  const t = text.trim();
-  if (!t) return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : undefined;
-}
+/** A number from a form field, or undefined when empty (see lib/res-values.ts). */
+export { num } from '../lib/res-values.js';
 
 /** Component of a path, escaped. */
 export const enc = encodeURIComponent;

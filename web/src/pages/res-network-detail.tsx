@@ -5,7 +5,8 @@ import { api, listAll } from '../lib/api.js';
 import { useAction, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { Button, ErrorBox, Field, Section, Table } from '../components/ui.js';
-import { ConfirmButton, Form, enc, num, when } from './res-common.js';
+import { forwardBody } from '../lib/res-values.js';
+import { ConfirmButton, Form, enc, when } from './res-common.js';
 
 /** Leases and forwards of `network`. */
 export function NetworkDetail(props: { network: Network }) {
@@ -61,22 +62,10 @@ function ForwardAdd(props: { base: string; reload: () => void }) {
   const act = useAction();
   const set = (k: keyof typeof f) => (e: { currentTarget: { value: string } }) => setF({ ...f, [k]: e.currentTarget.value });
   const submit = () =>
-    act
-      .run(() =>
-        api.post(`${props.base}/forwards`, {
-          listenAddress: f.listenAddress.trim(),
-          instance: f.instance.trim(),
-          ...(num(f.listenPort) !== undefined ? { protocol: f.protocol, listenPort: num(f.listenPort) } : {}),
-          ...(num(f.listenPortEnd) !== undefined ? { listenPortEnd: num(f.listenPortEnd) } : {}),
-          ...(num(f.targetPort) !== undefined ? { targetPort: num(f.targetPort) } : {}),
-          ...(f.nic.trim() ? { nic: f.nic.trim() } : {}),
-          ...(f.description.trim() ? { description: f.description.trim() } : {}),
-        }),
-      )
-      .then((ok) => {
-        if (ok) setF({ ...f, listenPort: '', listenPortEnd: '', targetPort: '', description: '' });
-        props.reload();
-      });
+    act.run(() => api.post(`${props.base}/forwards`, forwardBody(f))).then((ok) => {
+      if (ok) setF({ ...f, listenPort: '', listenPortEnd: '', targetPort: '', description: '' });
+      props.reload();
+    });
   return (
     <>
       <h4>Add a port forward</h4>

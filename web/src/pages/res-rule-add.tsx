@@ -1,10 +1,10 @@
 // Add one rule to a security group: direction, protocol, ports, source (or destination for egress).
 import { useState } from 'preact/hooks';
-import type { SecurityRule } from '../../../src/shared/network-types.js';
 import { api } from '../lib/api.js';
 import { useAction } from '../lib/hooks.js';
 import { Button, ErrorBox, Field } from '../components/ui.js';
 import { Form, enc } from './res-common.js';
+import { ruleBody } from '../lib/res-values.js';
 
 /** The "add a rule" form of group `group`. */
 export function RuleAdd(props: { group: string; reload: () => void }) {
@@ -12,11 +12,7 @@ export function RuleAdd(props: { group: string; reload: () => void }) {
   const act = useAction();
   const set = (k: keyof typeof r) => (e: { currentTarget: { value: string } }) => setR({ ...r, [k]: e.currentTarget.value });
   const submit = () => {
-    const rule: SecurityRule = { direction: r.direction as SecurityRule['direction'], protocol: r.protocol as SecurityRule['protocol'] };
-    if (r.ports.trim()) rule.ports = r.ports.trim();
-    if (r.peer.trim()) rule[r.direction === 'ingress' ? 'source' : 'destination'] = r.peer.trim();
-    if (r.description.trim()) rule.description = r.description.trim();
-    return act.run(() => api.post(`/security-groups/${enc(props.group)}/rules`, { rules: [rule] })).then((ok) => {
+    return act.run(() => api.post(`/security-groups/${enc(props.group)}/rules`, { rules: [ruleBody(r)] })).then((ok) => {
       if (ok) setR({ ...r, ports: '', peer: '', description: '' });
       props.reload();
     });

@@ -6,6 +6,7 @@ import { useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { ago, bytes } from '../lib/format.js';
 import { Button, ErrorBox, Field, Table } from '../components/ui.js';
+import { exactSize } from '../lib/res-values.js';
 import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
 
 /** The actions and snapshots of one volume. */
@@ -14,7 +15,7 @@ export function VolumeDetail(props: { pool: string; volume: Volume; reload: () =
   const base = `/storage/pools/${enc(props.pool)}/volumes/${enc(v.name)}`;
   const snaps = useLoad(() => (can('read', 'snapshot') ? listAll<Snapshot>(`${base}/snapshots`, 'snapshots') : Promise.resolve([])), [base]);
   const op = useOp();
-  const [size, setSize] = useState(bytes(v.size).replace(' ', ''));
+  const [size, setSize] = useState(exactSize(v.size));
   const [snap, setSnap] = useState('');
   const [target, setTarget] = useState('');
   const [mode, setMode] = useState<'linked' | 'full'>('full');
