@@ -28,7 +28,6 @@ export function SecurityGroupsPage(_props: { params: Record<string, string> }) {
         >
           {g.description ? <p>{g.description}</p> : null}
           <p class="muted">Created {ago(g.createdAt)}</p>
-          <SecGroupAttach group={g} write={write} reload={list.reload} />
           <Table<SecurityRule>
             label={`Rules of ${g.name}`}
             rows={g.rules}
@@ -51,6 +50,7 @@ export function SecurityGroupsPage(_props: { params: Record<string, string> }) {
             ]}
           />
           {write ? <RuleAdd group={g.name} reload={list.reload} /> : null}
+          <SecGroupAttach group={g} write={write} reload={list.reload} />
         </Section>
       ))}
       {write ? <GroupCreate reload={list.reload} /> : null}
