@@ -28,7 +28,7 @@ export function TokensPage(_props: { params: Record<string, string> }) {
             { title: 'Access', cell: (t) => t.access },
             { title: 'Project', cell: (t) => t.project ?? 'all of the user\'s' },
             { title: 'Created', cell: (t) => ago(t.createdAt) },
-            { title: 'Expires', cell: (t) => t.expiresAt ?? 'never' },
+            { title: 'Expires', cell: (t) => (t.expiresAt ? new Date(t.expiresAt).toLocaleString() : 'never') },
             { title: 'Last used', cell: (t) => (t.lastUsedAt ? ago(t.lastUsedAt) : 'never') },
             { title: 'State', cell: (t) => (t.revokedAt ? `revoked ${ago(t.revokedAt)}` : 'active') },
             { title: 'Actions', cell: (t) => (t.revokedAt ? null : <ConfirmButton label="Revoke" confirm="Confirm revoke" disabled={act.pending} onConfirm={() => void act.run(() => api.del(`/tokens/${enc(t.id)}`)).then(list.reload)} />) },

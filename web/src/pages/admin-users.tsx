@@ -33,7 +33,19 @@ export function UsersPage(_props: { params: Record<string, string> }) {
           empty="No users."
           columns={[
             { title: 'Name', cell: (u) => u.name },
-            { title: 'Platform role', cell: (u) => u.platformRole ?? 'none' },
+            {
+              title: 'Platform role',
+              cell: (u) =>
+                write && u.name !== self ? (
+                  <select aria-label={`Platform role of ${u.name}`} value={u.platformRole ?? ''} disabled={act.pending} onChange={(e) => void patch(u, { platformRole: e.currentTarget.value || null }, `platform role ${e.currentTarget.value || 'none'}`)}>
+                    <option value="">none</option>
+                    <option value="operator">operator</option>
+                    <option value="admin">admin</option>
+                  </select>
+                ) : (
+                  u.platformRole ?? 'none'
+                ),
+            },
             { title: 'Default project', cell: (u) => u.defaultProject },
             { title: 'State', cell: (u) => (u.disabled ? 'disabled' : 'active') },
             { title: 'Created', cell: (u) => ago(u.createdAt) },
