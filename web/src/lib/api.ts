@@ -20,6 +20,11 @@ export function setCsrf(token: string | undefined): void {
   csrf = token;
 }
 
+/** The session's CSRF token, for requests made without call() (an upload through XMLHttpRequest). */
+export function csrfToken(): string | undefined {
+  return csrf;
+}
+
 /** The project every call runs in (?project=); undefined: the user's default. */
 export function setProject(name: string | undefined): void {
   project = name;
