@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Event, Instance } from '../../src/shared/api-types.js';
-import { applyInstanceEvent, createBody, filterInstances, sizeText, targetsInstance, type CreateForm } from '../../web/src/lib/instance-view.js';
+import { applyInstanceEvent, createBody, filterInstances, plainText, sizeText, targetsInstance, type CreateForm } from '../../web/src/lib/instance-view.js';
 
 const inst = (name: string, o: Partial<Instance> = {}): Instance => ({
   id: name, name, type: 'vm', image: 'tiny', state: 'running', accelerator: 'tcg', cpus: 1, memory: 1, disk: 1, addresses: ['10.0.0.2'],
@@ -52,4 +52,9 @@ test('activity belongs to an instance by its name or name/ prefix, not a longer 
   assert.ok(targetsInstance('v1', 'v1'));
   assert.ok(targetsInstance('v1/s1', 'v1'));
   assert.ok(!targetsInstance('v10', 'v1'));
+});
+
+test('console output loses terminal escapes and control characters, keeps lines and tabs', () => {
+  assert.equal(plainText('root@v2:~# \x1b[6n\x1b[1;32mok\x1b[0m\r\nnext\tline\x07\x1b(B'), 'root@v2:~# ok\nnext\tline');
+  assert.equal(plainText(''), '');
 });
