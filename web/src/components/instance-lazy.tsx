@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import type { Instance } from '../../../src/shared/api-types.js';
 import { apiUrl, readAnswer } from '../lib/api.js';
 import { useLoad } from '../lib/hooks.js';
+import { plainText } from '../lib/instance-view.js';
 import { can } from '../lib/session.js';
 import { Button, ErrorBox, Loading } from './ui.js';
 
@@ -20,7 +21,14 @@ export function ConsoleTab(props: { inst: Instance }) {
   const [shell, setShell] = useState(false);
   // The console and exec sockets are writes on the instance: viewers read the recent console log instead.
   if (!can('write', 'instance')) return <ConsoleLog name={i.name} />;
-  if (!live(i)) return <p class="muted">The console opens while the instance runs (it is {i.state}).</p>;
+  if (!live(i)) {
+    return (
+      <>
+        <p class="muted">The console opens while the instance runs (it is {i.state}). Its last output:</p>
+        <ConsoleLog name={i.name} />
+      </>
+    );
+  }
   return (
     <Suspense fallback={<Loading />}>
       {i.type === 'container' ? (
@@ -62,7 +70,7 @@ function ConsoleLog(props: { name: string }) {
       <ErrorBox error={log.error} />
       {log.data !== undefined ? (
         <pre class="console-log" aria-label="Console log" tabIndex={0}>
-          {log.data || '(no output yet)'}
+          {plainText(log.data) || '(no output yet)'}
         </pre>
       ) : log.error ? null : (
         <Loading />

@@ -75,3 +75,9 @@ export function sizeText(text: string, unit: 'MiB' | 'GiB'): string {
 export function targetsInstance(target: string, name: string): boolean {
   return target === name || target.startsWith(`${name}/`);
 }
+
+/** Console output as plain text: terminal escape sequences and control characters (but newlines and tabs) removed. */
+export function plainText(log: string): string {
+  // eslint-disable-next-line no-control-regex
+  return log.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[@-Z\\-_]/g, '').replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+}
