@@ -134,10 +134,13 @@ describe('the web panel in Chromium', { skip }, () => {
     await check('graphs');
   });
 
-  test('resize, snapshot, stop and delete from the instance page', async () => {
+  test('stop, resize, snapshot and delete from the instance page', async () => {
     await go(`/instances/${CT}`, CT);
+    // CPUs and memory change while an instance is stopped (the panel says so; the API refuses a running one).
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await page.locator('.badge', { hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
     await page.getByRole('tab', { name: 'Overview' }).click();
-    await page.getByLabel('Memory', { exact: true }).fill('96MiB');
+    await page.getByLabel('Memory', { exact: true }).fill('96');
     await page.getByRole('button', { name: 'Resize' }).click();
     await waitFor(async () => (await d.api('GET', `/instances/${CT}`)).body.memory === 96 * 1024 * 1024, 'the container has 96 MiB');
     await page.getByRole('tab', { name: 'Snapshots' }).click();
@@ -145,9 +148,7 @@ describe('the web panel in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Take snapshot' }).click();
     await page.getByRole('table', { name: 'Snapshots' }).getByText('s1', { exact: true }).waitFor({ timeout: 60_000 });
     await check('snapshots');
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await page.locator('.badge', { hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
-    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('button', { name: 'Confirm delete' }).click();
     await waitFor(async () => (await d.api('GET', `/instances/${CT}`)).status === 404, 'the container is gone');
   });
@@ -171,8 +172,9 @@ describe('the web panel in Chromium', { skip }, () => {
       assert.ok(r.status < 300, `${m} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
     };
     await mk('POST', '/projects', { name: `ten${sfx}` });
-    await mk('POST', '/users', { name: `tenant${sfx}`, password: 'tenant-password-1', defaultProject: `ten${sfx}` });
+    await mk('POST', '/users', { name: `tenant${sfx}`, password: 'tenant-password-1' });
     await mk('POST', `/projects/ten${sfx}/members`, { user: `tenant${sfx}`, role: 'owner' });
+    await mk('PATCH', `/users/tenant${sfx}`, { defaultProject: `ten${sfx}` });
     const tenant = (await openPage(browser, errors, 'tenant')).page;
     const saved = page;
     page = tenant;
