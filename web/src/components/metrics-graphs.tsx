@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import './consoles.css';
 import { api } from '../lib/api.js';
 import { message, useInterval } from '../lib/hooks.js';
 import { columns, formatValue, graphsFor, latest, pointsDrawn, type GraphSpec, type History } from '../lib/metrics-data.js';

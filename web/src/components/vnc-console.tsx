@@ -3,6 +3,7 @@
 // running) shows as a status line instead of noVNC logging a failed handshake to the browser console.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import RFB from '@novnc/novnc';
+import './consoles.css';
 import { Button } from './ui.js';
 import { socketUrl } from '../lib/api.js';
 import { message } from '../lib/hooks.js';

@@ -14,6 +14,7 @@ import { href } from '../lib/router.js';
 import { bytes, ago } from '../lib/format.js';
 import { countByState, eventSummary, mergeOperation, operationOf, pushEvent } from '../lib/live-data.js';
 import { Badge, ErrorBox, Facts, Loading, Page, Progress, Section, Table } from '../components/ui.js';
+import '../components/live-pages.css';
 
 /** Dashboard. */
 export function DashboardPage(_props: { params: Record<string, string> }) {

@@ -9,6 +9,7 @@ import { message, useAction, useInterval } from '../lib/hooks.js';
 import { ago } from '../lib/format.js';
 import { isActive, mergeOperation, operationOf } from '../lib/live-data.js';
 import { Badge, Button, ErrorBox, Facts, Page, Progress, Section, Table } from '../components/ui.js';
+import '../components/live-pages.css';
 
 /** At most this many operations are listed (the newest). */
 const MAX = 500;
