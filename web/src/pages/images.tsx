@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import type { Image } from '../../../src/shared/api-types.js';
 import { api, listAll } from '../lib/api.js';
-import { useLoad } from '../lib/hooks.js';
+import { useInterval, useLoad } from '../lib/hooks.js';
 import { can } from '../lib/session.js';
 import { bytes, ago } from '../lib/format.js';
 import { Badge, Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
@@ -14,6 +14,8 @@ import { ImageUpload } from './res-image-upload.js';
 export function ImagesPage(_props: { params: Record<string, string> }) {
   const list = useLoad(() => listAll<Image>('/images', 'images'));
   const op = useOp();
+  // An image another session builds or imports turns ready without an event here: look again while one is building.
+  useInterval(() => list.data?.some((i) => i.status === 'building') && list.reload(), 3000);
   const host = can('write', 'host');
   const mayDelete = (i: Image) => (i.visibility === 'public' ? host : can('write', 'image'));
   const remove = (i: Image) => op.run(() => api.del(i.visibility === 'public' ? `/images/${enc(i.name)}` : `/images/private/${enc(i.name)}`), list.reload);
