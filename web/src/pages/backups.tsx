@@ -17,8 +17,13 @@ export function BackupsPage(_props: { params: Record<string, string> }) {
   return (
     <Page title="Backups">
       <Stores stores={stores.data} error={stores.error} reload={stores.reload} />
-      <BackupList stores={names} />
-      <BackupJobs stores={names} />
+      {/* An operator manages the stores; the backups and jobs are the project's. */}
+      {can('read', 'backup') ? (
+        <>
+          <BackupList stores={names} />
+          <BackupJobs stores={names} />
+        </>
+      ) : null}
     </Page>
   );
 }
@@ -36,7 +41,7 @@ function Stores(props: { stores?: BackupStore[]; error?: string; reload: () => v
         label="Backup stores"
         rows={props.stores ?? (props.error ? [] : undefined)}
         rowKey={(s) => s.name}
-        empty="No backup stores: an administrator creates one."
+        empty={admin ? 'No backup stores yet.' : 'No backup stores: an administrator creates one.'}
         columns={[
           { title: 'Name', cell: (s) => s.name },
           ...(admin ? [{ title: 'Path', cell: (s: BackupStore) => <code>{s.path ?? ''}</code> }] : []),

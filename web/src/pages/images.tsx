@@ -3,8 +3,8 @@
 import { useState } from 'preact/hooks';
 import type { Image } from '../../../src/shared/api-types.js';
 import { api, listAll } from '../lib/api.js';
-import { useLoad } from '../lib/hooks.js';
-import { can } from '../lib/session.js';
+import { useInterval, useLoad } from '../lib/hooks.js';
+import { can, project } from '../lib/session.js';
 import { bytes, ago } from '../lib/format.js';
 import { Badge, Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
 import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
@@ -12,8 +12,12 @@ import { ImageUpload } from './res-image-upload.js';
 
 /** Images. */
 export function ImagesPage(_props: { params: Record<string, string> }) {
-  const list = useLoad(() => listAll<Image>('/images', 'images'));
+  // An operator without a role in the project builds and imports public images but may not list the project's.
+  const see = can('read', 'image');
+  const list = useLoad(() => (see ? listAll<Image>('/images', 'images') : Promise.resolve([])), [see]);
   const op = useOp();
+  // An image another session builds or imports turns ready without an event here: look again while one is building.
+  useInterval(() => list.data?.some((i) => i.status === 'building') && list.reload(), 3000);
   const host = can('write', 'host');
   const mayDelete = (i: Image) => (i.visibility === 'public' ? host : can('write', 'image'));
   const remove = (i: Image) => op.run(() => api.del(i.visibility === 'public' ? `/images/${enc(i.name)}` : `/images/private/${enc(i.name)}`), list.reload);
@@ -22,6 +26,7 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
       <Section title="Images" actions={<Button onClick={list.reload}>Refresh</Button>}>
         <ErrorBox error={list.error} />
         <OpStatus op={op.op} error={op.error} />
+        {see ? null : <p class="muted">Your role does not list the images of project {project.value}.</p>}
         <Table<Image>
           label="Images"
           rows={list.data}

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import type { Pool } from '../../../src/shared/storage-types.js';
 import { api, listAll } from '../lib/api.js';
 import { useLoad } from '../lib/hooks.js';
-import { can } from '../lib/session.js';
+import { can, project } from '../lib/session.js';
 import { bytes } from '../lib/format.js';
 import { Button, ErrorBox, Field, Page, Progress, Section, Table } from '../components/ui.js';
 import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
@@ -37,7 +37,11 @@ export function StoragePage(_props: { params: Record<string, string> }) {
           </Field>
         }
       >
-        {!seePools || names ? <Volumes key={chosen} pool={chosen} /> : null}
+        {!can('read', 'volume') ? (
+          <p class="muted">Your role does not list the volumes of project {project.value}.</p>
+        ) : !seePools || names ? (
+          <Volumes key={chosen} pool={chosen} />
+        ) : null}
       </Section>
     </Page>
   );
