@@ -4,7 +4,7 @@ import { me, can, refreshSession, logout, project, chooseProject } from './lib/s
 import { route, href, match, navigate } from './lib/router.js';
 import { onSessionLost } from './lib/api.js';
 import { closeEvents, reconnectEvents } from './lib/events.js';
-import { ROUTES, type PageRoute } from './routes.js';
+import { ROUTES, pageAllowed, type PageRoute } from './routes.js';
 import { LoginPage } from './pages/login.js';
 import { Loading, Page } from './components/ui.js';
 
@@ -29,7 +29,7 @@ export function App() {
       break;
     }
   }
-  const allowed = found && (!found.r.need || can(found.r.need[0], found.r.need[1]));
+  const allowed = found && pageAllowed(found.r, can);
   const Comp = found?.r.component;
   return (
     <div class="shell">
@@ -110,7 +110,7 @@ function Menu(props: { path: string }) {
   return (
     <nav class="menu" aria-label="Main">
       {GROUPS.map(([g, label]) => {
-        const items = ROUTES.filter((r) => r.menu === g && (!r.need || can(r.need[0], r.need[1])));
+        const items = ROUTES.filter((r) => r.menu === g && pageAllowed(r, can));
         if (!items.length) return null;
         return (
           <div class="menu-group">

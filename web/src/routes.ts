@@ -2,6 +2,7 @@
 // action/resource as the API route it reads; the menu hides what the caller may not use).
 import type { ComponentType } from 'preact';
 import type { Action, Resource } from '../../src/core/authz/access.js';
+export { pageAllowed } from './lib/page-access.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { InstancesPage } from './pages/instances.js';
 import { CreatePage } from './pages/create.js';
@@ -25,7 +26,8 @@ export interface PageRoute {
   title: string;
   /** Menu group; absent: not in the menu. */
   menu?: 'main' | 'resources' | 'admin';
-  need?: [Action, Resource];
+  /** The access the page needs; with several, any one is enough (an operator manages pools without a project role). */
+  need?: [Action, Resource] | [Action, Resource][];
   component: ComponentType<{ params: Record<string, string> }>;
 }
 
@@ -36,11 +38,11 @@ export const ROUTES: PageRoute[] = [
   { path: '/instances/new', title: 'Create', need: ['write', 'instance'], component: CreatePage },
   { path: '/instances/:name', title: 'Instance', need: ['read', 'instance'], component: InstancePage },
   { path: '/operations', title: 'Operations', menu: 'main', need: ['read', 'operation'], component: OperationsPage },
-  { path: '/images', title: 'Images', menu: 'resources', need: ['read', 'image'], component: ImagesPage },
-  { path: '/storage', title: 'Storage', menu: 'resources', need: ['read', 'volume'], component: StoragePage },
+  { path: '/images', title: 'Images', menu: 'resources', need: [['read', 'image'], ['write', 'host']], component: ImagesPage },
+  { path: '/storage', title: 'Storage', menu: 'resources', need: [['read', 'volume'], ['read', 'pool']], component: StoragePage },
   { path: '/networks', title: 'Networks', menu: 'resources', need: ['read', 'network'], component: NetworksPage },
   { path: '/security-groups', title: 'Security groups', menu: 'resources', need: ['read', 'secgroup'], component: SecurityGroupsPage },
-  { path: '/backups', title: 'Backups', menu: 'resources', need: ['read', 'backup'], component: BackupsPage },
+  { path: '/backups', title: 'Backups', menu: 'resources', need: [['read', 'backup'], ['write', 'backup-store']], component: BackupsPage },
   { path: '/admin/projects', title: 'Projects', menu: 'admin', need: ['read', 'project'], component: ProjectsPage },
   { path: '/admin/users', title: 'Users', menu: 'admin', need: ['read', 'user'], component: UsersPage },
   { path: '/admin/tokens', title: 'API tokens', menu: 'admin', need: ['read', 'self'], component: TokensPage },
@@ -48,3 +50,4 @@ export const ROUTES: PageRoute[] = [
   { path: '/admin/quota', title: 'Quota and usage', menu: 'admin', need: ['read', 'usage'], component: QuotaUsagePage },
   { path: '/admin/audit', title: 'Audit log', menu: 'admin', need: ['read', 'audit'], component: AuditPage },
 ];
+

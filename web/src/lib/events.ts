@@ -7,11 +7,13 @@ const listeners = new Set<Listener>();
 let socket: WebSocket | undefined;
 let retry: ReturnType<typeof setTimeout> | undefined;
 let wanted = false;
+// Set while a ticket is being fetched: listeners added meanwhile must not open a second socket.
+let opening = false;
 
 /** Listen to live events of the panel's project; returns the function that stops listening. */
 export function onEvent(fn: Listener): () => void {
   listeners.add(fn);
-  if (!socket && !retry) void open();
+  if (!socket && !retry && !opening) void open();
   return () => listeners.delete(fn);
 }
 
@@ -34,12 +36,15 @@ export function closeEvents(): void {
 async function open(): Promise<void> {
   wanted = true;
   retry = undefined;
+  opening = true;
   let url: string;
   try {
     url = await socketUrl('/events');
   } catch {
     schedule();
     return;
+  } finally {
+    opening = false;
   }
   const ws = new WebSocket(url);
   socket = ws;
