@@ -23,9 +23,13 @@ describe('API boundary: auth, OpenAPI and bad input', { skip: systemSkipReason()
     assert.equal((await d.api('GET', '/instances', undefined, 'nimbo_wrong')).status, 401);
     assert.equal((await d.api('GET', '/instances')).status, 200);
     // The audit's bypass: a percent-encoded spelling of a route is the same route, and needs the token.
-    for (const path of ['/%61pi/v1/host', '/api/v1/%69nstances', '/api/v1/nowhere', '/']) {
+    for (const path of ['/%61pi/v1/host', '/api/v1/%69nstances', '/api/v1/nowhere', '/index.html', '/assets/a/b']) {
       assert.equal((await fetch(`${d.url}${path}`)).status, 401, path);
     }
+    // "/" is the web panel's page: public, it holds no state.
+    const panel = await fetch(`${d.url}/`);
+    assert.equal(panel.status, 200);
+    assert.match(panel.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     assert.equal((await fetch(`${d.url}/api/v1/instances?token=${d.token}`)).status, 401, 'tokens are never accepted in URLs');
   });
 
