@@ -4,6 +4,9 @@ import type { Readable } from 'node:stream';
 import { ErrorBody, Name, Operation } from '../shared/api-types.js';
 import { accepted, type ApiContext } from './context.js';
 
+/** A refused upload body up to this size is read and dropped, so that the client reads the refusal. */
+const UPLOAD_DRAIN_MAX = 64 * 1024 * 1024;
+
 /**
  * POST /images/upload?name=NAME: a disk image as the raw request body (application/octet-stream), streamed to
  * the images dir, never held in memory. Registered in a plugin of its own: there the octet-stream parser hands
@@ -36,8 +39,14 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
         try {
           return accepted(reply, await ctx.images.upload(req.query.name, req.headers['content-length'], body));
         } catch (e) {
-          // What the client still sends is not read: end the connection rather than drain gigabytes.
-          if (!body.readableEnded) reply.header('connection', 'close');
+          if (!body.readableEnded) {
+            // A refused body that is small is read and dropped, so the client, still sending, reads this answer
+            // (a socket closed with unread data answers with a reset instead). A large one is not drained: the
+            // connection ends, rather than take in gigabytes nobody keeps.
+            const declared = Number(req.headers['content-length'] ?? NaN);
+            if (Number.isFinite(declared) && declared - body.readableLength <= UPLOAD_DRAIN_MAX) body.resume();
+            else reply.header('connection', 'close');
+          }
           throw e;
         }
       },
