@@ -3,7 +3,7 @@
 // guest statistics show in the instance view.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { TestDaemon, makeSshKey, ssh, sshUntil, systemSkipReason } from './harness.js';
 
 const skip = systemSkipReason();
@@ -99,7 +99,8 @@ describe('hotplug and ballooning on a real daemon (TCG)', { skip }, () => {
     let info: Inst | undefined;
     for (let i = 0; i < 20; i++) {
       info = await d.cliJson<Inst>('info', 'hp1');
-      if (info.usage?.guestMemory) break;
+      // Statistics come every 5 s: wait for one sent after the hot-add.
+      if ((info.usage?.guestMemory?.totalBytes ?? 0) > 128 * MiB) break;
       await sleep(1000);
     }
     const g = info?.usage?.guestMemory;
@@ -109,5 +110,32 @@ describe('hotplug and ballooning on a real daemon (TCG)', { skip }, () => {
     assert.equal(g.usedBytes, g.totalBytes - g.availableBytes);
     assert.ok(info!.usage!.memoryBytes > 0, 'host RSS');
     assert.match((await d.cli('info', 'hp1')).stdout, /Guest memory:?\s+\S+ used of /);
+  });
+
+  test('free page reporting: memory the guest frees goes back to the host (QEMU RSS falls)', async () => {
+    const pid = (await d.cliJson<{ pid: number }>('info', 'hp1')).pid;
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    // dd holds a 120 MiB buffer (filled from /dev/zero) until sleep exits and its write fails; then it is freed at once.
+    const held = ssh(key.key, addr, 'dd if=/dev/zero bs=120M count=1 2>/dev/null | sleep 6; echo done');
+    await sleep(4000);
+    const high = rss();
+    assert.match((await held).stdout, /done/);
+    let low = high;
+    for (let i = 0; i < 60 && low > high - 60 * MiB; i++) {
+      await sleep(500);
+      low = rss();
+    }
+    assert.ok(low <= high - 60 * MiB, `QEMU RSS ${Math.round(high / MiB)} MiB while the guest held 120 MiB, ${Math.round(low / MiB)} MiB after it freed them`);
+  });
+
+  test('a restart keeps the new size (it boots with 2 vCPUs and 256 MiB)', async () => {
+    const r = await d.cli('restart', 'hp1', '--quiet');
+    assert.equal(r.code, 0, r.stderr);
+    const out = await sshUntil(key.key, addr, 90_000, 'nproc; cat /proc/meminfo');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^2\n/);
+    assert.ok(memTotal(out.stdout) >= memBefore + 120 * MiB, `MemTotal ${memTotal(out.stdout)} after the restart`);
+    const info = await d.cliJson<Inst>('info', 'hp1');
+    assert.deepEqual([info.cpus, info.memory, info.maxCpus, info.maxMemory], [2, 256 * MiB, 2, 256 * MiB]);
   });
 });
