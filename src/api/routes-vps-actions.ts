@@ -21,8 +21,9 @@ export async function vpsActionRoutes(app: FastifyInstance, ctx: ApiContext) {
           'rename takes `name`. rebuild takes `image`: a new root disk from it, keeping UUID, name, NICs, addresses, keys and volumes ' +
           '(409 while the instance has snapshots). rescue takes an optional `image` (default tiny) and boots it with the instance\'s own ' +
           'root as its second disk (VMs only: 409 for drivers whose root is a filesystem); unrescue boots its own root again. ' +
-          'resize takes `plan`, or `vcpus`, `memoryMiB`, `diskGiB`: the disk grows online, a smaller disk is 400, CPUs and memory ' +
-          'change only while stopped (409). password_reset takes `password` (kept as a SHA-512 crypt hash; applies at the next boot); ' +
+          'resize takes `plan`, or `vcpus`, `memoryMiB`, `diskGiB`: the disk grows online, a smaller disk is 400; a running VM grows CPUs and ' +
+          'memory live (hot-add) up to the maxCpus/maxMemory set at launch (past it: 400), a shrink while running or a driver without ' +
+          'live resize is 409 (stop it first). password_reset takes `password` (kept as a SHA-512 crypt hash; applies at the next boot); ' +
           'ssh_keys takes `keys` (replace the old ones; at once inside a running container, else at the next boot).',
         params: Type.Object({ name: Name }),
         body: VpsAction,

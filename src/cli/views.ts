@@ -31,6 +31,11 @@ export const instanceFilterKeys: FilterKeys<Instance> = {
   network: (i) => (i.nics ?? []).map((n) => n.network),
 };
 
+/** The guest's view of its memory (balloon statistics): used of total, free. */
+function guestMemoryText(g: { totalBytes: number; freeBytes: number; usedBytes: number }): string {
+  return `${formatBytes(g.usedBytes)} used of ${formatBytes(g.totalBytes)} (${formatBytes(g.freeBytes)} free), as the guest sees it`;
+}
+
 /** Fields of `nimbo info NAME`. */
 export function instanceFields(i: Instance): [string, string][] {
   const f: [string, string][] = [
@@ -40,14 +45,15 @@ export function instanceFields(i: Instance): [string, string][] {
     ['State', i.state],
     ['Image', i.image],
     ['Accelerator', i.accelerator || '-'],
-    ['CPUs', String(i.cpus)],
-    ['Memory', formatBytes(i.memory)],
+    ['CPUs', i.maxCpus !== undefined ? `${i.cpus} (max ${i.maxCpus})` : String(i.cpus)],
+    ['Memory', i.maxMemory !== undefined ? `${formatBytes(i.memory)} (max ${formatBytes(i.maxMemory)})` : formatBytes(i.memory)],
     ['Disk', diskText(i)],
     ['Addresses', formatList(i.addresses)],
     ['PID', i.pid === null ? '-' : String(i.pid)],
     ...(i.exitCode !== undefined ? ([['Exit code', String(i.exitCode)]] as [string, string][]) : []),
     ...(i.oomKills ? ([['OOM kills', String(i.oomKills)]] as [string, string][]) : []),
     ...(i.usage ? ([['Usage', `cpu ${i.usage.cpuSeconds.toFixed(2)} s, memory ${formatBytes(i.usage.memoryBytes)}, ${i.usage.pids} processes`]] as [string, string][]) : []),
+    ...(i.usage?.guestMemory ? ([['Guest memory', guestMemoryText(i.usage.guestMemory)]] as [string, string][]) : []),
     ...(i.labels && Object.keys(i.labels).length ? ([['Labels', Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(', ')]] as [string, string][]) : []),
     ...(i.description ? ([['Description', i.description]] as [string, string][]) : []),
     ['Autostart', i.autostart ?? 'last-state'],

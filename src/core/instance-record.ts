@@ -32,6 +32,9 @@ export interface InstanceRecord {
   image: string;
   cpus: number;
   memory: number;
+  /** VMs: hot-add room set at launch, the most CPUs and memory (bytes) a live resize may grow to; absent = cpus/memory. */
+  maxCpus?: number;
+  maxMemory?: number;
   disk: number;
   sshKeys: string[];
   state: InstanceState;
@@ -63,6 +66,11 @@ export interface InstanceRecord {
 /** The driver of a record (version-1 records name none: their type says it). */
 export const driverNameOf = (rec: Pick<InstanceRecord, 'driver' | 'type'>): string => rec.driver ?? (rec.type === 'container' ? 'runc' : 'qemu');
 
+/** The most CPUs a live resize may reach: the launch maximum, or the size when that is larger (or none was set). */
+export const maxCpusOf = (rec: Pick<InstanceRecord, 'cpus' | 'maxCpus'>): number => Math.max(rec.maxCpus ?? rec.cpus, rec.cpus);
+/** The most memory (bytes) a live resize may reach (as maxCpusOf). */
+export const maxMemoryOf = (rec: Pick<InstanceRecord, 'memory' | 'maxMemory'>): number => Math.max(rec.maxMemory ?? rec.memory, rec.memory);
+
 /** Store key of an instance. */
 export const instanceKey = (project: string, name: string) => keys.instance(project, name);
 
@@ -83,6 +91,8 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     accelerator: rec.accelerator,
     cpus: rec.cpus,
     memory: rec.memory,
+    ...(rec.maxCpus !== undefined ? { maxCpus: maxCpusOf(rec) } : {}),
+    ...(rec.maxMemory !== undefined ? { maxMemory: maxMemoryOf(rec) } : {}),
     disk: rec.disk,
     addresses: rec.nics.map((n) => n.address.split('/')[0]!),
     nics: rec.nics,

@@ -9,7 +9,7 @@ import { lockTarget } from '../store/keys.js';
 import type { BaseDeps } from './deps.js';
 import { legacyHostIds } from './host-ids.js';
 import type { ImageService } from './image-service.js';
-import { driverNameOf, projectOfRecord, type InstanceRecord } from './instance-record.js';
+import { driverNameOf, maxCpusOf, maxMemoryOf, projectOfRecord, type InstanceRecord } from './instance-record.js';
 import type { NetworkService } from './network-service.js';
 import type { StorageService } from './storage-service.js';
 import { dedicatedCores, sharedCores, type SliceState } from './plans/slices.js';
@@ -86,6 +86,8 @@ export class InstanceRuntime {
       ...this.refOf(rec),
       cpus: rec.cpus,
       memoryBytes: rec.memory,
+      ...(rec.maxCpus !== undefined ? { maxCpus: maxCpusOf(rec) } : {}),
+      ...(rec.maxMemory !== undefined ? { maxMemoryBytes: maxMemoryOf(rec) } : {}),
       ...(rec.accelerator === 'kvm' || rec.accelerator === 'tcg' ? { accelerator: rec.accelerator as Accelerator } : {}),
       ...(boot ? { boot } : {}),
       root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },

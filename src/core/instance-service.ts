@@ -30,6 +30,22 @@ const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 export const LIMITS = { memory: { min: 64 * MiB, max: 256 * GiB, def: 512 * MiB }, disk: { min: 16 * MiB, max: 16 * 1024 * GiB, def: 2 * GiB } };
 
+/**
+ * The hot-add room of a launch (maxCpus/maxMemory kept only when above the size); 400 for a maximum below the size,
+ * or one given to a driver without live resize (containers change size through their cgroup limits while stopped).
+ */
+export function hotAddRoom(req: Pick<InstanceCreate, 'maxCpus' | 'maxMemory'>, cpus: number, memory: number, caps: Pick<DriverCapabilities, 'liveResize'>): Pick<InstanceRecord, 'maxCpus' | 'maxMemory'> {
+  if (req.maxCpus === undefined && req.maxMemory === undefined) return {};
+  if (!caps.liveResize) throw invalid('maxCpus and maxMemory are for VMs (hot-add room); a container changes CPUs and memory through its cgroup limits: resize it while stopped');
+  const maxMemory = req.maxMemory !== undefined ? parseBoundedSize(req.maxMemory, LIMITS.memory.min, LIMITS.memory.max, 'maxMemory') : undefined;
+  if (req.maxCpus !== undefined && req.maxCpus < cpus) throw invalid(`maxCpus ${req.maxCpus} is below cpus ${cpus}: the maximum must be at least the size it starts with`);
+  if (maxMemory !== undefined && maxMemory < memory) throw invalid(`maxMemory ${formatSize(maxMemory)} is below memory ${formatSize(memory)}: the maximum must be at least the size it starts with`);
+  return {
+    ...(req.maxCpus !== undefined && req.maxCpus > cpus ? { maxCpus: req.maxCpus } : {}),
+    ...(maxMemory !== undefined && maxMemory > memory ? { maxMemory } : {}),
+  };
+}
+
 /** Instances: records, API views, and launches (validated here, provisioned by InstanceProvisioner, run by their driver). */
 export class InstanceService {
   constructor(
@@ -134,6 +150,7 @@ export class InstanceService {
     if (!caps.processLimits && (req.pids !== undefined || req.cpuWeight !== undefined || req.swap !== undefined || Object.values(diskRates).some((v) => v !== undefined))) {
       throw new NimboError('InvalidArgument', 'pids, cpuWeight, swap and the disk rates are container limits');
     }
+    const room = hotAddRoom(req, req.cpus ?? 1, memory, caps);
     const uuid = randomUUID();
     const ids = idPort(this.d.store, uuid);
     const planIn: PlanInput = {
@@ -158,6 +175,7 @@ export class InstanceService {
       image,
       cpus: req.cpus ?? 1,
       memory,
+      ...room,
       disk,
       sshKeys: req.sshKeys ?? [],
       state: 'creating',

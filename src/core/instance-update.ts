@@ -79,6 +79,37 @@ export class InstanceUpdate {
     });
   }
 
+  /**
+   * A live CPU/memory grow of a running instance: under its store locks, the new size is charged to the project's
+   * quota first (QuotaExceeded changes nothing), `apply` changes the running instance and returns what it has now,
+   * and that is recorded (so a restart boots with it). A failed apply gives the charge back.
+   */
+  async growLive(project: string, name: string, change: { cpus?: number; memory?: number }, apply: (rec: InstanceRecord) => Promise<{ cpus: number; memory: number }>): Promise<InstanceRecord> {
+    const cur = await this.record(project, name);
+    return this.locked(cur, async () => {
+      const before = await this.record(project, name);
+      if (before.state !== 'running' && before.state !== 'paused') throw conflict(`instance ${name} is ${before.state}: it grows live only while it runs`);
+      const charge = (rec: Pick<InstanceRecord, 'cpus' | 'memory'>) => (c: Counts | undefined) => c && { ...c, vcpus: rec.cpus, memoryMiB: Math.ceil(rec.memory / MiB) };
+      const want = { cpus: change.cpus ?? before.cpus, memory: change.memory ?? before.memory };
+      if (this.p.quota) await this.p.quota.recharge(before.uuid, project, charge(want));
+      let got: { cpus: number; memory: number };
+      try {
+        got = await apply(before);
+      } catch (e) {
+        if (this.p.quota) await this.p.quota.recharge(before.uuid, project, charge(before)).catch(() => undefined);
+        throw e;
+      }
+      if (this.p.quota && (got.cpus !== want.cpus || got.memory !== want.memory)) await this.p.quota.recharge(before.uuid, project, charge(got)).catch(() => undefined);
+      const res = await casUpdate<InstanceRecord>(this.p.store, keys.instance(project, name), (rec) => {
+        if (!rec) throw notFound(`instance ${name}`);
+        return { ...rec, cpus: got.cpus, memory: got.memory };
+      });
+      const rec = res!.value;
+      this.p.publish('instance', name, { state: rec.state, updated: ['cpus', 'memory'] }, project);
+      return rec;
+    });
+  }
+
   /** Rename an instance (a PATCH with only a name). */
   rename(project: string, name: string, to: string): Promise<InstanceRecord> {
     return this.patch(project, name, { name: to });

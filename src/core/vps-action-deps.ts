@@ -21,7 +21,7 @@ export interface VpsActionDeps {
   views: InstanceViews;
   provisioner: InstanceProvisioner;
   actions: InstanceActions;
-  update: Pick<InstanceUpdate, 'patch' | 'rename'>;
+  update: Pick<InstanceUpdate, 'patch' | 'rename'> & Partial<Pick<InstanceUpdate, 'growLive'>>;
   volumes: Pick<InstanceVolumes, 'patchVolume'>;
   exec: Pick<InstanceExec, 'exec'>;
   /** Plans by name (the plans service); without it `resize { plan }` is refused. */

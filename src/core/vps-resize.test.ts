@@ -28,7 +28,8 @@ test('resize of a running VM: the disk grows online through the driver; CPUs and
     assert.equal((await t.repo.record(P, 'vm1')).disk, 3 * GiB);
     const before = await t.snapshot();
     await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', diskGiB: 2 }), { code: 'InvalidArgument', message: /shrinking it to 2147483648 is refused/ });
-    await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', vcpus: 2 }), { code: 'Conflict', message: /CPUs and memory change only while it is stopped/ });
+    // Launched without hot-add room: its maximum is its size.
+    await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', vcpus: 2 }), { code: 'InvalidArgument', message: /runs with at most 1 vCPUs \(its maximum, set at launch with --max-cpus\)/ });
     await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize' }), { message: 'resize needs a plan, or vcpus, memoryMiB or diskGiB' });
     await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', plan: 'm2' }), { message: 'this daemon has no plans: give vcpus, memoryMiB or diskGiB' });
     assert.deepEqual(await t.snapshot(), before);
@@ -67,6 +68,63 @@ test('resize whose disk grow fails puts CPUs and memory back', async () => {
     assert.match(end.error?.message ?? '', /injected failure/);
     const rec = await t.repo.record(P, 'vm1');
     assert.deepEqual([rec.cpus, rec.memory, rec.disk], [1, 512 * 1024 ** 2, 2 * GiB]);
+  } finally {
+    await t.done();
+  }
+});
+
+test('resize of a running VM with hot-add room: CPUs and memory grow live (driver resizeLive), recorded and charged; past the maximum 400, a shrink 409, nothing changed', async () => {
+  const t = await coreFixture();
+  try {
+    const MiB = 1024 ** 2;
+    const vm = await t.launch({ name: 'vm1', image: 'tiny', cpus: 1, memory: '128MiB', maxCpus: 2, maxMemory: '256MiB' });
+    assert.deepEqual([vm.cpus, vm.memory, vm.maxCpus, vm.maxMemory], [1, 128 * MiB, 2, 256 * MiB]);
+    const view = await t.instances.view(vm);
+    assert.deepEqual([view.maxCpus, view.maxMemory], [2, 256 * MiB]);
+    const before = await t.snapshot();
+    await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', vcpus: 3 }), { code: 'InvalidArgument', message: /at most 2 vCPUs \(its maximum/ });
+    await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', memoryMiB: 512 }), { code: 'InvalidArgument', message: /at most 256 MiB of memory \(its maximum/ });
+    await assert.rejects(vpsOf(t).act(P, 'vm1', { type: 'resize', memoryMiB: 64 }), { code: 'Conflict', message: /shrinking them needs a stop/ });
+    assert.deepEqual(await t.snapshot(), before, 'refusals change nothing');
+    assert.equal(t.qemu.callsOf('resizeLive').length, 0);
+    const res = await act(t, 'vm1', { type: 'resize', vcpus: 2, memoryMiB: 256 });
+    assert.equal(res.applies, 'now');
+    assert.match(res.message, /2 vCPUs, 256 MiB memory/);
+    assert.deepEqual(t.qemu.callsOf('resizeLive').map((c) => [c.uuid, c.detail]), [[vm.uuid, { cpus: 2, memoryBytes: 256 * MiB, maxCpus: 2, maxMemoryBytes: 256 * MiB }]]);
+    const rec = await t.repo.record(P, 'vm1');
+    assert.deepEqual([rec.cpus, rec.memory, rec.state], [2, 256 * MiB, 'running'], 'recorded: a restart boots with the new size');
+    const usage = (await t.quotas.show(P)).usage;
+    assert.deepEqual([usage.vcpus, usage.memoryMiB], [2, 256], 'the quota counts the new size');
+  } finally {
+    await t.done();
+  }
+});
+
+test('a live grow the driver fails gives the quota charge back and keeps the record', async () => {
+  const t = await coreFixture();
+  try {
+    await t.launch({ name: 'vm1', image: 'tiny', cpus: 1, memory: '128MiB', maxCpus: 4 });
+    t.failAt('qemu.resizeLive');
+    const end = await t.wait(await vpsOf(t).act(P, 'vm1', { type: 'resize', vcpus: 3 }));
+    assert.equal(end.status, 'failure');
+    const rec = await t.repo.record(P, 'vm1');
+    assert.equal(rec.cpus, 1);
+    assert.equal((await t.quotas.show(P)).usage.vcpus, 1);
+  } finally {
+    await t.done();
+  }
+});
+
+test('launch refusals: a maximum below the size, a maximum on a container (400, nothing made); max == size keeps no room', async () => {
+  const t = await coreFixture();
+  try {
+    const before = await t.snapshot();
+    await assert.rejects(t.instances.create(P, { name: 'vm1', image: 'tiny', cpus: 2, maxCpus: 1 }), { code: 'InvalidArgument', message: /maxCpus 1 is below cpus 2/ });
+    await assert.rejects(t.instances.create(P, { name: 'vm1', image: 'tiny', memory: '1GiB', maxMemory: '512MiB' }), { code: 'InvalidArgument', message: /maxMemory 512MiB is below memory 1GiB/ });
+    await assert.rejects(t.instances.create(P, { name: 'c1', image: 'tiny', type: 'container', maxCpus: 2 }), { code: 'InvalidArgument', message: /maxCpus and maxMemory are for VMs/ });
+    assert.deepEqual(await t.snapshot(), before);
+    const vm = await t.launch({ name: 'vm2', image: 'tiny', cpus: 2, maxCpus: 2 });
+    assert.equal(vm.maxCpus, undefined);
   } finally {
     await t.done();
   }

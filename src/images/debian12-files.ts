@@ -1,6 +1,10 @@
 import type { ScriptFile } from './tiny-scripts.js';
 import { CONTAINER_CONSOLE, CONTAINER_SEED_DIR } from '../drivers/compute/runc/rootfs/seed-dir.js';
 
+/** udev rules that bring hot-added CPUs and memory online (Debian ships none). */
+export const HOTADD_RULES = 'SUBSYSTEM=="cpu", ACTION=="add", TEST=="online", ATTR{online}=="0", ATTR{online}="1"\n' +
+  'SUBSYSTEM=="memory", ACTION=="add", TEST=="state", ATTR{state}=="offline", ATTR{state}="online"\n';
+
 /** Picks the Debian mirror from apt sources (one-line and deb822 formats); falls back to deb.debian.org. */
 export function pickDebianMirror(sourcesTexts: string[]): string {
   for (const text of sourcesTexts) {
@@ -193,6 +197,8 @@ export function renderDebianFiles(marker: string, mirror: string): Record<string
     'etc/systemd/system/systemd-networkd-wait-online.service.d/nimbo.conf': f(WAIT_ONLINE),
     // A container's root is the host's overlay, already read-write: fstab's UUID= root is no device there.
     'etc/systemd/system/systemd-remount-fs.service.d/nimbo.conf': f('[Unit]\nConditionVirtualization=!container\n'),
+    // nimbo resize of a running VM: hot-added CPUs and memory blocks come online (the kernel leaves them offline).
+    'etc/udev/rules.d/80-nimbo-hotadd.rules': f(HOTADD_RULES),
     // NICs the seed does not describe get DHCP (10-nimbo-* files sort first and win).
     'etc/systemd/network/99-nimbo-dhcp.network': f('[Match]\nType=ether\n\n[Network]\nDHCP=yes\n'),
     'etc/initramfs-tools/conf.d/nimbo.conf': f('# nimbo VMs: only the virtio drivers (smaller, faster initrd)\nMODULES=list\n'),

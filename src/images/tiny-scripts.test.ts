@@ -70,3 +70,14 @@ test('tiny scripts parse with busybox sh -n', { skip: !existsSync('/bin/busybox'
     assert.equal(res.code, 0, `${res.stderr}\n${s.slice(0, 200)}`);
   }
 });
+
+test('tiny rc: hot-added memory and CPUs come online in a VM (auto-online blocks, a uevent handler)', () => {
+  const files = renderTinyRootFiles('NIMBO-READY');
+  const rc = files['etc/nimbo/rc']!.content;
+  assert.match(rc, /if \[ -z "\$incontainer" \]; then\n[^]*?echo online > \/sys\/devices\/system\/memory\/auto_online_blocks\n {2}uevent \/etc\/nimbo\/hotplug [^\n]*&\nfi/);
+  const hp = files['etc/nimbo/hotplug']!;
+  assert.equal(hp.mode, 0o755);
+  assert.match(hp.content, /^\[ "\$ACTION" = add \] \|\| exit 0$/m, 'only add events');
+  assert.match(hp.content, /cpu\) f="\/sys\$DEVPATH\/online"; .* && echo 1 > "\$f" ;;/);
+  assert.match(hp.content, /memory\) f="\/sys\$DEVPATH\/state"; .* && echo online > "\$f" ;;/);
+});

@@ -100,6 +100,12 @@ mounted /run || mount -t tmpfs -o mode=755 tmpfs /run 2>/dev/null
 if [ -z "$incontainer" ]; then
   mount -o remount,rw /
 fi
+if [ -z "$incontainer" ]; then
+  # Hot-add (nimbo resize of a running VM): new memory blocks come online by themselves, new CPUs through the
+  # uevent handler (no udev here); the kernel leaves both offline otherwise.
+  [ -w /sys/devices/system/memory/auto_online_blocks ] && echo online > /sys/devices/system/memory/auto_online_blocks
+  uevent /etc/nimbo/hotplug </dev/null >/dev/null 2>&1 &
+fi
 ip link set lo up
 syslogd -C64
 if [ -z "$incontainer" ]; then
@@ -303,6 +309,16 @@ esac
 exit 0
 `;
 
+// Run by busybox `uevent` for each kernel uevent: bring hot-added CPUs and memory blocks online.
+const HOTPLUG = `#!/bin/sh
+[ "$ACTION" = add ] || exit 0
+case "$SUBSYSTEM" in
+  cpu) f="/sys$DEVPATH/online"; [ -w "$f" ] && [ "$(cat "$f")" = 0 ] && echo 1 > "$f" ;;
+  memory) f="/sys$DEVPATH/state"; [ -w "$f" ] && [ "$(cat "$f")" = offline ] && echo online > "$f" ;;
+esac
+exit 0
+`;
+
 /** Every file of the tiny root fs that is not a binary: path (relative, no leading /) → file. */
 export function renderTinyRootFiles(marker: string): Record<string, ScriptFile> {
   const text = (content: string, mode = 0o644): ScriptFile => ({ content, mode });
@@ -314,6 +330,7 @@ export function renderTinyRootFiles(marker: string): Record<string, ScriptFile> 
     'etc/nimbo/guest-agent': text(GUEST_AGENT, 0o755),
     'sbin/shutdown': text(SHUTDOWN, 0o755),
     'usr/sbin/chpasswd': text(CHPASSWD, 0o755),
+    'etc/nimbo/hotplug': text(HOTPLUG, 0o755),
     'etc/nimbo/console-shell': text('#!/bin/sh\ncd /root\nexport HOME=/root\nexec /bin/sh -l\n', 0o755),
     'etc/acpi/PWRF/00000080': text('#!/bin/sh\nexec /sbin/poweroff\n', 0o755),
     'etc/passwd': text('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),

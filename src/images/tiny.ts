@@ -14,7 +14,7 @@ import { DISK_FILE, READY_MARKER, type BuildOptions, type BuiltImage } from './t
 /** Kernel modules the tiny initramfs loads (dependencies are added in order by modprobe). */
 export const TINY_MODULES = [
   'virtio', 'virtio_ring', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
-  'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'virtio_rng', 'virtio_console',
+  'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'virtio_rng', 'virtio_console', 'virtio_balloon',
   'isofs', 'ext4', 'button', 'evdev',
 ];
 

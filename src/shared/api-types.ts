@@ -50,6 +50,8 @@ export const InstanceCreate = Type.Object(
     ),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     memory: Type.Optional(Size),
+    maxCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'VMs: most vCPUs a live resize may add up to (default: cpus, no room)' })),
+    maxMemory: Type.Optional({ ...Size, description: 'VMs: most memory a live resize may add up to, e.g. 4GiB (default: memory, no room)' }),
     disk: Type.Optional(Size),
     plan: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'a plan (nimbo plan list): its vCPUs, memory, disk and limits; sizes given too must agree' })),
     labels: Type.Optional(Labels),
@@ -110,14 +112,26 @@ export const Instance = Type.Object({
   accelerator: Type.String(),
   cpus: Type.Integer(),
   memory: Type.Integer({ description: 'bytes' }),
+  maxCpus: Type.Optional(Type.Integer({ description: 'VMs launched with hot-add room: most vCPUs a live resize may reach' })),
+  maxMemory: Type.Optional(Type.Integer({ description: 'VMs launched with hot-add room: most memory (bytes) a live resize may reach' })),
   disk: Type.Integer({ description: "bytes; containers: the root volume's quota (0 = no limit)" }),
   addresses: Type.Array(Type.String()),
   nics: Type.Array(Nic),
   pid: Type.Union([Type.Integer(), Type.Null()]),
   usage: Type.Optional(
     Type.Object(
-      { cpuSeconds: Type.Number(), memoryBytes: Type.Integer(), pids: Type.Integer() },
-      { description: 'containers: live resource usage from their cgroup' },
+      {
+        cpuSeconds: Type.Number(),
+        memoryBytes: Type.Integer(),
+        pids: Type.Integer(),
+        guestMemory: Type.Optional(
+          Type.Object(
+            { totalBytes: Type.Integer(), freeBytes: Type.Integer(), availableBytes: Type.Integer(), usedBytes: Type.Integer() },
+            { description: "VMs: memory as the guest sees it (its virtio-balloon's statistics; usedBytes = total - available), next to the host's memoryBytes (QEMU's RSS)" },
+          ),
+        ),
+      },
+      { description: 'live resource usage: containers from their cgroup, VMs from QEMU (memoryBytes: its RSS on the host)' },
     ),
   ),
   oomKills: Type.Optional(Type.Integer({ description: 'containers: processes killed for exceeding the memory limit' })),

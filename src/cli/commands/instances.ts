@@ -29,6 +29,8 @@ const HELP: Record<ActionName, string> = {
 interface LaunchOptions extends WaitOptions {
   cpus?: number;
   memory?: string;
+  maxCpus?: number;
+  maxMemory?: string;
   disk?: string;
   plan?: string;
   sshKey?: string[];
@@ -83,6 +85,8 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   }
   if (o.cpus !== undefined) body.cpus = o.cpus;
   if (o.memory !== undefined) body.memory = o.memory;
+  if (o.maxCpus !== undefined) body.maxCpus = o.maxCpus;
+  if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
   if (o.disk !== undefined) body.disk = o.disk;
   if (o.plan !== undefined) body.plan = o.plan;
   if (o.pool !== undefined) body.pool = o.pool;
@@ -123,6 +127,8 @@ export function registerInstanceCommands(program: Command): void {
       .option('--plan <name>', 'a plan (nimbo plan list): its vCPUs, memory, disk and limits', (v: string) => parseName(v, 'plan name'))
       .option('--cpus <n>', 'virtual CPUs', intInRange('--cpus', 1, 64))
       .option('--memory <size>', 'memory, e.g. 512MiB or 2GiB', (v: string) => parseSize(v, 'memory'))
+      .option('--max-cpus <n>', 'VMs: most vCPUs a live resize may add up to (default: --cpus, no room)', intInRange('--max-cpus', 1, 64))
+      .option('--max-memory <size>', 'VMs: most memory a live resize may add up to, e.g. 4GiB (default: --memory, no room)', (v: string) => parseSize(v, 'max memory'))
       .option('--disk <size>', 'root disk size, e.g. 10GiB (containers: a quota on what the container writes, refused on pools without quotas; no limit when omitted)', (v: string) => parseSize(v, 'disk'))
       .option('--pool <pool>', 'storage pool of the root volume (default: default); containers need one with filesystem volumes')
       .option('--label <key=value>', 'a label, for nimbo list --filter label.KEY=VALUE (repeatable)', collect)

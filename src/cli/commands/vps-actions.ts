@@ -83,11 +83,11 @@ export function registerVpsActionCommands(program: Command): void {
   withWaitOptions(
     program
       .command('resize')
-      .description('resize an instance to a plan or to CPUs/memory/disk: the disk grows online, CPUs and memory only while it is stopped, a disk never shrinks')
+      .description('resize an instance to a plan or to CPUs/memory/disk: the disk grows online; a running VM grows CPUs and memory live up to the maximum set at launch (--max-cpus, --max-memory), other changes need a stop; a disk never shrinks')
       .argument('<name>', 'instance name', nameArg)
       .option('--plan <plan>', "a plan's vCPUs, memory and disk", (v: string) => parseName(v, 'plan name'))
-      .option('--cpus <n>', 'vCPUs (stopped only)', intInRange('--cpus', 1, 64))
-      .option('--memory <size>', 'memory, whole MiB, e.g. 2GiB (stopped only)')
+      .option('--cpus <n>', 'vCPUs (a running VM: more, up to its --max-cpus)', intInRange('--cpus', 1, 64))
+      .option('--memory <size>', 'memory, whole MiB, e.g. 2GiB (a running VM: more in 128 MiB steps, up to its --max-memory)')
       .option('--disk <size>', 'root disk, whole GiB, e.g. 20GiB (grows online)'),
   ).action(async (name: string, o: WaitOptions & { plan?: string; cpus?: number; memory?: string; disk?: string }, cmd: Command) => run(cmd, name, resizeBody(o), o));
 

@@ -11,7 +11,7 @@ const SNAP: MetricsSnapshot = {
   timeouts: 0,
   host: { cpuSeconds: cpu, cores: 2, memoryTotalBytes: 2048, memoryAvailableBytes: 1024, load1: 0.5, load5: 0.25, load15: 0.125, pools: [{ name: 'default', capacityBytes: 1000, usedBytes: 400 }] },
   instances: [
-    { uuid: 'u1', project: 'default', name: 'web "1"\\x\nz', type: 'vm', state: 'running', cpuSeconds: 12.5, memoryBytes: 4096, disk: { readBytes: 1, writeBytes: 2, reads: 3, writes: 4 }, nics: [{ nic: 'eth0', receiveBytes: 100, transmitBytes: 200, receivePackets: 5, transmitPackets: 6 }] },
+    { uuid: 'u1', project: 'default', name: 'web "1"\\x\nz', type: 'vm', state: 'running', cpuSeconds: 12.5, memoryBytes: 4096, guestMemoryUsedBytes: 1000, guestMemoryTotalBytes: 3000, disk: { readBytes: 1, writeBytes: 2, reads: 3, writes: 4 }, nics: [{ nic: 'eth0', receiveBytes: 100, transmitBytes: 200, receivePackets: 5, transmitPackets: 6 }] },
     { uuid: 'u2', project: 'p2', name: 'db', type: 'container', state: 'stopped', nics: [] },
   ],
 };
@@ -53,6 +53,8 @@ test('the exposition: every family typed and described once, instance series wit
   const who = 'project="default",name="web \\"1\\"\\\\x\\nz",type="vm"';
   assert.equal(values.get(`nimbo_instance_cpu_seconds_total{${who}}`), '12.5');
   assert.equal(values.get(`nimbo_instance_memory_bytes{${who}}`), '4096');
+  assert.equal(values.get(`nimbo_instance_guest_memory_used_bytes{${who}}`), '1000', 'the guest view (balloon) next to the host RSS');
+  assert.equal(values.get(`nimbo_instance_guest_memory_total_bytes{${who}}`), '3000');
   assert.equal(values.get(`nimbo_instance_disk_write_bytes_total{${who}}`), '2');
   assert.equal(values.get(`nimbo_instance_disk_reads_total{${who}}`), '3');
   assert.equal(values.get(`nimbo_instance_network_receive_bytes_total{${who},nic="eth0"}`), '100');

@@ -82,6 +82,8 @@ export function renderExposition(snap: MetricsSnapshot, ops: OpStatsSnapshot): s
   w.family('nimbo_instance_state', 'gauge', 'The state of an instance: 1 for its current state.', inst.map((i) => [{ ...who(i), state: i.state }, 1]));
   w.family('nimbo_instance_cpu_seconds_total', 'counter', 'CPU time the instance used since it started (VMs: QEMU process; containers: the cgroup).', each((i) => i.cpuSeconds));
   w.family('nimbo_instance_memory_bytes', 'gauge', 'Memory in use (VMs: QEMU resident set; containers: the cgroup, page cache included).', each((i) => i.memoryBytes));
+  w.family('nimbo_instance_guest_memory_used_bytes', 'gauge', 'VMs: memory the guest uses as it sees it (balloon statistics: total - available).', each((i) => i.guestMemoryUsedBytes));
+  w.family('nimbo_instance_guest_memory_total_bytes', 'gauge', 'VMs: memory the guest has as it sees it (balloon statistics).', each((i) => i.guestMemoryTotalBytes));
   w.family('nimbo_instance_disk_read_bytes_total', 'counter', 'Bytes the instance read from its disks since it started.', each((i) => i.disk?.readBytes));
   w.family('nimbo_instance_disk_write_bytes_total', 'counter', 'Bytes the instance wrote to its disks since it started.', each((i) => i.disk?.writeBytes));
   w.family('nimbo_instance_disk_reads_total', 'counter', 'Read operations on the disks of the instance since it started.', each((i) => i.disk?.reads));

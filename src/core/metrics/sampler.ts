@@ -140,6 +140,7 @@ export class MetricsSampler {
     }
     sample.cpuSeconds = u.cpuSeconds;
     sample.memoryBytes = u.memoryBytes;
+    if (u.guestMemory) Object.assign(sample, { guestMemoryUsedBytes: u.guestMemory.usedBytes, guestMemoryTotalBytes: u.guestMemory.totalBytes });
     if (u.disk) sample.disk = u.disk;
     // The host end's rx is what the guest sent: the samples (and the series) are named from the guest's side.
     sample.nics = nics.map(({ nic, c }) => ({ nic, receiveBytes: c.tx, transmitBytes: c.rx, receivePackets: c.txPackets, transmitPackets: c.rxPackets }));

@@ -22,6 +22,9 @@ export interface InstanceSample {
   state: string;
   cpuSeconds?: number;
   memoryBytes?: number;
+  /** VMs: memory as the guest sees it (balloon statistics): used (total - available) and total. */
+  guestMemoryUsedBytes?: number;
+  guestMemoryTotalBytes?: number;
   disk?: DiskCounters;
   nics: NicSample[];
 }

@@ -66,6 +66,8 @@ export const InstanceRecordV2 = Type.Object({
   image: Type.String({ minLength: 1 }),
   cpus: Int(1),
   memory: Int(1),
+  maxCpus: Type.Optional(Int(1)),
+  maxMemory: Type.Optional(Int(1)),
   disk: Int(),
   sshKeys: Type.Array(Type.String()),
   state: InstanceState,

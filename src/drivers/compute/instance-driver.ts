@@ -55,6 +55,8 @@ export interface DriverCapabilities {
   exec: boolean;
   /** Hint shown when exec is refused (e.g. "use ssh or the console"). */
   execHint?: string;
+  /** Adds CPUs and memory to a running instance up to the maximum set at launch (resizeLive). */
+  liveResize?: boolean;
 }
 
 /** The instance as every driver call sees it. */
@@ -91,6 +93,9 @@ export interface NetworkSpec {
 export interface InstanceSpec extends InstanceRef {
   cpus: number;
   memoryBytes: number;
+  /** Capability liveResize: the most CPUs and memory it may grow to while it runs (absent: its size, no room). */
+  maxCpus?: number;
+  maxMemoryBytes?: number;
   accelerator?: Accelerator;
   /** How the image boots (VMs). */
   boot?: VmBoot;
@@ -116,12 +121,20 @@ export interface DiskCounters {
   writes: number;
 }
 
+/** Memory as a VM's guest sees it (its balloon driver's statistics), bytes. */
+export interface GuestMemoryUsage {
+  totalBytes: number;
+  freeBytes: number;
+  availableBytes: number;
+  usedBytes: number;
+}
+
 /** What the host says about an instance. */
 export interface InstanceStatus {
   state: PowerState;
   pid: number | null;
   /** `disk` when the driver can count it cheaply (optional: a driver may leave it out). */
-  usage?: { cpuSeconds: number; memoryBytes: number; pids: number; disk?: DiskCounters };
+  usage?: { cpuSeconds: number; memoryBytes: number; pids: number; disk?: DiskCounters; /** VMs: memory as the guest sees it (balloon statistics). */ guestMemory?: GuestMemoryUsage };
   /** How the main process last ended (runc: the exit shim's file), or null when unknown. */
   exitCode?: number | null;
   /** Processes the kernel killed for the memory limit. */
@@ -223,6 +236,11 @@ export interface InstanceDriver {
   stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void>;
   pause(ref: InstanceRef): Promise<void>;
   resume(ref: InstanceRef): Promise<void>;
+  /**
+   * Capability liveResize: grow the running instance to `want` (CPUs and memory; InvalidArgument past its maximum,
+   * Conflict for a shrink) and return what it has afterwards.
+   */
+  resizeLive?(ref: InstanceRef, want: { cpus: number; memoryBytes: number; maxCpus: number; maxMemoryBytes: number }): Promise<{ cpus: number; memoryBytes: number }>;
   /** Optional, live: run the instance on these host cores from now on (`dedicated`: each vCPU on one of its own). */
   setCpuset?(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void>;
   /** Cheap: no process spawn unless `usage` is asked for (qemu and runc read /proc, QMP and cgroup files: none then either). */

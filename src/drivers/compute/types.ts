@@ -27,6 +27,9 @@ export interface VmSpec {
   uuid: string;
   cpus: number;
   memoryMiB: number;
+  /** Hot-add room: most CPUs and memory the VM may grow to while it runs (absent or equal: none). */
+  maxCpus?: number;
+  maxMemoryMiB?: number;
   accelerator: Accelerator;
   boot: VmBoot;
   disks: VmDisk[];

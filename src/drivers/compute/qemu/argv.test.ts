@@ -50,6 +50,7 @@ test('golden: direct kernel boot under TCG, runAs, a read-only disk with a comma
     '-serial', 'chardev:serial0',
     '-object', 'rng-random,id=rng0,filename=/dev/urandom',
     '-device', 'virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=0x2',
+    '-device', 'virtio-balloon-pci,id=balloon0,bus=pcie.0,addr=0x1d,free-page-reporting=on',
     '-netdev', 'tap,id=net-eth0,ifname=nmb-tap0,script=no,downscript=no',
     '-device', 'virtio-net-pci,netdev=net-eth0,id=nic-eth0,mac=52:54:00:ab:cd:01,bus=pcie.0,addr=0x3,romfile=',
     '-blockdev', '{"driver":"file","node-name":"f-root","filename":"/var/lib/nimbo/pools/default/web-1.qcow2","read-only":false,"discard":"unmap"}',
@@ -102,6 +103,7 @@ test('golden: disk boot under KVM, custom binary, uuid disk id hashed into a sho
     '-serial', 'chardev:serial0',
     '-object', 'rng-random,id=rng0,filename=/dev/urandom',
     '-device', 'virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=0x2',
+    '-device', 'virtio-balloon-pci,id=balloon0,bus=pcie.0,addr=0x1d,free-page-reporting=on',
     '-netdev', 'tap,id=net-n0,ifname=tap-a,script=no,downscript=no',
     '-device', 'virtio-net-pci,netdev=net-n0,id=nic-n0,mac=52:54:00:00:00:0a,bus=pcie.0,addr=0x3,romfile=',
     '-netdev', 'tap,id=net-n1,ifname=tap-b,script=no,downscript=no',
@@ -197,4 +199,21 @@ test('validateNic (shared with NIC hot-plug)', () => {
   assert.throws(() => validateNic({ id: '-x', tap: 't', mac: '52:54:00:00:00:01' }), /invalid NIC id/);
   assert.throws(() => validateNic({ id: 'x', tap: 'a-very-long-tap-name', mac: '52:54:00:00:00:01' }), /invalid tap name/);
   assert.throws(() => validateNic({ id: 'x', tap: 't', mac: '52-54-00-00-00-01' }), /invalid MAC/);
+});
+
+test('hot-add room: -smp with maxcpus, -m with DIMM slots and maxmem; none when max equals the boot size', () => {
+  const argv = renderQemuArgv({ ...directSpec, cpus: 1, maxCpus: 4, memoryMiB: 128, maxMemoryMiB: 512 });
+  assert.equal(argv[argv.indexOf('-smp') + 1], '1,maxcpus=4');
+  assert.equal(argv[argv.indexOf('-m') + 1], '128M,slots=8,maxmem=512M');
+  const same = renderQemuArgv({ ...directSpec, maxCpus: directSpec.cpus, maxMemoryMiB: directSpec.memoryMiB });
+  assert.deepEqual(same, renderQemuArgv(directSpec), 'max == boot size: byte-identical argv');
+  // Only one of the two has room.
+  const cpuOnly = renderQemuArgv({ ...directSpec, maxCpus: 3 });
+  assert.equal(cpuOnly[cpuOnly.indexOf('-smp') + 1], '2,maxcpus=3');
+  assert.equal(cpuOnly[cpuOnly.indexOf('-m') + 1], '1024M');
+});
+
+test('a maximum below the boot size is refused', () => {
+  assert.throws(() => renderQemuArgv({ ...directSpec, maxCpus: 1 }), (e: unknown) => e instanceof NimboError && /maxCpus/.test(e.message));
+  assert.throws(() => renderQemuArgv({ ...directSpec, maxMemoryMiB: 512 }), (e: unknown) => e instanceof NimboError && /maxMemoryMiB/.test(e.message));
 });

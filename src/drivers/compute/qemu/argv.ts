@@ -32,13 +32,19 @@ export interface RenderOptions {
  * (and so the same interface name, e.g. enp0s3) whatever disks are added later:
  *   0x01 VGA, 0x02 virtio-rng, 0x03-0x0a NICs, 0x0b-0x1a disks,
  *   0x1b.0-0x1b.7 hot-plug root ports hotplug0-7 (one multifunction slot),
- *   0x1c virtio-serial (the guest agent channel), 0x1d-0x1e free,
+ *   0x1c virtio-serial (the guest agent channel), 0x1d virtio-balloon, 0x1e free,
  *   0x1f the ICH9 LPC/SATA/SMBus function group of q35 itself.
  */
 const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug: 0x1b, serial: 0x1c } as const;
 
 /** The virtio-serial port name qemu-ga opens in the guest (/dev/virtio-ports/<name>). */
 export const GUEST_AGENT_PORT = 'org.qemu.guest_agent.0';
+/** Slot 0x1d: the virtio-balloon every VM has. */
+const BALLOON_SLOT = 0x1d;
+/** qdev id of the virtio-balloon (qom path /machine/peripheral/balloon0: guest-stats). */
+export const BALLOON_ID = 'balloon0';
+/** DIMM slots a VM with memory hot-add room gets (each live memory grow takes one until the next boot). */
+export const MEMORY_SLOTS = 8;
 /** Most NICs a VM can have at start (limited by the fixed PCI layout). */
 export const MAX_NICS = SLOT.disk0 - SLOT.nic0;
 /** Most disks a VM can have at start. */
@@ -93,6 +99,8 @@ function validate(spec: VmSpec): void {
   check(UUID_RE.test(spec.uuid), `invalid VM uuid: ${spec.uuid}`);
   check(Number.isInteger(spec.cpus) && spec.cpus >= 1 && spec.cpus <= 255, 'cpus must be an integer 1-255');
   check(Number.isInteger(spec.memoryMiB) && spec.memoryMiB >= 16, 'memoryMiB must be an integer >= 16');
+  if (spec.maxCpus !== undefined) check(Number.isInteger(spec.maxCpus) && spec.maxCpus >= spec.cpus && spec.maxCpus <= 255, 'maxCpus must be an integer from cpus to 255');
+  if (spec.maxMemoryMiB !== undefined) check(Number.isInteger(spec.maxMemoryMiB) && spec.maxMemoryMiB >= spec.memoryMiB, 'maxMemoryMiB must be an integer >= memoryMiB');
   check(spec.accelerator === 'kvm' || spec.accelerator === 'tcg', `unknown accelerator: ${String(spec.accelerator)}`);
   // runDir ends up inside QemuOpts strings (-qmp, -chardev, -vnc), where a comma is a separator.
   checkPath(spec.runDir, 'runDir');
@@ -145,6 +153,17 @@ function hotplugPortArg(i: number): string {
   return `pcie-root-port,id=hotplug${i},chassis=${i + 1},port=${hex(0x10 + i)},bus=pcie.0,addr=${hex(SLOT.hotplug)}.${i}${mf}`;
 }
 
+/** -smp: the boot CPUs, and room for hot-added ones (device_add of the slots query-hotpluggable-cpus lists). */
+function smpArg(spec: VmSpec): string {
+  return spec.maxCpus !== undefined && spec.maxCpus > spec.cpus ? `${spec.cpus},maxcpus=${spec.maxCpus}` : String(spec.cpus);
+}
+
+/** -m: the boot memory, and DIMM slots up to maxmem for hot-added memory (pc-dimm). */
+function memoryArg(spec: VmSpec): string {
+  const m = `${spec.memoryMiB}M`;
+  return spec.maxMemoryMiB !== undefined && spec.maxMemoryMiB > spec.memoryMiB ? `${m},slots=${MEMORY_SLOTS},maxmem=${spec.maxMemoryMiB}M` : m;
+}
+
 /**
  * The full qemu-system-x86_64 argv for a VM (pure; throws InvalidArgument on a bad spec).
  * Machine: q35 (PCIe, hot-plug through root ports); QEMU daemonizes once QMP is listening.
@@ -160,8 +179,8 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
     '-machine', 'q35',
     '-accel', accel,
     '-cpu', opts.cpuModel ?? CPU_MODELS[spec.accelerator],
-    '-smp', String(spec.cpus),
-    '-m', `${spec.memoryMiB}M`,
+    '-smp', smpArg(spec),
+    '-m', memoryArg(spec),
     '-nodefaults',
     '-no-user-config',
     '-display', 'none',
@@ -173,6 +192,8 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
     '-serial', 'chardev:serial0',
     '-object', 'rng-random,id=rng0,filename=/dev/urandom',
     '-device', `virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=${hex(SLOT.rng)}`,
+    // Free page reporting: pages the guest frees go back to the host (its RSS shrinks); guest-stats show its own view.
+    '-device', `virtio-balloon-pci,id=${BALLOON_ID},bus=pcie.0,addr=${hex(BALLOON_SLOT)},free-page-reporting=on`,
   ];
   spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
   spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));

@@ -18,4 +18,5 @@ export const QEMU_CAPABILITIES: DriverCapabilities = {
   console: 'serial',
   exec: false,
   execHint: 'use ssh or the console',
+  liveResize: true,
 };

@@ -30,6 +30,7 @@ import { VmWatcher, type WatchedVm } from './vm-events.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
 import { pinVm } from './cpu-pin.js';
 import { openVmBlockBackup } from './backup-session.js';
+import { enableGuestStats, guestMemory, hotAdd } from './hotplug.js';
 import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
 
 /** How long a status() with usage waits for QEMU's block statistics. */
@@ -40,6 +41,14 @@ const INSTANCE_DIR_MODE = 0o711;
 
 /** The VM's seed ISO (cloud-init NoCloud), in its instance dir. */
 const seedIso = (ref: InstanceRef): string => join(ref.hostIds.instanceDir, 'seed.iso');
+
+/** The hot-add room of a spec in argv terms (none when max is absent or not above the size). */
+function maxOf(spec: Pick<InstanceSpec, 'cpus' | 'memoryBytes' | 'maxCpus' | 'maxMemoryBytes'>): Pick<VmSpec, 'maxCpus' | 'maxMemoryMiB'> {
+  return {
+    ...(spec.maxCpus !== undefined && spec.maxCpus > spec.cpus ? { maxCpus: spec.maxCpus } : {}),
+    ...(spec.maxMemoryBytes !== undefined && spec.maxMemoryBytes > spec.memoryBytes ? { maxMemoryMiB: Math.floor(spec.maxMemoryBytes / 1024 ** 2) } : {}),
+  };
+}
 
 /** Options of QemuInstanceDriver. */
 export interface QemuInstanceDriverOptions {
@@ -118,6 +127,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       uuid: spec.uuid,
       cpus: spec.cpus,
       memoryMiB: Math.floor(spec.memoryBytes / 1024 ** 2),
+      ...maxOf(spec),
       // The host's choice (the daemon probes KVM), not the record's: a VM made under KVM still boots where KVM went away.
       accelerator: this.opts.accelerator,
       boot: spec.boot,
@@ -156,6 +166,8 @@ export class QemuInstanceDriver implements InstanceDriver {
       // The root's I/O limits (a plan's, or set with volume set-limits) hold from every boot on, not only live.
       const rl = spec.root.limits;
       if (rl && Object.values(rl).some((v) => v > 0)) await this.devices.setVolumeLimits(spec, 'root', rl);
+      // The balloon's guest statistics (memory as the guest sees it) from the first boot on; best effort.
+      await enableGuestStats(await this.qemu.qmp(runDir)).catch((e: unknown) => this.log.debug({ vm: spec.name, err: String(e) }, 'balloon statistics not enabled'));
       if (spec.cpuset?.length && w.pid !== undefined) await pinVm(this.hostExec, await this.qemu.qmp(runDir), w.pid, spec.cpuset, !!spec.dedicated);
     } catch (e) {
       this.watcher.forget(runDir, w);
@@ -181,6 +193,13 @@ export class QemuInstanceDriver implements InstanceDriver {
     } finally {
       if (w) w.busy--;
     }
+  }
+
+  /** Hot-add CPUs and memory to the running VM (hotplug.ts). */
+  async resizeLive(ref: InstanceRef, want: { cpus: number; memoryBytes: number; maxCpus: number; maxMemoryBytes: number }): Promise<{ cpus: number; memoryBytes: number }> {
+    const runDir = resolve(ref.hostIds.runDir);
+    if ((await livePid(runDir, this.opts.proc)) === undefined) throw conflict(`instance ${ref.name} is not running`);
+    return hotAdd(await this.qemu.qmp(runDir), want, this.log);
   }
 
   /** Live: pin the running VM's threads to `cores` (see cpu-pin.ts); nothing when it does not run. */
@@ -223,7 +242,9 @@ export class QemuInstanceDriver implements InstanceDriver {
     if (usage) {
       // Disk counters over the VM's one cached QMP connection (no spawn), bounded: a busy QMP leaves them out.
       const stats = await this.qemu.qmp(runDir).then((c) => c.execute('query-blockstats', undefined, { timeoutMs: BLOCKSTATS_TIMEOUT_MS })).catch(() => undefined);
-      if (stats !== undefined) return { state: paused ? 'paused' : 'running', pid, usage: { ...usage, disk: sumBlockStats(stats) } };
+      const guest = await this.qemu.qmp(runDir).then((c) => guestMemory(c, BLOCKSTATS_TIMEOUT_MS)).catch(() => undefined);
+      const more = { ...(stats !== undefined ? { disk: sumBlockStats(stats) } : {}), ...(guest ? { guestMemory: guest } : {}) };
+      return { state: paused ? 'paused' : 'running', pid, usage: { ...usage, ...more } };
     }
     return { state: paused ? 'paused' : 'running', pid, ...(usage ? { usage } : {}) };
   }

@@ -265,6 +265,14 @@ export class FakeInstanceDriver implements InstanceDriver {
     this.running(ref, 'resize a disk');
   }
 
+  async resizeLive(ref: InstanceRef, want: { cpus: number; memoryBytes: number; maxCpus: number; maxMemoryBytes: number }): Promise<{ cpus: number; memoryBytes: number }> {
+    this.step('resizeLive', ref.uuid, want);
+    if (!this.caps.liveResize) throw conflict('this driver cannot resize a running instance');
+    this.running(ref, 'resize');
+    if (want.cpus > want.maxCpus || want.memoryBytes > want.maxMemoryBytes) throw invalid('past the maximum');
+    return { cpus: want.cpus, memoryBytes: want.memoryBytes };
+  }
+
   async setVolumeLimits(ref: InstanceRef, vol: { pool: string; volume: string } | 'root', limits: IoLimits): Promise<void> {
     this.step('setVolumeLimits', ref.uuid, { vol, limits });
     if (!this.caps.liveDiskResize) throw conflict('this driver cannot change disk limits while the instance runs');
