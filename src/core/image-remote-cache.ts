@@ -1,7 +1,7 @@
 // The local cache of remote images (REMOTE:NAME): a launch fetches the image from its remote's image server into
 // this daemon's public images (every file verified against the index's sha256, the disk checked by qemu-img), and a
 // later launch asks the index (cheap) and fetches again only when a sum changed. One fetch per image at a time.
-import { rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NimboError, invalid } from '../lib/errors.js';
 import { parseImageRef } from '../lib/image-ref.js';
@@ -124,6 +124,7 @@ export class RemoteImageCache implements RemoteImageSource {
               onResume: (from, why) => ctx.log(`${f.name}: cut (${why}); resuming at byte ${from}`),
             });
             if (got.sha256 !== f.sha256) throw invalid(`checksum mismatch for ${f.name} of ${ref}: the index says sha256 ${f.sha256}, the file has ${got.sha256}; nothing was kept`);
+            await chmod(join(work, f.name), 0o644); // QEMU, under its own uid, reads the kernel and initrd
             done += f.size;
           }
           // Served files are data from another host: the disk must be a standalone qcow2 or raw (no backing file).

@@ -59,17 +59,17 @@ export function registerImageFetchCommands(image: Command): void {
     .description('add an image remote (the other daemon must run with --image-server)')
     .argument('<name>', 'remote name', (v: string) => parseName(v, 'remote name'))
     .argument('<url>', "the other daemon's URL, e.g. https://host:8443")
-    .option('--token-file <file>', "a file holding a token of the other daemon (read access to images)")
+    .option('--remote-token-file <file>', "a file holding a token of the other daemon (read access to images); sent only to it (--token-file is this CLI's own token)")
     .addOption(outputOption())
-    .action(async (name: string, url: string, o: { tokenFile?: string }, cmd: Command) => {
+    .action(async (name: string, url: string, o: { remoteTokenFile?: string }, cmd: Command) => {
       let token: string | undefined;
-      if (o.tokenFile !== undefined) {
+      if (o.remoteTokenFile !== undefined) {
         try {
-          token = readFileSync(o.tokenFile, 'utf8').trim();
+          token = readFileSync(o.remoteTokenFile, 'utf8').trim();
         } catch (e) {
-          throw new CliError(`${o.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: EXIT.usage });
+          throw new CliError(`${o.remoteTokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: EXIT.usage });
         }
-        if (!token) throw new CliError(`${o.tokenFile} is empty`, { exitCode: EXIT.usage });
+        if (!token) throw new CliError(`${o.remoteTokenFile} is empty`, { exitCode: EXIT.usage });
       }
       const r = await clientFor(cmd).addImageRemote({ name, url, ...(token ? { token } : {}) });
       outResult(formatOf(cmd), r, `Added image remote ${r.name} (${r.url})`);
