@@ -30,6 +30,10 @@ import type { BackupFiles } from '../core/backup/backup-files.js';
 import type { BackupMaintenance } from '../core/backup/backup-maintenance.js';
 import type { BackupJobs } from '../core/backup/backup-jobs.js';
 import type { BackupSyncer } from '../core/backup/backup-sync.js';
+import type { UrlImports } from '../core/image-url-import.js';
+import type { ImageServer } from '../core/image-server.js';
+import type { ImageRemotes } from '../core/image-remotes.js';
+import type { RemoteImageCache } from '../core/image-remote-cache.js';
 
 /** The backup services the routes call. */
 export interface BackupApi {
@@ -73,6 +77,14 @@ export interface ApiContext extends BaseDeps {
   backups: BackupApi;
   /** GET /metrics and the history routes (core/metrics). */
   metrics: MetricsService;
+  /** POST /images/import-url. */
+  urlImports: UrlImports;
+  /** GET /image-server/... (what other daemons fetch). */
+  imageServer: ImageServer;
+  /** /image-remotes (where this daemon fetches REMOTE:IMAGE from). */
+  imageRemotes: ImageRemotes;
+  /** The local cache of remote images. */
+  remoteImages: RemoteImageCache;
 }
 
 /** Answer 202 Accepted with the operation and its Location. */

@@ -22,7 +22,17 @@ import { updateOf, vpsOf } from '../core/testing/vps-fixture.js';
 import { InstanceExec } from '../core/instance-exec.js';
 import { coreFixture } from '../core/testing/core-fixture.js';
 import { prng } from '../lib/prng.js';
+import { UrlImports } from '../core/image-url-import.js';
+import { ImageServer } from '../core/image-server.js';
+import { ImageRemotes } from '../core/image-remotes.js';
+import { RemoteImageCache } from '../core/image-remote-cache.js';
 import { fieldPaths, hostileValues, routesOf, sample, withValueAt, type FuzzRequest, type FuzzRoute } from './testing/openapi-fuzz.js';
+
+/** The image fetch services of a core fixture (the image server off, as by default). */
+function imageFetchOf(t: Awaited<ReturnType<typeof coreFixture>>) {
+  const imageRemotes = new ImageRemotes(t.runtime.d);
+  return { urlImports: new UrlImports(t.runtime.d, t.images), imageServer: new ImageServer(t.images, false), imageRemotes, remoteImages: new RemoteImageCache(t.runtime.d, t.images, imageRemotes) };
+}
 
 const SEED = Number(process.env.NIMBO_FUZZ_SEED ?? 20261205);
 const ABSENT_ID = '00000000-0000-4000-8000-00000000f022';
@@ -112,6 +122,7 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
     usage: new UsageService(t.store), hostInfo: async () => ({ version: 'fuzz' }),
     backups: makeBackups({ base: t.runtime.d, runtime: t.runtime, repo: t.repo, provisioner: t.provisioner, views: t.views, nics: t.nics, actions: t.actions }).api,
     metrics: makeMetrics({ stateDir: t.dir, repo: t.repo, runtime: t.runtime, storage: t.storage, ops: t.ops, log: silentLogger() }).service,
+    ...imageFetchOf(t),
   };
   // A context member the fixture lacks is reported by name (a new service must be added here), not as a mystery 500.
   const ctx = new Proxy(members, {

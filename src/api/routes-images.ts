@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Image, ImageBuild, ImageImport, ImagePublish, Name, Operation } from '../shared/api-types.js';
+import { ErrorBody, Image, ImageImport, ImagePublish, Name, Operation } from '../shared/api-types.js';
+import { ImageRef } from '../shared/image-fetch-types.js';
 import { projectOf } from './request-project.js';
 import { accepted, type ApiContext } from './context.js';
 import { PAGED, PageQuery, listPage, pageOfSchema, type PageParams } from './paging.js';
@@ -21,7 +22,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.get<{ Params: { name: string } }>(
     '/images/:name',
-    { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: "Show one image: the project's private one of that name, else the public one", params: Type.Object({ name: Name }), response: { 200: Image, ...errors } } },
+    { config: { access: { action: 'read', resource: 'image' } }, schema: { tags: ['images'], summary: "Show one image: the project's private one of that name, else the public one (REMOTE:NAME: a cached image of an image remote)", params: Type.Object({ name: ImageRef }), response: { 200: Image, ...errors } } },
     async (req) => {
       const p = projectOf(req);
       const own = await ctx.privateImages.get(p, req.params.name).catch(() => undefined);
@@ -41,12 +42,6 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
     async (req, reply) => accepted(reply, await ctx.privateImages.remove(projectOf(req), req.params.name)),
   );
 
-  app.post<{ Body: ImageBuild }>(
-    '/images',
-    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: 'Build a built-in image (tiny, debian-12); public images are the platform\'s (admin or operator)', body: ImageBuild, response: { 202: Accepted, ...errors } } },
-    async (req, reply) => accepted(reply, await ctx.images.build(req.body.name, req.body.builder ?? req.body.name)),
-  );
-
   app.post<{ Body: ImageImport }>(
     '/images/import',
     { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: "Import a qcow2 or raw disk image from a file on the daemon's host", body: ImageImport, response: { 202: Accepted, ...errors } } },
@@ -55,7 +50,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.delete<{ Params: { name: string } }>(
     '/images/:name',
-    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: 'Delete a public image (admin or operator)', params: Type.Object({ name: Name }), response: { 202: Accepted, ...errors } } },
+    { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: 'Delete a public image (admin or operator); REMOTE:NAME deletes the cached copy of a remote image', params: Type.Object({ name: ImageRef }), response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.images.remove(req.params.name)),
   );
 }

@@ -20,6 +20,7 @@ import { operationRoutes } from './routes-operations.js';
 import { liveRoutes } from './routes-live.js';
 import { vncRoutes } from './routes-vnc.js';
 import { imageUploadRoutes } from './routes-image-upload.js';
+import { imageFetchRoutes } from './routes-image-fetch.js';
 import { storageRoutes } from './routes-storage.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { copyRoutes } from './routes-copy.js';
@@ -122,6 +123,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await instanceRoutes(api, ctx);
       await imageRoutes(api, ctx);
       await imageUploadRoutes(api, ctx);
+      await imageFetchRoutes(api, ctx);
       await operationRoutes(api, ctx);
       await liveRoutes(api, ctx);
       await vncRoutes(api, ctx);

@@ -13,6 +13,7 @@ import type {
   InstanceCreate,
   Operation,
 } from '../shared/api-types.js';
+import type { ImageImportUrl, ImageRemote, ImageRemoteAdd, ServedImage } from '../shared/image-fetch-types.js';
 import type {
   Pool,
   PoolCreate,
@@ -323,6 +324,30 @@ export class ApiClient {
   /** GET /images/{name}: the project's private image of that name, else the public one. */
   getImage(name: string): Promise<Image> {
     return this.json('GET', `/images/${enc(name)}`);
+  }
+  /** POST /images/import-url: the daemon downloads a disk image (checked against a sha256) → Operation. */
+  importImageUrl(body: ImageImportUrl): Promise<Operation> {
+    return this.operation('POST', '/images/import-url', { body });
+  }
+  /** GET /image-remotes. */
+  async listImageRemotes(): Promise<ImageRemote[]> {
+    return (await this.json<{ remotes: ImageRemote[] }>('GET', '/image-remotes')).remotes;
+  }
+  /** POST /image-remotes. */
+  addImageRemote(body: ImageRemoteAdd): Promise<ImageRemote> {
+    return this.json('POST', '/image-remotes', { body });
+  }
+  /** DELETE /image-remotes/{name}. */
+  async removeImageRemote(name: string): Promise<void> {
+    await this.json('DELETE', `/image-remotes/${enc(name)}`);
+  }
+  /** GET /image-remotes/{name}/images: what the remote serves. */
+  async listRemoteImages(remote: string): Promise<ServedImage[]> {
+    return (await this.json<{ images: ServedImage[] }>('GET', `/image-remotes/${enc(remote)}/images`)).images;
+  }
+  /** POST /image-remotes/{name}/images/{image}/fetch: into the local cache as REMOTE:IMAGE → Operation. */
+  fetchRemoteImage(remote: string, image: string): Promise<Operation> {
+    return this.operation('POST', `/image-remotes/${enc(remote)}/images/${enc(image)}/fetch`);
   }
 
   /** GET /storage/pools. */

@@ -52,6 +52,7 @@ const NO_OUTPUT: Record<string, string> = {
   'backup job delete': 'the API answers 204: no object',
   'backup store key': 'prints the wrapped key as JSON (always)',
   'backup store delete': 'the API answers 204: no object',
+  'image remote remove': 'the API answers 204: no object',
   help: "commander's help",
 };
 

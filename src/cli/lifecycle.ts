@@ -23,6 +23,7 @@ interface DaemonFlags {
   webhookAllowInternal?: boolean;
   meterInterval: string;
   uploadMax: string;
+  imageServer?: boolean;
 }
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
@@ -46,6 +47,7 @@ export function registerLifecycle(program: Command): void {
     .option('--rate-limit-caller <burst:per-second>', 'API requests per token, session or user (off: no limit)', '600:100')
     .option('--rate-limit-address <burst:per-second>', 'API requests per source address (off: no limit)', '1200:200')
     .option('--upload-max <size>', 'largest disk image a browser or `nimbo image upload` may send (e.g. 16GiB)', '16GiB')
+    .option('--image-server', "serve the public disk images, read-only, to other daemons' image remotes (callers need a token with read access to images; off by default)")
     .option('--webhook-allow-internal', 'let webhooks reach loopback, private and link-local addresses (refused by default: SSRF)')
     .addOption(new Option('--meter-interval <seconds>', 'seconds between metering samples (tests)').default('60').hideHelp())
     .addHelpText(
@@ -86,6 +88,7 @@ export function registerLifecycle(program: Command): void {
         tls,
         shutdownTimeoutMs: shutdownS * 1000,
         uploadMaxBytes: parseSize(o.uploadMax, '--upload-max'),
+        ...(o.imageServer ? { imageServer: true } : {}),
         trail,
       });
       if (daemon.fingerprint) process.stderr.write(`nimbod: serving ${daemon.url}; TLS certificate SHA-256 fingerprint ${daemon.fingerprint}\n`);

@@ -23,6 +23,8 @@ export interface DaemonConfig {
   shutdownTimeoutMs?: number;
   /** The largest disk image a browser may upload (POST /images/upload), in bytes (default core/image-upload.ts: 16 GiB). */
   uploadMaxBytes?: number;
+  /** Serve the public disk images to other daemons (GET /image-server/...): off unless `--image-server`. */
+  imageServer?: boolean;
   /** Audit retention, rate limits and webhook targets (core/trail-config.ts; defaults when absent). */
   trail?: Partial<TrailConfig>;
 }

@@ -25,6 +25,8 @@ export interface ImageRecord {
   createdAt: string;
   built?: BuiltImage;
   error?: string;
+  /** Images fetched over HTTP or from another daemon: where from and the sha256 of each file (core/image-remote-cache.ts). */
+  fetched?: { from: string; sha256: Record<string, string> };
 }
 
 /**
@@ -55,6 +57,14 @@ export interface BuiltinSource {
   blockers(image: BuiltinImage): Promise<string[]>;
 }
 
+/** Where images named REMOTE:NAME come from (core/image-remote-cache.ts). */
+export interface RemoteImageSource {
+  /** Checked before a launch: pending when the cache is missing or older than the remote's copy. */
+  forLaunch(ref: string): Promise<LaunchImage>;
+  /** Fetch or refresh the cached copy (one fetch per image at a time). */
+  ensure(ref: string, progress: (pct: number, message: string) => void, signal?: AbortSignal): Promise<void>;
+}
+
 /** The catalog's built-in images, probed on this host. */
 export const HOST_BUILTINS: BuiltinSource = {
   names: BUILTIN_NAMES,
@@ -66,6 +76,8 @@ export const HOST_BUILTINS: BuiltinSource = {
 export class ImageService {
   /** Builds and imports that run now: launches that need one of them follow it. */
   private builds = new SharedBuilds();
+  /** Images of other daemons (REMOTE:NAME), fetched into this daemon's cache by launches; set by the daemon. */
+  remote?: RemoteImageSource;
   constructor(private d: BaseDeps, private inUse: (image: string) => Promise<string[]>, private builtins: BuiltinSource = HOST_BUILTINS) {}
 
   /** After a daemon stop mid-build: drop half-built images and leftover build folders. */
@@ -123,6 +135,7 @@ export class ImageService {
    * (NotFound saying what is missing otherwise); an unknown name is NotFound listing the built-in ones.
    */
   async forLaunch(name: string): Promise<LaunchImage> {
+    if (this.remote && name.includes(':')) return this.remote.forLaunch(name);
     const rec = (await this.d.store.get<ImageRecord>(key(name)))?.value;
     const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
     if (step === 'use') {
@@ -141,6 +154,10 @@ export class ImageService {
    * already (a launch's or `nimbo image build`'s) is followed, never doubled. Progress goes to `progress`.
    */
   async ensure(name: string, progress: (pct: number, message: string) => void, signal?: AbortSignal): Promise<BuiltImage & { boot: VmBoot }> {
+    if (this.remote && name.includes(':')) {
+      await this.remote.ensure(name, progress, signal);
+      return this.ready(name);
+    }
     for (let tries = 0; tries < 5; tries++) {
       const rec = (await this.d.store.get<ImageRecord>(key(name)))?.value;
       const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
@@ -228,7 +245,8 @@ export class ImageService {
     }
   }
 
-  private async produce(name: string, source: string, make: (outDir: string, ctx: OpContext) => Promise<BuiltImage>) {
+  /** Make image `name` as an Operation: `make` writes it into outDir; a failure leaves neither files nor a record. */
+  async produce(name: string, source: string, make: (outDir: string, ctx: OpContext) => Promise<BuiltImage>, fetched?: ImageRecord['fetched']) {
     // Registered before the first await: a second build of the same name, or a launch, sees this one.
     const handle = this.builds.begin(name);
     let op: Awaited<ReturnType<OperationManager['start']>>;
@@ -246,7 +264,7 @@ export class ImageService {
             ctx.progress(pct, message);
             handle.progress(pct, message ?? '');
           } });
-          const ready: ImageRecord = { ...rec, status: 'ready', built: { ...built, name } };
+          const ready: ImageRecord = { ...rec, status: 'ready', built: { ...built, name }, ...(fetched ? { fetched } : {}) };
           await this.d.store.put(key(name), ready);
           this.d.events.publish('image', name, { status: 'ready' });
           handle.end();

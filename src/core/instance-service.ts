@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Instance, InstanceCreate } from '../shared/api-types.js';
 import { invalid, NimboError } from '../lib/errors.js';
 import { formatSize, parseBoundedSize, validateName } from '../lib/validate.js';
+import { parseImageRef } from '../lib/image-ref.js';
 import { Reverter } from '../lib/reverter.js';
 import { readUserDb, resolveProcess } from '../images/oci/index.js';
 import type { ConsoleHandle, DriverCapabilities, InstanceKind, PlanInput } from '../drivers/compute/instance-driver.js';
@@ -118,7 +119,7 @@ export class InstanceService {
   async create(project: string, asked: InstanceCreate) {
     const { req, launch, plan } = await this.withPlan(asked);
     validateName(req.name, 'instance name');
-    validateName(req.image, 'image name');
+    parseImageRef(req.image); // NAME, or REMOTE:NAME (an image remote's, fetched into the cache)
     // The project's own image of that name, else the public one: from here on the image is that reference.
     const image = await this.d.images.resolve(project, req.image);
     const labels = validateLabels(req.labels);

@@ -23,6 +23,10 @@ import { InstanceNics } from '../core/instance-nics.js';
 import { PrivateImages } from '../core/private-images.js';
 import { DriverRegistry, type DriverPorts } from '../drivers/compute/registry.js';
 import { ImageService } from '../core/image-service.js';
+import { UrlImports } from '../core/image-url-import.js';
+import { ImageServer } from '../core/image-server.js';
+import { ImageRemotes } from '../core/image-remotes.js';
+import { RemoteImageCache } from '../core/image-remote-cache.js';
 import { InstanceService } from '../core/instance-service.js';
 import { PlanService } from '../core/plans/plan-service.js';
 import { QuotaService } from '../core/quota/quota-service.js';
@@ -104,6 +108,10 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   let instances!: InstanceService;
   const images = new ImageService(base, (img) => instances.usersOf(img));
   await images.recover();
+  const imageRemotes = new ImageRemotes(base);
+  const remoteImages = new RemoteImageCache(base, images, imageRemotes);
+  images.remote = remoteImages;
+  const imageFetch = { urlImports: new UrlImports(base, images), imageServer: new ImageServer(images, config.imageServer === true), imageRemotes, remoteImages };
   // The instance drivers (qemu, runc, ...): the registry loads each; one that cannot run here keeps its reason.
   const ports: DriverPorts = {
     exec,
@@ -191,6 +199,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     vpsActions,
     instanceUpdate,
     privateImages,
+    ...imageFetch,
     backups: backups.api,
     hostInfo: async () => collectHostInfo(exec, config, accel, await network.spec(DEFAULT_PROJECT, 'default')),
     ...trail.services,

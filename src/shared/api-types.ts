@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { NAME_PATTERN, SIZE_PATTERN } from './api-constants.js';
+import { ImageRef } from './image-fetch-types.js';
 
 export { ACTIONS, NAME_PATTERN, SIZE_PATTERN, type ActionName } from './api-constants.js';
 
@@ -25,7 +26,7 @@ export const Autostart = Type.Union([Type.Literal('last-state'), Type.Literal('a
 export const InstanceCreate = Type.Object(
   {
     name: Name,
-    image: Name,
+    image: ImageRef,
     pool: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'storage pool of the root volume (default: default)' })),
     type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),

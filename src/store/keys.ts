@@ -107,6 +107,10 @@ export const keys = {
   privateImages: (project: string) => `/images/${seg(project) === 'public' ? '-public' : project}/`,
   /** A private image of a project. */
   privateImage: (project: string, name: string) => `/images/${seg(project) === 'public' ? '-public' : project}/${name}`,
+  /** Prefix of the image remotes (other daemons' image servers; host-global, admin-managed). */
+  imageRemotes: '/image-remotes/',
+  /** One image remote. */
+  imageRemote: (name: string) => `/image-remotes/${name}`,
   /** Prefix of every operation. */
   operations: '/operations/',
   /** One operation (its record carries its project). */

@@ -12,6 +12,7 @@ import { parseName } from '../validate.js';
 import { imageColumns, imageFilterKeys } from '../views.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { attachExamples } from '../examples.js';
+import { importFromUrl, isUrlSource, listRemoteImages, registerImageFetchCommands } from './image-fetch.js';
 
 /** Whether a daemon URL points at this machine (so a local path check makes sense). */
 export function isLocalUrl(url: string): boolean {
@@ -27,8 +28,9 @@ export function isLocalUrl(url: string): boolean {
 export function registerImageCommands(program: Command): void {
   const image = program.command('image').description('manage images');
 
-  withListOptions(image.command('list').alias('ls').description('list images').addOption(outputOption()), imageColumns(), Object.keys(imageFilterKeys)).action(
-    async (o: ListOptions, cmd: Command) => {
+  withListOptions(image.command('list').alias('ls').description('list images; with REMOTE: the images an image remote serves').argument('[remote]', 'REMOTE: (an image remote)').addOption(outputOption()), imageColumns(), Object.keys(imageFilterKeys)).action(
+    async (remote: string | undefined, o: ListOptions, cmd: Command) => {
+      if (remote !== undefined) return listRemoteImages(remote, cmd);
       out(renderFilteredList(await clientFor(cmd).listImages(), imageColumns(), imageFilterKeys, o));
     },
   );
@@ -50,10 +52,14 @@ export function registerImageCommands(program: Command): void {
   withWaitOptions(
     image
       .command('import')
-      .description("import a qcow2/raw disk file, or an OCI image (layout directory, its tar, or a docker-archive tar) for application containers, from the daemon's host")
-      .argument('<file>', 'image file (a relative path is made absolute)')
-      .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name')),
-  ).action(async (file: string, o: WaitOptions & { name: string }, cmd: Command) => {
+      .description("import a qcow2/raw disk file, or an OCI image (layout directory, its tar, or a docker-archive tar) for application containers, from the daemon's host; or a qcow2/raw disk image the daemon downloads from an http(s) URL (resumed when cut, checked with --sha256 or --sha256sums)")
+      .argument('<file>', 'image file (a relative path is made absolute), or an http:// or https:// URL')
+      .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name'))
+      .option('--sha256 <hex>', 'URL: the sha256 the download must have')
+      .option('--sha256sums <url>', "URL: a SHA256SUMS file whose line for the URL's file name gives the sha256"),
+  ).action(async (file: string, o: WaitOptions & { name: string; sha256?: string; sha256sums?: string }, cmd: Command) => {
+    if (isUrlSource(file)) return importFromUrl(file, o, cmd);
+    if (o.sha256 !== undefined || o.sha256sums !== undefined) throw new CliError('--sha256 and --sha256sums check downloads: give an http(s) URL');
     const client = clientFor(cmd);
     const path = isAbsolute(file) ? file : resolve(file);
     // The daemon reads the file itself; on a local daemon a missing file can be caught here already.
@@ -97,5 +103,6 @@ export function registerImageCommands(program: Command): void {
     const op = await client.publishImage(instance, name);
     await finishOperation(op, client, o, () => `Published image ${name} from ${instance}`);
   });
+  registerImageFetchCommands(image);
   attachExamples(image);
 }

@@ -9,6 +9,7 @@ import { outputOption, renderDetail } from '../output.js';
 import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
+import { parseImageArg } from './image-fetch.js';
 import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
 import { attachExamples } from '../examples.js';
@@ -121,7 +122,7 @@ export function registerInstanceCommands(program: Command): void {
     program
       .command('launch')
       .description('create an instance from an image and start it')
-      .argument('<image>', 'image name (see: nimbo image list); a missing built-in one (tiny, debian-12) is built first', (v: string) => parseName(v, 'image name'))
+      .argument('<image>', 'image name (see: nimbo image list); a missing built-in one (tiny, debian-12) is built first; REMOTE:IMAGE is fetched from an image remote (cached)', (v: string) => parseImageArg(v))
       .argument('<name>', 'instance name (DNS label)', (v: string) => parseName(v, 'instance name'))
       .argument('[command...]', 'app: the command (replaces the image cmd), after --')
       .option('--plan <name>', 'a plan (nimbo plan list): its vCPUs, memory, disk and limits', (v: string) => parseName(v, 'plan name'))
