@@ -10,6 +10,7 @@ import type { ForwardService } from '../core/forward-service.js';
 import type { InstanceNics } from '../core/instance-nics.js';
 import type { StorageService } from '../core/storage-service.js';
 import type { InstanceVolumes } from '../core/instance-volumes.js';
+import type { InstanceMedia } from '../core/instance-media.js';
 import type { InstanceSnapshots } from '../core/instance-snapshots.js';
 import type { InstanceCopier } from '../core/instance-copy.js';
 import type { InstanceExec } from '../core/instance-exec.js';
@@ -59,6 +60,8 @@ export interface ApiContext extends BaseDeps {
   instanceExec: InstanceExec;
   storage: StorageService;
   instanceVolumes: InstanceVolumes;
+  /** The CD-ROM drive of VMs launched with --iso (insert/eject). */
+  media: InstanceMedia;
   snapshots: InstanceSnapshots;
   plans: PlanService;
   quotas: QuotaService;

@@ -19,6 +19,7 @@ import { ensureAdminToken } from '../core/auth.js';
 import { silentLogger } from '../lib/log.js';
 import { PrivateImages } from '../core/private-images.js';
 import { updateOf, vpsOf } from '../core/testing/vps-fixture.js';
+import { InstanceMedia } from '../core/instance-media.js';
 import { InstanceExec } from '../core/instance-exec.js';
 import { coreFixture } from '../core/testing/core-fixture.js';
 import { prng } from '../lib/prng.js';
@@ -116,7 +117,7 @@ test('fuzz: hostile values in every field of every route of openapi.json get no 
   const members: Record<string, unknown> = {
     config, paths: t.paths, store: t.store, ops: t.ops, events: t.events, log: silentLogger(), exec: t.exec,
     images: t.images, instances: t.instances, actions: t.actions, network: t.network, firewall: t.firewall, forwards: t.forwards,
-    instanceNics: t.nics, copier: t.copier, instanceExec: new InstanceExec(t.runtime), storage: t.storage, instanceVolumes: t.volumes,
+    instanceNics: t.nics, copier: t.copier, instanceExec: new InstanceExec(t.runtime), storage: t.storage, instanceVolumes: t.volumes, media: new InstanceMedia(t.runtime, t.repo, t.views),
     snapshots: t.snapshots, plans: t.plans, quotas: t.quotas, vpsActions: vpsOf(t), instanceUpdate: updateOf(t), privateImages: new PrivateImages(t.runtime.d, t.images, t.repo, t.runtime, (ref) => t.instances.usersOf(ref)), loginThrottle: new LoginThrottle({ freeFailures: 1e9 }),
     audit: new AuditLog(join(t.dir, 'audit')), webhooks: new WebhookService(t.store, t.events, silentLogger(), {}, async () => ({ ok: false, error: 'the fuzz sends nothing' })),
     usage: new UsageService(t.store), hostInfo: async () => ({ version: 'fuzz' }),

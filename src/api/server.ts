@@ -22,6 +22,7 @@ import { vncRoutes } from './routes-vnc.js';
 import { imageUploadRoutes } from './routes-image-upload.js';
 import { imageFetchRoutes } from './routes-image-fetch.js';
 import { storageRoutes } from './routes-storage.js';
+import { mediaRoutes } from './routes-media.js';
 import { snapshotRoutes } from './routes-snapshots.js';
 import { copyRoutes } from './routes-copy.js';
 import { instancePatchRoutes } from './routes-instance-patch.js';
@@ -128,6 +129,7 @@ export async function buildServer(ctx: ApiContext, opts: ServerOptions = {}): Pr
       await liveRoutes(api, ctx);
       await vncRoutes(api, ctx);
       await storageRoutes(api, ctx);
+      await mediaRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
       await copyRoutes(api, ctx);
       await instancePatchRoutes(api, ctx);

@@ -19,6 +19,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     register: async (p) => (await import('./commands/instances.js')).registerInstanceCommands(p),
   },
   { names: ['console'], register: async (p) => (await import('./commands/console.js')).registerConsoleCommand(p) },
+  { names: ['media'], register: async (p) => (await import('./commands/media.js')).registerMediaCommands(p) },
   { names: ['image'], register: async (p) => (await import('./commands/images.js')).registerImageCommands(p) },
   { names: ['storage'], register: async (p) => (await import('./commands/storage.js')).registerStorageCommands(p) },
   { names: ['network'], register: async (p) => (await import('./commands/networks.js')).registerNetworkCommands(p) },

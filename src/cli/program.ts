@@ -9,6 +9,7 @@ import { registerCopyCommand } from './commands/copy.js';
 import { registerUpdateCommands } from './commands/update.js';
 import { registerVpsActionCommands } from './commands/vps-actions.js';
 import { registerImageCommands } from './commands/images.js';
+import { registerMediaCommands } from './commands/media.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerStorageCommands } from './commands/storage.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerInstanceCommands(program);
   registerConsoleCommand(program);
   registerImageCommands(program);
+  registerMediaCommands(program);
   registerStorageCommands(program);
   registerNetworkCommands(program);
   registerFirewallCommands(program);

@@ -44,6 +44,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ['Type', i.type],
     ['State', i.state],
     ['Image', i.image],
+    ...(i.media !== undefined ? ([['CD-ROM', i.media || '(empty)']] as [string, string][]) : []),
     ['Accelerator', i.accelerator || '-'],
     ['CPUs', i.maxCpus !== undefined ? `${i.cpus} (max ${i.maxCpus})` : String(i.cpus)],
     ['Memory', i.maxMemory !== undefined ? `${formatBytes(i.memory)} (max ${formatBytes(i.maxMemory)})` : formatBytes(i.memory)],
@@ -84,6 +85,7 @@ export function imageColumns(now = Date.now()): Column<Image>[] {
     { header: 'NAME', value: (i) => i.name },
     { header: 'STATUS', value: (i) => i.status },
     { header: 'VISIBILITY', value: (i) => i.visibility },
+    { header: 'TYPE', value: (i) => i.type ?? '-' },
     { header: 'OS', value: (i) => i.os || '-' },
     { header: 'BOOT', value: (i) => i.boot },
     { header: 'FORMAT', value: (i) => i.format },
@@ -100,6 +102,7 @@ export const imageFilterKeys: FilterKeys<Image> = {
   os: (i) => i.os,
   boot: (i) => i.boot,
   format: (i) => i.format,
+  type: (i) => i.type ?? '',
   visibility: (i) => i.visibility,
 };
 

@@ -45,6 +45,8 @@ export const privateRef = (project: string, name: string) => `${project}/${name}
 export interface LaunchImage {
   virtualSizeBytes: number;
   oci?: BuiltImage['oci'];
+  /** An ISO 9660 image (launch --iso only). */
+  iso?: boolean;
   /** A built-in image that is missing or being built: the create Operation waits for (or starts) its build. */
   pending: boolean;
 }
@@ -100,6 +102,7 @@ export class ImageService {
       source: r.source,
       format: b?.format ?? '',
       boot: b?.oci ? 'oci' : (b?.boot.kind ?? ''),
+      ...(b ? { type: b.oci ? 'oci' : (b.type ?? 'disk') } : {}),
       os: b?.os ?? '',
       size: b?.virtualSizeBytes ?? 0,
       status: r.status,
@@ -140,11 +143,14 @@ export class ImageService {
     const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
     if (step === 'use') {
       const img = await this.ready(name);
-      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), pending: false };
+      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), ...(img.type === 'iso' ? { iso: true } : {}), pending: false };
     }
     const builtin = this.builtins.get(name);
     // An import that runs under this name: not ready yet, as before.
-    if (!builtin || (rec && rec.source !== `builtin:${name}`)) return { ...(await this.ready(name)), pending: false };
+    if (!builtin || (rec && rec.source !== `builtin:${name}`)) {
+      const img = await this.ready(name);
+      return { ...img, ...(img.type === 'iso' ? { iso: true } : {}), pending: false };
+    }
     if (step === 'build') await this.checkBuildable(name);
     return { virtualSizeBytes: builtin.diskBytes, pending: true };
   }

@@ -31,6 +31,7 @@ export interface NicPlan {
 /** Where the root comes from: the image, or another instance's root volume (a copy; optionally at a snapshot). */
 export type RootSource =
   | { from: 'image'; pool: string; /** The root's I/O limits (a plan's). */ limits?: IoLimits }
+  | { from: 'empty'; pool: string; limits?: IoLimits }
   | { from: 'volume'; pool: string; volume: string; snapshot?: string }
   | { from: 'restore'; pool: string; fill: RootFill };
 
@@ -162,7 +163,7 @@ export class InstanceProvisioner {
     const host = (v: string) => this.d.storage.hostVolume(project, v);
     const dr = await this.d.storage.driver(root.pool);
     const poolCaps = await dr.capabilities();
-    let limits = { ...NO_LIMITS, ...(src.from === 'image' ? src.limits : {}) };
+    let limits = { ...NO_LIMITS, ...(src.from === 'image' || src.from === 'empty' ? src.limits : {}) };
     if (src.from === 'restore') {
       if (caps.root === 'filesystem') await dr.createVolume({ name: host(root.volume), kind: 'filesystem', sizeBytes: rec.disk });
       else {
@@ -182,6 +183,9 @@ export class InstanceProvisioner {
       limits = { ...NO_LIMITS, ...(await this.d.storage.meta(project, src.pool, src.volume)).limits };
     } else if (caps.root === 'filesystem') {
       await dr.createVolume({ name: host(root.volume), kind: 'filesystem', sizeBytes: rec.disk });
+    } else if (src.from === 'empty') {
+      // An install from an ISO: an empty (thin) disk of the asked size.
+      await dr.createVolume({ name: host(root.volume), kind: 'block', sizeBytes: rec.disk });
     } else {
       const img = await this.d.images.ready(rec.image);
       await dr.cloneFromImage(img.disk, img.format, host(root.volume), rec.disk);

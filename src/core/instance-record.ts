@@ -58,6 +58,8 @@ export interface InstanceRecord {
   plan?: string;
   /** Dedicated plans: the host cores it owns (core/plans/slices.ts), given at create. */
   slice?: { cores: number[] };
+  /** VMs launched with --iso: their CD-ROM drive and the ISO image (a reference, as `image`) in it, null = empty; `image` names the ISO it was installed from. */
+  cdrom?: { image: string | null };
   /** cloud-init user-data and vendor-data given at launch (core/metadata/). */
   userData?: string;
   vendorData?: string;
@@ -77,6 +79,9 @@ export const instanceKey = (project: string, name: string) => keys.instance(proj
 /** The project of a record (records older than projects belong to 'default'). */
 export const projectOfRecord = (rec: { project?: string }): string => rec.project ?? DEFAULT_PROJECT;
 
+/** An image reference as the record's project knows it (a private image PROJECT/NAME is shown by its name). */
+const shownImage = (rec: InstanceRecord, ref: string): string => (ref.startsWith(`${projectOfRecord(rec)}/`) ? ref.slice(projectOfRecord(rec).length + 1) : ref);
+
 /** The API view of a record. */
 export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
   return {
@@ -84,10 +89,11 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     name: rec.name,
     type: rec.type,
     // A private image (PROJECT/NAME) is shown by its name, as its project knows it.
-    image: rec.image.startsWith(`${projectOfRecord(rec)}/`) ? rec.image.slice(projectOfRecord(rec).length + 1) : rec.image,
+    image: shownImage(rec, rec.image),
     // A rescue boot shows as its own state; the record keeps running/stopped for the reconciler.
     state: rec.rescue && rec.state === 'running' ? 'rescue' : rec.state,
     ...(rec.rescue ? { rescue: { image: rec.rescue.image, since: rec.rescue.since } } : {}),
+    ...(rec.cdrom ? { media: shownImage(rec, rec.cdrom.image ?? '') } : {}),
     accelerator: rec.accelerator,
     cpus: rec.cpus,
     memory: rec.memory,

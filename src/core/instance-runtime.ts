@@ -77,7 +77,10 @@ export class InstanceRuntime {
     const bootRoot = rec.rescue?.root ?? rec.root;
     const root = await this.volumeSpec(project, bootRoot.pool, bootRoot.volume);
     const caps = this.caps(rec);
-    const boot = opts.boot && caps.root === 'image-clone' ? (await this.d.images.ready(rec.rescue?.image ?? rec.image)).boot : undefined;
+    // Installed from an ISO: SeaBIOS boots its CD-ROM drive (the ISO in it, if any), then its disk.
+    const cdrom = rec.cdrom && !rec.rescue ? { ...(opts.boot && rec.cdrom.image !== null ? { path: (await this.d.images.ready(rec.cdrom.image)).disk } : {}) } : undefined;
+    const boot = !opts.boot || caps.root !== 'image-clone' ? undefined
+      : cdrom ? { kind: 'disk' as const } : (await this.d.images.ready(rec.rescue?.image ?? rec.image)).boot;
     const own = rec.rescue ? [await this.volumeSpec(project, rec.root.pool, rec.root.volume)] : [];
     const names = new Set(rec.nics.map((n) => n.network));
     const nets = names.size ? await this.d.network.records(project) : [];
@@ -93,6 +96,7 @@ export class InstanceRuntime {
       root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },
       ...(await this.cpusetOf(rec)),
       nics: rec.nics,
+      ...(cdrom ? { cdrom } : {}),
       volumes: [...own, ...(await Promise.all((rec.volumes ?? []).map((v) => this.volumeSpec(project, v.pool, v.volume, v.path))))],
       networks,
     };

@@ -26,6 +26,7 @@ export interface PlanLookup {
   record(name: string): Promise<PlanRecord>;
 }
 import { userDataOf } from './metadata/user-data-input.js';
+import { checkIsoLaunch, ISO_DISK_DEFAULT } from './iso-launch.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -112,7 +113,8 @@ export class InstanceService {
 
   /** Instances (of every project: an image is platform-wide) that use an image, as PROJECT/NAME outside 'default'. */
   async usersOf(image: string): Promise<string[]> {
-    return (await this.allRecords()).filter((r) => r.image === image).map((r) => (projectOfRecord(r) === DEFAULT_PROJECT ? r.name : `${projectOfRecord(r)}/${r.name}`));
+    // A VM installed from an ISO uses the ISO only while it is in its drive.
+    return (await this.allRecords()).filter((r) => (r.cdrom ? r.cdrom.image === image : r.image === image)).map((r) => (projectOfRecord(r) === DEFAULT_PROJECT ? r.name : `${projectOfRecord(r)}/${r.name}`));
   }
 
   /** Validate a create request, reserve the name (charged to `project`'s quota), and run the create as an Operation. */
@@ -131,9 +133,10 @@ export class InstanceService {
     const caps = driver.capabilities();
     // A filesystem root's disk is the quota of its root volume (the overlay's upper layer: what it
     // writes, never the shared image tree); without --disk it has none (0 = no limit).
+    checkIsoLaunch(req, img, caps.kind);
     const disk = caps.root === 'filesystem' && req.disk === undefined ? 0
-      : parseBoundedSize(req.disk ?? Math.max(LIMITS.disk.def, img.virtualSizeBytes), LIMITS.disk.min, LIMITS.disk.max, 'disk');
-    if (caps.root === 'image-clone' && disk < img.virtualSizeBytes) {
+      : parseBoundedSize(req.disk ?? (req.iso ? ISO_DISK_DEFAULT : Math.max(LIMITS.disk.def, img.virtualSizeBytes)), LIMITS.disk.min, LIMITS.disk.max, 'disk');
+    if (caps.root === 'image-clone' && !req.iso && disk < img.virtualSizeBytes) {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
     const nicReqs = req.nics ?? [{ network: 'default' }];
@@ -185,6 +188,7 @@ export class InstanceService {
       ...(labels ? { labels } : {}),
       ...(plan ? { plan: plan.name } : {}),
       ...userDataOf(req),
+      ...(req.iso ? { cdrom: { image } } : {}),
       createdAt: new Date().toISOString(),
     };
     // Driver-only fields are checked (and its host ids reserved) before the name is taken.
@@ -210,7 +214,7 @@ export class InstanceService {
         const plans = nicReqs.map((n, i) => ({ name: `eth${i}`, network: n.network, ...(n.address ? { address: n.address } : {}), securityGroups: n.securityGroups ?? ['default'], ...this.nics.limitsOf(n) }));
         // A new dedicated slice: running shared instances leave its cores now, not only at their next start.
         if (rec.slice) await this.runtime.repinShared(await this.repo.allRecords());
-        await this.provisioner.provision(rec, plans, { from: 'image', pool, ...(launch ? { limits: launch.rootLimits } : {}) }, r, progress);
+        await this.provisioner.provision(rec, plans, { from: req.iso ? 'empty' : 'image', pool, ...(launch ? { limits: launch.rootLimits } : {}) }, r, progress);
         ctx.checkCancelled();
         if (start) {
           progress(80, 'starting');

@@ -30,6 +30,7 @@ export class VpsRootSwap {
   private async checkImage(rec: InstanceRecord, image: string): Promise<void> {
     const img = await this.base.images.forLaunch(image);
     if (img.oci) throw invalid(`image ${image} is an OCI application image: a root is made from a system image`);
+    if (img.iso) throw invalid(`image ${image} is an ISO (an installer CD), not a disk image: a root is made from a disk image`);
     if (this.d.runtime.caps(rec).root === 'image-clone' && rec.disk < img.virtualSizeBytes) {
       throw invalid(`image ${image} (${img.virtualSizeBytes} bytes) does not fit instance ${rec.name}'s disk (${rec.disk} bytes): resize it first`);
     }

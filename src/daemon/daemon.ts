@@ -46,6 +46,7 @@ import { VpsActions } from '../core/vps-actions.js';
 import { applyNicLimits } from '../core/instance-nics.js';
 import { StorageService } from '../core/storage-service.js';
 import { InstanceVolumes } from '../core/instance-volumes.js';
+import { InstanceMedia } from '../core/instance-media.js';
 import { InstanceSnapshots } from '../core/instance-snapshots.js';
 import { SnapshotScheduler } from '../core/snapshot-scheduler.js';
 import { makeBackups } from './backup-wiring.js';
@@ -143,6 +144,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const provisioner = new InstanceProvisioner(runtime, repo, instanceNics);
   instances = new InstanceService(runtime, repo, provisioner, views, instanceNics, accel, plans);
   const instanceVolumes = new InstanceVolumes(runtime, repo, storage);
+  const media = new InstanceMedia(runtime, repo, views);
   const snapshots = new InstanceSnapshots(runtime, repo, storage);
   const copier = new InstanceCopier(runtime, repo, provisioner, views, instanceNics, snapshots);
   const instanceExec = new InstanceExec(runtime);
@@ -193,6 +195,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     instanceExec,
     storage,
     instanceVolumes,
+    media,
     snapshots,
     plans,
     quotas,

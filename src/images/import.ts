@@ -5,6 +5,7 @@ import { HostCommandError, NimboError, invalid } from '../lib/errors.js';
 import { makeWorkDir, publishImage } from './publish.js';
 import { DISK_FILE, type BuiltImage, type ProgressFn } from './types.js';
 import { parseInfo, type ImgInfo } from '../drivers/storage/qemu-img.js';
+import { importIso, isIso9660 } from './iso.js';
 
 /** Options of importImage. */
 export interface ImportOptions {
@@ -58,7 +59,7 @@ const message = (e: unknown) => (e instanceof HostCommandError ? e.stderr.trim()
 
 /**
  * Imports a qcow2 or raw file as `outDir/disk.qcow2` (always converted, so the image is
- * standalone and owned by nimbo). Boots from its disk. Rejects anything else with
+ * standalone and owned by nimbo). Boots from its disk. An ISO 9660 file becomes an image of type iso (iso.ts). Rejects anything else with
  * InvalidArgument and leaves no partial output behind.
  */
 export async function importImage(opts: ImportOptions): Promise<BuiltImage> {
@@ -68,6 +69,8 @@ export async function importImage(opts: ImportOptions): Promise<BuiltImage> {
   const st = await stat(file).catch(() => null);
   if (!st) throw invalid(`file ${file} does not exist`);
   if (!st.isFile()) throw invalid(`${file} is not a regular file`);
+  // By content, not by name: an ISO 9660 image (an installer CD) is kept as it is, as an image of type iso.
+  if (await isIso9660(file)) return importIso({ file, name: opts.name, outDir: opts.outDir, progress });
   progress(2, 'inspecting');
   const res = await exec.run(['qemu-img', 'info', '--output=json', file], { allowFailure: true });
   if (res.code !== 0) throw invalid(`${file} is not a readable disk image: ${res.stderr.trim().split('\n').at(-1) ?? ''}`);

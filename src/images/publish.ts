@@ -43,6 +43,7 @@ export async function readBuiltImage(dir: string): Promise<BuiltImage> {
     virtualSizeBytes: size, boot, os: raw.os,
   };
   if (isStr(raw.readyMarker)) img.readyMarker = raw.readyMarker;
+  if (raw.type === 'iso') img.type = 'iso';
   return img;
 }
 

@@ -11,6 +11,8 @@ export interface BuiltImage {
   /** The template disk; VMs get a qcow2 overlay on top of it. */
   disk: string;
   format: 'qcow2' | 'raw';
+  /** 'iso': an ISO 9660 image (an installer CD, `disk` is the .iso itself) for a VM's CD-ROM drive; absent = a disk image. */
+  type?: 'disk' | 'iso';
   virtualSizeBytes: number;
   boot: VmBoot;
   /** Human-readable description of the OS inside. */
@@ -40,5 +42,7 @@ export interface BuildOptions {
 export const IMAGE_JSON = 'image.json';
 /** The file name of an image's template disk inside its directory. */
 export const DISK_FILE = 'disk.qcow2';
+/** The file name of an ISO image inside its directory. */
+export const ISO_FILE = 'disk.iso';
 /** The marker the built-in images print on ttyS0 when ready. */
 export const READY_MARKER = 'NIMBO-READY';

@@ -54,6 +54,7 @@ export const InstanceCreate = Type.Object(
     maxCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'VMs: most vCPUs a live resize may add up to (default: cpus, no room)' })),
     maxMemory: Type.Optional({ ...Size, description: 'VMs: most memory a live resize may add up to, e.g. 4GiB (default: memory, no room)' }),
     disk: Type.Optional(Size),
+    iso: Type.Optional(Type.Boolean({ description: 'VMs: image is an ISO (type iso) to install from: an empty root disk of `disk` (default 8GiB), the ISO in a CD-ROM drive booted first, no cloud-init' })),
     plan: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'a plan (nimbo plan list): its vCPUs, memory, disk and limits; sizes given too must agree' })),
     labels: Type.Optional(Labels),
     sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16384 }), { maxItems: 32 })),
@@ -142,6 +143,7 @@ export const Instance = Type.Object({
   plan: Type.Optional(Type.String({ description: 'the plan it was launched with' })),
   dedicatedCores: Type.Optional(Type.Array(Type.Integer(), { description: 'dedicated plans: the host cores its vCPUs are pinned to' })),
   rescue: Type.Optional(Type.Object({ image: Type.String(), since: Type.String() }, { description: 'set while it runs a rescue system with its own root as a second disk' })),
+  media: Type.Optional(Type.String({ description: "VMs launched with --iso: the ISO image in their CD-ROM drive ('' = empty; nimbo media insert/eject)" })),
   description: Type.String({ description: 'free text (nimbo update --description)' }),
   autostart: Autostart,
   createdAt: Type.String(),
@@ -175,6 +177,7 @@ export const Image = Type.Object({
   source: Type.String({ description: 'builtin:tiny, builtin:debian-12, import:FILE or instance:NAME' }),
   format: Type.String(),
   boot: Type.String({ description: 'direct or disk' }),
+  type: Type.Optional(Type.Union([Type.Literal('disk'), Type.Literal('iso'), Type.Literal('oci')], { description: "disk: boots from its disk; iso: an ISO 9660 installer CD (launch --iso); oci: an application image (launch --app)" })),
   os: Type.String(),
   size: Type.Integer({ description: 'virtual size in bytes' }),
   status: Type.Union([Type.Literal('building'), Type.Literal('ready'), Type.Literal('error')]),
@@ -182,6 +185,10 @@ export const Image = Type.Object({
   visibility: Type.Union([Type.Literal('public'), Type.Literal('private')], { description: "public: the platform's, for every project; private: this project's own (made with POST /instances/{name}/publish)" }),
 });
 export type Image = Static<typeof Image>;
+
+/** Body of POST /api/v1/instances/{name}/media: the ISO image to put in the VM's CD-ROM drive (live when it runs). */
+export const MediaInsert = Type.Object({ image: Name }, strict);
+export type MediaInsert = Static<typeof MediaInsert>;
 
 /** Body of POST /api/v1/instances/{name}/publish: the private image to make from the stopped VM. */
 export const ImagePublish = Type.Object({ image: Name }, strict);

@@ -46,6 +46,7 @@ interface LaunchOptions extends WaitOptions {
   diskReadIops?: number;
   diskWriteIops?: number;
   app?: boolean;
+  iso?: boolean;
   entrypoint?: string;
   env?: string[];
   workdir?: string;
@@ -89,6 +90,7 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.maxCpus !== undefined) body.maxCpus = o.maxCpus;
   if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
   if (o.disk !== undefined) body.disk = o.disk;
+  if (o.iso) body.iso = true;
   if (o.plan !== undefined) body.plan = o.plan;
   if (o.pool !== undefined) body.pool = o.pool;
   if (o.label?.length) body.labels = parseLabels(o.label);
@@ -146,6 +148,7 @@ export function registerInstanceCommands(program: Command): void {
       .option('--disk-write-bps <size>', "containers: write bytes per second to the root volume's disk, e.g. 20MiB", (v: string) => parseSize(v, 'disk write rate'))
       .option('--disk-read-iops <n>', "containers: read operations per second on the root volume's disk", intInRange('--disk-read-iops', 1, 10000000))
       .option('--disk-write-iops <n>', "containers: write operations per second on the root volume's disk", intInRange('--disk-write-iops', 1, 10000000))
+      .option('--iso', 'the image is an ISO (type iso): install from it onto an empty disk (--disk, default 8GiB), the CD booted first; drive the installer on the VGA console, then: nimbo media eject')
       .option('--app', 'an application container from an OCI image (see: nimbo image import); a command after -- replaces its cmd')
       .option('--entrypoint <path>', "app: replace the image's entrypoint ('' clears it)")
       .option('--env <KEY=VALUE>', 'app: add or replace an environment variable (repeatable)', collect)

@@ -105,6 +105,8 @@ export interface InstanceSpec extends InstanceRef {
   /** Its cores are its own (a dedicated slice): a driver that can pins each vCPU to one of them. */
   dedicated?: boolean;
   nics: Nic[];
+  /** VMs installed from an ISO: a CD-ROM drive (booted first, no cloud-init seed) and the ISO file in it (absent = empty). */
+  cdrom?: { path?: string };
   volumes: VolumeSpec[];
   /** The networks of its NICs by name. */
   networks: Map<string, NetworkSpec>;
@@ -281,6 +283,8 @@ export interface InstanceDriver {
    * is not running. Absent: the instance has no VGA console.
    */
   openVnc?(ref: InstanceRef): Promise<Duplex>;
+  /** Optional (VMs with a CD-ROM drive): put the ISO file `path` in the running VM's drive, or empty it (null); live only. */
+  changeMedia?(ref: InstanceRef, path: string | null): Promise<void>;
   /** The last `bytes` of the console log (also after it stopped; '' when it has none). */
   consoleLog(ref: InstanceRef, bytes: number): string;
   /** A process inside the running instance (capability exec): pipes, or a pty with `tty`. */

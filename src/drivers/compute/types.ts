@@ -34,6 +34,8 @@ export interface VmSpec {
   boot: VmBoot;
   disks: VmDisk[];
   nics: VmNic[];
+  /** A CD-ROM drive (VMs installed from an ISO), booted before the disks; `path`: the ISO in it (absent = empty). */
+  cdrom?: { path?: string };
   /** Per-VM runtime dir: qmp.sock, serial.sock, vnc.sock, qemu.pid, serial.log live here. */
   runDir: string;
   /** Who QEMU drops to (-runas): a user name, or UID:GID (nimbo gives each VM its own); omitted only in unit tests. */

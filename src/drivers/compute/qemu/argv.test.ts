@@ -217,3 +217,20 @@ test('a maximum below the boot size is refused', () => {
   assert.throws(() => renderQemuArgv({ ...directSpec, maxCpus: 1 }), (e: unknown) => e instanceof NimboError && /maxCpus/.test(e.message));
   assert.throws(() => renderQemuArgv({ ...directSpec, maxMemoryMiB: 512 }), (e: unknown) => e instanceof NimboError && /maxMemoryMiB/.test(e.message));
 });
+
+test('a CD-ROM drive: ide-cd on the ICH9 AHCI port 2, read-only ISO, booted before the disk; empty when no path', () => {
+  const iso = '/var/lib/nimbo/images/deb/disk.iso';
+  const spec: VmSpec = { ...diskSpec, cdrom: { path: iso } };
+  const argv = renderQemuArgv(spec);
+  const i = argv.indexOf('ide-cd,id=cdrom0,bus=ide.2,bootindex=0,drive=d-cdrom');
+  assert.ok(i > 0, argv.join(' '));
+  assert.deepEqual(JSON.parse(argv[i - 4]!), { driver: 'file', 'node-name': 'f-cdrom', filename: iso, 'read-only': true });
+  assert.deepEqual(JSON.parse(argv[i - 2]!), { driver: 'raw', 'node-name': 'd-cdrom', file: 'f-cdrom', 'read-only': true });
+  assert.ok(argv.some((a) => a.startsWith('virtio-blk-pci,') && a.endsWith(',bootindex=1')), 'the disk boots second');
+  const empty = renderQemuArgv({ ...diskSpec, cdrom: {} });
+  assert.ok(empty.includes('ide-cd,id=cdrom0,bus=ide.2,bootindex=0'));
+  assert.ok(!empty.some((a) => a.includes('cdrom"')), 'no medium nodes');
+  assert.ok(!renderQemuArgv(diskSpec).some((a) => a.startsWith('ide-cd')), 'no drive unless asked for');
+  assert.throws(() => renderQemuArgv({ ...diskSpec, cdrom: { path: 'rel.iso' } }), NimboError);
+  assert.throws(() => renderQemuArgv({ ...directSpec, cdrom: {} }), /boots from it or its disk/);
+});

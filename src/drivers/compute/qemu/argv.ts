@@ -116,6 +116,8 @@ function validate(spec: VmSpec): void {
   const unique = (ids: string[]) => new Set(ids).size === ids.length;
   check(unique(spec.disks.map((d) => diskNodeNames(d.id).format)), 'disk ids must be unique');
   check(unique(spec.nics.map((n) => n.id)), 'NIC ids must be unique');
+  if (spec.cdrom?.path !== undefined) checkPath(spec.cdrom.path, 'CD-ROM image path');
+  if (spec.cdrom) check(spec.boot.kind === 'disk', 'a VM with a CD-ROM drive boots from it or its disk, not from a kernel');
   if (spec.boot.kind === 'direct') {
     checkPath(spec.boot.kernel, 'kernel');
     if (spec.boot.initrd !== undefined) checkPath(spec.boot.initrd, 'initrd');
@@ -134,6 +136,25 @@ function diskArgs(d: VmDisk, index: number, bootDisk: boolean): string[] {
   const fmt = { driver: d.format, 'node-name': names.format, file: names.file, 'read-only': ro, discard: 'unmap' };
   const dev = [`virtio-blk-pci`, `drive=${names.format}`, `id=${diskDeviceId(d.id)}`, `bus=pcie.0`, `addr=${hex(SLOT.disk0 + index)}`];
   if (bootDisk) dev.push('bootindex=1');
+  return ['-blockdev', JSON.stringify(file), '-blockdev', JSON.stringify(fmt), '-device', dev.join(',')];
+}
+
+/** qdev id of the CD-ROM drive (blockdev-open-tray/-insert-medium take it). */
+export const CDROM_DEVICE_ID = 'cdrom0';
+/** Block node names of the ISO in the CD-ROM drive. */
+export const cdromNodeNames = (): { file: string; format: string } => diskNodeNames('cdrom');
+
+/**
+ * The CD-ROM drive: ide-cd on port 2 of q35's own ICH9 AHCI controller (00:1f.2: no PCI slot of the fixed
+ * layout taken), read-only, bootindex 0 (before the disk's 1), with the ISO in it or empty.
+ */
+function cdromArgs(cd: { path?: string }): string[] {
+  const dev = ['ide-cd', `id=${CDROM_DEVICE_ID}`, 'bus=ide.2', 'bootindex=0'];
+  if (cd.path === undefined) return ['-device', dev.join(',')];
+  const n = cdromNodeNames();
+  const file = { driver: 'file', 'node-name': n.file, filename: cd.path, 'read-only': true };
+  const fmt = { driver: 'raw', 'node-name': n.format, file: n.file, 'read-only': true };
+  dev.push(`drive=${n.format}`);
   return ['-blockdev', JSON.stringify(file), '-blockdev', JSON.stringify(fmt), '-device', dev.join(',')];
 }
 
@@ -197,6 +218,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
   ];
   spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
   spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));
+  if (spec.cdrom) argv.push(...cdromArgs(spec.cdrom));
   for (let i = 0; i < HOTPLUG_PORTS; i++) argv.push('-device', hotplugPortArg(i));
   // The guest agent channel, on every VM: harmless when the image has no qemu-ga (nobody opens the port).
   argv.push(

@@ -24,6 +24,7 @@ import { livePid, type ProcOptions } from './qemu-process.js';
 import type { QemuFactoryOptions, QemuPorts } from './ports.js';
 import { runPaths } from './run-paths.js';
 import { buildSeedIso } from './seed-iso.js';
+import { changeMedium } from './media-ops.js';
 import { serialLogTail } from './serial-relay.js';
 import { qemuIdOf, VmDevices } from './vm-devices.js';
 import { VmWatcher, type WatchedVm } from './vm-events.js';
@@ -131,10 +132,12 @@ export class QemuInstanceDriver implements InstanceDriver {
       // The host's choice (the daemon probes KVM), not the record's: a VM made under KVM still boots where KVM went away.
       accelerator: this.opts.accelerator,
       boot: spec.boot,
+      // Installed from an ISO: no cloud-init seed; the CD-ROM drive boots first.
       disks: [
         { id: 'root', path: spec.root.path, format: spec.root.format ?? 'raw' },
-        { id: 'seed', path: seedIso(spec), format: 'raw', readOnly: true },
+        ...(spec.cdrom ? [] : [{ id: 'seed', path: seedIso(spec), format: 'raw' as const, readOnly: true }]),
       ],
+      ...(spec.cdrom ? { cdrom: { ...spec.cdrom } } : {}),
       nics: spec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
       runDir: spec.hostIds.runDir,
       runAs: this.devices.runAs(spec),
@@ -342,6 +345,13 @@ export class QemuInstanceDriver implements InstanceDriver {
       sock.once('error', (e) => fail(conflict(`instance ${ref.name}: its VNC server does not answer (${e.message})`)));
     });
     return sock;
+  }
+
+  /** Live: the ISO `path` in the running VM's CD-ROM drive, or none (media-ops.ts); Conflict when it does not run. */
+  async changeMedia(ref: InstanceRef, path: string | null): Promise<void> {
+    const runDir = resolve(ref.hostIds.runDir);
+    if ((await this.qemu.pid(runDir)) === undefined) throw conflict(`instance ${ref.name} is not running`);
+    await changeMedium(await this.qemu.qmp(runDir), path);
   }
 
   /** The serial log (the relay writes it; the rotated part continues it), also after the VM stopped. */
