@@ -31,6 +31,11 @@ export const instanceFilterKeys: FilterKeys<Instance> = {
   network: (i) => (i.nics ?? []).map((n) => n.network),
 };
 
+/** A VM's firmware in one line: "uefi, Secure Boot, TPM 2.0", "bios". */
+export function firmwareText(f: NonNullable<Instance['firmware']>): string {
+  return [f.type, f.secureBoot ? 'Secure Boot' : '', f.tpm ? 'TPM 2.0' : ''].filter(Boolean).join(', ');
+}
+
 /** Fields of `nimbo info NAME`. */
 export function instanceFields(i: Instance): [string, string][] {
   const f: [string, string][] = [
@@ -40,6 +45,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ['State', i.state],
     ['Image', i.image],
     ['Accelerator', i.accelerator || '-'],
+    ...(i.firmware ? ([['Firmware', firmwareText(i.firmware)]] as [string, string][]) : []),
     ['CPUs', String(i.cpus)],
     ['Memory', formatBytes(i.memory)],
     ['Disk', diskText(i)],

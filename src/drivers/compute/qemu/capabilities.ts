@@ -17,5 +17,6 @@ export const QEMU_CAPABILITIES: DriverCapabilities = {
   backup: 'block',
   console: 'serial',
   exec: false,
+  firmware: true,
   execHint: 'use ssh or the console',
 };
