@@ -155,6 +155,9 @@ export class InstanceService {
       throw new NimboError('InvalidArgument', 'pids, cpuWeight, swap and the disk rates are container limits');
     }
     const room = hotAddRoom(req, req.cpus ?? 1, memory, caps);
+    if (!caps.firmware && (req.firmware !== undefined || req.secureBoot !== undefined || req.tpm !== undefined)) {
+      throw new NimboError('InvalidArgument', 'firmware, secureBoot and tpm are VM options');
+    }
     const uuid = randomUUID();
     const ids = idPort(this.d.store, uuid);
     const planIn: PlanInput = {
@@ -162,6 +165,9 @@ export class InstanceService {
       ...(req.pids !== undefined ? { pids: req.pids } : {}),
       ...(req.cpuWeight !== undefined ? { cpuWeight: req.cpuWeight } : {}),
       ...(req.swap !== undefined ? { swap: req.swap } : {}),
+      ...(req.firmware !== undefined ? { firmware: req.firmware } : {}),
+      ...(req.secureBoot !== undefined ? { secureBoot: req.secureBoot } : {}),
+      ...(req.tpm !== undefined ? { tpm: req.tpm } : {}),
       ...(Object.values(diskRates).some((v) => v !== undefined) ? { diskRates: Object.fromEntries(Object.entries(diskRates).filter(([, v]) => v !== undefined)) } : {}),
       ...(req.app ? { app: await this.appProcess(image, req.app), appUser: req.app.user ?? (await this.d.images.ready(image)).oci?.config.user ?? 'root' } : {}),
     };

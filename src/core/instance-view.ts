@@ -15,7 +15,14 @@ export class InstanceViews {
     const v = toInstance(rec, st?.state === 'stopped' ? null : (st?.pid ?? null));
     // Live counters win over the last recorded ones (the reconciler records them on its passes).
     const oom = Math.max(st?.oomKills ?? 0, v.oomKills ?? 0);
-    return withCounters({ ...v, ...(st?.usage ? { usage: st.usage } : {}), ...(oom ? { oomKills: oom } : {}) });
+    // What only the driver reads from its own config (a VM's firmware).
+    let more = {};
+    try {
+      more = this.runtime.driverOf(rec).describe?.(this.runtime.refOf(rec)) ?? {};
+    } catch {
+      // Its driver is not available on this host: the view goes without those fields.
+    }
+    return withCounters({ ...v, ...more, ...(st?.usage ? { usage: st.usage } : {}), ...(oom ? { oomKills: oom } : {}) });
   }
 }
 

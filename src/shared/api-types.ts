@@ -61,6 +61,9 @@ export const InstanceCreate = Type.Object(
     userData: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: 'cloud-init user-data (cloud-config, a #! script, MIME multipart); at most 64 KiB; served by the metadata service and the seed' })),
     vendorData: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: 'cloud-init vendor-data; at most 64 KiB' })),
     start: Type.Optional(Type.Boolean({ default: true })),
+    firmware: Type.Optional(Type.Union([Type.Literal('bios'), Type.Literal('uefi')], { description: 'VMs: bios (SeaBIOS, the default) or uefi (OVMF, with its own NVRAM vars file)' })),
+    secureBoot: Type.Optional(Type.Boolean({ description: 'VMs with uefi: Secure Boot on (Microsoft keys enrolled, enforced)' })),
+    tpm: Type.Optional(Type.Boolean({ description: 'VMs: an emulated TPM 2.0 (swtpm) whose state is kept per VM' })),
     nics: Type.Optional(
       Type.Array(
         Type.Object(
@@ -144,6 +147,12 @@ export const Instance = Type.Object({
   dedicatedCores: Type.Optional(Type.Array(Type.Integer(), { description: 'dedicated plans: the host cores its vCPUs are pinned to' })),
   rescue: Type.Optional(Type.Object({ image: Type.String(), since: Type.String() }, { description: 'set while it runs a rescue system with its own root as a second disk' })),
   media: Type.Optional(Type.String({ description: "VMs launched with --iso: the ISO image in their CD-ROM drive ('' = empty; nimbo media insert/eject)" })),
+  firmware: Type.Optional(
+    Type.Object(
+      { type: Type.Union([Type.Literal('bios'), Type.Literal('uefi')]), secureBoot: Type.Boolean(), tpm: Type.Boolean() },
+      { description: 'VMs: the firmware it boots with, Secure Boot, and whether it has an emulated TPM 2.0' },
+    ),
+  ),
   description: Type.String({ description: 'free text (nimbo update --description)' }),
   autostart: Autostart,
   createdAt: Type.String(),

@@ -56,6 +56,9 @@ interface LaunchOptions extends WaitOptions {
   label?: string[];
   userData?: string;
   vendorData?: string;
+  firmware?: 'bios' | 'uefi';
+  secureBoot?: boolean;
+  tpm?: boolean;
   start: boolean;
 }
 
@@ -101,6 +104,9 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.vendorData !== undefined) body.vendorData = readDataFile('--vendor-data', o.vendorData);
   if (!o.start) body.start = false;
   if (o.container) body.type = 'container';
+  if (o.firmware !== undefined) body.firmware = o.firmware;
+  if (o.secureBoot) body.secureBoot = true;
+  if (o.tpm) body.tpm = true;
   if (o.pids !== undefined) body.pids = o.pids;
   if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
   if (o.swap !== undefined) body.swap = o.swap;
@@ -140,6 +146,9 @@ export function registerInstanceCommands(program: Command): void {
       .option('--vendor-data <file>', 'cloud-init vendor-data file (at most 64 KiB)')
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
+      .addOption(new Option('--firmware <type>', 'VMs: bios (SeaBIOS, default) or uefi (OVMF with its own NVRAM)').choices(['bios', 'uefi']))
+      .option('--secure-boot', 'VMs with --firmware uefi: Secure Boot on (Microsoft keys enrolled, enforced)')
+      .option('--tpm', 'VMs: an emulated TPM 2.0 (swtpm), its state kept with the VM')
       .option('--container', "a system container (the image's own init under runc) instead of a VM")
       .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
       .option('--cpu-weight <n>', 'containers: relative CPU weight 1-10000 (default 100)', intInRange('--cpu-weight', 1, 10000))

@@ -53,6 +53,8 @@ export interface DriverCapabilities {
   console: 'serial' | 'pty';
   /** exec and file push/pull inside the instance. */
   exec: boolean;
+  /** Takes firmware, secureBoot and tpm at launch (VMs). */
+  firmware?: boolean;
   /** Hint shown when exec is refused (e.g. "use ssh or the console"). */
   execHint?: string;
   /** Adds CPUs and memory to a running instance up to the maximum set at launch (resizeLive). */
@@ -187,6 +189,10 @@ export interface PlanInput {
   diskRates?: { readBps?: number; writeBps?: number; readIops?: number; writeIops?: number };
   /** Application containers: the process resolved from the OCI image config and the request (core reads the image). */
   app?: { args: string[]; env: string[]; cwd: string; uid: number; gid: number; restart: 'never' | 'on-failure' | 'always' };
+  /** VMs: firmware (bios, the default, or uefi), Secure Boot (uefi only) and an emulated TPM 2.0. */
+  firmware?: string;
+  secureBoot?: boolean;
+  tpm?: boolean;
   /** A copy: the source's driverConfig, whose settings the copy keeps (its ids are allocated anew). */
   from?: unknown;
   /**
@@ -275,6 +281,11 @@ export interface InstanceDriver {
    * `fill` writes into an empty dir on the root volume, owners as host ids from idBase; a failed fill leaves the old root.
    */
   restoreFsRoot?(spec: InstanceSpec, fill: (dir: string, ids: { idBase: number; idCount: number }) => Promise<unknown>, log: (line: string) => void): Promise<void>;
+  /** Optional: fields of the instance's API view that its driverConfig holds (qemu: its firmware). */
+  describe?(ref: InstanceRef): { firmware?: { type: 'bios' | 'uefi'; secureBoot: boolean; tpm: boolean } };
+  /** Optional: small state files beside the disks (a VM's UEFI vars, its TPM state) that copies, backups and restores carry. */
+  exportState?(ref: InstanceRef): Promise<{ name: string; data: Buffer }[]>;
+  importState?(ref: InstanceRef, files: { name: string; data: Buffer }[]): Promise<void>;
   /** The instance's console (capability console); Conflict when it is not running. */
   console(ref: InstanceRef): Promise<ConsoleHandle>;
   /**

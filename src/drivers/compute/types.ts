@@ -21,6 +21,14 @@ export type VmBoot =
   | { kind: 'direct'; kernel: string; initrd?: string; cmdline: string }
   | { kind: 'disk' };
 
+/** UEFI firmware of a VM: the read-only code image and the VM's own vars file (pflash 0 and 1). */
+export interface VmFirmware {
+  kind: 'uefi';
+  code: string;
+  vars: string;
+  secureBoot: boolean;
+}
+
 /** Everything the compute driver needs to start one VM. */
 export interface VmSpec {
   name: string;
@@ -40,6 +48,10 @@ export interface VmSpec {
   runDir: string;
   /** Who QEMU drops to (-runas): a user name, or UID:GID (nimbo gives each VM its own); omitted only in unit tests. */
   runAs?: string;
+  /** UEFI firmware (absent: SeaBIOS, QEMU's default). */
+  firmware?: VmFirmware;
+  /** The control socket of the VM's swtpm (absent: no TPM). */
+  tpmSocket?: string;
 }
 
 /** What the host says about a VM process. */

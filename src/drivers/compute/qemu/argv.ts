@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { invalid } from '../../../lib/errors.js';
 import type { Accelerator, VmDisk, VmNic, VmSpec } from '../types.js';
+import { firmwareArgs, machineOpts, tpmArgs } from './firmware.js';
 import { runPaths } from './run-paths.js';
 
 /** Default QEMU binary for x86_64 guests. */
@@ -125,6 +126,11 @@ function validate(spec: VmSpec): void {
     check(spec.disks.length > 0, 'disk boot needs at least one disk');
   }
   // A user name, or UID:GID (QEMU >= 2.x: a per-VM id without a passwd entry; never root).
+  if (spec.firmware) {
+    checkPath(spec.firmware.code, 'firmware code');
+    checkPath(spec.firmware.vars, 'firmware vars');
+  }
+  if (spec.tpmSocket !== undefined) checkPath(spec.tpmSocket, 'TPM socket');
   if (spec.runAs !== undefined) check(/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.runAs) || /^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(spec.runAs), `invalid runAs user: ${spec.runAs}`);
 }
 
@@ -197,7 +203,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
     opts.binary ?? DEFAULT_QEMU_BINARY,
     '-name', `guest=${optEscape(spec.name)},debug-threads=on`,
     '-uuid', spec.uuid.toLowerCase(),
-    '-machine', 'q35',
+    '-machine', machineOpts(spec.firmware),
     '-accel', accel,
     '-cpu', opts.cpuModel ?? CPU_MODELS[spec.accelerator],
     '-smp', smpArg(spec),
@@ -226,6 +232,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
     '-device', `virtio-serial-pci,id=vserial0,bus=pcie.0,addr=${hex(SLOT.serial)}`,
     '-device', `virtserialport,bus=vserial0.0,chardev=qga0,id=qga-port0,name=${GUEST_AGENT_PORT}`,
   );
+  argv.push(...firmwareArgs(spec.firmware), ...tpmArgs(spec.tpmSocket));
   if (spec.boot.kind === 'direct') {
     argv.push('-kernel', spec.boot.kernel);
     if (spec.boot.initrd !== undefined) argv.push('-initrd', spec.boot.initrd);

@@ -17,6 +17,7 @@ export const QEMU_CAPABILITIES: DriverCapabilities = {
   backup: 'block',
   console: 'serial',
   exec: false,
+  firmware: true,
   execHint: 'use ssh or the console',
   liveResize: true,
 };

@@ -32,6 +32,8 @@ import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } fr
 import { pinVm } from './cpu-pin.js';
 import { openVmBlockBackup } from './backup-session.js';
 import { enableGuestStats, guestMemory, hotAdd } from './hotplug.js';
+import { describeFirmware, firmwareOf } from './firmware.js';
+import { VmFirmwareHost, type VmStateFile } from './vm-firmware.js';
 import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
 
 /** How long a status() with usage waits for QEMU's block statistics. */
@@ -64,6 +66,8 @@ export interface QemuInstanceDriverOptions {
   sysRoot?: string;
   /** How long an exited QEMU may linger after closing QMP (default 3 s). */
   exitWaitMs?: number;
+  /** Where OVMF is (default /usr/share/OVMF, Debian's ovmf package). */
+  ovmfDir?: string;
 }
 
 /** VMs as instances: QEMU processes over QMP, each with its own uid, taps, disks and serial console. */
@@ -76,9 +80,11 @@ export class QemuInstanceDriver implements InstanceDriver {
   private readonly devices: VmDevices;
   private readonly watcher: VmWatcher;
   private readonly snaps: VmSnapshotHost;
+  private readonly fw: VmFirmwareHost;
 
   constructor(private readonly ports: QemuPorts, private readonly opts: QemuInstanceDriverOptions) {
     this.hostExec = opts.qemu.exec;
+    this.fw = new VmFirmwareHost({ exec: this.hostExec, ovmfDir: opts.ovmfDir });
     this.log = ports.log;
     this.watcher = new VmWatcher({
       log: this.log,
@@ -106,8 +112,10 @@ export class QemuInstanceDriver implements InstanceDriver {
   async plan(req: PlanInput): Promise<unknown> {
     const containerOnly = req.pids !== undefined || req.cpuWeight !== undefined || req.swap !== undefined || Object.values(req.diskRates ?? {}).some((v) => v !== undefined);
     if (containerOnly) throw invalid('pids, cpuWeight, swap and the disk rates are container limits');
+    // Firmware first (refused before any id is taken); a copy or restore keeps its source's.
+    const fw = this.fw.plan(req, req.from);
     // Its own uid/gid: one escaped QEMU cannot open another VM's disks, taps or sockets.
-    return { qemuId: await req.allocateId('vm-uid') };
+    return { qemuId: await req.allocateId('vm-uid'), ...fw };
   }
 
   async release(ref: InstanceRef, ids: Pick<PlanInput, 'releaseId'>): Promise<void> {
@@ -141,6 +149,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       nics: spec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
       runDir: spec.hostIds.runDir,
       runAs: this.devices.runAs(spec),
+      ...this.fw.spec(spec),
     };
   }
 
@@ -161,6 +170,7 @@ export class QemuInstanceDriver implements InstanceDriver {
     const w = this.watcher.track(runDir, spec);
     w.busy++;
     try {
+      await this.fw.beforeStart(spec, vm.runAs!); // the vars file and swtpm, before QEMU opens them
       await this.qemu.start(vm);
       w.pid = await this.qemu.pid(runDir);
       w.paused = false;
@@ -178,6 +188,7 @@ export class QemuInstanceDriver implements InstanceDriver {
         this.log.warn({ vm: spec.name, err: String(e) }, 'start failed after qemu started; stopping it');
         await this.qemu.kill(runDir).catch(() => undefined);
       }
+      await this.fw.afterStop(spec).catch(() => undefined);
       throw e;
     } finally {
       w.busy--;
@@ -193,6 +204,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       if (opts.force) await this.qemu.kill(runDir);
       else await this.qemu.shutdown(runDir, opts.timeoutMs);
       this.watcher.forget(runDir, w);
+      await this.fw.afterStop(ref);
     } finally {
       if (w) w.busy--;
     }
@@ -260,6 +272,7 @@ export class QemuInstanceDriver implements InstanceDriver {
     try {
       await this.qemu.kill(runDir); // also closes the relay and the QMP connection when it is not running
       this.watcher.forget(runDir, w);
+      await this.fw.afterStop(ref);
     } finally {
       if (w) w.busy--;
     }
@@ -282,6 +295,21 @@ export class QemuInstanceDriver implements InstanceDriver {
     w.client = qmp; // the cached connection may predate the watch
     w.paused ??= !(await qmp.execute<{ running: boolean }>('query-status')).running;
     this.qemu.serial(runDir);
+  }
+
+  /** Its firmware (BIOS or UEFI, Secure Boot, TPM) for the instance view. */
+  describe(ref: InstanceRef): { firmware: { type: 'bios' | 'uefi'; secureBoot: boolean; tpm: boolean } } {
+    return { firmware: describeFirmware(firmwareOf(ref.driverConfig)) };
+  }
+
+  /** Its UEFI vars file and TPM state, for copies and backups. */
+  exportState(ref: InstanceRef): Promise<VmStateFile[]> {
+    return this.fw.exportState(ref);
+  }
+
+  /** Put state files (a source's or a backup's) into this VM, owned by its QEMU uid. */
+  importState(ref: InstanceRef, files: VmStateFile[]): Promise<void> {
+    return this.fw.importState(ref, files, this.devices.runAs(ref));
   }
 
   plugNic(spec: InstanceSpec, nic: Nic, live: boolean): Promise<void> {
