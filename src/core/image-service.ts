@@ -16,6 +16,7 @@ import { freeBytes, receiveUpload, uploadSize, UPLOAD_MAX_BYTES } from './image-
 import { detectOciSource, unpackOciImage, type OciImageConfig } from '../images/oci/index.js';
 import type { BuiltImage } from '../images/types.js';
 import { keys } from '../store/keys.js';
+import { DEFAULT_ARCH, type GuestArch } from '../shared/arch-types.js';
 
 /** An image as kept in the store. */
 export interface ImageRecord {
@@ -45,6 +46,8 @@ export interface LaunchImage {
   oci?: BuiltImage['oci'];
   /** A built-in image that is missing or being built: the create Operation waits for (or starts) its build. */
   pending: boolean;
+  /** The guest architecture it is (or will be) built for. */
+  arch: GuestArch;
 }
 
 /** Where built-in images come from: the catalog, and what this host lacks to build one (unit tests pass fakes). */
@@ -90,6 +93,7 @@ export class ImageService {
       boot: b?.oci ? 'oci' : (b?.boot.kind ?? ''),
       os: b?.os ?? '',
       size: b?.virtualSizeBytes ?? 0,
+      arch: b?.arch ?? this.builtins.get(r.source.replace(/^builtin:/, ''))?.arch ?? DEFAULT_ARCH,
       status: r.status,
       createdAt: r.createdAt,
       visibility,
@@ -127,13 +131,16 @@ export class ImageService {
     const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
     if (step === 'use') {
       const img = await this.ready(name);
-      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), pending: false };
+      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), pending: false, arch: img.arch ?? DEFAULT_ARCH };
     }
     const builtin = this.builtins.get(name);
     // An import that runs under this name: not ready yet, as before.
-    if (!builtin || (rec && rec.source !== `builtin:${name}`)) return { ...(await this.ready(name)), pending: false };
+    if (!builtin || (rec && rec.source !== `builtin:${name}`)) {
+      const img = await this.ready(name);
+      return { ...img, pending: false, arch: img.arch ?? DEFAULT_ARCH };
+    }
     if (step === 'build') await this.checkBuildable(name);
-    return { virtualSizeBytes: builtin.diskBytes, pending: true };
+    return { virtualSizeBytes: builtin.diskBytes, pending: true, arch: builtin.arch ?? DEFAULT_ARCH };
   }
 
   /**

@@ -87,6 +87,7 @@ export class InstanceRuntime {
       cpus: rec.cpus,
       memoryBytes: rec.memory,
       ...(rec.accelerator === 'kvm' || rec.accelerator === 'tcg' ? { accelerator: rec.accelerator as Accelerator } : {}),
+      ...(rec.arch ? { arch: rec.arch } : {}),
       ...(boot ? { boot } : {}),
       root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },
       ...(await this.cpusetOf(rec)),

@@ -2,6 +2,10 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { NAME_PATTERN, SIZE_PATTERN } from './api-constants.js';
 
 export { ACTIONS, NAME_PATTERN, SIZE_PATTERN, type ActionName } from './api-constants.js';
+import { GUEST_ARCHES } from './arch-types.js';
+
+/** A guest CPU architecture on the wire. */
+export const Arch = Type.Union(GUEST_ARCHES.map((a) => Type.Literal(a)), { description: 'guest CPU architecture: x86_64, aarch64 (arm64) or riscv64' });
 
 /** A size: bytes as an integer, or a string with a unit (512MiB, 2G, 10GiB). */
 export const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN, description: 'size with unit, e.g. 512MiB or 2G' })]);
@@ -28,6 +32,7 @@ export const InstanceCreate = Type.Object(
     image: Name,
     pool: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'storage pool of the root volume (default: default)' })),
     type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
+    arch: Type.Optional({ ...Arch, description: "VMs: the guest CPU architecture (default: the image's, else x86_64); another than the host's runs under TCG emulation" }),
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
     cpuWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'containers: relative CPU weight (default 100)' })),
     swap: Type.Optional(Size),
@@ -108,6 +113,7 @@ export const Instance = Type.Object({
   image: Type.String(),
   state: InstanceState,
   accelerator: Type.String(),
+  arch: Type.Optional(Type.String({ description: 'guest CPU architecture (x86_64, aarch64, riscv64; containers: the host\'s)' })),
   cpus: Type.Integer(),
   memory: Type.Integer({ description: 'bytes' }),
   disk: Type.Integer({ description: "bytes; containers: the root volume's quota (0 = no limit)" }),
@@ -162,6 +168,7 @@ export const Image = Type.Object({
   boot: Type.String({ description: 'direct or disk' }),
   os: Type.String(),
   size: Type.Integer({ description: 'virtual size in bytes' }),
+  arch: Type.Optional(Type.String({ description: 'the guest CPU architecture the image was built for' })),
   status: Type.Union([Type.Literal('building'), Type.Literal('ready'), Type.Literal('error')]),
   createdAt: Type.String(),
   visibility: Type.Union([Type.Literal('public'), Type.Literal('private')], { description: "public: the platform's, for every project; private: this project's own (made with POST /instances/{name}/publish)" }),
@@ -173,7 +180,7 @@ export const ImagePublish = Type.Object({ image: Name }, strict);
 export type ImagePublish = Static<typeof ImagePublish>;
 
 /** Body of POST /api/v1/images (build a built-in image). */
-export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12'] })) }, strict);
+export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12', 'tiny-aarch64', 'tiny-riscv64'] })) }, strict);
 export type ImageBuild = Static<typeof ImageBuild>;
 /** Body of POST /api/v1/images/import (a qcow2/raw file on the daemon's host). */
 export const ImageImport = Type.Object({ name: Name, path: Type.String({ minLength: 1, maxLength: 4096 }) }, strict);
@@ -205,6 +212,13 @@ export const HostInfo = Type.Object({
   version: Type.String(),
   accelerator: Type.String(),
   acceleratorReason: Type.String(),
+  arch: Type.Optional(Type.String({ description: "the host's CPU architecture" })),
+  guestArches: Type.Optional(
+    Type.Array(Type.Object({ arch: Type.String(), native: Type.Boolean(), missing: Type.Array(Type.Object({ what: Type.String(), pkg: Type.String() }), { maxItems: 16 }) }), {
+      maxItems: 8,
+      description: 'guest architectures: native or emulated; runnable when nothing is missing (else the Debian packages to install)',
+    }),
+  ),
   kernel: Type.String(),
   cpus: Type.Integer(),
   memory: Type.Integer(),

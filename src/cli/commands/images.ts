@@ -9,7 +9,7 @@ import { CliError } from '../errors.js';
 import { outputOption } from '../output.js';
 import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { parseName } from '../validate.js';
-import { imageColumns, imageFilterKeys } from '../views.js';
+import { archColumnsFor, imageColumns, imageFilterKeys } from '../views.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { attachExamples } from '../examples.js';
 
@@ -29,7 +29,8 @@ export function registerImageCommands(program: Command): void {
 
   withListOptions(image.command('list').alias('ls').description('list images').addOption(outputOption()), imageColumns(), Object.keys(imageFilterKeys)).action(
     async (o: ListOptions, cmd: Command) => {
-      out(renderFilteredList(await clientFor(cmd).listImages(), imageColumns(), imageFilterKeys, o));
+      const items = await clientFor(cmd).listImages();
+      out(renderFilteredList(items, archColumnsFor(imageColumns(), items, o.columns), imageFilterKeys, o));
     },
   );
 

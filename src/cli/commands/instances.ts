@@ -9,13 +9,14 @@ import { outputOption, renderDetail } from '../output.js';
 import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
-import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
+import { archColumnsFor, instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
 import { attachExamples } from '../examples.js';
 import { deleteRefusal, parseLabels } from './instance-input.js';
 import { MANY_NAMES_OUTPUT, clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
+import { GUEST_ARCHES, type GuestArch } from '../../shared/arch-types.js';
 
 const PAST: Record<ActionName, string> = { start: 'Started', stop: 'Stopped', restart: 'Restarted', pause: 'Paused', resume: 'Resumed' };
 const HELP: Record<ActionName, string> = {
@@ -27,6 +28,7 @@ const HELP: Record<ActionName, string> = {
 };
 
 interface LaunchOptions extends WaitOptions {
+  arch?: GuestArch;
   cpus?: number;
   memory?: string;
   disk?: string;
@@ -94,6 +96,7 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.vendorData !== undefined) body.vendorData = readDataFile('--vendor-data', o.vendorData);
   if (!o.start) body.start = false;
   if (o.container) body.type = 'container';
+  if (o.arch !== undefined) body.arch = o.arch;
   if (o.pids !== undefined) body.pids = o.pids;
   if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
   if (o.swap !== undefined) body.swap = o.swap;
@@ -131,6 +134,7 @@ export function registerInstanceCommands(program: Command): void {
       .option('--vendor-data <file>', 'cloud-init vendor-data file (at most 64 KiB)')
       .option('--network <net[=ip]>', 'a NIC on this network, optionally with a fixed address (repeatable, in order; default: default)', collect)
       .option('--security-group <group>', 'security group of its NICs (repeatable; default: default)', collect)
+      .addOption(new Option('--arch <arch>', "VMs: guest CPU architecture (default: the image's); another than the host's is emulated (TCG)").choices([...GUEST_ARCHES]))
       .option('--container', "a system container (the image's own init under runc) instead of a VM")
       .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
       .option('--cpu-weight <n>', 'containers: relative CPU weight 1-10000 (default 100)', intInRange('--cpu-weight', 1, 10000))
@@ -163,7 +167,7 @@ export function registerInstanceCommands(program: Command): void {
     .addOption(outputOption());
   withListOptions(list, instanceColumns(), Object.keys(instanceFilterKeys), true).action(async (o: ListOptions, cmd: Command) => {
     const items = await clientFor(cmd).listInstances();
-    out(renderFilteredList(items, instanceColumns(), instanceFilterKeys, o, true));
+    out(renderFilteredList(items, archColumnsFor(instanceColumns(), items, o.columns), instanceFilterKeys, o, true));
   });
 
   program

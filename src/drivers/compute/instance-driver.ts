@@ -8,6 +8,7 @@ import type { IoLimits } from '../../shared/storage-types.js';
 import type { Nic } from '../../shared/api-types.js';
 import type { Accelerator, VmBoot } from './types.js';
 import type { BlockBackupRequest, BlockBackupSession, FsBackupSession } from '../../shared/backup-source.js';
+import type { ArchSupport, GuestArch } from '../../shared/arch-types.js';
 
 /** The API's instance type; only the registry maps it to a driver. */
 export type InstanceKind = 'vm' | 'container';
@@ -92,6 +93,8 @@ export interface InstanceSpec extends InstanceRef {
   cpus: number;
   memoryBytes: number;
   accelerator?: Accelerator;
+  /** VMs: the guest CPU architecture (absent = x86_64). */
+  arch?: GuestArch;
   /** How the image boots (VMs). */
   boot?: VmBoot;
   root: { pool: string; volume: string; path: string; format?: 'qcow2' | 'raw'; /** Its I/O limits (0 = unlimited). */ limits?: IoLimits };
@@ -223,6 +226,8 @@ export interface InstanceDriver {
   stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void>;
   pause(ref: InstanceRef): Promise<void>;
   resume(ref: InstanceRef): Promise<void>;
+  /** Optional: the guest architectures it runs and what this host lacks for each (absent: only the host's own). */
+  archSupport?(): ArchSupport[];
   /** Optional, live: run the instance on these host cores from now on (`dedicated`: each vCPU on one of its own). */
   setCpuset?(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void>;
   /** Cheap: no process spawn unless `usage` is asked for (qemu and runc read /proc, QMP and cgroup files: none then either). */

@@ -1,3 +1,5 @@
+import type { GuestArch } from '../../shared/arch-types.js';
+
 /** Which CPU virtualization QEMU uses: hardware KVM or TCG emulation. */
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -35,6 +37,10 @@ export interface VmSpec {
   runDir: string;
   /** Who QEMU drops to (-runas): a user name, or UID:GID (nimbo gives each VM its own); omitted only in unit tests. */
   runAs?: string;
+  /** Guest CPU architecture (qemu/arch.ts); absent = x86_64. */
+  arch?: GuestArch;
+  /** The VM's own UEFI variable store (qemu/nvram.ts): needed by a disk boot whose architecture boots through UEFI. */
+  uefiVars?: string;
 }
 
 /** What the host says about a VM process. */

@@ -3,6 +3,8 @@ import { isAbsolute } from 'node:path';
 import { invalid } from '../../../lib/errors.js';
 import type { Accelerator, VmDisk, VmNic, VmSpec } from '../types.js';
 import { runPaths } from './run-paths.js';
+import { ARCH_PROFILES, archMachineArgs, archProfile } from './arch.js';
+import { isGuestArch } from '../../../shared/arch-types.js';
 
 /** Default QEMU binary for x86_64 guests. */
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -13,10 +15,7 @@ export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
  * `qemu64` raised to the x86-64-v2 baseline (RHEL 9-class guests need it); on a host
  * lacking a flag QEMU only warns and drops it.
  */
-export const CPU_MODELS: Record<Accelerator, string> = {
-  tcg: 'max',
-  kvm: 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt',
-};
+export const CPU_MODELS: Record<Accelerator, string> = ARCH_PROFILES.x86_64.cpu;
 
 /** Options of renderQemuArgv. */
 export interface RenderOptions {
@@ -90,6 +89,9 @@ function validate(spec: VmSpec): void {
   check(Number.isInteger(spec.cpus) && spec.cpus >= 1 && spec.cpus <= 255, 'cpus must be an integer 1-255');
   check(Number.isInteger(spec.memoryMiB) && spec.memoryMiB >= 16, 'memoryMiB must be an integer >= 16');
   check(spec.accelerator === 'kvm' || spec.accelerator === 'tcg', `unknown accelerator: ${String(spec.accelerator)}`);
+  check(spec.arch === undefined || isGuestArch(spec.arch), `unknown architecture: ${String(spec.arch)}`);
+  if (spec.uefiVars !== undefined) checkPath(spec.uefiVars, 'uefiVars');
+  if (spec.boot.kind === 'disk' && archProfile(spec.arch).uefi) check(spec.uefiVars !== undefined, `a ${spec.arch} VM booting from disk needs its UEFI variable store`);
   // runDir ends up inside QemuOpts strings (-qmp, -chardev, -vnc), where a comma is a separator.
   checkPath(spec.runDir, 'runDir');
   check(!spec.runDir.includes(','), 'runDir must not contain a comma');
@@ -142,33 +144,36 @@ function hotplugPortArg(i: number): string {
 }
 
 /**
- * The full qemu-system-x86_64 argv for a VM (pure; throws InvalidArgument on a bad spec).
- * Machine: q35 (PCIe, hot-plug through root ports); QEMU daemonizes once QMP is listening.
+ * The full qemu-system-* argv for a VM (pure; throws InvalidArgument on a bad spec).
+ * Machine: q35 for x86_64, `virt` for the others (arch.ts), each with the same fixed PCIe layout
+ * (hot-plug through root ports); QEMU daemonizes once QMP is listening.
  */
 export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[] {
   validate(spec);
   const p = runPaths(spec.runDir);
   const accel = spec.accelerator === 'kvm' ? 'kvm' : 'tcg,thread=multi';
+  const m = archMachineArgs(spec.arch, spec.accelerator, spec.boot, spec.uefiVars);
   const argv: string[] = [
-    opts.binary ?? DEFAULT_QEMU_BINARY,
+    opts.binary ?? archProfile(spec.arch).binary,
     '-name', `guest=${optEscape(spec.name)},debug-threads=on`,
     '-uuid', spec.uuid.toLowerCase(),
-    '-machine', 'q35',
+    '-machine', m.machine,
     '-accel', accel,
-    '-cpu', opts.cpuModel ?? CPU_MODELS[spec.accelerator],
+    '-cpu', opts.cpuModel ?? m.cpu,
     '-smp', String(spec.cpus),
     '-m', `${spec.memoryMiB}M`,
     '-nodefaults',
     '-no-user-config',
     '-display', 'none',
     '-vga', 'none',
-    '-device', `VGA,id=video0,bus=pcie.0,addr=${hex(SLOT.vga)}`,
+    '-device', `${m.video},id=video0,bus=pcie.0,addr=${hex(SLOT.vga)}`,
     '-vnc', `unix:${p.vnc}`,
     '-qmp', `unix:${p.qmp},server=on,wait=off`,
     '-chardev', `socket,id=serial0,path=${p.serial},server=on,wait=off`,
     '-serial', 'chardev:serial0',
     '-object', 'rng-random,id=rng0,filename=/dev/urandom',
     '-device', `virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=${hex(SLOT.rng)}`,
+    ...m.firmware,
   ];
   spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
   spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));
