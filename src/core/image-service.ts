@@ -43,6 +43,8 @@ export const privateRef = (project: string, name: string) => `${project}/${name}
 export interface LaunchImage {
   virtualSizeBytes: number;
   oci?: BuiltImage['oci'];
+  /** A booted-VM template: launched warm from its saved state. */
+  template?: BuiltImage['template'];
   /** A built-in image that is missing or being built: the create Operation waits for (or starts) its build. */
   pending: boolean;
 }
@@ -93,6 +95,7 @@ export class ImageService {
       status: r.status,
       createdAt: r.createdAt,
       visibility,
+      ...(b?.template ? { kind: 'template' as const, template: { cpus: b.template.cpus, memory: b.template.memoryBytes, nics: b.template.nicMacs.length, stateBytes: b.template.stateBytes, from: b.template.source } } : {}),
     };
   }
 
@@ -127,7 +130,7 @@ export class ImageService {
     const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
     if (step === 'use') {
       const img = await this.ready(name);
-      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), pending: false };
+      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), ...(img.template ? { template: img.template } : {}), pending: false };
     }
     const builtin = this.builtins.get(name);
     // An import that runs under this name: not ready yet, as before.

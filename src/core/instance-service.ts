@@ -25,6 +25,7 @@ export interface PlanLookup {
   record(name: string): Promise<PlanRecord>;
 }
 import { userDataOf } from './metadata/user-data-input.js';
+import { templateLaunchShape, warmStartOf } from './vm-templates.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -108,7 +109,10 @@ export class InstanceService {
     const labels = validateLabels(req.labels);
     // A missing built-in image (tiny, debian-12) is built by the create Operation, before anything else.
     const img = await this.d.images.forLaunch(image);
-    const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
+    let memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
+    // A booted template: the launch restores its saved state, so it gets the template's exact shape.
+    const tpl = img.template ? templateLaunchShape(img.template, req, req.memory !== undefined ? memory : undefined, this.accel.accelerator) : undefined;
+    if (tpl) memory = tpl.memory;
     const kind: InstanceKind = req.type === 'container' || req.app !== undefined ? 'container' : 'vm';
     const driver = this.d.drivers.forKind(kind);
     const caps = driver.capabilities();
@@ -156,7 +160,7 @@ export class InstanceService {
       desired: { power: start ? 'running' : 'stopped', autostart: 'last-state' },
       description: '',
       image,
-      cpus: req.cpus ?? 1,
+      cpus: tpl?.cpus ?? req.cpus ?? 1,
       memory,
       disk,
       sshKeys: req.sshKeys ?? [],
@@ -195,7 +199,11 @@ export class InstanceService {
         ctx.checkCancelled();
         if (start) {
           progress(80, 'starting');
-          await this.runtime.start(rec);
+          if (img.template) {
+            // Warm: restore the template's saved state, then the agent re-seeds the identity (vm-templates.ts).
+            const warm = warmStartOf(img.template, await this.provisioner.seed(rec), (await this.d.images.ready(image)).readyMarker);
+            await driver.start({ ...(await this.runtime.specOf(rec, { boot: true })), warm });
+          } else await this.runtime.start(rec);
           r.add('instance process', () => driver.stop(this.runtime.refOf(rec), { timeoutMs: 0, force: true }));
         }
         const final = await this.repo.patch(project, rec.name, { state: start ? 'running' : 'stopped', nics: rec.nics, ...(rec.root ? { root: rec.root } : {}) });

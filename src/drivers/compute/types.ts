@@ -35,6 +35,8 @@ export interface VmSpec {
   runDir: string;
   /** Who QEMU drops to (-runas): a user name, or UID:GID (nimbo gives each VM its own); omitted only in unit tests. */
   runAs?: string;
+  /** Warm start: restore this saved device + RAM state (QMP migrate) instead of booting; the argv must match the saved VM's. */
+  incoming?: { stateFile: string };
 }
 
 /** What the host says about a VM process. */

@@ -9,6 +9,7 @@ import { livePid, removeStaleFiles, signalPid, waitForExit, type ProcOptions } f
 import { QmpClient } from './qmp.js';
 import { runPaths } from './run-paths.js';
 import { SerialRelay } from './serial-relay.js';
+import { loadVmState } from './vm-state-file.js';
 
 /** Options of QemuDriver. */
 export interface QemuDriverOptions {
@@ -57,7 +58,8 @@ export class QemuDriver implements ComputeDriver {
 
   async start(spec: VmSpec): Promise<void> {
     const runDir = resolve(spec.runDir);
-    const paused = this.opts.attachSerial === true;
+    // A warm start (saved state restored over -incoming) stays paused until the state is in, too.
+    const paused = this.opts.attachSerial === true || spec.incoming !== undefined;
     const argv = renderQemuArgv({ ...spec, runDir }, { binary: this.opts.binary, paused }); // validates the spec first
     const running = await livePid(runDir, this.opts.proc);
     if (running !== undefined) throw conflict(`VM ${spec.name} is already running (pid ${running})`);
@@ -82,7 +84,8 @@ export class QemuDriver implements ComputeDriver {
     try {
       const qmp = await this.qmp(runDir);
       if (paused) {
-        await this.attachRelay(runDir, spec.name, qmp);
+        if (this.opts.attachSerial === true) await this.attachRelay(runDir, spec.name, qmp);
+        if (spec.incoming) await loadVmState(qmp, runDir, spec.incoming.stateFile, ids);
         await qmp.execute('cont');
       }
     } catch (e) {
