@@ -29,11 +29,11 @@ const need = (program: string, pkg: string): BuildNeed => ({ program, pkg });
 /** The built-in builders by catalog name (loaded lazily). */
 export const BUILDERS: Readonly<Record<string, BuiltinImage>> = {
   tiny: {
-    description: 'busybox + dropbear on the host kernel, direct boot; ready in seconds',
+    description: 'busybox + dropbear + qemu-ga on the host kernel, direct boot; ready in seconds',
     build: async (o) => (await import('./tiny.js')).buildTinyImage(o),
     diskBytes: TINY_DISK_BYTES,
     needs: [need('busybox', 'busybox-static'), need('dropbear', 'dropbear-bin'), need('dropbearkey', 'dropbear-bin'),
-      need('resize2fs', 'e2fsprogs'), need('mke2fs', 'e2fsprogs'), need('cpio', 'cpio'), need('modprobe', 'kmod'),
+      need('qemu-ga', 'qemu-guest-agent'), need('resize2fs', 'e2fsprogs'), need('mke2fs', 'e2fsprogs'), need('cpio', 'cpio'), need('modprobe', 'kmod'),
       need('ldd', 'libc-bin'), need('qemu-img', 'qemu-utils')],
     hostKernel: true,
   },

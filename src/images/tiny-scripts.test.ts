@@ -22,6 +22,23 @@ test('tiny root files: marker line, key-only dropbear, modes', () => {
   assert.doesNotMatch(rc.content, /^\s*(\.|source|eval)\s/m);
 });
 
+test('tiny guest agent: respawned by init on its virtio port, idles without one, shutdown(8) for guest-shutdown', () => {
+  const files = renderTinyRootFiles('NIMBO-READY');
+  assert.match(files['etc/inittab']!.content, /^::respawn:\/etc\/nimbo\/guest-agent$/m);
+  const ga = files['etc/nimbo/guest-agent']!;
+  assert.equal(ga.mode, 0o755);
+  assert.match(ga.content, /^name=org\.qemu\.guest_agent\.0$/m);
+  assert.match(ga.content, /if \[ -z "\$port" \] \|\| \[ ! -x \/usr\/sbin\/qemu-ga \]; then exec sleep 2147483647; fi/);
+  assert.match(ga.content, /\n\/usr\/sbin\/qemu-ga -m virtio-serial -p "\/dev\/virtio-ports\/\$name" -l \/run\/qemu-ga\.log\n/);
+  const sd = files['sbin/shutdown']!;
+  assert.equal(sd.mode, 0o755);
+  assert.match(sd.content, /-r\) exec \/sbin\/reboot/);
+  assert.match(sd.content, /\*\) exec \/sbin\/poweroff/);
+  const cp = files['usr/sbin/chpasswd']!;
+  assert.equal(cp.mode, 0o755);
+  assert.match(cp.content, /mkpasswd -m sha512 -P 0/);
+});
+
 test('tiny rc: container mode (seed directory, no VM-only steps, marker on stdout)', () => {
   const rc = renderTinyRootFiles('NIMBO-READY')['etc/nimbo/rc']!.content;
   assert.match(rc, /^SEED_DIR=\/\.nimbo\/seed$/m);

@@ -58,7 +58,7 @@ exec switch_root /newroot /sbin/init
 }
 
 /**
- * busybox init's table: our rc at sysinit, a root shell on ttyS0, clean poweroff. The getty
+ * busybox init's table: our rc at sysinit, a root shell on ttyS0, the guest agent, clean poweroff. The getty
  * runs through a wrapper with no tty field: in a container there is no ttyS0, and init would
  * respawn a failing getty in a tight loop.
  */
@@ -66,6 +66,7 @@ function inittab(): string {
   return `# nimbo tiny image (busybox init)
 ::sysinit:/etc/nimbo/rc
 ::respawn:/etc/nimbo/serial-getty
+::respawn:/etc/nimbo/guest-agent
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/sync
 ::shutdown:/bin/umount -a -r
@@ -231,6 +232,59 @@ fi
 exec sleep 2147483647
 `;
 
+// Run by busybox init (respawn) after rc: qemu-ga on its virtio-serial port. The port's node is made
+// by devtmpfs (vportNpM); the /dev/virtio-ports/NAME link udev would make is made here. No port (a
+// container, a VM without the channel) or no qemu-ga: it idles instead of failing (init would respawn it).
+// Its log is on tmpfs: the agent must not write to a filesystem it froze.
+const GUEST_AGENT = `#!/bin/sh
+name=org.qemu.guest_agent.0
+port=
+i=0
+while [ -z "$port" ] && [ "$i" -lt 30 ] && [ -d /sys/class/virtio-ports ]; do
+  for d in /sys/class/virtio-ports/*; do
+    [ "$(cat "$d/name" 2>/dev/null)" = "$name" ] && port="\${d##*/}"
+  done
+  [ -n "$port" ] || { i=$((i + 1)); sleep 0.1; }
+done
+if [ -z "$port" ] || [ ! -x /usr/sbin/qemu-ga ]; then exec sleep 2147483647; fi
+if [ ! -c "/dev/$port" ]; then
+  dev=$(cat "/sys/class/virtio-ports/$port/dev")
+  mknod "/dev/$port" c "\${dev%%:*}" "\${dev##*:}"
+fi
+mkdir -p /dev/virtio-ports
+ln -sf "../$port" "/dev/virtio-ports/$name"
+/usr/sbin/qemu-ga -m virtio-serial -p "/dev/virtio-ports/$name" -l /run/qemu-ga.log
+sleep 1
+`;
+
+// shutdown(8) as qemu-ga's guest-shutdown runs it (/sbin/shutdown -P|-H|-r +0 MESSAGE); busybox has none.
+const SHUTDOWN = `#!/bin/sh
+case "$1" in
+  -r) exec /sbin/reboot ;;
+  -H) exec /sbin/halt ;;
+  *) exec /sbin/poweroff ;;
+esac
+`;
+
+// chpasswd(8) as qemu-ga's guest-set-user-password runs it (USER:PASSWORD lines on stdin; -e: the
+// password is a crypt(3) hash already); busybox-static has none. Same /etc/shadow edit as rc.
+const CHPASSWD = `#!/bin/sh
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+crypted=
+[ "$1" = -e ] && crypted=1
+while IFS= read -r line; do
+  user="\${line%%:*}"
+  pw="\${line#*:}"
+  case "$user" in ''|*[!a-z0-9_-]*) echo "chpasswd: bad user name" >&2; exit 1 ;; esac
+  grep -q "^$user:" /etc/shadow || { echo "chpasswd: no user $user" >&2; exit 1; }
+  if [ -n "$crypted" ]; then hash="$pw"; else hash=$(printf '%s\n' "$pw" | mkpasswd -m sha512 -P 0); fi
+  pw=
+  # A crypt(3) hash has only these characters (and none that sed's replacement would read).
+  case "$hash" in ''|*[!A-Za-z0-9./\$]*) echo "chpasswd: bad password hash" >&2; exit 1 ;; esac
+  sed -i "s|^$user:[^:]*:|$user:$hash:|" /etc/shadow || exit 1
+done
+`;
+
 const UDHCPC = `#!/bin/sh
 # udhcpc hook (busybox): apply the lease with ip(8).
 case "$1" in
@@ -257,6 +311,9 @@ export function renderTinyRootFiles(marker: string): Record<string, ScriptFile> 
     'etc/nimbo/rc': text(rc(marker), 0o755),
     'etc/nimbo/udhcpc.script': text(UDHCPC, 0o755),
     'etc/nimbo/serial-getty': text(SERIAL_GETTY, 0o755),
+    'etc/nimbo/guest-agent': text(GUEST_AGENT, 0o755),
+    'sbin/shutdown': text(SHUTDOWN, 0o755),
+    'usr/sbin/chpasswd': text(CHPASSWD, 0o755),
     'etc/nimbo/console-shell': text('#!/bin/sh\ncd /root\nexport HOME=/root\nexec /bin/sh -l\n', 0o755),
     'etc/acpi/PWRF/00000080': text('#!/bin/sh\nexec /sbin/poweroff\n', 0o755),
     'etc/passwd': text('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),

@@ -26,6 +26,15 @@ export { TINY_DISK_BYTES };
 
 const BUSYBOX_CANDIDATES = ['/usr/bin/busybox', '/bin/busybox'];
 const DROPBEAR = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];
+/** The QEMU guest agent, copied from the host's qemu-guest-agent package with its shared libraries. */
+const QEMU_GA = '/usr/sbin/qemu-ga';
+
+/**
+ * Revision of what the tiny image carries: a cached build of another revision is rebuilt
+ * (2: qemu-ga on the org.qemu.guest_agent.0 port). It shows in the image's `os` line.
+ */
+export const TINY_REVISION = 2;
+const OS_PREFIX = `nimbo tiny r${TINY_REVISION} `;
 const RESIZE2FS = ['/sbin/resize2fs', '/usr/sbin/resize2fs'];
 
 async function firstExisting(paths: string[], what: string): Promise<string> {
@@ -75,7 +84,7 @@ async function buildRootfs(exec: HostExec, root: string, busybox: string): Promi
     });
   }
   const resize2fs = await firstExisting(RESIZE2FS, 'resize2fs (e2fsprogs)');
-  await copyBinariesWithLibs(exec, root, [...DROPBEAR, resize2fs]);
+  await copyBinariesWithLibs(exec, root, [...DROPBEAR, resize2fs, QEMU_GA]);
   for (const [p, f] of Object.entries(renderTinyRootFiles(READY_MARKER))) {
     await mkdir(dirname(join(root, p)), { recursive: true, mode: 0o755 });
     await writeFile(join(root, p), f.content, { mode: f.mode });
@@ -85,7 +94,7 @@ async function buildRootfs(exec: HostExec, root: string, busybox: string): Promi
 
 /**
  * Builds the tiny image from host packages only (kernel, busybox-static, dropbear-bin,
- * e2fsprogs): outDir gets disk.qcow2 (ext4 root, no partition table), vmlinuz, initrd.img
+ * e2fsprogs, qemu-guest-agent): outDir gets disk.qcow2 (ext4 root, no partition table), vmlinuz, initrd.img
  * and image.json. Boots directly; reuses a complete outDir unless `force`.
  */
 export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
@@ -94,7 +103,7 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
   const outDir = resolve(opts.outDir);
   if (!opts.force) {
     const cached = await readCompleteImage(outDir);
-    if (cached && cached.name === 'tiny') {
+    if (cached && cached.name === 'tiny' && cached.os.startsWith(OS_PREFIX)) {
       progress(100, 'cached');
       return cached;
     }
@@ -102,6 +111,7 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
   const kernel = await findKernel(opts.kernelVersion);
   const busybox = await firstExisting(BUSYBOX_CANDIDATES, 'busybox (apt-get install busybox-static)');
   await firstExisting(DROPBEAR.slice(0, 1), 'dropbear (apt-get install dropbear-bin)');
+  await firstExisting([QEMU_GA], 'qemu-ga (apt-get install qemu-guest-agent)');
   const work = await makeWorkDir(outDir);
   try {
     progress(5, `initramfs for kernel ${kernel.kver}`);
@@ -139,7 +149,7 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
         initrd: join(outDir, 'initrd.img'),
         cmdline: TINY_CMDLINE,
       },
-      os: `nimbo tiny (BusyBox + Dropbear, Linux ${kernel.kver})`,
+      os: `${OS_PREFIX}(BusyBox + Dropbear + qemu-ga, Linux ${kernel.kver})`,
       readyMarker: READY_MARKER,
     };
     await publishImage(work, [DISK_FILE, 'vmlinuz', 'initrd.img', ...(pvh ? ['vmlinux'] : [])], image);

@@ -66,6 +66,9 @@ test('golden: direct kernel boot under TCG, runAs, a read-only disk with a comma
     '-device', 'pcie-root-port,id=hotplug5,chassis=6,port=0x15,bus=pcie.0,addr=0x1b.5',
     '-device', 'pcie-root-port,id=hotplug6,chassis=7,port=0x16,bus=pcie.0,addr=0x1b.6',
     '-device', 'pcie-root-port,id=hotplug7,chassis=8,port=0x17,bus=pcie.0,addr=0x1b.7',
+    '-chardev', 'socket,id=qga0,path=/run/nimbo/vms/web-1/qga.sock,server=on,wait=off',
+    '-device', 'virtio-serial-pci,id=vserial0,bus=pcie.0,addr=0x1c',
+    '-device', 'virtserialport,bus=vserial0.0,chardev=qga0,id=qga-port0,name=org.qemu.guest_agent.0',
     '-kernel', '/var/lib/nimbo/images/tiny/vmlinuz',
     '-initrd', '/var/lib/nimbo/images/tiny/initrd.img',
     '-append', 'console=ttyS0 root=/dev/vda rw',
@@ -114,6 +117,9 @@ test('golden: disk boot under KVM, custom binary, uuid disk id hashed into a sho
     '-device', 'pcie-root-port,id=hotplug5,chassis=6,port=0x15,bus=pcie.0,addr=0x1b.5',
     '-device', 'pcie-root-port,id=hotplug6,chassis=7,port=0x16,bus=pcie.0,addr=0x1b.6',
     '-device', 'pcie-root-port,id=hotplug7,chassis=8,port=0x17,bus=pcie.0,addr=0x1b.7',
+    '-chardev', 'socket,id=qga0,path=/run/nimbo/vms/web-1/qga.sock,server=on,wait=off',
+    '-device', 'virtio-serial-pci,id=vserial0,bus=pcie.0,addr=0x1c',
+    '-device', 'virtserialport,bus=vserial0.0,chardev=qga0,id=qga-port0,name=org.qemu.guest_agent.0',
     '-D', '/run/nimbo/vms/web-1/qemu.log',
     '-msg', 'timestamp=on',
     '-sandbox', 'on,obsolete=deny,resourcecontrol=deny',
@@ -166,13 +172,15 @@ test('PCI layout: cold NICs and disks keep their slots; eight hot-plug root port
     nics: Array.from({ length: MAX_NICS }, (_, i) => ({ id: `n${i}`, tap: `t${i}`, mac: `52:54:00:00:00:${(16 + i).toString(16)}` })),
   };
   const argv = renderQemuArgv(spec);
-  const addrs = argv.filter((a, i) => argv[i - 1] === '-device').map((a) => [/id=([^,]+)/.exec(a)![1], /addr=([^,]+)/.exec(a)![1]]);
+  // PCI devices only (the agent's virtserialport sits on the virtio-serial bus, not on a PCI slot).
+  const addrs = argv.filter((a, i) => argv[i - 1] === '-device' && /addr=/.test(a)).map((a) => [/id=([^,]+)/.exec(a)![1], /addr=([^,]+)/.exec(a)![1]]);
   const slotOf = (addr: string) => Number.parseInt(addr.split('.')[0]!, 16);
   assert.deepEqual(addrs.filter(([id]) => id!.startsWith('nic-')).map(([, a]) => a), ['0x3', '0x4', '0x5', '0x6', '0x7', '0x8', '0x9', '0xa']);
   assert.deepEqual(addrs.filter(([id]) => id!.startsWith('disk-')).map(([, a]) => slotOf(a!)), Array.from({ length: 16 }, (_, i) => 0x0b + i));
   assert.deepEqual(addrs.filter(([id]) => id!.startsWith('hotplug')).map(([id, a]) => `${id}@${a}`),
     Array.from({ length: HOTPLUG_PORTS }, (_, i) => `hotplug${i}@0x1b.${i}`));
   assert.equal(HOTPLUG_PORTS, 8);
+  assert.deepEqual(addrs.filter(([id]) => id === 'vserial0').map(([, a]) => a), ['0x1c']);
   // Every device has its own slot/function; nothing reaches q35's own slot 0x1f.
   const used = addrs.map(([, a]) => (a!.includes('.') ? a : `${a}.0`));
   assert.equal(new Set(used).size, used.length);

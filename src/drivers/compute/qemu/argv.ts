@@ -32,9 +32,13 @@ export interface RenderOptions {
  * (and so the same interface name, e.g. enp0s3) whatever disks are added later:
  *   0x01 VGA, 0x02 virtio-rng, 0x03-0x0a NICs, 0x0b-0x1a disks,
  *   0x1b.0-0x1b.7 hot-plug root ports hotplug0-7 (one multifunction slot),
- *   0x1c-0x1e free, 0x1f the ICH9 LPC/SATA/SMBus function group of q35 itself.
+ *   0x1c virtio-serial (the guest agent channel), 0x1d-0x1e free,
+ *   0x1f the ICH9 LPC/SATA/SMBus function group of q35 itself.
  */
-const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug: 0x1b } as const;
+const SLOT = { vga: 0x01, rng: 0x02, nic0: 0x03, disk0: 0x0b, hotplug: 0x1b, serial: 0x1c } as const;
+
+/** The virtio-serial port name qemu-ga opens in the guest (/dev/virtio-ports/<name>). */
+export const GUEST_AGENT_PORT = 'org.qemu.guest_agent.0';
 /** Most NICs a VM can have at start (limited by the fixed PCI layout). */
 export const MAX_NICS = SLOT.disk0 - SLOT.nic0;
 /** Most disks a VM can have at start. */
@@ -173,6 +177,12 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
   spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
   spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));
   for (let i = 0; i < HOTPLUG_PORTS; i++) argv.push('-device', hotplugPortArg(i));
+  // The guest agent channel, on every VM: harmless when the image has no qemu-ga (nobody opens the port).
+  argv.push(
+    '-chardev', `socket,id=qga0,path=${p.qga},server=on,wait=off`,
+    '-device', `virtio-serial-pci,id=vserial0,bus=pcie.0,addr=${hex(SLOT.serial)}`,
+    '-device', `virtserialport,bus=vserial0.0,chardev=qga0,id=qga-port0,name=${GUEST_AGENT_PORT}`,
+  );
   if (spec.boot.kind === 'direct') {
     argv.push('-kernel', spec.boot.kernel);
     if (spec.boot.initrd !== undefined) argv.push('-initrd', spec.boot.initrd);

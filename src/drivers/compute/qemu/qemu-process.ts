@@ -82,5 +82,5 @@ export function signalPid(pid: number, sig: NodeJS.Signals): boolean {
 /** Remove the sockets and pidfile a dead QEMU may have left (logs are kept). */
 export async function removeStaleFiles(runDir: string): Promise<void> {
   const p = runPaths(runDir);
-  await Promise.all([p.qmp, p.serial, p.vnc, p.pid].map((f) => rm(f, { force: true })));
+  await Promise.all([p.qmp, p.serial, p.vnc, p.qga, p.pid].map((f) => rm(f, { force: true })));
 }

@@ -5,6 +5,8 @@ export interface RunPaths {
   qmp: string;
   serial: string;
   vnc: string;
+  /** The guest agent's virtio-serial channel (qemu-ga in the guest; guest-agent.ts on this side). */
+  qga: string;
   pid: string;
   /** QEMU's own stderr/log (-D). */
   log: string;
@@ -18,6 +20,7 @@ export function runPaths(runDir: string): RunPaths {
     qmp: join(runDir, 'qmp.sock'),
     serial: join(runDir, 'serial.sock'),
     vnc: join(runDir, 'vnc.sock'),
+    qga: join(runDir, 'qga.sock'),
     pid: join(runDir, 'qemu.pid'),
     log: join(runDir, 'qemu.log'),
     serialLog: join(runDir, 'serial.log'),
