@@ -198,3 +198,12 @@ test('validateNic (shared with NIC hot-plug)', () => {
   assert.throws(() => validateNic({ id: 'x', tap: 'a-very-long-tap-name', mac: '52:54:00:00:00:01' }), /invalid tap name/);
   assert.throws(() => validateNic({ id: 'x', tap: 't', mac: '52-54-00-00-00-01' }), /invalid MAC/);
 });
+
+test('a warm start waits for its saved state: -S and -incoming defer, the device layout unchanged', () => {
+  const cold = renderQemuArgv(diskSpec);
+  const warm = renderQemuArgv({ ...diskSpec, incoming: { stateFile: '/images/t/state.bin' } });
+  assert.deepEqual(warm.slice(warm.indexOf('-incoming'), warm.indexOf('-incoming') + 2), ['-incoming', 'defer']);
+  assert.ok(warm.includes('-S'));
+  assert.ok(!warm.some((a) => a.includes('state.bin')), 'the state comes over QMP, not on the command line');
+  assert.deepEqual(warm.filter((a) => a !== '-S' && a !== '-incoming' && a !== 'defer'), cold.filter((a) => a !== '-S'));
+});

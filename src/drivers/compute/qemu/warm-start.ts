@@ -12,7 +12,7 @@ const RESEED_TIMEOUT_MS = 60_000;
 /** Runs the re-seed script of `warm` in the restored guest of runDir through its agent. */
 export async function reseedWarmGuest(runDir: string, warm: WarmStart): Promise<void> {
   const script = renderReseedScript(identityFromSeed(warm.seed, warm.templateMacs, Date.now() / 1000, warm.readyMarker));
-  const st = await agentRun(runPaths(runDir).qga, { path: '/bin/sh', args: ['-s'], input: Buffer.from(script) }, { timeoutMs: RESEED_TIMEOUT_MS, pollMs: 20 });
+  const st = await agentRun(runPaths(runDir).qga, { path: '/bin/sh', args: ['-s'], input: Buffer.from(script) }, { timeoutMs: RESEED_TIMEOUT_MS, pollMs: 200 });
   if (st.exitCode !== 0) {
     throw new NimboError('Internal', `re-seeding the restored guest failed (exit ${st.exitCode ?? `signal ${st.signal}`}): ${st.stderr.toString('utf8').slice(0, 500)}`);
   }
