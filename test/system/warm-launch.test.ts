@@ -114,6 +114,19 @@ describe('warm launch from a booted template (TCG)', { skip }, () => {
     assert.equal(s.stdout, 'src\n', s.stderr);
   });
 
+  test('a warm-launched VM boots its own disk cold after a stop and start', async () => {
+    assert.equal((await d.cli('stop', 'w1', '--quiet')).code, 0);
+    const t0 = Date.now();
+    assert.equal((await d.cli('start', 'w1', '--quiet')).code, 0);
+    const ip = (await d.cliJson<Inst>('info', 'w1')).addresses[0]!;
+    const out = await sshUntil(k1.key, ip, 90_000, 'hostname; cat /proc/sys/kernel/random/boot_id; cut -d" " -f1 /proc/uptime');
+    assert.equal(out.code, 0, out.stderr);
+    const [host, bootId, uptime] = out.stdout.trim().split('\n');
+    assert.equal(host, 'w1');
+    assert.notEqual(bootId, srcBootId, 'a new kernel run');
+    assert.ok(Number(uptime) <= (Date.now() - t0) / 1000 + 1, `uptime ${uptime} s: booted by this start`);
+  });
+
   test('a template in use is not deleted; after its instances go, it is', async () => {
     const busy = await d.cli('image', 'delete', 'tpl');
     assert.notEqual(busy.code, 0);
