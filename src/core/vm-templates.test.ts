@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { templateLaunchShape, warmStartOf, type VmTemplate } from './vm-templates.js';
+import { templateLaunchShape, templateShapeGap, warmStartOf, type VmTemplate } from './vm-templates.js';
 
 const tpl: VmTemplate = {
   cpus: 1, memoryBytes: 256 * 1024 ** 2, machine: 'q35', arch: 'x86_64', accelerator: 'tcg',
@@ -24,4 +24,17 @@ test('the warm start carries the state file, the seed and the template MACs', ()
   assert.deepEqual(warmStartOf(tpl, { 'nimbo/hostname': 'w\n' }, 'NIMBO-READY'), {
     stateFile: tpl.stateFile, seed: { 'nimbo/hostname': 'w\n' }, templateMacs: ['52:54:00:00:00:01'], readyMarker: 'NIMBO-READY',
   });
+});
+
+test('hardware a template cannot carry yet is refused at save and at launch', () => {
+  const vm = { cpus: 1, memory: 256 * 1024 ** 2 };
+  assert.equal(templateShapeGap(vm), undefined);
+  assert.match(templateShapeGap({ ...vm, arch: 'aarch64' }) ?? '', /aarch64/);
+  assert.match(templateShapeGap({ ...vm, driverConfig: { firmware: 'uefi' } }) ?? '', /UEFI/);
+  assert.match(templateShapeGap({ ...vm, driverConfig: { tpm: true } }) ?? '', /TPM/);
+  assert.match(templateShapeGap({ ...vm, cdrom: { image: null } }) ?? '', /CD-ROM/);
+  assert.match(templateShapeGap({ ...vm, maxCpus: 2 }) ?? '', /hot-add/);
+  for (const extra of [{ tpm: true }, { firmware: 'uefi' as const }, { maxCpus: 2 }, { arch: 'aarch64' as const }, { iso: true }]) {
+    assert.throws(() => templateLaunchShape(tpl, { image: 't', ...extra }, undefined, 'tcg'), { code: 'InvalidArgument', message: /cannot be given/ });
+  }
 });

@@ -14,6 +14,7 @@ import type { BaseDeps } from './deps.js';
 import { privateRef, type ImageRecord, type ImageService } from './image-service.js';
 import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
+import { maxCpusOf, maxMemoryOf, type InstanceRecord } from './instance-record.js';
 
 /** A template as its image keeps it. */
 export type VmTemplate = NonNullable<BuiltImage['template']>;
@@ -44,6 +45,8 @@ export async function snapshotFromRunning(t: TemplateDeps, project: string, inst
   if (rec.rescue) throw conflict(`instance ${instance} is in rescue mode`);
   if ((rec.volumes ?? []).length) throw conflict(`instance ${instance} has volumes attached: detach them first, a template holds only its root disk`);
   if (rec.nics.some((n) => n.hotplug)) throw conflict(`instance ${instance} has hot-plugged NICs: a template's NICs must be its boot NICs`);
+  const shapeGap = templateShapeGap(rec);
+  if (shapeGap) throw conflict(`instance ${instance} ${shapeGap}: templates are saved from x86_64 BIOS VMs without a CD-ROM, a TPM or hot-add room`);
   if (await d.store.get(keys.privateImage(project, name))) throw conflict(`image ${name} already exists in project ${project}`);
   const source = await t.images.ready(rec.image);
   if (source.template) throw conflict(`instance ${instance} was launched from template ${rec.image}: save templates from VMs booted from a disk image`);
@@ -97,14 +100,28 @@ export async function snapshotFromRunning(t: TemplateDeps, project: string, inst
  * A launch request checked against a template (before anything is made): a VM with the template's exact CPU count,
  * memory and NIC count, on a host with its accelerator. Returns the sizes the record gets.
  */
-export function templateLaunchShape(tpl: VmTemplate, req: Pick<InstanceCreate, 'type' | 'app' | 'cpus' | 'memory' | 'nics' | 'image'>, memory: number | undefined, hostAccel: Accelerator | 'none'): { cpus: number; memory: number } {
+export function templateLaunchShape(tpl: VmTemplate, req: Pick<InstanceCreate, 'type' | 'app' | 'cpus' | 'memory' | 'nics' | 'image' | 'arch' | 'firmware' | 'secureBoot' | 'tpm' | 'iso' | 'maxCpus' | 'maxMemory'>, memory: number | undefined, hostAccel: Accelerator | 'none'): { cpus: number; memory: number } {
   if (req.type === 'container' || req.app !== undefined) throw invalid(`image ${req.image} is a VM template: launch it as a VM`);
+  for (const k of ['arch', 'firmware', 'secureBoot', 'tpm', 'iso', 'maxCpus', 'maxMemory'] as const) {
+    if (req[k] !== undefined) throw invalid(`image ${req.image} is a VM template: its launches get the template's hardware (${k} cannot be given)`);
+  }
   if (req.cpus !== undefined && req.cpus !== tpl.cpus) throw invalid(`image ${req.image} is a template of a VM with ${tpl.cpus} CPU(s): its launches get exactly that (asked: ${req.cpus})`);
   if (memory !== undefined && memory !== tpl.memoryBytes) throw invalid(`image ${req.image} is a template of a VM with ${tpl.memoryBytes / 1024 ** 2} MiB of memory: its launches get exactly that`);
   const nics = (req.nics ?? [{ network: 'default' }]).length;
   if (nics !== tpl.nicMacs.length) throw invalid(`image ${req.image} is a template of a VM with ${tpl.nicMacs.length} NIC(s): give exactly that many (asked: ${nics})`);
   if (hostAccel !== tpl.accelerator) throw conflict(`image ${req.image} was saved under ${tpl.accelerator}; this host runs VMs under ${hostAccel}`);
   return { cpus: tpl.cpus, memory: tpl.memoryBytes };
+}
+
+/** Why a VM's hardware cannot be saved as a template yet (its state would not restore on the template's fixed shape), or undefined. */
+export function templateShapeGap(rec: Pick<InstanceRecord, 'arch' | 'cdrom' | 'cpus' | 'maxCpus' | 'memory' | 'maxMemory' | 'driverConfig'>): string | undefined {
+  const c = (rec.driverConfig ?? {}) as { firmware?: unknown; tpm?: unknown };
+  if ((rec.arch ?? 'x86_64') !== 'x86_64') return `is an ${rec.arch} VM`;
+  if (c.firmware === 'uefi') return 'boots through UEFI';
+  if (c.tpm === true) return 'has a TPM';
+  if (rec.cdrom) return 'has a CD-ROM drive';
+  if (maxCpusOf(rec) > rec.cpus || maxMemoryOf(rec) > rec.memory) return 'has hot-add room (--max-cpus/--max-memory)';
+  return undefined;
 }
 
 /** The warm start of a new instance of template `tpl` (its seed files from the provisioner). */
