@@ -22,7 +22,7 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
         config: { access: { action: 'write', resource: 'host' } },
         schema: {
           tags: ['images'],
-          summary: 'Upload a qcow2 or raw disk image, or an ISO 9660 image (type iso), as the request body (application/octet-stream, Content-Length required), imported as a public image',
+          summary: 'Upload a qcow2 or raw disk image as the request body (application/octet-stream, Content-Length required), imported as a public image',
           description:
             "Refused before a byte is written (411 without Content-Length, 413 above the daemon's --upload-max, default 16 GiB, or above the free space); " +
             'a body that runs past its Content-Length is cut off and deleted. The import (qemu-img validation) runs as the Operation answered.',

@@ -50,7 +50,7 @@ export function registerImageCommands(program: Command): void {
   withWaitOptions(
     image
       .command('import')
-      .description("import a qcow2/raw disk file, an ISO 9660 image (known by its content: type iso, for launch --iso), or an OCI image (layout directory, its tar, or a docker-archive tar) for application containers, from the daemon's host")
+      .description("import a qcow2/raw disk file, or an OCI image (layout directory, its tar, or a docker-archive tar) for application containers, from the daemon's host")
       .argument('<file>', 'image file (a relative path is made absolute)')
       .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name')),
   ).action(async (file: string, o: WaitOptions & { name: string }, cmd: Command) => {
