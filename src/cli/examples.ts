@@ -15,6 +15,11 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'a system container on a second network with a fixed address', cmd: 'nimbo launch debian-12 ct1 --container --network default --network back=10.64.1.10' },
     { note: 'an application container from an imported OCI image, with its own command', cmd: 'nimbo launch nginx app1 --app --env MODE=prod -- nginx -g "daemon off;"' },
     { note: 'create only, with a label, and print the final operation as JSON', cmd: 'nimbo launch tiny vm2 --no-start --label tier=test -o json' },
+    { note: 'install from an uploaded ISO onto an empty 20 GiB disk (drive the installer on the VGA console)', cmd: 'nimbo launch debian-inst web --iso --disk 20GiB --memory 2GiB' },
+  ],
+  media: [
+    { note: 'eject the installer CD (live), so the VM boots its disk', cmd: 'nimbo media eject web' },
+    { note: 'put another ISO image in the drive', cmd: 'nimbo media insert web virtio-drivers' },
   ],
   list: [
     { note: 'every instance', cmd: 'nimbo list' },

@@ -137,9 +137,9 @@ export class InstanceService {
     const kind: InstanceKind = req.type === 'container' || req.app !== undefined ? 'container' : 'vm';
     const driver = this.d.drivers.forKind(kind);
     const caps = driver.capabilities();
+    checkIsoLaunch(req, img, caps.kind);
     // A filesystem root's disk is the quota of its root volume (the overlay's upper layer: what it
     // writes, never the shared image tree); without --disk it has none (0 = no limit).
-    checkIsoLaunch(req, img, caps.kind);
     const disk = caps.root === 'filesystem' && req.disk === undefined ? 0
       : parseBoundedSize(req.disk ?? (req.iso ? ISO_DISK_DEFAULT : Math.max(LIMITS.disk.def, img.virtualSizeBytes)), LIMITS.disk.min, LIMITS.disk.max, 'disk');
     if (caps.root === 'image-clone' && !req.iso && disk < img.virtualSizeBytes) {

@@ -1,6 +1,7 @@
 // A project's private images: made from one of its stopped VMs (its root disk flattened into a standalone
 // qcow2, kernel and initrd copied for a direct boot), seen and launched only in that project, where they
 // come before a public image of the same name (ImageService.resolve).
+import type { VmBoot } from '../drivers/compute/types.js';
 import { chmodSync, copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Operation } from '../shared/api-types.js';
@@ -54,7 +55,8 @@ export class PrivateImages {
     if (!rec.root) throw conflict(`instance ${instance} has no root volume`);
     const ref = privateRef(project, name);
     if (await this.d.store.get(keys.privateImage(project, name))) throw conflict(`image ${name} already exists in project ${project}`);
-    const source = await this.images.ready(rec.image);
+    // Installed from an ISO: its disk boots by itself (the ISO may be gone); else the image's boot and OS.
+    const source: { boot: VmBoot; os: string; readyMarker?: string } = rec.cdrom ? { boot: { kind: 'disk' }, os: `installed from ISO ${rec.image}` } : await this.images.ready(rec.image);
     // Its disk counts against the project's disk quota like a volume: 403 before anything is copied.
     const gib = Math.ceil(rec.disk / 1024 ** 3);
     await this.d.quota?.check(project, { diskGiB: gib });

@@ -72,8 +72,8 @@ export function registerImageCommands(program: Command): void {
   withWaitOptions(
     image
       .command('upload')
-      .description("send a qcow2/raw disk file from this machine to nimbod (streamed, progress on stderr), imported as a public image; the daemon's --upload-max caps its size")
-      .argument('<file>', 'disk image file (qcow2 or raw)')
+      .description("send a qcow2/raw disk file or an ISO 9660 image (type iso) from this machine to nimbod (streamed, progress on stderr), imported as a public image; the daemon's --upload-max caps its size")
+      .argument('<file>', 'disk image file (qcow2 or raw) or ISO 9660 image')
       .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name')),
   ).action(async (file: string, o: WaitOptions & { name: string }, cmd: Command) => {
     const client = clientFor(cmd);
