@@ -110,16 +110,16 @@ export class RemoteImageCache implements RemoteImageSource {
           let done = 0;
           for (const f of served.files) {
             const url = new URL(`${r.url}/api/v1/image-server/images/${encodeURIComponent(image)}/files/${encodeURIComponent(f.name)}`);
-            let last = -1;
+            let last = 0;
             const got = await download(url, join(work, f.name), {
               headers: this.remotes.headers(r), maxBytes: f.size, signal: ctx.signal,
+              // At most twice a second: each report is a write of the Operation record.
               progress: (bytes) => {
+                if (Date.now() - last < 500 && bytes < f.size) return;
+                last = Date.now();
                 const pct = Math.floor(((done + bytes) / total) * 95);
-                if (pct !== last) {
-                  ctx.progress(pct, `fetching ${f.name} ${bytes}/${f.size} bytes`);
-                  handle.progress(pct, `fetching ${f.name}`);
-                }
-                last = pct;
+                ctx.progress(pct, `fetching ${f.name} ${bytes}/${f.size} bytes`);
+                handle.progress(pct, `fetching ${f.name}`);
               },
               onResume: (from, why) => ctx.log(`${f.name}: cut (${why}); resuming at byte ${from}`),
             });
