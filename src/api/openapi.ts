@@ -55,7 +55,7 @@ export function operationIdOf(method: string, url: string, websocket = false): s
 const DESCRIPTIONS: Record<string, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted: the action runs as the Operation in the body', 204: 'Done, no content',
   400: 'The request is invalid', 401: 'Missing or invalid bearer token', 403: 'Not allowed (e.g. over a quota)',
-  404: 'No such object or route', 409: 'Conflicts with the current state', 411: 'Content-Length required', 413: 'Too large', 429: 'Too many requests',
+  404: 'No such object or route', 409: 'Conflicts with the current state', 411: 'Content-Length required', 413: 'Too large', 416: 'The range is outside the file', 429: 'Too many requests',
   500: 'Internal error', 503: 'A needed service is unavailable',
 };
 
@@ -89,7 +89,7 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
       ? { description: 'Switching Protocols: the WebSocket is open; each text message is one Event', content: { 'application/json': { schema: ref('Event') } } }
       : { description: 'Switching Protocols: the WebSocket is open', type: 'null' };
     response.default = { description: 'The upgrade was refused', content: { 'application/json': { schema: ref('Error') } } };
-  } else if (method === 'GET' && (/\/(files|file|export)$/.test(route.url) || /\/sync\/(chunks|snapshots)\//.test(route.url))) {
+  } else if (method === 'GET' && (/\/(files|file|export)$/.test(route.url) || /\/sync\/(chunks|snapshots)\//.test(route.url) || /\/image-server\/images\/:name\/files\/:file$/.test(route.url))) {
     response['200'] = { description: 'The file bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
   }
   for (const [code, sch] of Object.entries(given)) response[code] = describeResponse(code, sch);
@@ -99,6 +99,11 @@ export function transformRoute({ schema, route }: { schema: unknown; url: string
   s.response = response;
   if (s.body) s.body = withRefs(s.body, false);
   for (const k of ['querystring', 'params', 'headers']) if (s[k]) s[k] = withRefs(s[k]);
+  // POST /images: a JSON body builds, an application/octet-stream body uploads (the disk image's bytes).
+  const content = (s.body as { content?: Record<string, { schema: unknown }> } | undefined)?.content;
+  if (method === 'POST' && route.url.endsWith('/images') && content?.['application/octet-stream']) {
+    content['application/octet-stream'].schema = { type: 'string', format: 'binary', description: 'The disk image (qcow2 or raw), with its Content-Length' };
+  }
   if (method === 'POST' && route.url.endsWith('/images/upload')) {
     s.consumes = ['application/octet-stream'];
     s.body = { type: 'string', format: 'binary', description: 'The disk image (qcow2 or raw), with its Content-Length' };

@@ -71,7 +71,7 @@ export async function imageFetchRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.post<{ Body: ImageRemoteAdd }>(
     '/image-remotes',
     { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['image remotes'], summary: "Add an image remote (admin or operator); refused unless its image server answers with an index", body: ImageRemoteAdd, response: { 201: ImageRemote, ...errors } } },
-    async (req, reply) => reply.code(201).send(ctx.imageRemotes.view(await ctx.imageRemotes.add(req.body.name, req.body.url, req.body.token))),
+    async (req, reply) => reply.code(201).send(ctx.imageRemotes.view(await ctx.imageRemotes.add(req.body.name, req.body.url, req.body.token, req.body.ca))),
   );
 
   app.delete<{ Params: { name: string } }>(

@@ -49,14 +49,13 @@ export class RemoteImageCache implements RemoteImageSource {
 
   async forLaunch(ref: string): Promise<LaunchImage> {
     const { remote, image } = parseImageRef(ref);
-    const r = await this.remotes.get(remote!);
     const rec = await this.cached(ref);
     let served: ServedImage;
     try {
-      served = await this.remotes.image(r, image);
+      served = await this.remotes.image(await this.remotes.get(remote!), image);
     } catch (e) {
-      // The remote is away: a cached copy still launches (it is what the last check found).
-      if (rec?.status === 'ready' && !(e instanceof NimboError && e.code === 'NotFound')) {
+      // The remote is away, removed, or serves the image no more: a cached copy still launches (what the last check found).
+      if (rec?.status === 'ready') {
         this.d.log.warn({ image: ref, err: (e as Error).message }, 'image remote unreachable: launching the cached copy');
         return { virtualSizeBytes: rec.built!.virtualSizeBytes, pending: false, arch: archOf(rec.built) };
       }
@@ -112,16 +111,16 @@ export class RemoteImageCache implements RemoteImageSource {
           let done = 0;
           for (const f of served.files) {
             const url = new URL(`${r.url}/api/v1/image-server/images/${encodeURIComponent(image)}/files/${encodeURIComponent(f.name)}`);
-            let last = -1;
+            let last = 0;
             const got = await download(url, join(work, f.name), {
-              headers: this.remotes.headers(r), maxBytes: f.size, signal: ctx.signal,
+              headers: this.remotes.headers(r), maxBytes: f.size, signal: ctx.signal, ...(r.ca ? { ca: r.ca } : {}),
+              // At most twice a second: each report is a write of the Operation record.
               progress: (bytes) => {
+                if (Date.now() - last < 500 && bytes < f.size) return;
+                last = Date.now();
                 const pct = Math.floor(((done + bytes) / total) * 95);
-                if (pct !== last) {
-                  ctx.progress(pct, `fetching ${f.name} ${bytes}/${f.size} bytes`);
-                  handle.progress(pct, `fetching ${f.name}`);
-                }
-                last = pct;
+                ctx.progress(pct, `fetching ${f.name} ${bytes}/${f.size} bytes`);
+                handle.progress(pct, `fetching ${f.name}`);
               },
               onResume: (from, why) => ctx.log(`${f.name}: cut (${why}); resuming at byte ${from}`),
             });

@@ -13,6 +13,8 @@ export interface ImageRemoteRecord {
   /** The other daemon's base URL (no trailing slash). */
   url: string;
   token?: string;
+  /** PEM CA certificate(s) trusted for this remote (https). */
+  ca?: string;
   createdAt: string;
 }
 
@@ -60,9 +62,10 @@ export class ImageRemotes {
   }
 
   /** Add a remote after asking its image server for its index (refused when it does not answer with one). */
-  async add(name: string, url: string, token?: string): Promise<ImageRemoteRecord> {
+  async add(name: string, url: string, token?: string, ca?: string): Promise<ImageRemoteRecord> {
     validateName(name, 'remote name');
-    const rec: ImageRemoteRecord = { name, url: remoteBaseUrl(url), ...(token ? { token } : {}), createdAt: new Date().toISOString() };
+    if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) throw invalid('the CA must be PEM certificate(s) (-----BEGIN CERTIFICATE-----)');
+    const rec: ImageRemoteRecord = { name, url: remoteBaseUrl(url), ...(token ? { token } : {}), ...(ca ? { ca } : {}), createdAt: new Date().toISOString() };
     if (await this.d.store.get(keys.imageRemote(name))) throw conflict(`image remote ${name} exists already`);
     try {
       await this.index(rec);
@@ -86,7 +89,7 @@ export class ImageRemotes {
   /** The images a remote serves. */
   async index(r: ImageRemoteRecord, signal?: AbortSignal): Promise<ServedImage[]> {
     const url = `${r.url}/api/v1/image-server/index`;
-    const text = await fetchText(new URL(url), { headers: this.headers(r), maxBytes: 16 * 1024 * 1024, timeoutMs: 15_000, ...(signal ? { signal } : {}) });
+    const text = await fetchText(new URL(url), { headers: this.headers(r), maxBytes: 16 * 1024 * 1024, timeoutMs: 15_000, ...(signal ? { signal } : {}), ...(r.ca ? { ca: r.ca } : {}) });
     return parseIndex(text, r.url);
   }
 

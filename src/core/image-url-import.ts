@@ -55,14 +55,15 @@ export class UrlImports {
       const tmp = join(this.d.paths.images, `.build-fetch-${randomUUID()}`);
       try {
         const max = Math.min(this.d.config.uploadMaxBytes ?? UPLOAD_MAX_BYTES, await freeBytes(this.d.paths.images));
-        let last = -1;
+        let last = 0;
         const r = await download(url, tmp, {
           maxBytes: max,
           signal: ctx.signal,
+          // At most twice a second: each report is a write of the Operation record.
           progress: (bytes, total) => {
-            const pct = total ? Math.floor((bytes / total) * DOWNLOAD_SHARE) : 0;
-            if (pct !== last) ctx.progress(pct, `downloading ${bytes}/${total ?? '?'} bytes`);
-            last = pct;
+            if (Date.now() - last < 500 && bytes !== total) return;
+            last = Date.now();
+            ctx.progress(total ? Math.floor((bytes / total) * DOWNLOAD_SHARE) : 0, `downloading ${bytes}/${total ?? '?'} bytes`);
           },
           onResume: (from, why) => ctx.log(`download cut (${why}); resuming at byte ${from}`),
         });

@@ -33,6 +33,8 @@ export function redactUrl(u: URL): string {
 export interface DownloadOptions {
   /** Request headers (e.g. authorization); sent to the first URL's origin only, never after a redirect elsewhere. */
   headers?: Record<string, string>;
+  /** PEM certificate(s) of the CA to trust for https (instead of the built-in list), e.g. another nimbod's own CA. */
+  ca?: string;
   /** The most bytes the file may have: refused at once when the server announces more, cut when it sends more. */
   maxBytes: number;
   signal?: AbortSignal;
@@ -77,7 +79,7 @@ async function get(start: URL, o: DownloadOptions, extra: Record<string, string>
     const headers = { 'user-agent': 'nimbod', ...(sameOrigin ? o.headers : {}), ...extra };
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const mod = url.protocol === 'https:' ? https : http;
-      const req = mod.get(url, { headers, ...(o.signal ? { signal: o.signal } : {}) }, resolve);
+      const req = mod.get(url, { headers, ...(o.signal ? { signal: o.signal } : {}), ...(o.ca && url.protocol === 'https:' ? { ca: o.ca } : {}) }, resolve);
       req.setTimeout(o.idleTimeoutMs ?? 60_000, () => req.destroy(new Error(`no data for ${Math.round((o.idleTimeoutMs ?? 60_000) / 1000)} s`)));
       req.on('error', reject);
     });
@@ -224,9 +226,9 @@ export async function download(url: URL, file: string, o: DownloadOptions): Prom
 }
 
 /** GET a small text (a SHA256SUMS file, an index) into memory, at most `maxBytes`. */
-export async function fetchText(url: URL, o: { headers?: Record<string, string>; signal?: AbortSignal; maxBytes?: number; timeoutMs?: number } = {}): Promise<string> {
+export async function fetchText(url: URL, o: { headers?: Record<string, string>; signal?: AbortSignal; maxBytes?: number; timeoutMs?: number; ca?: string } = {}): Promise<string> {
   const max = o.maxBytes ?? 4 * 1024 * 1024;
-  const opts: DownloadOptions = { maxBytes: max, idleTimeoutMs: o.timeoutMs ?? 20_000, ...(o.headers ? { headers: o.headers } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+  const opts: DownloadOptions = { maxBytes: max, idleTimeoutMs: o.timeoutMs ?? 20_000, ...(o.headers ? { headers: o.headers } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.ca ? { ca: o.ca } : {}) };
   let res: IncomingMessage;
   try {
     res = (await get(url, opts, {})).res;

@@ -54,6 +54,7 @@ export const ImageRemoteAdd = Type.Object(
     name: Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63 }),
     url: Type.String({ minLength: 1, maxLength: 2048, description: "the other daemon's API base URL, e.g. https://host:8443" }),
     token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'a bearer token of the other daemon (read access to images)' })),
+    ca: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: "PEM certificate(s) of the CA to trust for this https remote (e.g. the other daemon's STATE/tls/ca.crt)" })),
   },
   strict,
 );

@@ -184,4 +184,22 @@ describe('images to fetch: import from URLs (checksums, resume) and an image ser
     const rm = await b.cli('image', 'remote', 'remove', 'lab');
     assert.equal(rm.code, 0, rm.stderr);
   });
+
+  test('an https remote is trusted with --ca-file (the other daemon\'s own CA) and refused without it', { timeout: 2 * MIN }, async () => {
+    const c = await TestDaemon.start(['--tls', '--image-server']);
+    try {
+      assert.match(c.url, /^https:/);
+      const tokenFile = join(tmp, 'c.token');
+      writeFileSync(tokenFile, c.token, { mode: 0o600 });
+      const no = await b.cli('image', 'remote', 'add', 'sec', c.url, '--remote-token-file', tokenFile);
+      assert.notEqual(no.code, 0);
+      assert.match(no.stderr, /does not answer as an image server: .*(certificate|self.signed)/i);
+      const yes = await b.cli('image', 'remote', 'add', 'sec', c.url, '--remote-token-file', tokenFile, '--ca-file', join(c.stateDir, 'tls', 'ca.crt'));
+      assert.equal(yes.code, 0, yes.stderr);
+      assert.deepEqual(await b.cliJson<unknown[]>('image', 'list', 'sec:'), [], 'it answers with its (empty) index');
+      assert.equal((await b.cli('image', 'remote', 'remove', 'sec')).code, 0);
+    } finally {
+      await c.cleanup();
+    }
+  });
 });

@@ -60,9 +60,18 @@ export function registerImageFetchCommands(image: Command): void {
     .argument('<name>', 'remote name', (v: string) => parseName(v, 'remote name'))
     .argument('<url>', "the other daemon's URL, e.g. https://host:8443")
     .option('--remote-token-file <file>', "a file holding a token of the other daemon (read access to images); sent only to it (--token-file is this CLI's own token)")
+    .option('--ca-file <file>', "https: the PEM CA certificate to trust for it (e.g. the other daemon's STATE/tls/ca.crt)")
     .addOption(outputOption())
-    .action(async (name: string, url: string, o: { remoteTokenFile?: string }, cmd: Command) => {
+    .action(async (name: string, url: string, o: { remoteTokenFile?: string; caFile?: string }, cmd: Command) => {
       let token: string | undefined;
+      let ca: string | undefined;
+      if (o.caFile !== undefined) {
+        try {
+          ca = readFileSync(o.caFile, 'utf8');
+        } catch (e) {
+          throw new CliError(`${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: EXIT.usage });
+        }
+      }
       if (o.remoteTokenFile !== undefined) {
         try {
           token = readFileSync(o.remoteTokenFile, 'utf8').trim();
@@ -71,7 +80,7 @@ export function registerImageFetchCommands(image: Command): void {
         }
         if (!token) throw new CliError(`${o.remoteTokenFile} is empty`, { exitCode: EXIT.usage });
       }
-      const r = await clientFor(cmd).addImageRemote({ name, url, ...(token ? { token } : {}) });
+      const r = await clientFor(cmd).addImageRemote({ name, url, ...(token ? { token } : {}), ...(ca ? { ca } : {}) });
       outResult(formatOf(cmd), r, `Added image remote ${r.name} (${r.url})`);
     });
   remote
