@@ -35,7 +35,7 @@ export function builtFrom(ref: string, s: ServedImage, dir: string): BuiltImage 
   const boot: BuiltImage['boot'] = s.boot.kind === 'direct'
     ? { kind: 'direct', kernel: named(s.boot.kernel), ...(s.boot.initrd ? { initrd: named(s.boot.initrd) } : {}), cmdline: s.boot.cmdline ?? '' }
     : { kind: 'disk' };
-  return { name: ref, dir, disk: join(dir, disk), format: s.format, virtualSizeBytes: s.size, boot, os: s.os, ...(s.readyMarker ? { readyMarker: s.readyMarker } : {}) };
+  return { name: ref, dir, disk: join(dir, disk), format: s.format, virtualSizeBytes: s.size, boot, os: s.os, ...(s.readyMarker ? { readyMarker: s.readyMarker } : {}), ...(isGuestArch(s.arch) ? { arch: s.arch } : {}) };
 }
 
 /** Remote images in the local cache. */

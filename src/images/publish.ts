@@ -1,4 +1,5 @@
 /** Reading, checking and publishing built image directories (image.json written last). */
+import { isGuestArch } from '../shared/arch-types.js';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NimboError, notFound } from '../lib/errors.js';
@@ -44,6 +45,7 @@ export async function readBuiltImage(dir: string): Promise<BuiltImage> {
   };
   if (isStr(raw.readyMarker)) img.readyMarker = raw.readyMarker;
   if (raw.type === 'iso') img.type = 'iso';
+  if (isGuestArch(raw.arch)) img.arch = raw.arch;
   return img;
 }
 
