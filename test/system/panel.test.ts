@@ -13,6 +13,7 @@ const skip = systemSkipReason() ?? browserSkipReason();
 const sfx = Math.random().toString(36).slice(2, 6);
 const VM = `pvm${sfx}`;
 const CT = `pct${sfx}`;
+const FW = `pfw${sfx}`;
 
 describe('the web panel in Chromium', { skip }, () => {
   let d: TestDaemon;
@@ -65,8 +66,8 @@ describe('the web panel in Chromium', { skip }, () => {
       await go('/instances/new', /create/i);
       await page.getByRole('radio', { name: type }).check();
       await page.getByLabel('Name', { exact: true }).fill(name);
-      await page.getByLabel('Image').selectOption('tiny');
-      await page.getByLabel('Memory').fill(type === 'Container' ? '64MiB' : '192MiB');
+      await page.getByLabel('Image', { exact: true }).selectOption('tiny');
+      await page.getByLabel('Memory', { exact: true }).fill(type === 'Container' ? '64MiB' : '192MiB');
       if (name === CT) await check('create');
       await page.getByRole('button', { name: 'Launch' }).click();
       await page.getByRole('heading', { level: 1, name }).waitFor({ timeout: 180_000 });
@@ -151,6 +152,33 @@ describe('the web panel in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('button', { name: 'Confirm delete' }).click();
     await waitFor(async () => (await d.api('GET', `/instances/${CT}`)).status === 404, 'the container is gone');
+  });
+
+  test('the wizard launches a UEFI VM with a TPM and hot-add room; the images page imports from a URL', async () => {
+    await go('/instances/new', /create/i);
+    await page.getByRole('radio', { name: 'Virtual machine' }).check();
+    await page.getByLabel('Name', { exact: true }).fill(FW);
+    await page.getByLabel('Image', { exact: true }).selectOption('tiny');
+    await page.getByLabel('Memory', { exact: true }).fill('128MiB');
+    await page.getByLabel('Firmware').selectOption('uefi');
+    await page.getByLabel('TPM 2.0').check();
+    await page.getByLabel('Max CPUs').fill('2');
+    await check('create-vm');
+    await page.getByRole('button', { name: 'Launch' }).click();
+    await page.getByRole('heading', { level: 1, name: FW }).waitFor({ timeout: 120_000 });
+    // What the API recorded is what the form asked for (the request body carried the VM fields).
+    const got = await d.api('GET', `/instances/${FW}`);
+    assert.deepEqual(got.body.firmware, { type: 'uefi', secureBoot: false, tpm: true });
+    assert.equal(got.body.maxCpus, 2);
+    await page.getByText('UEFI, TPM 2.0').waitFor({ timeout: 15_000 });
+    await page.getByText('1 (up to 2)').waitFor();
+    const del = await d.api('DELETE', `/instances/${FW}?force=true`);
+    assert.ok(del.status < 300, JSON.stringify(del.body));
+    await go('/images', 'Images');
+    await page.getByRole('heading', { name: 'Import from URL' }).waitFor();
+    await page.getByLabel('Image URL').waitFor();
+    await page.getByRole('heading', { name: 'Image remotes' }).waitFor();
+    await waitFor(async () => (await d.api('GET', `/instances/${FW}`)).status === 404, 'the UEFI VM is gone');
   });
 
   test('every main page renders for the admin, with no serious accessibility violation', async () => {
