@@ -152,6 +152,8 @@ describe('the web panel in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('button', { name: 'Confirm delete' }).click();
     await waitFor(async () => (await d.api('GET', `/instances/${CT}`)).status === 404, 'the container is gone');
+    // The panel goes to the list once the delete operation ends: wait for it, so the next test's page stays.
+    await page.getByRole('heading', { level: 1, name: 'Instances' }).waitFor({ timeout: 60_000 });
   });
 
   test('the wizard launches a UEFI VM with a TPM and hot-add room; the images page imports from a URL', async () => {
@@ -172,9 +174,9 @@ describe('the web panel in Chromium', { skip }, () => {
     assert.equal(got.body.maxCpus, 2);
     await page.getByText('UEFI, TPM 2.0').waitFor({ timeout: 15_000 });
     await page.getByText('1 (up to 2)').waitFor();
+    await go('/images', 'Images');
     const del = await d.api('DELETE', `/instances/${FW}?force=true`);
     assert.ok(del.status < 300, JSON.stringify(del.body));
-    await go('/images', 'Images');
     await page.getByRole('heading', { name: 'Import from URL' }).waitFor();
     await page.getByLabel('Image URL').waitFor();
     await page.getByRole('heading', { name: 'Image remotes' }).waitFor();
