@@ -157,10 +157,10 @@ test('list --columns, --filter and --no-header; bad names exit 2 before any requ
   const seen = fake.seen.length;
   const bc = await nimbo(['list', '--columns', 'name,colour']);
   assert.equal(bc.code, 2);
-  assert.match(bc.stderr, /unknown column "colour"; known columns: name, type, state, image, cpus, memory, disk, addresses, age/);
+  assert.match(bc.stderr, /unknown column "colour"; known columns: name, type, state, image, cpus, memory, disk, addresses, age, arch/);
   const bf = await nimbo(['list', '--filter', 'zone=x']);
   assert.equal(bf.code, 2);
-  assert.match(bf.stderr, /unknown filter key "zone"; keys: name, state, type, image, network, label\.KEY/);
+  assert.match(bf.stderr, /unknown filter key "zone"; keys: name, state, type, image, network, arch, label\.KEY/);
   assert.equal(fake.seen.length, seen, 'no request for bad list options');
   fake.instances = [sampleInstance()];
 });

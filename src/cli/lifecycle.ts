@@ -4,6 +4,7 @@ import { DEFAULTS, parseListen, planTls, validatePrefix } from '../core/config.j
 import { invalid } from '../lib/errors.js';
 import { parseSize } from '../lib/validate.js';
 import { attachExamples } from './examples.js';
+import { GUEST_ARCHES, isGuestArch, type GuestArch } from '../shared/arch-types.js';
 
 interface DaemonFlags {
   stateDir: string;
@@ -16,6 +17,7 @@ interface DaemonFlags {
   subnet: string;
   qemuUser: string;
   accel?: string;
+  qemuBinary: string[];
   containerRuntime: string;
   auditRetention: string;
   rateLimitCaller: string;
@@ -24,6 +26,19 @@ interface DaemonFlags {
   meterInterval: string;
   uploadMax: string;
   imageServer?: boolean;
+}
+
+/** Parses `--qemu-binary ARCH=PATH` flags into emulators by guest architecture. */
+export function parseQemuBinaries(flags: string[]): Partial<Record<GuestArch, string>> {
+  const out: Partial<Record<GuestArch, string>> = {};
+  for (const f of flags) {
+    const eq = f.indexOf('=');
+    const arch = f.slice(0, eq);
+    const path = f.slice(eq + 1);
+    if (eq < 0 || !isGuestArch(arch) || !path.startsWith('/')) throw invalid(`--qemu-binary ${JSON.stringify(f)} must be ARCH=/absolute/path with ARCH one of ${GUEST_ARCHES.join(', ')}`);
+    out[arch] = path;
+  }
+  return out;
 }
 
 /** Registers `nimbo daemon`, `nimbo up` and `nimbo down`. */
@@ -42,6 +57,7 @@ export function registerLifecycle(program: Command): void {
     .option('--subnet <cidr>', "default network's IPv4 subnet", DEFAULTS.subnet)
     .option('--qemu-user <user>', 'user QEMU runs as for VMs made before per-VM uids (each VM now gets its own)', DEFAULTS.qemuUser)
     .option('--accel <kvm|tcg>', 'force an accelerator instead of probing')
+    .option('--qemu-binary <arch=path>', 'emulator of one guest architecture instead of qemu-system-ARCH (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--container-runtime <path>', 'OCI runtime for containers (runc; crun on cgroup-v2 hosts)', 'runc')
     .option('--audit-retention <days>', 'days the audit log keeps entries', '90')
     .option('--rate-limit-caller <burst:per-second>', 'API requests per token, session or user (off: no limit)', '600:100')
@@ -84,6 +100,7 @@ export function registerLifecycle(program: Command): void {
         subnet: (await import('../lib/ip.js')).validateCidr(o.subnet),
         qemuUser: o.qemuUser,
         accel: o.accel as 'kvm' | 'tcg' | undefined,
+        ...(o.qemuBinary.length ? { qemuBinaries: parseQemuBinaries(o.qemuBinary) } : {}),
         containerRuntime: o.containerRuntime,
         tls,
         shutdownTimeoutMs: shutdownS * 1000,

@@ -9,7 +9,7 @@ import { volumeColumns } from './storage-views.js';
 const usage = (re: RegExp) => (e: unknown) => e instanceof CliError && e.exitCode === 2 && re.test(e.message);
 
 test('column names are the headers in lower case with dashes', () => {
-  assert.deepEqual(instanceColumns().map(columnName), ['name', 'type', 'state', 'image', 'cpus', 'memory', 'disk', 'addresses', 'age']);
+  assert.deepEqual(instanceColumns().map(columnName), ['name', 'type', 'state', 'image', 'cpus', 'memory', 'disk', 'addresses', 'age', 'arch']);
   assert.equal(columnName({ header: 'ATTACHED TO' }), 'attached-to');
   assert.equal(columnName({ header: 'VM STATE' }), 'vm-state');
 });
@@ -18,7 +18,7 @@ test('--columns picks columns in the order given, case-insensitively; unknown na
   const cols = instanceColumns();
   assert.equal(selectColumns(cols, undefined), cols);
   assert.deepEqual(selectColumns(cols, 'state, NAME').map((c) => c.header), ['STATE', 'NAME']);
-  assert.throws(() => selectColumns(cols, 'name,colour'), usage(/^unknown column "colour"; known columns: name, type, state, image, cpus, memory, disk, addresses, age$/));
+  assert.throws(() => selectColumns(cols, 'name,colour'), usage(/^unknown column "colour"; known columns: name, type, state, image, cpus, memory, disk, addresses, age, arch$/));
   assert.throws(() => selectColumns(cols, ' , '), usage(/needs at least one of: name, type/));
   assert.deepEqual(selectColumns(volumeColumns(), 'attached').map((c) => c.header), ['ATTACHED']);
 });
@@ -35,7 +35,7 @@ test('--filter parsing: KEY=VALUE, label.K=V and label=K=V; bad ones exit 2 nami
     { key: 'label', label: 'env', value: 'prod' },
   ]);
   assert.deepEqual(parseFilters(undefined, keys), []);
-  assert.throws(() => parseFilters(['colour=red'], keys, true), usage(/^unknown filter key "colour"; keys: name, state, type, image, network, label\.KEY$/));
+  assert.throws(() => parseFilters(['colour=red'], keys, true), usage(/^unknown filter key "colour"; keys: name, state, type, image, network, arch, label\.KEY$/));
   assert.throws(() => parseFilters(['running'], keys), usage(/must be KEY=VALUE; keys: name, state/));
   assert.throws(() => parseFilters(['=x'], keys), usage(/must be KEY=VALUE/));
   assert.throws(() => parseFilters(['label=env'], keys, true), usage(/must be label\.KEY=VALUE/));

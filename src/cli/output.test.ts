@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import type { HostInfo, Operation } from '../shared/api-types.js';
 import { sampleInstance } from './fake-daemon.js';
 import { renderDetail, renderList, renderTable } from './output.js';
-import { hostFields, instanceColumns, instanceFields, operationFields } from './views.js';
+import { archColumnsFor, hostFields, instanceColumns, instanceFields, operationFields } from './views.js';
 
 const NOW = Date.parse('2024-01-01T01:00:00.000Z');
 
@@ -15,7 +15,7 @@ test('renderTable aligns columns and trims line ends', () => {
 
 test('instance list as a table: sizes human-readable, addresses joined', () => {
   const items = [sampleInstance(), sampleInstance({ name: 'db', type: 'container', state: 'stopped', addresses: [], memory: 2 ** 31, disk: 20 * 2 ** 30 })];
-  const t = renderList(items, instanceColumns(NOW), 'table');
+  const t = renderList(items, archColumnsFor(instanceColumns(NOW), items), 'table');
   assert.equal(
     t,
     [
@@ -25,6 +25,15 @@ test('instance list as a table: sizes human-readable, addresses joined', () => {
       '',
     ].join('\n'),
   );
+});
+
+test('instance list: an ARCH column once some instance is not x86_64, or when asked for', () => {
+  const items = [sampleInstance({ arch: 'x86_64' }), sampleInstance({ name: 'arm', image: 'tiny-aarch64', arch: 'aarch64' })];
+  const cols = archColumnsFor(instanceColumns(NOW), items).map((c) => c.header);
+  assert.deepEqual(cols.slice(-2), ['AGE', 'ARCH']);
+  assert.match(renderList(items, archColumnsFor(instanceColumns(NOW), items), 'table'), /^arm .* aarch64$/m);
+  assert.deepEqual(archColumnsFor(instanceColumns(NOW), [items[0]!]).map((c) => c.header).includes('ARCH'), false);
+  assert.deepEqual(archColumnsFor(instanceColumns(NOW), [items[0]!], 'name,arch').map((c) => c.header).includes('ARCH'), true);
 });
 
 test('instance list as JSON and YAML is the raw API items', () => {

@@ -7,6 +7,12 @@ import type { Column } from './output.js';
 /** An instance's disk: a container without a quota has none to show. */
 const diskText = (i: Instance) => (i.disk === 0 ? 'no limit' : formatBytes(i.disk));
 
+/** The columns to show by default: ARCH only when some row is not x86_64 (`--columns arch` shows it always). */
+export function archColumnsFor<T extends { arch?: string }>(columns: Column<T>[], rows: T[], asked?: string): Column<T>[] {
+  if (asked !== undefined || rows.some((r) => (r.arch ?? 'x86_64') !== 'x86_64')) return columns;
+  return columns.filter((c) => c.header !== 'ARCH');
+}
+
 /** Columns of `nimbo list`. */
 export function instanceColumns(now = Date.now()): Column<Instance>[] {
   return [
@@ -19,6 +25,7 @@ export function instanceColumns(now = Date.now()): Column<Instance>[] {
     { header: 'DISK', value: (i) => diskText(i) },
     { header: 'ADDRESSES', value: (i) => formatList(i.addresses) },
     { header: 'AGE', value: (i) => formatAge(i.createdAt, now) },
+    { header: 'ARCH', value: (i) => i.arch ?? 'x86_64' },
   ];
 }
 
@@ -29,6 +36,7 @@ export const instanceFilterKeys: FilterKeys<Instance> = {
   type: (i) => i.type,
   image: (i) => i.image,
   network: (i) => (i.nics ?? []).map((n) => n.network),
+  arch: (i) => i.arch ?? 'x86_64',
 };
 
 /** The guest's view of its memory (balloon statistics): used of total, free. */
@@ -51,6 +59,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ['Image', i.image],
     ...(i.media !== undefined ? ([['CD-ROM', i.media || '(empty)']] as [string, string][]) : []),
     ['Accelerator', i.accelerator || '-'],
+    ['Arch', i.arch ?? 'x86_64'],
     ...(i.firmware ? ([['Firmware', firmwareText(i.firmware)]] as [string, string][]) : []),
     ['CPUs', i.maxCpus !== undefined ? `${i.cpus} (max ${i.maxCpus})` : String(i.cpus)],
     ['Memory', i.maxMemory !== undefined ? `${formatBytes(i.memory)} (max ${formatBytes(i.maxMemory)})` : formatBytes(i.memory)],
@@ -98,6 +107,7 @@ export function imageColumns(now = Date.now()): Column<Image>[] {
     { header: 'SIZE', value: (i) => formatBytes(i.size) },
     { header: 'SOURCE', value: (i) => i.source },
     { header: 'AGE', value: (i) => formatAge(i.createdAt, now) },
+    { header: 'ARCH', value: (i) => i.arch ?? 'x86_64' },
   ];
 }
 
@@ -148,6 +158,13 @@ export function operationFields(o: Operation): [string, string][] {
   return f;
 }
 
+/** The guest architectures line of `nimbo host info`: each runnable one, and what the others lack (Debian packages). */
+export function guestArchesText(list: NonNullable<HostInfo['guestArches']>): string {
+  return list
+    .map((a) => (a.missing.length === 0 ? `${a.arch} (${a.native ? 'native' : 'emulated'})` : `${a.arch} (missing: apt-get install ${[...new Set(a.missing.map((m) => m.pkg))].join(' ')})`))
+    .join(', ');
+}
+
 /** Fields of `nimbo host info`. */
 export function hostFields(h: HostInfo): [string, string][] {
   const failed = h.checks.filter((c) => !c.ok).map((c) => c.name);
@@ -158,6 +175,8 @@ export function hostFields(h: HostInfo): [string, string][] {
     ['CPUs', String(h.cpus)],
     ['Memory', formatBytes(h.memory)],
     ['Accelerator', `${h.accelerator} (${h.acceleratorReason})`],
+    ...(h.arch ? [['Architecture', h.arch] as [string, string]] : []),
+    ...(h.guestArches ? [['Guest arches', guestArchesText(h.guestArches)] as [string, string]] : []),
     ['State dir', h.stateDir],
     ['Prefix', h.prefix],
     ['Network', `${h.network.name}: bridge ${h.network.bridge}, ${h.network.subnet}, gateway ${h.network.gateway}`],

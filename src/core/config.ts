@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { invalid } from '../lib/errors.js';
 import type { TrailConfig } from './trail-config.js';
+import type { GuestArch } from '../shared/arch-types.js';
 
 /** How one nimbod instance is configured (flags of `nimbo daemon`). */
 export interface DaemonConfig {
@@ -15,6 +16,8 @@ export interface DaemonConfig {
   qemuUser: string;
   /** Force an accelerator instead of probing (kvm|tcg). */
   accel?: 'kvm' | 'tcg';
+  /** Emulators by guest architecture instead of qemu-system-ARCH on PATH (`--qemu-binary ARCH=PATH`). */
+  qemuBinaries?: Partial<Record<GuestArch, string>>;
   /** OCI runtime binary for containers (default runc; crun works on cgroup-v2 hosts). */
   containerRuntime?: string;
   /** How the API is served: plain HTTP (loopback only), HTTPS with given files, or HTTPS with a self-signed pair. */

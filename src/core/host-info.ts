@@ -7,6 +7,8 @@ import type { DaemonConfig } from './config.js';
 import type { NetworkSpec } from '../drivers/network/types.js';
 import { VERSION } from '../shared/version.js';
 import { checkRuncVersion } from '../drivers/compute/runc/runc-version.js';
+import { allArchSupport } from '../drivers/compute/qemu/arch.js';
+import { nativeArch } from '../shared/arch-types.js';
 
 type Check = HostInfo['checks'][number];
 
@@ -50,6 +52,8 @@ export async function collectHostInfo(exec: HostExec, config: DaemonConfig, acce
     version: VERSION,
     accelerator: accel.accelerator,
     acceleratorReason: accel.reason,
+    arch: nativeArch(),
+    guestArches: allArchSupport(config.qemuBinaries),
     kernel: release(),
     cpus: cpus().length,
     memory: totalmem(),

@@ -16,6 +16,7 @@ import { freeBytes, receiveUpload, uploadSize, UPLOAD_MAX_BYTES } from './image-
 import { detectOciSource, unpackOciImage, type OciImageConfig } from '../images/oci/index.js';
 import type { BuiltImage } from '../images/types.js';
 import { keys } from '../store/keys.js';
+import { DEFAULT_ARCH, type GuestArch } from '../shared/arch-types.js';
 
 /** An image as kept in the store. */
 export interface ImageRecord {
@@ -49,6 +50,8 @@ export interface LaunchImage {
   iso?: boolean;
   /** A built-in image that is missing or being built: the create Operation waits for (or starts) its build. */
   pending: boolean;
+  /** The guest architecture it is (or will be) built for. */
+  arch: GuestArch;
 }
 
 /** Where built-in images come from: the catalog, and what this host lacks to build one (unit tests pass fakes). */
@@ -105,6 +108,7 @@ export class ImageService {
       ...(b ? { type: b.oci ? 'oci' : (b.type ?? 'disk') } : {}),
       os: b?.os ?? '',
       size: b?.virtualSizeBytes ?? 0,
+      arch: b?.arch ?? this.builtins.get(r.source.replace(/^builtin:/, ''))?.arch ?? DEFAULT_ARCH,
       status: r.status,
       createdAt: r.createdAt,
       visibility,
@@ -143,16 +147,16 @@ export class ImageService {
     const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
     if (step === 'use') {
       const img = await this.ready(name);
-      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), ...(img.type === 'iso' ? { iso: true } : {}), pending: false };
+      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), ...(img.type === 'iso' ? { iso: true } : {}), pending: false, arch: img.arch ?? DEFAULT_ARCH };
     }
     const builtin = this.builtins.get(name);
     // An import that runs under this name: not ready yet, as before.
     if (!builtin || (rec && rec.source !== `builtin:${name}`)) {
       const img = await this.ready(name);
-      return { ...img, ...(img.type === 'iso' ? { iso: true } : {}), pending: false };
+      return { ...img, ...(img.type === 'iso' ? { iso: true } : {}), pending: false, arch: img.arch ?? DEFAULT_ARCH };
     }
     if (step === 'build') await this.checkBuildable(name);
-    return { virtualSizeBytes: builtin.diskBytes, pending: true };
+    return { virtualSizeBytes: builtin.diskBytes, pending: true, arch: builtin.arch ?? DEFAULT_ARCH };
   }
 
   /**

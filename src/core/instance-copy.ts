@@ -36,6 +36,7 @@ export function copyRecord(src: InstanceRecord, name: string, uuid: string, now 
     sshKeys: [...src.sshKeys],
     state: 'creating',
     accelerator: src.accelerator,
+    ...(src.arch ? { arch: src.arch } : {}),
     nics: [],
     ...(src.labels ? { labels: { ...src.labels } } : {}),
     // A copy is a new instance (new id): cloud-init runs its user-data again there, as on a fresh launch.

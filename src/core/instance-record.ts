@@ -2,6 +2,7 @@ import type { Instance, InstanceState, Nic } from '../shared/api-types.js';
 import { DEFAULT_PROJECT, keys } from '../store/keys.js';
 import type { ContainerInfo } from '../drivers/compute/runc/container-info.js';
 import type { HostIds } from '../drivers/compute/instance-driver.js';
+import { DEFAULT_ARCH, type GuestArch } from '../shared/arch-types.js';
 
 /** An instance as kept in the store (desired configuration + last known state). */
 export interface InstanceRecord {
@@ -39,6 +40,8 @@ export interface InstanceRecord {
   sshKeys: string[];
   state: InstanceState;
   accelerator: string;
+  /** VMs: the guest CPU architecture; absent = x86_64 (records from before arches, and containers). */
+  arch?: GuestArch;
   nics: Nic[];
   /** The root disk: a volume in a storage pool, linked-cloned from the image. */
   root?: { pool: string; volume: string };
@@ -95,6 +98,7 @@ export function toInstance(rec: InstanceRecord, pid: number | null): Instance {
     ...(rec.rescue ? { rescue: { image: rec.rescue.image, since: rec.rescue.since } } : {}),
     ...(rec.cdrom ? { media: shownImage(rec, rec.cdrom.image ?? '') } : {}),
     accelerator: rec.accelerator,
+    arch: rec.arch ?? DEFAULT_ARCH,
     cpus: rec.cpus,
     memory: rec.memory,
     ...(rec.maxCpus !== undefined ? { maxCpus: maxCpusOf(rec) } : {}),

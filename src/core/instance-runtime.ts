@@ -92,6 +92,7 @@ export class InstanceRuntime {
       ...(rec.maxCpus !== undefined ? { maxCpus: maxCpusOf(rec) } : {}),
       ...(rec.maxMemory !== undefined ? { maxMemoryBytes: maxMemoryOf(rec) } : {}),
       ...(rec.accelerator === 'kvm' || rec.accelerator === 'tcg' ? { accelerator: rec.accelerator as Accelerator } : {}),
+      ...(rec.arch ? { arch: rec.arch } : {}),
       ...(boot ? { boot } : {}),
       root: { pool: root.pool, volume: root.volume, path: root.path, ...(root.format ? { format: root.format } : {}), limits: root.limits },
       ...(await this.cpusetOf(rec)),

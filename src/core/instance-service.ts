@@ -27,6 +27,8 @@ export interface PlanLookup {
 }
 import { userDataOf } from './metadata/user-data-input.js';
 import { checkIsoLaunch, ISO_DISK_DEFAULT } from './iso-launch.js';
+import { launchArch } from './instance-arch.js';
+import { DEFAULT_ARCH, nativeArch } from '../shared/arch-types.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -139,6 +141,8 @@ export class InstanceService {
     if (caps.root === 'image-clone' && !req.iso && disk < img.virtualSizeBytes) {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
+    // The architecture: the image's unless asked; refused when they differ or this host cannot run it.
+    const arch = launchArch({ asked: req.arch, image: req.image, imageArch: img.arch, kind: caps.kind, support: driver.archSupport?.() });
     const nicReqs = req.nics ?? [{ network: 'default' }];
     await this.nics.validateRequests(project, nicReqs);
     const pool = req.pool ?? 'default';
@@ -189,7 +193,9 @@ export class InstanceService {
       disk,
       sshKeys: req.sshKeys ?? [],
       state: 'creating',
-      accelerator: caps.accelerator ? this.accel.accelerator : 'none',
+      // Another architecture than the host's is always emulated (TCG).
+      accelerator: caps.accelerator ? (arch === nativeArch() ? this.accel.accelerator : 'tcg') : 'none',
+      ...(caps.kind === 'vm' && arch !== DEFAULT_ARCH ? { arch } : {}),
       nics: [],
       ...(labels ? { labels } : {}),
       ...(plan ? { plan: plan.name } : {}),

@@ -130,6 +130,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     prefix: config.prefix,
     qemuUser: config.qemuUser,
     accelerator: accel.accelerator,
+    ...(config.qemuBinaries ? { qemuBinaries: config.qemuBinaries } : {}),
     containerRuntime: config.containerRuntime ?? 'runc',
   });
   // Plans (built-ins seeded at the first start) and project quotas.

@@ -2,6 +2,7 @@
 import { invalid } from '../lib/errors.js';
 import { DEBIAN_DISK_BYTES, TINY_DISK_BYTES } from './sizes.js';
 import type { BuildOptions, BuiltImage } from './types.js';
+import type { GuestArch } from '../shared/arch-types.js';
 
 /** A built-in image builder. */
 export type ImageBuilder = (opts: BuildOptions) => Promise<BuiltImage>;
@@ -22,9 +23,24 @@ export interface BuiltinImage {
   needs: readonly BuildNeed[];
   /** Whether the build copies the host kernel (/boot/vmlinuz-* with /lib/modules). */
   hostKernel: boolean;
+  /** The guest architecture it is built for (absent = x86_64). */
+  arch?: GuestArch;
 }
 
 const need = (program: string, pkg: string): BuildNeed => ({ program, pkg });
+
+/** The tiny image of another architecture: Debian's own packages of that architecture, downloaded and unpacked (never run). */
+function foreignTiny(arch: Exclude<GuestArch, 'x86_64'>): BuiltinImage {
+  return {
+    description: `busybox + dropbear on Debian's ${arch} kernel (packages downloaded from the Debian mirror), direct boot under TCG`,
+    build: async (o) => (await import('./tiny-foreign.js')).buildForeignTinyImage(arch, o),
+    diskBytes: TINY_DISK_BYTES,
+    needs: [need('dpkg-deb', 'dpkg'), need('gpgv', 'gpgv'), need('xz', 'xz-utils'), need('depmod', 'kmod'), need('busybox', 'busybox-static'),
+      need('mke2fs', 'e2fsprogs'), need('cpio', 'cpio'), need('qemu-img', 'qemu-utils')],
+    hostKernel: false,
+    arch,
+  };
+}
 
 /** The built-in builders by catalog name (loaded lazily). */
 export const BUILDERS: Readonly<Record<string, BuiltinImage>> = {
@@ -37,6 +53,8 @@ export const BUILDERS: Readonly<Record<string, BuiltinImage>> = {
       need('ldd', 'libc-bin'), need('qemu-img', 'qemu-utils')],
     hostKernel: true,
   },
+  'tiny-aarch64': foreignTiny('aarch64'),
+  'tiny-riscv64': foreignTiny('riscv64'),
   'debian-12': {
     description: 'Debian 12 (bookworm) minbase with systemd, OpenSSH and GRUB; boots from disk',
     build: async (o) => (await import('./debian12.js')).buildDebian12Image(o),

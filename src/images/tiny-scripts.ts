@@ -80,7 +80,7 @@ function inittab(): string {
  * that directory (same layout as the ISO's root), VM-only steps are skipped, and the marker
  * goes to init's stdout (runc's log) and to /dev/console when stdout is not a terminal.
  */
-function rc(marker: string): string {
+function rc(marker: string, console: string): string {
   return `#!/bin/sh
 # nimbo tiny image: boot-time setup from the NoCloud seed's plain nimbo/ files (busybox only).
 # VM: the seed is the cidata ISO. System container: the seed is the directory ${CONTAINER_SEED_DIR}
@@ -225,15 +225,15 @@ if [ -n "$incontainer" ]; then
 fi
 # ACPI power button (QMP system_powerdown) → clean poweroff via busybox init.
 acpid -c /etc/acpi -l /var/log/acpid.log
-echo "${marker} $(hostname)" > /dev/ttyS0
+echo "${marker} $(hostname)" > /dev/${console}
 `;
 }
 
 // Run by busybox init (respawn): the serial console login in a VM; in a container (no
-// ttyS0) it idles instead of failing, which init would answer with an endless respawn loop.
-const SERIAL_GETTY = `#!/bin/sh
-if [ -c /dev/ttyS0 ]; then
-  exec /sbin/getty -n -i -l /etc/nimbo/console-shell -L 115200 ttyS0 vt100
+// serial tty) it idles instead of failing, which init would answer with an endless respawn loop.
+const serialGetty = (tty: string) => `#!/bin/sh
+if [ -c /dev/${tty} ]; then
+  exec /sbin/getty -n -i -l /etc/nimbo/console-shell -L 115200 ${tty} vt100
 fi
 exec sleep 2147483647
 `;
@@ -319,14 +319,17 @@ esac
 exit 0
 `;
 
-/** Every file of the tiny root fs that is not a binary: path (relative, no leading /) → file. */
-export function renderTinyRootFiles(marker: string): Record<string, ScriptFile> {
+/**
+ * Every file of the tiny root fs that is not a binary: path (relative, no leading /) → file. `console`: the
+ * guest's serial tty (ttyS0; aarch64's PL011 is ttyAMA0), where the getty runs and the ready marker goes.
+ */
+export function renderTinyRootFiles(marker: string, console = 'ttyS0'): Record<string, ScriptFile> {
   const text = (content: string, mode = 0o644): ScriptFile => ({ content, mode });
   return {
     'etc/inittab': text(inittab()),
-    'etc/nimbo/rc': text(rc(marker), 0o755),
+    'etc/nimbo/rc': text(rc(marker, console), 0o755),
     'etc/nimbo/udhcpc.script': text(UDHCPC, 0o755),
-    'etc/nimbo/serial-getty': text(SERIAL_GETTY, 0o755),
+    'etc/nimbo/serial-getty': text(serialGetty(console), 0o755),
     'etc/nimbo/guest-agent': text(GUEST_AGENT, 0o755),
     'sbin/shutdown': text(SHUTDOWN, 0o755),
     'usr/sbin/chpasswd': text(CHPASSWD, 0o755),

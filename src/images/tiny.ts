@@ -33,7 +33,7 @@ const QEMU_GA = '/usr/sbin/qemu-ga';
  * Revision of what the tiny image carries: a cached build of another revision is rebuilt
  * (2: qemu-ga on the org.qemu.guest_agent.0 port). It shows in the image's `os` line.
  */
-export const TINY_REVISION = 2;
+export const TINY_REVISION = 3;
 const OS_PREFIX = `nimbo tiny r${TINY_REVISION} `;
 const RESIZE2FS = ['/sbin/resize2fs', '/usr/sbin/resize2fs'];
 
@@ -42,19 +42,27 @@ async function firstExisting(paths: string[], what: string): Promise<string> {
   throw notFound(`${what} (looked at ${paths.join(', ')})`);
 }
 
-/** Copies busybox to root/bin/busybox (plus its libs, if it is not the static build). */
-async function installBusybox(exec: HostExec, root: string, busybox: string): Promise<void> {
+/** Copies busybox to root/bin/busybox (plus its libs, if it is not the static build; `foreign`: another architecture's static build, never given to ldd). */
+async function installBusybox(exec: HostExec, root: string, busybox: string, foreign = false): Promise<void> {
   await copyInto(root, busybox, 'bin/busybox', 0o755);
+  if (foreign) return;
   for (const l of await sharedLibs(exec, busybox)) await copyInto(root, l, l, 0o755);
 }
 
 async function buildInitramfs(exec: HostExec, work: string, kver: string, busybox: string): Promise<void> {
+  await writeInitramfs(exec, work, busybox, await moduleLoadOrder(exec, kver, TINY_MODULES));
+}
+
+/**
+ * Writes work/initrd.img: busybox, the tiny /init, and the given module files (loaded in that order).
+ * `foreign`: busybox is another architecture's static build (nothing on the host looks inside it).
+ */
+export async function writeInitramfs(exec: HostExec, work: string, busybox: string, moduleFiles: string[], foreign = false): Promise<void> {
   const stage = join(work, 'initramfs');
   await mkdir(stage, { mode: 0o755 });
-  await installBusybox(exec, stage, busybox);
+  await installBusybox(exec, stage, busybox, foreign);
   await writeFile(join(stage, 'init'), renderInitramfsInit(), { mode: 0o755 });
-  const files = await moduleLoadOrder(exec, kver, TINY_MODULES);
-  const names = await stageModules(exec, files, join(stage, 'lib/modules'));
+  const names = await stageModules(exec, moduleFiles, join(stage, 'lib/modules'));
   await writeFile(join(stage, 'lib/modules/order'), names.join('\n') + '\n');
   const list = await listTree(stage);
   await exec.run(['cpio', '--quiet', '-o', '-H', 'newc', '-R', '0:0', '-O', join(work, 'initrd.img')], {
@@ -65,7 +73,8 @@ async function buildInitramfs(exec: HostExec, work: string, kver: string, busybo
   await rm(stage, { recursive: true, force: true });
 }
 
-async function buildRootfs(exec: HostExec, root: string, busybox: string): Promise<void> {
+/** The tiny root's directories (with /tmp, /root and /root/.ssh modes) and the /var/run link. */
+export async function makeRootSkeleton(root: string): Promise<void> {
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/dropbear', 'proc', 'sys', 'dev', 'run', 'tmp',
     'mnt', 'var/log', 'home', 'root/.ssh']) {
     await mkdir(join(root, d), { recursive: true, mode: 0o755 });
@@ -74,8 +83,11 @@ async function buildRootfs(exec: HostExec, root: string, busybox: string): Promi
   await chmod(join(root, 'root'), 0o700);
   await chmod(join(root, 'root/.ssh'), 0o700);
   await symlink('/run', join(root, 'var/run'));
-  await installBusybox(exec, root, busybox);
-  const applets = (await exec.run([busybox, '--list-full'])).stdout.split('\n').map((l) => l.trim());
+}
+
+/** Links every applet `hostBusybox --list-full` names to /bin/busybox inside root (existing files are kept). */
+export async function linkApplets(exec: HostExec, root: string, hostBusybox: string): Promise<void> {
+  const applets = (await exec.run([hostBusybox, '--list-full'])).stdout.split('\n').map((l) => l.trim());
   for (const a of applets) {
     if (!a || a === 'bin/busybox' || a.startsWith('/') || a.includes('..')) continue;
     await mkdir(dirname(join(root, a)), { recursive: true, mode: 0o755 });
@@ -83,13 +95,37 @@ async function buildRootfs(exec: HostExec, root: string, busybox: string): Promi
       if (e.code !== 'EEXIST') throw e;
     });
   }
-  const resize2fs = await firstExisting(RESIZE2FS, 'resize2fs (e2fsprogs)');
-  await copyBinariesWithLibs(exec, root, [...DROPBEAR, resize2fs, QEMU_GA]);
-  for (const [p, f] of Object.entries(renderTinyRootFiles(READY_MARKER))) {
+}
+
+/** Writes the tiny image's scripts and /etc files (renderTinyRootFiles) into root; `console` is the serial tty. */
+export async function writeTinyFiles(root: string, console?: string): Promise<void> {
+  for (const [p, f] of Object.entries(renderTinyRootFiles(READY_MARKER, console))) {
     await mkdir(dirname(join(root, p)), { recursive: true, mode: 0o755 });
     await writeFile(join(root, p), f.content, { mode: f.mode });
     await chmod(join(root, p), f.mode);
   }
+}
+
+async function buildRootfs(exec: HostExec, root: string, busybox: string): Promise<void> {
+  await makeRootSkeleton(root);
+  await installBusybox(exec, root, busybox);
+  await linkApplets(exec, root, busybox);
+  const resize2fs = await firstExisting(RESIZE2FS, 'resize2fs (e2fsprogs)');
+  await copyBinariesWithLibs(exec, root, [...DROPBEAR, resize2fs, QEMU_GA]);
+  await writeTinyFiles(root);
+}
+
+/** Turns work/rootfs into work/disk.qcow2 (ext4 without a partition table, TINY_DISK_BYTES); removes the tree. */
+export async function makeRootDisk(exec: HostExec, work: string, root: string): Promise<void> {
+  const raw = join(work, 'disk.raw');
+  await writeFile(raw, '');
+  await truncate(raw, TINY_DISK_BYTES);
+  await exec.run(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'nimbo-root', '-m', '0', '-E', 'root_owner=0:0',
+    '-d', root, raw]);
+  await exec.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, DISK_FILE)]);
+  await rm(raw, { force: true });
+  await rm(root, { recursive: true, force: true });
+  await chmod(join(work, DISK_FILE), 0o644);
 }
 
 /**
@@ -120,22 +156,13 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
     const root = join(work, 'rootfs');
     await buildRootfs(exec, root, busybox);
     progress(50, 'ext4 root disk');
-    const raw = join(work, 'disk.raw');
-    await writeFile(raw, '');
-    await truncate(raw, TINY_DISK_BYTES);
-    await exec.run(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'nimbo-root', '-m', '0', '-E', 'root_owner=0:0',
-      '-d', root, raw]);
-    progress(75, 'qcow2');
-    await exec.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, DISK_FILE)]);
-    await rm(raw, { force: true });
-    await rm(root, { recursive: true, force: true });
+    await makeRootDisk(exec, work, root);
     await copyFile(kernel.vmlinuz, join(work, 'vmlinuz'));
     await chmod(join(work, 'vmlinuz'), 0o644);
     progress(85, 'PVH kernel');
     const pvh = await extractPvhKernel(exec, kernel.vmlinuz, join(work, 'vmlinux'));
     if (pvh) await chmod(join(work, 'vmlinux'), 0o644);
     const kernelFile = pvh ? 'vmlinux' : 'vmlinuz';
-    await chmod(join(work, DISK_FILE), 0o644);
     progress(95, 'publish');
     const image: BuiltImage = {
       name: 'tiny',

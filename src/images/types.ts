@@ -1,6 +1,7 @@
 import type { HostExec } from '../host/exec.js';
 import type { VmBoot } from '../drivers/compute/types.js';
 import type { OciImageConfig } from './oci/config.js';
+import type { GuestArch } from '../shared/arch-types.js';
 
 /** A guest image ready to boot, as recorded in `image.json` in its directory. */
 export interface BuiltImage {
@@ -19,6 +20,8 @@ export interface BuiltImage {
   os: string;
   /** A line prefix the guest prints on its serial console once SSH is up (`<marker> <hostname>`). */
   readyMarker?: string;
+  /** The guest CPU architecture it was built for; absent = x86_64 (images from before arches, imports). */
+  arch?: GuestArch;
   /** OCI application images only (no disk): the unpacked root tree and the image's process config. */
   oci?: { rootfs: string; config: OciImageConfig };
 }

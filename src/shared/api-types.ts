@@ -3,6 +3,10 @@ import { NAME_PATTERN, SIZE_PATTERN } from './api-constants.js';
 import { ImageRef } from './image-fetch-types.js';
 
 export { ACTIONS, NAME_PATTERN, SIZE_PATTERN, type ActionName } from './api-constants.js';
+import { GUEST_ARCHES } from './arch-types.js';
+
+/** A guest CPU architecture on the wire. */
+export const Arch = Type.Union(GUEST_ARCHES.map((a) => Type.Literal(a)), { description: 'guest CPU architecture: x86_64, aarch64 (arm64) or riscv64' });
 
 /** A size: bytes as an integer, or a string with a unit (512MiB, 2G, 10GiB). */
 export const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN, description: 'size with unit, e.g. 512MiB or 2G' })]);
@@ -29,6 +33,7 @@ export const InstanceCreate = Type.Object(
     image: ImageRef,
     pool: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'storage pool of the root volume (default: default)' })),
     type: Type.Optional(Type.Union([Type.Literal('vm'), Type.Literal('container')], { description: 'vm (default) or a system container' })),
+    arch: Type.Optional({ ...Arch, description: "VMs: the guest CPU architecture (default: the image's, else x86_64); another than the host's runs under TCG emulation" }),
     pids: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, description: 'containers: most processes (default 2048)' })),
     cpuWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'containers: relative CPU weight (default 100)' })),
     swap: Type.Optional(Size),
@@ -115,6 +120,7 @@ export const Instance = Type.Object({
   image: Type.String(),
   state: InstanceState,
   accelerator: Type.String(),
+  arch: Type.Optional(Type.String({ description: 'guest CPU architecture (x86_64, aarch64, riscv64; containers: the host\'s)' })),
   cpus: Type.Integer(),
   memory: Type.Integer({ description: 'bytes' }),
   maxCpus: Type.Optional(Type.Integer({ description: 'VMs launched with hot-add room: most vCPUs a live resize may reach' })),
@@ -189,6 +195,7 @@ export const Image = Type.Object({
   type: Type.Optional(Type.Union([Type.Literal('disk'), Type.Literal('iso'), Type.Literal('oci')], { description: "disk: boots from its disk; iso: an ISO 9660 installer CD (launch --iso); oci: an application image (launch --app)" })),
   os: Type.String(),
   size: Type.Integer({ description: 'virtual size in bytes' }),
+  arch: Type.Optional(Type.String({ description: 'the guest CPU architecture the image was built for' })),
   status: Type.Union([Type.Literal('building'), Type.Literal('ready'), Type.Literal('error')]),
   createdAt: Type.String(),
   visibility: Type.Union([Type.Literal('public'), Type.Literal('private')], { description: "public: the platform's, for every project; private: this project's own (made with POST /instances/{name}/publish)" }),
@@ -204,7 +211,7 @@ export const ImagePublish = Type.Object({ image: Name }, strict);
 export type ImagePublish = Static<typeof ImagePublish>;
 
 /** Body of POST /api/v1/images (build a built-in image). */
-export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12'] })) }, strict);
+export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12', 'tiny-aarch64', 'tiny-riscv64'] })) }, strict);
 export type ImageBuild = Static<typeof ImageBuild>;
 /** Body of POST /api/v1/images/import (a qcow2/raw file on the daemon's host). */
 export const ImageImport = Type.Object({ name: Name, path: Type.String({ minLength: 1, maxLength: 4096 }) }, strict);
@@ -236,6 +243,13 @@ export const HostInfo = Type.Object({
   version: Type.String(),
   accelerator: Type.String(),
   acceleratorReason: Type.String(),
+  arch: Type.Optional(Type.String({ description: "the host's CPU architecture" })),
+  guestArches: Type.Optional(
+    Type.Array(Type.Object({ arch: Type.String(), native: Type.Boolean(), missing: Type.Array(Type.Object({ what: Type.String(), pkg: Type.String() }), { maxItems: 16 }) }), {
+      maxItems: 8,
+      description: 'guest architectures: native or emulated; runnable when nothing is missing (else the Debian packages to install)',
+    }),
+  ),
   kernel: Type.String(),
   cpus: Type.Integer(),
   memory: Type.Integer(),

@@ -9,7 +9,7 @@ import { CliError } from '../errors.js';
 import { outputOption } from '../output.js';
 import { renderFilteredList, withListOptions, type ListOptions } from '../list-view.js';
 import { parseName } from '../validate.js';
-import { imageColumns, imageFilterKeys } from '../views.js';
+import { archColumnsFor, imageColumns, imageFilterKeys } from '../views.js';
 import { clientFor, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { attachExamples } from '../examples.js';
 import { importFromUrl, isUrlSource, listRemoteImages, registerImageFetchCommands } from './image-fetch.js';
@@ -31,7 +31,8 @@ export function registerImageCommands(program: Command): void {
   withListOptions(image.command('list').alias('ls').description('list images; with REMOTE: the images an image remote serves').argument('[remote]', 'REMOTE: (an image remote)').addOption(outputOption()), imageColumns(), Object.keys(imageFilterKeys)).action(
     async (remote: string | undefined, o: ListOptions, cmd: Command) => {
       if (remote !== undefined) return listRemoteImages(remote, cmd);
-      out(renderFilteredList(await clientFor(cmd).listImages(), imageColumns(), imageFilterKeys, o));
+      const items = await clientFor(cmd).listImages();
+      out(renderFilteredList(items, archColumnsFor(imageColumns(), items, o.columns), imageFilterKeys, o));
     },
   );
 

@@ -10,13 +10,14 @@ import { renderFilteredList, withListOptions, type ListOptions } from '../list-v
 import { resolveSshKeys } from '../ssh-keys.js';
 import { collect, intInRange, parseName, parseSize } from '../validate.js';
 import { parseImageArg } from './image-fetch.js';
-import { instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
+import { archColumnsFor, instanceColumns, instanceFields, instanceFilterKeys } from '../views.js';
 import { runConsole } from '../console.js';
 import { attachExamples } from '../examples.js';
 import { deleteRefusal, parseLabels } from './instance-input.js';
 import { MANY_NAMES_OUTPUT, clientFor, eachName, finishOperation, formatOf, out, withWaitOptions, type WaitOptions } from './common.js';
 import { fetchSchedule, scheduleSummary } from './snapshots.js';
 import { pullFile, streamExec } from '../streams.js';
+import { GUEST_ARCHES, type GuestArch } from '../../shared/arch-types.js';
 
 const PAST: Record<ActionName, string> = { start: 'Started', stop: 'Stopped', restart: 'Restarted', pause: 'Paused', resume: 'Resumed' };
 const HELP: Record<ActionName, string> = {
@@ -28,6 +29,7 @@ const HELP: Record<ActionName, string> = {
 };
 
 interface LaunchOptions extends WaitOptions {
+  arch?: GuestArch;
   cpus?: number;
   memory?: string;
   maxCpus?: number;
@@ -107,6 +109,7 @@ export function launchBody(image: string, name: string, o: Omit<LaunchOptions, '
   if (o.firmware !== undefined) body.firmware = o.firmware;
   if (o.secureBoot) body.secureBoot = true;
   if (o.tpm) body.tpm = true;
+  if (o.arch !== undefined) body.arch = o.arch;
   if (o.pids !== undefined) body.pids = o.pids;
   if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
   if (o.swap !== undefined) body.swap = o.swap;
@@ -149,6 +152,7 @@ export function registerInstanceCommands(program: Command): void {
       .addOption(new Option('--firmware <type>', 'VMs: bios (SeaBIOS, default) or uefi (OVMF with its own NVRAM)').choices(['bios', 'uefi']))
       .option('--secure-boot', 'VMs with --firmware uefi: Secure Boot on (Microsoft keys enrolled, enforced)')
       .option('--tpm', 'VMs: an emulated TPM 2.0 (swtpm), its state kept with the VM')
+      .addOption(new Option('--arch <arch>', "VMs: guest CPU architecture (default: the image's); another than the host's is emulated (TCG)").choices([...GUEST_ARCHES]))
       .option('--container', "a system container (the image's own init under runc) instead of a VM")
       .option('--pids <n>', 'containers: most processes (default 2048)', intInRange('--pids', 16, 1000000))
       .option('--cpu-weight <n>', 'containers: relative CPU weight 1-10000 (default 100)', intInRange('--cpu-weight', 1, 10000))
@@ -182,7 +186,7 @@ export function registerInstanceCommands(program: Command): void {
     .addOption(outputOption());
   withListOptions(list, instanceColumns(), Object.keys(instanceFilterKeys), true).action(async (o: ListOptions, cmd: Command) => {
     const items = await clientFor(cmd).listInstances();
-    out(renderFilteredList(items, instanceColumns(), instanceFilterKeys, o, true));
+    out(renderFilteredList(items, archColumnsFor(instanceColumns(), items, o.columns), instanceFilterKeys, o, true));
   });
 
   program

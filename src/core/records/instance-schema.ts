@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { NimboError } from '../../lib/errors.js';
 import { InstanceState, Labels, Nic } from '../../shared/api-types.js';
+import { GUEST_ARCHES } from '../../shared/arch-types.js';
 import type { InstanceRecord } from '../instance-record.js';
 
 /** The record version this daemon writes and reads. */
@@ -72,6 +73,7 @@ export const InstanceRecordV2 = Type.Object({
   sshKeys: Type.Array(Type.String()),
   state: InstanceState,
   accelerator: Type.String(),
+  arch: Type.Optional(Type.Union(GUEST_ARCHES.map((a) => Type.Literal(a)))),
   nics: Type.Array(Nic),
   root: Type.Optional(VolumeRef),
   volumes: Type.Optional(Type.Array(Type.Object({ pool: Type.String({ minLength: 1 }), volume: Type.String({ minLength: 1 }), path: Type.Optional(Type.String()) }))),

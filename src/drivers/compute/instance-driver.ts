@@ -8,6 +8,7 @@ import type { IoLimits } from '../../shared/storage-types.js';
 import type { Nic } from '../../shared/api-types.js';
 import type { Accelerator, VmBoot } from './types.js';
 import type { BlockBackupRequest, BlockBackupSession, FsBackupSession } from '../../shared/backup-source.js';
+import type { ArchSupport, GuestArch } from '../../shared/arch-types.js';
 
 /** The API's instance type; only the registry maps it to a driver. */
 export type InstanceKind = 'vm' | 'container';
@@ -99,6 +100,8 @@ export interface InstanceSpec extends InstanceRef {
   maxCpus?: number;
   maxMemoryBytes?: number;
   accelerator?: Accelerator;
+  /** VMs: the guest CPU architecture (absent = x86_64). */
+  arch?: GuestArch;
   /** How the image boots (VMs). */
   boot?: VmBoot;
   root: { pool: string; volume: string; path: string; format?: 'qcow2' | 'raw'; /** Its I/O limits (0 = unlimited). */ limits?: IoLimits };
@@ -249,6 +252,8 @@ export interface InstanceDriver {
    * Conflict for a shrink) and return what it has afterwards.
    */
   resizeLive?(ref: InstanceRef, want: { cpus: number; memoryBytes: number; maxCpus: number; maxMemoryBytes: number }): Promise<{ cpus: number; memoryBytes: number }>;
+  /** Optional: the guest architectures it runs and what this host lacks for each (absent: only the host's own). */
+  archSupport?(): ArchSupport[];
   /** Optional, live: run the instance on these host cores from now on (`dedicated`: each vCPU on one of its own). */
   setCpuset?(ref: InstanceRef, cores: number[], dedicated: boolean): Promise<void>;
   /** Cheap: no process spawn unless `usage` is asked for (qemu and runc read /proc, QMP and cgroup files: none then either). */

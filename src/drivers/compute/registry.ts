@@ -7,6 +7,7 @@ import type { Nic } from '../../shared/api-types.js';
 import type { NetnsSetup } from '../network/types.js';
 import type { InstanceDriver, InstanceKind } from './instance-driver.js';
 import type { Accelerator } from './types.js';
+import type { GuestArch } from '../../shared/arch-types.js';
 
 /** What core lends every driver (structurally: core's network service and NIC limits implement it). */
 export interface DriverPorts {
@@ -32,6 +33,8 @@ export interface DriverOptions {
   /** QEMU's shared user (VMs from before per-VM uids). */
   qemuUser: string;
   accelerator: Accelerator;
+  /** Emulators by guest architecture instead of the default names. */
+  qemuBinaries?: Partial<Record<GuestArch, string>>;
   /** The OCI runtime binary (runc). */
   containerRuntime: string;
 }

@@ -1,3 +1,5 @@
+import type { GuestArch } from '../../shared/arch-types.js';
+
 /** Which CPU virtualization QEMU uses: hardware KVM or TCG emulation. */
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -52,6 +54,10 @@ export interface VmSpec {
   firmware?: VmFirmware;
   /** The control socket of the VM's swtpm (absent: no TPM). */
   tpmSocket?: string;
+  /** Guest CPU architecture (qemu/arch.ts); absent = x86_64. */
+  arch?: GuestArch;
+  /** The VM's own UEFI variable store (qemu/nvram.ts): needed by a disk boot whose architecture boots through UEFI. */
+  uefiVars?: string;
 }
 
 /** What the host says about a VM process. */

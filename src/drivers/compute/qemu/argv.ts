@@ -4,6 +4,8 @@ import { invalid } from '../../../lib/errors.js';
 import type { Accelerator, VmDisk, VmNic, VmSpec } from '../types.js';
 import { firmwareArgs, machineOpts, tpmArgs } from './firmware.js';
 import { runPaths } from './run-paths.js';
+import { ARCH_PROFILES, archMachineArgs, archProfile } from './arch.js';
+import { isGuestArch } from '../../../shared/arch-types.js';
 
 /** Default QEMU binary for x86_64 guests. */
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -14,10 +16,7 @@ export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
  * `qemu64` raised to the x86-64-v2 baseline (RHEL 9-class guests need it); on a host
  * lacking a flag QEMU only warns and drops it.
  */
-export const CPU_MODELS: Record<Accelerator, string> = {
-  tcg: 'max',
-  kvm: 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt',
-};
+export const CPU_MODELS: Record<Accelerator, string> = ARCH_PROFILES.x86_64.cpu;
 
 /** Options of renderQemuArgv. */
 export interface RenderOptions {
@@ -103,6 +102,9 @@ function validate(spec: VmSpec): void {
   if (spec.maxCpus !== undefined) check(Number.isInteger(spec.maxCpus) && spec.maxCpus >= spec.cpus && spec.maxCpus <= 255, 'maxCpus must be an integer from cpus to 255');
   if (spec.maxMemoryMiB !== undefined) check(Number.isInteger(spec.maxMemoryMiB) && spec.maxMemoryMiB >= spec.memoryMiB, 'maxMemoryMiB must be an integer >= memoryMiB');
   check(spec.accelerator === 'kvm' || spec.accelerator === 'tcg', `unknown accelerator: ${String(spec.accelerator)}`);
+  check(spec.arch === undefined || isGuestArch(spec.arch), `unknown architecture: ${String(spec.arch)}`);
+  if (spec.uefiVars !== undefined) checkPath(spec.uefiVars, 'uefiVars');
+  if (spec.boot.kind === 'disk' && archProfile(spec.arch).uefi) check(spec.uefiVars !== undefined, `a ${spec.arch} VM booting from disk needs its UEFI variable store`);
   // runDir ends up inside QemuOpts strings (-qmp, -chardev, -vnc), where a comma is a separator.
   checkPath(spec.runDir, 'runDir');
   check(!spec.runDir.includes(','), 'runDir must not contain a comma');
@@ -192,27 +194,29 @@ function memoryArg(spec: VmSpec): string {
 }
 
 /**
- * The full qemu-system-x86_64 argv for a VM (pure; throws InvalidArgument on a bad spec).
- * Machine: q35 (PCIe, hot-plug through root ports); QEMU daemonizes once QMP is listening.
+ * The full qemu-system-* argv for a VM (pure; throws InvalidArgument on a bad spec).
+ * Machine: q35 for x86_64, `virt` for the others (arch.ts), each with the same fixed PCIe layout
+ * (hot-plug through root ports); QEMU daemonizes once QMP is listening.
  */
 export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[] {
   validate(spec);
   const p = runPaths(spec.runDir);
   const accel = spec.accelerator === 'kvm' ? 'kvm' : 'tcg,thread=multi';
+  const m = archMachineArgs(spec.arch, spec.accelerator, spec.boot, spec.uefiVars);
   const argv: string[] = [
-    opts.binary ?? DEFAULT_QEMU_BINARY,
+    opts.binary ?? archProfile(spec.arch).binary,
     '-name', `guest=${optEscape(spec.name)},debug-threads=on`,
     '-uuid', spec.uuid.toLowerCase(),
-    '-machine', machineOpts(spec.firmware),
+    '-machine', spec.firmware ? machineOpts(spec.firmware) : m.machine,
     '-accel', accel,
-    '-cpu', opts.cpuModel ?? CPU_MODELS[spec.accelerator],
+    '-cpu', opts.cpuModel ?? m.cpu,
     '-smp', smpArg(spec),
     '-m', memoryArg(spec),
     '-nodefaults',
     '-no-user-config',
     '-display', 'none',
     '-vga', 'none',
-    '-device', `VGA,id=video0,bus=pcie.0,addr=${hex(SLOT.vga)}`,
+    '-device', `${m.video},id=video0,bus=pcie.0,addr=${hex(SLOT.vga)}`,
     '-vnc', `unix:${p.vnc}`,
     '-qmp', `unix:${p.qmp},server=on,wait=off`,
     '-chardev', `socket,id=serial0,path=${p.serial},server=on,wait=off`,
@@ -221,6 +225,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
     '-device', `virtio-rng-pci,rng=rng0,id=rng-dev0,bus=pcie.0,addr=${hex(SLOT.rng)}`,
     // Free page reporting: pages the guest frees go back to the host (its RSS shrinks); guest-stats show its own view.
     '-device', `virtio-balloon-pci,id=${BALLOON_ID},bus=pcie.0,addr=${hex(BALLOON_SLOT)},free-page-reporting=on`,
+    ...m.firmware,
   ];
   spec.nics.forEach((n, i) => argv.push(...nicArgs(n, i)));
   spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i, spec.boot.kind === 'disk' && i === 0)));

@@ -9,11 +9,15 @@ import { livePid, removeStaleFiles, signalPid, waitForExit, type ProcOptions } f
 import { QmpClient } from './qmp.js';
 import { runPaths } from './run-paths.js';
 import { SerialRelay } from './serial-relay.js';
+import { archProfile, qemuBinaryFor, type QemuBinaries } from './arch.js';
+import { ensureNvram } from './nvram.js';
 
 /** Options of QemuDriver. */
 export interface QemuDriverOptions {
   exec: HostExec;
   binary?: string;
+  /** Emulators per guest architecture instead of arch.ts's (x86_64: `binary` wins when both are given). */
+  binaries?: QemuBinaries;
   logger?: Logger;
   /** Connect/greeting timeout of QMP, and the default per-command timeout (default 10 s). */
   qmpTimeoutMs?: number;
@@ -58,7 +62,8 @@ export class QemuDriver implements ComputeDriver {
   async start(spec: VmSpec): Promise<void> {
     const runDir = resolve(spec.runDir);
     const paused = this.opts.attachSerial === true;
-    const argv = renderQemuArgv({ ...spec, runDir }, { binary: this.opts.binary, paused }); // validates the spec first
+    const binary = (spec.arch ?? 'x86_64') === 'x86_64' ? (this.opts.binary ?? this.opts.binaries?.x86_64) : qemuBinaryFor(spec.arch, this.opts.binaries);
+    const argv = renderQemuArgv({ ...spec, runDir }, { binary, paused }); // validates the spec first
     const running = await livePid(runDir, this.opts.proc);
     if (running !== undefined) throw conflict(`VM ${spec.name} is already running (pid ${running})`);
     this.dropClient(runDir);
@@ -77,7 +82,10 @@ export class QemuDriver implements ComputeDriver {
         await chmod(d.path, DISK_MODE);
       }
     }
-    this.log.info({ vm: spec.name, runDir, accelerator: spec.accelerator, argv }, 'starting qemu');
+    const uefi = archProfile(spec.arch).uefi;
+    // The VM's own UEFI variables: made from the firmware's template on its first boot, kept afterwards.
+    if (spec.uefiVars !== undefined && uefi) await ensureNvram(spec.uefiVars, uefi.varsTemplate.path, ids);
+    this.log.info({ vm: spec.name, runDir, accelerator: spec.accelerator, arch: spec.arch ?? 'x86_64', argv }, 'starting qemu');
     await this.exec.run(argv, { timeoutMs: this.opts.startTimeoutMs ?? 60_000 });
     try {
       const qmp = await this.qmp(runDir);

@@ -35,6 +35,9 @@ import { enableGuestStats, guestMemory, hotAdd } from './hotplug.js';
 import { describeFirmware, firmwareOf } from './firmware.js';
 import { VmFirmwareHost, type VmStateFile } from './vm-firmware.js';
 import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
+import { DEFAULT_ARCH, nativeArch, type ArchSupport } from '../../../shared/arch-types.js';
+import { allArchSupport, archProfile, type QemuBinaries } from './arch.js';
+import { nvramPath } from './nvram.js';
 
 /** How long a status() with usage waits for QEMU's block statistics. */
 const BLOCKSTATS_TIMEOUT_MS = 2000;
@@ -59,6 +62,8 @@ export interface QemuInstanceDriverOptions {
   qemuUser: string;
   /** The accelerator this host boots VMs with (the daemon's probe). */
   accelerator: Accelerator;
+  /** Emulators per guest architecture instead of arch.ts's (configuration: `nimbo daemon --qemu-binary ARCH=PATH`). */
+  binaries?: QemuBinaries;
   /** The QemuDriver's options (exec, binary, timeouts; attachSerial is always on). */
   qemu: Omit<QemuDriverOptions, 'onClient' | 'attachSerial' | 'proc'>;
   /** For tests: where /proc and /sys live. */
@@ -94,7 +99,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       cleanup: (runDir) => this.qemu.kill(runDir), // QEMU is gone: kill only drops its relay, socket and pidfile
     });
     // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
-    this.qemu = new QemuDriver({ ...opts.qemu, logger: opts.qemu.logger ?? this.log, attachSerial: true, proc: opts.proc, onClient: (runDir, c) => this.watcher.bind(runDir, c) });
+    this.qemu = new QemuDriver({ ...opts.qemu, binaries: opts.binaries ?? opts.qemu.binaries, logger: opts.qemu.logger ?? this.log, attachSerial: true, proc: opts.proc, onClient: (runDir, c) => this.watcher.bind(runDir, c) });
     this.devices = new VmDevices({ qemu: this.qemu, exec: this.hostExec, network: ports.network, qemuUser: opts.qemuUser, sysRoot: opts.sysRoot });
     this.snaps = {
       qemu: this.qemu,
@@ -107,6 +112,11 @@ export class QemuInstanceDriver implements InstanceDriver {
 
   capabilities(): DriverCapabilities {
     return QEMU_CAPABILITIES;
+  }
+
+  /** Every guest architecture: native or emulated, and what its emulator or firmware lacks here. */
+  archSupport(): ArchSupport[] {
+    return allArchSupport(this.opts.binaries ?? this.opts.qemu.binaries);
   }
 
   async plan(req: PlanInput): Promise<unknown> {
@@ -131,6 +141,7 @@ export class QemuInstanceDriver implements InstanceDriver {
   /** The VM spec QemuDriver starts: root disk, then the seed ISO; NICs given at boot (hot-plugged ones come after start). */
   vmSpec(spec: InstanceSpec): VmSpec {
     if (!spec.boot) throw invalid(`VM ${spec.name} has no boot method (its image gives none)`);
+    const arch = spec.arch ?? DEFAULT_ARCH;
     return {
       name: spec.name,
       uuid: spec.uuid,
@@ -138,7 +149,10 @@ export class QemuInstanceDriver implements InstanceDriver {
       memoryMiB: Math.floor(spec.memoryBytes / 1024 ** 2),
       ...maxOf(spec),
       // The host's choice (the daemon probes KVM), not the record's: a VM made under KVM still boots where KVM went away.
-      accelerator: this.opts.accelerator,
+      // Another architecture than the host's is always emulated.
+      accelerator: arch === nativeArch() ? this.opts.accelerator : 'tcg',
+      ...(arch !== DEFAULT_ARCH ? { arch } : {}),
+      ...(spec.boot.kind === 'disk' && archProfile(arch).uefi ? { uefiVars: nvramPath(spec.hostIds.instanceDir) } : {}),
       boot: spec.boot,
       // Installed from an ISO: no cloud-init seed; the CD-ROM drive boots first.
       disks: [
@@ -424,7 +438,7 @@ export class QemuInstanceDriver implements InstanceDriver {
 /** The registry's DriverFactory: unavailable when no QEMU binary is installed. */
 export async function createQemuInstanceDriver(ports: QemuPorts, opts: QemuFactoryOptions): Promise<QemuInstanceDriver | { unavailable: string }> {
   if (!onPath(DEFAULT_QEMU_BINARY)) return { unavailable: `${DEFAULT_QEMU_BINARY} is not installed` };
-  return new QemuInstanceDriver(ports, { qemuUser: opts.qemuUser, accelerator: opts.accelerator, qemu: { exec: ports.exec, logger: ports.log } });
+  return new QemuInstanceDriver(ports, { qemuUser: opts.qemuUser, accelerator: opts.accelerator, ...(opts.qemuBinaries ? { binaries: opts.qemuBinaries } : {}), qemu: { exec: ports.exec, logger: ports.log, ...(opts.qemuBinaries?.x86_64 ? { binary: opts.qemuBinaries.x86_64 } : {}) } });
 }
 
 function onPath(binary: string): boolean {

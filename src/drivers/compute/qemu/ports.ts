@@ -5,6 +5,7 @@ import type { HostExec } from '../../../host/exec.js';
 import type { Logger } from '../../../lib/log.js';
 import type { Nic } from '../../../shared/api-types.js';
 import type { Accelerator } from '../types.js';
+import type { GuestArch } from '../../../shared/arch-types.js';
 
 /** Taps on networks' bridges (core's network service and NIC limits). */
 export interface QemuNetworkPort {
@@ -27,4 +28,6 @@ export interface QemuPorts {
 export interface QemuFactoryOptions {
   qemuUser: string;
   accelerator: Accelerator;
+  /** Emulators per guest architecture instead of the default names (`nimbo daemon --qemu-binary ARCH=PATH`). */
+  qemuBinaries?: Partial<Record<GuestArch, string>>;
 }
