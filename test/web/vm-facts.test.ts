@@ -15,7 +15,7 @@ const inst = (o: Partial<Instance> = {}): Instance => ({
 });
 const img = (name: string, o: Partial<Image> = {}): Image => ({ name, source: 's', format: 'qcow2', boot: 'disk', os: '', size: 1, status: 'ready', createdAt: '', visibility: 'public', ...o });
 
-test('the wizard sends firmware, Secure Boot (UEFI only), TPM and hot-add room for VMs, and none of them for containers', () => {
+test('the wizard sends arch, firmware, Secure Boot (UEFI only), TPM and hot-add room for VMs, and none of them for containers', () => {
   const vm = createBody({ ...form, firmware: 'uefi', secureBoot: true, tpm: true, maxCpus: '4', maxMemory: '1024' });
   assert.deepEqual(vm, { name: 'v1', image: 'tiny', type: 'vm', cpus: 1, memory: '256MiB', sshKeys: ['ssh-ed25519 A a'], userData: '#cloud-config\n', firmware: 'uefi', secureBoot: true, tpm: true, maxCpus: 4, maxMemory: '1024MiB' });
   // BIOS is the API's default: left out, and Secure Boot is never sent without UEFI.
@@ -23,8 +23,10 @@ test('the wizard sends firmware, Secure Boot (UEFI only), TPM and hot-add room f
   assert.equal(bios.firmware, undefined);
   assert.equal(bios.secureBoot, undefined);
   assert.equal(bios.maxMemory, '2GiB');
-  const ct = createBody({ ...form, type: 'container', firmware: 'uefi', secureBoot: true, tpm: true, maxCpus: '4', iso: true });
-  for (const k of ['firmware', 'secureBoot', 'tpm', 'maxCpus', 'iso'] as const) assert.equal(ct[k], undefined, k);
+  assert.equal(createBody({ ...form, arch: 'aarch64' }).arch, 'aarch64');
+  assert.equal(createBody({ ...form, arch: '' }).arch, undefined);
+  const ct = createBody({ ...form, type: 'container', firmware: 'uefi', secureBoot: true, tpm: true, maxCpus: '4', iso: true, arch: 'riscv64' });
+  for (const k of ['firmware', 'secureBoot', 'tpm', 'maxCpus', 'iso', 'arch'] as const) assert.equal(ct[k], undefined, k);
   assert.deepEqual(ct.sshKeys, ['ssh-ed25519 A a']);
 });
 

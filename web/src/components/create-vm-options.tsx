@@ -1,6 +1,7 @@
-// The create wizard's VM-only fields: firmware (BIOS/UEFI), Secure Boot (UEFI only), TPM 2.0, install from an ISO
+// The create wizard's VM-only fields: architecture, firmware (BIOS/UEFI), Secure Boot (UEFI only), TPM 2.0, install from an ISO
 // image, and hot-add room (max CPUs / max memory) for live resizes.
 import type { CreateForm } from '../lib/instance-view.js';
+import { ARCHES } from '../lib/vm-facts.js';
 import { Field, Section } from './ui.js';
 
 /** The VM options of the wizard's form `f`; `set` patches it. */
@@ -10,6 +11,16 @@ export function VmOptions(props: { f: CreateForm; set: (patch: Partial<CreateFor
   return (
     <Section title="Firmware and install">
       <div class="inline">
+        <Field label="Architecture" hint="another than the host's runs emulated (slow)">
+          {(id) => (
+            <select id={id} value={f.arch ?? ''} onChange={(e) => set({ arch: e.currentTarget.value as CreateForm['arch'] })}>
+              <option value="">the image's</option>
+              {ARCHES.map((a) => (
+                <option value={a}>{a}</option>
+              ))}
+            </select>
+          )}
+        </Field>
         <Field label="Firmware" hint="UEFI: OVMF with its own NVRAM">
           {(id) => (
             <select id={id} value={f.firmware ?? 'bios'} onChange={(e) => set({ firmware: e.currentTarget.value as 'bios' | 'uefi', ...(e.currentTarget.value === 'uefi' ? {} : { secureBoot: false }) })}>

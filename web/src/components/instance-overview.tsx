@@ -26,6 +26,7 @@ export function InstanceOverview(props: { inst: Instance; reload: () => void }) 
             ['Type', i.type === 'vm' ? `virtual machine (${i.accelerator})` : 'container'],
             ['Image', i.image],
             ['Plan', i.plan ?? '—'],
+            ...(i.arch ? ([['Architecture', i.arch]] as [string, string][]) : []),
             ...(fw ? ([['Firmware', fw]] as [string, string][]) : []),
             ['CPUs', cpusText(i)],
             ['Memory', memoryText(i)],

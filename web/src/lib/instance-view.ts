@@ -54,6 +54,8 @@ export interface CreateForm {
   /** VMs: hot-add room (empty: none). */
   maxCpus?: string;
   maxMemory?: string;
+  /** VMs: the guest CPU architecture ('' or absent: the image's). */
+  arch?: '' | NonNullable<InstanceCreate['arch']>;
   /** VMs: install from an ISO image (image is of type iso; disk is the empty root's size; no SSH key or user-data). */
   iso?: boolean;
 }
@@ -74,6 +76,7 @@ export function createBody(f: CreateForm): InstanceCreate {
   if (f.userData.trim() && !iso) body.userData = f.userData;
   if (f.type === 'vm') {
     if (iso) body.iso = true;
+    if (f.arch) body.arch = f.arch;
     if (f.firmware === 'uefi') {
       body.firmware = 'uefi';
       if (f.secureBoot) body.secureBoot = true;

@@ -1,8 +1,11 @@
 // Pure views of a VM's issue-14 facts for the instance page (firmware, hot-add room, guest memory) and the
 // images page's Import-from-URL body; unit-tested in test/web/vm-facts.test.ts.
-import type { Instance } from '../../../src/shared/api-types.js';
+import type { Instance, InstanceCreate } from '../../../src/shared/api-types.js';
 import type { ImageImportUrl } from '../../../src/shared/image-fetch-types.js';
 import { bytes } from './format.js';
+
+/** The guest architectures a VM may ask for (the API's Arch; a list of its own: the shared one's module reads Node's process). */
+export const ARCHES: readonly NonNullable<InstanceCreate['arch']>[] = ['x86_64', 'aarch64', 'riscv64'];
 
 /** The firmware in words: "UEFI, Secure Boot, TPM 2.0"; none recorded (a container, an older VM): undefined. */
 export function firmwareText(i: Instance): string | undefined {

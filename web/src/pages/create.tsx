@@ -90,6 +90,7 @@ export function CreatePage(_props: { params: Record<string, string> }) {
                 {ready.map((i) => (
                   <option value={i.name}>
                     {i.name} ({i.os}
+                    {i.arch ? `, ${i.arch}` : ''}
                     {i.visibility === 'private' ? ', private' : ''})
                   </option>
                 ))}

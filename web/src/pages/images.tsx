@@ -39,6 +39,7 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
             { title: 'Visibility', cell: (i) => i.visibility },
             { title: 'Status', cell: (i) => <Badge state={i.status} /> },
             { title: 'Type', cell: (i) => i.type ?? 'disk' },
+            { title: 'Arch', cell: (i) => i.arch ?? '—' },
             { title: 'OS', cell: (i) => i.os || '—' },
             { title: 'Format', cell: (i) => i.format },
             { title: 'Boot', cell: (i) => i.boot },
@@ -61,9 +62,12 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
   );
 }
 
+const BUILDERS = ['tiny', 'debian-12', 'tiny-aarch64', 'tiny-riscv64'] as const;
+type Builder = (typeof BUILDERS)[number];
+
 function BuildImport(props: { reload: () => void }) {
   const [name, setName] = useState('');
-  const [builder, setBuilder] = useState<'tiny' | 'debian-12'>('tiny');
+  const [builder, setBuilder] = useState<Builder>('tiny');
   const [iname, setIname] = useState('');
   const [path, setPath] = useState('');
   const build = useOp();
@@ -75,9 +79,10 @@ function BuildImport(props: { reload: () => void }) {
           <Field label="Name">{(id) => <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />}</Field>
           <Field label="Builder">
             {(id) => (
-              <select id={id} value={builder} onChange={(e) => setBuilder(e.currentTarget.value as 'tiny' | 'debian-12')}>
-                <option value="tiny">tiny</option>
-                <option value="debian-12">debian-12</option>
+              <select id={id} value={builder} onChange={(e) => setBuilder(e.currentTarget.value as Builder)}>
+                {BUILDERS.map((b) => (
+                  <option value={b}>{b}</option>
+                ))}
               </select>
             )}
           </Field>
