@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorBody, Image, ImageImport, ImagePublish, Name, Operation } from '../shared/api-types.js';
+import { ErrorBody, Image, ImageBuild, ImageImport, ImagePublish, ImageSnapshot, Name, Operation } from '../shared/api-types.js';
 import { ImageRef } from '../shared/image-fetch-types.js';
 import { projectOf } from './request-project.js';
 import { accepted, type ApiContext } from './context.js';
@@ -34,6 +34,12 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
     '/instances/:name/publish',
     { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: "Make a private image of the project from a stopped VM's root disk (flattened; the VM stays locked while it is copied)", params: Type.Object({ name: Name }), body: ImagePublish, response: { 202: Accepted, ...errors } } },
     async (req, reply) => accepted(reply, await ctx.privateImages.publish(projectOf(req), req.params.name, req.body.image)),
+  );
+
+  app.post<{ Body: ImageSnapshot }>(
+    '/images/snapshot',
+    { config: { access: { action: 'write', resource: 'image' } }, schema: { tags: ['images'], summary: "Save a running VM of the project (memory and device state plus its disk, at one instant; it keeps running) as a private template image: launches from it restore the booted guest, then get their own identity through the guest agent", body: ImageSnapshot, response: { 202: Accepted, ...errors } } },
+    async (req, reply) => accepted(reply, await ctx.privateImages.snapshot(projectOf(req), req.body.fromRunning, req.body.name)),
   );
 
   app.delete<{ Params: { name: string } }>(

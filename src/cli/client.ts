@@ -321,6 +321,10 @@ export class ApiClient {
   publishImage(instance: string, image: string): Promise<Operation> {
     return this.operation('POST', `/instances/${enc(instance)}/publish`, { body: { image } });
   }
+  /** POST /images/snapshot: a private template image from a running VM (memory + disk) → Operation. */
+  snapshotImage(name: string, fromRunning: string): Promise<Operation> {
+    return this.operation('POST', '/images/snapshot', { body: { name, fromRunning } });
+  }
   /** GET /images/{name}: the project's private image of that name, else the public one. */
   getImage(name: string): Promise<Image> {
     return this.json('GET', `/images/${enc(name)}`);

@@ -92,6 +92,7 @@ export const EXAMPLES: Record<string, Example[]> = {
     { note: 'Debian 12 under another name', cmd: 'nimbo image build deb --builder debian-12' },
   ],
   'image publish': [{ note: 'a golden image from the stopped VM web (then: nimbo launch web-golden web2)', cmd: 'nimbo image publish web web-golden' }],
+  'image snapshot': [{ note: 'a warm template of the running VM web (then: nimbo launch web2 --image web-warm)', cmd: 'nimbo image snapshot web-warm --from-running web' }],
   'image list': [{ note: 'ready images, names only', cmd: 'nimbo image list --filter status=ready --columns name --no-header' }],
   rename: [{ note: 'rename a running instance; its addresses, snapshots and DNS name follow', cmd: 'nimbo rename web web-old' }],
   update: [

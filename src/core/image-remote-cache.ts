@@ -1,6 +1,7 @@
 // The local cache of remote images (REMOTE:NAME): a launch fetches the image from its remote's image server into
 // this daemon's public images (every file verified against the index's sha256, the disk checked by qemu-img), and a
 // later launch asks the index (cheap) and fetches again only when a sum changed. One fetch per image at a time.
+import { DEFAULT_ARCH, isGuestArch, type GuestArch } from '../shared/arch-types.js';
 import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NimboError, invalid } from '../lib/errors.js';
@@ -57,12 +58,13 @@ export class RemoteImageCache implements RemoteImageSource {
       // The remote is away: a cached copy still launches (it is what the last check found).
       if (rec?.status === 'ready' && !(e instanceof NimboError && e.code === 'NotFound')) {
         this.d.log.warn({ image: ref, err: (e as Error).message }, 'image remote unreachable: launching the cached copy');
-        return { virtualSizeBytes: rec.built!.virtualSizeBytes, pending: false };
+        return { virtualSizeBytes: rec.built!.virtualSizeBytes, pending: false, arch: archOf(rec.built) };
       }
       throw e;
     }
-    if (upToDate(rec, served) && !this.fetches.has(ref)) return { virtualSizeBytes: served.size, pending: false };
-    return { virtualSizeBytes: served.size, pending: true };
+    const arch = isGuestArch(served.arch) ? served.arch : DEFAULT_ARCH;
+    if (upToDate(rec, served) && !this.fetches.has(ref)) return { virtualSizeBytes: served.size, pending: false, arch };
+    return { virtualSizeBytes: served.size, pending: true, arch };
   }
 
   async ensure(ref: string, progress: (pct: number, message: string) => void, signal?: AbortSignal): Promise<void> {
@@ -160,4 +162,10 @@ export class RemoteImageCache implements RemoteImageSource {
       throw e;
     }
   }
+}
+
+/** The architecture a cached image was built for (absent: x86_64). */
+function archOf(built: unknown): GuestArch {
+  const a = (built as { arch?: unknown } | undefined)?.arch;
+  return isGuestArch(a) ? a : DEFAULT_ARCH;
 }

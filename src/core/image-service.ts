@@ -48,6 +48,8 @@ export interface LaunchImage {
   oci?: BuiltImage['oci'];
   /** An ISO 9660 image (launch --iso only). */
   iso?: boolean;
+  /** A booted-VM template: launched warm from its saved state. */
+  template?: BuiltImage['template'];
   /** A built-in image that is missing or being built: the create Operation waits for (or starts) its build. */
   pending: boolean;
   /** The guest architecture it is (or will be) built for. */
@@ -112,6 +114,7 @@ export class ImageService {
       status: r.status,
       createdAt: r.createdAt,
       visibility,
+      ...(b?.template ? { kind: 'template' as const, template: { cpus: b.template.cpus, memory: b.template.memoryBytes, nics: b.template.nicMacs.length, stateBytes: b.template.stateBytes, from: b.template.source } } : {}),
     };
   }
 
@@ -147,7 +150,7 @@ export class ImageService {
     const step = nextStep(name, rec?.status, this.builds.has(name), this.builtins.names);
     if (step === 'use') {
       const img = await this.ready(name);
-      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), ...(img.type === 'iso' ? { iso: true } : {}), pending: false, arch: img.arch ?? DEFAULT_ARCH };
+      return { virtualSizeBytes: img.virtualSizeBytes, ...(img.oci ? { oci: img.oci } : {}), ...(img.type === 'iso' ? { iso: true } : {}), ...(img.template ? { template: img.template } : {}), pending: false, arch: img.arch ?? DEFAULT_ARCH };
     }
     const builtin = this.builtins.get(name);
     // An import that runs under this name: not ready yet, as before.

@@ -32,6 +32,9 @@ export function copyRecord(src: InstanceRecord, name: string, uuid: string, now 
     image: src.image,
     cpus: src.cpus,
     memory: src.memory,
+    // Its hot-add room too (VMs launched with --max-cpus/--max-memory).
+    ...(src.maxCpus !== undefined ? { maxCpus: src.maxCpus } : {}),
+    ...(src.maxMemory !== undefined ? { maxMemory: src.maxMemory } : {}),
     disk: src.disk,
     sshKeys: [...src.sshKeys],
     state: 'creating',

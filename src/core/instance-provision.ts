@@ -211,7 +211,7 @@ export class InstanceProvisioner {
   }
 
   /** The cloud-init NoCloud files: hostname, keys, addresses; the default route through the first NIC unless its network is isolated. */
-  private async seed(rec: InstanceRecord): Promise<Record<string, string>> {
+  async seed(rec: InstanceRecord): Promise<Record<string, string>> {
     const nets = new Map((await this.d.network.records(projectOfRecord(rec))).map((n) => [n.name, n]));
     return renderSeed({
       instanceId: rec.uuid,

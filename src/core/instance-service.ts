@@ -29,6 +29,7 @@ import { userDataOf } from './metadata/user-data-input.js';
 import { checkIsoLaunch, ISO_DISK_DEFAULT } from './iso-launch.js';
 import { launchArch } from './instance-arch.js';
 import { DEFAULT_ARCH, nativeArch } from '../shared/arch-types.js';
+import { templateLaunchShape, warmStartOf } from './vm-templates.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -129,7 +130,10 @@ export class InstanceService {
     const labels = validateLabels(req.labels);
     // A missing built-in image (tiny, debian-12) is built by the create Operation, before anything else.
     const img = await this.d.images.forLaunch(image);
-    const memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
+    let memory = parseBoundedSize(req.memory ?? LIMITS.memory.def, LIMITS.memory.min, LIMITS.memory.max, 'memory');
+    // A booted template: the launch restores its saved state, so it gets the template's exact shape.
+    const tpl = img.template ? templateLaunchShape(img.template, req, req.memory !== undefined ? memory : undefined, this.accel.accelerator) : undefined;
+    if (tpl) memory = tpl.memory;
     const kind: InstanceKind = req.type === 'container' || req.app !== undefined ? 'container' : 'vm';
     const driver = this.d.drivers.forKind(kind);
     const caps = driver.capabilities();
@@ -187,7 +191,7 @@ export class InstanceService {
       desired: { power: start ? 'running' : 'stopped', autostart: 'last-state' },
       description: '',
       image,
-      cpus: req.cpus ?? 1,
+      cpus: tpl?.cpus ?? req.cpus ?? 1,
       memory,
       ...room,
       disk,
@@ -230,7 +234,11 @@ export class InstanceService {
         ctx.checkCancelled();
         if (start) {
           progress(80, 'starting');
-          await this.runtime.start(rec);
+          if (img.template) {
+            // Warm: restore the template's saved state, then the agent re-seeds the identity (vm-templates.ts).
+            const warm = warmStartOf(img.template, await this.provisioner.seed(rec), (await this.d.images.ready(image)).readyMarker);
+            await driver.start({ ...(await this.runtime.specOf(rec, { boot: true })), warm });
+          } else await this.runtime.start(rec);
           r.add('instance process', () => driver.stop(this.runtime.refOf(rec), { timeoutMs: 0, force: true }));
         }
         const final = await this.repo.patch(project, rec.name, { state: start ? 'running' : 'stopped', nics: rec.nics, ...(rec.root ? { root: rec.root } : {}) });

@@ -12,6 +12,7 @@ import type { ImageRecord, ImageService } from './image-service.js';
 import { privateRef } from './image-service.js';
 import type { InstanceRepo } from './instance-repo.js';
 import type { InstanceRuntime } from './instance-runtime.js';
+import { snapshotFromRunning } from './vm-templates.js';
 
 /** The quota charge id of a private image (its disk, in whole GiB). */
 const chargeId = (project: string, name: string) => `image/${project}/${name}`;
@@ -95,6 +96,11 @@ export class PrivateImages {
         throw e;
       }
     }, { lockAs: this.runtime.lockOf(rec), project });
+  }
+
+  /** Save running VM `instance` as private template image `name` (vm-templates.ts; an Operation). */
+  snapshot(project: string, instance: string, name: string): Promise<Operation> {
+    return snapshotFromRunning({ d: this.d, images: this.images, repo: this.repo, runtime: this.runtime, dir: (p, n) => this.dir(p, n), chargeId }, project, instance, name);
   }
 
   /** Delete a private image (refused while an instance uses it). */

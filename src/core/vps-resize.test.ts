@@ -129,3 +129,20 @@ test('launch refusals: a maximum below the size, a maximum on a container (400, 
     await t.done();
   }
 });
+
+test('resize of a running VM to a plan within its hot-add room: CPUs and memory live, the disk online, the plan recorded', async () => {
+  const t = await coreFixture();
+  try {
+    const vm = await t.launch({ name: 'vm1', image: 'tiny', cpus: 1, memory: '512MiB', maxCpus: 2, maxMemory: '1GiB' });
+    const end = await t.wait(await vpsOf(t, plans).act(P, 'vm1', { type: 'resize', plan: 'm2' }));
+    assert.equal(end.status, 'success', JSON.stringify(end.error));
+    const res = end.result as VpsActionResult;
+    assert.match(res.message, /4 GiB disk, 2 vCPUs, 1024 MiB memory, plan m2/);
+    assert.deepEqual(t.qemu.callsOf('resizeVolume').map((c) => c.uuid), [vm.uuid]);
+    assert.deepEqual(t.qemu.callsOf('resizeLive').map((c) => c.uuid), [vm.uuid]);
+    const rec = await t.repo.record(P, 'vm1');
+    assert.deepEqual([rec.cpus, rec.memory, rec.disk, rec.plan, rec.state], [2, 1024 ** 3, 4 * GiB, 'm2', 'running']);
+  } finally {
+    await t.done();
+  }
+});

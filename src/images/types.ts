@@ -1,5 +1,6 @@
 import type { HostExec } from '../host/exec.js';
 import type { VmBoot } from '../drivers/compute/types.js';
+import type { VmTemplateShape } from '../drivers/compute/instance-driver.js';
 import type { OciImageConfig } from './oci/config.js';
 import type { GuestArch } from '../shared/arch-types.js';
 
@@ -24,6 +25,8 @@ export interface BuiltImage {
   arch?: GuestArch;
   /** OCI application images only (no disk): the unpacked root tree and the image's process config. */
   oci?: { rootfs: string; config: OciImageConfig };
+  /** A booted-VM template (`image snapshot --from-running`): its saved state and the hardware shape it needs. */
+  template?: VmTemplateShape & { stateFile: string; source: string };
 }
 
 /** Progress callback of a long image action: pct in 0..100 and a short message. */

@@ -199,6 +199,10 @@ export const Image = Type.Object({
   status: Type.Union([Type.Literal('building'), Type.Literal('ready'), Type.Literal('error')]),
   createdAt: Type.String(),
   visibility: Type.Union([Type.Literal('public'), Type.Literal('private')], { description: "public: the platform's, for every project; private: this project's own (made with POST /instances/{name}/publish)" }),
+  kind: Type.Optional(Type.Literal('template', { description: 'a booted VM saved with POST /images/snapshot: launches restore its memory instead of booting' })),
+  template: Type.Optional(Type.Object({
+    cpus: Type.Integer(), memory: Type.Integer({ description: 'bytes' }), nics: Type.Integer(), stateBytes: Type.Integer(), from: Type.String({ description: 'the VM it was saved from' }),
+  }, { description: 'the hardware shape a launch from the template gets' })),
 });
 export type Image = Static<typeof Image>;
 
@@ -209,6 +213,10 @@ export type MediaInsert = Static<typeof MediaInsert>;
 /** Body of POST /api/v1/instances/{name}/publish: the private image to make from the stopped VM. */
 export const ImagePublish = Type.Object({ image: Name }, strict);
 export type ImagePublish = Static<typeof ImagePublish>;
+
+/** Body of POST /api/v1/images/snapshot: a private template image `name` from the running VM `fromRunning`. */
+export const ImageSnapshot = Type.Object({ name: Name, fromRunning: Name }, strict);
+export type ImageSnapshot = Static<typeof ImageSnapshot>;
 
 /** Body of POST /api/v1/images (build a built-in image). */
 export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12', 'tiny-aarch64', 'tiny-riscv64'] })) }, strict);

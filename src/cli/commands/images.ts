@@ -1,4 +1,4 @@
-/** `nimbo image list|build|import|upload|delete|publish`. */
+/** `nimbo image list|build|import|upload|delete|publish|snapshot`. */
 import { isAbsolute, resolve } from 'node:path';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -105,5 +105,16 @@ export function registerImageCommands(program: Command): void {
     await finishOperation(op, client, o, () => `Published image ${name} from ${instance}`);
   });
   registerImageFetchCommands(image);
+  withWaitOptions(
+    image
+      .command('snapshot')
+      .description("save a running VM (its memory and disk, at one instant; it keeps running) as a private template image; launches from it restore the booted guest instead of booting it")
+      .argument('<name>', 'the template image name', (v: string) => parseName(v, 'image name'))
+      .requiredOption('--from-running <vm>', 'a running VM of the project', (v: string) => parseName(v, 'instance name')),
+  ).action(async (name: string, o: WaitOptions & { fromRunning: string }, cmd: Command) => {
+    const client = clientFor(cmd);
+    const op = await client.snapshotImage(name, o.fromRunning);
+    await finishOperation(op, client, o, () => `Saved template image ${name} from running VM ${o.fromRunning}`);
+  });
   attachExamples(image);
 }

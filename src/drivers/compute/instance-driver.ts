@@ -115,6 +115,33 @@ export interface InstanceSpec extends InstanceRef {
   volumes: VolumeSpec[];
   /** The networks of its NICs by name. */
   networks: Map<string, NetworkSpec>;
+  /** Start warm (VMs): restore a booted template's saved state, then give the guest this instance's identity. */
+  warm?: WarmStart;
+}
+
+/** A warm start from a template: its saved state, and what the restored guest must learn (see qemu/warm-reseed.ts). */
+export interface WarmStart {
+  /** The template's device + RAM state file. */
+  stateFile: string;
+  /** The instance's seed files (renderSeed: nimbo/hostname, nimbo/authorized_keys, nimbo/net-ethN, ...). */
+  seed: Record<string, string>;
+  /** The MACs the template's guest has on its NICs, in order (the new ones are in the seed). */
+  templateMacs: string[];
+  /** The line prefix the image prints on ttyS0 once ready (`<marker> <hostname>`). */
+  readyMarker?: string;
+}
+
+/** What a VM template needs to be restored: its saved state's exact hardware shape. */
+export interface VmTemplateShape {
+  cpus: number;
+  memoryBytes: number;
+  machine: string;
+  arch: string;
+  accelerator: Accelerator;
+  /** The MACs of its boot NICs, in order (the device count the state holds). */
+  nicMacs: string[];
+  /** The saved state's size in bytes. */
+  stateBytes: number;
 }
 
 /** Observed power state. */
@@ -301,6 +328,11 @@ export interface InstanceDriver {
   openVnc?(ref: InstanceRef): Promise<Duplex>;
   /** Optional (VMs with a CD-ROM drive): put the ISO file `path` in the running VM's drive, or empty it (null); live only. */
   changeMedia?(ref: InstanceRef, path: string | null): Promise<void>;
+  /**
+   * VMs: save the running VM as a template: pause it, write its device + RAM state to `out.stateFile` and a
+   * standalone copy of its root disk (same instant) to `out.disk`, then resume it. Returns its hardware shape.
+   */
+  saveTemplate?(spec: InstanceSpec, out: { stateFile: string; disk: string }, progress: (pct: number, msg: string) => void): Promise<VmTemplateShape>;
   /** The last `bytes` of the console log (also after it stopped; '' when it has none). */
   consoleLog(ref: InstanceRef, bytes: number): string;
   /** A process inside the running instance (capability exec): pipes, or a pty with `tty`. */

@@ -58,6 +58,8 @@ export interface VmSpec {
   arch?: GuestArch;
   /** The VM's own UEFI variable store (qemu/nvram.ts): needed by a disk boot whose architecture boots through UEFI. */
   uefiVars?: string;
+  /** Warm start: restore this saved device + RAM state (QMP migrate) instead of booting; the argv must match the saved VM's. */
+  incoming?: { stateFile: string };
 }
 
 /** What the host says about a VM process. */

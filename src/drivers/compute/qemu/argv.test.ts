@@ -234,3 +234,12 @@ test('a CD-ROM drive: ide-cd on the ICH9 AHCI port 2, read-only ISO, booted befo
   assert.throws(() => renderQemuArgv({ ...diskSpec, cdrom: { path: 'rel.iso' } }), NimboError);
   assert.throws(() => renderQemuArgv({ ...directSpec, cdrom: {} }), /boots from it or its disk/);
 });
+
+test('a warm start waits for its saved state: -S and -incoming defer, the device layout unchanged', () => {
+  const cold = renderQemuArgv(diskSpec);
+  const warm = renderQemuArgv({ ...diskSpec, incoming: { stateFile: '/images/t/state.bin' } });
+  assert.deepEqual(warm.slice(warm.indexOf('-incoming'), warm.indexOf('-incoming') + 2), ['-incoming', 'defer']);
+  assert.ok(warm.includes('-S'));
+  assert.ok(!warm.some((a) => a.includes('state.bin')), 'the state comes over QMP, not on the command line');
+  assert.deepEqual(warm.filter((a) => a !== '-S' && a !== '-incoming' && a !== 'defer'), cold.filter((a) => a !== '-S'));
+});

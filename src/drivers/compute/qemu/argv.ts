@@ -248,7 +248,9 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
   // elevateprivileges/spawn=deny would kill QEMU 7.2 here: -runas and the daemonize fork run after the filter.
   argv.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
   if (spec.runAs !== undefined) argv.push('-runas', spec.runAs);
-  if (opts.paused) argv.push('-S');
+  if (opts.paused || spec.incoming) argv.push('-S');
+  // The saved state comes later over QMP (migrate-incoming), so the socket is made after -runas dropped privileges.
+  if (spec.incoming) argv.push('-incoming', 'defer');
   argv.push('-daemonize', '-pidfile', p.pid);
   return argv;
 }

@@ -11,6 +11,7 @@ import { runPaths } from './run-paths.js';
 import { SerialRelay } from './serial-relay.js';
 import { archProfile, qemuBinaryFor, type QemuBinaries } from './arch.js';
 import { ensureNvram } from './nvram.js';
+import { loadVmState } from './vm-state-file.js';
 
 /** Options of QemuDriver. */
 export interface QemuDriverOptions {
@@ -61,7 +62,8 @@ export class QemuDriver implements ComputeDriver {
 
   async start(spec: VmSpec): Promise<void> {
     const runDir = resolve(spec.runDir);
-    const paused = this.opts.attachSerial === true;
+    // A warm start (saved state restored over -incoming) stays paused until the state is in, too.
+    const paused = this.opts.attachSerial === true || spec.incoming !== undefined;
     const binary = (spec.arch ?? 'x86_64') === 'x86_64' ? (this.opts.binary ?? this.opts.binaries?.x86_64) : qemuBinaryFor(spec.arch, this.opts.binaries);
     const argv = renderQemuArgv({ ...spec, runDir }, { binary, paused }); // validates the spec first
     const running = await livePid(runDir, this.opts.proc);
@@ -90,7 +92,8 @@ export class QemuDriver implements ComputeDriver {
     try {
       const qmp = await this.qmp(runDir);
       if (paused) {
-        await this.attachRelay(runDir, spec.name, qmp);
+        if (this.opts.attachSerial === true) await this.attachRelay(runDir, spec.name, qmp);
+        if (spec.incoming) await loadVmState(qmp, runDir, spec.incoming.stateFile, ids);
         await qmp.execute('cont');
       }
     } catch (e) {

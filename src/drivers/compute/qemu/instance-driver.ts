@@ -13,7 +13,7 @@ import type { Nic } from '../../../shared/api-types.js';
 import type { IoLimits } from '../../../shared/storage-types.js';
 import type {
   ConsoleHandle, DriverCapabilities, DriverEvent, InstanceDriver, InstanceRef, InstanceSpec, InstanceStatus, PlanInput, PrepareInput,
-  SnapshotData, VolumeSpec,
+  SnapshotData, VmTemplateShape, VolumeSpec,
 } from '../instance-driver.js';
 import type { Accelerator, VmSpec } from '../types.js';
 import { DEFAULT_QEMU_BINARY } from './argv.js';
@@ -30,6 +30,8 @@ import { qemuIdOf, VmDevices } from './vm-devices.js';
 import { VmWatcher, type WatchedVm } from './vm-events.js';
 import { deleteSnapshot, restoreSnapshot, takeSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
 import { pinVm } from './cpu-pin.js';
+import { checkTemplateShape, saveVmTemplate } from './vm-template.js';
+import { reseedWarmGuest } from './warm-start.js';
 import { openVmBlockBackup } from './backup-session.js';
 import { enableGuestStats, guestMemory, hotAdd } from './hotplug.js';
 import { describeFirmware, firmwareOf } from './firmware.js';
@@ -180,6 +182,10 @@ export class QemuInstanceDriver implements InstanceDriver {
     const runDir = resolve(spec.hostIds.runDir);
     if ((await this.qemu.pid(runDir)) !== undefined) return this.adopt(spec);
     const vm = this.vmSpec(spec); // validates before anything changes
+    if (spec.warm) {
+      checkTemplateShape(spec);
+      vm.incoming = { stateFile: spec.warm.stateFile };
+    }
     await this.devices.ensureTaps(spec, spec.nics);
     const w = this.watcher.track(runDir, spec);
     w.busy++;
@@ -188,6 +194,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       await this.qemu.start(vm);
       w.pid = await this.qemu.pid(runDir);
       w.paused = false;
+      if (spec.warm) await reseedWarmGuest(runDir, spec.warm);
       for (const vol of spec.volumes) await this.devices.plugVolume(spec, vol, true);
       for (const nic of spec.nics.filter((n) => n.hotplug)) await this.devices.hotplugNic(spec, nic);
       // The root's I/O limits (a plan's, or set with volume set-limits) hold from every boot on, not only live.
@@ -207,6 +214,11 @@ export class QemuInstanceDriver implements InstanceDriver {
     } finally {
       w.busy--;
     }
+  }
+
+  async saveTemplate(spec: InstanceSpec, out: { stateFile: string; disk: string }, progress: (pct: number, msg: string) => void): Promise<VmTemplateShape> {
+    const host = { qemu: this.qemu, exec: this.hostExec, accelerator: this.opts.accelerator, vmSpec: (s: InstanceSpec) => this.vmSpec(s) };
+    return this.busy(spec, () => saveVmTemplate(host, spec, out, progress));
   }
 
   async stop(ref: InstanceRef, opts: { timeoutMs: number; force: boolean }): Promise<void> {

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { renderSeed } from '../../../images/seed.js';
+import { identityFromSeed, renderReseedScript } from './warm-reseed.js';
+
+const seed = renderSeed({
+  instanceId: '0b7c6f8e-4f0e-4a51-9c39-6f1d7a2b5c11',
+  hostname: 'w1',
+  sshKeys: ["ssh-ed25519 AAAAC3Nza w1's key"],
+  nics: [{ mac: '52:54:00:aa:bb:01', address: '10.9.0.5/24', gateway: '10.9.0.1', dns: ['10.9.0.1'] }],
+});
+
+test('the identity comes from the seed files, the old MACs from the template', () => {
+  const id = identityFromSeed(seed, ['52:54:00:00:00:99'], 1_800_000_000.7, 'NIMBO-READY');
+  assert.deepEqual(id, {
+    instanceId: '0b7c6f8e-4f0e-4a51-9c39-6f1d7a2b5c11',
+    hostname: 'w1',
+    sshKeys: ["ssh-ed25519 AAAAC3Nza w1's key"],
+    nics: [{ fromMac: '52:54:00:00:00:99', mac: '52:54:00:aa:bb:01', address: '10.9.0.5/24', gateway: '10.9.0.1', dns: ['10.9.0.1'] }],
+    now: 1_800_000_000,
+    readyMarker: 'NIMBO-READY',
+  });
+});
+
+test('a NIC count other than the template\'s is refused', () => {
+  assert.throws(() => identityFromSeed(seed, ['52:54:00:00:00:99', '52:54:00:00:00:98'], 1), /template has 2 NIC/);
+  assert.throws(() => identityFromSeed(seed, [], 1), /template has 0 NIC/);
+});
+
+test('the script is valid sh and applies every part of the identity, quoted', () => {
+  const script = renderReseedScript(identityFromSeed(seed, ['52:54:00:00:00:99'], 1_800_000_000, 'NIMBO-READY'));
+  const check = spawnSync('sh', ['-n'], { input: script });
+  assert.equal(check.status, 0, check.stderr.toString());
+  assert.match(script, /^date -s @1800000000 /m);
+  assert.match(script, /^hostname 'w1'$/m);
+  // The key's quote is closed and escaped: the key stays one word.
+  assert.ok(script.includes(`printf '%s\\n' 'ssh-ed25519 AAAAC3Nza w1'\\''s key' > /root/.ssh/authorized_keys.new`), script);
+  assert.match(script, /ifc=\$\(iface_by_mac '52:54:00:00:00:99' \|\| iface_by_mac '52:54:00:aa:bb:01'\)/);
+  assert.match(script, /ip link set dev "\$ifc" address '52:54:00:aa:bb:01'/);
+  assert.match(script, /ip addr add '10\.9\.0\.5\/24' dev "\$ifc"/);
+  assert.match(script, /ip route replace default via '10\.9\.0\.1' dev "\$ifc"/);
+  assert.match(script, /dropbearkey -t ed25519/);
+  assert.match(script, /dropbear -R -s -p 22 -P \/run\/dropbear.pid <\/dev\/null >\/dev\/null 2>&1/, 'no pipe of the agent stays open');
+  assert.match(script, /echo 'NIMBO-READY' "\$\(hostname\)" > \/dev\/ttyS0/);
+});
+
+test('a DHCP NIC gets a DHCP client instead of an address', () => {
+  const dhcp = renderSeed({ instanceId: 'i', hostname: 'h', sshKeys: [], nics: [{ mac: '52:54:00:aa:bb:02', address: '', dns: [] }] });
+  const script = renderReseedScript(identityFromSeed(dhcp, ['52:54:00:00:00:99'], 5));
+  assert.doesNotMatch(script, /ip addr add/);
+  assert.match(script, /udhcpc -i "\$ifc"/);
+  assert.match(script, /^: > \/root\/.ssh\/authorized_keys.new$/m, 'no keys: an empty file');
+});
+
+test('values that cannot be applied safely are refused', () => {
+  const id = identityFromSeed(seed, ['52:54:00:00:00:99'], 5);
+  assert.throws(() => renderReseedScript({ ...id, hostname: 'a b' }), /invalid hostname/);
+  assert.throws(() => renderReseedScript({ ...id, sshKeys: ['a\nb'] }), /one line/);
+  assert.throws(() => renderReseedScript({ ...id, nics: [{ ...id.nics[0]!, mac: "x'; reboot" }] }), /invalid MAC/);
+  assert.throws(() => renderReseedScript({ ...id, now: 0 }), /clock/);
+});
