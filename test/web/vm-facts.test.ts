@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Image, Instance } from '../../src/shared/api-types.js';
 import { createBody, wizardImages, type CreateForm } from '../../web/src/lib/instance-view.js';
-import { cpusText, firmwareText, guestMemoryText, importUrlBody, memoryText, resizeNote } from '../../web/src/lib/vm-facts.js';
+import { cpusText, firmwareText, guestMemoryText, imageType, importUrlBody, memoryText, resizeNote, templateNote } from '../../web/src/lib/vm-facts.js';
 
 const MiB = 1024 ** 2;
 const form: CreateForm = { name: 'v1', type: 'vm', image: 'tiny', plan: 'none', cpus: '1', memory: '256', disk: '', sshKey: 'ssh-ed25519 A a', network: '', securityGroups: [], userData: '#cloud-config\n' };
@@ -39,6 +39,16 @@ test('the wizard offers ready ISO images for an ISO install and the other ready 
   const l = [img('tiny'), img('cd', { type: 'iso' }), img('app', { type: 'oci' }), img('old', { type: 'disk', status: 'building' }), img('d', { type: 'disk' })];
   assert.deepEqual(wizardImages(l, true).map((i) => i.name), ['cd']);
   assert.deepEqual(wizardImages(l, false).map((i) => i.name), ['tiny', 'app', 'd']);
+});
+
+test('image types: template for a saved booted VM (with the shape a launch gets), else the type or disk', () => {
+  const t = img('warm', { kind: 'template', template: { cpus: 2, memory: 256 * MiB, nics: 1, stateBytes: 1, from: 'v1' } });
+  assert.equal(imageType(t), 'template');
+  assert.equal(imageType(img('cd', { type: 'iso' })), 'iso');
+  assert.equal(imageType(img('old')), 'disk');
+  assert.equal(templateNote(t), 'a template saved from v1: the VM gets its 2 vCPUs, 256 MiB and 1 NIC(s) and resumes from its saved memory');
+  assert.equal(templateNote(img('tiny')), undefined);
+  assert.equal(templateNote(undefined), undefined);
 });
 
 test('instance facts: firmware in words, CPUs and memory with their hot-add maximum, the guest memory', () => {

@@ -1,11 +1,22 @@
 // Pure views of a VM's issue-14 facts for the instance page (firmware, hot-add room, guest memory) and the
 // images page's Import-from-URL body; unit-tested in test/web/vm-facts.test.ts.
-import type { Instance, InstanceCreate } from '../../../src/shared/api-types.js';
+import type { Image, Instance, InstanceCreate } from '../../../src/shared/api-types.js';
 import type { ImageImportUrl } from '../../../src/shared/image-fetch-types.js';
 import { bytes } from './format.js';
 
 /** The guest architectures a VM may ask for (the API's Arch; a list of its own: the shared one's module reads Node's process). */
 export const ARCHES: readonly NonNullable<InstanceCreate['arch']>[] = ['x86_64', 'aarch64', 'riscv64'];
+
+/** An image's type for the list: template (a booted VM saved for warm launches), else disk, iso or oci. */
+export function imageType(i: Image): string {
+  return i.kind === 'template' ? 'template' : (i.type ?? 'disk');
+}
+
+/** The wizard's note on a template image: the shape a launch gets (it restores its saved memory); others: undefined. */
+export function templateNote(i: Image | undefined): string | undefined {
+  const t = i?.kind === 'template' ? i.template : undefined;
+  return t ? `a template saved from ${t.from}: the VM gets its ${t.cpus} vCPUs, ${bytes(t.memory)} and ${t.nics} NIC(s) and resumes from its saved memory` : undefined;
+}
 
 /** The firmware in words: "UEFI, Secure Boot, TPM 2.0"; none recorded (a container, an older VM): undefined. */
 export function firmwareText(i: Instance): string | undefined {

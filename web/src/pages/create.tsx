@@ -12,6 +12,7 @@ import { can } from '../lib/session.js';
 import { createBody, wizardImages, type CreateForm } from '../lib/instance-view.js';
 import { Button, ErrorBox, Field, Page, Progress, Section } from '../components/ui.js';
 import { VmOptions } from '../components/create-vm-options.js';
+import { templateNote } from '../lib/vm-facts.js';
 
 const EMPTY: CreateForm = { name: '', type: 'vm', image: '', plan: 'none', cpus: '1', memory: '256', disk: '', sshKey: '', network: '', securityGroups: [], userData: '' };
 
@@ -84,7 +85,7 @@ export function CreatePage(_props: { params: Record<string, string> }) {
           <Field label="Name" hint="a DNS label: lower-case letters, digits and dashes">
             {(id) => <input id={id} required value={f.name} pattern="[a-z]([a-z0-9\-]{0,61}[a-z0-9])?" onInput={(e) => set({ name: e.currentTarget.value })} />}
           </Field>
-          <Field label="Image" hint={iso ? 'an ISO image (type iso) booted from the CD-ROM drive' : undefined}>
+          <Field label="Image" hint={iso ? 'an ISO image (type iso) booted from the CD-ROM drive' : templateNote(ready.find((i) => i.name === (f.image || ready[0]?.name)))}>
             {(id) => (
               <select id={id} value={f.image || ready[0]?.name || ''} onChange={(e) => set({ image: e.currentTarget.value })}>
                 {ready.map((i) => (

@@ -11,6 +11,7 @@ import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js
 import { ImageUpload } from './res-image-upload.js';
 import { ImageImportUrl } from './res-image-url.js';
 import { ImageRemotes } from './res-image-remotes.js';
+import { imageType } from '../lib/vm-facts.js';
 
 /** Images. */
 export function ImagesPage(_props: { params: Record<string, string> }) {
@@ -38,7 +39,7 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
             { title: 'Name', cell: (i) => i.name },
             { title: 'Visibility', cell: (i) => i.visibility },
             { title: 'Status', cell: (i) => <Badge state={i.status} /> },
-            { title: 'Type', cell: (i) => i.type ?? 'disk' },
+            { title: 'Type', cell: (i) => imageType(i) },
             { title: 'Arch', cell: (i) => i.arch ?? '—' },
             { title: 'OS', cell: (i) => i.os || '—' },
             { title: 'Format', cell: (i) => i.format },
