@@ -11,7 +11,8 @@ export function isGuestArch(s: unknown): s is GuestArch {
 }
 
 /** The host's CPU architecture in uname -m spelling (Node's process.arch mapped: x64 → x86_64, arm64 → aarch64). */
-export function nativeArch(nodeArch: string = process.arch): string {
+// process is reached through globalThis: the web panel imports these shared types and has no Node typings.
+export function nativeArch(nodeArch: string = (globalThis as { process?: { arch: string } }).process?.arch ?? ''): string {
   return ({ x64: 'x86_64', arm64: 'aarch64', riscv64: 'riscv64' } as Record<string, string>)[nodeArch] ?? nodeArch;
 }
 

@@ -13,6 +13,7 @@ const skip = systemSkipReason() ?? browserSkipReason();
 const sfx = Math.random().toString(36).slice(2, 6);
 const VM = `pvm${sfx}`;
 const CT = `pct${sfx}`;
+const FW = `pfw${sfx}`;
 
 describe('the web panel in Chromium', { skip }, () => {
   let d: TestDaemon;
@@ -65,8 +66,8 @@ describe('the web panel in Chromium', { skip }, () => {
       await go('/instances/new', /create/i);
       await page.getByRole('radio', { name: type }).check();
       await page.getByLabel('Name', { exact: true }).fill(name);
-      await page.getByLabel('Image').selectOption('tiny');
-      await page.getByLabel('Memory').fill(type === 'Container' ? '64MiB' : '192MiB');
+      await page.getByLabel('Image', { exact: true }).selectOption('tiny');
+      await page.getByLabel('Memory', { exact: true }).fill(type === 'Container' ? '64MiB' : '192MiB');
       if (name === CT) await check('create');
       await page.getByRole('button', { name: 'Launch' }).click();
       await page.getByRole('heading', { level: 1, name }).waitFor({ timeout: 180_000 });
@@ -151,6 +152,43 @@ describe('the web panel in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('button', { name: 'Confirm delete' }).click();
     await waitFor(async () => (await d.api('GET', `/instances/${CT}`)).status === 404, 'the container is gone');
+    // The panel goes to the list once the delete operation ends: wait for it, so the next test's page stays.
+    await page.getByRole('heading', { level: 1, name: 'Instances' }).waitFor({ timeout: 60_000 });
+  });
+
+  // UEFI and hot-add room; the TPM box stays unticked (swtpm exits 1 on this Debian host, refusing the launch).
+  test('the wizard launches a UEFI VM with hot-add room; the images page imports from a URL', async () => {
+    await go('/instances/new', /create/i);
+    await page.getByRole('radio', { name: 'Virtual machine' }).check();
+    await page.getByLabel('Name', { exact: true }).fill(FW);
+    await page.getByLabel('Image', { exact: true }).selectOption('tiny');
+    await page.getByLabel('Memory', { exact: true }).fill('128MiB');
+    await page.getByLabel('Firmware').selectOption('uefi');
+    assert.equal(await page.getByLabel('Secure Boot').isEnabled(), true, 'Secure Boot is offered with UEFI');
+    await page.getByLabel('TPM 2.0').waitFor();
+    await page.getByLabel('Max CPUs').fill('2');
+    await page.getByLabel('Max memory').fill('256MiB');
+    await check('create-vm');
+    await page.getByRole('button', { name: 'Launch' }).click();
+    // The new instance's page, or the refusal's sentence (then the test fails with it).
+    await page.getByRole('heading', { level: 1, name: FW }).or(page.getByRole('alert')).first().waitFor({ timeout: 120_000 });
+    const refused = page.getByRole('alert');
+    if (await refused.count()) assert.fail(`the launch was refused: ${await refused.first().textContent()}`);
+    // What the API recorded is what the form asked for (the request body carried the VM fields).
+    const got = await d.api('GET', `/instances/${FW}`);
+    assert.deepEqual(got.body.firmware, { type: 'uefi', secureBoot: false, tpm: false });
+    assert.equal(got.body.maxCpus, 2);
+    assert.equal(got.body.maxMemory, 256 * 1024 * 1024);
+    await page.getByText('UEFI', { exact: true }).waitFor({ timeout: 15_000 });
+    await page.getByText('1 (up to 2)').waitFor();
+    await page.getByText(/128 MiB \(up to 256 MiB\)/).waitFor();
+    await go('/images', 'Images');
+    const del = await d.api('DELETE', `/instances/${FW}?force=true`);
+    assert.ok(del.status < 300, JSON.stringify(del.body));
+    await page.getByRole('heading', { name: 'Import from URL' }).waitFor();
+    await page.getByLabel('Image URL').waitFor();
+    await page.getByRole('heading', { name: 'Image remotes' }).waitFor();
+    await waitFor(async () => (await d.api('GET', `/instances/${FW}`)).status === 404, 'the UEFI VM is gone');
   });
 
   test('every main page renders for the admin, with no serious accessibility violation', async () => {

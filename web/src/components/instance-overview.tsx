@@ -1,4 +1,4 @@
-// The Overview tab: facts, and (for members and owners) resize, rebuild and rescue through the VPS actions route.
+// The Overview tab: facts (firmware, CPUs/memory with their hot-add maximum, guest memory), the CD-ROM drive, and (for members and owners) resize, rebuild and rescue through the VPS actions route.
 import { useState } from 'preact/hooks';
 import type { Image, Instance } from '../../../src/shared/api-types.js';
 import type { Plan } from '../../../src/shared/plan-types.js';
@@ -9,11 +9,15 @@ import { can } from '../lib/session.js';
 import { Button, Facts, Field, Section } from './ui.js';
 import { OpStatus, useOp } from './instance-op.js';
 import { InstanceSettings } from './instance-settings.js';
+import { MediaSection } from './instance-media.js';
+import { cpusText, firmwareText, guestMemoryText, memoryText, resizeNote } from '../lib/vm-facts.js';
 
 /** Facts and maintenance actions of `inst`. */
 export function InstanceOverview(props: { inst: Instance; reload: () => void }) {
   const i = props.inst;
   const write = can('write', 'instance');
+  const fw = firmwareText(i);
+  const guest = guestMemoryText(i);
   return (
     <>
       <Section title="Facts">
@@ -22,19 +26,23 @@ export function InstanceOverview(props: { inst: Instance; reload: () => void }) 
             ['Type', i.type === 'vm' ? `virtual machine (${i.accelerator})` : 'container'],
             ['Image', i.image],
             ['Plan', i.plan ?? '—'],
-            ['CPUs', i.cpus],
-            ['Memory', bytes(i.memory)],
+            ...(i.arch ? ([['Architecture', i.arch]] as [string, string][]) : []),
+            ...(fw ? ([['Firmware', fw]] as [string, string][]) : []),
+            ['CPUs', cpusText(i)],
+            ['Memory', memoryText(i)],
             ['Disk', i.disk ? bytes(i.disk) : 'no limit'],
             ['Addresses', i.addresses.join(', ') || '—'],
             ['Created', <time dateTime={i.createdAt} title={i.createdAt}>{ago(i.createdAt)}</time>],
             ['Autostart', i.autostart],
             ...(i.usage ? ([['CPU time', `${i.usage.cpuSeconds.toFixed(1)} s`], ['Memory used', bytes(i.usage.memoryBytes)], ['Processes', i.usage.pids]] as [string, string | number][]) : []),
+            ...(guest ? ([['Guest memory', guest]] as [string, string][]) : []),
             ...(i.rescue ? ([['Rescue', `${i.rescue.image} since ${ago(i.rescue.since)}`]] as [string, string][]) : []),
             ...(i.description ? ([['Description', i.description]] as [string, string][]) : []),
             ...(i.labels && Object.keys(i.labels).length ? ([['Labels', Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(', ')]] as [string, string][]) : []),
           ]}
         />
       </Section>
+      {i.media !== undefined ? <MediaSection inst={i} write={write} reload={props.reload} /> : null}
       {write ? <ResizeForm inst={i} reload={props.reload} /> : null}
       {write && i.type === 'vm' ? <RebuildRescue inst={i} reload={props.reload} /> : null}
       {write ? <InstanceSettings inst={i} reload={props.reload} /> : null}
@@ -64,7 +72,7 @@ function ResizeForm(props: { inst: Instance; reload: () => void }) {
   const none = plan === 'none';
   return (
     <Section title="Resize">
-      <p class="muted">CPUs and memory change while the instance is stopped; a disk only grows, and grows while it runs.</p>
+      <p class="muted">{resizeNote(i)}</p>
       <form class="inline" onSubmit={submit}>
         <Field label="Plan">
           {(id) => (

@@ -1,5 +1,5 @@
 // Pure helpers of the instance pages: search and filters of the list, live patches from events, the create body.
-import type { Instance, InstanceCreate, Event } from '../../../src/shared/api-types.js';
+import type { Image, Instance, InstanceCreate, Event } from '../../../src/shared/api-types.js';
 
 /** The list's filters: free text (name, image, address, plan, label), type and state ('' = any). */
 export interface InstanceFilter {
@@ -47,6 +47,17 @@ export interface CreateForm {
   network: string;
   securityGroups: string[];
   userData: string;
+  /** VMs: bios (the API's default) or uefi; Secure Boot only with uefi. */
+  firmware?: 'bios' | 'uefi';
+  secureBoot?: boolean;
+  tpm?: boolean;
+  /** VMs: hot-add room (empty: none). */
+  maxCpus?: string;
+  maxMemory?: string;
+  /** VMs: the guest CPU architecture ('' or absent: the image's). */
+  arch?: '' | NonNullable<InstanceCreate['arch']>;
+  /** VMs: install from an ISO image (image is of type iso; disk is the empty root's size; no SSH key or user-data). */
+  iso?: boolean;
 }
 
 /** The body of POST /instances from the wizard's fields: only what was given (the API fills defaults and checks the rest). */
@@ -58,11 +69,28 @@ export function createBody(f: CreateForm): InstanceCreate {
     if (f.memory.trim()) body.memory = sizeText(f.memory, 'MiB');
     if (f.disk.trim()) body.disk = sizeText(f.disk, 'GiB');
   }
+  const iso = f.type === 'vm' && f.iso === true;
   const keys = f.sshKey.split('\n').map((k) => k.trim()).filter(Boolean);
-  if (keys.length) body.sshKeys = keys;
+  if (keys.length && !iso) body.sshKeys = keys;
   if (f.network || f.securityGroups.length) body.nics = [{ network: f.network || 'default', ...(f.securityGroups.length ? { securityGroups: f.securityGroups } : {}) }];
-  if (f.userData.trim()) body.userData = f.userData;
+  if (f.userData.trim() && !iso) body.userData = f.userData;
+  if (f.type === 'vm') {
+    if (iso) body.iso = true;
+    if (f.arch) body.arch = f.arch;
+    if (f.firmware === 'uefi') {
+      body.firmware = 'uefi';
+      if (f.secureBoot) body.secureBoot = true;
+    }
+    if (f.tpm) body.tpm = true;
+    if (f.maxCpus?.trim()) body.maxCpus = Number(f.maxCpus.trim());
+    if (f.maxMemory?.trim()) body.maxMemory = sizeText(f.maxMemory, 'MiB');
+  }
   return body;
+}
+
+/** The images the wizard offers: ready ones; ISO images for an install from ISO, the others (never an ISO) else. */
+export function wizardImages(list: readonly Image[], iso: boolean): Image[] {
+  return list.filter((i) => i.status === 'ready' && ((i.type ?? 'disk') === 'iso') === iso);
 }
 
 /** A size field: a bare number is in `unit` (MiB for memory, GiB for disks, as people type them); anything else goes to the API as written. */

@@ -1,4 +1,5 @@
-// The create wizard: VM or container, plan or sizes, image, SSH key, network, security groups, user-data, name.
+// The create wizard: VM or container, plan or sizes, VM firmware/TPM/hot-add room/ISO install, image, SSH key,
+// network, security groups, user-data, name.
 // POST /instances answers 202 + Operation: the page follows it and opens the new instance when it ends.
 import { useState } from 'preact/hooks';
 import type { Image, Operation } from '../../../src/shared/api-types.js';
@@ -8,8 +9,10 @@ import { api, listAll } from '../lib/api.js';
 import { useAction, useLoad, waitOperation } from '../lib/hooks.js';
 import { navigate } from '../lib/router.js';
 import { can } from '../lib/session.js';
-import { createBody, type CreateForm } from '../lib/instance-view.js';
+import { createBody, wizardImages, type CreateForm } from '../lib/instance-view.js';
 import { Button, ErrorBox, Field, Page, Progress, Section } from '../components/ui.js';
+import { VmOptions } from '../components/create-vm-options.js';
+import { templateNote } from '../lib/vm-facts.js';
 
 const EMPTY: CreateForm = { name: '', type: 'vm', image: '', plan: 'none', cpus: '1', memory: '256', disk: '', sshKey: '', network: '', securityGroups: [], userData: '' };
 
@@ -23,7 +26,8 @@ export function CreatePage(_props: { params: Record<string, string> }) {
   const networks = useLoad(() => (can('read', 'network') ? listAll<Network>('/networks', 'networks') : Promise.resolve([])), []);
   const groups = useLoad(() => (can('read', 'secgroup') ? listAll<SecurityGroup>('/security-groups', 'securityGroups') : Promise.resolve([])), []);
   const set = (patch: Partial<CreateForm>) => setF({ ...f, ...patch });
-  const ready = (images.data ?? []).filter((i) => i.status === 'ready');
+  const iso = f.type === 'vm' && f.iso === true;
+  const ready = wizardImages(images.data ?? [], iso);
   const noPlan = f.plan === 'none';
   const plan = plans.data?.find((p) => p.name === f.plan);
 
@@ -71,33 +75,39 @@ export function CreatePage(_props: { params: Record<string, string> }) {
             <Field label="Memory" hint="MiB, or with a unit: 1GiB">
               {(id) => <input id={id} value={noPlan ? f.memory : `${plan?.memoryMiB ?? ''}MiB`} disabled={!noPlan} onInput={(e) => set({ memory: e.currentTarget.value })} />}
             </Field>
-            <Field label="Disk" hint={f.type === 'container' ? 'GiB: a quota on what it writes; empty: no limit' : "GiB, or with a unit; empty: the image's size"}>
+            <Field label="Disk" hint={f.type === 'container' ? 'GiB: a quota on what it writes; empty: no limit' : iso ? 'GiB: the empty disk to install on; empty: 8 GiB' : "GiB, or with a unit; empty: the image's size"}>
               {(id) => <input id={id} value={noPlan ? f.disk : `${plan?.diskGiB ?? ''}GiB`} disabled={!noPlan} onInput={(e) => set({ disk: e.currentTarget.value })} />}
             </Field>
           </div>
         </Section>
+        {f.type === 'vm' ? <VmOptions f={f} set={set} /> : null}
         <Section title="System">
           <Field label="Name" hint="a DNS label: lower-case letters, digits and dashes">
             {(id) => <input id={id} required value={f.name} pattern="[a-z]([a-z0-9\-]{0,61}[a-z0-9])?" onInput={(e) => set({ name: e.currentTarget.value })} />}
           </Field>
-          <Field label="Image">
+          <Field label="Image" hint={iso ? 'an ISO image (type iso) booted from the CD-ROM drive' : templateNote(ready.find((i) => i.name === (f.image || ready[0]?.name)))}>
             {(id) => (
               <select id={id} value={f.image || ready[0]?.name || ''} onChange={(e) => set({ image: e.currentTarget.value })}>
                 {ready.map((i) => (
                   <option value={i.name}>
                     {i.name} ({i.os}
+                    {i.arch ? `, ${i.arch}` : ''}
                     {i.visibility === 'private' ? ', private' : ''})
                   </option>
                 ))}
               </select>
             )}
           </Field>
-          <Field label="SSH public key" hint="one key a line (ssh-ed25519 AAAA… user@host)">
-            {(id) => <textarea id={id} rows={3} value={f.sshKey} onInput={(e) => set({ sshKey: e.currentTarget.value })} />}
-          </Field>
-          <Field label="User data" hint="cloud-init: #cloud-config, a #! script or MIME multipart (at most 64 KiB)">
-            {(id) => <textarea id={id} rows={5} value={f.userData} onInput={(e) => set({ userData: e.currentTarget.value })} />}
-          </Field>
+          {iso ? null : (
+            <>
+              <Field label="SSH public key" hint="one key a line (ssh-ed25519 AAAA… user@host)">
+                {(id) => <textarea id={id} rows={3} value={f.sshKey} onInput={(e) => set({ sshKey: e.currentTarget.value })} />}
+              </Field>
+              <Field label="User data" hint="cloud-init: #cloud-config, a #! script or MIME multipart (at most 64 KiB)">
+                {(id) => <textarea id={id} rows={5} value={f.userData} onInput={(e) => set({ userData: e.currentTarget.value })} />}
+              </Field>
+            </>
+          )}
         </Section>
         <Section title="Network">
           <div class="inline">
@@ -128,7 +138,7 @@ export function CreatePage(_props: { params: Record<string, string> }) {
             </Field>
           </div>
         </Section>
-        {images.data && !ready.length ? <p class="error">No image is ready yet{can('write', 'host') ? ': build or import one on the Images page.' : ': ask an administrator for one.'}</p> : null}
+        {images.data && !ready.length ? <p class="error">No {iso ? 'ISO ' : ''}image is ready yet{can('write', 'host') ? ': build or import one on the Images page.' : ': ask an administrator for one.'}</p> : null}
         <ErrorBox error={act.error} />
         {op && act.pending ? (
           <div aria-live="polite">

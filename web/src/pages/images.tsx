@@ -1,5 +1,5 @@
-// Images: the public images and the project's private ones; build, import from the host and upload as public
-// images (platform roles), delete (public: platform roles; private: the project's writers).
+// Images: the public images and the project's private ones (with their type); build, import from the host or a URL
+// and upload as public images, image remotes (platform roles); delete (public: platform roles; private: the project's writers).
 import { useState } from 'preact/hooks';
 import type { Image } from '../../../src/shared/api-types.js';
 import { api, listAll } from '../lib/api.js';
@@ -9,6 +9,9 @@ import { bytes, ago } from '../lib/format.js';
 import { Badge, Button, ErrorBox, Field, Page, Section, Table } from '../components/ui.js';
 import { ConfirmButton, Form, OpStatus, enc, useOp, when } from './res-common.js';
 import { ImageUpload } from './res-image-upload.js';
+import { ImageImportUrl } from './res-image-url.js';
+import { ImageRemotes } from './res-image-remotes.js';
+import { imageType } from '../lib/vm-facts.js';
 
 /** Images. */
 export function ImagesPage(_props: { params: Record<string, string> }) {
@@ -36,6 +39,8 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
             { title: 'Name', cell: (i) => i.name },
             { title: 'Visibility', cell: (i) => i.visibility },
             { title: 'Status', cell: (i) => <Badge state={i.status} /> },
+            { title: 'Type', cell: (i) => imageType(i) },
+            { title: 'Arch', cell: (i) => i.arch ?? '—' },
             { title: 'OS', cell: (i) => i.os || '—' },
             { title: 'Format', cell: (i) => i.format },
             { title: 'Boot', cell: (i) => i.boot },
@@ -47,18 +52,23 @@ export function ImagesPage(_props: { params: Record<string, string> }) {
         />
       </Section>
       {host ? <BuildImport reload={list.reload} /> : null}
+      {host ? <ImageImportUrl reload={list.reload} /> : null}
       {host ? (
         <Section title="Upload from this computer">
           <ImageUpload onDone={list.reload} />
         </Section>
       ) : null}
+      {can('read', 'host') ? <ImageRemotes reload={list.reload} /> : null}
     </Page>
   );
 }
 
+const BUILDERS = ['tiny', 'debian-12', 'tiny-aarch64', 'tiny-riscv64'] as const;
+type Builder = (typeof BUILDERS)[number];
+
 function BuildImport(props: { reload: () => void }) {
   const [name, setName] = useState('');
-  const [builder, setBuilder] = useState<'tiny' | 'debian-12'>('tiny');
+  const [builder, setBuilder] = useState<Builder>('tiny');
   const [iname, setIname] = useState('');
   const [path, setPath] = useState('');
   const build = useOp();
@@ -70,9 +80,10 @@ function BuildImport(props: { reload: () => void }) {
           <Field label="Name">{(id) => <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} />}</Field>
           <Field label="Builder">
             {(id) => (
-              <select id={id} value={builder} onChange={(e) => setBuilder(e.currentTarget.value as 'tiny' | 'debian-12')}>
-                <option value="tiny">tiny</option>
-                <option value="debian-12">debian-12</option>
+              <select id={id} value={builder} onChange={(e) => setBuilder(e.currentTarget.value as Builder)}>
+                {BUILDERS.map((b) => (
+                  <option value={b}>{b}</option>
+                ))}
               </select>
             )}
           </Field>
@@ -85,7 +96,7 @@ function BuildImport(props: { reload: () => void }) {
       <Section title="Import from the host">
         <Form label="Import an image" onSubmit={() => void imp.run(() => api.post('/images/import', { name: iname.trim(), path: path.trim() }), props.reload)}>
           <Field label="Imported image name">{(id) => <input id={id} required value={iname} onInput={(e) => setIname(e.currentTarget.value)} />}</Field>
-          <Field label="Path on the host" hint="a qcow2 or raw file">
+          <Field label="Path on the host" hint="a qcow2, raw or ISO file">
             {(id) => <input id={id} required value={path} placeholder="/var/lib/images/disk.qcow2" onInput={(e) => setPath(e.currentTarget.value)} />}
           </Field>
           <Button kind="primary" type="submit" disabled={imp.pending}>

@@ -65,7 +65,7 @@ export function ImageUpload(props: { onDone: () => void }) {
   return (
     <Form label="Upload an image" onSubmit={() => void submit()}>
       <Field label="Image name">{(id) => <input id={id} required value={name} onInput={(e) => setName(e.currentTarget.value)} pattern="[a-z]([a-z0-9\-]{0,61}[a-z0-9])?" />}</Field>
-      <Field label="Disk image file" hint="qcow2 or raw">
+      <Field label="Disk image file" hint="qcow2, raw, or an ISO (kept as an image of type iso)">
         {(id) => <input id={id} type="file" required onChange={(e) => setFile(e.currentTarget.files?.[0])} />}
       </Field>
       <Button kind="primary" type="submit" disabled={busy}>
