@@ -6,6 +6,9 @@ import { navigate } from '../lib/router.js';
 import { Button } from './ui.js';
 import { OpStatus, useOp } from './instance-op.js';
 
+/** Instances whose delete this tab started: their page stops reloading them (each 404 would be a console error). */
+export const deletingNow = new Set<string>();
+
 /** The power buttons of `inst` (the caller may change instances). */
 export function PowerActions(props: { inst: Instance; reload: () => void }) {
   const { inst, reload } = props;
@@ -54,8 +57,9 @@ export function PowerActions(props: { inst: Instance; reload: () => void }) {
             kind="danger"
             disabled={op.pending}
             onClick={() =>
-              void op.run(() => api.del(path, s !== 'stopped' ? { force: true } : undefined)).then((ok) => {
+              void op.run(() => (deletingNow.add(inst.name), api.del(path, s !== 'stopped' ? { force: true } : undefined))).then((ok) => {
                 setConfirm(false);
+                if (!ok) deletingNow.delete(inst.name);
                 if (ok) navigate('/instances');
               })
             }

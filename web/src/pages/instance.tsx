@@ -8,7 +8,7 @@ import { useInterval, useLoad } from '../lib/hooks.js';
 import { href } from '../lib/router.js';
 import { can, project } from '../lib/session.js';
 import { Badge, ErrorBox, Loading, Page } from '../components/ui.js';
-import { PowerActions } from '../components/instance-power.js';
+import { deletingNow, PowerActions } from '../components/instance-power.js';
 import { isNotFound } from '../components/instance-op.js';
 import { InstanceOverview } from '../components/instance-overview.js';
 import { ConsoleTab, GraphsTab, VgaTab } from '../components/instance-lazy.js';
@@ -44,9 +44,10 @@ export function InstancePage(props: { params: Record<string, string> }) {
   const [tab, setTab] = useState<Tab>('Overview');
   useEffect(() => {
     setGone(false);
+    deletingNow.delete(name);
     if (!can('read', 'event')) return undefined;
     return onEvent((ev) => {
-      if (ev.type !== 'instance' || ev.target !== name) return;
+      if (ev.type !== 'instance' || ev.target !== name || deletingNow.has(name)) return;
       if ((ev.data as { state?: string } | undefined)?.state === 'deleted') setGone(true);
       else {
         setGone(false);
@@ -54,7 +55,7 @@ export function InstancePage(props: { params: Record<string, string> }) {
       }
     });
   }, [name, inst.reload]);
-  useInterval(() => !gone && inst.reload(), 10_000);
+  useInterval(() => !gone && !deletingNow.has(name) && inst.reload(), 10_000);
 
   const i = inst.data;
   if (gone || !i) {
