@@ -68,7 +68,7 @@ describe('guest agent of a tiny VM (TCG): addresses, exec, freeze, password, shu
   test('a snapshot of the running VM is application-consistent: frozen meanwhile, thawed after', async () => {
     const r = await d.cli('snapshot', 'create', vm, 's1', '--quiet');
     assert.equal(r.code, 0, r.stderr);
-    const snaps = (await d.api('GET', `/instances/${vm}/snapshots`)).body as { name: string; consistency?: string; frozenMs?: number }[];
+    const snaps = await d.cliJson<{ name: string; consistency?: string; frozenMs?: number }[]>('snapshot', 'list', vm);
     const s1 = snaps.find((s) => s.name === 's1');
     assert.equal(s1?.consistency, 'application', JSON.stringify(s1));
     assert.ok(typeof s1?.frozenMs === 'number' && s1.frozenMs >= 0);
