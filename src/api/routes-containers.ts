@@ -70,7 +70,7 @@ export async function containerRoutes(app: FastifyInstance, ctx: ApiContext) {
       config: { access: { action: 'write', resource: 'instance' } },
       schema: {
         tags: ['instances'],
-        summary: `Run a command in a running container: its exit code and output (at most ${EXEC_OUTPUT_CAP} bytes of each stream), or with ?stream=1 all of it as ${EXEC_STREAM_TYPE} frames`,
+        summary: `Run a command in a running container, or in a running VM through its guest agent (output sent when it ends): its exit code and output (at most ${EXEC_OUTPUT_CAP} bytes of each stream), or with ?stream=1 all of it as ${EXEC_STREAM_TYPE} frames`,
         params: Type.Object({ name: Name }),
         querystring: ExecQuery,
         body: ExecRequest,

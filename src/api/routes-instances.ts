@@ -34,8 +34,8 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext) {
 
   app.get<{ Params: { name: string } }>(
     '/instances/:name',
-    { config: { access: { action: 'read', resource: 'instance' } }, schema: { tags: ['instances'], summary: 'Show one instance', params: NameParams, response: { 200: Instance, ...errors } } },
-    async (req) => ctx.instances.view(await ctx.instances.record(projectOf(req), req.params.name)),
+    { config: { access: { action: 'read', resource: 'instance' } }, schema: { tags: ['instances'], summary: "Show one instance (a running VM: with what its guest agent reports)", params: NameParams, response: { 200: Instance, ...errors } } },
+    async (req) => ctx.instances.view(await ctx.instances.record(projectOf(req), req.params.name), { agent: true }),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: boolean } }>(

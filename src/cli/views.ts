@@ -90,8 +90,16 @@ export function instanceFields(i: Instance): [string, string][] {
       f.push([`  traffic`, `rx ${formatBytes(c.rxBytes)} / ${c.rxPackets} pkts, tx ${formatBytes(c.txBytes)} / ${c.txPackets} pkts`]);
     }
   }
+  if (i.agent) f.push(['Guest agent', agentText(i.agent)]);
   if (i.error) f.push(['Error', i.error]);
   return f;
+}
+
+/** The guest agent line of `nimbo info`: its version and the addresses the guest reports. */
+function agentText(a: NonNullable<Instance['agent']>): string {
+  if (!a.available) return 'not answering (exec, freezes and agent shutdown unavailable)';
+  const addrs = (a.interfaces ?? []).flatMap((n) => n.addresses.map((x) => `${x.address}/${x.prefix} (${n.name})`));
+  return `qemu-ga ${a.version ?? '?'}; guest addresses: ${addrs.length ? addrs.join(', ') : 'none'}`;
 }
 
 /** Columns of `nimbo image list`. */

@@ -1,9 +1,13 @@
 // Commands and files inside running instances whose driver can exec (capability exec): exec with
 // captured or streamed output, interactive ptys, file pull/push through `sh` and `cat` in the
 // instance (so its own root and permissions apply). Everything a tenant can make big is capped.
+// VMs run commands through their guest agent (exec only: no pty, output capped, sent at the end).
+import { Readable } from 'node:stream';
 import type { ChildProcess } from '../host/spawn.js';
 import { conflict, invalid, notFound } from '../lib/errors.js';
-import { ChildOutput, collectCapped, FILE_PULL_MAX, FILE_PULL_MAX_MS, FILE_PULL_STALL_MS } from './container-exec.js';
+import { ChildOutput, collectCapped, EXEC_OUTPUT_CAP, FILE_PULL_MAX, FILE_PULL_MAX_MS, FILE_PULL_STALL_MS } from './container-exec.js';
+import { encodeFrame, FRAME } from '../shared/exec-frames.js';
+import type { GuestExecResult } from '../drivers/compute/guest-agent-port.js';
 import type { InstanceRecord } from './instance-record.js';
 import type { InstanceRuntime } from './instance-runtime.js';
 
@@ -30,7 +34,16 @@ export class InstanceExec {
 
   /** A command on a pty in a running instance (its exit code is the child's). */
   execTty(rec: InstanceRecord, args: string[], size: { rows?: number; cols?: number } = {}): Promise<ChildProcess> {
-    return this.spawnIn(rec, args, { tty: true, ...size });
+    return this.spawnIn(rec, args, { tty: true, ...size }, 'no pty exec (-t) for VMs: run it without -t (through the guest agent)');
+  }
+
+  /** A VM whose driver has a guest agent: the command through it (undefined: not such a VM). */
+  private async viaAgent(rec: InstanceRecord, args: string[], input: string | undefined, timeoutMs: number): Promise<GuestExecResult | undefined> {
+    if (this.runtime.caps(rec).exec) return undefined;
+    const ga = this.runtime.driverOf(rec).guestAgent;
+    if (!ga) return undefined;
+    if (rec.state !== 'running') throw conflict(`VM ${rec.name} is ${rec.state}: exec runs commands in a running VM through its guest agent`);
+    return ga.exec(this.runtime.refOf(rec), args, { ...(input ? { input: Buffer.from(input, 'utf8') } : {}), timeoutMs, maxOutputBytes: EXEC_OUTPUT_CAP });
   }
 
   /**
@@ -60,6 +73,8 @@ export class InstanceExec {
 
   /** Run a command in a running instance; exit code passed through, at most EXEC_OUTPUT_CAP of each stream kept. */
   async exec(rec: InstanceRecord, args: string[], input?: string, timeoutMs = 60_000) {
+    const g = await this.viaAgent(rec, args, input, timeoutMs);
+    if (g) return { code: g.code, stdout: g.stdout.toString('utf8'), stderr: g.stderr.toString('utf8'), truncated: g.truncated };
     const r = await collectCapped(await this.spawnIn(rec, args, { tty: false }), input, timeoutMs);
     const stderr = r.stderr.toString('utf8');
     const code = this.runtime.driverOf(rec).execExitCode(this.runtime.refOf(rec), r.code, stderr);
@@ -67,7 +82,17 @@ export class InstanceExec {
   }
 
   /** Run a command in a running instance, its output as an exec stream (frames; read as fast as the client reads). */
-  async execStream(rec: InstanceRecord, args: string[], input?: string, timeoutMs = 60_000): Promise<ChildOutput> {
+  async execStream(rec: InstanceRecord, args: string[], input?: string, timeoutMs = 60_000): Promise<Readable> {
+    const g = await this.viaAgent(rec, args, input, timeoutMs);
+    if (g) {
+      // The agent hands the output over once the command ended (capped): the same frames, all at the end.
+      const note = g.truncated.stdout || g.truncated.stderr ? [encodeFrame(FRAME.stderr, Buffer.from(`nimbo: output cut at ${EXEC_OUTPUT_CAP} bytes per stream (guest agent exec)\n`))] : [];
+      const frames = [
+        ...(g.stdout.length ? [encodeFrame(FRAME.stdout, g.stdout)] : []), ...(g.stderr.length ? [encodeFrame(FRAME.stderr, g.stderr)] : []),
+        ...note, encodeFrame(FRAME.exit, Buffer.from(String(g.code))),
+      ];
+      return Readable.from(frames);
+    }
     const driver = this.runtime.driverOf(rec);
     const ref = this.runtime.refOf(rec);
     const child = await this.spawnIn(rec, args, { tty: false });

@@ -87,9 +87,9 @@ export class InstanceService {
     return this.repo.patch(project, name, change);
   }
 
-  /** The API view, with the live pid, usage and NIC counters. */
-  view(rec: InstanceRecord): Promise<Instance> {
-    return this.views.view(rec);
+  /** The API view, with the live pid, usage and NIC counters (`agent`: and what a running VM's guest agent reports). */
+  view(rec: InstanceRecord, opts: { agent?: boolean } = {}): Promise<Instance> {
+    return this.views.view(rec, opts);
   }
 
   /** What the instance's driver can do. */

@@ -29,6 +29,10 @@ export interface InstanceSnapshot {
   kind?: 'qcow2' | 'volume';
   /** kind volume: the pool volumes it covers, root first. */
   volumes?: { pool: string; volume: string }[];
+  /** A disk-only snapshot of a running VM: application (its guest agent froze the filesystems) or crash. */
+  consistency?: 'application' | 'crash';
+  /** consistency application: how long the guest's filesystems were frozen (ms). */
+  frozenMs?: number;
 }
 
 type VolumeRef = { pool: string; volume: string };
@@ -117,6 +121,7 @@ export class InstanceSnapshots implements SnapshotsPort {
       const snap: InstanceSnapshot = {
         name, instance, createdAt: new Date().toISOString(), stateful: data.stateful, disks: data.disks,
         ...(data.vmDisks ? { vmDisks: data.vmDisks } : {}),
+        ...(data.consistency ? { consistency: data.consistency } : {}), ...(data.frozenMs !== undefined ? { frozenMs: data.frozenMs } : {}),
         ...(volumes ? { kind: 'volume' as const, volumes: data.volumes ?? volumes } : {}),
         ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}), ...(opts.scheduled ? { scheduled: true } : {}),
       };

@@ -8,8 +8,8 @@ import type { InstanceRuntime } from './instance-runtime.js';
 export class InstanceViews {
   constructor(private runtime: InstanceRuntime) {}
 
-  /** The API view, with the live pid, usage and NIC counters. */
-  async view(rec: InstanceRecord): Promise<Instance> {
+  /** The API view, with the live pid, usage and NIC counters; `agent`: what a running VM's guest agent reports too. */
+  async view(rec: InstanceRecord, opts: { agent?: boolean } = {}): Promise<Instance> {
     const live = rec.state === 'running' || rec.state === 'paused';
     const st = live ? await this.runtime.status(rec, { usage: true }).catch(() => undefined) : undefined;
     const v = toInstance(rec, st?.state === 'stopped' ? null : (st?.pid ?? null));
@@ -22,7 +22,9 @@ export class InstanceViews {
     } catch {
       // Its driver is not available on this host: the view goes without those fields.
     }
-    return withCounters({ ...v, ...more, ...(st?.usage ? { usage: st.usage } : {}), ...(oom ? { oomKills: oom } : {}) });
+    const ga = this.runtime.driverOf(rec).guestAgent;
+    const agent = opts.agent && ga && st?.state === 'running' ? await ga.status(this.runtime.refOf(rec)).catch(() => ({ available: false })) : undefined;
+    return withCounters({ ...v, ...more, ...(st?.usage ? { usage: st.usage } : {}), ...(oom ? { oomKills: oom } : {}), ...(agent ? { agent } : {}) });
   }
 }
 

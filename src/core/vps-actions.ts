@@ -1,7 +1,8 @@
 // VPS actions (POST /instances/{name}/actions), each an Operation: the power actions and rename are the
 // lifecycle actions and the PATCH rename under their VPS names; rebuild, rescue and unrescue swap roots
 // (vps-root-swap.ts); resize is vps-resize.ts; password_reset and ssh_keys change the record and the seed
-// (applied at the next boot) and, where the driver can exec, the keys inside the running instance at once.
+// (applied at the next boot) and, where the driver can exec, the keys inside the running instance at once
+// (a running VM's guest agent sets the password at once).
 import { conflict, invalid } from '../lib/errors.js';
 import type { Operation } from '../shared/api-types.js';
 import type { VpsAction, VpsActionResult, VpsActionType } from '../shared/vps-action-types.js';
@@ -110,6 +111,16 @@ export class VpsActions {
       } catch (e) {
         await this.d.repo.patch(project, name, { passwordHash: before });
         throw e;
+      }
+      // A running VM with a guest agent gets it at once (the same hash); the seed keeps it for later boots.
+      const ga = this.d.runtime.driverOf(next).guestAgent;
+      if (ga && next.state === 'running') {
+        try {
+          await ga.setPassword(this.d.runtime.refOf(next), 'root', passwordHash, true);
+          return this.result('password_reset', 'now', "root's new password is set in the running VM (through its guest agent); the seed keeps it for later boots", next);
+        } catch (e) {
+          this.d.runtime.d.log.info({ instance: name, err: (e as Error).message }, 'password_reset: guest agent not usable; the password applies at the next boot');
+        }
       }
       return this.result('password_reset', 'next-boot', "root's new password is in the instance's seed: it applies at the next boot (reboot it to apply now)", next);
     }, { lockAs: this.d.runtime.lockOf(rec), project });

@@ -16,9 +16,12 @@ export interface Debian12Options extends BuildOptions {
   mirror?: string;
 }
 
-/** Packages added to debootstrap's minbase. */
+/**
+ * Packages added to debootstrap's minbase. qemu-guest-agent needs no `systemctl enable`: its udev rule
+ * starts qemu-guest-agent.service when the org.qemu.guest_agent.0 port (every nimbo VM has it) appears.
+ */
 export const DEBIAN_PACKAGES = ['linux-image-amd64', 'openssh-server', 'systemd-sysv', 'udev', 'dbus', 'iproute2',
-  'grub-pc-bin', 'cloud-guest-utils', 'fdisk'];
+  'grub-pc-bin', 'cloud-guest-utils', 'fdisk', 'qemu-guest-agent'];
 
 /** Virtual size of the Debian disk (MBR, one ext4 partition from 1 MiB); VMs may grow it. */
 export { DEBIAN_DISK_BYTES };

@@ -112,6 +112,24 @@ export const Nic = Type.Object({
 });
 export type Nic = Static<typeof Nic>;
 
+/** What a running VM's guest agent reports (GET /instances/{name} only). */
+export const GuestAgentInfo = Type.Object(
+  {
+    available: Type.Boolean({ description: 'a guest agent (qemu-ga) answered' }),
+    version: Type.Optional(Type.String()),
+    interfaces: Type.Optional(Type.Array(
+      Type.Object({
+        name: Type.String(),
+        mac: Type.Optional(Type.String()),
+        addresses: Type.Array(Type.Object({ family: Type.Union([Type.Literal('ipv4'), Type.Literal('ipv6')]), address: Type.String(), prefix: Type.Integer() }), { maxItems: 64 }),
+      }),
+      { maxItems: 64, description: "the guest's interfaces and addresses as the guest reports them (loopback left out)" },
+    )),
+  },
+  { description: 'running VMs, in the single-instance view: what its guest agent reports' },
+);
+export type GuestAgentInfo = Static<typeof GuestAgentInfo>;
+
 /** An instance as the API shows it. */
 export const Instance = Type.Object({
   id: Type.String({ format: 'uuid', description: 'stable identifier: never reused, kept when the instance is renamed' }),
@@ -162,6 +180,7 @@ export const Instance = Type.Object({
   description: Type.String({ description: 'free text (nimbo update --description)' }),
   autostart: Autostart,
   createdAt: Type.String(),
+  agent: Type.Optional(GuestAgentInfo),
 });
 export type Instance = Static<typeof Instance>;
 

@@ -118,6 +118,8 @@ export const InstanceSnapshot = Type.Object({
   kind: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('volume')], { description: 'qcow2: internal snapshots of VM disks; volume: pool snapshots of container volumes' })),
   disks: Type.Array(Type.Object({ id: Type.String(), path: Type.String() })),
   vmDisks: Type.Optional(Type.Array(Type.String())),
+  consistency: Type.Optional(Type.Union([Type.Literal('application'), Type.Literal('crash')], { description: "a disk-only snapshot of a running VM: application when its guest agent froze the filesystems, else crash" })),
+  frozenMs: Type.Optional(Type.Integer({ description: "consistency application: how long the guest's filesystems were frozen (ms)" })),
   expiresAt: Type.Optional(Type.String()),
   scheduled: Type.Optional(Type.Boolean()),
 });

@@ -268,8 +268,8 @@ export function registerInstanceCommands(program: Command): void {
 
   program
     .command('exec')
-    .description('run a command in a container: nimbo exec [-t] NAME -- CMD [ARGS...] (stdin is passed on; the exit code too)')
-    .argument('<name>', 'container name')
+    .description('run a command in a container, or in a VM with a guest agent: nimbo exec [-t] NAME -- CMD [ARGS...] (stdin is passed on; the exit code too; -t: containers only)')
+    .argument('<name>', 'container or VM name')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--timeout <s>', 'seconds before the command is killed', intInRange('--timeout', 1, 3600))
     .option('-t, --tty', 'run it on a pseudo-terminal, interactively (like a console; Ctrl-] detaches)')

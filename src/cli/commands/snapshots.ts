@@ -58,7 +58,7 @@ export function registerSnapshotCommands(program: Command): void {
   withWaitOptions(
     snap
       .command('create')
-      .description('snapshot an instance (a running VM pauses briefly while QEMU writes it; a running container is frozen while its volumes are snapshotted in their pool)')
+      .description('snapshot an instance (a running VM: its guest agent, if any, freezes its filesystems for the instant; --stateful pauses it while QEMU writes RAM too; a running container is frozen while its volumes are snapshotted in their pool)')
       .argument('<instance>', 'instance name')
       .argument('[name]', 'snapshot name (default: snap-YYYYMMDD-HHMMSS)', (v: string) => parseName(v, 'snapshot name'))
       .option('--stateful', 'also save the running VM memory: restore brings it back running where it was (VMs only)')

@@ -94,7 +94,7 @@ export function registerVpsActionCommands(program: Command): void {
   withWaitOptions(
     program
       .command('reset-password')
-      .description("set root's password (a new random one unless --password-stdin); it applies at the instance's next boot")
+      .description("set root's password (a new random one unless --password-stdin): at once in a running VM with a guest agent, else at the instance's next boot")
       .argument('<name>', 'instance name', nameArg)
       .option('--password-stdin', 'read the new password from the first line of stdin (never from the command line)'),
   ).action(async (name: string, o: WaitOptions & { passwordStdin?: boolean }, cmd: Command) => {

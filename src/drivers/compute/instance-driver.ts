@@ -9,6 +9,7 @@ import type { Nic } from '../../shared/api-types.js';
 import type { Accelerator, VmBoot } from './types.js';
 import type { BlockBackupRequest, BlockBackupSession, FsBackupSession } from '../../shared/backup-source.js';
 import type { ArchSupport, GuestArch } from '../../shared/arch-types.js';
+import type { GuestAgentPort } from './guest-agent-port.js';
 
 /** The API's instance type; only the registry maps it to a driver. */
 export type InstanceKind = 'vm' | 'container';
@@ -195,6 +196,10 @@ export interface SnapshotData {
   /** disk-images: the images it covers, and the nodes QEMU saved live. */
   disks: { id: string; path: string }[];
   vmDisks?: string[];
+  /** A disk-only snapshot of a running VM: application (its guest agent froze the filesystems) or crash. */
+  consistency?: 'application' | 'crash';
+  /** consistency application: how long the guest's filesystems were frozen (ms). */
+  frozenMs?: number;
   /** pool-volumes: the volumes it covers, root first (restore and delete use these, not today's attachments). */
   volumes?: { pool: string; volume: string }[];
 }
@@ -339,6 +344,8 @@ export interface InstanceDriver {
   exec(ref: InstanceRef, args: string[], opts: { tty: boolean; rows?: number; cols?: number }): Promise<ChildProcess>;
   /** Map a runtime-specific exit of an exec'd process to the command's code (e.g. runc's own failures). */
   execExitCode(ref: InstanceRef, code: number, stderrTail: string): number;
+  /** Optional (VMs): the running instance's guest agent (qemu-ga over virtio-serial), when the driver has one. */
+  readonly guestAgent?: GuestAgentPort;
   /** Events that make the reconciler look at an instance; returns unsubscribe. */
   watch(cb: (ev: DriverEvent) => void): () => void;
   close(): void;

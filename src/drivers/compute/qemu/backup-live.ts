@@ -38,7 +38,8 @@ export async function clearStaleFleecing(qmp: QmpClient, disks: BackupDisk[]): P
 }
 
 /** Open the fleecing session; `release` (filled here) undoes everything but the bitmaps. */
-export async function openLive(qmp: QmpClient, exec: HostExec, instanceDir: string, disks: BackupDisk[], req: BlockBackupRequest, release: Reverter, log: (line: string) => void): Promise<OpenDisk[]> {
+export async function openLive(qmp: QmpClient, exec: HostExec, instanceDir: string, disks: BackupDisk[], req: BlockBackupRequest, release: Reverter, log: (line: string) => void,
+  atInstant: <T>(instant: () => Promise<T>) => Promise<T> = (instant) => instant()): Promise<OpenDisk[]> {
   await clearStaleFleecing(qmp, disks);
   const nodes = await qmp.execute<unknown>('query-named-block-nodes', { flat: true });
   const infos = disks.map((d) => {
@@ -79,7 +80,7 @@ export async function openLive(qmp: QmpClient, exec: HostExec, instanceDir: stri
     if (p.addNew) actions.push({ type: 'block-dirty-bitmap-add', data: { node: d.node, name: req.newBitmap, persistent: true } });
     if (p.base) actions.push({ type: 'block-dirty-bitmap-disable', data: { node: d.node, name: p.base } });
   }
-  await qmp.execute('transaction', { actions });
+  await atInstant(() => qmp.execute('transaction', { actions }));
   for (const d of disks) release.add(`cancel backup job ${d.job}`, () => cancelJob(qmp, d.job));
 
   const sock = join(dir, 'nbd.sock');

@@ -104,7 +104,11 @@ export class QemuDriver implements ComputeDriver {
     this.log.info({ vm: spec.name, pid: await livePid(runDir, this.opts.proc) }, 'qemu running');
   }
 
-  async shutdown(runDir: string, timeoutMs: number): Promise<void> {
+  /**
+   * ACPI power-down; with `guest`, a guest still running after a third of the timeout is asked once more
+   * that other way (the guest agent's shutdown: a guest that ignores ACPI); a hard stop at the end.
+   */
+  async shutdown(runDir: string, timeoutMs: number, guest?: () => Promise<void>): Promise<void> {
     runDir = resolve(runDir);
     const pid = await livePid(runDir, this.opts.proc);
     if (pid === undefined) return this.cleanup(runDir);
@@ -113,7 +117,13 @@ export class QemuDriver implements ComputeDriver {
     } catch (e) {
       this.log.warn({ runDir, err: (e as Error).message }, 'system_powerdown failed');
     }
-    if (await waitForExit(pid, runDir, timeoutMs, this.opts.proc)) return this.cleanup(runDir);
+    const end = Date.now() + timeoutMs;
+    if (guest) {
+      if (await waitForExit(pid, runDir, Math.floor(timeoutMs / 3), this.opts.proc)) return this.cleanup(runDir);
+      this.log.info({ runDir, pid }, 'guest ignored the ACPI power button; asking its guest agent to shut down');
+      await guest().catch((e: Error) => this.log.info({ runDir, err: e.message }, 'guest agent shutdown not possible'));
+    }
+    if (await waitForExit(pid, runDir, Math.max(0, end - Date.now()), this.opts.proc)) return this.cleanup(runDir);
     this.log.info({ runDir, pid, timeoutMs }, 'guest did not power off in time; stopping qemu');
     await this.hardStop(runDir, pid, true);
   }

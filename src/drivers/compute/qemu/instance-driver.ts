@@ -19,6 +19,7 @@ import type { Accelerator, VmSpec } from '../types.js';
 import { DEFAULT_QEMU_BINARY } from './argv.js';
 import { QEMU_CAPABILITIES } from './capabilities.js';
 import { QemuDriver, type QemuDriverOptions } from './driver.js';
+import type { QmpClient } from './qmp.js';
 import { procUsage, sumBlockStats } from './proc-usage.js';
 import { livePid, type ProcOptions } from './qemu-process.js';
 import type { QemuFactoryOptions, QemuPorts } from './ports.js';
@@ -36,6 +37,8 @@ import { openVmBlockBackup } from './backup-session.js';
 import { enableGuestStats, guestMemory, hotAdd } from './hotplug.js';
 import { describeFirmware, firmwareOf } from './firmware.js';
 import { VmFirmwareHost, type VmStateFile } from './vm-firmware.js';
+import { agentShutdown } from './guest-agent.js';
+import { VmGuestAgent } from './vm-guest-agent.js';
 import type { BlockBackupRequest, BlockBackupSession } from '../../../shared/backup-source.js';
 import { DEFAULT_ARCH, nativeArch, type ArchSupport } from '../../../shared/arch-types.js';
 import { allArchSupport, archProfile, type QemuBinaries } from './arch.js';
@@ -88,6 +91,8 @@ export class QemuInstanceDriver implements InstanceDriver {
   private readonly watcher: VmWatcher;
   private readonly snaps: VmSnapshotHost;
   private readonly fw: VmFirmwareHost;
+  /** The VMs' guest agents (qemu-ga on the virtio-serial port every VM has). */
+  readonly guestAgent: VmGuestAgent;
 
   constructor(private readonly ports: QemuPorts, private readonly opts: QemuInstanceDriverOptions) {
     this.hostExec = opts.qemu.exec;
@@ -101,7 +106,12 @@ export class QemuInstanceDriver implements InstanceDriver {
       cleanup: (runDir) => this.qemu.kill(runDir), // QEMU is gone: kill only drops its relay, socket and pidfile
     });
     // attachSerial: QEMU starts paused until the console relay is connected, so the log starts at the first byte.
-    this.qemu = new QemuDriver({ ...opts.qemu, binaries: opts.binaries ?? opts.qemu.binaries, logger: opts.qemu.logger ?? this.log, attachSerial: true, proc: opts.proc, onClient: (runDir, c) => this.watcher.bind(runDir, c) });
+    this.guestAgent = new VmGuestAgent({ live: async (ref) => (await this.qemu.pid(ref.hostIds.runDir)) !== undefined, log: this.log });
+    const onClient = (runDir: string, c: QmpClient) => {
+      this.watcher.bind(runDir, c);
+      this.guestAgent.watch(runDir, c);
+    };
+    this.qemu = new QemuDriver({ ...opts.qemu, binaries: opts.binaries ?? opts.qemu.binaries, logger: opts.qemu.logger ?? this.log, attachSerial: true, proc: opts.proc, onClient });
     this.devices = new VmDevices({ qemu: this.qemu, exec: this.hostExec, network: ports.network, qemuUser: opts.qemuUser, sysRoot: opts.sysRoot });
     this.snaps = {
       qemu: this.qemu,
@@ -109,6 +119,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       live: (spec) => this.live(spec),
       quietly: (spec, fn) => this.busy(spec, fn),
       start: (spec) => this.start(spec),
+      frozen: (spec, instant, log) => this.guestAgent.frozen(spec, instant, log),
     };
   }
 
@@ -191,6 +202,7 @@ export class QemuInstanceDriver implements InstanceDriver {
     w.busy++;
     try {
       await this.fw.beforeStart(spec, vm.runAs!); // the vars file and swtpm, before QEMU opens them
+      this.guestAgent.starting(runDir);
       await this.qemu.start(vm);
       w.pid = await this.qemu.pid(runDir);
       w.paused = false;
@@ -228,7 +240,7 @@ export class QemuInstanceDriver implements InstanceDriver {
     if (w) w.busy++;
     try {
       if (opts.force) await this.qemu.kill(runDir);
-      else await this.qemu.shutdown(runDir, opts.timeoutMs);
+      else await this.qemu.shutdown(runDir, opts.timeoutMs, () => this.agentShutdown(ref));
       this.watcher.forget(runDir, w);
       await this.fw.afterStop(ref);
     } finally {
@@ -380,7 +392,7 @@ export class QemuInstanceDriver implements InstanceDriver {
 
   /** Every disk at one instant with dirty bitmaps: fleecing while it runs (the guest keeps running), its images when stopped. */
   openBlockBackup(spec: InstanceSpec, req: BlockBackupRequest, log: (line: string) => void): Promise<BlockBackupSession> {
-    return openVmBlockBackup({ qemu: this.qemu, exec: this.hostExec, live: (s) => this.live(s) }, spec, req, log);
+    return openVmBlockBackup({ qemu: this.qemu, exec: this.hostExec, live: (s) => this.live(s), frozen: (s, instant) => this.guestAgent.frozen(s, instant, log) }, spec, req, log);
   }
 
   async console(ref: InstanceRef): Promise<ConsoleHandle> {
@@ -429,6 +441,13 @@ export class QemuInstanceDriver implements InstanceDriver {
   close(): void {
     this.watcher.close();
     this.qemu.close();
+  }
+
+  /** guest-shutdown through the agent, when the guest has one (stop's second way, after ACPI). */
+  private async agentShutdown(ref: InstanceRef): Promise<void> {
+    const path = await this.guestAgent.socketOf(ref);
+    if (!path) throw conflict(`VM ${ref.name} has no guest agent`);
+    await agentShutdown(path, 'powerdown', { timeoutMs: 5000 });
   }
 
   private async live(ref: InstanceRef): Promise<boolean> {
