@@ -54,13 +54,13 @@ test('a missing built-in image is pending for a launch; two launches and `image 
   const f = fakeBuiltins();
   const t = await setup(f.source);
   try {
-    assert.deepEqual(await t.images.forLaunch('tiny'), { virtualSizeBytes: 1024, pending: true });
+    assert.deepEqual(await t.images.forLaunch('tiny'), { virtualSizeBytes: 1024, pending: true, arch: 'x86_64' });
     const seen: string[][] = [[], []];
     const a = t.images.ensure('tiny', (p, m) => seen[0]!.push(`${p} ${m}`));
     const b = t.images.ensure('tiny', (p, m) => seen[1]!.push(`${p} ${m}`));
     while (f.builds() === 0) await new Promise((r) => setTimeout(r, 5));
     await assert.rejects(t.images.build('tiny'), { code: 'Conflict', message: 'image tiny is already being built' });
-    assert.deepEqual(await t.images.forLaunch('tiny'), { virtualSizeBytes: 1024, pending: true }, 'a launch meanwhile waits too');
+    assert.deepEqual(await t.images.forLaunch('tiny'), { virtualSizeBytes: 1024, pending: true, arch: 'x86_64' }, 'a launch meanwhile waits too');
     f.release();
     const [ia, ib] = await Promise.all([a, b]);
     assert.equal(ia.disk, join(t.paths.image('tiny'), 'disk.qcow2'));
@@ -71,7 +71,7 @@ test('a missing built-in image is pending for a launch; two launches and `image 
     // Exactly one of the launches started the build and says so; both saw its progress.
     assert.equal(seen.flat().filter((l) => /^0 build started \(operation [0-9a-f-]{36}\)$/.test(l)).length, 1, seen.flat().join('\n'));
     for (const s of seen) assert.ok(s.includes('90 publishing'), s.join('\n'));
-    assert.deepEqual(await t.images.forLaunch('tiny'), { virtualSizeBytes: 1024, pending: false });
+    assert.deepEqual(await t.images.forLaunch('tiny'), { virtualSizeBytes: 1024, pending: false, arch: 'x86_64' });
     // Ready now: no further build.
     await t.images.ensure('tiny', () => {});
     assert.equal(f.builds(), 1);

@@ -146,7 +146,7 @@ export class InstanceService {
       throw new NimboError('InvalidArgument', `disk ${formatSize(disk)} is smaller than image ${req.image} (${formatSize(img.virtualSizeBytes)})`);
     }
     // The architecture: the image's unless asked; refused when they differ or this host cannot run it.
-    const arch = launchArch({ asked: req.arch, image: req.image, imageArch: img.arch, kind: caps.kind, support: driver.archSupport?.() });
+    const arch = launchArch({ asked: req.arch, image: req.image, imageArch: img.arch ?? DEFAULT_ARCH, kind: caps.kind, support: driver.archSupport?.() });
     const nicReqs = req.nics ?? [{ network: 'default' }];
     await this.nics.validateRequests(project, nicReqs);
     const pool = req.pool ?? 'default';
