@@ -121,6 +121,7 @@ export class QemuInstanceDriver implements InstanceDriver {
   /** The VM spec QemuDriver starts: root disk, then the seed ISO; NICs given at boot (hot-plugged ones come after start). */
   vmSpec(spec: InstanceSpec): VmSpec {
     if (!spec.boot) throw invalid(`VM ${spec.name} has no boot method (its image gives none)`);
+    const fw = this.fw.spec(spec);
     return {
       name: spec.name,
       uuid: spec.uuid,
@@ -128,7 +129,8 @@ export class QemuInstanceDriver implements InstanceDriver {
       memoryMiB: Math.floor(spec.memoryBytes / 1024 ** 2),
       // The host's choice (the daemon probes KVM), not the record's: a VM made under KVM still boots where KVM went away.
       accelerator: this.opts.accelerator,
-      boot: spec.boot,
+      // UEFI loads a direct-boot kernel only as a bzImage (its EFI stub): the image's, when its usual one is a PVH vmlinux.
+      boot: fw.firmware && spec.boot.kind === 'direct' && spec.boot.efiKernel ? { ...spec.boot, kernel: spec.boot.efiKernel } : spec.boot,
       disks: [
         { id: 'root', path: spec.root.path, format: spec.root.format ?? 'raw' },
         { id: 'seed', path: seedIso(spec), format: 'raw', readOnly: true },
@@ -136,7 +138,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       nics: spec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
       runDir: spec.hostIds.runDir,
       runAs: this.devices.runAs(spec),
-      ...this.fw.spec(spec),
+      ...fw,
     };
   }
 
