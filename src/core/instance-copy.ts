@@ -3,7 +3,7 @@
 // (same networks, security groups and bandwidth limits) and the root volume's I/O limits, but gets its own name, UUID, MACs and
 // addresses (allocated by the normal IPAM path), host ids, seed (hostname, addresses) and its driver's
 // own ids (a QEMU uid, a container id range). The source must be stopped, unless a snapshot of it
-// is copied. Attached volumes and the snapshot schedule are not copied. Provisioning is the launch's
+// is copied. Attached volumes and the snapshot schedule are not copied; a VM's UEFI vars and TPM state are (as they are now, also for a snapshot copy). Provisioning is the launch's
 // (InstanceProvisioner) with the root cloned from the source's root volume.
 // A failure undoes every step (Reverter), leaving neither record, addresses, volume nor host objects.
 import { randomUUID } from 'node:crypto';
@@ -112,6 +112,8 @@ export class InstanceCopier {
         const progress = (p: number, m: string) => ctx.progress(p, m);
         const root = { from: 'volume' as const, pool: src.root!.pool, volume: src.root!.volume, ...(snap ? { snapshot: snap.name } : {}) };
         await this.provisioner.provision(rec, src.nics.map(copyNicPlan), root, r, progress);
+        // Beside the disks: the source's small state files (a VM's UEFI vars and TPM state); the undo of provision removes them.
+        if (driver.exportState && driver.importState) await driver.importState(this.runtime.refOf(rec), await driver.exportState(this.runtime.refOf(src)));
         ctx.checkCancelled();
         if (req.start) {
           ctx.progress(85, 'starting');

@@ -41,6 +41,8 @@ export interface RootFill {
   rawFile?: () => Promise<{ path: string; cleanup(): Promise<void> }>;
   /** Filesystem roots: write the tree into `dir` (an empty dir of the root volume), owners shifted to host ids from idBase. */
   tree?: (dir: string, ids: { idBase: number; idCount: number }) => Promise<void>;
+  /** The small state files beside the disks (a VM's UEFI vars and TPM state) to put back, if the backup has any. */
+  state?: () => Promise<{ name: string; data: Buffer }[]>;
 }
 
 /** The firewall as provisioning needs it: the new ports enter the ruleset before anything boots. */

@@ -166,6 +166,12 @@ export class InstanceService {
     if (!caps.firmware && (req.firmware !== undefined || req.secureBoot !== undefined || req.tpm !== undefined)) {
       throw new NimboError('InvalidArgument', 'firmware, secureBoot and tpm are VM options');
     }
+    if (arch !== DEFAULT_ARCH && (req.firmware !== undefined || req.secureBoot !== undefined || req.tpm !== undefined)) {
+      throw new NimboError('InvalidArgument', `firmware, secureBoot and tpm are x86_64 options (an ${arch} VM boots its architecture's own firmware)`);
+    }
+    if (arch !== DEFAULT_ARCH && (req.maxCpus !== undefined || req.maxMemory !== undefined || req.iso)) {
+      throw new NimboError('InvalidArgument', `maxCpus, maxMemory and iso are x86_64 options for now (an ${arch} VM gets neither hot-add room nor a CD-ROM drive)`);
+    }
     const uuid = randomUUID();
     const ids = idPort(this.d.store, uuid);
     const planIn: PlanInput = {

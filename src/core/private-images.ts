@@ -85,7 +85,9 @@ export class PrivateImages {
           copyFileSync(boot.kernel, kernel);
           const initrd = boot.initrd ? join(dir, basename(boot.initrd)) : undefined;
           if (boot.initrd && initrd) copyFileSync(boot.initrd, initrd);
-          boot = { ...boot, kernel, ...(initrd ? { initrd } : {}) };
+          const efiKernel = boot.efiKernel ? join(dir, basename(boot.efiKernel)) : undefined;
+          if (boot.efiKernel && efiKernel && efiKernel !== kernel) copyFileSync(boot.efiKernel, efiKernel);
+          boot = { ...boot, kernel, ...(initrd ? { initrd } : {}), ...(efiKernel ? { efiKernel } : {}) };
         }
         const built = { name: ref, dir, disk, format: 'qcow2' as const, virtualSizeBytes: cur.disk, boot, os: source.os, ...(source.readyMarker ? { readyMarker: source.readyMarker } : {}) };
         await this.d.store.put(keys.privateImage(project, name), { ...building, status: 'ready', built } satisfies ImageRecord);

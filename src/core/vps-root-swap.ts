@@ -77,6 +77,7 @@ export class VpsRootSwap {
         ctx.progress(40, src.fill ? 'restoring the root' : `making a new root from ${image}`);
         const volume = `${rootVolumeOf(cur.uuid)}-${randomBytes(3).toString('hex')}`;
         const root = await this.d.provisioner.freshRoot(cur, image, old.pool, volume, r, src.fill);
+        await this.putState(cur, src.fill, r);
         await this.d.repo.patch(project, name, { root, image });
         r.add('the old root back in the record', () => this.d.repo.patch(project, name, { root: old, image: cur.image }));
         if (wasLive || src.start) {
@@ -101,6 +102,17 @@ export class VpsRootSwap {
       if (kind !== 'instance.rebuild') return this.d.views.view(next);
       return actionResult(this.d.views, 'rebuild', 'now', `${done}${note}`, next);
     }, { lockAs: this.d.runtime.lockOf(rec), project });
+  }
+
+  /** A restore: the backup's state files (a VM's UEFI vars, TPM state) replace the instance's; the undo puts the old ones back. */
+  private async putState(rec: InstanceRecord, fill: RootFill | undefined, r: Reverter): Promise<void> {
+    const driver = this.d.runtime.driverOf(rec);
+    const files = fill?.state ? await fill.state() : [];
+    if (!files.length || !driver.importState || !driver.exportState) return;
+    const ref = this.d.runtime.refOf(rec);
+    const old = await driver.exportState(ref);
+    await driver.importState(ref, files);
+    r.add('the old VM state back', () => driver.importState!(ref, old));
   }
 
   /** rescue: boot `image` from a fresh rescue root with the instance's own root as its second disk (drivers with block roots only). */

@@ -1,6 +1,7 @@
 /** Reading, checking and publishing built image directories (image.json written last). */
 import { isGuestArch } from '../shared/arch-types.js';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NimboError, notFound } from '../lib/errors.js';
 import type { VmBoot } from '../drivers/compute/types.js';
@@ -15,6 +16,9 @@ function parseBoot(v: unknown, dir: string): VmBoot | undefined {
   if (b.kind === 'direct' && isStr(b.kernel) && typeof b.cmdline === 'string') {
     const boot: VmBoot = { kind: 'direct', kernel: join(dir, basename(b.kernel)), cmdline: b.cmdline };
     if (isStr(b.initrd)) boot.initrd = join(dir, basename(b.initrd));
+    if (isStr(b.efiKernel)) boot.efiKernel = join(dir, basename(b.efiKernel));
+    // A tiny image built before efiKernel was recorded: its bzImage sits beside the PVH vmlinux.
+    else if (basename(b.kernel) === 'vmlinux' && existsSync(join(dir, 'vmlinuz'))) boot.efiKernel = join(dir, 'vmlinuz');
     return boot;
   }
   return undefined;

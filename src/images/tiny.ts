@@ -16,6 +16,8 @@ export const TINY_MODULES = [
   'virtio', 'virtio_ring', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
   'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'virtio_rng', 'virtio_console', 'virtio_balloon',
   'isofs', 'ext4', 'button', 'evdev',
+  // UEFI guests: /sys/firmware/efi/efivars (the TPM's tpm_crb is built into Debian's kernel).
+  'efivarfs',
 ];
 
 /** The kernel command line of the tiny image: root is the first virtio disk. */
@@ -175,6 +177,8 @@ export async function buildTinyImage(opts: BuildOptions): Promise<BuiltImage> {
         kernel: join(outDir, kernelFile),
         initrd: join(outDir, 'initrd.img'),
         cmdline: TINY_CMDLINE,
+        // OVMF loads bzImages only (through fw_cfg): UEFI VMs boot the same kernel in that form.
+        ...(pvh ? { efiKernel: join(outDir, 'vmlinuz') } : {}),
       },
       os: `${OS_PREFIX}(BusyBox + Dropbear + qemu-ga, Linux ${kernel.kver})`,
       readyMarker: READY_MARKER,

@@ -31,6 +31,7 @@ import type { VpsRootSwap } from '../vps-root-swap.js';
 import type { BackupService } from './backup-service.js';
 import type { OpenStore } from './backup-stores.js';
 import { diskArchive, TREE_ARCHIVE, readIndex } from './backup-run.js';
+import { restoreState } from './backup-state.js';
 
 /** What restores need. */
 export interface RestoreDeps {
@@ -61,6 +62,7 @@ export function rootFill(st: OpenStore, m: BackupManifest, scratch: string, exec
     const a = m.archives.find((x) => x.file === diskArchive('root'));
     if (!a) throw conflict(`backup ${m.id} has no root disk`);
     return {
+      state: () => restoreState(st, m),
       rawFile: async () => {
         await mkdir(scratch, { recursive: true, mode: 0o700 });
         const path = `${tmp()}.raw`;
@@ -140,6 +142,9 @@ export class BackupRestorer {
         r.add('host ids', () => driver.release(this.d.runtime.refOf(rec), ids));
         ctx.progress(5, `restoring backup ${m.id}`);
         await this.d.provisioner.provision(rec, src.nics.map(copyNicPlan), { from: 'restore', pool, fill }, r, (p, msg) => ctx.progress(p, msg));
+        // The VM's UEFI vars and TPM state as backed up (the undo of provision removes them with its instance dir).
+        const state = fill.state ? await fill.state() : [];
+        if (state.length && driver.importState) await driver.importState(this.d.runtime.refOf(rec), state);
         ctx.checkCancelled();
         if (req.start) {
           ctx.progress(85, 'starting');

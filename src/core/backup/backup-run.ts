@@ -18,6 +18,7 @@ import type { InstanceRuntime } from '../instance-runtime.js';
 import type { OpContext } from '../operations.js';
 import type { OpenStore } from './backup-stores.js';
 import type { DiskBackupSource } from '../../shared/backup-source.js';
+import { backupState } from './backup-state.js';
 
 /** The archive file of a disk: root -> disk-root.fidx, POOL/VOLUME -> disk-POOL.VOLUME.fidx. */
 export const diskArchive = (diskId: string) => `disk-${diskId.replace('/', '.')}.fidx`;
@@ -105,6 +106,14 @@ async function run(deps: BackupRunDeps, st: OpenStore, rec: InstanceRecord, proj
         archives.push({ name: disk.id, type: 'fixed', size: disk.reader.size, file, bitmap: disk.nextBitmap, ...(disk.reason ? { reason: disk.reason } : {}) });
       }
       mode = session.disks.every((d) => d.mode === 'incremental') ? 'incremental' : 'full';
+      // A VM's UEFI vars and TPM state, read now (small: stored whole in every backup).
+      const state = await backupState(st, writer, driver.exportState ? await driver.exportState(runtime.refOf(rec)) : [], ctx.signal);
+      if (state) {
+        add(state.stats);
+        files.push(state.file);
+        archives.push(state.archive);
+        log(`VM state: ${state.archive.size} bytes (UEFI vars, TPM state)`);
+      }
       const manifest = manifestOf(id, project, rec, 'block', mode, consistency, archives, st, stats, started, base);
       await st.ds.commitSnapshot(manifest, files);
       await session.finish(true);

@@ -20,7 +20,14 @@ export interface VmNic {
 
 /** How a VM boots: a kernel+initrd given directly, or its own disk through SeaBIOS. */
 export type VmBoot =
-  | { kind: 'direct'; kernel: string; initrd?: string; cmdline: string }
+  | {
+      kind: 'direct';
+      kernel: string;
+      initrd?: string;
+      cmdline: string;
+      /** A kernel UEFI firmware can load (bzImage with its EFI stub), when `kernel` is one it cannot (a PVH vmlinux). */
+      efiKernel?: string;
+    }
   | { kind: 'disk' };
 
 /** UEFI firmware of a VM: the read-only code image and the VM's own vars file (pflash 0 and 1). */

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderQemuArgv } from './argv.js';
 import { allArchSupport, archSupport, missingMessage, qemuBinaryFor } from './arch.js';
-import { ensureVarsFile, uefiVarsPath } from './nvram.js';
 import type { VmSpec } from '../types.js';
 
 const base: VmSpec = {
@@ -66,19 +65,3 @@ test('arch support: the emulator and each firmware file, with the Debian package
   assert.equal(qemuBinaryFor(undefined), 'qemu-system-x86_64');
 });
 
-test('UEFI vars: copied from the template once, then kept (the VM\'s variables survive restarts)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nvram-'));
-  try {
-    const tpl = join(dir, 'VARS.fd');
-    writeFileSync(tpl, 'template');
-    const target = uefiVarsPath(dir);
-    assert.equal(await ensureVarsFile(tpl, target), true);
-    assert.equal(readFileSync(target, 'utf8'), 'template');
-    assert.equal(statSync(target).mode & 0o777, 0o600);
-    writeFileSync(target, 'boot entries written by the guest');
-    assert.equal(await ensureVarsFile(tpl, target), false);
-    assert.equal(readFileSync(target, 'utf8'), 'boot entries written by the guest');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});

@@ -155,6 +155,7 @@ export class QemuInstanceDriver implements InstanceDriver {
   vmSpec(spec: InstanceSpec): VmSpec {
     if (!spec.boot) throw invalid(`VM ${spec.name} has no boot method (its image gives none)`);
     const arch = spec.arch ?? DEFAULT_ARCH;
+    const fw = this.fw.spec(spec);
     return {
       name: spec.name,
       uuid: spec.uuid,
@@ -166,7 +167,8 @@ export class QemuInstanceDriver implements InstanceDriver {
       accelerator: arch === nativeArch() ? this.opts.accelerator : 'tcg',
       ...(arch !== DEFAULT_ARCH ? { arch } : {}),
       ...(spec.boot.kind === 'disk' && archProfile(arch).uefi ? { uefiVars: nvramPath(spec.hostIds.instanceDir) } : {}),
-      boot: spec.boot,
+      // UEFI loads a direct-boot kernel only as a bzImage (its EFI stub): the image's, when its usual one is a PVH vmlinux.
+      boot: fw.firmware && spec.boot.kind === 'direct' && spec.boot.efiKernel ? { ...spec.boot, kernel: spec.boot.efiKernel } : spec.boot,
       // Installed from an ISO: no cloud-init seed; the CD-ROM drive boots first.
       disks: [
         { id: 'root', path: spec.root.path, format: spec.root.format ?? 'raw' },
@@ -176,7 +178,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       nics: spec.nics.filter((n) => !n.hotplug).map((n) => ({ id: n.name, tap: n.tap, mac: n.mac })),
       runDir: spec.hostIds.runDir,
       runAs: this.devices.runAs(spec),
-      ...this.fw.spec(spec),
+      ...fw,
     };
   }
 

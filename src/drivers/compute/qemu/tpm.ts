@@ -3,7 +3,7 @@
 // control socket and pidfile live in RUN/swtpm (the VM's uid's, as swtpm drops privileges before it
 // makes the socket). With --terminate it ends when QEMU's connection goes; stop() makes sure.
 import { chmod, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
 import { invalid, NimboError } from '../../../lib/errors.js';
 import type { FileOwner } from './nvram.js';
@@ -53,8 +53,15 @@ export async function swtpmPid(p: TpmPaths, procRoot = '/proc'): Promise<number 
 /** Start the VM's swtpm (a stale one from an earlier run is stopped first); returns once its control socket is there. */
 export async function startSwtpm(exec: HostExec, p: TpmPaths, owner: FileOwner, runAs: string, opts: { binary?: string; timeoutMs?: number } = {}): Promise<void> {
   await stopSwtpm(p);
+  // The VM's run dir as QemuDriver.start leaves it (root's, its group may traverse): the swtpm dir sits inside.
+  const vmRun = dirname(p.runDir);
+  await mkdir(vmRun, { recursive: true, mode: 0o750 });
+  await chown(vmRun, process.getuid?.() ?? 0, owner.gid);
+  await chmod(vmRun, 0o750);
   for (const d of [p.stateDir, p.runDir]) {
-    await mkdir(d, { recursive: true, mode: 0o700 });
+    await mkdir(d, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
     await chown(d, owner.uid, owner.gid);
     await chmod(d, 0o700);
   }
