@@ -7,7 +7,7 @@ import { ROOT, TestDaemon, makeSshKey, sshUntil, systemSkipReason } from './harn
 
 // Under CI=true a missing runc fails the test instead of skipping it.
 const skip = systemSkipReason() ?? (existsSync('/usr/sbin/runc') || process.env.CI === 'true' ? undefined : 'runc is not installed (run scripts/setup.sh)');
-const BUILTINS = 'built-in ones are: tiny, debian-12';
+const BUILTINS = 'built-in ones are: tiny, tiny-aarch64, tiny-riscv64, debian-12';
 
 interface Op { id: string; kind: string; target: string; status: string; log: string[] }
 interface Inst { name: string; type: string; state: string; image: string; addresses: string[] }
