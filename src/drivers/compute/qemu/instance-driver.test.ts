@@ -61,7 +61,7 @@ function setup(opts: { mode?: 'acpi' | 'deaf'; qemuId?: number } = {}) {
     memoryBytes: 64 * 2 ** 20,
     boot: { kind: 'direct', kernel: '/boot/vmlinuz', cmdline: 'console=ttyS0' },
     root: { pool: 'default', volume: `root-${UUID}`, path: join(dir, 'root.qcow2'), format: 'qcow2' },
-    nics: [nic(0), nic(1, true)],
+    nics: [{ ...nic(0), ingressBps: 10_000_000 }, nic(1, true)],
     volumes: [{ pool: 'default', volume: 'data1', path: join(dir, 'data1.qcow2'), format: 'qcow2', limits: { ...NO_LIMITS, iopsRead: 100 } }],
     networks: new Map([['default', { name: 'default', gateway: '10.9.0.1', mode: 'nat' }]]),
   };
@@ -98,12 +98,13 @@ test('start: taps and limits, QEMU, console relay before the CPUs run, then volu
       return i;
     };
     const order = [
-      at(/^createTap tstap0 default -$/), at(/^applyLimits tstap0$/), at(/^createTap tstap1 default -$/), at(/^applyLimits tstap1$/),
+      at(/^createTap tstap0 default -$/), at(/^applyLimits tstap0$/), at(/^createTap tstap1 default -$/),
       at(/^exec fake-vm-qemu/), at(/^serial connected$/), at(/^qmp cont$/),
       at(/^exec chown nimbo-qemu: .*data1\.qcow2$/), at(/^qmp blockdev-add$/), at(/^qmp block_set_io_throttle$/),
       at(/^qmp netdev_add$/),
     ];
     assert.deepEqual(order, [...order].sort((a, b) => a - b), `order of start:\n${lines.join('\n')}`);
+    assert.ok(!lines.includes('applyLimits tstap1'), 'a tap made this moment without limits needs no tc');
     const argv = t.exec.calls.find((c) => c[0] === FAKE_VM_BINARY)!;
     assert.equal(argv[argv.indexOf('-runas') + 1], 'nimbo-qemu', 'a record without qemuId runs as the shared QEMU user');
     assert.ok(argv.some((a) => a.includes('ifname=tstap0')), 'the boot NIC is given at start');
@@ -380,6 +381,26 @@ test('factory and registry: qemu is available when its binary is on PATH, else k
     reg.close();
   } finally {
     process.env.PATH = path;
+    t.done();
+  }
+});
+
+test('a tap plugNic just made is not looked at again by the start that follows; a changed limit or a vanished tap is', async () => {
+  const t = setup();
+  try {
+    const boot = t.spec.nics[0]!;
+    await t.driver.plugNic(t.spec, boot, false);
+    mkdirSync(join(t.dir, 'sys', 'class', 'net', boot.tap), { recursive: true }); // the kernel's view of the new tap
+    const before = t.lines().length;
+    await t.driver.start(t.spec);
+    const during = t.lines().slice(before);
+    assert.ok(!during.some((l) => /^(createTap|applyLimits) tstap0/.test(l)), during.join('\n'));
+    await t.driver.stop(t.spec, { timeoutMs: 2000, force: true });
+    // Not fresh any more: the next start checks the tap and its limits again.
+    const mark = t.lines().length;
+    await t.driver.start(t.spec);
+    assert.ok(t.lines().slice(mark).includes('applyLimits tstap0'));
+  } finally {
     t.done();
   }
 });

@@ -1,6 +1,7 @@
 // A VM's host-side devices: its taps (through core's network port), the pool volumes handed to its
 // QEMU uid, and the hot-plugs over QMP. Hot-plugged NICs and volumes sit on hot-plug ports so they
 // can be removed again while the VM runs; they are plugged again after every start.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostExec } from '../../../host/exec.js';
@@ -12,6 +13,7 @@ import { attachDisk, detachDisk, resizeDisk, setThrottle } from './block-ops.js'
 import type { QemuDriver } from './driver.js';
 import { toThrottle, volumeDiskId } from './instance-ops.js';
 import { attachNic, detachNic } from './nic-ops.js';
+import { ifbNameFor } from '../../network/qos/tc-render.js';
 import type { QemuNetworkPort } from './ports.js';
 
 /** The VM's own uid/gid from its driverConfig (records from before per-VM ids have none). */
@@ -33,10 +35,23 @@ export interface VmDevicesOptions {
 
 type DiskRef = { pool: string; volume: string } | 'root';
 const diskId = (vol: DiskRef): string => (vol === 'root' ? 'root' : volumeDiskId(vol.pool, vol.volume));
+const limitsKey = (nic: Nic): string => `${nic.ingressBps ?? 0}/${nic.egressBps ?? 0}`;
 
 /** Taps, volumes and hot-plugs of VMs. */
 export class VmDevices {
+  /** Taps plugNic just made for a stopped VM, with the limits they got: the start that follows needs no second look. */
+  private readonly fresh = new Map<string, string>();
+
   constructor(private readonly o: VmDevicesOptions) {}
+
+  private sysNet(dev: string): string {
+    return join(this.o.sysRoot ?? '/sys', 'class', 'net', dev);
+  }
+
+  /** A tap made this moment has no qdiscs: only limits to set, or an egress shaper left from an earlier tap, need tc. */
+  private needsTc(nic: Nic, made: boolean): boolean {
+    return !made || !!nic.ingressBps || !!nic.egressBps || existsSync(this.sysNet(ifbNameFor(nic.tap)));
+  }
 
   /** QEMU's -runas for the VM: its own uid/gid, else the shared QEMU user. */
   runAs(ref: InstanceRef): string {
@@ -54,6 +69,9 @@ export class VmDevices {
   async ensureTaps(ref: InstanceRef, nics: Nic[]): Promise<void> {
     const owner = this.tapOwner(ref);
     for (const nic of nics) {
+      const fresh = this.fresh.get(nic.tap);
+      this.fresh.delete(nic.tap);
+      if (fresh === limitsKey(nic) && existsSync(this.sysNet(nic.tap))) continue;
       let exists = await this.o.network.tapExists(nic.tap);
       // QEMU opens a hot-plugged tap after dropping to the VM's uid: one made for another owner (the shared
       // user of an older nimbo) cannot be opened, so it is made again. Boot taps are opened before the drop.
@@ -63,7 +81,7 @@ export class VmDevices {
         exists = false;
       }
       if (!exists) await this.o.network.createTap(nic.tap, nic.network, owner);
-      await this.o.network.applyLimits(nic);
+      if (this.needsTc(nic, !exists)) await this.o.network.applyLimits(nic);
     }
   }
 
@@ -72,8 +90,9 @@ export class VmDevices {
     const made = !(await this.o.network.tapExists(nic.tap));
     if (made) await this.o.network.createTap(nic.tap, nic.network, this.tapOwner(ref));
     try {
-      await this.o.network.applyLimits(nic);
+      if (this.needsTc(nic, made)) await this.o.network.applyLimits(nic);
       if (live) await this.hotplugNic(ref, nic);
+      else if (made) this.fresh.set(nic.tap, limitsKey(nic));
     } catch (e) {
       if (made) await this.o.network.deleteTap(nic.tap).catch(() => undefined);
       throw e;
@@ -91,6 +110,7 @@ export class VmDevices {
       if (!nic.hotplug) throw conflict(`NIC ${nic.name} of ${ref.name} was there at boot and cannot be unplugged live: stop the instance first`);
       await detachNic(await this.o.qemu.qmp(ref.hostIds.runDir), nic.name);
     }
+    this.fresh.delete(nic.tap);
     await this.o.network.deleteTap(nic.tap);
   }
 
