@@ -1,6 +1,6 @@
 // The tiny image of another architecture (tiny-aarch64, tiny-riscv64): the same initramfs, init scripts and
-// disk as `tiny`, from Debian's own packages of that architecture (kernel, busybox-static, dropbear and
-// its libraries, resize2fs), downloaded and unpacked with dpkg-deb -x. No foreign program runs on the host:
+// disk as `tiny`, from Debian's own packages of that architecture (kernel, busybox-static, dropbear,
+// resize2fs, qemu-guest-agent and their libraries), downloaded and unpacked with dpkg-deb -x. No foreign program runs on the host:
 // module order comes from modules.dep (made by the host's depmod, which reads any ELF), the applet list
 // from the host's busybox.
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
@@ -31,7 +31,7 @@ export const FOREIGN_MODULES = {
 };
 
 /** Userland packages of the root disk (their dependencies come along). */
-const ROOT_PACKAGES = ['busybox-static', 'dropbear-bin', 'e2fsprogs'];
+const ROOT_PACKAGES = ['busybox-static', 'dropbear-bin', 'e2fsprogs', 'qemu-guest-agent'];
 /** What is dropped from unpacked packages: documentation, translations, and the rest nobody runs in tiny. */
 const DROP = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'usr/share/lintian', 'usr/share/bug',
   'usr/lib/locale', 'etc/init.d', 'etc/default', 'usr/share/initramfs-tools'];
@@ -166,7 +166,7 @@ export async function buildForeignTinyImage(arch: ForeignArch, opts: BuildOption
       format: 'qcow2',
       virtualSizeBytes: TINY_DISK_BYTES,
       boot: { kind: 'direct', kernel: join(outDir, 'vmlinuz'), initrd: join(outDir, 'initrd.img'), cmdline: foreignCmdline(arch) },
-      os: `nimbo tiny ${arch} (BusyBox + Dropbear, Debian ${src.suite} Linux ${k.kver})`,
+      os: `nimbo tiny ${arch} (BusyBox + Dropbear + qemu-ga, Debian ${src.suite} Linux ${k.kver})`,
       readyMarker: READY_MARKER,
       arch,
     };

@@ -52,9 +52,17 @@ describe('other architectures: an aarch64 VM under TCG', { skip }, () => {
     assert.deepEqual(host.guestArches.map((a) => [a.arch, a.missing.length]), [['x86_64', 0], ['aarch64', 0], ['riscv64', 0]]);
   });
 
-  test('a snapshot of the running aarch64 VM is taken and removed', async () => {
+  test('the arm64 qemu-guest-agent answers: exec runs in the guest, and a snapshot of the running VM is application-consistent', async () => {
+    let ex = await d.cli('exec', 'arm1', '--', 'uname', '-m');
+    for (const end = Date.now() + 60_000; ex.code !== 0 && Date.now() < end; ex = await d.cli('exec', 'arm1', '--', 'uname', '-m')) {
+      await new Promise((r) => setTimeout(r, 1000)); // qemu-ga starts after the ready marker
+    }
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.equal(ex.stdout, 'aarch64\n');
     const s = await d.cli('snapshot', 'create', 'arm1', 's1', '--quiet');
     assert.equal(s.code, 0, s.stderr);
+    const snaps = await d.cliJson<{ name: string; consistency?: string }[]>('snapshot', 'list', 'arm1');
+    assert.equal(snaps.find((x) => x.name === 's1')?.consistency, 'application', JSON.stringify(snaps));
     const del = await d.cli('snapshot', 'delete', 'arm1', 's1', '--quiet');
     assert.equal(del.code, 0, del.stderr);
   });

@@ -77,7 +77,7 @@ export class VmGuestAgent implements GuestAgentPort {
   /** The socket of an agent that answers a ping, else Conflict saying why `what` needs one. */
   private async require(ref: GuestRef, what: string): Promise<string> {
     const path = await this.socketOf(ref);
-    const refuse = () => conflict(`VM ${ref.name} has no guest agent answering: ${what} needs qemu-guest-agent running in the guest (the tiny and debian-12 images have it)`);
+    const refuse = () => conflict(`VM ${ref.name} has no guest agent answering: ${what} needs qemu-guest-agent running in the guest (the built-in tiny, tiny-aarch64, tiny-riscv64 and debian-12 images have it)`);
     if (!path) throw refuse();
     try {
       await withGuestAgent(path, (s, deadline) => s.call('guest-ping', undefined, deadline), { timeoutMs: 5000 });
