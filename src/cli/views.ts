@@ -1,4 +1,5 @@
 /** Table columns and detail fields of each API resource. */
+import { firmwareText } from '../shared/firmware-text.js';
 import type { HostInfo, Image, Instance, Operation } from '../shared/api-types.js';
 import { formatAge, formatBytes, formatList } from './format.js';
 import type { FilterKeys } from './list-view.js';
@@ -44,11 +45,6 @@ function guestMemoryText(g: { totalBytes: number; freeBytes: number; usedBytes: 
   return `${formatBytes(g.usedBytes)} used of ${formatBytes(g.totalBytes)} (${formatBytes(g.freeBytes)} free), as the guest sees it`;
 }
 
-/** A VM's firmware in one line: "uefi, Secure Boot, TPM 2.0", "bios". */
-export function firmwareText(f: NonNullable<Instance['firmware']>): string {
-  return [f.type, f.secureBoot ? 'Secure Boot' : '', f.tpm ? 'TPM 2.0' : ''].filter(Boolean).join(', ');
-}
-
 /** Fields of `nimbo info NAME`. */
 export function instanceFields(i: Instance): [string, string][] {
   const f: [string, string][] = [
@@ -60,7 +56,7 @@ export function instanceFields(i: Instance): [string, string][] {
     ...(i.media !== undefined ? ([['CD-ROM', i.media || '(empty)']] as [string, string][]) : []),
     ['Accelerator', i.accelerator || '-'],
     ['Arch', i.arch ?? 'x86_64'],
-    ...(i.firmware ? ([['Firmware', firmwareText(i.firmware)]] as [string, string][]) : []),
+    ...(i.firmware ? ([['Firmware', firmwareText(i)!]] as [string, string][]) : []),
     ['CPUs', i.maxCpus !== undefined ? `${i.cpus} (max ${i.maxCpus})` : String(i.cpus)],
     ['Memory', i.maxMemory !== undefined ? `${formatBytes(i.memory)} (max ${formatBytes(i.maxMemory)})` : formatBytes(i.memory)],
     ['Disk', diskText(i)],

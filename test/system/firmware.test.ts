@@ -83,7 +83,7 @@ describe('UEFI, Secure Boot, NVRAM and TPM on a real daemon (TCG)', { skip, time
     await run('launch', 'tiny', 'fw1', '--firmware', 'uefi', '--secure-boot', '--tpm', '--ssh-key', `${key.key}.pub`, '--memory', '256MiB', '--quiet');
     const info = await d.cliJson<Inst>('info', 'fw1');
     assert.deepEqual(info.firmware, { type: 'uefi', secureBoot: true, tpm: true });
-    assert.match(await run('info', 'fw1'), /Firmware:\s+uefi, Secure Boot, TPM 2\.0/);
+    assert.match(await run('info', 'fw1'), /Firmware:\s+UEFI, Secure Boot, TPM 2\.0/);
     const out = await sshUntil(key.key, info.addresses[0]!, 120_000, `ls -d /sys/firmware/efi && ls /sys/class/tpm && ${MOUNT} && od -An -tx1 ${EFIVARS}/SecureBoot-${GLOBAL}`);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^\/sys\/firmware\/efi\ntpm0\n/);

@@ -18,12 +18,8 @@ export function templateNote(i: Image | undefined): string | undefined {
   return t ? `a template saved from ${t.from}: the VM gets its ${t.cpus} vCPUs, ${bytes(t.memory)} and ${t.nics} NIC(s) and resumes from its saved memory` : undefined;
 }
 
-/** The firmware in words: "UEFI, Secure Boot, TPM 2.0"; none recorded (a container, an older VM): undefined. */
-export function firmwareText(i: Instance): string | undefined {
-  const f = i.firmware;
-  if (!f) return undefined;
-  return [f.type === 'uefi' ? 'UEFI' : 'BIOS', ...(f.secureBoot ? ['Secure Boot'] : []), ...(f.tpm ? ['TPM 2.0'] : [])].join(', ');
-}
+/** The firmware in words (shared with `nimbo info`). */
+export { firmwareText } from '../../../src/shared/firmware-text.js';
 
 /** CPUs with the hot-add maximum when there is room: "1 (up to 4)". */
 export function cpusText(i: Instance): string {
