@@ -1,4 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { Arch } from '../shared/arch-schema.js';
+import type { GuestArch } from '../shared/arch-types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ErrorBody, ImageBuild, Name, Operation } from '../shared/api-types.js';
@@ -20,13 +22,13 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
   await app.register(async (scope) => {
     scope.removeContentTypeParser('application/octet-stream');
     scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-    const upload = async (req: FastifyRequest<{ Querystring: { name: string } }>, reply: FastifyReply) => {
+    const upload = async (req: FastifyRequest<{ Querystring: { name: string; arch?: GuestArch } }>, reply: FastifyReply) => {
       const body = req.body as Readable | undefined;
       if (!body || typeof body.pipe !== 'function') {
         return reply.code(400).send({ error: { code: 'InvalidArgument', message: 'send the disk image as the body, with Content-Type: application/octet-stream' } });
       }
       try {
-        return accepted(reply, await ctx.images.upload(req.query.name, req.headers['content-length'], body));
+        return accepted(reply, await ctx.images.upload(req.query.name, req.headers['content-length'], body, req.query.arch));
       } catch (e) {
         if (!body.readableEnded) {
           // A refused body that is small is read and dropped, so the client, still sending, reads this answer
@@ -39,7 +41,7 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
         throw e;
       }
     };
-    scope.post<{ Querystring: { name: string }; Body: Readable }>(
+    scope.post<{ Querystring: { name: string; arch?: GuestArch }; Body: Readable }>(
       '/images/upload',
       {
         config: { access: { action: 'write', resource: 'host' } },
@@ -47,7 +49,7 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
           tags: ['images'],
           summary: 'Upload a qcow2 or raw disk image as the request body (application/octet-stream, Content-Length required), imported as a public image',
           description: UPLOAD_DESCRIPTION,
-          querystring: Type.Object({ name: Name }, { additionalProperties: false }),
+          querystring: Type.Object({ name: Name, arch: Type.Optional(Arch) }, { additionalProperties: false }),
           consumes: ['application/octet-stream'],
           response: { 202: Type.Object({ operation: Operation }), 411: ErrorBody, 413: ErrorBody, 409: ErrorBody, 404: ErrorBody },
         },
@@ -55,7 +57,7 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
       upload,
     );
     // POST /images: a JSON body builds a built-in image; an application/octet-stream body is an upload (as above, ?name=).
-    scope.post<{ Querystring: { name?: string }; Body: ImageBuild | Readable }>(
+    scope.post<{ Querystring: { name?: string; arch?: GuestArch }; Body: ImageBuild | Readable }>(
       '/images',
       {
         config: { access: { action: 'write', resource: 'host' } },
@@ -63,7 +65,7 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
           tags: ['images'],
           summary: "Build a built-in image (tiny, debian-12) from a JSON body, or upload a disk image streamed as an application/octet-stream body with ?name= (public images are the platform's: admin or operator)",
           description: `With Content-Type: application/json the body is {name, builder}. With Content-Type: application/octet-stream the body is a qcow2 or raw disk image and ?name= names it, exactly like POST /images/upload: ${UPLOAD_DESCRIPTION}`,
-          querystring: Type.Object({ name: Type.Optional(Name) }, { additionalProperties: false }),
+          querystring: Type.Object({ name: Type.Optional(Name), arch: Type.Optional(Arch) }, { additionalProperties: false }),
           body: { content: { 'application/json': { schema: ImageBuild }, 'application/octet-stream': { schema: {} } } },
           response: { 202: Type.Object({ operation: Operation }), 411: ErrorBody, 413: ErrorBody, 409: ErrorBody, 404: ErrorBody },
         },
@@ -75,9 +77,9 @@ export async function imageUploadRoutes(app: FastifyInstance, ctx: ApiContext) {
             (body as Readable).resume();
             return reply.code(400).send({ error: { code: 'InvalidArgument', message: 'an upload names its image with ?name=NAME' } });
           }
-          return upload(req as FastifyRequest<{ Querystring: { name: string } }>, reply);
+          return upload(req as FastifyRequest<{ Querystring: { name: string; arch?: GuestArch } }>, reply);
         }
-        if (req.query.name !== undefined) return reply.code(400).send({ error: { code: 'InvalidArgument', message: '?name= is for uploads (application/octet-stream); a build names its image in the JSON body' } });
+        if (req.query.name !== undefined || req.query.arch !== undefined) return reply.code(400).send({ error: { code: 'InvalidArgument', message: '?name= and ?arch= are for uploads (application/octet-stream); a build names its image in the JSON body' } });
         const b = body as ImageBuild;
         return accepted(reply, await ctx.images.build(b.name, b.builder ?? b.name));
       },

@@ -51,7 +51,7 @@ export async function imageRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.post<{ Body: ImageImport }>(
     '/images/import',
     { config: { access: { action: 'write', resource: 'host' } }, schema: { tags: ['images'], summary: "Import a qcow2 or raw disk image, or an ISO 9660 image (known by its content; an image of type iso), from a file on the daemon's host", body: ImageImport, response: { 202: Accepted, ...errors } } },
-    async (req, reply) => accepted(reply, await ctx.images.import(req.body.name, req.body.path)),
+    async (req, reply) => accepted(reply, await ctx.images.import(req.body.name, req.body.path, req.body.arch)),
   );
 
   app.delete<{ Params: { name: string } }>(

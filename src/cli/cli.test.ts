@@ -161,6 +161,12 @@ test('image import sends an absolute path', async () => {
   assert.deepEqual(fake.seen.find((s) => s.path === '/api/v1/images/import')?.body, { name: 'disk', path: file });
   const missing = await nimbo(['image', 'import', '/nonexistent/x.qcow2', '--name', 'x']);
   assert.equal(missing.stderr, 'nimbo: error: /nonexistent/x.qcow2: no such file\n');
+  const arm = await nimbo(['image', 'import', file, '--name', 'arm', '--arch', 'aarch64', '-q']);
+  assert.equal(arm.code, 0, arm.stderr);
+  assert.deepEqual(fake.seen.filter((s) => s.path === '/api/v1/images/import').at(-1)?.body, { name: 'arm', path: file, arch: 'aarch64' });
+  const bad = await nimbo(['image', 'import', file, '--name', 'x', '--arch', 'sparc']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--arch <arch>' argument 'sparc' is invalid\. Allowed choices are x86_64, aarch64, riscv64/);
 });
 
 test('image upload streams the file with its Content-Length and shows progress on stderr', async () => {
@@ -170,6 +176,7 @@ test('image upload streams the file with its Content-Length and shows progress o
   assert.equal(r.code, 0, r.stderr);
   const seen = fake.seen.find((s) => s.path === '/api/v1/images/upload');
   assert.equal(seen?.query.get('name'), 'up');
+  assert.equal(seen?.query.get('arch'), null, 'no --arch, no ?arch=');
   assert.deepEqual(seen?.body, { bytes: 300_000, contentLength: '300000' });
   assert.match(r.stderr, /uploading: 100% \(293KiB of 293KiB\)\n/);
   assert.match(r.stdout, /Uploaded image up from /);

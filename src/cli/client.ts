@@ -1,4 +1,5 @@
 /** ApiClient: typed calls to the nimbod REST API (/api/v1), with errors turned into one-line CliErrors. */
+import type { GuestArch } from '../shared/arch-types.js';
 import type {
   ActionName,
   ErrorBody,
@@ -306,8 +307,8 @@ export class ApiClient {
     return this.operation('POST', '/images/import', { body });
   }
   /** POST /images/upload?name=: `length` bytes of a disk image from `body`, streamed (no time limit while it sends) → Operation. */
-  uploadImage(name: string, body: Readable, length: number): Promise<Operation> {
-    return this.operation('POST', '/images/upload', { query: { name }, stream: { body, length }, timeoutMs: 7 * 24 * 3600_000 });
+  uploadImage(name: string, body: Readable, length: number, arch?: GuestArch): Promise<Operation> {
+    return this.operation('POST', '/images/upload', { query: { name, ...(arch ? { arch } : {}) }, stream: { body, length }, timeoutMs: 7 * 24 * 3600_000 });
   }
   /** DELETE /images/{name} → Operation. */
   deleteImage(name: string): Promise<Operation> {

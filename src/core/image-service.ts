@@ -209,8 +209,8 @@ export class ImageService {
     );
   }
 
-  /** Import a qcow2/raw file from the daemon's host as an Operation. */
-  async import(name: string, file: string) {
+  /** Import a qcow2/raw file from the daemon's host as an Operation (a disk for `arch`; default x86_64). */
+  async import(name: string, file: string, arch?: GuestArch) {
     validateName(name, 'image name');
     if (!file.startsWith('/')) throw invalid('path must be absolute (the CLI resolves relative paths)');
     if (!existsSync(file)) throw invalid(`file ${file} does not exist on the daemon's host`);
@@ -227,7 +227,7 @@ export class ImageService {
       });
     }
     return this.produce(name, `import:${file}`, (outDir, ctx) =>
-      importImage({ exec: this.d.exec, file, name, outDir, progress: (p: number, m: string) => ctx.progress(p, m) }),
+      importImage({ exec: this.d.exec, file, name, outDir, arch, progress: (p: number, m: string) => ctx.progress(p, m) }),
     );
   }
 
@@ -236,7 +236,7 @@ export class ImageService {
    * is written when it cannot fit (image-upload.ts), streamed to a file in the images dir, then imported like
    * `import` (qemu-img validation, qcow2 or raw) as an Operation. No file is left behind, whatever fails.
    */
-  async upload(name: string, contentLength: string | undefined, body: Readable) {
+  async upload(name: string, contentLength: string | undefined, body: Readable, arch?: GuestArch) {
     validateName(name, 'image name');
     const existing = await this.d.store.get<ImageRecord>(key(name));
     if (existing && existing.value.status !== 'error') throw conflict(`image ${name} already exists`);
@@ -247,7 +247,7 @@ export class ImageService {
     const drop = () => rmSync(tmp, { force: true });
     try {
       const op = await this.produce(name, 'upload', (outDir, ctx) =>
-        importImage({ exec: this.d.exec, file: tmp, name, outDir, progress: (p: number, m: string) => ctx.progress(p, m) }).finally(drop),
+        importImage({ exec: this.d.exec, file: tmp, name, outDir, arch, progress: (p: number, m: string) => ctx.progress(p, m) }).finally(drop),
       );
       // Cancelled before its body ran: the body's finally never comes.
       void this.d.ops.wait(op.id, 2 ** 31 - 1).then(drop, drop);

@@ -1,6 +1,7 @@
 // `nimbo image import URL`: the daemon downloads a disk image over HTTP(S) into the images dir's staging area
 // (streamed, resumed when cut, capped like an upload), checks its sha256 (given, or from a SHA256SUMS file), then
 // imports it like a local file (qemu-img validation, qcow2 or raw). Whatever fails, nothing is kept.
+import type { GuestArch } from '../shared/arch-types.js';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ export interface UrlImportRequest {
   sha256?: string;
   /** A SHA256SUMS file whose line for the URL's file name gives the sha256. */
   sha256sums?: string;
+  /** The guest architecture of the disk (default x86_64). */
+  arch?: GuestArch;
 }
 
 /** Share of the Operation's progress that the download takes (the qemu-img import takes the rest). */
@@ -74,7 +77,7 @@ export class UrlImports {
         fetched.sha256[file] = r.sha256;
         ctx.checkCancelled();
         const share = 100 - DOWNLOAD_SHARE;
-        return await importImage({ exec: this.d.exec, file: tmp, name: req.name, outDir, progress: (p, m) => ctx.progress(DOWNLOAD_SHARE + Math.floor((p * share) / 100), m) });
+        return await importImage({ exec: this.d.exec, file: tmp, name: req.name, outDir, arch: req.arch, progress: (p, m) => ctx.progress(DOWNLOAD_SHARE + Math.floor((p * share) / 100), m) });
       } finally {
         await rm(tmp, { force: true });
       }

@@ -87,5 +87,10 @@ test('importImage: converts raw to qcow2 and records a disk-boot image', async (
     assert.deepEqual(conv.slice(0, 7), ['qemu-img', 'convert', '-p', '-f', 'raw', '-O', 'qcow2']);
     assert.equal(conv[7], f);
     assert.equal(seen.at(-1), 100);
+    // A disk for another architecture says so in its record; x86_64 (the default) is not written.
+    const arm = await importImage({ exec, file: f, name: 'arm', outDir: join(d, 'arm'), arch: 'aarch64' });
+    assert.equal(arm.arch, 'aarch64');
+    const x86 = await importImage({ exec, file: f, name: 'x86', outDir: join(d, 'x86'), arch: 'x86_64' });
+    assert.equal('arch' in x86, false);
   });
 });

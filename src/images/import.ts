@@ -1,4 +1,5 @@
 import { chmod, open, rm, stat } from 'node:fs/promises';
+import { DEFAULT_ARCH, type GuestArch } from '../shared/arch-types.js';
 import { basename, join, resolve } from 'node:path';
 import type { HostExec } from '../host/exec.js';
 import { HostCommandError, NimboError, invalid } from '../lib/errors.js';
@@ -15,6 +16,8 @@ export interface ImportOptions {
   name: string;
   outDir: string;
   progress?: ProgressFn;
+  /** The guest architecture the disk is for (default: x86_64, recorded as absent). */
+  arch?: GuestArch;
 }
 
 /** What nimbo reads from `qemu-img info --output=json` (one parser for images and pools). */
@@ -123,6 +126,7 @@ export async function importImage(opts: ImportOptions): Promise<BuiltImage> {
       virtualSizeBytes: info.virtualSize,
       boot: { kind: 'disk' },
       os: `imported from ${basename(file)} (${format})`,
+      ...(opts.arch && opts.arch !== DEFAULT_ARCH ? { arch: opts.arch } : {}),
     };
     await publishImage(work, [DISK_FILE], image);
     progress(100, 'done');

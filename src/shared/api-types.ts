@@ -3,10 +3,8 @@ import { NAME_PATTERN, SIZE_PATTERN } from './api-constants.js';
 import { ImageRef } from './image-fetch-types.js';
 
 export { ACTIONS, NAME_PATTERN, SIZE_PATTERN, type ActionName } from './api-constants.js';
-import { GUEST_ARCHES } from './arch-types.js';
-
-/** A guest CPU architecture on the wire. */
-export const Arch = Type.Union(GUEST_ARCHES.map((a) => Type.Literal(a)), { description: 'guest CPU architecture: x86_64, aarch64 (arm64) or riscv64' });
+import { Arch } from './arch-schema.js';
+export { Arch };
 
 /** A size: bytes as an integer, or a string with a unit (512MiB, 2G, 10GiB). */
 export const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN, description: 'size with unit, e.g. 512MiB or 2G' })]);
@@ -241,7 +239,7 @@ export type ImageSnapshot = Static<typeof ImageSnapshot>;
 export const ImageBuild = Type.Object({ name: Name, builder: Type.Optional(Type.String({ enum: ['tiny', 'debian-12', 'tiny-aarch64', 'tiny-riscv64'] })) }, strict);
 export type ImageBuild = Static<typeof ImageBuild>;
 /** Body of POST /api/v1/images/import (a qcow2/raw file on the daemon's host). */
-export const ImageImport = Type.Object({ name: Name, path: Type.String({ minLength: 1, maxLength: 4096 }) }, strict);
+export const ImageImport = Type.Object({ name: Name, path: Type.String({ minLength: 1, maxLength: 4096 }), arch: Type.Optional(Arch) }, strict);
 export type ImageImport = Static<typeof ImageImport>;
 
 export const OperationStatus = Type.Union(['pending', 'running', 'success', 'failure', 'cancelled'].map((s) => Type.Literal(s)));

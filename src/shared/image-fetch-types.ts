@@ -1,6 +1,7 @@
 // Wire types of image imports from URLs, the image server (GET /image-server/index) and image remotes.
 import { Type, type Static } from '@sinclair/typebox';
 import { NAME_PATTERN } from './api-constants.js';
+import { Arch } from './arch-schema.js';
 
 const strict = { additionalProperties: false } as const;
 const label = NAME_PATTERN.replace(/^\^|\$$/g, '');
@@ -15,6 +16,7 @@ export const ImageImportUrl = Type.Object(
     url: Type.String({ minLength: 1, maxLength: 4096, description: 'http:// or https:// URL of a qcow2 or raw disk image (no user:password@)' }),
     sha256: Type.Optional(Type.String({ maxLength: 80, description: "the file's sha256 (64 hex digits)" })),
     sha256sums: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "URL of a SHA256SUMS file whose line for the URL's file name gives the sha256" })),
+    arch: Type.Optional(Arch),
   },
   strict,
 );

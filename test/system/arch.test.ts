@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { TestDaemon, makeSshKey, sshUntil, systemSkipReason } from './harness.js';
 
 const skip = systemSkipReason();
@@ -81,6 +82,24 @@ describe('other architectures: an aarch64 VM under TCG', { skip }, () => {
       assert.ok(!names.includes('bad1') && !names.includes('bad2'), `nothing was made: ${names.join(', ')}`);
     }
     assert.deepEqual((await noEmu.cliJson<unknown[]>('image', 'list')).length, 0, 'the refusal built no image either');
+  });
+
+  test('an imported disk says which architecture it is for: --arch on import and upload, x86_64 by default; launches follow it', async () => {
+    const disk = join(d.stateDir, 'images', 'tiny-aarch64', 'disk.qcow2');
+    const imp = await d.cli('image', 'import', disk, '--name', 'arm-disk', '--arch', 'aarch64', '--quiet');
+    assert.equal(imp.code, 0, imp.stderr);
+    const up = await d.cli('image', 'upload', disk, '--name', 'rv-disk', '--arch', 'riscv64', '--quiet');
+    assert.equal(up.code, 0, up.stderr);
+    const plain = await d.cli('image', 'import', disk, '--name', 'plain-disk', '--quiet');
+    assert.equal(plain.code, 0, plain.stderr);
+    const images = new Map((await d.cliJson<{ name: string; arch: string }[]>('image', 'list')).map((i) => [i.name, i.arch]));
+    assert.deepEqual([images.get('arm-disk'), images.get('rv-disk'), images.get('plain-disk')], ['aarch64', 'riscv64', 'x86_64']);
+    const wrong = await d.api('POST', '/instances', { name: 'bad3', image: 'arm-disk', arch: 'x86_64' });
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.body.error.message, /image arm-disk is built for aarch64, not x86_64/);
+    const badArch = await d.api('POST', '/images/import', { name: 'x', path: disk, arch: 'sparc64' });
+    assert.equal(badArch.status, 400);
+    for (const n of ['arm-disk', 'rv-disk', 'plain-disk']) assert.equal((await d.cli('image', 'delete', n, '--quiet')).code, 0);
   });
 
   test('delete the aarch64 VM', async () => {

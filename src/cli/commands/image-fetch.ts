@@ -1,4 +1,5 @@
 /** `nimbo image import URL`, `image remote add|list|remove`, `image list REMOTE:`, `image fetch REMOTE:IMAGE`. */
+import type { GuestArch } from '../../shared/arch-types.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ImageImportUrl, ServedImage } from '../../shared/image-fetch-types.js';
@@ -21,10 +22,10 @@ export function isUrlSource(source: string): boolean {
 }
 
 /** The body of an import from a URL; only http:// and https:// are fetched. Pure. */
-export function urlImportBody(url: string, o: { name: string; sha256?: string; sha256sums?: string }): ImageImportUrl {
+export function urlImportBody(url: string, o: { name: string; sha256?: string; sha256sums?: string; arch?: GuestArch }): ImageImportUrl {
   if (!/^https?:\/\//i.test(url)) throw new CliError(`${url}: only http:// and https:// URLs are fetched`, { exitCode: EXIT.usage });
   if (o.sha256 !== undefined && o.sha256sums !== undefined) throw new CliError('give --sha256 or --sha256sums, not both', { exitCode: EXIT.usage });
-  return { name: o.name, url, ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.sha256sums !== undefined ? { sha256sums: o.sha256sums } : {}) };
+  return { name: o.name, url, ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.sha256sums !== undefined ? { sha256sums: o.sha256sums } : {}), ...(o.arch ? { arch: o.arch } : {}) };
 }
 
 /** The columns of `nimbo image list REMOTE:`. */
@@ -39,7 +40,7 @@ export const servedColumns: Column<ServedImage>[] = [
 ];
 
 /** Run an import from a URL (called by `image import` when its source is a URL). */
-export async function importFromUrl(url: string, o: WaitOptions & { name: string; sha256?: string; sha256sums?: string }, cmd: Command): Promise<void> {
+export async function importFromUrl(url: string, o: WaitOptions & { name: string; sha256?: string; sha256sums?: string; arch?: GuestArch }, cmd: Command): Promise<void> {
   const client = clientFor(cmd);
   const op = await client.importImageUrl(urlImportBody(url, o));
   await finishOperation(op, client, o, () => `Imported image ${o.name} from ${url}`);

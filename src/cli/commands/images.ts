@@ -3,7 +3,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { uploadProgress } from '../upload-progress.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { GUEST_ARCHES, type GuestArch } from '../../shared/arch-types.js';
 import type { ImageBuild } from '../../shared/api-types.js';
 import { CliError } from '../errors.js';
 import { outputOption } from '../output.js';
@@ -23,6 +24,9 @@ export function isLocalUrl(url: string): boolean {
     return false;
   }
 }
+
+/** `--arch` of imports and uploads: the guest architecture the disk is for. */
+const archOption = () => new Option('--arch <arch>', 'the guest CPU architecture the disk is for (default: x86_64)').choices([...GUEST_ARCHES]);
 
 /** Register the image commands on the program. */
 export function registerImageCommands(program: Command): void {
@@ -57,15 +61,16 @@ export function registerImageCommands(program: Command): void {
       .argument('<file>', 'image file (a relative path is made absolute), or an http:// or https:// URL')
       .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name'))
       .option('--sha256 <hex>', 'URL: the sha256 the download must have')
-      .option('--sha256sums <url>', "URL: a SHA256SUMS file whose line for the URL's file name gives the sha256"),
-  ).action(async (file: string, o: WaitOptions & { name: string; sha256?: string; sha256sums?: string }, cmd: Command) => {
+      .option('--sha256sums <url>', "URL: a SHA256SUMS file whose line for the URL's file name gives the sha256")
+      .addOption(archOption()),
+  ).action(async (file: string, o: WaitOptions & { name: string; sha256?: string; sha256sums?: string; arch?: GuestArch }, cmd: Command) => {
     if (isUrlSource(file)) return importFromUrl(file, o, cmd);
     if (o.sha256 !== undefined || o.sha256sums !== undefined) throw new CliError('--sha256 and --sha256sums check downloads: give an http(s) URL');
     const client = clientFor(cmd);
     const path = isAbsolute(file) ? file : resolve(file);
     // The daemon reads the file itself; on a local daemon a missing file can be caught here already.
     if (isLocalUrl(client.baseUrl) && !existsSync(path)) throw new CliError(`${path}: no such file`);
-    const op = await client.importImage({ name: o.name, path });
+    const op = await client.importImage({ name: o.name, path, ...(o.arch ? { arch: o.arch } : {}) });
     await finishOperation(op, client, o, () => `Imported image ${o.name} from ${path}`);
   });
 
@@ -74,13 +79,14 @@ export function registerImageCommands(program: Command): void {
       .command('upload')
       .description("send a qcow2/raw disk file or an ISO 9660 image (type iso) from this machine to nimbod (streamed, progress on stderr), imported as a public image; the daemon's --upload-max caps its size")
       .argument('<file>', 'disk image file (qcow2 or raw) or ISO 9660 image')
-      .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name')),
-  ).action(async (file: string, o: WaitOptions & { name: string }, cmd: Command) => {
+      .requiredOption('--name <name>', 'image name', (v: string) => parseName(v, 'image name'))
+      .addOption(archOption()),
+  ).action(async (file: string, o: WaitOptions & { name: string; arch?: GuestArch }, cmd: Command) => {
     const client = clientFor(cmd);
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile()) throw new CliError(`${file}: no such file`);
     const body = createReadStream(file).pipe(uploadProgress(st.size, process.stderr));
-    const op = await client.uploadImage(o.name, body, st.size);
+    const op = await client.uploadImage(o.name, body, st.size, o.arch);
     await finishOperation(op, client, o, () => `Uploaded image ${o.name} from ${file}`);
   });
 
