@@ -1,7 +1,7 @@
 /**
  * bench/backup: nimbo's backup against restic (Debian 0.14) and borg (Debian 1.2) in one run, on the same
  * machine and the same data, printed side by side with ratios (issue 12's Benchmark section):
- * - data: a 2 GiB disk (MBR, ext4 from 1 MiB) holding a Debian 12 tree (debootstrapped as nimbo's
+ * - data: a 2 GiB disk (MBR, ext4 from 1 MiB) holding a Debian 12 tree (bootstrapped as nimbo's
  *   debian-12 image is), random files and compressible logs; nimbo backs up a running VM on it (the
  *   disk imported as an image), restic and borg the same bytes as a raw file;
  * - a full backup of each (time, repository size), then 10 % of the disk (used + unused) changed in
@@ -11,7 +11,7 @@
  * Everything lives under one temporary directory (and nimbo's test daemon) removed on exit, failure or
  * SIGINT/SIGTERM. Needs root. Run: npm run bench:backup. Knobs: SEED, DISK_MIB, RANDOM_MIB, TEXT_MIB,
  * CHANGE_PERCENT, BORG_CHUNKER, BORG_COMPRESSION, NIMBO=0 (peers only), BACKUP_ROOTFS_CACHE=DIR (keep the
- * debootstrapped tree there between runs).
+ * bootstrapped tree there between runs).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RealExec } from '../src/host/exec.js';
-import { debootstrapRootfs, hostDebianMirror } from '../src/images/debian12.js';
+import { bootstrapRootfs, hostDebianMirror } from '../src/images/debian12.js';
 import {
   GiB, MiB, applyChanges, chunksTouched, makeDisk, planChanges, sha256File, writeRandomFiles, writeRegionFiles, writeTextFiles,
 } from './backup-data.js';
@@ -69,22 +69,22 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** The Debian tree: a cached one (BACKUP_ROOTFS_CACHE) copied into `tree`, else debootstrapped into it. */
+/** The Debian tree: a cached one (BACKUP_ROOTFS_CACHE) copied into `tree`, else bootstrapped into it. */
 async function debianTree(tree: string): Promise<string> {
   const mirror = await hostDebianMirror();
   const t0 = performance.now();
   const quiet = () => {};
   if (!ROOTFS_CACHE) {
-    await debootstrapRootfs(exec, tree, mirror, quiet);
-    return `debootstrapped from ${mirror} in ${secs((performance.now() - t0) / 1000)}`;
+    await bootstrapRootfs(exec, tree, mirror, quiet);
+    return `bootstrapped from ${mirror} in ${secs((performance.now() - t0) / 1000)}`;
   }
   const done = join(ROOTFS_CACHE, '.nimbo-bench-complete');
   let how = `cached in ${ROOTFS_CACHE}`;
   if (!existsSync(done)) {
     await rmTree(ROOTFS_CACHE);
-    await debootstrapRootfs(exec, ROOTFS_CACHE, mirror, quiet);
+    await bootstrapRootfs(exec, ROOTFS_CACHE, mirror, quiet);
     await writeFile(done, '');
-    how = `debootstrapped from ${mirror} into ${ROOTFS_CACHE} in ${secs((performance.now() - t0) / 1000)}`;
+    how = `bootstrapped from ${mirror} into ${ROOTFS_CACHE} in ${secs((performance.now() - t0) / 1000)}`;
   }
   await exec.run(['cp', '-a', '--', `${ROOTFS_CACHE}/.`, tree], { timeoutMs: 600_000 });
   await rm(join(tree, '.nimbo-bench-complete'), { force: true });
@@ -138,8 +138,8 @@ function row(cells: { name: string; text?: string }[]): string {
 
 const t0 = performance.now();
 try {
-  if (process.getuid?.() !== 0) throw new Error('bench/backup needs root (debootstrap, QEMU, bridges)');
-  for (const tool of ['restic', 'borg', 'debootstrap', 'mke2fs', 'sfdisk', 'qemu-img']) {
+  if (process.getuid?.() !== 0) throw new Error('bench/backup needs root (mmdebstrap, QEMU, bridges)');
+  for (const tool of ['restic', 'borg', 'mmdebstrap', 'mke2fs', 'sfdisk', 'qemu-img']) {
     if ((await exec.run(['which', tool], { allowFailure: true })).code !== 0) throw new Error(`${tool} is missing (run: bash scripts/setup.sh scripts/bench-packages.txt)`);
   }
   const need = DISK * 5;

@@ -15,7 +15,7 @@ test('buildBlockers: nothing when the host has everything', () => {
 });
 
 test('buildBlockers: names each missing program with its package, root and the host kernel', () => {
-  assert.deepEqual(buildBlockers(BUILDERS['debian-12']!, host({ missing: ['debootstrap'] })), ['debootstrap is not installed (apt-get install debootstrap)']);
+  assert.deepEqual(buildBlockers(BUILDERS['debian-12']!, host({ missing: ['mmdebstrap'] })), ['mmdebstrap is not installed (apt-get install mmdebstrap)']);
   assert.deepEqual(buildBlockers(BUILDERS.tiny!, host({ missing: ['dropbear', 'dropbearkey', 'cpio'], hasKernel: false, isRoot: false })), [
     'the daemon does not run as root (building an image needs root)',
     'dropbear, dropbearkey, cpio are not installed (apt-get install dropbear-bin cpio)',

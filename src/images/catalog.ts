@@ -59,7 +59,7 @@ export const BUILDERS: Readonly<Record<string, BuiltinImage>> = {
     description: 'Debian 12 (bookworm) minbase with systemd, OpenSSH and GRUB; boots from disk',
     build: async (o) => (await import('./debian12.js')).buildDebian12Image(o),
     diskBytes: DEBIAN_DISK_BYTES,
-    needs: [need('debootstrap', 'debootstrap'), need('chroot', 'coreutils'), need('sfdisk', 'fdisk'), need('mke2fs', 'e2fsprogs'),
+    needs: [need('mmdebstrap', 'mmdebstrap'), need('chroot', 'coreutils'), need('sfdisk', 'fdisk'), need('mke2fs', 'e2fsprogs'),
       need('dd', 'coreutils'), need('qemu-img', 'qemu-utils')],
     hostKernel: false,
   },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { TestDaemon, makeSshKey, processAlive, sleep, ssh, sshUntil, systemSkipReason } from './harness.js';
 import { RealExec, runArgv } from '../../src/host/exec.js';
 import { wholeDiskOf } from '../../src/drivers/compute/runc/runc-support.js';
-import { runCloudInitUserData } from './cloud-init-image.js';
+import { makeCloudInitImage, runCloudInitUserData } from './cloud-init-image.js';
 
 const skip = systemSkipReason();
 const GiB = 1024 * 1024 * 1024;
@@ -37,6 +37,8 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
   let d: TestDaemon;
   let key: { dir: string; key: string; pub: string };
   let tmp: string;
+  /** The cloud-init image (deb-ci), derived and imported while vm1 boots; its error, if any, is the cloud-init test's. */
+  let ciImage: Promise<Error | undefined> = Promise.resolve(new Error('not started: the vm1 test did not run'));
 
   const imageList = () => d.cliJson<Img[]>('image', 'list');
   const summary = (l: Img[]) => l.map((i) => `${i.name}:${i.status}:${i.boot}`).sort();
@@ -191,6 +193,7 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
   });
 
   test('a debian-12 VM boots, answers SSH on its reserved address, and grows its root fs to --disk', { timeout: 6 * MIN }, async () => {
+    ciImage = makeCloudInitImage(d, join(imageDir('debian-12'), 'disk.qcow2'), tmp).then(() => undefined, (e: Error) => e);
     const r = await d.cli('launch', 'debian-12', 'vm1', '--ssh-key', `${key.key}.pub`, '--memory', '1GiB', '--disk', '3GiB', '--quiet');
     assert.equal(r.code, 0, r.stderr);
     const info = await d.cliJson<Inst>('info', 'vm1');
@@ -231,13 +234,16 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
 
   test('the real cloud-init runs --user-data it read from the metadata service (NoCloud-net) in a debian-12 VM', { timeout: 12 * MIN }, async () => {
     // debian-12 plus Debian's cloud-init package, its cloud.cfg.d pointing at http://169.254.169.254/nocloud/.
-    const run = await runCloudInitUserData(d, join(imageDir('debian-12'), 'disk.qcow2'), tmp);
+    const err = await ciImage;
+    assert.ifError(err);
+    const run = await runCloudInitUserData(d, tmp);
     assert.equal(run.guestInstanceId, run.id, 'cloud-init\'s instance id is the instance\'s own');
     assert.match(run.datasource, /^DataSourceNoCloudNet \[seed=.*http:\/\/169\.254\.169\.254\/nocloud\/\]$/, 'seeded over HTTP from the metadata service');
     process.stderr.write(`# cloud-init user-data ran ${run.seconds.toFixed(0)} s after launch (${run.datasource})\n`);
   });
 
-  test('nimbo image import takes a raw and a qcow2 file; a VM boots from the imported raw disk', { timeout: 8 * MIN }, async () => {
+  // A VM booting an imported raw disk is the cloud-init test's (deb-ci); these imports are byte-compared instead.
+  test('nimbo image import takes a raw and a qcow2 file, each byte-identical to debian-12; an instance made from one uses it', { timeout: 8 * MIN }, async () => {
     const src = join(imageDir('debian-12'), 'disk.qcow2');
     const raw = join(tmp, 'debian.raw');
     await runArgv(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', src, raw], { timeoutMs: 5 * MIN });
@@ -270,16 +276,11 @@ describe('images on a real daemon: debian-12 build, imports, refusals, delete (T
     rmSync(raw);
     rmSync(qcow);
 
-    const l = await d.cli('launch', 'deb-raw', 'vm2', '--ssh-key', `${key.key}.pub`, '--memory', '1GiB', '--quiet');
+    const l = await d.cli('launch', 'deb-raw', 'vm2', '--ssh-key', `${key.key}.pub`, '--memory', '1GiB', '--no-start', '--quiet');
     assert.equal(l.code, 0, l.stderr);
     const info = await d.cliJson<Inst>('info', 'vm2');
     assert.equal(info.image, 'deb-raw');
-    // SeaBIOS boots GRUB from the imported disk; the image's units read the cidata seed.
-    const log = await waitReady('vm2');
-    assert.doesNotMatch(log, /NIMBO-READY vm1/);
-    const out = await sshUntil(key.key, info.addresses[0]!, 60_000, 'hostname');
-    assert.equal(out.code, 0, out.stderr);
-    assert.equal(out.stdout.trim(), 'vm2');
+    assert.equal(info.state, 'stopped');
   });
 
   test('bad imports are refused cleanly and leave no image behind', { timeout: 3 * MIN }, async () => {
