@@ -156,8 +156,12 @@ describe('system containers on a real daemon (runc)', { skip }, () => {
     const pids = /:pids:(\S+)/.exec(cgroup)?.[1];
     if (pids) assert.equal(readFileSync(`/sys/fs/cgroup/pids${pids}/pids.max`, 'utf8').trim(), '64');
     // A fork bomb stops at the pids limit; a process past the memory limit is OOM-killed and reported.
+    const pidsNow = async () => ((await d.api('GET', '/instances/ct1')).body.usage?.pids as number | undefined) ?? 0;
+    const before = await pidsNow();
     const forks = await d.cli('exec', 'ct1', '--', 'sh', '-c', 'i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done; wait');
     assert.match(forks.stderr + forks.stdout, /can't fork|Resource temporarily unavailable/);
+    // The shell may give up at the failed fork while its sleeps live on: at the limit, runc's exec helper could not start.
+    for (let i = 0; i < 60 && (await pidsNow()) > before; i++) await sleep(250);
     const hogArgs = ['exec', 'ct1', '--', 'sh', '-c', 'x=aaaaaaaaaaaaaaaa; while true; do x="$x$x"; done'];
     let hog = await d.cli(...hogArgs);
     // runc's own exec helper (Go) can fail to start its threads right after the fork bomb (pthread_create: EAGAIN in the
