@@ -160,8 +160,10 @@ export interface AgentRunOptions {
   timeoutMs?: number;
   /** Cap of each captured stream (default AGENT_EXEC_OUTPUT_CAP). */
   maxOutputBytes?: number;
-  /** First poll interval in ms (doubles up to 1 s; default 50). */
+  /** First poll interval in ms (doubles up to maxPollMs; default 50). */
   pollMs?: number;
+  /** Longest poll interval in ms (default 1000; = pollMs: a steady poll, for a short program someone waits on). */
+  maxPollMs?: number;
   /** Timeout of each agent call (default AGENT_TIMEOUT_MS). */
   callTimeoutMs?: number;
 }
@@ -173,12 +175,13 @@ export async function agentRun(path: string, req: AgentExecRequest, opts: AgentR
   const callOpts = { timeoutMs: opts.callTimeoutMs ?? AGENT_TIMEOUT_MS };
   const pid = await agentExec(path, req, callOpts);
   let wait = opts.pollMs ?? 50;
+  const maxWait = Math.max(wait, opts.maxPollMs ?? 1000);
   for (;;) {
     const st = await agentExecStatus(path, pid, { ...callOpts, maxOutputBytes: opts.maxOutputBytes });
     if (st.exited) return st;
     if (Date.now() + wait > until) throw new NimboError('Timeout', `guest program ${req.path} (pid ${pid}) still running after ${limit} ms`, { pid });
     await new Promise((r) => setTimeout(r, wait));
-    wait = Math.min(1000, wait * 2);
+    wait = Math.min(maxWait, wait * 2);
   }
 }
 
