@@ -40,7 +40,12 @@ test('the script is valid sh and applies every part of the identity, quoted', ()
   assert.match(script, /ip link set dev "\$ifc" address '52:54:00:aa:bb:01' up/);
   assert.match(script, /ip addr add '10\.9\.0\.5\/24' dev "\$ifc"/);
   assert.match(script, /ip route replace default via '10\.9\.0\.1' dev "\$ifc"/);
-  assert.match(script, /dropbearkey -t ed25519/);
+  // New host keys: the old ones go, dropbear -R makes one at the first connection; the old server is stopped
+  // before the network changes, so it is gone by the time the new one starts.
+  assert.match(script, /rm -f \/etc\/dropbear\/dropbear_\*_host_key/);
+  assert.doesNotMatch(script, /dropbearkey/);
+  assert.ok(script.indexOf('kill "$dpid"') < script.indexOf('ip link set'), 'the old dropbear is stopped first');
+  assert.ok(script.indexOf('wait_gone "$dpid"') < script.indexOf('dropbear -R'));
   assert.match(script, /dropbear -R -s -p 22 -P \/run\/dropbear.pid <\/dev\/null >\/dev\/null 2>&1/, 'no pipe of the agent stays open');
   assert.match(script, /echo 'NIMBO-READY' 'w1' > \/dev\/ttyS0/);
   assert.match(script, /ns="\$ns 10\.9\.0\.1"/);

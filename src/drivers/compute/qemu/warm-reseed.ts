@@ -92,8 +92,8 @@ function nicLines(n: ReseedNic): string[] {
 /**
  * The re-seed script for `id` (pure; throws InvalidArgument on a value that cannot be applied). Every program it
  * starts costs tens of ms in a TCG guest, and the launch waits for it: it uses the shell's builtins wherever they do
- * (about ten programs in all: date, mv, ip, rm, dropbearkey or ssh-keygen, the SSH server's restart), and makes
- * only an ed25519 host key.
+ * (about ten programs in all: date, mv, ip, rm, ssh-keygen for OpenSSH, the SSH server's restart); dropbear
+ * makes its new host key itself at the first connection, OpenSSH gets only an ed25519 one.
  */
 export function renderReseedScript(id: ReseedIdentity): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(id.hostname)) throw invalid(`invalid hostname ${JSON.stringify(id.hostname)}`);
@@ -105,6 +105,9 @@ export function renderReseedScript(id: ReseedIdentity): string {
     '# nimbo warm launch: this guest was restored from a template; give it its own identity.',
     'export PATH=/sbin:/usr/sbin:/bin:/usr/bin',
     'umask 077',
+    // The template's dropbear goes first (it holds the template's host keys in memory): by the time the new one
+    // starts, it has long exited and freed port 22, so nobody waits for it.
+    'dpid=; command -v dropbear >/dev/null && [ -f /run/dropbear.pid ] && { read dpid < /run/dropbear.pid; kill "$dpid" 2>/dev/null; }',
     `date -s @${id.now} >/dev/null 2>&1 || date -u -s "@${id.now}" >/dev/null 2>&1`,
     `{ echo ${h} > /proc/sys/kernel/hostname; } 2>/dev/null || hostname ${h}`,
     `echo ${h} > /etc/hostname`,
@@ -138,9 +141,9 @@ export function renderReseedScript(id: ReseedIdentity): string {
     // Its own SSH host keys: a clone must not share the template's.
     'wait_gone() { i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.02 2>/dev/null || sleep 1; i=$((i+1)); done; }',
     'if command -v dropbear >/dev/null; then',
+    // No keys: dropbear -R makes the key the first client asks for (ed25519 for OpenSSH) at its first connection.
     '  rm -f /etc/dropbear/dropbear_*_host_key',
-    '  dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1',
-    '  if [ -f /run/dropbear.pid ]; then read pid < /run/dropbear.pid; kill "$pid" 2>/dev/null; wait_gone "$pid"; fi',
+    '  [ -n "$dpid" ] && wait_gone "$dpid"',
     // Its stdio away from the agent's pipes: qemu-ga reports the script done only once they are closed.
     '  dropbear -R -s -p 22 -P /run/dropbear.pid </dev/null >/dev/null 2>&1',
     'elif command -v ssh-keygen >/dev/null; then',

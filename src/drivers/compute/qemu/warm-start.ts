@@ -16,7 +16,7 @@ const RESEED_POLL_MS = 25;
 export async function reseedWarmGuest(runDir: string, warm: WarmStart): Promise<number> {
   const t0 = Date.now();
   const script = renderReseedScript(identityFromSeed(warm.seed, warm.templateMacs, Date.now() / 1000, warm.readyMarker));
-  const st = await agentRun(runPaths(runDir).qga, { path: '/bin/sh', args: ['-s'], input: Buffer.from(script) }, { timeoutMs: RESEED_TIMEOUT_MS, pollMs: RESEED_POLL_MS, maxPollMs: RESEED_POLL_MS });
+  const st = await agentRun(runPaths(runDir).qga, { path: '/bin/sh', args: ['-s'], input: Buffer.from(script) }, { timeoutMs: RESEED_TIMEOUT_MS, pollMs: RESEED_POLL_MS, maxPollMs: RESEED_POLL_MS, oneSession: true });
   if (st.exitCode !== 0) {
     throw new NimboError('Internal', `re-seeding the restored guest failed (exit ${st.exitCode ?? `signal ${st.signal}`}): ${st.stderr.toString('utf8').slice(0, 500)}`);
   }
