@@ -22,3 +22,28 @@ test('runArgv holds no more than its default cap of an endless output (the daemo
   const grew = (peak - before) / 1024 / 1024;
   assert.ok(grew < 160, `RSS grew ${grew.toFixed(0)} MiB while a command printed 300 MiB`);
 });
+
+test('runArgv hands extra open fds to the command as fds 3, 4, ... (a file it could not open itself)', async () => {
+  const { mkdtemp, open, rm, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'exec-fds-'));
+  try {
+    await writeFile(join(dir, 'a'), 'first');
+    await writeFile(join(dir, 'b'), 'second', { mode: 0o600 });
+    const a = await open(join(dir, 'a'), 'r');
+    const b = await open(join(dir, 'b'), 'r');
+    try {
+      const r = await runArgv(['sh', '-c', 'cat <&3; echo; cat <&4'], { fds: [a.fd, b.fd] });
+      assert.equal(r.stdout, 'first\nsecond');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    // Without the option the command gets no fd 3.
+    const none = await runArgv(['sh', '-c', 'cat <&3'], { allowFailure: true });
+    assert.notEqual(none.code, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

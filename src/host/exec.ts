@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { HostCommandError } from '../lib/errors.js';
 
 /** Result of a finished host command. */
@@ -21,6 +21,11 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Most bytes kept of stdout and of stderr each (default HOST_OUTPUT_MAX); past it the command is killed and fails. */
   maxOutputBytes?: number;
+  /**
+   * Open file descriptors the command inherits as its fds 3, 4, ... (the caller keeps and closes its own copies),
+   * e.g. a root-only file that a program reads after it dropped privileges.
+   */
+  fds?: number[];
 }
 
 /** Default cap on what one host command may print on stdout (and on stderr): the daemon never holds more. */
@@ -45,9 +50,9 @@ export function runArgv(argv: string[], opts: ExecOptions = {}): Promise<ExecRes
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd,
       env: opts.env ?? { ...process.env, LC_ALL: 'C' },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...(opts.fds ?? [])],
       signal: opts.signal,
-    });
+    }) as ChildProcessWithoutNullStreams; // stdin, stdout and stderr are pipes whatever fds follow them
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const max = opts.maxOutputBytes ?? HOST_OUTPUT_MAX;

@@ -249,7 +249,7 @@ export function renderQemuArgv(spec: VmSpec, opts: RenderOptions = {}): string[]
   argv.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
   if (spec.runAs !== undefined) argv.push('-runas', spec.runAs);
   if (opts.paused || spec.incoming) argv.push('-S');
-  // The saved state comes later over QMP (migrate-incoming), so the socket is made after -runas dropped privileges.
+  // The saved state comes later (QMP migrate-incoming from an fd QEMU inherited, see vm-state-file.ts), once QMP is up.
   if (spec.incoming) argv.push('-incoming', 'defer');
   argv.push('-daemonize', '-pidfile', p.pid);
   return argv;

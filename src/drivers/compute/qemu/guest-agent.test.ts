@@ -200,3 +200,31 @@ test('shutdown: silence is success, an error reply throws', async () => {
     bad.done();
   }
 });
+
+test('agentRun oneSession: one sync for the exec and every poll, at a steady pollMs; its timeout still holds', async () => {
+  let polls = 0;
+  const times: number[] = [];
+  const f = await fakeGuestAgent((cmd) => {
+    if (cmd === 'guest-exec') return { return: { pid: 7 } };
+    times.push(Date.now());
+    if (++polls < 5) return { return: { exited: false } };
+    return { return: { exited: true, exitcode: 0, 'out-data': Buffer.from('done').toString('base64') } };
+  });
+  try {
+    const r = await agentRun(f.path, { path: '/bin/sh', args: ['-s'] }, { pollMs: 10, maxPollMs: 10, oneSession: true });
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout.toString(), 'done');
+    assert.equal(f.seen.filter((c) => c.execute === 'guest-sync-delimited').length, 1, 'one session');
+    assert.deepEqual(f.seen.filter((c) => c.execute !== 'guest-sync-delimited').map((c) => c.execute), ['guest-exec', ...Array(5).fill('guest-exec-status')]);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    assert.ok(Math.max(...gaps) < 200, `steady polls, not doubling: ${gaps.join(',')}`);
+  } finally {
+    f.done();
+  }
+  const slow = await fakeGuestAgent((cmd) => (cmd === 'guest-exec' ? { return: { pid: 1 } } : { return: { exited: false } }));
+  try {
+    await assert.rejects(agentRun(slow.path, { path: '/bin/sleep', args: ['100'] }, { timeoutMs: 200, pollMs: 20, oneSession: true }), code('Timeout'));
+  } finally {
+    slow.done();
+  }
+});

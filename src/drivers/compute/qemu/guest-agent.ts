@@ -114,15 +114,23 @@ export interface AgentExecRequest {
 
 /** guest-exec: start a program in the guest; resolves with its guest pid. */
 export async function agentExec(path: string, req: AgentExecRequest, opts?: AgentCallOptions): Promise<number> {
+  return execPid(await call<{ pid?: unknown }>(path, 'guest-exec', execArgs(req), opts));
+}
+
+/** guest-exec's arguments for `req` (pure; TooLarge past AGENT_EXEC_MAX_INPUT). */
+export function execArgs(req: AgentExecRequest): Record<string, unknown> {
   if (req.input && req.input.length > AGENT_EXEC_MAX_INPUT) throw new NimboError('TooLarge', `guest-exec input is limited to ${AGENT_EXEC_MAX_INPUT} bytes`);
   const args: Record<string, unknown> = { path: req.path, 'capture-output': req.captureOutput !== false };
   if (req.args) args.arg = req.args;
   if (req.env) args.env = req.env;
   if (req.input) args['input-data'] = req.input.toString('base64');
-  const r = await call<{ pid?: unknown }>(path, 'guest-exec', args, opts);
+  return args;
+}
+
+const execPid = (r: { pid?: unknown } | undefined): number => {
   if (typeof r?.pid !== 'number') throw new NimboError('Internal', 'guest-exec: the agent returned no pid');
   return r.pid;
-}
+};
 
 /** What guest-exec-status reports (qemu-ga hands the output over only once the program exited). */
 export interface AgentExecStatus {
@@ -139,7 +147,11 @@ export interface AgentExecStatus {
 /** guest-exec-status of `pid`; each stream is cut to maxOutputBytes (default AGENT_EXEC_OUTPUT_CAP). */
 export async function agentExecStatus(path: string, pid: number, opts: AgentCallOptions & { maxOutputBytes?: number } = {}): Promise<AgentExecStatus> {
   const r = await call<Record<string, unknown>>(path, 'guest-exec-status', { pid }, { maxResponseBytes: EXEC_STATUS_MAX_RESPONSE, ...opts });
-  const cap = opts.maxOutputBytes ?? AGENT_EXEC_OUTPUT_CAP;
+  return parseExecStatus(r, opts.maxOutputBytes ?? AGENT_EXEC_OUTPUT_CAP);
+}
+
+/** A guest-exec-status reply, each stream cut to `cap` bytes (pure). */
+export function parseExecStatus(r: Record<string, unknown> | undefined, cap: number): AgentExecStatus {
   const stream = (data: unknown, truncated: unknown): [Buffer, boolean] => {
     const b = typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.alloc(0);
     return b.length > cap ? [b.subarray(0, cap), true] : [b, truncated === true];
@@ -160,10 +172,17 @@ export interface AgentRunOptions {
   timeoutMs?: number;
   /** Cap of each captured stream (default AGENT_EXEC_OUTPUT_CAP). */
   maxOutputBytes?: number;
-  /** First poll interval in ms (doubles up to 1 s; default 50). */
+  /** First poll interval in ms (doubles up to maxPollMs; default 50). */
   pollMs?: number;
+  /** Longest poll interval in ms (default 1000; = pollMs: a steady poll, for a short program someone waits on). */
+  maxPollMs?: number;
   /** Timeout of each agent call (default AGENT_TIMEOUT_MS). */
   callTimeoutMs?: number;
+  /**
+   * guest-exec and every poll in one agent session (one sync instead of one per poll): for a short program the
+   * caller waits on; other users of the agent wait meanwhile. Default false.
+   */
+  oneSession?: boolean;
 }
 
 /** guest-exec, then guest-exec-status until the program exited: its exit code and capped output. */
@@ -171,18 +190,38 @@ export async function agentRun(path: string, req: AgentExecRequest, opts: AgentR
   const limit = opts.timeoutMs ?? 60_000;
   const until = Date.now() + limit;
   const callOpts = { timeoutMs: opts.callTimeoutMs ?? AGENT_TIMEOUT_MS };
+  if (opts.oneSession) return runInOneSession(path, req, opts);
   const pid = await agentExec(path, req, callOpts);
   let wait = opts.pollMs ?? 50;
+  const maxWait = Math.max(wait, opts.maxPollMs ?? 1000);
   for (;;) {
     const st = await agentExecStatus(path, pid, { ...callOpts, maxOutputBytes: opts.maxOutputBytes });
     if (st.exited) return st;
     if (Date.now() + wait > until) throw new NimboError('Timeout', `guest program ${req.path} (pid ${pid}) still running after ${limit} ms`, { pid });
     await new Promise((r) => setTimeout(r, wait));
-    wait = Math.min(1000, wait * 2);
+    wait = Math.min(maxWait, wait * 2);
   }
 }
 
 /** guest-shutdown (powerdown, halt or reboot); the agent answers only on failure, so silence is success. */
 export async function agentShutdown(path: string, mode: 'powerdown' | 'halt' | 'reboot' = 'powerdown', opts?: AgentCallOptions): Promise<void> {
   await withGuestAgent(path, (s, deadline) => s.call('guest-shutdown', { mode }, deadline, { noReply: true }), opts);
+}
+
+/** agentRun's oneSession way: guest-exec, then guest-exec-status every pollMs (up to maxPollMs), in one session. */
+function runInOneSession(path: string, req: AgentExecRequest, opts: AgentRunOptions): Promise<AgentExecStatus> {
+  const limit = opts.timeoutMs ?? 60_000;
+  const cap = opts.maxOutputBytes ?? AGENT_EXEC_OUTPUT_CAP;
+  return withGuestAgent(path, async (s, deadline) => {
+    const pid = execPid(await s.call<{ pid?: unknown }>('guest-exec', execArgs(req), deadline));
+    let wait = opts.pollMs ?? 50;
+    const maxWait = Math.max(wait, opts.maxPollMs ?? 1000);
+    for (;;) {
+      const st = parseExecStatus(await s.call<Record<string, unknown>>('guest-exec-status', { pid }, deadline, { maxResponseBytes: EXEC_STATUS_MAX_RESPONSE }), cap);
+      if (st.exited) return st;
+      if (Date.now() + wait > deadline) throw new NimboError('Timeout', `guest program ${req.path} (pid ${pid}) still running after ${limit} ms`, { pid });
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(maxWait, wait * 2);
+    }
+  }, { timeoutMs: limit });
 }

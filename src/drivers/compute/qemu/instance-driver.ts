@@ -208,7 +208,7 @@ export class QemuInstanceDriver implements InstanceDriver {
       await this.qemu.start(vm);
       w.pid = await this.qemu.pid(runDir);
       w.paused = false;
-      if (spec.warm) await reseedWarmGuest(runDir, spec.warm);
+      if (spec.warm) this.log.info({ vm: spec.name, ms: await reseedWarmGuest(runDir, spec.warm) }, 'restored guest re-seeded');
       for (const vol of spec.volumes) await this.devices.plugVolume(spec, vol, true);
       for (const nic of spec.nics.filter((n) => n.hotplug)) await this.devices.hotplugNic(spec, nic);
       // The root's I/O limits (a plan's, or set with volume set-limits) hold from every boot on, not only live.

@@ -1,10 +1,10 @@
 // A VM's device + RAM state saved to a file and restored from it with QMP migrate over unix sockets
 // (QEMU 7.2 has no `file:` URI): on save QEMU connects to a socket the daemon listens on and the daemon
-// writes the stream to the file; on restore QEMU (`-incoming defer`) listens and the daemon streams the file in.
+// writes the stream to the file; on restore QEMU (`-incoming defer`) reads the file from an fd it inherited.
 // https://www.qemu.org/docs/master/devel/migration.html
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { createWriteStream } from 'node:fs';
+import { chmod, chown, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
@@ -73,42 +73,30 @@ export async function saveVmState(qmp: QmpClient, runDir: string, stateFile: str
   }
 }
 
-/** Connects to a unix socket, retrying until it exists (QEMU makes it on migrate-incoming). */
-async function connectRetry(path: string, timeoutMs: number): Promise<Socket> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const s = connect(path);
-        s.once('connect', () => resolve(s));
-        s.once('error', reject);
-      });
-    } catch (e) {
-      if (Date.now() > until) throw new NimboError('Internal', `cannot connect to ${path}: ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
+/** The fd number a warm-started QEMU gets its saved state on (the first after stdin, stdout, stderr). */
+export const INCOMING_FD = 3;
+
+/** The migrate-incoming URI that reads the state from inherited fd `fd` (pure). */
+export const incomingFdUri = (fd: number = INCOMING_FD): string => {
+  if (!Number.isInteger(fd) || fd < 3) throw new NimboError('Internal', `invalid incoming fd ${fd}`);
+  return `fd:${fd}`;
+};
 
 /**
- * Restores a saved state into a QEMU started with `-incoming defer` (and -S: it stays paused): QEMU listens in a
- * dir of runDir owned by the VM's uid (`ids`), the daemon streams `stateFile` into it. The caller then sends `cont`.
+ * Restores a saved state into a QEMU started with `-incoming defer` (and -S: it stays paused) that inherited the
+ * state file, opened by the daemon, as fd `fd` (see openStateFile): QEMU reads it at disk speed, though the file
+ * stays root's and 0600. The caller then sends `cont`.
  */
-export async function loadVmState(qmp: QmpClient, runDir: string, stateFile: string, ids: { uid: number; gid: number } | undefined, timeoutMs = STATE_TIMEOUT_MS): Promise<void> {
-  const dir = join(runDir, 'incoming');
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { mode: 0o700 });
-  if (ids) await chown(dir, ids.uid, ids.gid);
-  const sock = join(dir, 'state.sock');
+export async function loadVmState(qmp: QmpClient, fd: number = INCOMING_FD, timeoutMs = STATE_TIMEOUT_MS): Promise<void> {
+  await qmp.execute('migrate-incoming', { uri: incomingFdUri(fd) });
+  await waitMigration(qmp, 'restoring the VM state', timeoutMs);
+}
+
+/** Opens a saved state for a QEMU to inherit (read-only; the caller closes it once QEMU started). */
+export async function openStateFile(stateFile: string): Promise<FileHandle> {
   try {
-    await qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
-    const s = await connectRetry(sock, 10_000);
-    // Large reads: fewer hand-offs between the daemon and QEMU's incoming coroutine.
-    const sent = pipeline(createReadStream(stateFile, { highWaterMark: 4 * 1024 * 1024 }), s);
-    sent.catch(() => undefined);
-    await waitMigration(qmp, 'restoring the VM state', timeoutMs);
-    await sent.catch(() => undefined); // QEMU may close its end first once it has read everything
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    return await open(stateFile, 'r');
+  } catch (e) {
+    throw new NimboError('NotFound', `the saved VM state ${stateFile} cannot be opened: ${(e as Error).message}`);
   }
 }

@@ -67,13 +67,12 @@ export function identityFromSeed(seed: Record<string, string>, templateMacs: str
 function nicLines(n: ReseedNic): string[] {
   for (const m of [n.fromMac, n.mac]) if (!MAC.test(m)) throw invalid(`invalid MAC address ${JSON.stringify(m)}`);
   const out = [
-    `ifc=$(iface_by_mac ${q(n.fromMac)} || iface_by_mac ${q(n.mac)})`,
+    `find_iface ${q(n.fromMac)} || find_iface ${q(n.mac)}`,
     'if [ -n "$ifc" ]; then',
     // A running DHCP client would renew the template's lease: stop it first.
-    '  for f in /run/udhcpc."$ifc".pid /run/dhclient."$ifc".pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done',
-    `  ip link set dev "$ifc" address ${q(n.mac)}`,
+    '  for f in /run/udhcpc."$ifc".pid /run/dhclient."$ifc".pid; do [ -f "$f" ] && { read pid < "$f"; kill "$pid" 2>/dev/null; rm -f "$f"; }; done',
+    `  ip link set dev "$ifc" address ${q(n.mac)} up`,
     '  ip addr flush dev "$ifc"',
-    '  ip link set dev "$ifc" up',
   ];
   if (n.address !== '') {
     out.push(`  ip addr add ${q(n.address)} dev "$ifc"`);
@@ -82,12 +81,20 @@ function nicLines(n: ReseedNic): string[] {
     out.push('  command -v udhcpc >/dev/null && udhcpc -i "$ifc" -b -t 3 -T 1 -A 10 -p /run/udhcpc."$ifc".pid -s /etc/nimbo/udhcpc.script </dev/null >/dev/null 2>&1');
     out.push('  command -v udhcpc >/dev/null || { command -v dhclient >/dev/null && dhclient -nw "$ifc" </dev/null >/dev/null 2>&1; }');
   }
-  for (const d of n.dns) out.push(`  echo ${q(`nameserver ${d}`)} >> /run/nimbo-reseed-dns`);
+  for (const d of n.dns) {
+    if (!/^[0-9A-Fa-f.:]{2,45}$/.test(d)) throw invalid(`invalid DNS server ${JSON.stringify(d)}`);
+    out.push(`  ns="$ns ${d}"`);
+  }
   out.push('fi');
   return out;
 }
 
-/** The re-seed script for `id` (pure; throws InvalidArgument on a value that cannot be applied). */
+/**
+ * The re-seed script for `id` (pure; throws InvalidArgument on a value that cannot be applied). Every program it
+ * starts costs tens of ms in a TCG guest, and the launch waits for it: it uses the shell's builtins wherever they do
+ * (about ten programs in all: date, mv, ip, rm, ssh-keygen for OpenSSH, the SSH server's restart); dropbear
+ * makes its new host key itself at the first connection, OpenSSH gets only an ed25519 one.
+ */
 export function renderReseedScript(id: ReseedIdentity): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(id.hostname)) throw invalid(`invalid hostname ${JSON.stringify(id.hostname)}`);
   if (!Number.isInteger(id.now) || id.now <= 0) throw invalid('invalid clock value');
@@ -97,47 +104,56 @@ export function renderReseedScript(id: ReseedIdentity): string {
     '#!/bin/sh',
     '# nimbo warm launch: this guest was restored from a template; give it its own identity.',
     'export PATH=/sbin:/usr/sbin:/bin:/usr/bin',
+    'umask 077',
+    // The template's dropbear goes first (it holds the template's host keys in memory): by the time the new one
+    // starts, it has long exited and freed port 22, so nobody waits for it.
+    'dpid=; command -v dropbear >/dev/null && [ -f /run/dropbear.pid ] && { read dpid < /run/dropbear.pid; kill "$dpid" 2>/dev/null; }',
     `date -s @${id.now} >/dev/null 2>&1 || date -u -s "@${id.now}" >/dev/null 2>&1`,
-    `hostname ${h}`,
+    `{ echo ${h} > /proc/sys/kernel/hostname; } 2>/dev/null || hostname ${h}`,
     `echo ${h} > /etc/hostname`,
     `printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\t%s %s\\n::1\\tlocalhost ip6-localhost\\n' ${h} ${q(id.hostname.split('.')[0]!)} > /etc/hosts`,
     `[ -d /etc/nimbo ] && echo ${q(id.instanceId)} > /etc/nimbo/instance-id`,
-    'mkdir -p /root/.ssh && chmod 700 /root /root/.ssh',
+    '[ -d /root/.ssh ] || { mkdir -p /root/.ssh && chmod 700 /root /root/.ssh; }',
+    // umask 077: the new file is 0600 whatever the old one was.
     `printf '%s\\n' ${id.sshKeys.map(q).join(' ')} > /root/.ssh/authorized_keys.new`,
     ...(id.sshKeys.length ? [] : [': > /root/.ssh/authorized_keys.new']),
-    'chmod 600 /root/.ssh/authorized_keys.new && mv /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys',
+    'mv /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys',
   ];
   if (id.passwordHash) {
     if (!/^\$6\$[./0-9A-Za-z$=]+$/.test(id.passwordHash)) throw invalid('invalid password hash');
     lines.push(`sed -i ${q(`s|^root:[^:]*:|root:${id.passwordHash}:|`)} /etc/shadow`);
   }
   lines.push(
-    'iface_by_mac() {',
+    // Sets $ifc to the NIC with MAC $1 (builtins only: no subshell, no cat).
+    'find_iface() {',
+    '  ifc=',
     '  for p in /sys/class/net/*; do',
-    '    [ "$(cat "$p/address" 2>/dev/null)" = "$1" ] && { echo "${p##*/}"; return 0; }',
+    '    a=; read a < "$p/address" 2>/dev/null',
+    '    [ "$a" = "$1" ] && { ifc=${p##*/}; return 0; }',
     '  done',
     '  return 1',
     '}',
-    'rm -f /run/nimbo-reseed-dns',
+    'ns=',
   );
   for (const n of id.nics) lines.push(...nicLines(n));
   lines.push(
-    '[ -s /run/nimbo-reseed-dns ] && mv /run/nimbo-reseed-dns /etc/resolv.conf',
+    `[ -n "$ns" ] && printf 'nameserver %s\\n' $ns > /etc/resolv.conf`,
     // Its own SSH host keys: a clone must not share the template's.
-    'wait_gone() { i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05 2>/dev/null || sleep 1; i=$((i+1)); done; }',
+    'wait_gone() { i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.02 2>/dev/null || sleep 1; i=$((i+1)); done; }',
     'if command -v dropbear >/dev/null; then',
+    // No keys: dropbear -R makes the key the first client asks for (ed25519 for OpenSSH) at its first connection.
     '  rm -f /etc/dropbear/dropbear_*_host_key',
-    '  dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1',
-    '  if [ -f /run/dropbear.pid ]; then pid=$(cat /run/dropbear.pid); kill "$pid" 2>/dev/null; wait_gone "$pid"; fi',
+    '  [ -n "$dpid" ] && wait_gone "$dpid"',
     // Its stdio away from the agent's pipes: qemu-ga reports the script done only once they are closed.
     '  dropbear -R -s -p 22 -P /run/dropbear.pid </dev/null >/dev/null 2>&1',
     'elif command -v ssh-keygen >/dev/null; then',
     '  rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub',
-    '  ssh-keygen -A >/dev/null 2>&1',
+    // ed25519 only: an RSA key takes seconds in a TCG guest (sshd skips the HostKey files that are missing).
+    "  ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key >/dev/null 2>&1 || ssh-keygen -A >/dev/null 2>&1",
     '  systemctl restart ssh >/dev/null 2>&1 || systemctl restart sshd >/dev/null 2>&1',
     'fi',
   );
-  if (id.readyMarker) lines.push(`[ -c /dev/ttyS0 ] && echo ${q(id.readyMarker)} "$(hostname)" > /dev/ttyS0`);
+  if (id.readyMarker) lines.push(`[ -c /dev/ttyS0 ] && echo ${q(id.readyMarker)} ${h} > /dev/ttyS0`);
   lines.push('exit 0', '');
   return lines.join('\n');
 }
