@@ -1,13 +1,13 @@
 // HTTP(S) downloads into a file: streamed (never held in memory), redirects followed (a few), a cut transfer
 // resumed with Range + If-Range, capped in size, a sha256 of exactly what reached the disk, cancelled by a signal.
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NimboError, invalid } from '../lib/errors.js';
 import { parseContentRange } from './http-range.js';
-import { HashingFileSink } from './hashing-file-sink.js';
 
 /** The URL of a download if nimbo may fetch it (http or https, no user:password@); InvalidArgument otherwise. Pure. */
 export function checkDownloadUrl(raw: string, what = 'URL'): URL {
@@ -105,6 +105,50 @@ async function get(start: URL, o: DownloadOptions, extra: Record<string, string>
   }
 }
 
+/** A sink that writes at a position of a file and hashes what was written, in order (so the hash is of the disk). */
+class FileSink extends Writable {
+  constructor(private fh: FileHandle, public pos: number, private hash: Hash, private counted: (pos: number) => void, private max: number) {
+    super({ highWaterMark: 4 * 1024 * 1024 });
+  }
+  /** The write in progress: a cut transfer waits for it, so that `pos` and the hash are of the disk. */
+  private inflight: Promise<void> = Promise.resolve();
+  override _writev(chunks: { chunk: Buffer }[], done: (e?: Error | null) => void): void {
+    this.inflight = this.put(chunks.map((c) => c.chunk));
+    this.inflight.then(() => done(), done);
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    this.inflight = this.put([chunk]);
+    this.inflight.then(() => done(), done);
+  }
+  /** Resolves once no write is in progress. */
+  settled(): Promise<void> {
+    return this.inflight.catch(() => undefined);
+  }
+  private async put(bufs: Buffer[]): Promise<void> {
+    const n = bufs.reduce((s, b) => s + b.length, 0);
+    if (this.pos + n > this.max) throw new Fatal(new NimboError('TooLarge', `the download passed the limit of ${this.max} bytes: cut off`));
+    let left = bufs;
+    while (left.length) {
+      const { bytesWritten } = await this.fh.writev(left, this.pos);
+      for (let w = bytesWritten; w > 0 && left.length; ) {
+        const b = left[0]!;
+        if (w >= b.length) {
+          this.hash.update(b);
+          this.pos += b.length;
+          w -= b.length;
+          left = left.slice(1);
+        } else {
+          this.hash.update(b.subarray(0, w));
+          this.pos += w;
+          left = [b.subarray(w), ...left.slice(1)];
+          w = 0;
+        }
+      }
+    }
+    this.counted(this.pos);
+  }
+}
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -155,13 +199,12 @@ export async function download(url: URL, file: string, o: DownloadOptions): Prom
           throw new Fatal(new NimboError('TooLarge', `${redactUrl(final)} is ${total} bytes, above the limit of ${o.maxBytes} bytes (the daemon's --upload-max or the free space)`));
         }
         o.progress?.(pos, total);
-        const sink = new HashingFileSink(fh, pos, hash, (p) => o.progress?.(p, total), o.maxBytes);
+        const sink = new FileSink(fh, pos, hash, (p) => o.progress?.(p, total), o.maxBytes);
         try {
           await pipeline(res, sink);
         } finally {
           await sink.settled();
-          // After a failed write the hash may hold bytes the disk lacks: the next try starts from byte 0.
-          pos = sink.tainted ? 0 : sink.pos;
+          pos = sink.pos;
         }
         if (total !== undefined && pos !== total) throw new Error(`the connection closed after ${pos} of ${total} bytes`);
         return { bytes: pos, sha256: hash.digest('hex'), resumes };
