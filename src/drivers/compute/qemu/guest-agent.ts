@@ -187,17 +187,21 @@ export interface AgentRunOptions {
 
 /** guest-exec, then guest-exec-status until the program exited: its exit code and capped output. */
 export async function agentRun(path: string, req: AgentExecRequest, opts: AgentRunOptions = {}): Promise<AgentExecStatus> {
-  const limit = opts.timeoutMs ?? 60_000;
-  const until = Date.now() + limit;
-  const callOpts = { timeoutMs: opts.callTimeoutMs ?? AGENT_TIMEOUT_MS };
   if (opts.oneSession) return runInOneSession(path, req, opts);
+  const callOpts = { timeoutMs: opts.callTimeoutMs ?? AGENT_TIMEOUT_MS };
+  const until = Date.now() + (opts.timeoutMs ?? 60_000);
   const pid = await agentExec(path, req, callOpts);
+  return pollUntilExited(req, pid, opts, until, () => agentExecStatus(path, pid, { ...callOpts, maxOutputBytes: opts.maxOutputBytes }));
+}
+
+/** Polls `status` every pollMs (doubling up to maxPollMs) until the program exited; Timeout once past `until`. */
+async function pollUntilExited(req: AgentExecRequest, pid: number, opts: AgentRunOptions, until: number, status: () => Promise<AgentExecStatus>): Promise<AgentExecStatus> {
   let wait = opts.pollMs ?? 50;
   const maxWait = Math.max(wait, opts.maxPollMs ?? 1000);
   for (;;) {
-    const st = await agentExecStatus(path, pid, { ...callOpts, maxOutputBytes: opts.maxOutputBytes });
+    const st = await status();
     if (st.exited) return st;
-    if (Date.now() + wait > until) throw new NimboError('Timeout', `guest program ${req.path} (pid ${pid}) still running after ${limit} ms`, { pid });
+    if (Date.now() + wait > until) throw new NimboError('Timeout', `guest program ${req.path} (pid ${pid}) still running after ${opts.timeoutMs ?? 60_000} ms`, { pid });
     await new Promise((r) => setTimeout(r, wait));
     wait = Math.min(maxWait, wait * 2);
   }
@@ -210,18 +214,10 @@ export async function agentShutdown(path: string, mode: 'powerdown' | 'halt' | '
 
 /** agentRun's oneSession way: guest-exec, then guest-exec-status every pollMs (up to maxPollMs), in one session. */
 function runInOneSession(path: string, req: AgentExecRequest, opts: AgentRunOptions): Promise<AgentExecStatus> {
-  const limit = opts.timeoutMs ?? 60_000;
   const cap = opts.maxOutputBytes ?? AGENT_EXEC_OUTPUT_CAP;
   return withGuestAgent(path, async (s, deadline) => {
     const pid = execPid(await s.call<{ pid?: unknown }>('guest-exec', execArgs(req), deadline));
-    let wait = opts.pollMs ?? 50;
-    const maxWait = Math.max(wait, opts.maxPollMs ?? 1000);
-    for (;;) {
-      const st = parseExecStatus(await s.call<Record<string, unknown>>('guest-exec-status', { pid }, deadline, { maxResponseBytes: EXEC_STATUS_MAX_RESPONSE }), cap);
-      if (st.exited) return st;
-      if (Date.now() + wait > deadline) throw new NimboError('Timeout', `guest program ${req.path} (pid ${pid}) still running after ${limit} ms`, { pid });
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(maxWait, wait * 2);
-    }
-  }, { timeoutMs: limit });
+    return pollUntilExited(req, pid, opts, deadline, async () =>
+      parseExecStatus(await s.call<Record<string, unknown>>('guest-exec-status', { pid }, deadline, { maxResponseBytes: EXEC_STATUS_MAX_RESPONSE }), cap));
+  }, { timeoutMs: opts.timeoutMs ?? 60_000 });
 }
